@@ -216,6 +216,9 @@ class ZooEntry:
     input_shape: tuple
     recipe: training.Recipe
     dataset_kwargs: dict = field(default_factory=dict)
+    task: str = "classifier"  # "classifier" (accuracy on the card) or "generator"
+    # trainer(model, data, recipe, progress) -> (model, metrics dict for the card); None: train a classifier
+    trainer: Callable | None = None
 
 
 DIGITS_CNN = [
@@ -267,6 +270,7 @@ def card(name: str) -> dict:
         "input_shape": list(entry.input_shape),
         "recipe": {k: v for k, v in vars(entry.recipe).items() if k != "extra"},
         "layers": entry.layers,
+        "task": entry.task,
         **measured,
     }
 
@@ -306,18 +310,24 @@ def build(names_to_build=None, progress: Callable[[str, int, int], None] | None 
         data = datasets.load(entry.dataset, **entry.dataset_kwargs)
         torch.manual_seed(entry.recipe.seed)
         model = model_from_spec(entry.layers, entry.input_shape, data.class_names)
-        training.train(model, data, entry.recipe,
-                       progress=None if progress is None else (lambda d, t, n=name: progress(n, d, t)))
+        report = None if progress is None else (lambda d, t, n=name: progress(n, d, t))
+        if entry.trainer is None:
+            training.train(model, data, entry.recipe, progress=report)
+            metrics = {
+                "train_accuracy": round(training.accuracy(model, data.X_train, data.y_train), 4),
+                "test_accuracy": round(training.accuracy(model, data.X_test, data.y_test), 4),
+                "test_samples": len(data.y_test),
+            }
+        else:
+            model, metrics = entry.trainer(model, data, entry.recipe, report)
         path = DATA_DIR / f"{name}.pt"
-        save(model, path, entry.input_shape, data.class_names)
+        save(model, path, entry.input_shape, data.class_names if entry.task == "classifier" else None)
         cards[name] = {
             "file": path.name,
             "sha256": _sha256(path),
             "parameters": sum(p.numel() for p in model.parameters()),
-            "train_accuracy": round(training.accuracy(model, data.X_train, data.y_train), 4),
-            "test_accuracy": round(training.accuracy(model, data.X_test, data.y_test), 4),
-            "test_samples": len(data.y_test),
             "torch_version": torch.__version__,
+            **metrics,
         }
         CARDS_FILE.write_text(json.dumps(cards, indent=2, sort_keys=True) + "\n")
     return cards
@@ -346,7 +356,8 @@ def _main(argv=None) -> int:
 
     cards = build(args.names or None, progress=report)
     for n in args.names or names():
-        print(f"{n}: test accuracy {100 * cards[n]['test_accuracy']:.1f}%")
+        facts = {k: v for k, v in cards[n].items() if k.endswith(("accuracy", "error", "loss"))}
+        print(f"{n}: {facts}")
     return 0
 
 
