@@ -29,7 +29,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import datasets, nets, training
+from . import datasets, generators, nets, orthogonal, training
 
 __all__ = ["names", "card", "load", "save", "load_file", "build", "model_from_spec", "spec_of",
            "CheckpointError", "ZooEntry", "ENTRIES", "DATA_DIR"]
@@ -152,7 +152,7 @@ def load_file(source) -> nn.Sequential:
         payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many types for bad files
         text = str(exc)
-        if "Weights only load failed" in text or "Unsupported global" in text:
+        if "Unsupported global" in text or "GLOBAL" in text:
             raise CheckpointError(
                 "Refused: the file contains Python objects, not just tensors and plain data "
                 "(it may be malicious). Save models with explorer.zoo.save()."
@@ -245,6 +245,18 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              training.Recipe("adversarial", epochs=60, lr=3e-3, eps=0.1, pgd_steps=7)),
     ZooEntry("digits-cnn", "Two 3x3 conv layers (8 and 16 channels, the second with stride 2) and a linear head.",
              "digits", DIGITS_CNN, (64,), training.Recipe("plain", epochs=60, lr=3e-3)),
+    ZooEntry("digits-cnn-orth", "Two Cayley-orthogonal circular 3x3 convs (16 channels; every conv singular "
+             "value is 1), average pooling and a linear head; convs stored as full-size circular kernels.",
+             "digits", orthogonal.zoo_spec((16, 16), (8, 8)), (64,), training.Recipe("plain", epochs=40, lr=3e-2),
+             trainer=orthogonal.train_orthogonal),
+    ZooEntry("digits-vae-decoder", "Decoder of a small VAE on the 8x8 digits (latent 6 -> 32 ReLU -> 64 pixels, "
+             "linear output, not clamped): a piecewise-linear generator to invert.",
+             "digits", _mlp([6, 32, 64]), (6,), training.Recipe("plain", epochs=300, lr=3e-3, extra={"beta": 0.1}),
+             task="generator", trainer=generators.vae_decoder_trainer),
+    ZooEntry("digits-vae-encoder", "Posterior-mean encoder of the digits VAE (64 -> 64 ReLU -> 6): gives the "
+             "latent code of a digit, to pick an inversion target.",
+             "digits", _mlp([64, 64, 6]), (64,), training.Recipe("plain", epochs=300, lr=3e-3, extra={"beta": 0.1}),
+             task="encoder", trainer=generators.vae_encoder_trainer),
 ]}
 
 
@@ -309,7 +321,8 @@ def build(names_to_build=None, progress: Callable[[str, int, int], None] | None 
         entry = _entry(name)
         data = datasets.load(entry.dataset, **entry.dataset_kwargs)
         torch.manual_seed(entry.recipe.seed)
-        model = model_from_spec(entry.layers, entry.input_shape, data.class_names)
+        class_names = data.class_names if entry.task == "classifier" else None
+        model = model_from_spec(entry.layers, entry.input_shape, class_names)
         report = None if progress is None else (lambda d, t, n=name: progress(n, d, t))
         if entry.trainer is None:
             training.train(model, data, entry.recipe, progress=report)
@@ -321,7 +334,7 @@ def build(names_to_build=None, progress: Callable[[str, int, int], None] | None 
         else:
             model, metrics = entry.trainer(model, data, entry.recipe, report)
         path = DATA_DIR / f"{name}.pt"
-        save(model, path, entry.input_shape, data.class_names if entry.task == "classifier" else None)
+        save(model, path, entry.input_shape, class_names)
         cards[name] = {
             "file": path.name,
             "sha256": _sha256(path),

@@ -1,0 +1,63 @@
+"""The app: a FastListTemplate with the model picker in the sidebar and one tab per view.
+
+``create_app()`` runs once per browser session, so every session gets its own
+state and widgets. The state syncs to the URL (``?model=digits-cnn&tab=Overview``)
+so a link opens the same view.
+"""
+
+from __future__ import annotations
+
+import panel as pn
+
+from .state import AppState
+from .views.adversarial import AdversarialView
+from .views.model_picker import ModelPicker
+from .views.overview import OverviewView
+from .views.regions import RegionsView
+
+TITLE = "Network Explorer"
+
+# (tab title, Viewer class taking state=AppState). Each topic adds its own line.
+TABS = [
+    ("Overview", OverviewView),
+    ("Linear regions", RegionsView),
+    ("Adversarial", AdversarialView),
+]
+
+
+def create_views(state: AppState) -> list[tuple[str, pn.viewable.Viewer]]:
+    """One Viewer per tab, all sharing ``state``."""
+    return [(title, view_class(state=state)) for title, view_class in TABS]
+
+
+def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
+    """Build the whole app for one session."""
+    state = state or AppState()
+    picker = ModelPicker(state=state)
+    views = create_views(state)
+    titles = [title for title, _ in views]
+    tabs = pn.Tabs(*[(title, view) for title, view in views], dynamic=True, sizing_mode="stretch_width")
+    if state.tab in titles:
+        tabs.active = titles.index(state.tab)
+
+    def tab_to_state(event):
+        state.tab = titles[event.new]
+
+    def state_to_tab(event):
+        if event.new in titles:
+            tabs.active = titles.index(event.new)
+
+    tabs.param.watch(tab_to_state, "active")
+    state.param.watch(state_to_tab, "tab")
+    if pn.state.location is not None:
+        pn.state.location.sync(state, {"model_name": "model", "tab": "tab"})
+
+    template = pn.template.FastListTemplate(
+        title=TITLE,
+        sidebar=[picker],
+        main=[tabs],
+        sidebar_width=360,
+        accent="#3b6ea5",
+    )
+    template.state = state  # for tests and notebooks
+    return template

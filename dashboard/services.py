@@ -1,0 +1,68 @@
+"""Cached adapters between the views and :mod:`explorer`.
+
+The only place where results are cached. Cached values are shared by every
+session and thread, so they are treated as read-only: models are in eval mode
+and nobody trains or edits them in place.
+
+Models are hashed for the cache by their ``explorer_key`` attribute
+(``zoo:<name>`` or ``upload:<sha256>``), set when they are loaded here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import panel as pn
+from torch import nn
+
+from explorer import datasets, evaluation, nets, zoo
+
+MODEL_HASH = {nn.Module: lambda model: model.explorer_key.encode()}
+
+
+@pn.cache(max_items=32)
+def zoo_model(name: str) -> nn.Module:
+    """A zoo model, loaded once per process."""
+    model = zoo.load(name)
+    model.explorer_key = f"zoo:{name}"
+    return model
+
+
+def uploaded_model(data: bytes) -> nn.Module:
+    """Read an uploaded checkpoint (weights_only); raises CheckpointError with a user message."""
+    model = zoo.load_file(data)
+    model.explorer_key = "upload:" + hashlib.sha256(data).hexdigest()
+    return model
+
+
+@pn.cache(max_items=16)
+def dataset(name: str) -> datasets.Dataset:
+    return datasets.load(name)
+
+
+def compatible_datasets(model: nn.Module) -> list[str]:
+    """Datasets whose inputs and class count fit the model."""
+    net = nets.canonical(model)
+    n_in, n_out = int(net.input_shape[0]) if len(net.input_shape) == 1 else -1, net.output_shape[0]
+    names = []
+    for name in datasets.names():
+        data = dataset(name)
+        if data.num_features == n_in and data.num_classes == n_out:
+            names.append(name)
+    return names
+
+
+@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+def evaluate(model: nn.Module, dataset_name: str) -> evaluation.Evaluation:
+    data = dataset(dataset_name)
+    return evaluation.evaluate(model, data.X_test, data.y_test, data.num_classes)
+
+
+@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+def decision_map(model: nn.Module, box: tuple, resolution: int) -> evaluation.DecisionMap:
+    return evaluation.decision_map(model, box, resolution)
+
+
+@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+def architecture(model: nn.Module) -> list[dict]:
+    return nets.describe(model)

@@ -1,0 +1,1 @@
+"""One ``pn.viewable.Viewer`` per tab, plus the sidebar's model picker."""

@@ -1,0 +1,78 @@
+"""The sidebar: pick a zoo model or upload a checkpoint, and read its model card."""
+
+from __future__ import annotations
+
+import pandas as pd
+import panel as pn
+import param
+
+from explorer import nets, zoo
+
+from .. import services
+from ..state import AppState
+from .common import error_alert, percent
+
+
+class ModelPicker(pn.viewable.Viewer):
+    """Model selector, checkpoint upload and the model card for one session."""
+
+    state = param.ClassSelector(class_=AppState)
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._select = pn.widgets.Select.from_param(self.state.param.model_name, name="Model")
+        self._dataset = pn.widgets.Select.from_param(self.state.param.dataset_name, name="Dataset")
+        self._upload = pn.widgets.FileInput(accept=".pt,.pth", multiple=False)
+        self._upload.param.watch(self._on_upload, "value")
+        self._status = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["upload-status"])
+
+    def _on_upload(self, event):
+        if event.new is None:
+            return
+        filename = self._upload.filename or "model.pt"
+        try:
+            name = self.state.add_upload(filename, event.new)
+        except (zoo.CheckpointError, nets.UnsupportedLayerError, ValueError) as exc:
+            self._status.param.update(object=f"**{filename} was not loaded.** {exc}", alert_type="danger",
+                                      visible=True)
+            return
+        self._status.param.update(object=f"Loaded **{name}**.", alert_type="success", visible=True)
+
+    @param.depends("state.model_name", "state.dataset_name")
+    def _card(self):
+        try:
+            return self._render_card()
+        except Exception as exc:  # a broken card must not take the sidebar down
+            return error_alert(exc, "The model card")
+
+    def _render_card(self):
+        card = self.state.card()
+        model = self.state.model
+        facts = [f"### {card['name']}", card["description"], "",
+                 f"**Dataset:** {card['dataset']}"]
+        recipe = card.get("recipe")
+        if recipe:
+            settings = ", ".join(f"{k}={v}" for k, v in recipe.items()
+                                 if k in ("epochs", "lr", "l1", "eps", "pgd_steps") and
+                                 (k not in ("l1", "eps", "pgd_steps") or recipe["method"] != "plain"))
+            facts.append(f"**Training:** {recipe['method']} ({settings})")
+        if "test_accuracy" in card:
+            facts.append(f"**Test accuracy (card):** {percent(card['test_accuracy'])} "
+                         f"on {card['test_samples']} samples")
+        measured = services.evaluate(model, self.state.dataset_name).accuracy
+        facts.append(f"**Test accuracy (measured now):** {percent(measured)}")
+        facts.append(f"**Parameters:** {card['parameters']:,}")
+        table = pd.DataFrame(services.architecture(model))
+        table.columns = ["Layer", "Type", "Output shape", "Parameters"]
+        return pn.Column(pn.pane.Markdown("\n\n".join(facts), css_classes=["model-card"]),
+                         pn.pane.DataFrame(table, index=False, sizing_mode="stretch_width"))
+
+    def __panel__(self):
+        return pn.Column(
+            self._select,
+            pn.Column(self._dataset, visible=self.state.param.model_name.rx().startswith("upload: ")),
+            pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`:"),
+            self._upload,
+            self._status,
+            self._card,
+        )

@@ -1,0 +1,140 @@
+"""Overview tab: what the model does to its data.
+
+2-D models: the decision map over the input plane with the test points on top.
+Image models: a gallery of test samples with predictions, one sample's class
+probabilities, and the confusion matrix.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import panel as pn
+import param
+
+from explorer import evaluation
+
+from .. import services
+from ..state import AppState
+from .common import CLASS_COLORS, error_alert, percent
+
+GALLERY_SIZE = 12
+
+
+class OverviewView(pn.viewable.Viewer):
+    """Decision map (2-D inputs) or gallery + confusion matrix (images)."""
+
+    state = param.ClassSelector(class_=AppState)
+    sample = param.Integer(default=0, bounds=(0, None), doc="Test sample whose probabilities are shown")
+    resolution = param.Integer(default=200, bounds=(20, 600), doc="Grid points per side of the decision map")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._sample = pn.widgets.IntInput.from_param(self.param.sample, name="Test sample #")
+        self._resolution = pn.widgets.IntSlider.from_param(self.param.resolution, name="Map resolution",
+                                                           step=20)
+
+    # -- what the view computes (through services; tests call these) ------------------------
+    def summary(self) -> dict:
+        """Accuracy and per-class counts shown in the header line."""
+        ev = services.evaluate(self.state.model, self.state.dataset_name)
+        return {"accuracy": ev.accuracy, "test_samples": len(ev.predictions), "confusion": ev.confusion}
+
+    def decision_map(self) -> evaluation.DecisionMap:
+        data = self.state.dataset
+        box = evaluation.data_box(np.concatenate([data.X_train, data.X_test]))
+        return services.decision_map(self.state.model, box, self.resolution)
+
+    # -- drawing -------------------------------------------------------------------------------
+    def _header(self):
+        s = self.summary()
+        return pn.pane.Markdown(
+            f"**{self.state.model_name}** on **{self.state.dataset_name}**: test accuracy "
+            f"**{percent(s['accuracy'])}** ({s['test_samples']} samples).", css_classes=["overview-summary"])
+
+    def _map_plot(self):
+        data = self.state.dataset
+        dm = self.decision_map()
+        x0, x1, y0, y1 = dm.box
+        k = data.num_classes
+        colors = CLASS_COLORS[:k]
+        image = hv.Image((dm.xs, dm.ys, dm.labels), kdims=["x1", "x2"], vdims="class").opts(
+            cmap=colors, clim=(-0.5, k - 0.5), alpha=0.35, colorbar=False, tools=["hover"])
+        points = hv.Points((data.X_test[:, 0], data.X_test[:, 1], data.y_test.astype(str)),
+                           kdims=["x1", "x2"], vdims="label").opts(
+            color="label", cmap={str(i): c for i, c in enumerate(colors)}, size=5, line_color="white",
+            tools=["hover"], legend_position="right")
+        return (image * points).opts(
+            hv.opts.Overlay(width=560, height=480, title="Decision map (shaded by predicted class) and test points",
+                            xlim=(x0, x1), ylim=(y0, y1)))
+
+    def _gallery(self):
+        """The first test images as one mosaic, each captioned with its prediction."""
+        data, ev = self.state.dataset, services.evaluate(self.state.model, self.state.dataset_name)
+        h, w = data.image_shape
+        count, cols = min(GALLERY_SIZE, len(data.X_test)), 6
+        rows = -(-count // cols)
+        cell_h, cell_w = h + 4, w + 1  # room for the caption above each tile
+        # Image convention: the mosaic's row 0 is the top of the plot.
+        mosaic = np.full((rows * cell_h, cols * cell_w), np.nan)
+        captions = []
+        for i in range(count):
+            r, c = divmod(i, cols)
+            top = r * cell_h + 3
+            mosaic[top:top + h, c * cell_w:c * cell_w + w] = data.X_test[i].reshape(h, w)
+            pred, true = int(ev.predictions[i]), int(data.y_test[i])
+            text = f"#{i}: {data.class_names[pred]} ({percent(ev.probabilities[i, pred])})"
+            if pred != true:
+                text += f" ≠ {data.class_names[true]}"
+            captions.append((c * cell_w + w / 2, rows * cell_h - r * cell_h - 1.5, text))
+        extent = (0, 0, cols * cell_w, rows * cell_h)
+        image = hv.Image(mosaic, bounds=extent, kdims=["gx", "gy"]).opts(
+            cmap="gray_r", clipping_colors={"NaN": "white"})
+        labels = hv.Labels(captions, ["gx", "gy"], "text").opts(text_font_size="9pt", text_color="black")
+        return (image * labels).opts(hv.opts.Overlay(
+            xaxis=None, yaxis=None, width=110 * cols, height=int(110 * cols * rows * cell_h / (cols * cell_w)),
+            toolbar=None, shared_axes=False, title="Test samples: predicted class (probability)"))
+
+    def _probabilities(self):
+        data, ev = self.state.dataset, services.evaluate(self.state.model, self.state.dataset_name)
+        i = min(self.sample, len(data.X_test) - 1)
+        return hv.Bars((data.class_names, ev.probabilities[i]), "class", "probability").opts(
+            ylim=(0, 1), width=380, height=280, title=f"Sample #{i} (true {data.class_names[data.y_test[i]]})",
+            tools=["hover"], color="#3b6ea5")
+
+    def _sample_image(self):
+        data = self.state.dataset
+        i = min(self.sample, len(data.X_test) - 1)
+        h, w = data.image_shape
+        return hv.Image(data.X_test[i].reshape(h, w), bounds=(0, 0, w, h), kdims=["col", "row"]).opts(
+            cmap="gray_r", xaxis=None, yaxis=None, frame_width=220, frame_height=220, toolbar=None,
+            shared_axes=False)
+
+    def _confusion(self):
+        data = self.state.dataset
+        C = self.summary()["confusion"]
+        k = data.num_classes
+        cells = [(data.class_names[j], data.class_names[i], int(C[i, j])) for i in range(k) for j in range(k)]
+        heat = hv.HeatMap(cells, kdims=["predicted", "true"], vdims="count").opts(
+            cmap="Blues", width=420, height=380, colorbar=True, tools=["hover"], title="Confusion matrix (test)",
+            invert_yaxis=True)
+        return heat * hv.Labels(heat).opts(text_font_size="8pt")
+
+    @param.depends("state.model_name", "state.dataset_name", "sample", "resolution")
+    def _body(self):
+        try:
+            if self.state.is_2d:
+                return pn.Column(self._header(), self._resolution, pn.pane.HoloViews(self._map_plot()))
+            return pn.Column(
+                self._header(),
+                pn.pane.HoloViews(self._gallery(), sizing_mode="fixed"),
+                pn.Row(pn.Column(self._sample, pn.Row(pn.pane.HoloViews(self._sample_image(), sizing_mode="fixed"),
+                                                      pn.pane.HoloViews(self._probabilities(), sizing_mode="fixed")),
+                                 sizing_mode="fixed", width=680),
+                       pn.pane.HoloViews(self._confusion(), sizing_mode="fixed")),
+            )
+        except Exception as exc:
+            return error_alert(exc, "The overview")
+
+    def __panel__(self):
+        return pn.panel(self._body, loading_indicator=True)

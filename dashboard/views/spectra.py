@@ -1,0 +1,334 @@
+"""Spectra tab: singular values of every weight layer, how conv layers are understood, and why it matters.
+
+For the chosen layer: sorted singular values on a log axis, the empirical spectral
+density with a power-law fit and a Marchenko-Pastur reference, and (conv layers)
+the methods side by side with their differences, the symbol heatmap, the bounds on
+the largest singular value and WeightWatcher's slice-pooled spectrum. For the
+network: per-layer norms with the product bound on the Lipschitz constant, a
+comparison of models, and rank truncation with the test accuracy. Every number
+comes from :mod:`explorer.spectra`; this module only draws.
+"""
+
+from __future__ import annotations
+
+import math
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import param
+
+from explorer import nets, spectra, training
+
+from .. import services
+from ..state import AppState, classifier_names
+from .common import CLASS_COLORS, error_alert, percent
+
+METHOD_LABELS = {
+    "auto": "exact (FFT for circular, dense operator for zero padding)",
+    "fft": "circular FFT (exact for circular padding; approximation for zeros)",
+    "dense": "dense operator SVD (exact, small layers only)",
+    "density": "spectral-density approximation (Yi 2020)",
+}
+DEFAULT_COMPARE = ["digits-cnn-orth", "digits-cnn", "digits-mlp-l1"]
+
+
+# -- cached library calls (models are hashed by their explorer_key) --------------------------------
+
+@pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
+def _layers(model) -> list[nets.WeightLayer]:
+    return nets.canonical(model).weight_layers()
+
+
+@pn.cache(max_items=256, hash_funcs=services.MODEL_HASH)
+def _spectrum(model, index: int, method: str) -> spectra.LayerSpectrum:
+    return spectra.layer_spectrum(_layers(model)[index], method)
+
+
+@pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
+def _lipschitz(model) -> spectra.LipschitzBound:
+    return spectra.lipschitz_bound(model)
+
+
+@pn.cache(max_items=256, hash_funcs=services.MODEL_HASH)
+def _bounds(model, index: int) -> dict:
+    layer = _layers(model)[index]
+    size, padding = layer.in_shape[1:], "circular" if layer.padding_mode == "circular" else "zeros"
+    out = {}
+    for method in ("reshape", "power", "exact", "embedding", "gram", "symbol_sup"):
+        try:
+            out[method] = spectra.largest_singular_value(layer.weight, size, padding, layer.stride, method,
+                                                         pad=layer.padding)
+        except ValueError:
+            out[method] = float("nan")
+    return out
+
+
+@pn.cache(max_items=128, hash_funcs=services.MODEL_HASH)
+def _truncated_accuracy(model, index: int, rank: int, dataset_name: str) -> float:
+    data = services.dataset(dataset_name)
+    small = spectra.truncate_rank(model, _layers(model)[index].name, rank)
+    return training.accuracy(small, data.X_test, data.y_test)
+
+
+def _reshape_rank(layer: nets.WeightLayer) -> int:
+    return min(layer.weight.shape[0], int(np.prod(layer.weight.shape[1:])))
+
+
+class SpectraView(pn.viewable.Viewer):
+    """Per-layer spectra, conv methods, Lipschitz bound, WeightWatcher contrast, models, truncation."""
+
+    state = param.ClassSelector(class_=AppState)
+    layer = param.Integer(default=0, bounds=(0, None), doc="Index of the weight layer (in network order)")
+    method = param.Selector(default="auto", objects=list(METHOD_LABELS), doc="How a conv layer is understood")
+    rank = param.Integer(default=1, bounds=(0, None), doc="Rank the chosen layer is truncated to")
+    compare = param.ListSelector(default=DEFAULT_COMPARE, objects=classifier_names(), doc="Models to compare")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self._layer_select = pn.widgets.Select(name="Layer", options={})
+        self._layer_select.param.watch(lambda e: setattr(self, "layer", e.new), "value")
+        self._method = pn.widgets.Select.from_param(self.param.method, name="Conv method",
+                                                    options={v: k for k, v in METHOD_LABELS.items()})
+        self._rank = pn.widgets.IntSlider(name="Truncate the layer to rank", start=0, end=1, value=1)
+        self._rank.param.watch(lambda e: setattr(self, "rank", e.new), "value_throttled")
+        self._compare = pn.widgets.MultiChoice.from_param(self.param.compare, name="Compare models")
+        self._sync_layers()
+
+    # -- what the view computes (tests call these) ---------------------------------------------
+    def layers(self) -> list[nets.WeightLayer]:
+        return _layers(self.state.model)
+
+    def spectrum(self, method: str | None = None) -> spectra.LayerSpectrum:
+        return _spectrum(self.state.model, self.layer, method or self.method)
+
+    def esd(self, spec: spectra.LayerSpectrum | None = None) -> spectra.ESDStats:
+        spec = spec or self.spectrum()
+        return spectra.esd_statistics(spec.values, spec.shape)
+
+    def method_comparison(self) -> pd.DataFrame:
+        """Sorted singular values of a conv layer by each method, with differences to the exact one."""
+        layer = self.layers()[self.layer]
+        if layer.kind != "conv2d":
+            raise ValueError("Method comparison applies to conv layers; this one is dense.")
+        exact = _spectrum(self.state.model, self.layer, "auto").values
+        table = {"index": np.arange(len(exact)), "exact": exact}
+        for method in ("fft", "density"):
+            try:
+                vals = _spectrum(self.state.model, self.layer, method).values
+            except ValueError:
+                continue
+            n = min(len(vals), len(exact))
+            table[method] = np.concatenate([vals[:n], np.full(len(exact) - n, np.nan)])
+        return pd.DataFrame(table)
+
+    def bounds(self) -> dict:
+        return _bounds(self.state.model, self.layer)
+
+    def symbol_map(self) -> spectra.SymbolMap:
+        layer = self.layers()[self.layer]
+        grid = max(8, 2 * math.ceil(max(layer.in_shape[1:]) / 2))
+        return spectra.symbol_norm_map(layer.weight, grid=grid, stride=layer.stride)
+
+    def lipschitz(self) -> spectra.LipschitzBound:
+        return _lipschitz(self.state.model)
+
+    def weightwatcher(self) -> np.ndarray:
+        return spectra.weightwatcher_pooled(self.layers()[self.layer].weight)
+
+    def model_comparison(self) -> pd.DataFrame:
+        """Every weight layer of every compared model: sorted singular values against rank fraction."""
+        rows = []
+        for name in self.compare:
+            model = services.zoo_model(name)
+            for i, layer in enumerate(_layers(model)):
+                vals = _spectrum(model, i, "auto").values
+                rows.append(pd.DataFrame({"model": name, "layer": f"{layer.name} ({layer.kind})",
+                                          "fraction": (np.arange(len(vals)) + 0.5) / len(vals), "sigma": vals}))
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["model", "layer", "fraction",
+                                                                                      "sigma"])
+
+    def truncation_accuracy(self, rank: int | None = None) -> float:
+        rank = self.rank if rank is None else rank
+        return _truncated_accuracy(self.state.model, self.layer, rank, self.state.dataset_name)
+
+    # -- keeping the widgets in step with the model -----------------------------------------------
+    @param.depends("state.model_name", watch=True)
+    def _sync_layers(self):
+        layers = self.layers()
+        options = {f"{i}: {l.name} ({l.kind} {tuple(l.weight.shape)})": i for i, l in enumerate(layers)}
+        self.layer = min(self.layer, len(layers) - 1)
+        self._layer_select.options = options
+        self._layer_select.value = self.layer
+        self._sync_rank()
+
+    @param.depends("layer", watch=True)
+    def _sync_rank(self):
+        full = _reshape_rank(self.layers()[self.layer])
+        self._rank.end = full
+        self.rank = full  # a new layer starts untruncated
+        self._rank.value = full
+
+    # -- drawing -------------------------------------------------------------------------------
+    def _summary(self):
+        rows = []
+        for i, layer in enumerate(self.layers()):
+            spec = _spectrum(self.state.model, i, "auto")
+            stats = self.esd(spec)
+            rows.append({"layer": f"{i}: {layer.name}", "kind": layer.kind, "operator": f"{spec.shape[0]}x{spec.shape[1]}",
+                         "method": spec.method, "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
+                         "alpha": stats.alpha})
+        return pn.widgets.Tabulator(pd.DataFrame(rows), show_index=False, disabled=True, sizing_mode="stretch_width",
+                                    height=38 + 30 * len(rows))
+
+    def _sorted_plot(self, spec):
+        vals = np.maximum(spec.values, 1e-16)
+        return hv.Curve((np.arange(1, len(vals) + 1), vals), "index", "singular value").opts(
+            logy=True, width=430, height=320, tools=["hover"], color="#3b6ea5",
+            title=f"Sorted singular values ({spec.method}), {len(vals)} values")
+
+    def _esd_plot(self, stats):
+        lam = stats.eigenvalues[stats.eigenvalues > 0]
+        logs = np.log10(lam)
+        counts, edges = np.histogram(logs, bins=min(60, max(10, len(lam) // 4)), density=True)
+        hist = hv.Histogram((edges, counts), kdims="log10 lambda", vdims="density").opts(alpha=0.5, color="#3b6ea5")
+        grid = np.linspace(logs.min() - 0.3, logs.max() + 0.3, 400)
+        x = 10 ** grid
+        mp = stats.mp_pdf(x) * x * math.log(10)
+        overlay = hist * hv.Curve((grid, mp), "log10 lambda", "density", label="Marchenko-Pastur").opts(
+            color="#2ca02c")
+        if np.isfinite(stats.alpha):
+            tail = lam >= stats.xmin
+            frac = tail.mean()
+            xt = x[x >= stats.xmin]
+            pl = frac * (stats.alpha - 1) / stats.xmin * (xt / stats.xmin) ** (-stats.alpha) * xt * math.log(10)
+            overlay = overlay * hv.Curve((np.log10(xt), pl), "log10 lambda", "density",
+                                         label=f"power law, alpha = {stats.alpha:.2f}").opts(color="#d62728")
+        return overlay.opts(width=470, height=320, legend_position="top_right",
+                            title=f"ESD of lambda = sigma^2 (stable rank {stats.stable_rank:.1f})")
+
+    def _methods_plot(self, table):
+        curves = [hv.Curve((table["index"], table[m]), "index", "singular value", label=m).opts(color=c)
+                  for m, c in zip([c for c in ("exact", "fft", "density") if c in table], CLASS_COLORS)]
+        diffs = [hv.Curve((table["index"], np.abs(table[m] - table["exact"])), "index", "|difference|", label=m)
+                 .opts(color=c) for m, c in zip(("fft", "density"), CLASS_COLORS[1:]) if m in table]
+        left = hv.Overlay(curves).opts(width=430, height=300, title="Sorted singular values by method",
+                                       legend_position="top_right")
+        right = hv.Overlay(diffs).opts(width=430, height=300, title="Difference from the exact spectrum",
+                                       legend_position="top_right")
+        return left, right
+
+    def _bounds_table(self):
+        b = self.bounds()
+        labels = {"reshape": "reshape norm (torch spectral_norm) - lower", "power": "power iteration - lower",
+                  "exact": "exact", "embedding": "larger circulant (zeros) - upper",
+                  "gram": "Gram iteration - upper", "symbol_sup": "sup of the symbol norm - upper"}
+        return pn.widgets.Tabulator(pd.DataFrame({"largest singular value": [labels[k] for k in b],
+                                                  "value": list(b.values())}), show_index=False, disabled=True,
+                                    width=430, height=230)
+
+    def _symbol_plot(self):
+        m = self.symbol_map()
+        return hv.Image((m.omega2, m.omega1, m.norms), ["omega2", "omega1"], "||P(omega)||").opts(
+            cmap="viridis", colorbar=True, width=430, height=360, tools=["hover"],
+            title="Largest singular value of the symbol over frequency")
+
+    def _ww_plot(self, spec):
+        ww = self.weightwatcher()
+        true = spec.values[spec.values > 0]
+        bins = np.linspace(np.log10(min(true.min(), ww[ww > 0].min())), np.log10(max(true.max(), ww.max())), 40)
+        a, _ = np.histogram(np.log10(true), bins=bins, density=True)
+        b, _ = np.histogram(np.log10(ww[ww > 0]), bins=bins, density=True)
+        return (hv.Histogram((bins, a), kdims="log10 sigma", vdims="density", label="operator (true)").opts(alpha=0.5)
+                * hv.Histogram((bins, b), kdims="log10 sigma", vdims="density", label="WeightWatcher slices").opts(
+                    alpha=0.5, color="#ff7f0e")).opts(width=470, height=300, legend_position="top_left",
+                                                      title="True operator spectrum vs WeightWatcher's pooled slices")
+
+    def _lipschitz_plot(self):
+        lip = self.lipschitz()
+        rows = []
+        for name, kind, g, p, e in zip(lip.names, lip.kinds, lip.gram, lip.estimates, lip.exact):
+            rows += [(f"{name} {kind}", "Gram bound", g), (f"{name} {kind}", "power estimate", p),
+                     (f"{name} {kind}", "exact", e)]
+        bars = hv.Bars(rows, ["layer", "method"], "sigma_max").opts(
+            width=560, height=320, tools=["hover"], multi_level=True, xrotation=0,
+            title=f"Per-layer norms; Lipschitz product bound = {lip.product:.4g}")
+        return bars
+
+    def _comparison_plot(self):
+        df = self.model_comparison()
+        if df.empty:
+            return pn.pane.Markdown("Pick models to compare.")
+        curves = []
+        for (model, layer), part in df.groupby(["model", "layer"], sort=False):
+            color = CLASS_COLORS[list(self.compare).index(model) % len(CLASS_COLORS)]
+            curves.append(hv.Curve((part["fraction"], part["sigma"]), "rank fraction", "singular value",
+                                   label=f"{model} {layer}").opts(color=color))
+        return hv.Overlay(curves).opts(logy=True, width=700, height=360, legend_position="right",
+                                       title="Every layer of every model: sorted singular values")
+
+    def _truncation(self):
+        full = self.truncation_accuracy(_reshape_rank(self.layers()[self.layer]))
+        acc = self.truncation_accuracy()
+        return pn.pane.Markdown(
+            f"Test accuracy with layer {self.layer} at rank **{self.rank}**: **{percent(acc)}** "
+            f"(full rank: {percent(full)}).", css_classes=["spectra-truncation"])
+
+    @param.depends("state.model_name", "layer", "method")
+    def _layer_body(self):
+        try:
+            layer = self.layers()[self.layer]
+            spec = self.spectrum(self.method if layer.kind == "conv2d" else "auto")
+            stats = self.esd(spec)
+            head = pn.pane.Markdown(
+                f"**Layer {self.layer}** ({layer.kind}, weight {tuple(layer.weight.shape)}): operator "
+                f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}**, sigma_max **{spec.sigma_max:.6g}**, "
+                f"stable rank **{stats.stable_rank:.2f}**, power-law alpha **{stats.alpha:.2f}**.")
+            parts = [head, pn.Row(pn.pane.HoloViews(self._sorted_plot(spec)), pn.pane.HoloViews(self._esd_plot(stats)))]
+            if layer.kind == "conv2d":
+                left, right = self._methods_plot(self.method_comparison())
+                parts += [pn.pane.Markdown("### How the conv operator is understood"),
+                          pn.Row(pn.pane.HoloViews(left), pn.pane.HoloViews(right)),
+                          pn.Row(pn.pane.HoloViews(self._symbol_plot()), self._bounds_table()),
+                          pn.pane.Markdown("### WeightWatcher's view of the same layer"),
+                          pn.pane.HoloViews(self._ww_plot(_spectrum(self.state.model, self.layer, "auto")))]
+            return pn.Column(*parts)
+        except Exception as exc:
+            return error_alert(exc, "The layer spectrum")
+
+    @param.depends("state.model_name")
+    def _network_body(self):
+        try:
+            return pn.Column(self._summary(), pn.pane.HoloViews(self._lipschitz_plot()))
+        except Exception as exc:
+            return error_alert(exc, "The network spectra")
+
+    @param.depends("state.model_name", "state.dataset_name", "layer", "rank")
+    def _truncation_body(self):
+        try:
+            return self._truncation()
+        except Exception as exc:
+            return error_alert(exc, "Rank truncation")
+
+    @param.depends("compare")
+    def _compare_body(self):
+        try:
+            return pn.pane.HoloViews(self._comparison_plot())
+        except Exception as exc:
+            return error_alert(exc, "The model comparison")
+
+    def __panel__(self):
+        return pn.Column(
+            pn.pane.Markdown("## Singular-value spectra\nEvery weight layer of the model, with the method named."),
+            pn.panel(self._network_body, loading_indicator=True),
+            pn.Row(self._layer_select, self._method),
+            pn.panel(self._layer_body, loading_indicator=True),
+            pn.pane.Markdown("### Rank truncation"),
+            self._rank,
+            pn.panel(self._truncation_body, loading_indicator=True),
+            pn.pane.Markdown("### Compare models"),
+            self._compare,
+            pn.panel(self._compare_body, loading_indicator=True),
+            sizing_mode="stretch_width",
+        )

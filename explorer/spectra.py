@@ -1,0 +1,666 @@
+"""Singular values of dense and convolutional layers, bounds on them, and ESD statistics.
+
+A conv layer is a linear operator on images. Its singular values depend on how the
+image boundary is treated, so every function here names its *method*:
+
+- ``"fft"``: exact for **circular** padding (Sedghi, Gupta & Long, ICLR 2019). The
+  operator is block-diagonalised by the 2-D DFT: its singular values are the union
+  over the frequencies ``w`` of the singular values of the ``c_out x c_in`` symbol
+  ``P(w) = sum_ab K[:, :, a, b] exp(-i (a w1 + b w2))``. A stride ``s`` is handled
+  exactly by the polyphase split (Senderovich et al. 2022): a stride-``s`` conv on an
+  ``n x n`` torus is a stride-1 conv with ``c_in * s^2`` input channels on an
+  ``(n/s) x (n/s)`` torus. For zero padding this is the *circular approximation*.
+- ``"dense"``: exact for any padding: the operator matrix is built by pushing an
+  identity basis through the layer, then a dense SVD. Refused above a size limit.
+- ``"density"``: the spectral-density approximation of a zero-padded conv (Yi 2020):
+  the singular values are distributed like those of the symbol at uniformly spread
+  frequencies; we sample the Toeplitz-adapted grid ``w = j pi / (n + 1)``, which is
+  exact for symmetric separable 3-tap kernels.
+- ``"auto"``: ``"fft"`` for circular padding, ``"dense"`` for zero padding.
+
+The largest singular value has its own bounds and estimates
+(:func:`largest_singular_value`), and :func:`lipschitz_bound` multiplies them over a
+network. Conventions: PyTorch weights ``(c_out, c_in, kh, kw)``, cross-correlation.
+
+>>> import numpy as np
+>>> K = np.zeros((1, 1, 3, 3)); K[0, 0, 1, 1] = 2.0          # 2 x identity
+>>> conv_singular_values(K, input_size=(4, 4))[:3]
+array([2., 2., 2.])
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import nets
+from .threads import single_threaded
+
+__all__ = [
+    "CONV_METHODS", "BOUND_METHODS", "MAX_DENSE_SIZE",
+    "dense_singular_values", "conv_symbol", "conv_operator", "conv_matrix",
+    "conv_singular_values", "largest_singular_value", "symbol_norm_map", "SymbolMap",
+    "LayerSpectrum", "layer_spectrum", "model_spectra",
+    "LipschitzBound", "lipschitz_bound",
+    "ESDStats", "esd_statistics", "power_law_fit", "marchenko_pastur_pdf",
+    "weightwatcher_pooled", "truncate_rank",
+]
+
+CONV_METHODS = ("auto", "fft", "dense", "density")
+BOUND_METHODS = ("exact", "gram", "power", "symbol_sup", "embedding", "reshape")
+# The dense operator matrix is refused when either side has more entries than this
+# (a 2048 x 2048 SVD takes about 5 s on two cores).
+MAX_DENSE_SIZE = 2048
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def _as_weight(weight) -> torch.Tensor:
+    w = torch.as_tensor(np.asarray(weight.detach() if isinstance(weight, torch.Tensor) else weight),
+                        dtype=torch.float64)
+    if w.dim() != 4:
+        raise ValueError(f"A conv weight has shape (c_out, c_in, kh, kw); got {tuple(w.shape)}.")
+    return w
+
+
+def _pair(v) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        if len(v) != 2:
+            raise ValueError(f"Expected a pair of integers, got {v!r}.")
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
+def _map_symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride, fn: Callable) -> torch.Tensor:
+    """``fn(blocks)`` over the symbol blocks at every (om1[i], om2[j]), rows split over the cores.
+
+    Small matrix work runs fastest with single-threaded LAPACK, so each worker builds
+    its own rows of the symbol and applies ``fn`` to a ``(rows * F2, c_out, c_in s^2)``
+    batch (torch releases the GIL inside these calls). Results keep the (F1, F2) grid.
+    """
+    def work(rows: torch.Tensor) -> torch.Tensor:
+        P = _symbol(w, rows, om2, stride)
+        out = fn(P.reshape(-1, *P.shape[2:]))
+        return out.reshape(len(rows), len(om2), *out.shape[1:])
+
+    workers = min(_cpu_count(), len(om1), max(1, len(om1) * len(om2) * w.shape[0] * w.shape[1] // 50_000))
+    with single_threaded():
+        if workers <= 1:
+            return work(om1)
+        with ThreadPoolExecutor(workers) as pool:
+            return torch.cat(list(pool.map(work, torch.tensor_split(om1, workers))))
+
+
+def _symbol_svdvals(w, om1, om2, stride) -> torch.Tensor:
+    """Singular values of the symbol blocks: shape (F1, F2, min(c_out, c_in s^2))."""
+    return _map_symbol(w, om1, om2, stride, torch.linalg.svdvals)
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def dense_singular_values(W) -> np.ndarray:
+    """All singular values of a matrix, in descending order (float64).
+
+    >>> dense_singular_values(np.diag([3.0, -1.0]))
+    array([3., 1.])
+    """
+    W = np.asarray(W.detach() if isinstance(W, torch.Tensor) else W, dtype=np.float64)
+    if W.ndim != 2:
+        raise ValueError(f"A dense layer's weight is a matrix; got shape {W.shape}.")
+    return np.linalg.svd(W, compute_uv=False)
+
+
+# -- the symbol and the operator -------------------------------------------------------------
+
+def _polyphase(w: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
+    """Split a kernel into its ``s1*s2`` phases: ``(c_out, c_in*s1*s2, ceil(kh/s1), ceil(kw/s2))``.
+
+    Phase ``(r1, r2)`` holds the taps ``K[:, :, s1*q1 + r1, s2*q2 + r2]``.
+    """
+    s1, s2 = stride
+    co, ci, kh, kw = w.shape
+    q1, q2 = -(-kh // s1), -(-kw // s2)
+    padded = w.new_zeros(co, ci, q1 * s1, q2 * s2)
+    padded[:, :, :kh, :kw] = w
+    # (co, ci, q1, s1, q2, s2) -> (co, ci, s1, s2, q1, q2)
+    phases = padded.reshape(co, ci, q1, s1, q2, s2).permute(0, 1, 3, 5, 2, 4)
+    return phases.reshape(co, ci * s1 * s2, q1, q2)
+
+
+def conv_symbol(weight, omega1, omega2, stride=1) -> np.ndarray:
+    """The symbol ``P(w) = sum_q K_poly[:, :, q1, q2] exp(-i (q1 w1 + q2 w2))`` on a grid.
+
+    Returns a complex array of shape ``(len(omega1), len(omega2), c_out, c_in*s1*s2)``;
+    for stride 1 the last axis is ``c_in``. For a circular conv on an ``m x m`` torus
+    (``m = n / s``), the frequencies ``w = 2 pi u / m`` give the exact block diagonal.
+    """
+    return _symbol(_as_weight(weight), torch.as_tensor(omega1, dtype=torch.float64),
+                   torch.as_tensor(omega2, dtype=torch.float64), _pair(stride)).numpy()
+
+
+def _symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride) -> torch.Tensor:
+    kp = _polyphase(w, stride).to(torch.complex128)
+    q1 = torch.arange(kp.shape[2], dtype=torch.float64)
+    q2 = torch.arange(kp.shape[3], dtype=torch.float64)
+    e1 = torch.exp(-1j * torch.outer(om1, q1))  # (F1, Q1)
+    e2 = torch.exp(-1j * torch.outer(om2, q2))  # (F2, Q2)
+    # separable sums: first over q2, then over q1
+    t = torch.einsum("ocab,vb->ocav", kp, e2)
+    return torch.einsum("ocav,ua->uvoc", t, e1).contiguous()
+
+
+def _output_size(n: int, k: int, p: int, s: int) -> int:
+    return (n + 2 * p - k) // s + 1
+
+
+def conv_operator(weight, input_size, padding="circular", stride=1, pad=None) -> Callable:
+    """The conv layer without bias as a function on ``(batch, c_in, n1, n2)`` float64 tensors.
+
+    ``pad`` is the number of padded pixels per side; by default ``(k - 1) // 2``.
+    """
+    w = _as_weight(weight)
+    s = _pair(stride)
+    k = w.shape[2:]
+    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    if padding not in ("circular", "zeros"):
+        raise ValueError(f"padding must be 'circular' or 'zeros', not {padding!r}.")
+    if padding == "circular":
+        n1, n2 = _pair(input_size)
+        if p[0] > n1 or p[1] > n2:
+            raise ValueError(f"Circular padding {p} is larger than the input {(n1, n2)}.")
+
+        def apply(x):
+            return F.conv2d(F.pad(x, (p[1], p[1], p[0], p[0]), mode="circular"), w, stride=s)
+    else:
+        def apply(x):
+            return F.conv2d(x, w, stride=s, padding=p)
+    return apply
+
+
+def conv_matrix(weight, input_size, padding="circular", stride=1, pad=None,
+                max_size: int = MAX_DENSE_SIZE) -> np.ndarray:
+    """The dense operator matrix (rows: flattened output, columns: flattened input).
+
+    Built by pushing the identity basis through the layer. Refused with a ValueError
+    when the input or output has more than ``max_size`` entries.
+    """
+    w = _as_weight(weight)
+    n1, n2 = _pair(input_size)
+    n_in = w.shape[1] * n1 * n2
+    op = conv_operator(w, (n1, n2), padding, stride, pad)
+    out_shape = op(torch.zeros(1, w.shape[1], n1, n2, dtype=torch.float64)).shape[1:]
+    n_out = math.prod(out_shape)
+    if max(n_in, n_out) > max_size:
+        raise ValueError(
+            f"The dense operator would be {n_out:,} x {n_in:,}; the limit is {max_size:,} per side. "
+            "Use method='fft' (exact for circular padding, an approximation for zero padding), "
+            "'density', or the bounds in largest_singular_value."
+        )
+    with torch.no_grad(), single_threaded():
+        basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, w.shape[1], n1, n2)
+        return op(basis).reshape(n_in, n_out).T.numpy().copy()
+
+
+def _torus_grid(m: int, half: bool) -> torch.Tensor:
+    u = torch.arange(m // 2 + 1 if half else m, dtype=torch.float64)
+    return 2 * math.pi * u / m
+
+
+def _circular_values(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, int]) -> torch.Tensor:
+    """Exact singular values of the circular conv, using P(-w) = conj P(w) to halve the work."""
+    m1, m2 = n[0] // stride[0], n[1] // stride[1]
+    sv = _symbol_svdvals(w, _torus_grid(m1, False), _torus_grid(m2, True), stride)
+    # column v pairs with column m2 - v (with u -> -u), except v = 0 and v = m2 / 2
+    twice = [v for v in range(m2 // 2 + 1) if 0 < v and 2 * v != m2]
+    once = [v for v in range(m2 // 2 + 1) if v not in twice]
+    vals = torch.cat([sv[:, once].reshape(-1), sv[:, twice].reshape(-1).repeat(2)])
+    return torch.sort(vals, descending=True).values
+
+
+def _check_circular(w, n, stride, pad):
+    k = w.shape[2:]
+    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    for axis in range(2):
+        if n[axis] % stride[axis]:
+            raise ValueError(f"Input size {n} must be divisible by the stride {stride} for the exact "
+                             "circular method; use method='dense'.")
+        if _output_size(n[axis], k[axis], p[axis], stride[axis]) != n[axis] // stride[axis]:
+            raise ValueError(
+                f"With kernel {tuple(k)}, padding {p} and stride {stride} the output is not the "
+                f"{n[0] // stride[0]}x{n[1] // stride[1]} torus the FFT method needs "
+                "(use padding (k-1)/2); use method='dense'."
+            )
+
+
+def conv_singular_values(weight, input_size, padding="circular", stride=1, method="auto",
+                         pad=None) -> np.ndarray:
+    """All singular values of a conv layer's operator, in descending order (float64).
+
+    Parameters
+    ----------
+    weight : array (c_out, c_in, kh, kw)
+    input_size : (n1, n2) image size.
+    padding : ``"circular"`` or ``"zeros"``.
+    stride : int or pair.
+    method : ``"auto"``, ``"fft"``, ``"dense"`` or ``"density"`` (see the module text).
+    pad : pixels padded per side, by default ``(k - 1) // 2`` (``"same"``).
+
+    The count is ``min(c_in n1 n2, c_out m1 m2)`` for an ``m1 x m2`` output.
+
+    >>> K = np.random.default_rng(0).normal(size=(4, 3, 3, 3))
+    >>> a = conv_singular_values(K, (6, 6), method="fft")
+    >>> b = conv_singular_values(K, (6, 6), method="dense")
+    >>> bool(np.allclose(a, b))
+    True
+    """
+    if method not in CONV_METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {CONV_METHODS}.")
+    if padding not in ("circular", "zeros"):
+        raise ValueError(f"padding must be 'circular' or 'zeros', not {padding!r}.")
+    w = _as_weight(weight)
+    n, s = _pair(input_size), _pair(stride)
+    if method == "auto":
+        method = "fft" if padding == "circular" else "dense"
+    if method == "dense":
+        return np.linalg.svd(conv_matrix(w, n, padding, s, pad), compute_uv=False)
+    if method == "fft":
+        if padding == "circular":
+            _check_circular(w, n, s, pad)
+        elif n[0] % s[0] or n[1] % s[1]:
+            raise ValueError(f"Input size {n} must be divisible by the stride {s}.")
+        return _circular_values(w, n, s).numpy()
+    # density: the symbol on the Toeplitz grid over the half plane w1 in (0, pi)
+    m1, m2 = -(-n[0] // s[0]), -(-n[1] // s[1])
+    om1 = math.pi * torch.arange(1, m1 + 1, dtype=torch.float64) / (m1 + 1)
+    j2 = math.pi * torch.arange(1, m2 + 1, dtype=torch.float64) / (m2 + 1)
+    vals = torch.sort(_symbol_svdvals(w, om1, torch.cat([j2, -j2]), s).reshape(-1), descending=True).values
+    return vals[::2].numpy()  # 2 m1 m2 samples of the distribution -> m1 m2 quantiles
+
+
+# -- the largest singular value ---------------------------------------------------------------
+
+def _gram_bounds(blocks: torch.Tensor, iters: int) -> torch.Tensor:
+    """Upper bounds on each ``||blocks[f]||_2`` by Gram iteration (Delattre et al., ICML 2023).
+
+    Repeats ``G <- G / ||G||_F; G <- G^H G`` carrying the log of the scale; then
+    ``||G_0||_2 <= ||G_t||_F^(2^-t) * exp(2^-t r)``. It converges to the exact value,
+    fast when the top singular value is well separated, slowly when it is not
+    (for ``m`` equal top values the excess factor is ``m^(2^-(t+1))``).
+    """
+    G = blocks
+    log_r = torch.zeros(G.shape[0], dtype=torch.float64)
+    for _ in range(iters):
+        nrm = torch.linalg.matrix_norm(G).clamp_min(1e-300)
+        log_r = 2 * (log_r + torch.log(nrm))
+        G = G / nrm[:, None, None]
+        G = G.mH @ G
+    return torch.linalg.matrix_norm(G).clamp_min(1e-300) ** (2.0 ** -iters) * torch.exp(log_r * 2.0 ** -iters)
+
+
+def _power_iteration(op: Callable, in_shape: tuple, iters: int, seed: int) -> float:
+    """Lower estimate of ||op||_2 by power iteration on op^T op (adjoint by autograd)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((1, *in_shape), generator=gen, dtype=torch.float64)
+    x = x / x.norm()
+    est = 0.0
+    with single_threaded():
+        for _ in range(iters):
+            x.requires_grad_(True)
+            y = op(x)
+            (g,) = torch.autograd.grad(y, x, y.detach())
+            est = float(y.detach().norm())
+            x = (g / g.norm().clamp_min(1e-300)).detach()
+    return est
+
+
+def largest_singular_value(weight, input_size=None, padding="circular", stride=1,
+                           method="gram", pad=None, iters: int = 6, power_iters: int = 100,
+                           grid: int = 64, seed: int = 0) -> float:
+    """The largest singular value of a dense or conv layer: exact, a bound or an estimate.
+
+    ``weight`` is a matrix (dense layer; ``input_size`` ignored) or a conv kernel.
+    Methods, with the chain they satisfy for a zero-padded conv
+    ``reshape <= power <= exact <= embedding <= gram(embedding) ... <= symbol_sup``:
+
+    - ``"exact"``: the exact value (circular: FFT; zeros: dense operator, size-limited).
+    - ``"gram"``: Gram iteration upper bound (Delattre et al. 2023) on the circular
+      symbol blocks; for zero padding on the circulant the operator embeds in
+      (torus of size ``n + 2 pad``, a multiple of the stride), hence rigorous too.
+    - ``"power"``: power iteration on the true operator: a lower estimate.
+    - ``"embedding"``: exact norm of that larger circulant, an upper bound for zeros.
+    - ``"symbol_sup"``: an upper bound on ``S = sup_w ||P(w)||``, which bounds the layer for
+      every padding and input size. With the offsets centred, ``P`` is a trigonometric
+      polynomial of degree ``d = (k - 1) / 2`` per axis. Take unit u, v and a phase with
+      ``q(w) = Re(e^{i phi} u^H P(w) v)`` reaching ``S`` at the maximiser (so ``grad q = 0``
+      there); Bernstein's inequality bounds ``|D^2 q| <= (d1 |dw1| + d2 |dw2|)^2 S``, so the
+      nearest point of a ``grid x grid`` lattice has ``||P|| >= S (1 - r^2 / 2)`` with
+      ``r = pi (d1 + d2) / grid``. We return ``max_grid ||P|| / (1 - r^2 / 2)``.
+    - ``"reshape"``: ``||K.reshape(c_out, -1)||_2`` (what spectral_norm of torch uses);
+      ``reshape <= sigma_max(circular) <= sqrt(kh kw) reshape`` for stride 1.
+    """
+    if method not in BOUND_METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {BOUND_METHODS}.")
+    arr = weight.detach().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight)
+    if arr.ndim == 2:
+        W = torch.as_tensor(arr, dtype=torch.float64)
+        if method == "gram":
+            with single_threaded():
+                return float(_gram_bounds(W[None], iters)[0])
+        if method == "power":
+            return _power_iteration(lambda x: x @ W.T, (W.shape[1],), power_iters, seed)
+        return float(dense_singular_values(arr)[0])
+    w = _as_weight(arr)
+    s = _pair(stride)
+    if method == "reshape":
+        return float(dense_singular_values(w.reshape(w.shape[0], -1).numpy())[0])
+    if method == "symbol_sup":
+        om = 2 * math.pi * torch.arange(grid, dtype=torch.float64) / grid
+        top = float(_symbol_svdvals(w, om, om[: grid // 2 + 1], s)[..., 0].max())
+        q = _polyphase(w, s).shape[2:]
+        reach = math.pi * ((q[0] - 1) / 2 + (q[1] - 1) / 2) / grid
+        if reach ** 2 >= 2:
+            raise ValueError(f"grid={grid} is too coarse for a {tuple(q)} kernel; use a finer grid.")
+        return top / (1 - reach ** 2 / 2)
+    if input_size is None:
+        raise ValueError(f"method {method!r} needs the input_size of the conv layer.")
+    n = _pair(input_size)
+    if method == "power":
+        op = conv_operator(w, n, padding, s, pad)
+        return _power_iteration(op, (w.shape[1], *n), power_iters, seed)
+    if method == "exact":
+        return float(conv_singular_values(w, n, padding, s, "auto", pad)[0])
+    # gram / embedding work on a circulant: the layer itself, or the one a zero-padded layer embeds in
+    if padding == "zeros":
+        k = w.shape[2:]
+        p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+        n = tuple(-(-(n[i] + 2 * p[i]) // s[i]) * s[i] for i in range(2))
+    else:
+        _check_circular(w, n, s, pad)
+    if method == "embedding":
+        return float(_circular_values(w, n, s)[0])
+    m1, m2 = n[0] // s[0], n[1] // s[1]
+    bounds = _map_symbol(w, _torus_grid(m1, False), _torus_grid(m2, True), s, lambda b: _gram_bounds(b, iters))
+    return float(bounds.max())
+
+
+@dataclass
+class SymbolMap:
+    """Largest singular value of the symbol over the frequency plane ``[-pi, pi)^2``."""
+
+    omega1: np.ndarray  # (grid,)
+    omega2: np.ndarray  # (grid,)
+    norms: np.ndarray  # (grid, grid): norms[i, j] = ||P(omega1[i], omega2[j])||_2
+
+
+def symbol_norm_map(weight, grid: int = 32, stride=1) -> SymbolMap:
+    """``||P(w)||_2`` on a ``grid x grid`` lattice of ``[-pi, pi)^2`` (zero frequency in the centre).
+
+    For a circular conv on a ``grid x grid`` torus (stride 1) these are exactly the
+    per-frequency operator norms, and their maximum is the layer's norm.
+    """
+    w = _as_weight(weight)
+    om = 2 * math.pi * (torch.arange(grid, dtype=torch.float64) - grid // 2) / grid
+    norms = _symbol_svdvals(w, om, om, _pair(stride))[..., 0]
+    return SymbolMap(om.numpy(), om.numpy(), norms.numpy())
+
+
+# -- whole networks ---------------------------------------------------------------------------
+
+@dataclass
+class LayerSpectrum:
+    """The singular values of one weight layer, and how they were computed."""
+
+    name: str
+    kind: str  # "linear" or "conv2d"
+    method: str
+    values: np.ndarray  # descending
+    shape: tuple  # (rows, cols) of the operator matrix
+
+    @property
+    def sigma_max(self) -> float:
+        return float(self.values[0])
+
+
+def _layer_args(layer: nets.WeightLayer):
+    padding = "circular" if layer.padding_mode == "circular" else "zeros"
+    return layer.in_shape[1:], padding, layer.stride, layer.padding
+
+
+def layer_spectrum(layer: nets.WeightLayer, method: str = "auto") -> LayerSpectrum:
+    """Singular values of a :class:`~explorer.nets.WeightLayer`'s true operator.
+
+    Dense layers always use the dense SVD; conv layers the named ``method``.
+    """
+    rows, cols = math.prod(layer.out_shape), math.prod(layer.in_shape)
+    if layer.kind == "linear":
+        return LayerSpectrum(layer.name, layer.kind, "dense", dense_singular_values(layer.weight), (rows, cols))
+    size, padding, stride, pad = _layer_args(layer)
+    if method == "auto":
+        method = "fft" if padding == "circular" else "dense"
+    vals = conv_singular_values(layer.weight, size, padding, stride, method, pad)
+    return LayerSpectrum(layer.name, layer.kind, method, vals, (rows, cols))
+
+
+def model_spectra(model: nn.Module, method: str = "auto",
+                  progress: Callable[[int, int], None] | None = None) -> list[LayerSpectrum]:
+    """:func:`layer_spectrum` of every weight layer of ``model`` (in order)."""
+    layers = nets.canonical(model).weight_layers()
+    out = []
+    for i, layer in enumerate(layers):
+        out.append(layer_spectrum(layer, method))
+        if progress is not None:
+            progress(i + 1, len(layers))
+    return out
+
+
+@dataclass
+class LipschitzBound:
+    """Per-layer norms and the product bound on the network's L2 Lipschitz constant.
+
+    ReLU is 1-Lipschitz, so ``Lip(f) <= prod_k ||A_k||_2``. ``norms`` holds each layer's
+    exact norm where it can be computed and its Gram-iteration upper bound otherwise.
+    """
+
+    names: list[str]
+    kinds: list[str]
+    norms: np.ndarray  # the exact norm where feasible, else the Gram-iteration upper bound
+    gram: np.ndarray  # Gram-iteration upper bounds
+    estimates: np.ndarray  # power-iteration estimates (lower)
+    exact: np.ndarray  # exact norms where feasible, NaN otherwise
+    product: float  # prod(norms): an upper bound on the Lipschitz constant
+
+
+def lipschitz_bound(model: nn.Module, power_iters: int = 100, gram_iters: int = 12,
+                    progress: Callable[[int, int], None] | None = None) -> LipschitzBound:
+    """Product bound on the L2 Lipschitz constant of a ReLU network, layer by layer.
+
+    Works on ``explorer.nets.canonical(model).weight_layers()`` (BatchNorm folded).
+    AvgPool and reshapes have norm at most 1, so they do not enter the product.
+    The certified L2 radius of a margin ``m`` is at least ``m / (sqrt(2) * product)``.
+    """
+    layers = nets.canonical(model).weight_layers()
+    gram, est, exact = [], [], []
+    for i, layer in enumerate(layers):
+        if layer.kind == "linear":
+            args = dict(weight=layer.weight)
+        else:
+            size, padding, stride, pad = _layer_args(layer)
+            args = dict(weight=layer.weight, input_size=size, padding=padding, stride=stride, pad=pad)
+        gram.append(largest_singular_value(method="gram", iters=gram_iters, **args))
+        est.append(largest_singular_value(method="power", power_iters=power_iters, **args))
+        try:
+            exact.append(largest_singular_value(method="exact", **args))
+        except ValueError:  # too large for the dense operator
+            exact.append(float("nan"))
+        if progress is not None:
+            progress(i + 1, len(layers))
+    gram, exact = np.array(gram), np.array(exact)
+    norms = np.where(np.isnan(exact), gram, exact)
+    return LipschitzBound([l.name for l in layers], [l.kind for l in layers], norms, gram,
+                          np.array(est), exact, float(np.prod(norms)))
+
+
+# -- empirical spectral density -----------------------------------------------------------------
+
+def marchenko_pastur_pdf(x, ratio: float, variance: float = 1.0) -> np.ndarray:
+    """Marchenko-Pastur density of the eigenvalues of ``Z^T Z / N`` for an ``N x M`` matrix Z.
+
+    Entries i.i.d. with the given variance, ``ratio = M / N <= 1``; support
+    ``variance (1 -+ sqrt(ratio))^2``.
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"ratio = M / N must be in (0, 1]; got {ratio}.")
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = variance * (1 - math.sqrt(ratio)) ** 2, variance * (1 + math.sqrt(ratio)) ** 2
+    inside = (x > lo) & (x < hi)
+    out = np.zeros_like(x)
+    xi = x[inside]
+    out[inside] = np.sqrt((hi - xi) * (xi - lo)) / (2 * math.pi * variance * ratio * xi)
+    return out
+
+
+def power_law_fit(x, xmin=None) -> tuple[float, float, float]:
+    """Maximum-likelihood power-law exponent ``alpha`` of the tail ``x >= xmin``.
+
+    ``alpha = 1 + n / sum log(x_i / xmin)`` (Clauset, Shalizi & Newman 2009). Without
+    ``xmin``, it is chosen among the data to minimise the Kolmogorov-Smirnov distance
+    (as WeightWatcher and ``powerlaw`` do). Returns ``(alpha, xmin, ks_distance)``.
+    """
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    x = x[x > 0]
+    if len(x) < 5:
+        raise ValueError("A power-law fit needs at least 5 positive values.")
+
+    def fit(lo):
+        tail = x[x >= lo]
+        alpha = 1 + len(tail) / np.sum(np.log(tail / lo))
+        emp = np.arange(len(tail)) / len(tail)
+        model = 1 - (tail / lo) ** (1 - alpha)
+        return alpha, float(np.max(np.abs(emp - model)))
+
+    if xmin is not None:
+        alpha, ks = fit(float(xmin))
+        return float(alpha), float(xmin), ks
+    candidates = np.unique(x[: max(1, len(x) - 5)])
+    if len(candidates) > 200:
+        candidates = candidates[np.linspace(0, len(candidates) - 1, 200).astype(int)]
+    best = min(((*fit(c), c) for c in candidates), key=lambda t: t[1])
+    return float(best[0]), float(best[2]), best[1]
+
+
+@dataclass
+class ESDStats:
+    """Statistics of the eigenvalues ``lambda = sigma^2`` of ``W^T W`` (WeightWatcher's ESD)."""
+
+    eigenvalues: np.ndarray  # descending
+    stable_rank: float  # sum sigma^2 / sigma_max^2
+    sigma_max: float
+    alpha: float  # power-law exponent of the ESD tail
+    xmin: float
+    ks_distance: float
+    mp_ratio: float  # M / N of the operator (short side / long side)
+    mp_variance: float  # entry variance of a random matrix with the same Frobenius norm
+    mp_long_side: int  # N
+
+    @property
+    def mp_edges(self) -> tuple[float, float]:
+        """Support of the Marchenko-Pastur reference on the ``lambda`` axis."""
+        r = math.sqrt(self.mp_ratio)
+        scale = self.mp_long_side * self.mp_variance
+        return scale * (1 - r) ** 2, scale * (1 + r) ** 2
+
+    def mp_pdf(self, lam) -> np.ndarray:
+        """Marchenko-Pastur reference density on the ``lambda`` axis."""
+        N = self.mp_long_side
+        return marchenko_pastur_pdf(np.asarray(lam) / N, self.mp_ratio, self.mp_variance) / N
+
+
+def esd_statistics(values, shape: tuple) -> ESDStats:
+    """ESD statistics of singular values ``values`` of an operator of ``shape = (rows, cols)``.
+
+    The Marchenko-Pastur reference is the ESD of a random ``rows x cols`` matrix with
+    i.i.d. entries and the same Frobenius norm (so the same mean eigenvalue).
+    """
+    sv = np.sort(np.asarray(values, dtype=np.float64))[::-1]
+    if len(sv) == 0 or sv[0] <= 0:
+        raise ValueError("The spectrum is empty or zero.")
+    lam = sv ** 2
+    N, M = max(shape), min(shape)
+    variance = float(lam.sum() / (N * M))
+    alpha, xmin, ks = power_law_fit(lam) if np.count_nonzero(lam > 0) >= 5 else (float("nan"),) * 3
+    return ESDStats(lam, float(lam.sum() / lam[0]), float(sv[0]), alpha, xmin, ks, M / N, variance, N)
+
+
+def weightwatcher_pooled(weight, scale: bool = True) -> np.ndarray:
+    """The slice-pooled spectrum WeightWatcher reports for a conv layer (descending).
+
+    WeightWatcher (``conv2D_Wmats``) does not use the operator: it cuts the kernel into
+    ``kh*kw`` matrices ``K[:, :, a, b]`` (``c_out x c_in``), takes each one's singular
+    values, optionally scales them by ``sqrt(kh*kw/2)``, and pools them into one ESD.
+    """
+    w = _as_weight(weight)
+    kh, kw = w.shape[2:]
+    slices = w.permute(2, 3, 0, 1).reshape(kh * kw, w.shape[0], w.shape[1])
+    vals = torch.linalg.svdvals(slices).reshape(-1)
+    if scale:
+        vals = vals * math.sqrt(kh * kw / 2)
+    return torch.sort(vals, descending=True).values.numpy()
+
+
+# -- rank truncation ----------------------------------------------------------------------------
+
+def truncate_rank(model: nn.Module, layer, rank: int) -> nn.Module:
+    """A copy of ``model`` with one weight layer replaced by its best rank-``rank`` approximation.
+
+    ``layer`` is a name from ``canonical(model).weight_layers()`` or an index into that list.
+    A dense weight ``W = U S V^T`` becomes ``U_r S_r V_r^T`` (Eckart-Young: the closest
+    rank-r matrix in Frobenius and spectral norm). A conv kernel is truncated in its
+    channel-wise reshape ``(c_out, c_in*kh*kw)``, the factorisation of SVD training
+    (Yang et al. 2020): a k x k conv to ``rank`` channels followed by a 1x1 conv.
+    Biases are kept. The model must be an ``nn.Module`` whose layer names address
+    its submodules (any ``nn.Sequential`` from the zoo).
+    """
+    layers = nets.canonical(model).weight_layers()
+    names = [l.name for l in layers]
+    if isinstance(layer, int):
+        if not -len(layers) <= layer < len(layers):
+            raise ValueError(f"Layer index {layer} out of range; the model has {len(layers)} weight layers.")
+        name = names[layer]
+    elif layer in names:
+        name = layer
+    else:
+        raise ValueError(f"No weight layer named {layer!r}; choose one of {names}.")
+    rank = int(rank)
+    if rank < 0:
+        raise ValueError(f"rank must be >= 0, got {rank}.")
+    new = copy.deepcopy(model)
+    try:
+        module = new.get_submodule(name)
+    except AttributeError as exc:
+        raise ValueError(f"Cannot find the module {name!r} inside the model to truncate it.") from exc
+    if not isinstance(module, (nn.Linear, nn.Conv2d)):
+        raise ValueError(f"Layer {name!r} is a {type(module).__name__}, not a Linear or Conv2d.")
+    with torch.no_grad():
+        w = module.weight.detach().to(torch.float64)
+        mat = w.reshape(w.shape[0], -1)
+        U, S, Vh = torch.linalg.svd(mat, full_matrices=False)
+        low = (U[:, :rank] * S[:rank]) @ Vh[:rank]
+        module.weight.copy_(low.reshape(w.shape).to(module.weight.dtype))
+    for attr in ("input_shape", "class_names", "zoo_name"):
+        if hasattr(model, attr):
+            setattr(new, attr, getattr(model, attr))
+    return new.eval()

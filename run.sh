@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Network Explorer's one entry point.
+#
+#   bash run.sh serve       set up (first time only) and serve the app on http://localhost:5006/app
+#   bash run.sh test        set up (first time only) and run the whole test suite
+#   bash run.sh bench       set up and run the benchmarks (python -m bench)
+#   bash run.sh notebooks   set up with JupyterLab and open the notebooks
+#   bash run.sh setup       only set up: .venv with torch (CPU) and the package
+#
+# Every command is idempotent: a second run reuses the virtual environment and
+# only reinstalls when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV="${VENV:-.venv}"
+PY="$VENV/bin/python"
+TORCH_PIN="torch==2.13.0"   # the CPU wheel; a bare "torch" pulls a multi-GB CUDA build
+
+python_for_venv() {
+    for candidate in python3.11 python3 python; do
+        if command -v "$candidate" >/dev/null 2>&1; then echo "$candidate"; return; fi
+    done
+    echo "No python3 found; install Python 3.11." >&2; exit 1
+}
+
+setup() {  # $1: pip extras, e.g. "test" or "test,notebook"
+    local extras="${1:-test}"
+    if [ ! -x "$PY" ]; then
+        "$(python_for_venv)" -m venv "$VENV"
+    fi
+    local stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras//,/_}"
+    if [ ! -f "$stamp" ]; then
+        "$PY" -m pip install -q --upgrade pip
+        "$PY" -m pip install -q "$TORCH_PIN"
+        "$PY" -m pip install -q -e ".[$extras]"
+        touch "$stamp"
+    fi
+}
+
+browser() {  # Debian's Chromium for the browser tests (never `playwright install`)
+    if command -v chromium >/dev/null 2>&1; then return; fi
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "Chromium is missing and cannot be installed here: the browser tests will be skipped." >&2
+    fi
+}
+
+case "${1:-}" in
+    setup) setup test ;;
+    serve) setup test; shift; exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" --num-threads 4 "$@" ;;
+    test) setup test; browser; shift
+          exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
+    bench) setup test; shift; exec "$PY" -m bench "$@" ;;
+    notebooks) setup "test,notebook"; exec "$VENV/bin/jupyter" lab notebooks ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
+esac

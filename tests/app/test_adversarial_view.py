@@ -1,0 +1,91 @@
+"""The Adversarial tab, driven through its parameters (no browser)."""
+
+import asyncio
+
+import numpy as np
+import panel as pn
+import pytest
+import torch
+
+from dashboard.views.adversarial import AdversarialView
+from explorer import attacks, certified, datasets, zoo
+
+
+def test_digits_attack_really_flips_and_matches_the_library(state):
+    state.model_name = "digits-cnn"
+    view = AdversarialView(state=state, sample=7)
+    res = view.attack()
+    x = datasets.load("digits").X_test[7]
+    np.testing.assert_allclose(res.x[0], x)
+    model = zoo.load("digits-cnn")
+    with torch.no_grad():
+        assert model(torch.as_tensor(res.x_adv)).argmax(1).item() != model(torch.as_tensor(x[None])).argmax(1).item()
+    direct = attacks.deepfool(model, x[None], clip=(0.0, 1.0))
+    np.testing.assert_allclose(res.l2, direct.l2, rtol=1e-6)
+    before, after = view.probabilities(res)
+    assert before.argmax() == res.original[0] and after.argmax() == res.adversarial[0]
+    body = view._body()
+    assert not isinstance(body, pn.pane.Alert)
+    summary = body[1].object
+    assert f"{res.l2[0]:.4f}" in summary and f"in **{res.iterations[0]}** iterations" in summary
+
+
+def test_settings_reach_the_attack(state):
+    state.model_name = "digits-mlp"
+    view = AdversarialView(state=state, sample=3)
+    l2 = view.attack()
+    view.param.update(norm="linf", clip=False, max_iter=3)
+    linf = view.attack()
+    assert linf.norm == "linf" and linf.iterations[0] <= 3
+    assert linf.linf[0] <= l2.linf[0] + 1e-6  # the L-infinity attack finds a smaller L-infinity step
+    view.param.update(norm="l2", clip=True, refine=True, max_iter=50)
+    assert view.attack().l2[0] <= l2.l2[0] * (1 + 1e-6)
+
+
+def test_two_d_view_shows_the_sandwich(state):
+    view = AdversarialView(state=state, sample=4)
+    s = view.sandwich()
+    x = datasets.load("moons").X_test[4]
+    direct = certified.sandwich(zoo.load("moons-mlp"), x)
+    assert s.exact == pytest.approx(direct.exact) and s.certified <= s.exact <= s.deepfool
+    body = view._body()
+    assert not isinstance(body, pn.pane.Alert)
+    table = body[1][1][1].object
+    assert {'green', 'black', 'red'} <= set(table['circle'])
+    assert list(table["value"]) == pytest.approx([s.certified, s.certified_pairwise, s.exact, s.deepfool])
+
+
+def test_method_comparison_flips_with_every_method(state):
+    state.model_name = "digits-mlp"
+    view = AdversarialView(state=state, sample=0)
+    table = view.compare_methods()
+    assert list(table["method"]) == ["DeepFool", "DeepFool", "FGSM", "FGSM", "PGD", "PGD"]
+    assert table["flips"].all()
+    df_l2 = table[(table.method == "DeepFool") & (table.norm == "l2")]["||r||_2"].item()
+    assert df_l2 == pytest.approx(view.attack().l2[0], rel=1e-6)
+
+
+def test_robustness_runs_in_the_background_with_progress(state):
+    state.model_name = "digits-mlp-adv"
+    view = AdversarialView(state=state)
+    seen = []
+    view._progress.param.watch(lambda e: seen.append(e.new), "value")
+    asyncio.run(view._on_measure())
+    rob = view.measure()
+    assert seen and seen[-1] == 100 and not view._progress.visible
+    text = view._measure_out[0][0].object
+    assert f"{rob.rho_adv:.4f}" in text and rob.success_rate == 1.0
+    data = datasets.load("digits")
+    direct = attacks.robustness(zoo.load("digits-mlp-adv"), data.X_test, clip=(0.0, 1.0))
+    assert rob.rho_adv == pytest.approx(direct.rho_adv, rel=1e-6)
+
+
+def test_zoo_table_lists_the_digits_models(state):
+    state.model_name = "digits-mlp"
+    view = AdversarialView(state=state)
+    table = view.zoo_table()
+    digits_models = [n for n in zoo.names() if zoo.card(n)["dataset"] == "digits" and zoo.card(n)["task"] == "classifier"]
+    assert list(table["model"]) == digits_models
+    assert (table["success"] == 1.0).all()
+    adv = table.set_index("model")["median ||r||_2"]
+    assert adv["digits-mlp-adv"] > adv["digits-mlp"]  # adversarial training makes DeepFool work harder

@@ -1,0 +1,103 @@
+"""The sidebar and the Overview tab, driven through their parameters (no browser)."""
+
+import numpy as np
+import panel as pn
+import pytest
+import torch
+from torch import nn
+
+from dashboard.app import TABS, create_app
+from dashboard.state import AppState, classifier_names
+from dashboard.views.model_picker import ModelPicker
+from dashboard.views.overview import OverviewView
+from explorer import datasets, training, zoo
+
+
+@pytest.mark.parametrize("name", classifier_names())
+def test_overview_accuracy_is_the_models_accuracy(state, name):
+    state.model_name = name
+    view = OverviewView(state=state)
+    data = datasets.load(zoo.card(name)["dataset"])
+    assert state.dataset_name == zoo.card(name)["dataset"]
+    expected = training.accuracy(zoo.load(name), data.X_test, data.y_test)
+    summary = view.summary()
+    assert summary["accuracy"] == pytest.approx(expected, abs=1e-9)
+    assert summary["confusion"].sum() == len(data.y_test)
+    assert np.trace(summary["confusion"]) == round(expected * len(data.y_test))
+    body = view._body()
+    assert not isinstance(body, pn.pane.Alert)
+
+
+def test_decision_map_labels_are_the_models_predictions(state):
+    view = OverviewView(state=state, resolution=40)
+    dm = view.decision_map()
+    model = zoo.load("moons-mlp")
+    rng = np.random.default_rng(0)
+    for i, j in rng.integers(0, 40, size=(20, 2)):
+        logits = model(torch.tensor([[dm.xs[j], dm.ys[i]]], dtype=torch.float32))
+        assert dm.labels[i, j] == logits.argmax().item()
+    data = datasets.load("moons")
+    x0, x1, y0, y1 = dm.box
+    assert x0 < data.X_test[:, 0].min() and data.X_test[:, 0].max() < x1
+    assert y0 < data.X_test[:, 1].min() and data.X_test[:, 1].max() < y1
+
+
+def test_card_changes_with_the_model(state):
+    picker = ModelPicker(state=state)
+    first = picker._card()[0].object
+    state.model_name = "digits-cnn"
+    second = picker._card()[0].object
+    assert "moons-mlp" in first and "digits-cnn" in second
+    assert f"{100 * zoo.card('digits-cnn')['test_accuracy']:.1f}%" in second
+    table = picker._card()[1].object
+    assert list(table["Type"]) == ["Input", "Unflatten", "Conv2d", "ReLU", "Conv2d", "ReLU", "Flatten", "Linear"]
+    assert table["Parameters"].sum() == zoo.card("digits-cnn")["parameters"]
+
+
+def test_bad_upload_shows_an_error_and_keeps_the_model(state, tmp_path):
+    picker = ModelPicker(state=state)
+    state.model_name = "digits-mlp"
+    picker._upload.filename = "broken.pt"
+    picker._upload.value = b"\x00garbage"
+    assert picker._status.visible and picker._status.alert_type == "danger"
+    assert "broken.pt was not loaded" in picker._status.object
+    assert state.model_name == "digits-mlp"
+
+
+def test_upload_of_an_unfitting_model_is_explained(state, tmp_path):
+    picker = ModelPicker(state=state)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    zoo.save(model, tmp_path / "m.pt", input_shape=(3,))
+    picker._upload.filename = "m.pt"
+    picker._upload.value = (tmp_path / "m.pt").read_bytes()
+    assert "no built-in dataset fits" in picker._status.object
+    assert state.model_name == "moons-mlp"
+
+
+def test_good_upload_is_selected_and_evaluated(state, tmp_path):
+    picker = ModelPicker(state=state)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    zoo.save(model, tmp_path / "mine.pt", input_shape=(64,))
+    picker._upload.filename = "mine.pt"
+    picker._upload.value = (tmp_path / "mine.pt").read_bytes()
+    assert picker._status.alert_type == "success"
+    assert state.model_name == "upload: mine.pt" and state.dataset_name == "digits"
+    data = datasets.load("digits")
+    expected = training.accuracy(model.eval(), data.X_test, data.y_test)
+    assert OverviewView(state=state).summary()["accuracy"] == pytest.approx(expected)
+    assert "upload: mine.pt" not in AppState().param.model_name.objects  # other sessions don't see it
+
+
+def test_sessions_are_independent_and_tabs_follow_the_state():
+    pn.extension()
+    a, b = create_app(), create_app()
+    a.state.model_name = "digits-mlp"
+    assert b.state.model_name == "moons-mlp"
+    tabs = a.main[0]
+    assert [title for title, _ in TABS] == list(tabs._names)
+    if len(TABS) > 1:
+        a.state.tab = TABS[1][0]
+        assert tabs.active == 1
+        tabs.active = 0
+        assert a.state.tab == TABS[0][0]

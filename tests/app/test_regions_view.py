@@ -1,0 +1,148 @@
+"""The Linear regions tab, driven through its parameters (no browser)."""
+
+import asyncio
+
+import numpy as np
+import panel as pn
+import pytest
+from bokeh.models import GlyphRenderer, MultiLine, Patches
+
+from dashboard.app import TABS
+from dashboard.views import regions as view_module
+from dashboard.views.common import CLASS_COLORS
+from dashboard.views.regions import RegionsView
+from explorer import datasets, evaluation, regions, stability, zoo
+
+
+def renderers(fig, glyph_type):
+    return [r for r in fig.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, glyph_type)]
+
+
+def test_tab_is_registered():
+    assert ("Linear regions", RegionsView) in TABS
+
+
+def test_two_d_counts_are_the_librarys(state):
+    view = RegionsView(state=state, resolution=64)
+    data = datasets.load("moons")
+    box = evaluation.data_box(np.concatenate([data.X_train, data.X_test]))
+    model = zoo.load("moons-mlp")
+    part = regions.partition_2d(model, box=box)
+    counts = view.counts()
+    assert counts["activation regions"] == part.num_regions
+    assert counts["linear regions"] == part.num_linear_regions
+    assert counts["grid estimate (lower bound)"] == regions.grid_estimate(model, box, 64).count <= part.num_regions
+    assert counts["Serra et al. upper bound"] == regions.serra_upper_bound(2, [16, 16])
+    assert counts["per layer"][-1] == part.num_regions
+    text = view._counts_pane().object
+    assert f"**{part.num_regions:,}** activation regions" in text
+
+
+def test_layer_slider_and_colouring_redraw_without_recomputing(state, monkeypatch):
+    calls = []
+    real = regions.partition_plane
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(view_module.regions, "partition_plane", counting)
+    view = RegionsView(state=state, box=(-1.234, 1.5, -1.0, 1.0))  # a box no other test uses
+    part = view.partition()
+    assert len(calls) == 1
+    for layer in (0, 1, 2, -1):
+        for color_by in ("pattern", "class"):
+            view.param.update(layer=layer, color_by=color_by, unit=3)
+            assert not isinstance(view._body(), pn.pane.Alert)
+            fig = view.figure()
+            (patches,) = renderers(fig, Patches)
+            shown = part.layers[layer if layer >= 0 else 2]
+            assert len(patches.data_source.data["xs"]) == shown.num_regions
+    assert len(calls) == 1
+
+
+def test_class_colours_and_decision_boundary_are_drawn(state):
+    view = RegionsView(state=state, color_by="class")
+    part = view.partition()
+    fig = view.figure()
+    (patches,) = renderers(fig, Patches)
+    assert patches.data_source.data["color"] == [CLASS_COLORS[c] for c in part.predicted]
+    lines = renderers(fig, MultiLine)
+    assert len(lines) == 1 and len(lines[0].data_source.data["xs"]) == len(part.boundary_segments)
+
+
+def test_picked_unit_draws_its_bent_hyperplane(state):
+    view = RegionsView(state=state, layer=2, unit=5)
+    part = view.partition()
+    fig = view.figure()
+    lines = renderers(fig, MultiLine)
+    expected = part.bent_hyperplane(2, 5)
+    assert len(lines) == 2 and len(lines[1].data_source.data["xs"]) == len(expected)
+
+
+def test_stability_bars_and_compression_match_the_library(state):
+    view = RegionsView(state=state)
+    table = view.stability_table()
+    box = stability.Box.from_extent(*view.slice_key()[1:])
+    model = zoo.load("moons-mlp")
+    exact = stability.stable_units(model, box, method="exact")
+    for k, c in enumerate(exact.counts()):
+        row = table[(table.layer == k + 1) & (table.method == "exact")].iloc[0]
+        assert row.active == c["active"] and row.inactive == c["inactive"]
+        milp = table[(table.layer == k + 1) & (table.method == "milp")].iloc[0]
+        crown = table[(table.layer == k + 1) & (table.method == "crown")].iloc[0]
+        ibp = table[(table.layer == k + 1) & (table.method == "ibp")].iloc[0]
+        assert ibp.stable <= crown.stable <= milp.stable <= row.stable
+    report = view.compression()
+    assert report.max_abs_diff <= 1e-9
+    assert sum(report.widths_after) == sum(report.widths_before) - sum(report.removed_inactive) - sum(
+        report.folded_active) - sum(report.widths_before[k] for k in report.collapsed_layers)
+    out = view._draw_stability((table, report))
+    assert "Largest output difference" in out[2].object
+
+
+def test_button_runs_in_the_background_and_shows_results(state):
+    view = RegionsView(state=state)
+    asyncio.run(view._on_stability())
+    assert len(view._stab_out.objects) == 1 and not isinstance(view._stab_out.objects[0], pn.pane.Alert)
+
+
+def test_image_slice_through_three_samples(state):
+    state.model_name = "digits-mlp"
+    view = RegionsView(state=state, samples="3, 10, 20")
+    data = datasets.load("digits")
+    plane = regions.plane_through(data.X_test[[3, 10, 20]])
+    part = regions.partition_plane(zoo.load("digits-mlp"), *plane)
+    assert view.counts()["activation regions"] == part.num_regions
+    fig = view.figure()
+    assert not isinstance(view._body(), pn.pane.Alert)
+    view.param.update(plane_kind="sample + random directions", samples="7", extent=0.5)
+    assert view.slice_key() == ("random", 7, 0, 0.5)
+    assert view.counts()["activation regions"] >= 1
+    assert fig is not None
+
+
+def test_recipe_table_is_measured(state):
+    state.model_name = "digits-mlp"
+    view = RegionsView(state=state, samples="0, 1, 2", eps=0.02)
+    table = view.recipe_table()
+    assert list(table.model) == ["digits-mlp", "digits-mlp-l1", "digits-mlp-adv"]
+    plane = regions.plane_through(datasets.load("digits").X_test[[0, 1, 2]])
+    box = stability.Box.linf_ball(datasets.load("digits").X_test[0], 0.02, clip=(0.0, 1.0))
+    for _, row in table.iterrows():
+        model = zoo.load(row["model"])
+        assert row["activation regions"] == regions.partition_plane(model, *plane).num_regions
+        assert row["stable (CROWN)"] == stability.stable_units(model, box, method="crown").num_stable
+        assert row["stable (CROWN)"] <= row["stable (MILP)"]
+
+
+def test_bad_settings_are_explained(state):
+    state.model_name = "digits-mlp"
+    view = RegionsView(state=state, samples="1, x")
+    body = view._body()
+    assert isinstance(body, pn.pane.Alert) and "integers" in body.object
+    view.samples = "1, 2"
+    assert "exactly three" in view._body().object
+    state.model_name = "moons-mlp"
+    with pytest.raises(ValueError, match="digits"):
+        view.recipe_table()

@@ -1,0 +1,50 @@
+"""The real app in Chromium: pick every zoo model, read its card, upload a bad file."""
+
+import pytest
+
+from dashboard.state import classifier_names
+from explorer import zoo
+from tests.served import served_app
+
+pytestmark = pytest.mark.ui
+
+
+def _card_text(page):
+    """Text of the model card (its Markdown lives in a shadow root, which CSS locators pierce)."""
+    return "\n".join(page.locator(".model-card h3, .model-card p").all_inner_texts())
+
+
+def test_pick_every_model_and_upload_a_bad_file(page, artifacts, tmp_path):
+    with served_app() as url:
+        page.goto(url)
+        page.wait_for_selector("text=Test accuracy (measured now)")
+        assert "moons-mlp" in _card_text(page)
+        page.locator(".overview-summary p", has_text="test accuracy").first.wait_for()
+        page.locator("canvas").first.wait_for()
+        page.screenshot(path=str(artifacts / "overview-moons.png"))
+
+        for name in classifier_names():
+            page.locator("select").first.select_option(name)
+            page.locator(".model-card h3", has_text=name).first.wait_for()
+            text = _card_text(page)
+            assert name in text
+            assert f"{100 * zoo.card(name)['test_accuracy']:.1f}%" in text
+            if name != classifier_names()[0]:  # the default is left out of the URL
+                page.wait_for_url(f"**model={name}**")
+        page.locator(".overview-summary p", has_text=classifier_names()[-1]).first.wait_for()
+        page.screenshot(path=str(artifacts / "overview-last-model.png"))
+
+        bad = tmp_path / "bad.pt"
+        bad.write_bytes(b"this is not a checkpoint")
+        page.locator("input[type=file]").first.set_input_files(str(bad))
+        page.wait_for_selector("text=bad.pt was not loaded")
+        page.screenshot(path=str(artifacts / "upload-error.png"))
+        status = "\n".join(page.locator(".upload-status p").all_inner_texts())
+        assert "Not a readable torch checkpoint" in status
+
+
+def test_shared_link_opens_the_same_model(page):
+    with served_app() as url:
+        page.goto(url + "?model=digits-cnn")
+        page.locator(".model-card h3", has_text="digits-cnn").first.wait_for()
+        assert page.locator("select").first.input_value() == "digits-cnn"
