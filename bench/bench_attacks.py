@@ -9,7 +9,8 @@ ratio, torchattacks' ratio and success rate on a subset (it is a per-sample
 loop), and SuperDeepFool's median ||r||_2 relative to DeepFool per zoo model.
 
 Peers are optional (``pip install -e .[bench]``; torchattacks with ``--no-deps``);
-a missing peer is skipped with a printed line. Run: ``python -m bench.bench_attacks``.
+a missing peer is skipped with a printed line. Run: ``python -m bench attacks``.
+The issue asks for 1,000 test samples; sklearn's digits test split has 449.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from explorer.threads import single_threaded
 
 MODELS = ("digits-mlp", "digits-cnn")
 REPEATS = 3
-TORCHATTACKS_SAMPLES = 100
+TORCHATTACKS_SAMPLES = 50  # torchattacks loops over samples: ~0.2-0.3 s each
 
 
 def _best_time(fn, repeats=REPEATS):

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import regions
 from .certified import certified_radius
 from .threads import single_threaded
 
@@ -53,6 +54,7 @@ __all__ = [
     "robustness",
     "predict",
     "certified_radius",
+    "adversarial_plane",
 ]
 
 NORMS = ("l2", "linf")
@@ -218,6 +220,7 @@ def _refine(model, x0, x_adv, k0, classes, overshoot, max_iter, clip, step_margi
     project x0 onto the hyperplane through x~ orthogonal to w = grad(f_k~ - f_k0)(x~),
     run DeepFool again from there, keep the smallest adversarial found, and finish
     with a bisection along the segment x0 -> x_adv (it only ever keeps adversarial points).
+    Stops early when a round improves no sample.
     """
     best = x_adv.clone()
     cur = x_adv.clone()
@@ -239,6 +242,8 @@ def _refine(model, x0, x_adv, k0, classes, overshoot, max_iter, clip, step_margi
         with torch.no_grad():
             ok = model(cur).argmax(dim=1) != k0
         better = ok & (_flat_norm(cur - x0, "l2") < _flat_norm(best - x0, "l2"))
+        if not better.any():
+            break
         best = torch.where(_rows(better, x0), cur, best)
     lo = torch.zeros(len(x0), dtype=x0.dtype)
     hi = torch.ones(len(x0), dtype=x0.dtype)
@@ -253,14 +258,14 @@ def _refine(model, x0, x_adv, k0, classes, overshoot, max_iter, clip, step_margi
 
 def deepfool(model: nn.Module, x, norm: str = "l2", overshoot: float = 0.02, max_iter: int = 50,
              candidates: int | None = None, clip: tuple[float, float] | None = None,
-             refine: bool = False, step_margin: float = 1e-4, refine_rounds: int = 5,
+             refine: bool = False, step_margin: float = 1e-4, refine_rounds: int = 3,
              keep_path: bool = True) -> DeepFoolResult:
     """DeepFool on a batch of inputs (Moosavi-Dezfooli et al. 2016, Algorithm 2).
 
     Parameters
     ----------
     model : nn.Module
-        A classifier returning logits (N, K). Inputs are cast to its dtype.
+        A classifier in eval mode returning logits (N, K). Inputs are cast to its dtype.
     x : array or tensor
         A batch (N, *input) or a single input (when ``model.input_shape`` says so).
     norm : "l2" or "linf"
@@ -295,7 +300,6 @@ def deepfool(model: nn.Module, x, norm: str = "l2", overshoot: float = 0.02, max
     x0 = _as_batch(model, x)
     if clip is not None and (x0.min() < clip[0] or x0.max() > clip[1]):
         raise ValueError(f"The inputs lie outside the clip box {clip}.")
-    model = model.eval()
     with single_threaded():
         with torch.no_grad():
             logits0 = model(x0)
@@ -458,8 +462,8 @@ def minimal_epsilon(model: nn.Module, x, method: str = "fgsm", norm: str = "linf
         x_hi = torch.where(_rows(ok, x0), adv, x_hi)
         k_hi = torch.where(ok, k, k_hi)
     eps = torch.where(success, hi, torch.full_like(hi, float("inf")))
-    return MinimalEpsilon(x=x0.numpy(), eps=eps.numpy(), x_adv=x_hi.numpy(), success=success.numpy(), original=k0.numpy(),
-                          adversarial=k_hi.numpy(), method=method, norm=norm)
+    return MinimalEpsilon(x=x0.numpy(), eps=eps.numpy(), x_adv=x_hi.numpy(), success=success.numpy(),
+                          original=k0.numpy(), adversarial=k_hi.numpy(), method=method, norm=norm)
 
 
 # -- robustness of a model over a data set ----------------------------------------------------
@@ -521,3 +525,22 @@ def robustness(model: nn.Module, X, y=None, norm: str = "l2", batch_size: int = 
         median_l2=float(np.median(l2[success])) if success.any() else float("nan"),
         accuracy=float(correct.mean()), hist_counts=counts, hist_edges=edges, norm=norm,
     )
+
+
+def adversarial_plane(model: nn.Module, x, r, extent: float | None = None, seed: int = 0,
+                      max_regions: int = 200_000) -> regions.Partition:
+    """Exact linear regions and decision boundary on the plane through x spanned by r and a random direction.
+
+    The first plane axis is r / ||r|| and the second a random direction (seeded) made
+    orthogonal to it, so x sits at (0, 0) and x + r at (||r||, 0); plane distances are
+    input distances. ``extent`` (half-side of the square) defaults to 1.5 ||r||. The
+    plane is not clipped to the data's valid range.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    r = np.asarray(r, dtype=np.float64).ravel()
+    norm = float(np.linalg.norm(r))
+    if norm == 0:
+        raise ValueError("The perturbation r is zero: it spans no direction.")
+    other = np.random.default_rng(seed).normal(size=r.size)
+    plane = regions.plane_from_directions(x, r, other, extent=1.5 * norm if extent is None else extent)
+    return regions.partition_plane(model, *plane, max_regions=max_regions)

@@ -1,10 +1,12 @@
 """Adversarial tab: DeepFool on one sample, a method comparison, robustness over the test split.
 
-Image models: the original, the (amplified, signed) perturbation and the
-adversarial image with the class probabilities before and after. 2-D models: the
-DeepFool iterates over the decision map and the three radii around the point
-(certified <= exact <= DeepFool) as circles. Every number comes from
-:mod:`explorer.attacks` / :mod:`explorer.certified`; this module only draws.
+Image models: the original, the signed perturbation (colour gain adjustable) and the
+adversarial image with the class probabilities before and after, and on demand the
+exact regions of the plane through the sample spanned by r and a random direction.
+2-D models: the DeepFool iterates over the linear regions and the decision map, and
+the three radii around the point (certified <= exact <= DeepFool) as circles.
+Robustness over the test split runs off the event loop with a progress bar. Every
+number comes from :mod:`explorer.attacks` / :mod:`explorer.certified`; this module only draws.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ def _deepfool(model, x: tuple, norm: str, overshoot: float, max_iter: int, clip,
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _sandwich(model, x: tuple):
     return certified.sandwich(model, np.array(x))
+
+
+@pn.cache(max_items=16, hash_funcs=services.MODEL_HASH)
+def _adversarial_plane(model, x: tuple, r: tuple):
+    return attacks.adversarial_plane(model, np.array(x), np.array(r))
 
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
@@ -99,8 +106,21 @@ class AdversarialView(pn.viewable.Viewer):
         self._measure_button.on_click(self._on_measure)
         self._zoo_button = pn.widgets.Button(label="Compare zoo models", color="default")
         self._zoo_button.on_click(self._on_zoo)
+        self._plane_button = pn.widgets.Button(label="Show the plane through x along r", color="primary")
+        self._plane_button.on_click(self._on_plane)
+        self._plane_out = pn.Column()
         self._progress = pn.indicators.Progress(value=0, max=100, width=400, visible=False)
         self._measure_out = pn.Column()
+        # results of the buttons belong to one sample / model: clear them when that changes
+        self.param.watch(self._clear_sample_results, ["sample", "norm", "overshoot", "max_iter", "clip", "refine"])
+        self.state.param.watch(self._clear_all_results, ["model_name", "dataset_name"])
+
+    def _clear_sample_results(self, *events):
+        self._plane_out.objects, self._compare_out.objects = [], []
+
+    def _clear_all_results(self, *events):
+        self._clear_sample_results()
+        self._measure_out.objects = []
 
     # -- what the view computes (through explorer; tests call these) -------------------------
     def _clip_box(self):
@@ -135,7 +155,7 @@ class AdversarialView(pn.viewable.Viewer):
         for method in ("fgsm", "pgd"):
             for norm in ("l2", "linf"):
                 kw = dict(steps=20) if method == "pgd" else {}
-                me = attacks.minimal_epsilon(model, x, method=method, norm=norm, clip=clip, tol=1e-3, **kw)
+                me = attacks.minimal_epsilon(model, x, method=method, norm=norm, clip=clip, tol=1e-4, **kw)
                 r = me.r.reshape(-1)
                 rows.append((method.upper(), norm, me.success[0], np.linalg.norm(r), np.abs(r).max()))
         return pd.DataFrame(rows, columns=["method", "norm", "flips", "||r||_2", "||r||_inf"])
@@ -157,6 +177,14 @@ class AdversarialView(pn.viewable.Viewer):
             if progress:
                 progress(i + 1, len(names))
         return pd.DataFrame(rows, columns=["model", "accuracy", "success", "median ||r||_2", "rho_adv"])
+
+    def plane(self):
+        """Exact regions on the plane through x spanned by DeepFool's r and a random direction."""
+        res = self.attack()
+        if not res.success[0]:
+            raise ValueError("DeepFool did not flip this sample, so there is no direction to show.")
+        part = _adversarial_plane(self.state.model, tuple(map(float, res.x[0])), tuple(map(float, res.r[0])))
+        return part, res
 
     # -- background work -----------------------------------------------------------------------
     def _set_progress(self, done, total):
@@ -180,6 +208,9 @@ class AdversarialView(pn.viewable.Viewer):
         await self._in_background(lambda: self.zoo_table(self._set_progress), self._measure_out,
                                   lambda t: pn.pane.DataFrame(t, index=False, float_format="{:.4f}".format,
                                                                css_classes=["zoo-table"]))
+
+    async def _on_plane(self, event=None):
+        await self._in_background(self.plane, self._plane_out, self._draw_plane)
 
     async def _on_compare(self, event=None):
         await self._in_background(self.compare_methods, self._compare_out,
@@ -270,7 +301,7 @@ class AdversarialView(pn.viewable.Viewer):
             for name, r in (("certified", s.certified_pairwise), ("exact", s.exact), ("DeepFool", s.deepfool))])
         nearest = hv.Points([s.nearest], kdims=["x1", "x2"]).opts(color="black", marker="x", size=12)
         plot = (image * edges * walk * circles * nearest).opts(
-            hv.opts.Overlay(frame_width=480, frame_height=480, xlim=box[:2], ylim=box[2:],
+            hv.opts.Overlay(frame_width=420, frame_height=420, xlim=box[:2], ylim=box[2:],
                             title=f"{part.num_regions} linear regions near the point; DeepFool's iterates"))
         table = pd.DataFrame({
             "radius": ["certified (margin/(√2 L))", "certified (pairwise)", "exact distance", "DeepFool ||r||₂"],
@@ -280,16 +311,49 @@ class AdversarialView(pn.viewable.Viewer):
             pn.pane.Markdown("**The sandwich**: certified ≤ exact ≤ DeepFool. Grey lines: the exact linear "
                              "regions; ✕: the nearest point of the decision boundary."),
             pn.pane.DataFrame(table, index=False, float_format="{:.4f}".format, css_classes=["radii-table"]),
-            width=360))
+            width=300))
+
+    def _draw_plane(self, result):
+        part, res = result
+        names = self.state.dataset.class_names
+        (u0, v0), (u1, v1) = part.domain.min(0), part.domain.max(0)
+        us, vs = np.linspace(u0, u1, 160), np.linspace(v0, v1, 160)
+        gu, gv = np.meshgrid(us, vs)
+        labels = evaluation.predict_proba(self.state.model, part.to_input(np.stack([gu.ravel(), gv.ravel()], 1))
+                                          .astype(np.float32)).argmax(1).reshape(gu.shape)
+        k = len(names)
+        image = hv.Image((us, vs, labels), kdims=["along r", "random direction"], vdims="class").opts(
+            cmap=CLASS_COLORS[:k], clim=(-0.5, k - 0.5), alpha=0.35, tools=["hover"])
+        edges = hv.Path([np.vstack([p, p[:1]]) for p in part.polygons], kdims=["along r", "random direction"]).opts(
+            color="#555555", line_width=0.3, alpha=0.5)
+        boundary = hv.Path(list(part.boundary_segments), kdims=["along r", "random direction"]).opts(
+            color="black", line_width=2)
+        points = hv.Points([(0.0, 0.0, names[res.original[0]]), (float(res.l2[0]), 0.0, names[res.adversarial[0]])],
+                           kdims=["along r", "random direction"], vdims="class").opts(
+            color="black", size=9, tools=["hover"])
+        plot = (image * edges * boundary * points).opts(hv.opts.Overlay(
+            frame_width=440, frame_height=440,
+            title=f"{part.num_regions} linear regions; x at (0, 0), x + r on the axis"))
+        return pn.Column(pn.pane.Markdown(
+            "The plane through x spanned by DeepFool's r and a random direction: the decision boundary (black) "
+            "is close along r and far along a random direction."), pn.pane.HoloViews(plot))
 
     def _draw_robustness(self, rob: attacks.RobustnessResult):
         hist = hv.Histogram((rob.hist_edges, rob.hist_counts), kdims=[f"||r||_{'2' if rob.norm == 'l2' else 'inf'}"],
-                            vdims=["samples"]).opts(width=520, height=260, title="DeepFool perturbation norms (test split)")
+                            vdims=["samples"]).opts(width=520, height=260,
+                                                    title="DeepFool perturbation norms (test split)")
         return pn.Column(pn.pane.Markdown(
             f"{len(rob.success)} test samples: accuracy **{percent(rob.accuracy)}**, DeepFool success "
             f"**{percent(rob.success_rate)}**, median ||r||₂ **{rob.median_l2:.4f}**, "
             f"ρ_adv = mean ||r||₂/||x||₂ = **{rob.rho_adv:.4f}**.", css_classes=["robustness-summary"]),
             pn.pane.HoloViews(hist))
+
+    @param.depends("state.model_name", "state.dataset_name")
+    def _plane_section(self):
+        if self.state.is_2d:
+            return pn.Column()
+        return pn.Column(pn.pane.Markdown("### Decision regions around the sample"), self._plane_button,
+                         self._plane_out)
 
     @param.depends("state.model_name", "state.dataset_name", "sample", "norm", "overshoot", "max_iter", "clip",
                    "refine", "amplify")
@@ -308,6 +372,7 @@ class AdversarialView(pn.viewable.Viewer):
             self._widgets,
             pn.Column(
                 pn.panel(self._body, loading_indicator=True),
+                self._plane_section,
                 pn.pane.Markdown("### Methods on this sample"), self._compare_button, self._compare_out,
                 pn.pane.Markdown("### Robustness over the test split"),
                 pn.Row(self._measure_button, self._zoo_button), self._progress, self._measure_out,

@@ -84,8 +84,28 @@ def test_zoo_table_lists_the_digits_models(state):
     state.model_name = "digits-mlp"
     view = AdversarialView(state=state)
     table = view.zoo_table()
-    digits_models = [n for n in zoo.names() if zoo.card(n)["dataset"] == "digits" and zoo.card(n)["task"] == "classifier"]
+    digits_models = [n for n in zoo.names()
+                     if zoo.card(n)["dataset"] == "digits" and zoo.card(n)["task"] == "classifier"]
     assert list(table["model"]) == digits_models
     assert (table["success"] == 1.0).all()
     adv = table.set_index("model")["median ||r||_2"]
     assert adv["digits-mlp-adv"] > adv["digits-mlp"]  # adversarial training makes DeepFool work harder
+
+
+def test_plane_through_the_sample_shows_the_boundary_within_r(state):
+    state.model_name = "digits-mlp"
+    view = AdversarialView(state=state, sample=2)
+    part, res = view.plane()
+    assert part.num_regions > 1 and len(part.boundary_segments) > 0
+    np.testing.assert_allclose(part.to_input([[0.0, 0.0]])[0], res.x[0], atol=1e-6)
+    asyncio.run(view._on_plane())
+    assert isinstance(view._plane_out[0], pn.Column)
+    view.sample = 3  # results of another sample are cleared
+    assert len(view._plane_out) == 0
+
+
+def test_plane_section_only_for_image_models(state):
+    view = AdversarialView(state=state)
+    assert len(view._plane_section()) == 0
+    state.model_name = "digits-mlp"
+    assert len(view._plane_section()) == 3

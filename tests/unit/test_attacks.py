@@ -270,3 +270,16 @@ def test_scaling_the_last_layer_keeps_all_radii():
         a, b = certified.sandwich(model, x), certified.sandwich(scaled, x)
         for field in ("certified", "certified_pairwise", "exact", "deepfool"):
             assert getattr(b, field) == pytest.approx(getattr(a, field), rel=1e-6), field
+
+
+def test_adversarial_plane_puts_x_and_x_adv_on_the_first_axis(digits):
+    model = zoo.load("digits-mlp")
+    res = attacks.deepfool(model, digits.X_test[:1], clip=(0.0, 1.0))
+    part = attacks.adversarial_plane(model, res.x[0], res.r[0])
+    n = res.l2[0]
+    np.testing.assert_allclose(part.to_input([[0.0, 0.0], [n, 0.0]]), [res.x[0], res.x_adv[0]], atol=1e-6)
+    # the decision boundary crosses the segment from x to x + r: its nearest piece is within ||r||
+    # and no closer than the certified radius
+    d = certified.point_segment_distance(np.zeros(2), part.boundary_segments).min()
+    cert = certified.certified_radius(model, res.x, pairwise=True).radius[0]
+    assert cert <= d <= n * (1 + 1e-6)
