@@ -2,7 +2,8 @@
 
 ``create_app()`` runs once per browser session, so every session gets its own
 state and widgets. The state syncs to the URL (``?model=digits-cnn&tab=Overview``)
-so a link opens the same view.
+so a link opens the same view; a view lists the settings it shares in its
+``URL_SETTINGS`` (e.g. ``?tab=Adversarial&adversarial.norm=linf``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import panel as pn
 
 from .state import AppState
 from .views.adversarial import AdversarialView
+from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
 from .views.regions import RegionsView
+from .views.spectra import SpectraView
 
 TITLE = "Network Explorer"
 
@@ -21,8 +24,15 @@ TITLE = "Network Explorer"
 TABS = [
     ("Overview", OverviewView),
     ("Linear regions", RegionsView),
+    ("Spectra", SpectraView),
     ("Adversarial", AdversarialView),
+    ("Inversion", InversionView),
 ]
+
+
+def url_key(tab_title: str, setting: str) -> str:
+    """The query-string key of a tab's setting, e.g. ``adversarial.norm``."""
+    return f"{tab_title.split()[-1].lower()}.{setting}"
 
 
 def create_views(state: AppState) -> list[tuple[str, pn.viewable.Viewer]]:
@@ -51,6 +61,10 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     state.param.watch(state_to_tab, "tab")
     if pn.state.location is not None:
         pn.state.location.sync(state, {"model_name": "model", "tab": "tab"})
+        for title, view in views:
+            settings = getattr(view, "URL_SETTINGS", ())
+            if settings:
+                pn.state.location.sync(view, {name: url_key(title, name) for name in settings})
 
     template = pn.template.FastListTemplate(
         title=TITLE,
@@ -60,4 +74,5 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         accent="#3b6ea5",
     )
     template.state = state  # for tests and notebooks
+    template.views = dict(views)
     return template

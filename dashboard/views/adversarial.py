@@ -77,6 +77,8 @@ def _robustness(model, dataset_name: str, clip, progress=None) -> attacks.Robust
 class AdversarialView(pn.viewable.Viewer):
     """DeepFool settings, one sample's perturbation, method comparison and robustness."""
 
+    URL_SETTINGS = ("sample", "norm", "overshoot", "max_iter", "clip", "refine")
+
     state = param.ClassSelector(class_=AppState)
     sample = param.Integer(default=0, bounds=(0, None), doc="Test sample to attack")
     norm = param.Selector(default="l2", objects=["l2", "linf"], doc="Norm DeepFool minimises")

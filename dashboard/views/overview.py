@@ -24,6 +24,8 @@ GALLERY_SIZE = 12
 class OverviewView(pn.viewable.Viewer):
     """Decision map (2-D inputs) or gallery + confusion matrix (images)."""
 
+    URL_SETTINGS = ("sample", "resolution")
+
     state = param.ClassSelector(class_=AppState)
     sample = param.Integer(default=0, bounds=(0, None), doc="Test sample whose probabilities are shown")
     resolution = param.Integer(default=200, bounds=(20, 600), doc="Grid points per side of the decision map")

@@ -101,3 +101,23 @@ def test_sessions_are_independent_and_tabs_follow_the_state():
         assert tabs.active == 1
         tabs.active = 0
         assert a.state.tab == TABS[0][0]
+
+
+def test_view_settings_are_shared_through_the_url():
+    """A link with ?overview.sample=7 opens the Overview on sample 7, and changes flow back."""
+    pn.extension()
+    from bokeh.document import Document
+    from panel.io.location import Location
+    from panel.io.state import set_curdoc
+
+    from dashboard.app import url_key
+
+    location = Location(search="?model=digits-mlp&overview.sample=7")
+    doc = Document()
+    with set_curdoc(doc):
+        pn.state._locations[doc] = location
+        app = create_app()
+        overview = app.views["Overview"]
+        assert app.state.model_name == "digits-mlp" and overview.sample == 7
+        overview.sample = 3
+        assert f"{url_key('Overview', 'sample')}=3" in location.search
