@@ -52,6 +52,7 @@ def main() -> None:
     checks.append(_check(lbp >= ls + 0.10, f"20-40-80: layered {lbp:.0%} >= LS {ls:.0%} + 10 points"))
     checks.append(_check(lbp >= gd + 0.30, f"20-40-80: layered {lbp:.0%} >= GDx1 {gd:.0%} + 30 points"))
     checks.append(_check(rate["layered", deep] >= 0.95, f"20-100-200-500: layered {rate['layered', deep]:.0%} >= 95%"))
+    checks.append(_check(rate["ls", deep] <= 0.70, f"20-100-200-500: LS {rate['ls', deep]:.0%} <= 70% (note's T3)"))
 
     inpaint = inversion.success_vs_expansion([(20, 100, 500)], methods=METHODS, trials=TRIALS, keep=0.3)
     _table(inpaint, "Inpainting, 30% of outputs kept")

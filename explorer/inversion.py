@@ -12,13 +12,16 @@ Four methods, all on the float64 dense form of the generator
   The ReLU tells us, for S_i = supp(x_i), that W_i[S_i] x_{i-1} + b = x_i[S_i] and
   W_i[S_i^c] x_{i-1} + b <= 0, with x_{i-1} >= 0 -- a sparse representation
   problem. Noiseless: the LP  min 1^T x  s.t. those constraints (then least
-  squares on the found support); noise-aware (``noise_std`` > 0): non-negative
+  squares on the found support; when W_i[S_i] has full column rank the equalities
+  alone fix x and one least-squares solve replaces the LP); noise-aware (``noise_std`` > 0): non-negative
   least squares on the active rows with supports thresholded at 3 sigma, sigma
   propagated per entry through pinv(W_i[S_i]).
 - ``"lp"``: Lei et al.'s l-infinity LP per layer: min eps s.t.
   |W[S] x + b - x_i[S]| <= eps, W[S^c] x + b <= x_i[S^c] + eps, x >= 0.
 
-Every result is finished with a *polish*: least squares inside the linear region
+Hidden-layer estimates are clipped at 0 (they are ReLU outputs). Bias-free
+generators are solved at unit scale, so every layer-wise method is exactly
+positively homogeneous. Every result is finished with a *polish*: least squares inside the linear region
 of the estimate (y ~ J z + c there, J = D_L W_L ... D_1 W_1), kept only if it lowers
 the residual; from any point of the true region it returns z to rounding error.
 
@@ -35,7 +38,7 @@ the residual; from any point of the true region it returns z to rounding error.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -45,9 +48,9 @@ from scipy.optimize import linprog, nnls
 from .generators import Corruption, DenseLayer, corrupt, dense_layers, forward_all, random_layers
 from .threads import single_threaded
 
-__all__ = ["METHODS", "Inversion", "invert", "Problem", "make_problem", "compare", "invert_batch_gd", "region_least_squares", "oracle",
-           "LayerCheck", "Identifiability", "identifiability", "SuccessSweep", "success_vs_expansion",
-           "NoiseSweep", "error_vs_noise", "expansion_sizes"]
+__all__ = ["METHODS", "Inversion", "invert", "Problem", "make_problem", "compare", "invert_batch_gd",
+           "region_least_squares", "oracle", "LayerCheck", "Identifiability", "identifiability",
+           "SuccessSweep", "success_vs_expansion", "NoiseSweep", "error_vs_noise", "expansion_sizes"]
 
 METHODS = ("gd", "layered", "lp", "ls")
 NOISELESS_TOL = 1e-9  # support threshold relative to the layer's largest entry
@@ -73,7 +76,7 @@ class Inversion:
     rel_error: float | None
     status: str
     message: str
-    supports: list
+    supports: list  # supp(x_i) of the answer, one bool array per ReLU layer
     true_supports: list | None
     losses: np.ndarray
     best_restart: int
@@ -303,7 +306,8 @@ def invert_batch_gd(layer_sets: list[list[DenseLayer]], Y: np.ndarray, masks=Non
             weight = torch.ones_like(Yt)
         else:
             At = None
-            weight = torch.ones_like(Yt) if masks is None else torch.as_tensor(np.asarray(masks, dtype=np.float64))[:, None, :]
+            weight = (torch.ones_like(Yt) if masks is None
+                      else torch.as_tensor(np.asarray(masks, dtype=np.float64))[:, None, :])
         m_obs = weight.sum(-1).clamp_min(1.0)
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(P, restarts, Wts[0].shape[1], generator=gen, dtype=torch.float64).requires_grad_(True)
@@ -340,7 +344,8 @@ def invert_batch_gd(layer_sets: list[list[DenseLayer]], Y: np.ndarray, masks=Non
 def _prechecks(layers, m_obs: int, y, mask, A) -> tuple[str, str]:
     n0, n1 = layers[0].W.shape[1], layers[0].W.shape[0]
     if n1 < n0:
-        return "not identifiable", f"The first layer has {n1} units for a {n0}-dimensional latent: G cannot be one-to-one."
+        return "not identifiable", (f"The first layer has {n1} units for a {n0}-dimensional latent: "
+                                    "G cannot be one-to-one.")
     if m_obs < n0:
         return "not identifiable", f"Only {m_obs} observed values for {n0} unknowns."
     if A is None and layers[-1].relu and not (y > 0).any():
@@ -410,9 +415,14 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
         rel = float(np.linalg.norm(z - z_true) / max(np.linalg.norm(z_true), 1e-300))
         if np.linalg.norm(z_true) == 0:
             rel = float(np.linalg.norm(z - z_true))
-        true_supports = [x > 0 for x in forward_all(layers, z_true)[1:]]
+        true_supports = _supports(layers, forward_all(layers, z_true))
     return Inversion(method, z, xs[-1], _residual(layers, z, y, mask, A), rel, status, message,
-                     [x > 0 for x in xs[1:]], true_supports, losses, best, layer_res, elapsed)
+                     _supports(layers, xs), true_supports, losses, best, layer_res, elapsed)
+
+
+def _supports(layers, xs) -> list:
+    """supp(x_i) for every ReLU layer."""
+    return [x > 0 for layer, x in zip(layers, xs[1:]) if layer.relu]
 
 
 def _scatter(y, mask):
@@ -483,14 +493,17 @@ def compare(problem: Problem, methods=METHODS, progress: Callable[[int, int], No
     go to :func:`invert` (restarts, steps, lr, prior, seed)."""
     out: dict = {}
     c = problem.corruption
+    total = 100 * len(methods)
     for i, method in enumerate(methods):
+        # gradient descent reports its steps; progress counts hundredths of a method
+        step_progress = None if progress is None else (lambda d, t, i=i: progress(100 * i + 100 * d // t, total))
         try:
             out[method] = invert(problem.layers, c.y, method, mask=c.mask, A=c.A, noise_std=c.noise_std,
-                                 z_true=problem.z, **options)
+                                 z_true=problem.z, progress=step_progress, **options)
         except ValueError as exc:
             out[method] = str(exc)
         if progress is not None:
-            progress(i + 1, len(methods))
+            progress(100 * (i + 1), total)
     return out
 
 

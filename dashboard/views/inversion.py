@@ -29,6 +29,7 @@ PRESETS = ["20-100-500", "20-40-80", "20-50-125", "20-60-180", "20-100-200-500",
 CORRUPTIONS = ["none", "noise only", "random pixels missing", "block missing", "compressed sensing"]
 METHOD_NAMES = {"gd": "gradient descent", "layered": "layer-wise pursuit", "lp": "Lei et al. LP",
                 "ls": "layer-wise least squares"}
+SHORT = {"gd": "GD", "layered": "layer-wise", "lp": "LP", "ls": "LS"}
 METHOD_COLORS = {"gd": "#d62728", "layered": "#2ca02c", "lp": "#1f77b4", "ls": "#9467bd"}
 SUPPORT_COLORS = ["#2ca02c", "#ff7f0e", "#d62728", "#e8e8e8"]  # TP, FP, FN, TN
 BADGE = {"identifiable": "success", "not guaranteed": "warning", "not identifiable": "danger",
@@ -44,6 +45,16 @@ def parse_sizes(text: str) -> tuple:
     if len(sizes) < 2 or min(sizes) < 1 or max(sizes) > 5000:
         raise ValueError(f"Give two or more layer sizes between 1 and 5000, got {text!r}.")
     return sizes
+
+
+def _wrap_shape(n: int) -> tuple[int, int]:
+    """Rows x columns to draw a length-n vector: an exact near-square factorisation if
+    there is one (500 -> 20 x 25), else a padded square."""
+    h = max(d for d in range(1, int(np.sqrt(n)) + 1) if n % d == 0)
+    if n // h <= 4 * h:
+        return h, n // h
+    w = int(np.ceil(np.sqrt(n)))
+    return int(np.ceil(n / w)), w
 
 
 class InversionView(pn.viewable.Viewer):
@@ -155,6 +166,12 @@ class InversionView(pn.viewable.Viewer):
         self._problem, self._results = problem, results
         return problem, results
 
+    def invert_now(self) -> tuple[inversion.Problem, dict]:
+        """Run the methods in this thread and draw the results (notebooks, tests)."""
+        problem, results = self.run()
+        self._run_out.objects = [self._draw_run(problem, results)]
+        return problem, results
+
     def sweep(self, progress=None) -> inversion.SuccessSweep:
         ratios = [float(r) for r in self.sweep_ratios.replace(";", ",").split(",") if r.strip()]
         if not ratios or min(ratios) < 1:
@@ -209,12 +226,8 @@ class InversionView(pn.viewable.Viewer):
             full = np.full(mask.size, np.nan)
             full[mask] = values
             values = full
-        if self.is_image():
-            h, w = 8, 8
-        else:
-            w = int(np.ceil(np.sqrt(values.size)))
-            h = int(np.ceil(values.size / w))
-        grid = np.full(h * w, np.nan)
+        h, w = (8, 8) if self.is_image() else _wrap_shape(values.size)
+        grid = np.zeros(h * w)  # padding cells (when n has no near-square factors) stay blank
         grid[:values.size] = values
         opts = dict(xaxis=None, yaxis=None, frame_width=150, frame_height=int(150 * h / w), toolbar=None,
                     shared_axes=False, cmap=cmap, title=title, clipping_colors={"NaN": "#f4d03f"})
@@ -231,18 +244,22 @@ class InversionView(pn.viewable.Viewer):
             observed = pn.pane.Markdown(f"**observed**: {c.y.size} measurements y = A G(z)"
                                         + (f" + noise (σ = {c.noise_std:.3g})" if c.noise_std else ""), width=150)
         else:
-            observed = self._image(c.y, "observed (yellow: missing)", clim=clim, mask=c.mask)
+            observed = self._image(c.y, "observed", clim=clim, mask=c.mask)
         top = [self._image(x, "target G(z)", clim=clim), observed]
-        err_scale = float(np.abs(x).max()) or 1.0
+        # one colour scale for every error map: the largest error, but never below 0.1% of the signal
+        done = [r for r in results.values() if not isinstance(r, str)]
+        floor = 1e-3 * (float(np.abs(x).max()) or 1.0)
+        err_scale = max([float(np.abs(r.x_hat - x).max()) for r in done] + [floor])
         recon, errors = [], []
         for m, r in results.items():
             if isinstance(r, str):
                 continue
             shown = np.clip(r.x_hat, 0, 1) if self.is_image() else r.x_hat
-            recon.append(self._image(shown, METHOD_NAMES[m], clim=clim))
-            errors.append(self._image(np.abs(r.x_hat - x), f"|error| {METHOD_NAMES[m]}", cmap="Reds",
-                                      clim=(0, 0.5 * err_scale)))
-        return pn.Column(pn.Row(*top), pn.Row(*recon), pn.Row(*errors))
+            recon.append(self._image(shown, f"G(ẑ) {SHORT[m]}", clim=clim))
+            errors.append(self._image(np.abs(r.x_hat - x), f"|G(ẑ) - G(z)| {SHORT[m]}", cmap="Reds",
+                                      clim=(0, err_scale)))
+        return pn.Column(pn.Row(*top), pn.Row(*recon), pn.Row(*errors),
+                         pn.pane.Markdown(f"Error maps share one scale: white 0, dark red {err_scale:.2g}."))
 
     def summary_table(self, results) -> pd.DataFrame:
         rows = []
@@ -289,7 +306,7 @@ class InversionView(pn.viewable.Viewer):
             "rank W[S]": c.rank, "spark bound": c.spark_bound, "needs": ("= n_0" if c.layer == 1 else "> 2 s_(i-1)"),
             "condition": c.condition, "coherence guarantee (very conservative)": round(c.coherence_bound, 2)}
             for c in check.layers])
-        parts = [badge, pn.widgets.Tabulator(table, disabled=True, show_index=False, width=900)]
+        parts = [badge, pn.pane.DataFrame(table, index=False, sizing_mode="stretch_width")]
         for m, r in results.items():
             if isinstance(r, str):
                 continue
@@ -299,7 +316,7 @@ class InversionView(pn.viewable.Viewer):
                 strips.append(hv.Image(code[None, :].astype(float), bounds=(0, 0, code.size, 1)).opts(
                     cmap=SUPPORT_COLORS, clim=(-0.5, 3.5), xaxis=None, yaxis=None, frame_height=18,
                     frame_width=min(900, max(200, 2 * code.size)), toolbar=None, shared_axes=False,
-                    title=f"layer {li + 1}" if li == 0 else ""))
+                    title=f"layer {li + 1}"))
             counts = r.support_counts()
             text = "; ".join(f"layer {i + 1}: TP {a}, FP {b}, FN {c}, TN {d}" for i, (a, b, c, d) in enumerate(counts))
             parts += [pn.pane.Markdown(f"**{METHOD_NAMES[m]}** support vs true (green TP, orange FP, red FN, "
@@ -309,9 +326,12 @@ class InversionView(pn.viewable.Viewer):
 
     def _draw_run(self, problem, results):
         return pn.Column(
-            pn.pane.Markdown(f"Corruption: {', '.join(problem.corruption.kind)}.", css_classes=["inversion-summary"]),
+            pn.pane.Markdown(f"Corruption: {', '.join(problem.corruption.kind)} (missing entries in yellow). "
+                             "Images of random generators show the output vector wrapped in rows.",
+                             css_classes=["inversion-summary"]),
             self._images(problem, results),
-            pn.widgets.Tabulator(self.summary_table(results), disabled=True, show_index=False, width=900),
+            pn.pane.DataFrame(self.summary_table(results), index=False, float_format="{:.3g}".format,
+                              sizing_mode="stretch_width"),
             pn.Row(pn.pane.HoloViews(self._latent_plot(problem, results)), self._loss_plot(results)),
             pn.pane.Markdown("### Supports and identifiability"),
             self._supports(problem, results))
