@@ -36,11 +36,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, NamedTuple
 
 import numpy as np
-import torch
 
+from .bounds import dense_blocks
 from .nets import canonical
 from .threads import single_threaded
 
@@ -244,26 +245,33 @@ def _clip_line(V, n, a, b, scale):
     return seg[has], rows[has]
 
 
-def _unpack(V, n) -> list[np.ndarray]:
-    return [V[r, : n[r]].copy() for r in range(V.shape[0])]
-
-
 # -- the partition --------------------------------------------------------------------------
 
 @dataclass
 class LayerPartition:
-    """The partition by the first ``layer`` hidden layers (``layer`` = 0: the whole slice)."""
+    """The partition by the first ``layer`` hidden layers (``layer`` = 0: the whole slice).
+
+    Region r has the CCW vertices ``vertices[r, :counts[r]]`` (plane coordinates; the rest
+    is padding), also given one array per region by ``polygons``. On region r the next
+    layer's pre-activations (the output, after the last layer) are ``preact_A[r] @ u + preact_c[r]``.
+    """
 
     layer: int
-    polygons: list  # list of (k, 2) float64 arrays in plane coordinates
+    vertices: np.ndarray  # (R, K, 2) padded
+    counts: np.ndarray  # (R,)
     patterns: np.ndarray  # (R, units of layers 1..layer) bool
     areas: np.ndarray  # (R,)
-    preact_A: np.ndarray | None = None  # (R, units of layer+1, 2): next layer's pre-activations ...
-    preact_c: np.ndarray | None = None  # (R, units of layer+1)      ... are preact_A @ u + preact_c
+    preact_A: np.ndarray | None = None  # (R, units, 2)
+    preact_c: np.ndarray | None = None  # (R, units)
 
     @property
     def num_regions(self) -> int:
-        return len(self.polygons)
+        return len(self.counts)
+
+    @cached_property
+    def polygons(self) -> list:
+        """One (k, 2) float64 array of CCW vertices per region."""
+        return [self.vertices[r, : self.counts[r]].copy() for r in range(len(self.counts))]
 
 
 @dataclass
@@ -283,7 +291,6 @@ class Partition:
     origin: np.ndarray
     directions: np.ndarray
     domain: np.ndarray
-    polygons: list
     patterns: np.ndarray
     layer_sizes: list
     areas: np.ndarray
@@ -301,11 +308,35 @@ class Partition:
     @property
     def num_regions(self) -> int:
         """Number of activation regions (distinct patterns) in the slice."""
-        return len(self.polygons)
+        return self.layers[-1].num_regions
+
+    @property
+    def polygons(self) -> list:
+        """One (k, 2) float64 array of CCW vertices (plane coordinates) per region."""
+        return self.layers[-1].polygons
 
     def to_input(self, u) -> np.ndarray:
         """Input points of plane points ``u`` (m, 2)."""
         return self.origin + np.asarray(u, dtype=np.float64) @ self.directions
+
+    def unit_ranges(self, layer: int):
+        """Exact min and max over the slice of every pre-activation of hidden layer ``layer`` (1-based).
+
+        Each pre-activation is affine on every region of the previous layer's partition, so its
+        extremes sit at region vertices. Returns (lo, hi, argmin, argmax): (units,) arrays and
+        the (units, 2) plane points where they are reached.
+        """
+        if not 1 <= layer <= len(self.layers) - 1:
+            raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
+        prev = self.layers[layer - 1]
+        V, n = prev.vertices, prev.counts
+        valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
+        Z = V[..., :1] * prev.preact_A[:, None, :, 0] + V[..., 1:] * prev.preact_A[:, None, :, 1] \
+            + prev.preact_c[:, None]
+        zmin = np.where(valid, Z, np.inf).reshape(-1, Z.shape[2])
+        zmax = np.where(valid, Z, -np.inf).reshape(-1, Z.shape[2])
+        flat = V.reshape(-1, 2)
+        return zmin.min(0), zmax.max(0), flat[zmin.argmin(0)], flat[zmax.argmax(0)]
 
     def bent_hyperplane(self, layer: int, unit: int) -> np.ndarray:
         """Segments (M, 2, 2) where unit ``unit`` of hidden layer ``layer`` (1-based) has
@@ -315,18 +346,10 @@ class Partition:
         prev = self.layers[layer - 1]
         if not 0 <= unit < prev.preact_A.shape[1]:
             raise ValueError(f"Layer {layer} has {prev.preact_A.shape[1]} units.")
-        V, n = _pack(prev.polygons)
+        V, n = prev.vertices, prev.counts
         a, b = prev.preact_A[:, unit], prev.preact_c[:, unit]
         seg, _ = _clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * _diameter(self.domain) + np.abs(b))
         return seg
-
-
-def _pack(polygons) -> tuple[np.ndarray, np.ndarray]:
-    n = np.array([len(p) for p in polygons], dtype=np.int64)
-    V = np.zeros((len(polygons), int(n.max(initial=3)), 2))
-    for r, p in enumerate(polygons):
-        V[r, : len(p)] = p
-    return V, n
 
 
 def _diameter(poly: np.ndarray) -> float:
@@ -345,8 +368,7 @@ def _check_polygon(polygon) -> np.ndarray:
 
 
 def _blocks(model):
-    net = canonical(model)
-    return net, net.dense_blocks()
+    return dense_blocks(model)
 
 
 def partition_plane(model, origin, directions, polygon, max_regions: int = 200_000,
@@ -365,11 +387,12 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
 
     The counts are exact up to the tolerances stated in the module docstring.
     """
-    net, blocks = _blocks(model)
+    blocks = _blocks(model)
     n_in = blocks[0][0].shape[1]
     origin = np.asarray(origin, dtype=np.float64).ravel()
-    directions = np.asarray(directions, dtype=np.float64).reshape(2, -1) if np.size(directions) == 2 * n_in \
-        else np.asarray(directions, dtype=np.float64)
+    directions = np.asarray(directions, dtype=np.float64)
+    if directions.size == 2 * n_in:
+        directions = directions.reshape(2, n_in)
     if origin.size != n_in or directions.shape != (2, n_in):
         raise ValueError(f"The model takes {n_in} inputs: origin must have {n_in} entries and "
                          f"directions shape (2, {n_in}); got {origin.shape} and {directions.shape}.")
@@ -399,7 +422,7 @@ def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, 
     for W, b in hidden:
         G = _left_mul(W, A)  # pre-activations on parent region p: G[p] @ u + g[p]
         g = c @ W.T + b
-        layers.append(LayerPartition(len(layers), _unpack(V, n), patterns, _areas(V, n), G, g))
+        layers.append(LayerPartition(len(layers), V.copy(), n.copy(), patterns, _areas(V, n), G, g))
         scale = np.linalg.norm(G, axis=2) * diam + np.abs(g)  # (Rp, units)
         Zp = V[..., :1] * G[:, None, :, 0] + V[..., 1:] * G[:, None, :, 1] + g[:, None]
         valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
@@ -445,7 +468,7 @@ def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, 
     W_out, b_out = blocks[-1] if full else (None, None)
     out_A = _left_mul(W_out, A) if full else None
     out_c = c @ W_out.T + b_out if full else None
-    layers.append(LayerPartition(len(layers), _unpack(V, n), patterns, _areas(V, n), out_A, out_c))
+    layers.append(LayerPartition(len(layers), V, n, patterns, _areas(V, n), out_A, out_c))
     cen = _vertex_means(V, n)
     if full:
         logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
@@ -455,7 +478,7 @@ def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, 
     else:
         predicted, segs, seg_r = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
         labels = np.arange(len(n))
-    return Partition(origin, directions, poly, layers[-1].polygons, patterns,
+    return Partition(origin, directions, poly, patterns,
                      [W.shape[0] for W, _ in hidden], layers[-1].areas, cen, out_A, out_c, predicted,
                      segs, seg_r, int(labels.max(initial=-1) + 1), labels, layers, ancestors)
 
@@ -631,7 +654,7 @@ def partition_line(model, a, b, max_regions: int = 1_000_000) -> LinePartition:
     (if inside the interval) is a breakpoint. Roots closer than ``1e-12`` (relative)
     to an existing breakpoint are snapped to it.
     """
-    net, blocks = _blocks(model)
+    blocks = _blocks(model)
     n_in = blocks[0][0].shape[1]
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
@@ -692,7 +715,7 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     ``origin`` and ``directions`` and ``box`` is in plane coordinates. With a convex CCW
     ``polygon`` only the cell centres inside it count (e.g. a triangle slice in its bounding box).
     """
-    net, blocks = _blocks(model)
+    blocks = _blocks(model)
     n_in = blocks[0][0].shape[1]
     if origin is None:
         if n_in != 2:

@@ -111,7 +111,7 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
     net = canonical(model)
-    blocks = net.dense_blocks()
+    blocks = _bounds.dense_blocks(net)
     box = as_box(domain, blocks[0][0].shape[1])
     start = time.perf_counter()
     with single_threaded():
@@ -136,18 +136,10 @@ def _exact(net, blocks, box: Box) -> Stability:
                                    regions.box_polygon(box.lower[0], box.upper[0], box.lower[1], box.upper[1]))
     result = Stability("exact", [], [], [])
     for k in range(len(blocks) - 1):
-        layer = part.layers[k]
-        V, n = regions._pack(layer.polygons)
-        valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
-        Z = V[..., :1] * layer.preact_A[:, None, :, 0] + V[..., 1:] * layer.preact_A[:, None, :, 1] \
-            + layer.preact_c[:, None]
-        zmin = np.where(valid, Z, np.inf).reshape(-1, Z.shape[2])
-        zmax = np.where(valid, Z, -np.inf).reshape(-1, Z.shape[2])
-        lo, hi = zmin.min(0), zmax.max(0)
-        flatV = V.reshape(-1, 2)
+        lo, hi, at_min, at_max = part.unit_ranges(k + 1)
         status = np.where(lo >= 0, ACTIVE, np.where(hi <= 0, INACTIVE, UNSTABLE)).astype(np.int8)
         for unit in np.nonzero(status == UNSTABLE)[0]:
-            result.witnesses[(k, int(unit))] = (flatV[zmax[:, unit].argmax()].copy(), flatV[zmin[:, unit].argmin()].copy())
+            result.witnesses[(k, int(unit))] = (at_max[unit].copy(), at_min[unit].copy())
         result.status.append(status)
         result.lower.append(lo)
         result.upper.append(hi)
@@ -169,9 +161,12 @@ def _milp_pass(blocks, box, result: Stability, time_limit, samples, seed, progre
     total = sum(int((st == UNKNOWN).sum()) for st in result.status)
     done = 0
     for k, st in enumerate(result.status):
-        for unit in np.nonzero(st == UNKNOWN)[0]:
+        todo = np.nonzero(st == UNKNOWN)[0]
+        encoding = _encoding(blocks, box, result, k) if todo.size else None  # layers < k are settled
+        for unit in todo:
             seen_positive = bool((Z[k][:, unit] > 0).any())
-            _solve_unit(blocks, box, result, k, int(unit), minimise=seen_positive, time_limit=time_limit)
+            _solve_unit(blocks, box, result, encoding, k, int(unit), minimise=seen_positive,
+                        time_limit=time_limit)
             result.milp_solves += 1
             done += 1
             if progress is not None:
@@ -236,10 +231,10 @@ def _encoding(blocks, box: Box, result: Stability, k: int):
     return nvar, prev, A, lo_c, hi_c, lb, ub, integ
 
 
-def _solve_unit(blocks, box, result, k, unit, minimise, time_limit):
+def _solve_unit(blocks, box, result, encoding, k, unit, minimise, time_limit):
     from scipy.optimize import Bounds as _B, LinearConstraint, milp
 
-    nvar, prev, A, lo_c, hi_c, lb, ub, integ = _encoding(blocks, box, result, k)
+    nvar, prev, A, lo_c, hi_c, lb, ub, integ = encoding
     W, b = blocks[k]
     c = np.zeros(nvar)
     c[prev] = W[unit] if minimise else -W[unit]
@@ -270,7 +265,11 @@ def _solve_unit(blocks, box, result, k, unit, minimise, time_limit):
 
 @dataclass
 class CompressionReport:
-    """What :func:`compress` did, and how far the result is from the original on the domain."""
+    """What :func:`compress` did, and how far the result is from the original on the domain.
+
+    ``params_before`` / ``params_after`` count weights and biases of the dense blocks (a
+    convolution counts as its full operator matrix, since the result is an MLP).
+    """
 
     widths_before: list
     widths_after: list
@@ -316,10 +315,11 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
 
     Units with status ``unknown`` are kept. Returns (float64 ``nn.Sequential``, report);
     ``report.max_abs_diff`` is the largest output difference over ``samples`` random points,
-    box corners, the exact-partition vertices for 2-D inputs, and ``points`` if given.
+    box corners, the vertices of the exact regions of a slice of the box (the box itself for
+    2-D inputs) and ``points`` if given.
     """
     net = canonical(model)
-    blocks = net.dense_blocks()
+    blocks = _bounds.dense_blocks(net)
     box = as_box(domain, blocks[0][0].shape[1])
     st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
     if len(st.status) != len(blocks) - 1:
@@ -376,16 +376,29 @@ def _sequential(blocks, input_shape) -> nn.Sequential:
     return nn.Sequential(*layers).eval()
 
 
+def _slice_vertices(net, box: Box, rng) -> np.ndarray:
+    """Vertices of the exact regions of a slice of the box: the box itself for 2-D inputs,
+    else a square through its centre in a random plane (small enough to stay inside)."""
+    from . import regions
+
+    if box.dim == 2:
+        plane = regions.Plane(np.zeros(2), np.eye(2),
+                              regions.box_polygon(box.lower[0], box.upper[0], box.lower[1], box.upper[1]))
+    else:
+        d = rng.normal(size=(2, box.dim))
+        plane = regions.plane_from_directions(box.center, d[0], d[1], 1.0)
+        extent = box.radius.min() / np.abs(plane.directions).sum(0).max()
+        if extent <= 0:
+            return np.zeros((0, box.dim))
+        plane = regions.Plane(plane.origin, plane.directions, plane.polygon * extent)
+    part = regions.partition_plane(net, *plane, max_regions=50_000)
+    return part.to_input(np.concatenate(part.polygons))
+
+
 def _check(net, small, box: Box, points, samples, seed):
     rng = np.random.default_rng(seed + 1)
     X = [box.sample(samples, rng, corners=samples // 4), box.center[None]]
-    if box.dim == 2:
-        from . import regions
-
-        part = regions.partition_plane(net, np.zeros(2), np.eye(2),
-                                       regions.box_polygon(box.lower[0], box.upper[0], box.lower[1], box.upper[1]),
-                                       max_regions=50_000)
-        X.append(np.concatenate(part.polygons))
+    X.append(_slice_vertices(net, box, rng))
     if points is not None:
         X.append(np.asarray(points, dtype=np.float64).reshape(-1, box.dim))
     X = np.concatenate(X)

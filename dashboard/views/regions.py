@@ -23,7 +23,7 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer import evaluation, regions, stability, zoo
+from explorer import attacks, evaluation, regions, stability, zoo
 from explorer.nets import canonical
 
 from .. import services
@@ -39,8 +39,17 @@ RECIPE_MODELS = ("digits-mlp", "digits-mlp-l1", "digits-mlp-adv")
 
 # -- cached computations (shared by every session; read-only) ----------------------------------
 
-def slice_plane(dataset_name: str, key: tuple) -> regions.Plane:
-    """The slice a key names: ("box", x0, x1, y0, y1), ("samples", i, j, k) or ("random", i, seed, extent)."""
+@pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
+def _deepfool_step(model, dataset_name: str, i: int) -> np.ndarray:
+    data = services.dataset(dataset_name)
+    x = data.X_test[i % len(data.X_test)]
+    return attacks.deepfool(model, x[None].astype(np.float32), clip=data.domain, keep_path=False).r[0].astype(np.float64)
+
+
+def slice_plane(dataset_name: str, key: tuple, model=None) -> regions.Plane:
+    """The slice a key names: ("box", x0, x1, y0, y1), ("samples", i, j, k), ("random", i, seed, extent)
+    or ("adversarial", i, seed, extent): through sample i along its DeepFool step r and a random
+    direction, half-side at least 1.25 ||r|| so that the adversarial point is inside."""
     data = services.dataset(dataset_name)
     if key[0] == "box":
         return regions.Plane(np.zeros(2), np.eye(2), regions.box_polygon(*key[1:]))
@@ -48,14 +57,17 @@ def slice_plane(dataset_name: str, key: tuple) -> regions.Plane:
     if key[0] == "samples":
         return regions.plane_through(X[[i % len(X) for i in key[1:]]])
     i, seed, extent = key[1:]
-    rng = np.random.default_rng(seed)
-    d = rng.normal(size=(2, X.shape[1]))
+    d = np.random.default_rng(seed).normal(size=(2, X.shape[1]))
+    if key[0] == "adversarial":
+        r = _deepfool_step(model, dataset_name, i)
+        return regions.plane_from_directions(X[i % len(X)], r, d[1], max(extent, 1.25 * np.linalg.norm(r)))
     return regions.plane_from_directions(X[i % len(X)], d[0], d[1], extent)
 
 
 @pn.cache(max_items=32, hash_funcs=services.MODEL_HASH)
-def _partition(model, dataset_name: str, key: tuple):
-    plane = slice_plane(dataset_name, key)
+def _partition(model, dataset_name: str, key: tuple, plane_model=None):
+    """The partition of the slice ``key``; an adversarial slice follows ``plane_model`` (default: model)."""
+    plane = slice_plane(dataset_name, key, plane_model or model)
     start = time.perf_counter()
     part = regions.partition_plane(model, *plane, max_regions=MAX_REGIONS)
     return part, time.perf_counter() - start
@@ -63,7 +75,7 @@ def _partition(model, dataset_name: str, key: tuple):
 
 @pn.cache(max_items=32, hash_funcs=services.MODEL_HASH)
 def _grid(model, dataset_name: str, key: tuple, resolution: int):
-    plane = slice_plane(dataset_name, key)
+    plane = slice_plane(dataset_name, key, model)
     x0, y0 = plane.polygon.min(0)
     x1, y1 = plane.polygon.max(0)
     if key[0] == "box":
@@ -106,7 +118,8 @@ class RegionsView(pn.viewable.Viewer):
     layer = param.Integer(default=-1, bounds=(-1, None), doc="Show the partition after this many hidden layers (-1: all)")
     color_by = param.Selector(default="pattern", objects=["pattern", "class"], doc="Colour of the regions")
     unit = param.Integer(default=-1, bounds=(-1, None), doc="Unit of the shown layer whose bent hyperplane is drawn")
-    plane_kind = param.Selector(default="three samples", objects=["three samples", "sample + random directions"],
+    plane_kind = param.Selector(default="three samples", objects=["three samples", "sample + random directions",
+                                                                     "sample + adversarial direction"],
                                 doc="Slice through image space")
     samples = param.String(default="0, 1, 2", doc="Test samples the slice goes through")
     extent = param.Number(default=1.0, bounds=(0.01, 10.0), doc="Half-side of the random-direction square")
@@ -119,9 +132,9 @@ class RegionsView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self._slice_widgets = pn.Column(
-            pn.widgets.RadioButtonGroup.from_param(self.param.plane_kind, name="Slice"),
-            pn.widgets.TextInput.from_param(self.param.samples, name="Test samples (3, or 1 for random directions)"),
-            pn.widgets.FloatInput.from_param(self.param.extent, name="Extent (random directions)"))
+            pn.widgets.Select.from_param(self.param.plane_kind, name="Slice"),
+            pn.widgets.TextInput.from_param(self.param.samples, name="Test samples (3, or 1 for the other slices)"),
+            pn.widgets.FloatInput.from_param(self.param.extent, name="Half-side of the square (1-sample slices)"))
         self._zoom_button = pn.widgets.Button(label="Recompute for the visible area", width=220)
         self._zoom_button.on_click(self._on_zoom)
         self._reset_button = pn.widgets.Button(label="Back to the data box", width=220)
@@ -187,7 +200,8 @@ class RegionsView(pn.viewable.Viewer):
             if len(idx) != 3:
                 raise ValueError("A slice through samples needs exactly three test samples.")
             return ("samples", *idx)
-        return ("random", idx[0], 0, float(self.extent))
+        kind = "random" if self.plane_kind == "sample + random directions" else "adversarial"
+        return (kind, idx[0], 0, float(self.extent))
 
     def domain_key(self) -> tuple:
         """The stability domain: the slice's box for 2-D models, an L∞ ball around the first sample otherwise."""
@@ -196,7 +210,7 @@ class RegionsView(pn.viewable.Viewer):
         return ("ball", self.sample_indices()[0], float(self.eps))
 
     def plane(self) -> regions.Plane:
-        return slice_plane(self.state.dataset_name, self.slice_key())
+        return slice_plane(self.state.dataset_name, self.slice_key(), self.state.model)
 
     def partition(self) -> regions.Partition:
         """The exact partition of the slice (cached: the slider and colouring never recompute it)."""
@@ -237,7 +251,7 @@ class RegionsView(pn.viewable.Viewer):
         names = [n for n in RECIPE_MODELS if n in zoo.names()]
         for i, name in enumerate(names):
             model = services.zoo_model(name)
-            part = _partition(model, "digits", self.slice_key())[0]
+            part = _partition(model, "digits", self.slice_key(), self.state.model)[0]  # the same slice for all
             crown = _stability(model, "digits", self.domain_key(), "crown", float(self.time_limit))
             milp = _stability(model, "digits", self.domain_key(), "milp", float(self.time_limit))
             report = _compress(model, "digits", self.domain_key(), "milp", float(self.time_limit))
@@ -278,10 +292,12 @@ class RegionsView(pn.viewable.Viewer):
         source = ColumnDataSource(dict(
             xs=[p[:, 0] for p in polys], ys=[p[:, 1] for p in polys], color=colors,
             region=list(range(len(polys))), on=summary, cls=cls, area=layer.areas))
-        x0, y0 = part.domain.min(0)
-        x1, y1 = part.domain.max(0)
+        lo, hi = part.domain.min(0), part.domain.max(0)
+        half = 0.52 * (hi - lo).max()  # equal scales on both axes, a small margin around the slice
+        (cx, cy) = 0.5 * (lo + hi)
         xlabel, ylabel = ("x1", "x2") if self.state.is_2d else ("u1 (plane)", "u2 (plane)")
-        fig = figure(width=620, height=560, x_range=(x0, x1), y_range=(y0, y1), match_aspect=True,
+        fig = figure(frame_width=540, frame_height=540, x_range=(cx - half, cx + half),
+                     y_range=(cy - half, cy + half),
                      tools="pan,wheel_zoom,box_zoom,reset,save", x_axis_label=xlabel, y_axis_label=ylabel,
                      title=f"{layer.num_regions} activation regions after {k} of {len(part.layers) - 1} hidden layers")
         glyph = fig.patches("xs", "ys", source=source, fill_color="color", fill_alpha=0.8, line_color="#555555",
@@ -312,9 +328,17 @@ class RegionsView(pn.viewable.Viewer):
             idx = self.sample_indices()
             X = self.plane().to_plane(data.X_test[idx[:3] if self.plane_kind == "three samples" else idx[:1]])
             y = data.y_test[idx[:len(X)]]
+            if self.plane_kind == "sample + adversarial direction":
+                r = _deepfool_step(self.state.model, self.state.dataset_name, idx[0])
+                adv = self.plane().to_plane(data.X_test[idx[0]] + r)
+                fig.scatter(adv[:, 0], adv[:, 1], size=12, marker="x", line_color="black", line_width=3,
+                            legend_label="DeepFool's adversarial point")
         colors = [CLASS_COLORS[int(c) % len(CLASS_COLORS)] for c in y]
         fig.scatter(X[:, 0], X[:, 1], size=6 if self.state.is_2d else 12, fill_color=colors, line_color="white",
                     legend_label="test data" if self.state.is_2d else "chosen samples")
+        if not self.state.is_2d:
+            names = [f"#{i} ({data.class_names[int(c)]})" for i, c in zip(self.sample_indices(), y)]
+            fig.text(X[:, 0], X[:, 1], text=names, x_offset=8, y_offset=-4, text_font_size="10pt")
 
     def _counts_pane(self):
         c = self.counts()
@@ -333,23 +357,24 @@ class RegionsView(pn.viewable.Viewer):
     def _draw_stability(self, result):
         table, report = result
         rows = [(f"layer {r.layer}", r.method, r.stable) for r in table.itertuples()]
-        bars = hv.Bars(rows, ["layer", "method"], "stable units").opts(
+        methods = hv.Dimension("method", values=[m for m in METHOD_COLORS if m in set(table.method)])
+        bars = hv.Bars(rows, ["layer", methods], "stable units").opts(
             width=560, height=300, tools=["hover"], multi_level=True, color="method",
-            cmap=METHOD_COLORS, title="Proven stable units per layer and method", xrotation=0)
+            cmap=METHOD_COLORS, title="Proven stable units per layer and method", show_legend=False)
         comp = pd.DataFrame({
             "": ["hidden widths", "parameters"],
             "before": [" - ".join(map(str, report.widths_before)), report.params_before],
             "after": [" - ".join(map(str, report.widths_after)) or "(no hidden layer)", report.params_after]})
         return pn.Column(
             pn.pane.HoloViews(bars),
-            pn.widgets.Tabulator(table.drop(columns=["seconds"]), disabled=True, show_index=False, width=640),
+            pn.pane.DataFrame(table.drop(columns=["seconds"]), index=False, width=640),
             pn.pane.Markdown(
                 f"**Lossless compression** ({report.method}): removed {sum(report.removed_inactive)} stably inactive "
                 f"units, folded {sum(report.folded_active)} dependent active units, collapsed layers "
                 f"{[k + 1 for k in report.collapsed_layers] or 'none'}. Largest output difference on "
                 f"{report.points_checked:,} points of the domain: **{report.max_abs_diff:.2e}**.",
                 css_classes=["compression-summary"]),
-            pn.widgets.Tabulator(comp, disabled=True, show_index=False, width=520))
+            pn.pane.DataFrame(comp, index=False, width=520))
 
     # -- background work -----------------------------------------------------------------------------
     def _set_progress(self, done, total):
@@ -378,7 +403,7 @@ class RegionsView(pn.viewable.Viewer):
 
     async def _on_recipes(self, event=None):
         await self._in_background(lambda: self.recipe_table(self._set_progress), self._recipe_out,
-                                  lambda t: pn.widgets.Tabulator(t, disabled=True, show_index=False, width=900))
+                                  lambda t: pn.pane.DataFrame(t, index=False, width=900, float_format="{:.3f}".format))
 
     @param.depends("state.model_name", "state.dataset_name", "layer", "color_by", "unit", "plane_kind", "samples",
                    "extent", "resolution", "box")
@@ -386,7 +411,7 @@ class RegionsView(pn.viewable.Viewer):
         try:
             self._slice_widgets.visible = not self.state.is_2d
             self._box_widgets.visible = self.state.is_2d
-            return pn.Row(pn.pane.Bokeh(self.figure()), self._counts_pane())
+            return pn.Column(pn.pane.Bokeh(self.figure()), self._counts_pane())
         except Exception as exc:
             return error_alert(exc, "The partition")
 

@@ -146,3 +146,33 @@ def test_bad_settings_are_explained(state):
     state.model_name = "moons-mlp"
     with pytest.raises(ValueError, match="digits"):
         view.recipe_table()
+
+
+def test_uploaded_model_gets_the_same_treatment(state, tmp_path):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 2)).eval()
+    zoo.save(model, tmp_path / "mine.pt", input_shape=(2,))
+    state.add_upload("mine.pt", (tmp_path / "mine.pt").read_bytes())
+    view = RegionsView(state=state, box=(-1.0, 1.0, -1.0, 1.0))
+    assert view.counts()["activation regions"] == regions.partition_2d(model, box=(-1, 1, -1, 1)).num_regions
+    assert not isinstance(view._body(), pn.pane.Alert)
+    assert view.compression().max_abs_diff <= 1e-9
+
+
+def test_slice_along_the_adversarial_direction_contains_the_adversarial_point(state):
+    from explorer import attacks
+
+    state.model_name = "digits-mlp"
+    view = RegionsView(state=state, plane_kind="sample + adversarial direction", samples="4", extent=0.1)
+    data = datasets.load("digits")
+    r = attacks.deepfool(zoo.load("digits-mlp"), data.X_test[4:5].astype(np.float32), clip=(0.0, 1.0)).r[0]
+    plane = view.plane()
+    np.testing.assert_allclose(plane.directions[0], r / np.linalg.norm(r), atol=1e-6)
+    u = plane.to_plane(data.X_test[4] + r)[0]
+    assert np.abs(u).max() < np.abs(plane.polygon).max()
+    part = view.partition()
+    assert len(part.boundary_segments) > 0  # the decision boundary crosses between x and x + r
+    assert not isinstance(view._body(), pn.pane.Alert)

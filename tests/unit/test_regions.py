@@ -324,3 +324,17 @@ def test_bad_arguments_are_refused():
         regions.plane_from_directions(np.zeros(3), [1, 0, 0], [2, 0, 0])
     with pytest.raises(ValueError, match="Empty box"):
         regions.partition_2d(net, box=(1, 0, 0, 1))
+
+
+def test_unit_ranges_are_attained_and_contain_every_sample(deep):
+    net, part = deep
+    x = np.random.default_rng(2).uniform([-2.0, -1.0], [2.0, 1.5], (20000, 2))
+    for layer in (1, 2, 3):
+        lo, hi, at_min, at_max = part.unit_ranges(layer)
+        z = canonical(net).preactivations(torch.as_tensor(x))[layer - 1].numpy()
+        assert (z >= lo - 1e-10).all() and (z <= hi + 1e-10).all()
+        units = np.arange(len(lo))
+        np.testing.assert_allclose(canonical(net).preactivations(torch.as_tensor(at_min))[layer - 1].numpy()[units, units],
+                                   lo, atol=1e-10)
+        np.testing.assert_allclose(canonical(net).preactivations(torch.as_tensor(at_max))[layer - 1].numpy()[units, units],
+                                   hi, atol=1e-10)
