@@ -46,6 +46,15 @@ def _spectrum(model, index: int, method: str) -> spectra.LayerSpectrum:
     return spectra.layer_spectrum(_layers(model)[index], method)
 
 
+def _reference(model, index: int) -> spectra.LayerSpectrum:
+    """The exact spectrum, or (a layer too large for the dense operator) the circular FFT one."""
+    try:
+        return _spectrum(model, index, "auto")
+    except ValueError:
+        spec = _spectrum(model, index, "fft")
+        return spectra.LayerSpectrum(spec.name, spec.kind, "fft (approximation)", spec.values, spec.shape)
+
+
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _lipschitz(model) -> spectra.LipschitzBound:
     return spectra.lipschitz_bound(model)
@@ -72,6 +81,11 @@ def _truncated_accuracy(model, index: int, rank: int, dataset_name: str) -> floa
     return training.accuracy(small, data.X_test, data.y_test)
 
 
+def _pane(plot) -> pn.pane.HoloViews:
+    """A plot pane whose axes are not linked to the other plots (their scales differ)."""
+    return pn.pane.HoloViews(plot, linked_axes=False)
+
+
 def _reshape_rank(layer: nets.WeightLayer) -> int:
     return min(layer.weight.shape[0], int(np.prod(layer.weight.shape[1:])))
 
@@ -87,12 +101,12 @@ class SpectraView(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._layer_select = pn.widgets.Select(name="Layer", options={})
+        self._layer_select = pn.widgets.Select(label="Layer", options={})
         self._layer_select.param.watch(lambda e: setattr(self, "layer", e.new), "value")
         self._method = pn.widgets.Select.from_param(self.param.method, name="Conv method",
                                                     options={v: k for k, v in METHOD_LABELS.items()})
-        self._rank = pn.widgets.IntSlider(name="Truncate the layer to rank", start=0, end=1, value=1)
-        self._rank.param.watch(lambda e: setattr(self, "rank", e.new), "value_throttled")
+        self._rank = pn.widgets.IntSlider(label="Truncate the layer to rank", start=0, end=1, value=1)
+        self._rank.param.watch(lambda e: setattr(self, "rank", e.new), "value")
         self._compare = pn.widgets.MultiChoice.from_param(self.param.compare, name="Compare models")
         self._sync_layers()
 
@@ -112,7 +126,7 @@ class SpectraView(pn.viewable.Viewer):
         layer = self.layers()[self.layer]
         if layer.kind != "conv2d":
             raise ValueError("Method comparison applies to conv layers; this one is dense.")
-        exact = _spectrum(self.state.model, self.layer, "auto").values
+        exact = _spectrum(self.state.model, self.layer, "auto").values  # the comparison needs the exact one
         table = {"index": np.arange(len(exact)), "exact": exact}
         for method in ("fft", "density"):
             try:
@@ -121,14 +135,19 @@ class SpectraView(pn.viewable.Viewer):
                 continue
             n = min(len(vals), len(exact))
             table[method] = np.concatenate([vals[:n], np.full(len(exact) - n, np.nan)])
+        if layer.padding_mode != "circular":
+            table["interlacing bound"] = spectra.interlacing_bound(layer.weight, layer.in_shape[1:], layer.stride,
+                                                                   layer.padding)
         return pd.DataFrame(table)
 
     def bounds(self) -> dict:
         return _bounds(self.state.model, self.layer)
 
     def symbol_map(self) -> spectra.SymbolMap:
+        """Circular layers: the operator's own frequencies (n/s torus). Zero padding: a 32 x 32 view."""
         layer = self.layers()[self.layer]
-        grid = max(8, 2 * math.ceil(max(layer.in_shape[1:]) / 2))
+        n, s = max(layer.in_shape[1:]), max(layer.stride)
+        grid = n // s if layer.padding_mode == "circular" else max(32, n)
         return spectra.symbol_norm_map(layer.weight, grid=grid, stride=layer.stride)
 
     def lipschitz(self) -> spectra.LipschitzBound:
@@ -143,11 +162,17 @@ class SpectraView(pn.viewable.Viewer):
         for name in self.compare:
             model = services.zoo_model(name)
             for i, layer in enumerate(_layers(model)):
-                vals = _spectrum(model, i, "auto").values
+                vals = _reference(model, i).values
                 rows.append(pd.DataFrame({"model": name, "layer": f"{layer.name} ({layer.kind})",
                                           "fraction": (np.arange(len(vals)) + 0.5) / len(vals), "sigma": vals}))
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["model", "layer", "fraction",
                                                                                       "sigma"])
+
+    def truncation_curve(self, points: int = 24) -> tuple[np.ndarray, np.ndarray]:
+        """Test accuracy of the truncated model at up to ``points`` ranks from 0 to full."""
+        full = _reshape_rank(self.layers()[self.layer])
+        ranks = np.unique(np.linspace(0, full, min(points, full + 1)).round().astype(int))
+        return ranks, np.array([self.truncation_accuracy(int(r)) for r in ranks])
 
     def truncation_accuracy(self, rank: int | None = None) -> float:
         rank = self.rank if rank is None else rank
@@ -174,24 +199,28 @@ class SpectraView(pn.viewable.Viewer):
     def _summary(self):
         rows = []
         for i, layer in enumerate(self.layers()):
-            spec = _spectrum(self.state.model, i, "auto")
+            spec = _reference(self.state.model, i)
             stats = self.esd(spec)
-            rows.append({"layer": f"{i}: {layer.name}", "kind": layer.kind, "operator": f"{spec.shape[0]}x{spec.shape[1]}",
+            rows.append({"layer": f"{i}: {layer.name}", "kind": layer.kind,
+                         "operator": f"{spec.shape[0]}x{spec.shape[1]}",
                          "method": spec.method, "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
                          "alpha": stats.alpha})
-        return pn.widgets.Tabulator(pd.DataFrame(rows), show_index=False, disabled=True, sizing_mode="stretch_width",
-                                    height=38 + 30 * len(rows))
+        return pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4g}".format,
+                                 sizing_mode="stretch_width", css_classes=["spectra-summary"])
 
     def _sorted_plot(self, spec):
-        vals = np.maximum(spec.values, 1e-16)
+        vals = np.maximum(spec.values, 1e-16 * spec.values[0])
         return hv.Curve((np.arange(1, len(vals) + 1), vals), "index", "singular value").opts(
             logy=True, width=430, height=320, tools=["hover"], color="#3b6ea5",
+            ylim=(vals.min() / 2, vals.max() * 2),
             title=f"Sorted singular values ({spec.method}), {len(vals)} values")
 
     def _esd_plot(self, stats):
         lam = stats.eigenvalues[stats.eigenvalues > 0]
         logs = np.log10(lam)
-        counts, edges = np.histogram(logs, bins=min(60, max(10, len(lam) // 4)), density=True)
+        mid, half = (logs.max() + logs.min()) / 2, max((logs.max() - logs.min()) / 2, 0.05)  # flat spectra too
+        counts, edges = np.histogram(logs, bins=min(60, max(10, len(lam) // 4)), range=(mid - half, mid + half),
+                                     density=True)
         hist = hv.Histogram((edges, counts), kdims="log10 lambda", vdims="density").opts(alpha=0.5, color="#3b6ea5")
         grid = np.linspace(logs.min() - 0.3, logs.max() + 0.3, 400)
         x = 10 ** grid
@@ -205,14 +234,19 @@ class SpectraView(pn.viewable.Viewer):
             pl = frac * (stats.alpha - 1) / stats.xmin * (xt / stats.xmin) ** (-stats.alpha) * xt * math.log(10)
             overlay = overlay * hv.Curve((np.log10(xt), pl), "log10 lambda", "density",
                                          label=f"power law, alpha = {stats.alpha:.2f}").opts(color="#d62728")
-        return overlay.opts(width=470, height=320, legend_position="top_right",
+        return overlay.opts(width=470, height=320, legend_position="top_right", ylim=(0, 1.4 * counts.max()),
                             title=f"ESD of lambda = sigma^2 (stable rank {stats.stable_rank:.1f})")
 
     def _methods_plot(self, table):
-        curves = [hv.Curve((table["index"], table[m]), "index", "singular value", label=m).opts(color=c)
-                  for m, c in zip([c for c in ("exact", "fft", "density") if c in table], CLASS_COLORS)]
-        diffs = [hv.Curve((table["index"], np.abs(table[m] - table["exact"])), "index", "|difference|", label=m)
-                 .opts(color=c) for m, c in zip(("fft", "density"), CLASS_COLORS[1:]) if m in table]
+        names = {"exact": "exact", "fft": "circular FFT", "density": "density (zero-padding approx.)"}
+        colors = dict(zip(names, CLASS_COLORS))
+        curves = [hv.Curve((table["index"], table[m]), "index", "singular value", label=names[m]).opts(
+            color=colors[m]) for m in names if m in table]
+        diffs = [hv.Curve((table["index"], np.abs(table[m] - table["exact"])), "index", "|difference|",
+                          label=names[m]).opts(color=colors[m]) for m in ("fft", "density") if m in table]
+        if "interlacing bound" in table:
+            curves.append(hv.Curve((table["index"], table["interlacing bound"]), "index", "singular value",
+                                   label="upper bound (interlacing)").opts(color="black", line_dash="dashed"))
         left = hv.Overlay(curves).opts(width=430, height=300, title="Sorted singular values by method",
                                        legend_position="top_right")
         right = hv.Overlay(diffs).opts(width=430, height=300, title="Difference from the exact spectrum",
@@ -224,9 +258,9 @@ class SpectraView(pn.viewable.Viewer):
         labels = {"reshape": "reshape norm (torch spectral_norm) - lower", "power": "power iteration - lower",
                   "exact": "exact", "embedding": "larger circulant (zeros) - upper",
                   "gram": "Gram iteration - upper", "symbol_sup": "sup of the symbol norm - upper"}
-        return pn.widgets.Tabulator(pd.DataFrame({"largest singular value": [labels[k] for k in b],
-                                                  "value": list(b.values())}), show_index=False, disabled=True,
-                                    width=430, height=230)
+        return pn.pane.DataFrame(pd.DataFrame({"largest singular value": [labels[k] for k in b],
+                                               "value": list(b.values())}), index=False,
+                                 float_format="{:.6g}".format, width=430)
 
     def _symbol_plot(self):
         m = self.symbol_map()
@@ -249,12 +283,12 @@ class SpectraView(pn.viewable.Viewer):
         lip = self.lipschitz()
         rows = []
         for name, kind, g, p, e in zip(lip.names, lip.kinds, lip.gram, lip.estimates, lip.exact):
-            rows += [(f"{name} {kind}", "Gram bound", g), (f"{name} {kind}", "power estimate", p),
-                     (f"{name} {kind}", "exact", e)]
-        bars = hv.Bars(rows, ["layer", "method"], "sigma_max").opts(
-            width=560, height=320, tools=["hover"], multi_level=True, xrotation=0,
-            title=f"Per-layer norms; Lipschitz product bound = {lip.product:.4g}")
-        return bars
+            rows += [(f"{name} {kind}", "power (lower)", p), (f"{name} {kind}", "exact", e),
+                     (f"{name} {kind}", "Gram (upper)", g)]
+        return hv.Bars(rows, ["layer", "method"], "sigma_max").opts(
+            width=720, height=320, tools=["hover"], multi_level=False, show_legend=True,
+            legend_position="right", xlabel="layer",
+            title=f"Largest singular value per layer; Lipschitz product bound = {lip.product:.4g}")
 
     def _comparison_plot(self):
         df = self.model_comparison()
@@ -271,28 +305,42 @@ class SpectraView(pn.viewable.Viewer):
     def _truncation(self):
         full = self.truncation_accuracy(_reshape_rank(self.layers()[self.layer]))
         acc = self.truncation_accuracy()
-        return pn.pane.Markdown(
+        text = pn.pane.Markdown(
             f"Test accuracy with layer {self.layer} at rank **{self.rank}**: **{percent(acc)}** "
             f"(full rank: {percent(full)}).", css_classes=["spectra-truncation"])
+        curve = self.truncation_curve()
+        plot = (hv.Curve(curve, "rank", "test accuracy").opts(color="#3b6ea5", tools=["hover"])
+                * hv.VLine(self.rank).opts(color="#d62728", line_dash="dashed")).opts(
+            width=560, height=260, ylim=(0, 1.02), title=f"Test accuracy against the rank of layer {self.layer}")
+        return pn.Column(text, _pane(plot))
 
     @param.depends("state.model_name", "layer", "method")
     def _layer_body(self):
         try:
             layer = self.layers()[self.layer]
-            spec = self.spectrum(self.method if layer.kind == "conv2d" else "auto")
+            notices = []
+            try:
+                spec = self.spectrum(self.method if layer.kind == "conv2d" else "auto")
+            except ValueError as exc:  # e.g. the dense operator of a large layer is refused
+                notices.append(pn.pane.Alert(f"{exc} Showing the circular FFT spectrum instead.",
+                                             alert_type="warning"))
+                spec = _reference(self.state.model, self.layer)
             stats = self.esd(spec)
             head = pn.pane.Markdown(
                 f"**Layer {self.layer}** ({layer.kind}, weight {tuple(layer.weight.shape)}): operator "
                 f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}**, sigma_max **{spec.sigma_max:.6g}**, "
                 f"stable rank **{stats.stable_rank:.2f}**, power-law alpha **{stats.alpha:.2f}**.")
-            parts = [head, pn.Row(pn.pane.HoloViews(self._sorted_plot(spec)), pn.pane.HoloViews(self._esd_plot(stats)))]
+            parts = [*notices, head, pn.Row(_pane(self._sorted_plot(spec)), _pane(self._esd_plot(stats)))]
             if layer.kind == "conv2d":
-                left, right = self._methods_plot(self.method_comparison())
-                parts += [pn.pane.Markdown("### How the conv operator is understood"),
-                          pn.Row(pn.pane.HoloViews(left), pn.pane.HoloViews(right)),
-                          pn.Row(pn.pane.HoloViews(self._symbol_plot()), self._bounds_table()),
+                try:
+                    left, right = self._methods_plot(self.method_comparison())
+                    methods = pn.Row(_pane(left), _pane(right))
+                except ValueError as exc:
+                    methods = pn.pane.Alert(f"No exact spectrum to compare with: {exc}", alert_type="warning")
+                parts += [pn.pane.Markdown("### How the conv operator is understood"), methods,
+                          pn.Row(_pane(self._symbol_plot()), self._bounds_table()),
                           pn.pane.Markdown("### WeightWatcher's view of the same layer"),
-                          pn.pane.HoloViews(self._ww_plot(_spectrum(self.state.model, self.layer, "auto")))]
+                          _pane(self._ww_plot(_reference(self.state.model, self.layer)))]
             return pn.Column(*parts)
         except Exception as exc:
             return error_alert(exc, "The layer spectrum")
@@ -300,7 +348,7 @@ class SpectraView(pn.viewable.Viewer):
     @param.depends("state.model_name")
     def _network_body(self):
         try:
-            return pn.Column(self._summary(), pn.pane.HoloViews(self._lipschitz_plot()))
+            return pn.Column(self._summary(), _pane(self._lipschitz_plot()))
         except Exception as exc:
             return error_alert(exc, "The network spectra")
 
@@ -314,7 +362,8 @@ class SpectraView(pn.viewable.Viewer):
     @param.depends("compare")
     def _compare_body(self):
         try:
-            return pn.pane.HoloViews(self._comparison_plot())
+            plot = self._comparison_plot()
+            return plot if isinstance(plot, pn.pane.Markdown) else _pane(plot)
         except Exception as exc:
             return error_alert(exc, "The model comparison")
 

@@ -115,6 +115,15 @@ def test_separable_121_zero_padding_closed_form(n):
     assert np.max(np.abs(spectra.conv_singular_values(K, (n, n), "zeros", method="density") - ref)) < 1e-12
 
 
+def test_circular_approximation_of_zero_padding_improves_with_the_image_size(rng):
+    K = rng.normal(size=(2, 2, 3, 3))
+    gaps = []
+    for n in (4, 8, 16):
+        exact = spectra.conv_singular_values(K, (n, n), "zeros")
+        gaps.append(np.abs(spectra.conv_singular_values(K, (n, n), "zeros", method="fft") - exact).mean())
+    assert gaps[0] > gaps[1] > gaps[2] > 0  # the boundary's share of the pixels shrinks like 1/n
+
+
 def test_delta_shifted_one_row_zero_padding():
     K = np.zeros((1, 1, 3, 3))
     K[0, 0, 0, 1] = 1.0  # reads the row above: the first output row sees only padding
@@ -176,6 +185,16 @@ def test_chain_of_inequalities(rng):
     zero_vals = spectra.conv_singular_values(K, (n, n), "zeros")
     big = spectra.conv_singular_values(K, (n + 2, n + 2), "circular")
     assert np.all(zero_vals <= big[: len(zero_vals)] + 1e-12)
+    np.testing.assert_allclose(spectra.interlacing_bound(K, (n, n)), big[: len(zero_vals)])
+
+
+@pytest.mark.parametrize("shape,n,stride,pad", [((3, 2, 3, 3), 7, 2, 1), ((2, 3, 5, 5), 6, 1, 2),
+                                                ((4, 2, 3, 3), 6, 2, 0)])
+def test_interlacing_bound_for_strided_and_unpadded_convs(rng, shape, n, stride, pad):
+    K = rng.normal(size=shape)
+    zero = spectra.conv_singular_values(K, (n, n), "zeros", stride, pad=pad)
+    bound = spectra.interlacing_bound(K, (n, n), stride, pad)
+    assert len(bound) == len(zero) and np.all(zero <= bound + 1e-12)
 
 
 def test_symbol_sup_is_an_upper_bound_for_every_input_size(rng):
@@ -204,6 +223,8 @@ def test_symbol_norm_map_maximum_is_the_circular_norm(rng):
     assert m.norms.shape == (16, 16)
     assert abs(m.norms.max() - spectra.conv_singular_values(K, (16, 16))[0]) < 1e-12
     assert abs(m.norms[8, 8] - np.linalg.norm(K.sum(axis=(2, 3)), 2)) < 1e-12  # zero frequency
+    strided = spectra.symbol_norm_map(K, grid=8, stride=2)  # polyphase symbol on the 8x8 torus of a 16x16 input
+    assert abs(strided.norms.max() - spectra.conv_singular_values(K, (16, 16), stride=2)[0]) < 1e-12
 
 
 # -- refusals -----------------------------------------------------------------------------------
@@ -242,8 +263,11 @@ def test_stable_rank_and_sigma_max(rng):
     Q, _ = np.linalg.qr(rng.normal(size=(10, 10)))
     s = spectra.esd_statistics(spectra.dense_singular_values(3 * Q), (10, 10))
     assert abs(s.stable_rank - 10) < 1e-12 and abs(s.sigma_max - 3) < 1e-12
+    assert np.isnan(s.alpha)  # a flat spectrum has no power-law tail
     s = spectra.esd_statistics(np.array([2.0, 0, 0, 0, 0, 0]), (6, 6))
     assert s.stable_rank == 1.0
+    with pytest.raises(ValueError, match="all equal"):
+        spectra.power_law_fit(np.ones(10))
 
 
 def test_power_law_fit_recovers_the_exponent(rng):

@@ -1,0 +1,62 @@
+"""Each tab's main action in the real app (Chromium), checked against the library, with screenshots."""
+
+import re
+
+import pytest
+
+from dashboard.state import AppState
+from dashboard.views.regions import RegionsView
+from tests.served import served_app
+
+pytestmark = pytest.mark.ui
+
+LONG = 180_000  # ms: background work on a busy 2-core machine
+
+
+def _text(page, css):
+    """Text of a Markdown pane (its content lives in a shadow root that CSS locators pierce)."""
+    page.locator(f"{css} p").first.wait_for(timeout=LONG)
+    return "\n".join(page.locator(f"{css} p").all_inner_texts())
+
+
+@pytest.fixture(scope="module")
+def url():
+    with served_app() as address:
+        yield address
+
+
+def test_linear_regions_tab_counts_and_compression(page, url, artifacts):
+    page.goto(url + "?model=moons-mlp&tab=Linear%20regions")
+    counts = _text(page, ".regions-counts")
+    shown = int(re.search(r"([\d,]+) activation regions", counts).group(1).replace(",", ""))
+    expected = RegionsView(state=AppState(model_name="moons-mlp")).counts()["activation regions"]
+    assert shown == expected
+    page.get_by_role("button", name="Find stable units and compress").click()
+    summary = _text(page, ".compression-summary")
+    difference = float(re.search(r"difference on .* points of the domain: ([0-9.]+e[+-][0-9]+)", summary).group(1))
+    assert difference <= 1e-9
+    page.screenshot(path=str(artifacts / "tab-linear-regions.png"), full_page=True)
+
+
+def test_spectra_tab_shows_the_layers(page, url, artifacts):
+    page.goto(url + "?model=digits-cnn&tab=Spectra")
+    summary = _text(page, ".spectra-summary")
+    assert "Lipschitz" in summary or "σ" in summary or "singular" in summary
+    page.screenshot(path=str(artifacts / "tab-spectra.png"), full_page=True)
+
+
+def test_adversarial_tab_flips_the_label_and_measures_robustness(page, url, artifacts):
+    page.goto(url + "?model=digits-mlp&tab=Adversarial")
+    summary = _text(page, ".adversarial-summary")
+    assert "flips the label" in summary and "not" not in summary
+    page.get_by_role("button", name="Measure robustness on the test split").click()
+    robustness = _text(page, ".robustness-summary")
+    assert re.search(r"ρ_adv = mean \|\|r\|\|₂/\|\|x\|\|₂ = [0-9.]+", robustness)
+    page.screenshot(path=str(artifacts / "tab-adversarial.png"), full_page=True)
+
+
+def test_inversion_tab_inverts(page, url, artifacts):
+    page.goto(url + "?tab=Inversion")
+    page.get_by_role("button", name="Invert", exact=True).click()
+    assert "Corruption" in _text(page, ".inversion-summary")
+    page.screenshot(path=str(artifacts / "tab-inversion.png"), full_page=True)
