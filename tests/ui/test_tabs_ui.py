@@ -6,6 +6,7 @@ import pytest
 
 from dashboard.state import AppState
 from dashboard.views.regions import RegionsView
+from explorer import spectra, zoo
 from tests.served import served_app
 
 pytestmark = pytest.mark.ui
@@ -38,10 +39,17 @@ def test_linear_regions_tab_counts_and_compression(page, url, artifacts):
     page.screenshot(path=str(artifacts / "tab-linear-regions.png"), full_page=True)
 
 
-def test_spectra_tab_shows_the_layers(page, url, artifacts):
+def test_spectra_tab_lists_every_layer_with_its_exact_norm(page, url, artifacts):
     page.goto(url + "?model=digits-cnn&tab=Spectra")
-    summary = _text(page, ".spectra-summary")
-    assert "Lipschitz" in summary or "σ" in summary or "singular" in summary
+    page.locator(".spectra-summary table").first.wait_for(timeout=LONG)
+    rows = [row.all_inner_texts() for row in page.locator(".spectra-summary tbody tr").all()]
+    rows = [row[0].split("\t") for row in rows]
+    bound = spectra.lipschitz_bound(zoo.load("digits-cnn"))
+    assert len(rows) == len(bound.exact) == 3
+    header = page.locator(".spectra-summary thead th").all_inner_texts()
+    column = header.index("sigma_max")
+    for row, exact in zip(rows, bound.exact):
+        assert float(row[column]) == pytest.approx(exact, rel=1e-3)
     page.screenshot(path=str(artifacts / "tab-spectra.png"), full_page=True)
 
 
