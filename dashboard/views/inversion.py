@@ -60,6 +60,9 @@ def _wrap_shape(n: int) -> tuple[int, int]:
 class InversionView(pn.viewable.Viewer):
     """Generator, target, corruption, methods side by side, supports and sweeps."""
 
+    URL_SETTINGS = ("generator", "sizes", "generator_seed", "target", "digit", "seed", "corruption", "noise", "keep",
+                    "block", "measurements")
+
     state = param.ClassSelector(class_=AppState)
     generator = param.Selector(default="random", objects=["random", "trained digits"],
                                doc="Random expansive ReLU generator, or the digits VAE decoder")

@@ -114,6 +114,8 @@ def _pattern_colors(patterns: np.ndarray) -> list[str]:
 class RegionsView(pn.viewable.Viewer):
     """Exact regions of a 2-D slice, counts, stable units per method, compression, recipe comparison."""
 
+    URL_SETTINGS = ("layer", "color_by", "unit", "plane_kind", "samples", "resolution", "eps")
+
     state = param.ClassSelector(class_=AppState)
     layer = param.Integer(default=-1, bounds=(-1, None), doc="Show the partition after this many hidden layers (-1: all)")
     color_by = param.Selector(default="pattern", objects=["pattern", "class"], doc="Colour of the regions")

@@ -93,6 +93,8 @@ def _reshape_rank(layer: nets.WeightLayer) -> int:
 class SpectraView(pn.viewable.Viewer):
     """Per-layer spectra, conv methods, Lipschitz bound, WeightWatcher contrast, models, truncation."""
 
+    URL_SETTINGS = ("layer", "method", "rank")
+
     state = param.ClassSelector(class_=AppState)
     layer = param.Integer(default=0, bounds=(0, None), doc="Index of the weight layer (in network order)")
     method = param.Selector(default="auto", objects=list(METHOD_LABELS), doc="How a conv layer is understood")
