@@ -425,6 +425,7 @@ def describe(model: nn.Module, input_shape: tuple | None = None) -> list[dict]:
         rows.append(dict(layer=name, type=type(module).__name__, output_shape="",
                          parameters=sum(p.numel() for p in module.parameters())))
     shapes = iter([op.out_shape for op in net.ops])
+    previous = str(net.input_shape)
     for row in rows[1:]:
         if row["type"].startswith("BatchNorm"):
             row["output_shape"] = previous

@@ -11,7 +11,6 @@ number comes from :mod:`explorer.attacks` / :mod:`explorer.certified`; this modu
 
 from __future__ import annotations
 
-import asyncio
 import threading
 
 import holoviews as hv
@@ -24,7 +23,7 @@ from explorer import attacks, certified, evaluation, regions, zoo
 
 from .. import services
 from ..state import AppState
-from .common import CLASS_COLORS, error_alert, percent
+from .common import BackgroundWork, CLASS_COLORS, error_alert, percent
 
 GALLERY_SIZE = 12
 RADIUS_COLORS = {"certified": "green", "exact": "black", "DeepFool": "red"}
@@ -74,7 +73,7 @@ def _robustness(model, dataset_name: str, clip, progress=None) -> attacks.Robust
     return result
 
 
-class AdversarialView(pn.viewable.Viewer):
+class AdversarialView(BackgroundWork, pn.viewable.Viewer):
     """DeepFool settings, one sample's perturbation, method comparison and robustness."""
 
     URL_SETTINGS = ("sample", "norm", "overshoot", "max_iter", "clip", "refine")
@@ -189,20 +188,6 @@ class AdversarialView(pn.viewable.Viewer):
         return part, res
 
     # -- background work -----------------------------------------------------------------------
-    def _set_progress(self, done, total):
-        self._progress.value = int(100 * done / max(total, 1))
-
-    async def _in_background(self, fn, out: pn.Column, draw):
-        self._progress.param.update(value=0, visible=True)
-        out.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(None, fn)
-            out.objects = [draw(result)]
-        except Exception as exc:  # shown to the user, the server keeps going
-            out.objects = [error_alert(exc, "The measurement")]
-        finally:
-            self._progress.visible = False
-
     async def _on_measure(self, event=None):
         await self._in_background(lambda: self.measure(self._set_progress), self._measure_out, self._draw_robustness)
 

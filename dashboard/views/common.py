@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 
 import holoviews as hv
@@ -26,3 +27,26 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
 
 def percent(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+class BackgroundWork:
+    """Mixin for Viewers that run long computations off the event loop.
+
+    The Viewer provides ``self._progress`` (a ``pn.indicators.Progress``); the work
+    function may report through :meth:`_set_progress` as its ``progress`` callback.
+    """
+
+    def _set_progress(self, done: int, total: int) -> None:
+        self._progress.value = int(100 * done / max(total, 1))
+
+    async def _in_background(self, fn, out: pn.Column, draw, what: str = "The computation") -> None:
+        """Run ``fn`` in a worker thread with a spinner in ``out``, then show ``draw(result)`` or the error."""
+        self._progress.param.update(value=0, visible=True)
+        out.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(None, fn)
+            out.objects = [draw(result)]
+        except Exception as exc:  # shown to the user, the server keeps going
+            out.objects = [error_alert(exc, what)]
+        finally:
+            self._progress.visible = False

@@ -8,7 +8,6 @@ al.'s LP and plain layer-wise least squares side by side. Every number comes fro
 
 from __future__ import annotations
 
-import asyncio
 
 import holoviews as hv
 import numpy as np
@@ -22,7 +21,7 @@ from explorer.generators import random_generator
 
 from .. import services
 from ..state import AppState
-from .common import error_alert
+from .common import BackgroundWork
 
 DECODER, ENCODER = "digits-vae-decoder", "digits-vae-encoder"
 PRESETS = ["20-100-500", "20-40-80", "20-50-125", "20-60-180", "20-100-200-500", "20-40-80-160-320"]
@@ -57,7 +56,7 @@ def _wrap_shape(n: int) -> tuple[int, int]:
     return int(np.ceil(n / w)), w
 
 
-class InversionView(pn.viewable.Viewer):
+class InversionView(BackgroundWork, pn.viewable.Viewer):
     """Generator, target, corruption, methods side by side, supports and sweeps."""
 
     URL_SETTINGS = ("generator", "sizes", "generator_seed", "target", "digit", "seed", "corruption", "noise", "keep",
@@ -195,20 +194,6 @@ class InversionView(pn.viewable.Viewer):
                                         progress=progress)
 
     # -- background work -----------------------------------------------------------------------
-    def _set_progress(self, done, total):
-        self._progress.value = int(100 * done / max(total, 1))
-
-    async def _in_background(self, fn, out: pn.Column, draw, what: str):
-        self._progress.param.update(value=0, visible=True)
-        out.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(None, fn)
-            out.objects = [draw(result)]
-        except Exception as exc:  # shown to the user, the server keeps going
-            out.objects = [error_alert(exc, what)]
-        finally:
-            self._progress.visible = False
-
     async def _on_run(self, event=None):
         await self._in_background(lambda: self.run(self._set_progress), self._run_out,
                                   lambda r: self._draw_run(*r), "The inversion")

@@ -12,7 +12,6 @@ computed once per model and slice (cached). Every number comes from
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import holoviews as hv
@@ -28,7 +27,7 @@ from explorer.nets import canonical
 
 from .. import services
 from ..state import AppState
-from .common import CLASS_COLORS, error_alert
+from .common import BackgroundWork, CLASS_COLORS, error_alert
 
 MAX_REGIONS = 60_000
 PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
@@ -111,7 +110,7 @@ def _pattern_colors(patterns: np.ndarray) -> list[str]:
     return [PATTERN_COLORS[int(h) % len(PATTERN_COLORS)] for h in (patterns.astype(np.int64) @ weights)]
 
 
-class RegionsView(pn.viewable.Viewer):
+class RegionsView(BackgroundWork, pn.viewable.Viewer):
     """Exact regions of a 2-D slice, counts, stable units per method, compression, recipe comparison."""
 
     URL_SETTINGS = ("layer", "color_by", "unit", "plane_kind", "samples", "resolution", "eps")
@@ -379,20 +378,6 @@ class RegionsView(pn.viewable.Viewer):
             pn.pane.DataFrame(comp, index=False, width=520))
 
     # -- background work -----------------------------------------------------------------------------
-    def _set_progress(self, done, total):
-        self._progress.value = int(100 * done / max(total, 1))
-
-    async def _in_background(self, fn, out: pn.Column, draw):
-        self._progress.param.update(value=0, visible=True)
-        out.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(None, fn)
-            out.objects = [draw(result)]
-        except Exception as exc:  # shown to the user, the server keeps going
-            out.objects = [error_alert(exc, "The computation")]
-        finally:
-            self._progress.visible = False
-
     def _on_zoom(self, event=None):
         """Use the figure's visible ranges (after the user zoomed or panned) as the new box."""
         if self._fig is not None and self.state.is_2d:

@@ -11,20 +11,7 @@ from torch import nn
 from explorer import bounds, stability, zoo
 from explorer.nets import canonical
 from explorer.stability import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Box
-
-
-def mlp(widths, seed=0, n_out=1):
-    torch.manual_seed(seed)
-    layers = []
-    for a, b in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(widths[-1], n_out)).double()
-
-
-def set_linear(layer, W, b):
-    with torch.no_grad():
-        layer.weight.copy_(torch.as_tensor(W, dtype=layer.weight.dtype))
-        layer.bias.copy_(torch.as_tensor(b, dtype=layer.bias.dtype))
+from tests.unit.builders import mlp, set_linear
 
 
 def preacts(net, X):
