@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Callable
 
 import numpy as np
@@ -128,7 +129,7 @@ def train_orthogonal(model: nn.Module, data: datasets.Dataset, recipe: training.
     side = int(round(np.sqrt(data.X_train.shape[1])))
     cayley = orthogonal_cnn(channels, (side, side), len(data.class_names))
     with single_threaded():
-        training.train(cayley, data, recipe, progress)
+        training.train(cayley, data, dataclasses.replace(recipe, method="plain"), progress)
     exported = export_model(cayley)
     model.load_state_dict(exported.state_dict())
     model.eval()

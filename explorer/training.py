@@ -27,6 +27,9 @@ from .threads import single_threaded
 __all__ = ["Recipe", "train", "accuracy", "pgd_linf"]
 
 RECIPES = ("plain", "l1", "adversarial")
+# Methods whose training lives next to their model (zoo entries name them in their trainer):
+# "cayley": explorer.orthogonal.train_orthogonal; "vae": explorer.generators.vae_*_trainer.
+CUSTOM_RECIPES = ("cayley", "vae")
 
 
 @dataclass
@@ -45,8 +48,8 @@ class Recipe:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.method not in RECIPES:
-            raise ValueError(f"Unknown training method '{self.method}'; choose one of {RECIPES}.")
+        if self.method not in RECIPES + CUSTOM_RECIPES:
+            raise ValueError(f"Unknown training method '{self.method}'; choose one of {RECIPES + CUSTOM_RECIPES}.")
 
 
 def pgd_linf(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
@@ -68,6 +71,8 @@ def train(model: nn.Module, data: Dataset, recipe: Recipe,
 
     ``progress(epoch, epochs)`` is called after every epoch.
     """
+    if recipe.method not in RECIPES:
+        raise ValueError(f"train() runs the recipes {RECIPES}; '{recipe.method}' has its own trainer.")
     with single_threaded():
         torch.manual_seed(recipe.seed)
         generator = torch.Generator().manual_seed(recipe.seed)

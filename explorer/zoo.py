@@ -247,15 +247,15 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              "digits", DIGITS_CNN, (64,), training.Recipe("plain", epochs=60, lr=3e-3)),
     ZooEntry("digits-cnn-orth", "Two Cayley-orthogonal circular 3x3 convs (16 channels; every conv singular "
              "value is 1), average pooling and a linear head; convs stored as full-size circular kernels.",
-             "digits", orthogonal.zoo_spec((16, 16), (8, 8)), (64,), training.Recipe("plain", epochs=40, lr=3e-2),
+             "digits", orthogonal.zoo_spec((16, 16), (8, 8)), (64,), training.Recipe("cayley", epochs=40, lr=3e-2),
              trainer=orthogonal.train_orthogonal),
     ZooEntry("digits-vae-decoder", "Decoder of a small VAE on the 8x8 digits (latent 6 -> 32 ReLU -> 64 pixels, "
              "linear output, not clamped): a piecewise-linear generator to invert.",
-             "digits", _mlp([6, 32, 64]), (6,), training.Recipe("plain", epochs=300, lr=3e-3, extra={"beta": 0.1}),
+             "digits", _mlp([6, 32, 64]), (6,), training.Recipe("vae", epochs=300, lr=3e-3, extra={"beta": 0.1}),
              task="generator", trainer=generators.vae_decoder_trainer),
     ZooEntry("digits-vae-encoder", "Posterior-mean encoder of the digits VAE (64 -> 64 ReLU -> 6): gives the "
              "latent code of a digit, to pick an inversion target.",
-             "digits", _mlp([64, 64, 6]), (64,), training.Recipe("plain", epochs=300, lr=3e-3, extra={"beta": 0.1}),
+             "digits", _mlp([64, 64, 6]), (64,), training.Recipe("vae", epochs=300, lr=3e-3, extra={"beta": 0.1}),
              task="encoder", trainer=generators.vae_encoder_trainer),
 ]}
 

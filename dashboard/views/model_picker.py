@@ -52,9 +52,8 @@ class ModelPicker(pn.viewable.Viewer):
                  f"**Dataset:** {card['dataset']}"]
         recipe = card.get("recipe")
         if recipe:
-            settings = ", ".join(f"{k}={v}" for k, v in recipe.items()
-                                 if k in ("epochs", "lr", "l1", "eps", "pgd_steps") and
-                                 (k not in ("l1", "eps", "pgd_steps") or recipe["method"] != "plain"))
+            shown = {"l1": ("epochs", "lr", "l1"), "adversarial": ("epochs", "lr", "eps", "pgd_steps")}
+            settings = ", ".join(f"{k}={recipe[k]}" for k in shown.get(recipe["method"], ("epochs", "lr")))
             facts.append(f"**Training:** {recipe['method']} ({settings})")
         if "test_accuracy" in card:
             facts.append(f"**Test accuracy (card):** {percent(card['test_accuracy'])} "
