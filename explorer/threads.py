@@ -7,28 +7,26 @@ their inner loops single-threaded and parallelise over independent work instead.
 
 from __future__ import annotations
 
-import functools
 from contextlib import contextmanager
 
 import torch
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import threadpool_limits
 
 __all__ = ["single_threaded"]
 
 
-@functools.cache
-def _controller() -> ThreadpoolController:
-    """One scan of the loaded BLAS/OpenMP libraries (a fresh scan costs about 1 ms per call)."""
-    return ThreadpoolController()
-
-
 @contextmanager
 def single_threaded():
-    """Run the body with one torch thread and one BLAS/OpenMP thread, then restore."""
+    """Run the body with one torch thread and one BLAS/OpenMP thread, then restore.
+
+    threadpoolctl rescans the loaded libraries on every call (about 1 ms). A cached
+    controller would be faster but misses libraries loaded after it was made
+    (measured: scipy's BLAS then ran multi-threaded and sigma_max took 26 ms, not 17).
+    """
     saved = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with _controller().limit(limits=1):
+        with threadpool_limits(1):
             yield
     finally:
         torch.set_num_threads(saved)
