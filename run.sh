@@ -3,7 +3,7 @@
 #
 #   bash run.sh serve       set up (first time only) and serve the app on http://localhost:5006/app
 #   bash run.sh test        set up (first time only) and run the whole test suite
-#   bash run.sh bench       set up and run the benchmarks (python -m bench)
+#   bash run.sh bench       set up (with the peer libraries) and run the benchmarks (python -m bench)
 #   bash run.sh notebooks   set up with JupyterLab and open the notebooks
 #   bash run.sh setup       only set up: .venv with torch (CPU) and the package
 #
@@ -51,7 +51,7 @@ case "${1:-}" in
     serve) setup test; shift; exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" --num-threads 4 "$@" ;;
     test) setup test; browser; shift
           exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
-    bench) setup test; shift; exec "$PY" -m bench "$@" ;;
+    bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;
     notebooks) setup "test,notebook"; exec "$VENV/bin/jupyter" lab notebooks ;;
     *) sed -n '2,12p' "$0"; exit 2 ;;
 esac
