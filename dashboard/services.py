@@ -11,6 +11,7 @@ Models are hashed for the cache by their ``explorer_key`` attribute
 from __future__ import annotations
 
 import hashlib
+import math
 
 import panel as pn
 from torch import nn
@@ -29,8 +30,16 @@ def zoo_model(name: str) -> nn.Module:
 
 
 def uploaded_model(data: bytes) -> nn.Module:
-    """Read an uploaded checkpoint (weights_only); raises CheckpointError with a user message."""
+    """Read an uploaded checkpoint (weights_only); raises CheckpointError with a user message.
+
+    The app's datasets hold flat vectors, so a model saved with an image input shape
+    such as (1, 8, 8) gets an ``Unflatten`` in front, as the zoo's CNNs have.
+    """
     model = zoo.load_file(data)
+    if len(model.input_shape) > 1:
+        shape, names = model.input_shape, model.class_names
+        model = nn.Sequential(nn.Unflatten(1, shape), *model).eval()
+        model.input_shape, model.class_names = (math.prod(shape),), names
     model.explorer_key = "upload:" + hashlib.sha256(data).hexdigest()
     return model
 
@@ -43,7 +52,7 @@ def dataset(name: str) -> datasets.Dataset:
 def compatible_datasets(model: nn.Module) -> list[str]:
     """Datasets whose inputs and class count fit the model."""
     net = nets.canonical(model)
-    n_in, n_out = int(net.input_shape[0]) if len(net.input_shape) == 1 else -1, net.output_shape[0]
+    n_in, n_out = math.prod(net.input_shape), net.output_shape[0]
     names = []
     for name in datasets.names():
         data = dataset(name)

@@ -30,6 +30,7 @@ from torch import nn
 
 __all__ = [
     "UnsupportedLayerError",
+    "OperatorTooLargeError",
     "Op",
     "WeightLayer",
     "CanonicalNet",
@@ -43,6 +44,10 @@ MAX_DENSE_ENTRIES = 50_000_000
 
 class UnsupportedLayerError(TypeError):
     """A layer that is not piecewise linear in the supported sense."""
+
+
+class OperatorTooLargeError(ValueError):
+    """An affine block too large to store as a dense matrix."""
 
 
 @dataclass
@@ -59,10 +64,6 @@ class Op:
     module: nn.Module
     in_shape: tuple
     out_shape: tuple
-
-    @property
-    def is_affine(self) -> bool:
-        return self.kind != "relu"
 
 
 @dataclass
@@ -181,6 +182,10 @@ def _check_supported(name: str, module: nn.Module) -> None:
             )
         if isinstance(module.padding, str):
             raise UnsupportedLayerError(f"Conv2d '{name}': give padding as integers.")
+    if isinstance(module, nn.Flatten) and (module.start_dim != 1 or module.end_dim != -1):
+        raise UnsupportedLayerError(f"Flatten '{name}': only start_dim=1, end_dim=-1 (keep the batch) is supported.")
+    if isinstance(module, nn.Unflatten) and module.dim != 1:
+        raise UnsupportedLayerError(f"Unflatten '{name}': only dim=1 is supported.")
     if isinstance(module, nn.AvgPool2d) and (module.ceil_mode or not module.count_include_pad):
         raise UnsupportedLayerError(f"AvgPool2d '{name}': ceil_mode and count_include_pad=False are not supported.")
 
@@ -329,7 +334,7 @@ def _dense_of(group: list[Op], input_shape) -> tuple[np.ndarray, np.ndarray]:
     n_in = math.prod(in_shape)
     n_out = math.prod(group[-1].out_shape)
     if n_in * n_out > MAX_DENSE_ENTRIES:
-        raise ValueError(
+        raise OperatorTooLargeError(
             f"The block {group[0].name}..{group[-1].name} as a dense matrix would have "
             f"{n_in * n_out:,} entries (limit {MAX_DENSE_ENTRIES:,})."
         )

@@ -803,6 +803,21 @@ class ESDStats:
         N = self.mp_long_side
         return marchenko_pastur_pdf(np.asarray(lam) / N, self.mp_ratio, self.mp_variance) / N
 
+    def power_law_pdf(self, lam) -> np.ndarray:
+        """The fitted tail as a density of the whole ESD on the ``lambda`` axis (zero below ``xmin``).
+
+        p(lambda) = f (alpha - 1) / xmin (lambda / xmin)^(-alpha) for lambda >= xmin, where f is
+        the fraction of the positive eigenvalues in the tail, so it integrates to f.
+        """
+        lam = np.asarray(lam, dtype=np.float64)
+        if not np.isfinite(self.alpha):
+            return np.zeros_like(lam)
+        positive = self.eigenvalues[self.eigenvalues > 0]
+        frac = float(np.mean(positive >= self.xmin))
+        with np.errstate(divide="ignore"):
+            pdf = frac * (self.alpha - 1) / self.xmin * (lam / self.xmin) ** (-self.alpha)
+        return np.where(lam >= self.xmin, pdf, 0.0)
+
 
 def esd_statistics(values, shape: tuple) -> ESDStats:
     """ESD statistics of singular values ``values`` of an operator of ``shape = (rows, cols)``.

@@ -7,6 +7,7 @@ their inner loops single-threaded and parallelise over independent work instead.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import torch
@@ -15,18 +16,32 @@ from threadpoolctl import threadpool_limits
 __all__ = ["single_threaded"]
 
 
+_lock = threading.Lock()
+_depth = 0  # how many threads are inside single_threaded() right now
+_saved_threads = 1
+
+
 @contextmanager
 def single_threaded():
     """Run the body with one torch thread and one BLAS/OpenMP thread, then restore.
 
-    threadpoolctl rescans the loaded libraries on every call (about 1 ms). A cached
-    controller would be faster but misses libraries loaded after it was made
+    torch's thread count is process-wide, so nested or concurrent uses (the app runs
+    several worker threads) share one save/restore: the first to enter saves the
+    count, the last to leave restores it. threadpoolctl rescans the loaded libraries on
+    every call (about 1 ms); a cached controller would miss libraries loaded later
     (measured: scipy's BLAS then ran multi-threaded and sigma_max took 26 ms, not 17).
     """
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+    global _depth, _saved_threads
+    with _lock:
+        if _depth == 0:
+            _saved_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _depth += 1
     try:
         with threadpool_limits(1):
             yield
     finally:
-        torch.set_num_threads(saved)
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                torch.set_num_threads(_saved_threads)

@@ -58,9 +58,9 @@ _BUILDERS: dict[str, Callable[[dict], nn.Module]] = {
     "relu": lambda d: nn.ReLU(),
     "flatten": lambda d: nn.Flatten(),
     "unflatten": lambda d: nn.Unflatten(1, tuple(d["shape"])),
-    "avgpool2d": lambda d: nn.AvgPool2d(d["kernel"], stride=d.get("stride")),
-    "batchnorm1d": lambda d: nn.BatchNorm1d(d["features"]),
-    "batchnorm2d": lambda d: nn.BatchNorm2d(d["features"]),
+    "avgpool2d": lambda d: nn.AvgPool2d(d["kernel"], stride=d.get("stride"), padding=d.get("padding", 0)),
+    "batchnorm1d": lambda d: nn.BatchNorm1d(d["features"], eps=d.get("eps", 1e-5), affine=d.get("affine", True)),
+    "batchnorm2d": lambda d: nn.BatchNorm2d(d["features"], eps=d.get("eps", 1e-5), affine=d.get("affine", True)),
 }
 
 
@@ -79,19 +79,33 @@ def _spec_of_layer(m: nn.Module) -> dict:
     if isinstance(m, nn.Unflatten):
         return {"type": "unflatten", "shape": list(m.unflattened_size)}
     if isinstance(m, nn.AvgPool2d):
-        return {"type": "avgpool2d", "kernel": m.kernel_size, "stride": m.stride}
-    if isinstance(m, nn.BatchNorm1d):
-        return {"type": "batchnorm1d", "features": m.num_features}
-    if isinstance(m, nn.BatchNorm2d):
-        return {"type": "batchnorm2d", "features": m.num_features}
+        return {"type": "avgpool2d", "kernel": m.kernel_size, "stride": m.stride, "padding": m.padding}
+    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        if not m.track_running_stats:
+            raise nets.UnsupportedLayerError("BatchNorm without running statistics cannot be folded or saved.")
+        return {"type": type(m).__name__.lower(), "features": m.num_features, "eps": m.eps, "affine": m.affine}
     raise nets.UnsupportedLayerError(f"Layer of type {type(m).__name__} cannot be saved in a zoo checkpoint.")
 
 
 def spec_of(model: nn.Module) -> list[dict]:
-    """The architecture of an ``nn.Sequential`` of supported layers, as a list of dicts."""
+    """The architecture of an ``nn.Sequential`` of supported layers, as a list of dicts.
+
+    Nested ``nn.Sequential`` blocks are flattened; ``Dropout`` and ``Identity`` (no-ops
+    in eval mode) are left out, so the saved model computes the same function.
+    """
     if not isinstance(model, nn.Sequential):
         raise nets.UnsupportedLayerError("Only nn.Sequential models can be saved; wrap your layers in one.")
-    return [_spec_of_layer(m) for m in model]
+    return [_spec_of_layer(m) for m in _saved_layers(model)]
+
+
+def _saved_layers(model: nn.Sequential) -> list[nn.Module]:
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Sequential):
+            layers += _saved_layers(m)
+        elif not isinstance(m, (nn.Dropout, nn.Identity)):
+            layers.append(m)
+    return layers
 
 
 def model_from_spec(spec: list[dict], input_shape=None, class_names=None) -> nn.Sequential:
@@ -130,13 +144,25 @@ def save(model: nn.Module, path, input_shape=None, class_names=None) -> Path:
         "layers": spec_of(model),
         "input_shape": [int(s) for s in input_shape],
         "class_names": list(class_names or getattr(model, "class_names", None) or []),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu().clone()
+                       for k, v in nn.Sequential(*_saved_layers(model)).state_dict().items()},
     }
-    path = Path(path)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
+    _check_round_trip(model, load_file(buffer.getvalue()), input_shape)
+    path = Path(path)
     path.write_bytes(buffer.getvalue())
     return path
+
+
+def _check_round_trip(model: nn.Module, loaded: nn.Module, input_shape) -> None:
+    """Refuse to write a checkpoint that would not compute what ``model`` computes."""
+    x = torch.rand(8, *input_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    want = nets.canonical(model, input_shape)(x)
+    got = nets.canonical(loaded, input_shape)(x)
+    if not torch.allclose(want, got, rtol=1e-9, atol=1e-9 * float(want.abs().max()) + 1e-12):
+        raise CheckpointError("The saved checkpoint would not reproduce this model; a layer setting is not "
+                              "captured by the checkpoint format.")
 
 
 def load_file(source) -> nn.Sequential:
@@ -183,6 +209,9 @@ def load_file(source) -> nn.Sequential:
         net = nets.canonical(model, model.input_shape)
     except ValueError as exc:
         raise CheckpointError(f"The layers do not fit the input shape {tuple(model.input_shape)}: {exc}") from exc
+    if net.ops and net.ops[-1].kind == "relu":
+        raise CheckpointError("The network ends in a ReLU; a classifier must end in an affine layer "
+                              "(Linear) that gives the class scores.")
     if len(net.output_shape) != 1:
         raise CheckpointError(f"The network must end in a vector of scores; its output has shape {net.output_shape}.")
     if model.class_names is None:

@@ -303,27 +303,25 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
     def _draw_plane(self, result):
         part, res = result
         names = self.state.dataset.class_names
-        (u0, v0), (u1, v1) = part.domain.min(0), part.domain.max(0)
-        us, vs = np.linspace(u0, u1, 160), np.linspace(v0, v1, 160)
-        gu, gv = np.meshgrid(us, vs)
-        labels = evaluation.predict_proba(self.state.model, part.to_input(np.stack([gu.ravel(), gv.ravel()], 1))
-                                          .astype(np.float32)).argmax(1).reshape(gu.shape)
         k = len(names)
-        image = hv.Image((us, vs, labels), kdims=["along r", "random direction"], vdims="class").opts(
-            cmap=CLASS_COLORS[:k], clim=(-0.5, k - 0.5), alpha=0.35, tools=["hover"])
-        edges = hv.Path([np.vstack([p, p[:1]]) for p in part.polygons], kdims=["along r", "random direction"]).opts(
-            color="#555555", line_width=0.3, alpha=0.5)
+        kdims = ["along r", "random direction"]
+        regions_by_class = hv.Polygons(
+            [{kdims[0]: p[:, 0], kdims[1]: p[:, 1], "class": int(c)} for p, c in zip(part.polygons, part.predicted)],
+            kdims=kdims, vdims="class").opts(
+            color="class", cmap=CLASS_COLORS[:k], clim=(-0.5, k - 0.5), alpha=0.35, line_color="#555555",
+            line_width=0.3, tools=["hover"])
         boundary = hv.Path(list(part.boundary_segments), kdims=["along r", "random direction"]).opts(
             color="black", line_width=2)
         points = hv.Points([(0.0, 0.0, names[res.original[0]]), (float(res.l2[0]), 0.0, names[res.adversarial[0]])],
                            kdims=["along r", "random direction"], vdims="class").opts(
             color="black", size=9, tools=["hover"])
-        plot = (image * edges * boundary * points).opts(hv.opts.Overlay(
+        plot = (regions_by_class * boundary * points).opts(hv.opts.Overlay(
             frame_width=440, frame_height=440,
             title=f"{part.num_regions} linear regions; x at (0, 0), x + r on the axis"))
         return pn.Column(pn.pane.Markdown(
-            "The plane through x spanned by DeepFool's r and a random direction: the decision boundary (black) "
-            "is close along r and far along a random direction."), pn.pane.HoloViews(plot))
+            "The plane through x spanned by DeepFool's r and a random direction, cut into its exact linear regions "
+            "(shaded by predicted class): the decision boundary (black) is close along r and far along a random "
+            "direction."), pn.pane.HoloViews(plot))
 
     def _draw_robustness(self, rob: attacks.RobustnessResult):
         hist = hv.Histogram((rob.hist_edges, rob.hist_counts), kdims=[f"||r||_{'2' if rob.norm == 'l2' else 'inf'}"],

@@ -148,6 +148,8 @@ class SpectraView(pn.viewable.Viewer):
     def symbol_map(self) -> spectra.SymbolMap:
         """Circular layers: the operator's own frequencies (n/s torus). Zero padding: a 32 x 32 view."""
         layer = self.layers()[self.layer]
+        if layer.kind != "conv2d":
+            raise ValueError("The symbol heatmap applies to conv layers; this one is dense.")
         n, s = max(layer.in_shape[1:]), max(layer.stride)
         grid = n // s if layer.padding_mode == "circular" else max(32, n)
         return spectra.symbol_norm_map(layer.weight, grid=grid, stride=layer.stride)
@@ -185,6 +187,7 @@ class SpectraView(pn.viewable.Viewer):
     def _sync_layers(self):
         layers = self.layers()
         options = {f"{i}: {l.name} ({l.kind} {tuple(l.weight.shape)})": i for i, l in enumerate(layers)}
+        self.param.layer.bounds = (0, len(layers) - 1)  # a shared link cannot ask for a layer that is not there
         self.layer = min(self.layer, len(layers) - 1)
         self._layer_select.options = options
         self._layer_select.value = self.layer
@@ -230,10 +233,8 @@ class SpectraView(pn.viewable.Viewer):
         overlay = hist * hv.Curve((grid, mp), "log10 lambda", "density", label="Marchenko-Pastur").opts(
             color="#2ca02c")
         if np.isfinite(stats.alpha):
-            tail = lam >= stats.xmin
-            frac = tail.mean()
             xt = x[x >= stats.xmin]
-            pl = frac * (stats.alpha - 1) / stats.xmin * (xt / stats.xmin) ** (-stats.alpha) * xt * math.log(10)
+            pl = stats.power_law_pdf(xt) * xt * math.log(10)  # density per log10(lambda)
             overlay = overlay * hv.Curve((np.log10(xt), pl), "log10 lambda", "density",
                                          label=f"power law, alpha = {stats.alpha:.2f}").opts(color="#d62728")
         return overlay.opts(width=470, height=320, legend_position="top_right", ylim=(0, 1.4 * counts.max()),

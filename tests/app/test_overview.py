@@ -121,3 +121,17 @@ def test_view_settings_are_shared_through_the_url():
         assert app.state.model_name == "digits-mlp" and overview.sample == 7
         overview.sample = 3
         assert f"{url_key('Overview', 'sample')}=3" in location.search
+
+
+def test_upload_of_a_cnn_with_image_input_shape_is_accepted(state, tmp_path):
+    picker = ModelPicker(state=state)
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))
+    zoo.save(model, tmp_path / "cnn.pt", input_shape=(1, 8, 8))
+    picker._upload.filename = "cnn.pt"
+    picker._upload.value = (tmp_path / "cnn.pt").read_bytes()
+    assert picker._status.alert_type == "success", picker._status.object
+    assert state.dataset_name == "digits"
+    data = datasets.load("digits")
+    expected = training.accuracy(model.eval(), data.X_test.reshape(-1, 1, 8, 8), data.y_test)
+    assert OverviewView(state=state).summary()["accuracy"] == pytest.approx(expected)

@@ -481,3 +481,14 @@ def test_orthogonal_spec_loads_the_exported_model():
     plain.load_state_dict(orthogonal.export_model(cayley).state_dict())
     x = torch.rand(5, 64)
     assert torch.allclose(plain(x), cayley(x), atol=1e-5)
+
+
+def test_power_law_density_integrates_to_the_tail_fraction():
+    rng = np.random.default_rng(3)
+    stats = spectra.esd_statistics(np.sqrt(rng.pareto(2.5, size=400) + 1.0), (400, 400))
+    assert np.isfinite(stats.alpha) and stats.alpha > 1
+    lam = np.geomspace(stats.xmin, stats.xmin * 1e7, 200_001)
+    integral = np.trapezoid(stats.power_law_pdf(lam), lam)
+    tail_fraction = np.mean(stats.eigenvalues[stats.eigenvalues > 0] >= stats.xmin)
+    assert integral == pytest.approx(tail_fraction, rel=1e-2)  # the tail beyond 1e7 xmin is negligible
+    assert stats.power_law_pdf(stats.xmin * 0.5) == 0.0

@@ -136,3 +136,35 @@ def test_saving_an_unsupported_model_is_refused(tmp_path):
     with pytest.raises(nets.UnsupportedLayerError, match="Tanh"):
         zoo.save(nn.Sequential(nn.Linear(2, 2), nn.Tanh()), tmp_path / "x.pt", input_shape=(2,))
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.parametrize("build, shape", [
+    (lambda: nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16, eps=0.5), nn.ReLU(), nn.Linear(16, 3)), (4,)),
+    (lambda: nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16, affine=False), nn.ReLU(), nn.Linear(16, 3)), (4,)),
+    (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.AvgPool2d(2, padding=1), nn.Flatten(),
+                           nn.Linear(2 * 4 * 4, 3)), (1, 8, 8)),
+    (lambda: nn.Sequential(nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.ReLU()), nn.Identity(),
+                           nn.Linear(8, 3)), (4,)),
+])
+def test_save_load_reproduces_layer_settings(tmp_path, build, shape):
+    torch.manual_seed(0)
+    model = build()
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.2, 2)
+    model.eval()
+    loaded = zoo.load_file(zoo.save(model, tmp_path / "m.pt", input_shape=shape))
+    x = torch.rand(6, *shape)
+    assert torch.allclose(loaded(x), model(x), atol=1e-6)
+
+
+def test_a_network_ending_in_relu_is_refused(tmp_path):
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2), nn.ReLU())
+    with pytest.raises(zoo.CheckpointError, match="ends in a ReLU"):
+        zoo.save(model, tmp_path / "m.pt", input_shape=(2,))
+
+
+def test_flatten_that_eats_the_batch_is_refused():
+    with pytest.raises(nets.UnsupportedLayerError, match="start_dim=1"):
+        nets.canonical(nn.Sequential(nn.Flatten(0), nn.Linear(4, 2)), (4,))
