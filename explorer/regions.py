@@ -286,6 +286,9 @@ class Partition:
     ``boundary_segments`` (M, 2, 2) are the decision-boundary pieces (where the top
     two logits tie; the zero set of the logit for a one-output model), in plane
     coordinates, and ``boundary_regions[m]`` the region that holds piece m.
+    ``class_cells`` splits each region along the boundary: the convex pieces where one
+    class wins, so a class map drawn from them is exact (``predicted`` is the class
+    at a region's centroid only).
     """
 
     origin: np.ndarray
@@ -300,6 +303,7 @@ class Partition:
     predicted: np.ndarray | None
     boundary_segments: np.ndarray
     boundary_regions: np.ndarray
+    class_cells: list  # [(polygon (k, 2), winning class, region index)]: regions split by the boundary
     num_linear_regions: int
     linear_region_of: np.ndarray  # (R,) label of the linear region holding each activation region
     layers: list = field(repr=False)
@@ -473,14 +477,14 @@ def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, 
     if full:
         logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
         predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-        segs, seg_r = _decision_boundary(V, n, out_A, out_c, diam)
+        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam)
         labels = _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out_c)
     else:
-        predicted, segs, seg_r = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
+        predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
         labels = np.arange(len(n))
     return Partition(origin, directions, poly, patterns,
                      [W.shape[0] for W, _ in hidden], layers[-1].areas, cen, out_A, out_c, predicted,
-                     segs, seg_r, int(labels.max(initial=-1) + 1), labels, layers, ancestors)
+                     segs, seg_r, cells, int(labels.max(initial=-1) + 1), labels, layers, ancestors)
 
 
 def _decision_boundary(V, n, out_A, out_c, diam):
@@ -488,6 +492,7 @@ def _decision_boundary(V, n, out_A, out_c, diam):
 
     For each class c the polygon is clipped to the cell where c wins (f_c >= f_m for all
     m); an edge of that cell on which f_c = f_m for some m > c is a boundary piece.
+    Returns the segments, the region of each, and the class cells [(polygon, c, region)].
     """
     R, K, _ = V.shape
     n_out = out_A.shape[1]
@@ -498,7 +503,7 @@ def _decision_boundary(V, n, out_A, out_c, diam):
     f = V[..., :1] * out_A[:, None, :, 0] + V[..., 1:] * out_A[:, None, :, 1] + out_c[:, None]  # logits at vertices
     valid = np.arange(K) < n[:, None]
     scale = np.linalg.norm(out_A, axis=2) * diam + np.abs(out_c)  # (R, n_out)
-    segs, owners = [], []
+    segs, owners, cells = [], [], []
     for cls in range(n_out):
         # the cell of cls is empty unless, for every m, f_cls >= f_m at some vertex
         others = [m for m in range(n_out) if m != cls]
@@ -522,6 +527,7 @@ def _decision_boundary(V, n, out_A, out_c, diam):
                 break
         if not len(r_of):
             continue
+        cells += [(Vc[i, :nc[i]].copy(), cls, int(r_of[i])) for i in range(len(r_of))]
         # edges of the class cell that lie on a tie line f_cls = f_m with m > cls
         Kc = Vc.shape[1]
         nxt = _next_index(nc, Kc)
@@ -539,8 +545,8 @@ def _decision_boundary(V, n, out_A, out_c, diam):
                 segs.append(np.stack([Vc[rr, kk], En[rr, kk]], axis=1))
                 owners.append(r_of[rr])
     if not segs:
-        return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
-    return np.concatenate(segs), np.concatenate(owners)
+        return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), cells
+    return np.concatenate(segs), np.concatenate(owners), cells
 
 
 def _pattern_words(P: np.ndarray) -> np.ndarray:

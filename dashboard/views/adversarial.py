@@ -306,16 +306,17 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         k = len(names)
         kdims = ["along r", "random direction"]
         regions_by_class = hv.Polygons(
-            [{kdims[0]: p[:, 0], kdims[1]: p[:, 1], "class": int(c)} for p, c in zip(part.polygons, part.predicted)],
+            [{kdims[0]: p[:, 0], kdims[1]: p[:, 1], "class": int(c)} for p, c, _ in part.class_cells],
             kdims=kdims, vdims="class").opts(
-            color="class", cmap=CLASS_COLORS[:k], clim=(-0.5, k - 0.5), alpha=0.35, line_color="#555555",
-            line_width=0.3, tools=["hover"])
+            color="class", cmap=CLASS_COLORS[:k], clim=(-0.5, k - 0.5), alpha=0.35, line_alpha=0, tools=["hover"])
+        edges = hv.Path([np.vstack([p, p[:1]]) for p in part.polygons], kdims=kdims).opts(
+            color="#555555", line_width=0.3, alpha=0.5)
         boundary = hv.Path(list(part.boundary_segments), kdims=["along r", "random direction"]).opts(
             color="black", line_width=2)
         points = hv.Points([(0.0, 0.0, names[res.original[0]]), (float(res.l2[0]), 0.0, names[res.adversarial[0]])],
                            kdims=["along r", "random direction"], vdims="class").opts(
             color="black", size=9, tools=["hover"])
-        plot = (regions_by_class * boundary * points).opts(hv.opts.Overlay(
+        plot = (regions_by_class * edges * boundary * points).opts(hv.opts.Overlay(
             frame_width=440, frame_height=440,
             title=f"{part.num_regions} linear regions; x at (0, 0), x + r on the axis"))
         return pn.Column(pn.pane.Markdown(

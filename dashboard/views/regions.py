@@ -283,16 +283,23 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         bounds_ = np.cumsum([0] + sizes)
         on = [layer.patterns[:, a:b].sum(1) for a, b in zip(bounds_[:-1], bounds_[1:])]
         summary = [" / ".join(f"{int(o[r])}/{s}" for o, s in zip(on, sizes)) or "-" for r in range(len(polys))]
+        def class_name(c):
+            return str(names[int(c)]) if int(c) < len(names) else str(int(c))
+
+        region_ids = list(range(len(polys)))
         if self.color_by == "class" and full and part.predicted is not None:
-            colors = [CLASS_COLORS[int(c) % len(CLASS_COLORS)] for c in part.predicted]
-            cls = [str(names[int(c)]) if int(c) < len(names) else str(int(c)) for c in part.predicted]
+            # the class cells split regions along the decision boundary, so the class map is exact
+            polys = [cell for cell, _, _ in part.class_cells]
+            region_ids = [r for _, _, r in part.class_cells]
+            colors = [CLASS_COLORS[c % len(CLASS_COLORS)] for _, c, _ in part.class_cells]
+            cls = [class_name(c) for _, c, _ in part.class_cells]
         else:
             colors = _pattern_colors(layer.patterns)
-            cls = [str(names[int(c)]) if int(c) < len(names) else str(int(c)) for c in part.predicted] \
-                if full and part.predicted is not None else ["-"] * len(polys)
+            cls = [class_name(c) for c in part.predicted] if full and part.predicted is not None \
+                else ["-"] * len(polys)
         source = ColumnDataSource(dict(
             xs=[p[:, 0] for p in polys], ys=[p[:, 1] for p in polys], color=colors,
-            region=list(range(len(polys))), on=summary, cls=cls, area=layer.areas))
+            region=region_ids, on=[summary[r] for r in region_ids], cls=cls, area=layer.areas[region_ids]))
         lo, hi = part.domain.min(0), part.domain.max(0)
         half = 0.52 * (hi - lo).max()  # equal scales on both axes, a small margin around the slice
         (cx, cy) = 0.5 * (lo + hi)

@@ -57,7 +57,9 @@ def test_layer_slider_and_colouring_redraw_without_recomputing(state, monkeypatc
             fig = view.figure()
             (patches,) = renderers(fig, Patches)
             shown = part.layers[layer if layer >= 0 else 2]
-            assert len(patches.data_source.data["xs"]) == shown.num_regions
+            full_class_map = color_by == "class" and layer in (2, -1)
+            expected = len(part.class_cells) if full_class_map else shown.num_regions
+            assert len(patches.data_source.data["xs"]) == expected
     assert len(calls) == 1
 
 
@@ -66,7 +68,9 @@ def test_class_colours_and_decision_boundary_are_drawn(state):
     part = view.partition()
     fig = view.figure()
     (patches,) = renderers(fig, Patches)
-    assert patches.data_source.data["color"] == [CLASS_COLORS[c] for c in part.predicted]
+    # class colouring draws the regions split along the decision boundary (exact class cells)
+    assert patches.data_source.data["color"] == [CLASS_COLORS[c] for _, c, _ in part.class_cells]
+    assert patches.data_source.data["region"] == [r for _, _, r in part.class_cells]
     lines = renderers(fig, MultiLine)
     assert len(lines) == 1 and len(lines[0].data_source.data["xs"]) == len(part.boundary_segments)
 

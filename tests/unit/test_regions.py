@@ -325,3 +325,19 @@ def test_unit_ranges_are_attained_and_contain_every_sample(deep):
                                    lo, atol=1e-10)
         np.testing.assert_allclose(canonical(net).preactivations(torch.as_tensor(at_max))[layer - 1].numpy()[units, units],
                                    hi, atol=1e-10)
+
+
+@pytest.mark.parametrize("n_out", [1, 3])
+def test_class_cells_tile_the_slice_and_carry_the_forward_pass_class(n_out):
+    model = mlp([2, 12, 12], seed=5, n_out=n_out)
+    part = regions.partition_2d(model, box=(-2, 2, -2, 2))
+    polys = [cell for cell, _, _ in part.class_cells]
+    area = sum(0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1)))
+               for p in polys)
+    assert area == pytest.approx(16.0, rel=1e-9)
+    centroids = np.array([p.mean(0) for p in polys])
+    with torch.no_grad():
+        out = model(torch.as_tensor(centroids))
+    forward = (out[:, 0] > 0).long().numpy() if n_out == 1 else out.argmax(1).numpy()
+    assert np.array_equal(forward, [c for _, c, _ in part.class_cells])
+    assert {r for _, _, r in part.class_cells} == set(range(part.num_regions))
