@@ -1,8 +1,9 @@
-"""Cached adapters between the views and :mod:`explorer`.
+"""Shared cached adapters between the views and :mod:`explorer`.
 
-The only place where results are cached. Cached values are shared by every
-session and thread, so they are treated as read-only: models are in eval mode
-and nobody trains or edits them in place.
+Each tab keeps its own cached adapters at the top of its view module; these are
+the ones several views use. Cached values are shared by every session and
+thread, so they are treated as read-only: models are in eval mode and nobody
+trains or edits them in place.
 
 Models are hashed for the cache by their ``explorer_key`` attribute
 (``zoo:<name>`` or ``upload:<sha256>``), set when they are loaded here.
