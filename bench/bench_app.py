@@ -62,3 +62,7 @@ def main() -> None:
               f"(x{ours_load / bare:.1f})")
     print(f"zoo load: worst x{max(ratios):.1f} of a bare torch.load")
     print(f"cold start ratio (app / one-line Panel app): {ours / baseline:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             traceback.print_exc()
             failed.append(name)
-        print(f"(bench_{name} took {time.perf_counter() - start:.1f} s)\n", flush=True)
+        # to stderr, so each benchmark's own figure stays the last line of its output
+        print(f"(bench_{name} took {time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
     if failed:
         print(f"failed: {failed}")
     return 1 if failed else 0

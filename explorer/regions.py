@@ -193,17 +193,27 @@ def _split(V: np.ndarray, n: np.ndarray, z: np.ndarray):
     edge crossings, found by linear interpolation (exact up to rounding as z is affine).
     """
     R, K, _ = V.shape
+    valid, cross, P = _edge_crossings(V, n, z)
+    pts = np.stack([V, P], axis=2).reshape(R, 2 * K, 2)
+    pos = np.stack([valid & (z >= 0), cross], axis=2).reshape(R, 2 * K)
+    neg = np.stack([valid & (z <= 0), cross], axis=2).reshape(R, 2 * K)
+    return _compact(pts, pos), _compact(pts, neg)
+
+
+def _edge_crossings(V: np.ndarray, n: np.ndarray, z: np.ndarray):
+    """Where each polygon edge (vertex k to k+1) crosses the line z = 0.
+
+    Returns the mask of real vertices, the mask of edges that cross strictly, and the
+    crossing points (linear interpolation of z along the edge; V itself where no crossing).
+    """
+    K = V.shape[1]
     valid = np.arange(K) < n[:, None]
     nxt = _next_index(n, K)
     zn = np.take_along_axis(z, nxt, 1)
     Vn = np.take_along_axis(V, nxt[..., None], 1)
     cross = valid & (z * zn < 0)
     t = np.where(cross, z / np.where(cross, z - zn, 1.0), 0.0)
-    P = V + t[..., None] * (Vn - V)
-    pts = np.stack([V, P], axis=2).reshape(R, 2 * K, 2)
-    pos = np.stack([valid & (z >= 0), cross], axis=2).reshape(R, 2 * K)
-    neg = np.stack([valid & (z <= 0), cross], axis=2).reshape(R, 2 * K)
-    return _compact(pts, pos), _compact(pts, neg)
+    return valid, cross, V + t[..., None] * (Vn - V)
 
 
 def _snap(z: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -226,13 +236,8 @@ def _clip_line(V, n, a, b, scale):
     if R == 0:
         return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
     z = _snap(_dot2(V, a) + b[:, None], scale)
-    valid = np.arange(K) < n[:, None]
-    nxt = _next_index(n, K)
-    zn = np.take_along_axis(z, nxt, 1)
-    Vn = np.take_along_axis(V, nxt[..., None], 1)
-    cross = valid & (z * zn < 0)
-    t = np.where(cross, z / np.where(cross, z - zn, 1.0), 0.0)
-    P = np.concatenate([V, V + t[..., None] * (Vn - V)], axis=1)
+    valid, cross, crossings = _edge_crossings(V, n, z)
+    P = np.concatenate([V, crossings], axis=1)
     ok = np.concatenate([valid & (z == 0), cross], axis=1)
     along = np.stack([-a[:, 1], a[:, 0]], axis=1)
     s = _dot2(P, along)
