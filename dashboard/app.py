@@ -46,17 +46,26 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     picker = ModelPicker(state=state)
     views = create_views(state)
     titles = [title for title, _ in views]
-    tabs = pn.Tabs(*[(title, view) for title, view in views], dynamic=True, sizing_mode="stretch_width")
-    if state.tab in titles:
-        tabs.active = titles.index(state.tab)
+    # A tab's content is built the first time it is opened: a session that only looks
+    # at the overview never pays for the spectra or the partition of another tab.
+    pages = [pn.Column(sizing_mode="stretch_width") for _ in views]
+    tabs = pn.Tabs(*zip(titles, pages), dynamic=True, sizing_mode="stretch_width")
+
+    def open_tab(index: int):
+        if not pages[index].objects:
+            pages[index].objects = [views[index][1]]
 
     def tab_to_state(event):
+        open_tab(event.new)
         state.tab = titles[event.new]
 
     def state_to_tab(event):
         if event.new in titles:
             tabs.active = titles.index(event.new)
 
+    if state.tab in titles:
+        tabs.active = titles.index(state.tab)
+    open_tab(tabs.active)
     tabs.param.watch(tab_to_state, "active")
     state.param.watch(state_to_tab, "tab")
     if pn.state.location is not None:
