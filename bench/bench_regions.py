@@ -17,21 +17,12 @@ Run: ``python -m bench regions`` (or ``python -m bench.bench_regions``).
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
 
 from bench.timing import best_of
 from explorer import bounds, regions
 from explorer.nets import canonical
 from explorer.threads import single_threaded
-
-
-def mlp(widths, n_out, seed=0):
-    torch.manual_seed(seed)
-    layers = []
-    for a, b in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(widths[-1], n_out)).eval()
+from tests.unit.builders import mlp
 
 
 def _clip(poly, a, b):
@@ -78,7 +69,7 @@ def reference_partition(blocks, box):
 
 
 def bench_partition():
-    model = mlp([2, 64, 64, 64], 1)
+    model = mlp([2, 64, 64, 64], n_out=1)
     blocks = canonical(model).dense_blocks()
     box = (-1.0, 1.0, -1.0, 1.0)
     part = regions.partition_2d(model, box=box)  # warm-up
@@ -98,7 +89,7 @@ def bench_partition():
 
 
 def bench_bounds():
-    model = mlp([784, 64, 64, 64], 10)
+    model = mlp([784, 64, 64, 64], n_out=10)
     blocks = canonical(model).dense_blocks()
     rng = np.random.default_rng(0)
     box = bounds.Box.linf_ball(rng.uniform(0, 1, 784), 0.01)

@@ -22,29 +22,11 @@ Both are *sound*: every pre-activation of every input in the box lies inside.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from .nets import canonical
-
-__all__ = ["Box", "Bounds", "ibp", "crown", "as_box", "dense_blocks"]
-
-_BLOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def dense_blocks(model) -> list:
-    """``canonical(model).dense_blocks()``, remembered per canonical net.
-
-    Passing the same :class:`~explorer.nets.CanonicalNet` to several analyses (as
-    :func:`explorer.stability.compress` does) builds the dense matrices once; a
-    convolution's operator matrix can take a second to build.
-    """
-    net = canonical(model)
-    if net not in _BLOCKS:
-        _BLOCKS[net] = net.dense_blocks()
-    return _BLOCKS[net]
+__all__ = ["Box", "Bounds", "ibp", "crown", "as_box"]
 
 
 @dataclass

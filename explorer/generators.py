@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import nets
+from . import nets, training
 from .threads import single_threaded
 
 __all__ = ["random_generator", "random_layers", "DenseLayer", "dense_layers", "forward_all", "Corruption", "corrupt",
@@ -94,20 +94,7 @@ def dense_layers(generator) -> list[DenseLayer]:
     net = nets.canonical(generator)
     if len(net.input_shape) != 1:
         raise ValueError(f"A generator takes a flat latent code; this one takes shape {net.input_shape}.")
-    layers: list[DenseLayer] = []
-    group: list[nets.Op] = []
-    for op in net.ops + [None]:
-        if op is None or op.kind == "relu":
-            if not group:
-                if op is None:
-                    break
-                raise ValueError("Each ReLU of a generator must follow an affine layer.")
-            W, b = nets._dense_of(group, None)
-            layers.append(DenseLayer(W, b, relu=op is not None))
-            group = []
-        else:
-            group.append(op)
-    return layers
+    return [DenseLayer(W, b, relu=relu) for W, b, relu in net.affine_blocks()]
 
 
 def forward_all(layers: list[DenseLayer], z: np.ndarray) -> list[np.ndarray]:
@@ -253,23 +240,16 @@ def train_digits_vae(data, recipe, progress: Callable[[int, int], None] | None =
         decoder = nn.Sequential(*dec_layers)
         X = torch.as_tensor(data.X_train, dtype=torch.float32)
         params = list(encoder.parameters()) + list(decoder.parameters())
-        opt = torch.optim.Adam(params, lr=recipe.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs)
-        for epoch in range(recipe.epochs):
-            order = torch.randperm(len(X), generator=gen)
-            for start in range(0, len(X), recipe.batch_size):
-                xb = X[order[start:start + recipe.batch_size]]
-                mu, logvar = encoder(xb).chunk(2, dim=1)
-                z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
-                rec = ((decoder(z) - xb) ** 2).sum(1).mean()
-                kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1).mean()
-                loss = rec + beta * kl
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            sched.step()
-            if progress is not None:
-                progress(epoch + 1, recipe.epochs)
+
+        def loss_of_batch(idx):
+            xb = X[idx]
+            mu, logvar = encoder(xb).chunk(2, dim=1)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
+            rec = ((decoder(z) - xb) ** 2).sum(1).mean()
+            kl = 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1).mean()
+            return rec + beta * kl
+
+        training.minibatch_descent(params, len(X), recipe, gen, loss_of_batch, progress)
         encoder.eval()
         decoder.eval()
         with torch.no_grad():

@@ -642,6 +642,19 @@ def _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_option
     return errors
 
 
+def _counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[int], None]:
+    """A ``tick(k)`` that adds k finished units of work and reports ``progress(done, total)``."""
+    done = 0
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress(done, total)
+
+    return tick
+
+
 @dataclass
 class SuccessSweep:
     """Success rate (relative latent error < tol) per method (rows) and generator (columns)."""
@@ -676,12 +689,7 @@ def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: 
         raise ValueError(f"Unknown methods {bad}; choose from {METHODS}.")
     gd = {"restarts": 1, "steps": 2000, "lr": 0.05, **(gd_options or {})}
     total = len(sizes_list) * len(methods) * trials
-    done = [0]
-
-    def tick(k):
-        done[0] += k
-        if progress is not None:
-            progress(done[0], total)
+    tick = _counter(total, progress)
 
     success = np.zeros((len(methods), len(sizes_list)))
     med = np.zeros_like(success)
@@ -722,12 +730,7 @@ def error_vs_noise(sizes=(20, 100, 500), levels=(1e-4, 1e-3, 1e-2, 1e-1), method
     sizes = tuple(int(s) for s in sizes)
     gd = {"restarts": 3, "steps": 2000, "lr": 0.05, **(gd_options or {})}
     total = len(levels) * (len(methods) + 1) * trials
-    done = [0]
-
-    def tick(k):
-        done[0] += k
-        if progress is not None:
-            progress(done[0], total)
+    tick = _counter(total, progress)
 
     med = np.zeros((len(methods), len(levels)))
     orc = np.zeros(len(levels))

@@ -206,6 +206,7 @@ class CanonicalNet(nn.Module):
         self.ops = ops
         self.input_shape = tuple(input_shape)
         self._modules_list = nn.ModuleList([op.module for op in ops])
+        self._dense = None  # affine_blocks(), built on first use
 
     # -- structure -----------------------------------------------------------------
     @property
@@ -309,28 +310,44 @@ class CanonicalNet(nn.Module):
         A = (out[1:] - c).T
         return A.numpy(), c.numpy()
 
+    def affine_blocks(self) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        """Every affine block as a dense matrix, with whether a ReLU follows it: [(W, b, relu)].
+
+        Shapes are flattened; convolutions become their (sparse but stored dense)
+        operator matrices, refused above ``MAX_DENSE_ENTRIES`` entries. A network may end
+        in a ReLU here (generators do). Built once per net (a conv operator can take a
+        second) and returned read-only, shared by every caller.
+        """
+        if self._dense is None:
+            blocks = []
+            group: list[Op] = []
+            for op in self.ops:
+                if op.kind == "relu":
+                    blocks.append((*_dense_of(group), True))
+                    group = []
+                else:
+                    group.append(op)
+            if group:
+                blocks.append((*_dense_of(group), False))
+            self._dense = blocks
+        return list(self._dense)
+
     def dense_blocks(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The affine blocks between ReLUs as matrices: [(W_1, b_1), ..., (W_L, b_L)].
 
-        The network is x -> W_L relu(... relu(W_1 x + b_1) ...) + b_L with every
-        shape flattened. Convolutions become their (sparse but stored dense) operator
-        matrices; refused above ``MAX_DENSE_ENTRIES`` entries.
+        The network is x -> W_L relu(... relu(W_1 x + b_1) ...) + b_L; see
+        :meth:`affine_blocks`. A network that ends in a ReLU has no such form.
         """
-        blocks = []
-        group: list[Op] = []
-        for op in self.ops + [None]:
-            if op is None or op.kind == "relu":
-                blocks.append(_dense_of(group, self.input_shape if not blocks else None))
-                group = []
-            else:
-                group.append(op)
-        return blocks
+        blocks = self.affine_blocks()
+        if not blocks or blocks[-1][2]:
+            raise ValueError("The network ends in a ReLU, so it has no last affine block (its scores).")
+        return [(W, b) for W, b, _ in blocks]
 
 
-def _dense_of(group: list[Op], input_shape) -> tuple[np.ndarray, np.ndarray]:
-    in_shape = group[0].in_shape if group else None
-    if in_shape is None:
-        raise ValueError("Two ReLUs in a row or a network ending in ReLU has an empty block.")
+def _dense_of(group: list[Op]) -> tuple[np.ndarray, np.ndarray]:
+    if not group:
+        raise ValueError("Each ReLU must follow an affine layer; this network starts with a ReLU.")
+    in_shape = group[0].in_shape
     n_in = math.prod(in_shape)
     n_out = math.prod(group[-1].out_shape)
     if n_in * n_out > MAX_DENSE_ENTRIES:
@@ -345,7 +362,9 @@ def _dense_of(group: list[Op], input_shape) -> tuple[np.ndarray, np.ndarray]:
             h = op.module(h)
     h = h.reshape(n_in + 1, -1)
     b = h[0]
-    return (h[1:] - b).T.numpy().copy(), b.numpy().copy()
+    W, b = (h[1:] - b).T.numpy().copy(), b.numpy().copy()
+    W.flags.writeable = b.flags.writeable = False
+    return W, b
 
 
 def canonical(model: nn.Module, input_shape: tuple | None = None) -> CanonicalNet:

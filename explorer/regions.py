@@ -41,7 +41,6 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .bounds import dense_blocks
 from .nets import canonical
 from .threads import single_threaded
 
@@ -377,7 +376,7 @@ def _check_polygon(polygon) -> np.ndarray:
 
 
 def _blocks(model):
-    return dense_blocks(model)
+    return canonical(model).dense_blocks()
 
 
 def partition_plane(model, origin, directions, polygon, max_regions: int = 200_000,

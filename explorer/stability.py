@@ -111,7 +111,7 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
     net = canonical(model)
-    blocks = _bounds.dense_blocks(net)
+    blocks = net.dense_blocks()
     box = as_box(domain, blocks[0][0].shape[1])
     start = time.perf_counter()
     with single_threaded():
@@ -319,7 +319,7 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
     2-D inputs) and ``points`` if given.
     """
     net = canonical(model)
-    blocks = _bounds.dense_blocks(net)
+    blocks = net.dense_blocks()
     box = as_box(domain, blocks[0][0].shape[1])
     st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
     if len(st.status) != len(blocks) - 1:

@@ -24,7 +24,7 @@ from torch import nn
 from .datasets import Dataset
 from .threads import single_threaded
 
-__all__ = ["Recipe", "train", "accuracy", "pgd_linf"]
+__all__ = ["Recipe", "train", "minibatch_descent", "accuracy", "pgd_linf"]
 
 RECIPES = ("plain", "l1", "adversarial")
 # Methods whose training lives next to their model (zoo entries name them in their trainer):
@@ -65,6 +65,28 @@ def pgd_linf(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, ste
     return torch.clamp(x + delta, *domain).detach()
 
 
+def minibatch_descent(params, n: int, recipe: Recipe, generator: torch.Generator,
+                      loss_of_batch: Callable[[torch.Tensor], torch.Tensor],
+                      progress: Callable[[int, int], None] | None = None) -> None:
+    """Adam with a cosine learning-rate schedule over shuffled minibatches of ``n`` samples.
+
+    ``loss_of_batch(indices)`` returns the loss of one minibatch; ``progress(epoch, epochs)``
+    is called after every epoch. The shuffles draw from ``generator``, so runs repeat.
+    """
+    opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs)
+    for epoch in range(recipe.epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, recipe.batch_size):
+            loss = loss_of_batch(order[start:start + recipe.batch_size])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        if progress is not None:
+            progress(epoch + 1, recipe.epochs)
+
+
 def train(model: nn.Module, data: Dataset, recipe: Recipe,
           progress: Callable[[int, int], None] | None = None) -> nn.Module:
     """Train ``model`` in place on ``data`` by ``recipe``; returns it in eval mode.
@@ -78,28 +100,21 @@ def train(model: nn.Module, data: Dataset, recipe: Recipe,
         generator = torch.Generator().manual_seed(recipe.seed)
         X = torch.as_tensor(data.X_train)
         y = torch.as_tensor(data.y_train)
-        opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs)
         weights = [p for n, p in model.named_parameters() if n.endswith("weight") and p.dim() > 1]
-        for epoch in range(recipe.epochs):
-            model.train()
-            order = torch.randperm(len(X), generator=generator)
-            for start in range(0, len(X), recipe.batch_size):
-                idx = order[start:start + recipe.batch_size]
-                xb, yb = X[idx], y[idx]
-                if recipe.method == "adversarial":
-                    model.eval()
-                    xb = pgd_linf(model, xb, yb, recipe.eps, recipe.pgd_steps, data.domain, generator)
-                    model.train()
-                loss = nn.functional.cross_entropy(model(xb), yb)
-                if recipe.method == "l1":
-                    loss = loss + recipe.l1 * sum(w.abs().sum() for w in weights)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            sched.step()
-            if progress is not None:
-                progress(epoch + 1, recipe.epochs)
+
+        def loss_of_batch(idx):
+            xb, yb = X[idx], y[idx]
+            if recipe.method == "adversarial":
+                model.eval()
+                xb = pgd_linf(model, xb, yb, recipe.eps, recipe.pgd_steps, data.domain, generator)
+                model.train()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            if recipe.method == "l1":
+                loss = loss + recipe.l1 * sum(w.abs().sum() for w in weights)
+            return loss
+
+        model.train()
+        minibatch_descent(model.parameters(), len(X), recipe, generator, loss_of_batch, progress)
     return model.eval()
 
 

@@ -333,12 +333,13 @@ def load(name: str) -> nn.Sequential:
     path = DATA_DIR / f"{name}.pt"
     if info is None or not path.exists():
         raise CheckpointError(f"'{name}' has no checkpoint; build it with `python -m explorer.zoo build {name}`.")
-    if _sha256(path) != info["sha256"]:
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != info["sha256"]:
         raise CheckpointError(
             f"{path.name} does not match the sha256 in models.json; rebuild it with "
             f"`python -m explorer.zoo build {name}`."
         )
-    model = load_file(path)
+    model = load_file(data)
     model.zoo_name = entry.name
     return model
 
