@@ -22,7 +22,7 @@ import param
 from explorer import attacks, certified, evaluation, regions, zoo
 
 from .. import services
-from ..state import AppState
+from ..state import AppState, classifier_names
 from .common import BackgroundWork, CLASS_COLORS, error_alert, percent
 
 GALLERY_SIZE = 12
@@ -168,8 +168,7 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
 
     def zoo_table(self, progress=None) -> pd.DataFrame:
         """Robustness of every zoo model trained on the current dataset, one row each."""
-        names = [n for n in zoo.names() if zoo.ENTRIES[n].task == "classifier"
-                 and zoo.card(n)["dataset"] == self.state.dataset_name]
+        names = [n for n in classifier_names() if zoo.card(n)["dataset"] == self.state.dataset_name]
         rows = []
         for i, name in enumerate(names):
             clip = self.state.dataset.domain if self.state.dataset.image_shape else None

@@ -9,7 +9,7 @@ import param
 from explorer import nets, zoo
 
 from .. import services
-from ..state import AppState
+from ..state import UPLOAD_PREFIX, AppState
 from .common import error_alert, percent
 
 
@@ -69,7 +69,7 @@ class ModelPicker(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             self._select,
-            pn.Column(self._dataset, visible=self.state.param.model_name.rx().startswith("upload: ")),
+            pn.Column(self._dataset, visible=self.state.param.model_name.rx().startswith(UPLOAD_PREFIX)),
             pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`:"),
             self._upload,
             self._status,
