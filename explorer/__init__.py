@@ -1,22 +1,51 @@
 """Network Explorer's compute package: look inside piecewise-linear networks.
 
-Submodules (import the ones you need; none of them imports a UI library):
+One subpackage per topic (none of them imports a UI library; the map of every
+module is in ``docs/architecture.md``):
 
-- :mod:`explorer.nets`        canonical piecewise-linear form of a network
-- :mod:`explorer.zoo`         named trained models, model cards, checkpoint files
-- :mod:`explorer.datasets`    2-D toy sets, 8x8 digits, local MNIST files
-- :mod:`explorer.training`    deterministic training recipes (plain, l1, adversarial)
-- :mod:`explorer.evaluation`  predictions, decision maps, confusion matrices
+- :mod:`explorer.nets`        the canonical piecewise-linear form, IBP / CROWN bounds, thread control
+- :mod:`explorer.models`      data sets, training recipes, the zoo and its checkpoints, generators
 - :mod:`explorer.regions`     exact linear regions of 2-D slices, counts and bounds
-- :mod:`explorer.bounds`      interval bound propagation and CROWN
-- :mod:`explorer.stability`   stable units (IBP, CROWN, MILP) and lossless compression
-- :mod:`explorer.spectra`     singular values of dense and conv layers, bounds, ESD
-- :mod:`explorer.orthogonal`  Cayley-orthogonal convolutions and their training
-- :mod:`explorer.attacks`     DeepFool, FGSM, PGD, minimal epsilon, robustness
-- :mod:`explorer.certified`   certified radius and the certified <= exact <= attack sandwich
-- :mod:`explorer.generators`  random and trained ReLU generators, corruptions
-- :mod:`explorer.inversion`   generator inversion: layer-wise pursuit, LP, gradient descent
-- :mod:`explorer.threads`     single-threaded context for small matrix work
+- :mod:`explorer.stability`   stable units (IBP, CROWN, MILP, exact 2-D) and lossless compression
+- :mod:`explorer.spectra`     singular values of dense and conv layers, bounds, ESD, truncation
+- :mod:`explorer.robustness`  DeepFool, FGSM, PGD, robustness measures, certified radii
+- :mod:`explorer.inversion`   generator inversion: layer-wise pursuit, LP, gradient descent, sweeps
+
+Short names. The modules people import most are also reachable by one word, as
+``from explorer import zoo, attacks`` or ``from explorer.threads import single_threaded``:
+
+=============  ===============================
+short name     module
+=============  ===============================
+``zoo``        :mod:`explorer.models.zoo`
+``datasets``   :mod:`explorer.models.datasets`
+``training``   :mod:`explorer.models.training`
+``evaluation`` :mod:`explorer.models.evaluation`
+``orthogonal`` :mod:`explorer.models.orthogonal`
+``generators`` :mod:`explorer.models.generators`
+``attacks``    :mod:`explorer.robustness`
+``certified``  :mod:`explorer.robustness.certified`
+``bounds``     :mod:`explorer.nets.bounds`
+``threads``    :mod:`explorer.nets.threads`
+=============  ===============================
 """
 
+import sys
+
+from . import inversion, models, nets, regions, robustness, spectra, stability
+from .models import datasets, evaluation, generators, orthogonal, training, zoo
+from .nets import bounds, threads
+from .robustness import certified
+
+attacks = robustness
+
+# so that `import explorer.zoo` and `from explorer.stability import Box` work for the short names too
+for _short in ("zoo", "datasets", "training", "evaluation", "orthogonal", "generators",
+               "attacks", "certified", "bounds", "threads"):
+    sys.modules[f"{__name__}.{_short}"] = globals()[_short]
+
 __version__ = "0.1.0"
+
+__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion",
+           "zoo", "datasets", "training", "evaluation", "orthogonal", "generators",
+           "attacks", "certified", "bounds", "threads"]

@@ -110,7 +110,8 @@ def test_gradient_descent_with_restarts_recovers_z_on_an_expansive_generator():
     assert res.rel_error < 1e-10
     assert res.losses.shape == (3, 1000)
     final = res.losses[:, -1]
-    assert res.best_restart == int(np.argmin(final)) or final[res.best_restart] <= final.min() * 1.01
+    # the restart kept has the lowest loss, up to rounding once every restart has converged
+    assert final[res.best_restart] <= final.min() * 1.01 + 1e-12 * res.losses[:, 0].min()
     assert final.min() < 1e-6 * res.losses[:, 0].min()  # the loss fell by many orders
 
 

@@ -4,13 +4,14 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import quad
 import torch
+from explorer.threads import single_threaded
+from scipy.integrate import quad
 from torch import nn
 from torch.nn import functional as F
 
 from explorer import nets, orthogonal, spectra, zoo
-from explorer.threads import single_threaded
+from explorer.spectra import circular_norm
 
 
 @pytest.fixture
@@ -291,7 +292,7 @@ def test_exact_sigma_max_of_a_flat_spectrum():
 
 def test_gram_coefficients_give_the_gram_of_the_symbol(rng):
     K = rng.normal(size=(5, 3, 3, 2))
-    D = spectra._gram_coefficients(K)
+    D = circular_norm._gram_coefficients(K)
     om1, om2 = rng.uniform(-np.pi, np.pi, 2), rng.uniform(-np.pi, np.pi, 3)
     P = spectra.conv_symbol(K, om1, om2)
     d1, d2 = np.arange(-2, 3), np.arange(-1, 2)
@@ -305,15 +306,15 @@ def test_gram_coefficients_give_the_gram_of_the_symbol(rng):
 def test_cholesky_certificate_is_never_wrong(rng, c):
     K = rng.normal(size=(c, c, 3, 3))
     m = (12, 12)
-    D = spectra._gram_coefficients(K)
-    u, v = spectra._unique_frequencies(*m)
+    D = circular_norm._gram_coefficients(K)
+    u, v = circular_norm._unique_frequencies(*m)
     assert len(u) == 12 * 12 // 2 + 2  # one of each conjugate pair; 4 self-conjugate frequencies
     P = spectra.conv_symbol(K, 2 * np.pi * np.arange(12) / 12, 2 * np.pi * np.arange(12) / 12)
     lam = np.linalg.norm(P[u, v], 2, axis=(1, 2)) ** 2
     levels = [lam.min(), np.median(lam), lam.max() * (1 - 1e-3), lam.max(), lam.max() * (1 + 1e-6), lam.max() * 1.05]
     for level in levels:
         with single_threaded():
-            failed_at, shift = spectra._certify(D, float(level), u, v, m)
+            failed_at, shift = circular_norm._certify(D, float(level), u, v, m)
         ok = failed_at == 0
         assert not np.any(ok & (lam >= level))  # a pass proves lambda_max < level
         assert np.all(ok[lam < 0.95 * shift])  # and well-separated frequencies do pass

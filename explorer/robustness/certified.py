@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import nets
+from .. import nets, regions, spectra
+from .deepfool import deepfool
 
 __all__ = ["CertifiedRadius", "lipschitz_blocks", "certified_radius", "exact_distance_2d",
            "point_segment_distance", "Sandwich", "sandwich"]
@@ -55,7 +56,6 @@ def lipschitz_blocks(model: nn.Module) -> tuple[list[float], np.ndarray | None]:
     try:
         blocks = net.dense_blocks()
     except nets.OperatorTooLargeError:
-        from . import spectra
 
         return list(spectra.lipschitz_bound(net).norms), None
     return [float(np.linalg.norm(W, 2)) for W, _ in blocks], blocks[-1][0]
@@ -112,7 +112,6 @@ def exact_distance_2d(model: nn.Module, x, radius: float) -> tuple[float, np.nda
     point where the top two logits tie lies in the closure of another class's region,
     so the nearest tie point is exactly the nearest point of another class.
     """
-    from . import regions
 
     net = nets.canonical(model)
     if int(np.prod(net.input_shape)) != 2:
@@ -153,7 +152,6 @@ def sandwich(model: nn.Module, x, **deepfool_kwargs) -> Sandwich:
     DeepFool runs in float64 on the canonical network; its perturbation bounds the
     region the exact partition has to cover.
     """
-    from .attacks import deepfool
 
     net = nets.canonical(model)
     p = np.asarray(x, dtype=np.float64).reshape(1, -1)

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..nets.threads import single_threaded
 from . import datasets, training
-from .threads import single_threaded
 
 __all__ = ["CayleyConv2d", "export_conv2d", "orthogonal_cnn", "export_model", "train_orthogonal", "zoo_spec"]
 
@@ -122,7 +122,7 @@ def train_orthogonal(model: nn.Module, data: datasets.Dataset, recipe: training.
 
     ``model`` is the untrained plain ``nn.Sequential`` built from the zoo spec (its conv
     layers are full-size circular convs); the trained Cayley layers are exported into
-    it, so the checkpoint loads with :func:`explorer.zoo.load_file`.
+    it, so the checkpoint loads with :func:`explorer.models.zoo.load_file`.
     """
     torch.manual_seed(recipe.seed)
     channels = tuple(m.out_channels for m in model if isinstance(m, nn.Conv2d))

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..nets.threads import single_threaded
 from .datasets import Dataset
-from .threads import single_threaded
 
 __all__ = ["Recipe", "train", "minibatch_descent", "accuracy", "pgd_linf"]
 
 RECIPES = ("plain", "l1", "adversarial")
 # Methods whose training lives next to their model (zoo entries name them in their trainer):
-# "cayley": explorer.orthogonal.train_orthogonal; "vae": explorer.generators.vae_*_trainer.
+# "cayley": explorer.models.orthogonal.train_orthogonal; "vae": explorer.models.generators.vae_*_trainer.
 CUSTOM_RECIPES = ("cayley", "vae")
 
 

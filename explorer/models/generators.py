@@ -33,8 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import nets, training
-from .threads import single_threaded
+from .. import nets
+from ..nets.threads import single_threaded
+from . import training
 
 __all__ = ["random_generator", "random_layers", "DenseLayer", "dense_layers", "forward_all", "Corruption", "corrupt",
            "gaussian_noise", "random_mask", "block_mask", "sensing_matrix", "train_digits_vae",

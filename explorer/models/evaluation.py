@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .threads import single_threaded
+from ..nets.threads import single_threaded
 
 __all__ = ["predict_proba", "DecisionMap", "decision_map", "confusion_matrix", "Evaluation", "evaluate",
            "data_box"]

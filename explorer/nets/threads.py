@@ -14,8 +14,6 @@ import torch
 from threadpoolctl import threadpool_limits
 
 __all__ = ["single_threaded"]
-
-
 _lock = threading.Lock()
 _depth = 0  # how many threads are inside single_threaded() right now
 _saved_threads = 1

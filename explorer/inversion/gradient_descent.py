@@ -1,0 +1,68 @@
+"""Inversion by gradient descent with random restarts (Bora et al., CSGM 2017).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..models.generators import DenseLayer
+from ..nets.threads import single_threaded
+
+
+def invert_batch_gd(layer_sets: list[list[DenseLayer]], Y: np.ndarray, masks=None, A=None,
+                    restarts: int = 3, steps: int = 2000, lr: float = 0.05, prior: float = 0.0,
+                    seed: int = 0, progress: Callable[[int, int], None] | None = None):
+    """Adam on many independent problems at once (same layer sizes, own weights each).
+
+    Problem p minimises mean((observe_p(G_p(z)) - Y[p])^2) + prior ||z||^2 from
+    ``restarts`` N(0, I) starts. ``Y``: (P, n_out) with ``masks`` (P, n_out) bool
+    (unobserved entries of Y ignored), or (P, m) with ``A`` (P, m, n_out).
+    Returns (best z (P, k), losses (P, restarts, steps), best restart index (P,)).
+    """
+    P = len(layer_sets)
+    with single_threaded():
+        # transposed weights (P, n_in, n_out), stored contiguous: 1.2x faster batched products
+        Wts = [torch.from_numpy(np.ascontiguousarray(np.stack([ls[i].W.T for ls in layer_sets])))
+               for i in range(len(layer_sets[0]))]
+        bs = [torch.from_numpy(np.stack([ls[i].b for ls in layer_sets]))[:, None, :] for i in range(len(Wts))]
+        relus = [l.relu for l in layer_sets[0]]
+        Yt = torch.as_tensor(np.asarray(Y, dtype=np.float64))[:, None, :]
+        if A is not None:
+            At = torch.as_tensor(np.asarray(A, dtype=np.float64)).transpose(1, 2)
+            weight = torch.ones_like(Yt)
+        else:
+            At = None
+            weight = (torch.ones_like(Yt) if masks is None
+                      else torch.as_tensor(np.asarray(masks, dtype=np.float64))[:, None, :])
+        m_obs = weight.sum(-1).clamp_min(1.0)
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(P, restarts, Wts[0].shape[1], generator=gen, dtype=torch.float64).requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        losses = torch.empty(P, restarts, steps, dtype=torch.float64)
+
+        def loss_of(z):
+            h = z
+            for Wt, b, relu in zip(Wts, bs, relus):
+                h = torch.baddbmm(b, h, Wt)
+                if relu:
+                    h = torch.relu(h)
+            if At is not None:
+                h = torch.bmm(h, At)
+            return (((h - Yt) * weight) ** 2).sum(-1) / m_obs + prior * (z ** 2).sum(-1)
+
+        for step in range(steps):
+            per = loss_of(z)
+            opt.zero_grad()
+            per.sum().backward()
+            opt.step()
+            losses[:, :, step] = per.detach()
+            if progress is not None and (step + 1) % 100 == 0:
+                progress(step + 1, steps)
+        with torch.no_grad():
+            final = loss_of(z)
+        best = final.argmin(1)
+        z_best = z.detach()[torch.arange(P), best]
+    return z_best.numpy(), losses.numpy(), best.numpy()

@@ -1,0 +1,229 @@
+"""The entry point :func:`invert`, its status checks, and every method on one problem.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..models.generators import Corruption, corrupt, dense_layers, forward_all
+from ..nets.threads import single_threaded
+from .gradient_descent import invert_batch_gd
+from .identifiability import Identifiability, identifiability
+from .layerwise import NOISELESS_TOL, _layerwise, _Underdetermined
+from .observation import _observation, _observe, _polish, _region_map, _residual
+
+METHODS = ("gd", "layered", "lp", "ls")
+
+
+@dataclass
+class Inversion:
+    """The result of one inversion.
+
+    ``status``: "ok", "underdetermined" (a least-squares step had fewer independent
+    rows than unknowns), "not identifiable" (no method can single out z: the first
+    layer is narrower than the latent, too few entries are observed, or the map is
+    not injective around the answer) or "ambiguous" (a layer has an empty support,
+    e.g. z = 0: z is only known to lie in a cone). ``message`` says why.
+    ``losses``: gradient descent's loss per restart and step (restarts, steps);
+    ``layer_residuals``: the layer-wise methods' relative residual per layer (top first).
+    """
+
+    method: str
+    z_hat: np.ndarray
+    x_hat: np.ndarray
+    residual: float
+    rel_error: float | None
+    status: str
+    message: str
+    supports: list  # supp(x_i) of the answer, one bool array per ReLU layer
+    true_supports: list | None
+    losses: np.ndarray
+    best_restart: int
+    layer_residuals: np.ndarray
+    time_s: float
+
+    def succeeded(self, tol: float = 1e-6) -> bool:
+        """Relative latent error below ``tol`` (needs the true z)."""
+        return self.rel_error is not None and self.rel_error < tol
+
+    def support_counts(self) -> np.ndarray:
+        """Per layer (rows) the recovered support against the true one: TP, FP, FN, TN."""
+        if self.true_supports is None:
+            raise ValueError("The true latent was not given, so the true supports are unknown.")
+        return np.array([[(s & t).sum(), (s & ~t).sum(), (~s & t).sum(), (~s & ~t).sum()]
+                         for s, t in zip(self.supports, self.true_supports)])
+
+    @property
+    def pattern_distance(self) -> int | None:
+        """Hamming distance between the activation patterns of z_hat and the true z."""
+        if self.true_supports is None:
+            return None
+        return int(sum((s != t).sum() for s, t in zip(self.supports, self.true_supports)))
+
+
+def _prechecks(layers, m_obs: int, y, mask, A) -> tuple[str, str]:
+    n0, n1 = layers[0].W.shape[1], layers[0].W.shape[0]
+    if n1 < n0:
+        return "not identifiable", (f"The first layer has {n1} units for a {n0}-dimensional latent: "
+                                    "G cannot be one-to-one.")
+    if m_obs < n0:
+        return "not identifiable", f"Only {m_obs} observed values for {n0} unknowns."
+    if A is None and layers[-1].relu and not (y > 0).any():
+        return "ambiguous", "No observed output is positive (e.g. z = 0): z is only known to lie in a cone."
+    return "ok", ""
+
+
+def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: float | None = None,
+           z_true=None, restarts: int = 3, steps: int = 2000, lr: float = 0.05, prior: float = 0.0,
+           seed: int = 0, polish: bool = True, progress: Callable[[int, int], None] | None = None) -> Inversion:
+    """Recover z from y = observe(G(z)) (+ noise) with one of :data:`METHODS`.
+
+    Parameters
+    ----------
+    generator : nn.Module or list of DenseLayer
+        A Linear/ReLU generator (e.g. :func:`explorer.models.generators.random_generator`).
+    y : array
+        Observed values: G(z) (+ noise); with ``mask`` all n outputs or only the
+        observed ones; with ``A`` the m measurements A G(z).
+    noise_std : float, optional
+        Absolute noise standard deviation; > 0 switches ``"layered"`` to its
+        noise-aware variant and sets the support thresholds.
+    z_true : array, optional
+        The true latent, to report the relative error and the true supports.
+    restarts, steps, lr, prior, seed
+        Gradient descent settings (method ``"gd"``).
+
+    Example: ``invert(g, y, method="gd", restarts=5).z_hat``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
+    layers = dense_layers(generator)
+    y, mask, A = _observation(layers[-1].W.shape[0], y, mask, A)
+    noise = float(noise_std or 0.0)
+    t0 = time.perf_counter()
+    status, message = _prechecks(layers, y.size, y, mask, A)
+    losses, best, layer_res = np.zeros((0, 0)), 0, np.zeros(0)
+    with single_threaded():
+        if method == "gd":
+            masks = None if mask is None else mask[None]
+            Y = y[None] if mask is None else _scatter(y, mask)[None]
+            z, losses, best = invert_batch_gd([layers], Y, masks, None if A is None else A[None],
+                                              restarts, steps, lr, prior, seed, progress)
+            z, losses, best = z[0], losses[0], int(best[0])
+        else:
+            # bias-free nets are positively homogeneous: solve at unit scale so that the
+            # LP solver's absolute tolerances do not depend on the size of y
+            unit = max(np.abs(y).max(initial=0.0), 1e-300) if not any(l.b.any() for l in layers) else 1.0
+            try:
+                z, layer_res = _layerwise(layers, y / unit, mask, A, method, noise / unit)
+                z = z * unit
+            except _Underdetermined as exc:
+                if status == "ok":  # a precheck's reason is the more basic one
+                    status, message = "underdetermined", str(exc)
+                z = _minimum_norm_fallback(layers, y / unit, mask, A) * unit
+                polish = False
+        if polish:
+            z = _polish(layers, z, y, mask, A)
+        xs = forward_all(layers, z)
+        if status == "ok":
+            status, message = _post_check(layers, xs, mask, A)
+    elapsed = time.perf_counter() - t0
+    rel = None
+    true_supports = None
+    if z_true is not None:
+        z_true = np.asarray(z_true, dtype=np.float64).reshape(-1)
+        rel = float(np.linalg.norm(z - z_true) / max(np.linalg.norm(z_true), 1e-300))
+        if np.linalg.norm(z_true) == 0:
+            rel = float(np.linalg.norm(z - z_true))
+        true_supports = _supports(layers, forward_all(layers, z_true))
+    return Inversion(method, z, xs[-1], _residual(layers, z, y, mask, A), rel, status, message,
+                     _supports(layers, xs), true_supports, losses, best, layer_res, elapsed)
+
+
+def _supports(layers, xs) -> list:
+    """supp(x_i) for every ReLU layer."""
+    return [x > 0 for layer, x in zip(layers, xs[1:]) if layer.relu]
+
+
+def _scatter(y, mask):
+    full = np.zeros(mask.size)
+    full[mask] = y
+    return full
+
+
+def _minimum_norm_fallback(layers, y, mask, A):
+    """What plain least squares gives when underdetermined (minimum-norm per layer)."""
+    t = y if A is None else np.linalg.lstsq(A, y, rcond=None)[0]
+    rows = np.flatnonzero(mask) if mask is not None else np.arange(layers[-1].W.shape[0])
+    for i in range(len(layers) - 1, -1, -1):
+        W, b = layers[i].W[rows], layers[i].b[rows]
+        tau = NOISELESS_TOL * max(np.abs(t).max(initial=0.0), 1e-300)
+        S = t > tau if layers[i].relu else np.ones(t.size, dtype=bool)
+        t = np.linalg.lstsq(W[S], t[S] - b[S], rcond=None)[0] if S.any() else np.zeros(W.shape[1])
+        rows = np.arange(W.shape[1])
+    return t
+
+
+def _post_check(layers, xs, mask, A) -> tuple[str, str]:
+    """Flag answers that no method could trust: empty supports, a non-injective region."""
+    for i, (layer, x) in enumerate(zip(layers, xs[1:])):
+        seen = x if (i < len(layers) - 1 or A is not None or mask is None) else x[mask]
+        if layer.relu and not (seen > 0).any():
+            return "ambiguous", f"Layer {i + 1} of the answer has an empty support: z lies in a cone of solutions."
+    J, _ = _region_map(layers, xs[0])
+    rank = np.linalg.matrix_rank(_observe(J, mask, A))
+    if rank < xs[0].size:
+        return "not identifiable", (f"Around the answer the observed map has rank {rank} < {xs[0].size}: "
+                                    "a whole family of latents gives the same observation.")
+    return "ok", ""
+
+
+@dataclass
+class Problem:
+    """A target z, its clean signal x = G(z), the corrupted observation and the uniqueness check."""
+
+    layers: list
+    z: np.ndarray
+    x: np.ndarray
+    corruption: Corruption
+    check: Identifiability
+
+
+def make_problem(generator, z=None, seed: int = 0, **corruption) -> Problem:
+    """Draw z ~ N(0, I) (``seed``) unless given, compute x = G(z) and corrupt it.
+
+    ``corruption`` goes to :func:`explorer.models.generators.corrupt` (noise, missing,
+    keep, block, image_shape, measurements).
+    """
+    layers = dense_layers(generator)
+    if z is None:
+        z = np.random.default_rng(seed).standard_normal(layers[0].W.shape[1])
+    z = np.asarray(z, dtype=np.float64).reshape(-1)
+    x = forward_all(layers, z)[-1]
+    c = corrupt(x, seed=seed, **corruption)
+    return Problem(layers, z, x, c, identifiability(layers, z, c.mask, c.A))
+
+
+def compare(problem: Problem, methods=METHODS, progress: Callable[[int, int], None] | None = None,
+            **options) -> dict:
+    """Run each method on ``problem``; returns {method: Inversion, or the error text when the
+    method does not apply (e.g. layer-wise methods on compressed sensing)}. ``options``
+    go to :func:`invert` (restarts, steps, lr, prior, seed)."""
+    out: dict = {}
+    c = problem.corruption
+    total = 100 * len(methods)
+    for i, method in enumerate(methods):
+        # gradient descent reports its steps; progress counts hundredths of a method
+        step_progress = None if progress is None else (lambda d, t, i=i: progress(100 * i + 100 * d // t, total))
+        try:
+            out[method] = invert(problem.layers, c.y, method, mask=c.mask, A=c.A, noise_std=c.noise_std,
+                                 z_true=problem.z, progress=step_progress, **options)
+        except ValueError as exc:
+            out[method] = str(exc)
+        if progress is not None:
+            progress(100 * (i + 1), total)
+    return out

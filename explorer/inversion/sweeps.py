@@ -1,0 +1,163 @@
+"""Success rate against the expansion ratio, error against the noise level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..models.generators import forward_all, random_layers
+from ..nets.threads import single_threaded
+from .gradient_descent import invert_batch_gd
+from .methods import METHODS, _scatter, invert
+from .observation import _polish, oracle
+
+
+def expansion_sizes(ratio: float, latent: int = 20, depth: int = 2) -> tuple:
+    """Layer sizes latent, r*latent, r^2*latent, ... (``depth`` layers)."""
+    return tuple(int(round(latent * ratio ** d)) for d in range(depth + 1))
+
+
+def _trial(sizes, seed: int, t: int):
+    rng = np.random.default_rng([seed, t])
+    layers = random_layers(sizes, seed=int(rng.integers(2 ** 31)))
+    return layers, rng.standard_normal(sizes[0]), rng
+
+
+def _run_methods(layer_sets, zs, Ys, masks, methods, noise_stds, gd_options, tick):
+    """Relative errors (methods x trials) of every method on every trial."""
+    with single_threaded():
+        return _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_options, tick)
+
+
+def _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_options, tick):
+    errors = np.full((len(methods), len(zs)), np.inf)
+    for mi, method in enumerate(methods):
+        if method == "gd":
+            full = [(_scatter(y, m) if m is not None else y) for y, m in zip(Ys, masks)]
+            mk = None if masks[0] is None else np.stack(masks)
+            z_hat, _, _ = invert_batch_gd(layer_sets, np.stack(full), mk, **gd_options)
+            for j, (layers, z, y, m) in enumerate(zip(layer_sets, zs, Ys, masks)):
+                zh = _polish(layers, z_hat[j], y, m, None)
+                errors[mi, j] = np.linalg.norm(zh - z) / np.linalg.norm(z)
+            tick(len(zs))
+            continue
+        for j, (layers, z, y, m) in enumerate(zip(layer_sets, zs, Ys, masks)):
+            res = invert(layers, y, method, mask=m, noise_std=noise_stds[j], z_true=z)
+            if res.status != "underdetermined":
+                errors[mi, j] = res.rel_error
+            tick(1)
+    return errors
+
+
+def _counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[int], None]:
+    """A ``tick(k)`` that adds k finished units of work and reports ``progress(done, total)``."""
+    done = 0
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if progress is not None:
+            progress(done, total)
+
+    return tick
+
+
+@dataclass
+class SuccessSweep:
+    """Success rate (relative latent error < tol) per method (rows) and generator (columns)."""
+
+    sizes: list
+    ratios: np.ndarray
+    methods: list
+    success: np.ndarray
+    median_error: np.ndarray
+    trials: int
+    keep: float
+    tol: float
+
+
+def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: int = 2,
+                         methods=("ls", "layered", "lp", "gd"), trials: int = 20, keep: float = 1.0,
+                         tol: float = 1e-6, seed: int = 0, gd_options: dict | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> SuccessSweep:
+    """Noiseless success rate against the expansion ratio, fresh random generator and z per trial.
+
+    Give explicit ``sizes_list`` (e.g. [(20, 40, 80), (20, 100, 500)]) or ``ratios``
+    (sizes from :func:`expansion_sizes`). ``keep`` < 1 observes a random subset of
+    the outputs. ``gd_options`` go to :func:`invert_batch_gd` (default 1 restart, 2000 steps).
+    """
+    if sizes_list is None:
+        if ratios is None:
+            raise ValueError("Give sizes_list or ratios.")
+        sizes_list = [expansion_sizes(r, latent, depth) for r in ratios]
+    sizes_list = [tuple(int(s) for s in sz) for sz in sizes_list]
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise ValueError(f"Unknown methods {bad}; choose from {METHODS}.")
+    gd = {"restarts": 1, "steps": 2000, "lr": 0.05, **(gd_options or {})}
+    total = len(sizes_list) * len(methods) * trials
+    tick = _counter(total, progress)
+
+    success = np.zeros((len(methods), len(sizes_list)))
+    med = np.zeros_like(success)
+    for ci, sizes in enumerate(sizes_list):
+        layer_sets, zs, Ys, masks = [], [], [], []
+        for t in range(trials):
+            layers, z, rng = _trial(sizes, seed + 7919 * ci, t)
+            x = forward_all(layers, z)[-1]
+            m = None if keep >= 1 else rng.permutation(x.size) < round(keep * x.size)
+            layer_sets.append(layers)
+            zs.append(z)
+            Ys.append(x if m is None else x[m])
+            masks.append(m)
+        errors = _run_methods(layer_sets, zs, Ys, masks, methods, [0.0] * trials, gd, tick)
+        success[:, ci] = (errors < tol).mean(1)
+        med[:, ci] = np.median(errors, 1)
+    ratios_out = np.array([sz[1] / sz[0] for sz in sizes_list])
+    return SuccessSweep(sizes_list, ratios_out, list(methods), success, med, trials, keep, tol)
+
+
+@dataclass
+class NoiseSweep:
+    """Median relative latent error per method (rows) and noise level (columns), and the oracle's."""
+
+    sizes: tuple
+    levels: np.ndarray
+    methods: list
+    median_error: np.ndarray
+    oracle: np.ndarray
+    trials: int
+
+
+def error_vs_noise(sizes=(20, 100, 500), levels=(1e-4, 1e-3, 1e-2, 1e-1), methods=("layered", "gd"),
+                   trials: int = 20, seed: int = 0, gd_options: dict | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> NoiseSweep:
+    """Latent error against the noise level eta (sigma = eta * rms G(z)), with the oracle
+    (least squares inside the true linear region) as the line to beat."""
+    sizes = tuple(int(s) for s in sizes)
+    gd = {"restarts": 3, "steps": 2000, "lr": 0.05, **(gd_options or {})}
+    total = len(levels) * (len(methods) + 1) * trials
+    tick = _counter(total, progress)
+
+    med = np.zeros((len(methods), len(levels)))
+    orc = np.zeros(len(levels))
+    for li, eta in enumerate(levels):
+        layer_sets, zs, Ys, sig = [], [], [], []
+        for t in range(trials):
+            layers, z, rng = _trial(sizes, seed, t)
+            x = forward_all(layers, z)[-1]
+            s = float(eta * np.sqrt(np.mean(x ** 2)))
+            layer_sets.append(layers)
+            zs.append(z)
+            Ys.append(x + s * rng.standard_normal(x.size))
+            sig.append(s)
+        errors = _run_methods(layer_sets, zs, Ys, [None] * trials, methods, sig, gd, tick)
+        med[:, li] = np.median(errors, 1)
+        with single_threaded():
+            o = [np.linalg.norm(oracle(l, z, y) - z) / np.linalg.norm(z) for l, z, y in zip(layer_sets, zs, Ys)]
+        orc[li] = np.median(o)
+        tick(trials)
+    return NoiseSweep(sizes, np.asarray(levels, dtype=float), list(methods), med, orc, trials)

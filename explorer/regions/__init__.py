@@ -1,0 +1,48 @@
+"""Exact linear regions of a ReLU network on a 2-D slice of its input space.
+
+On a slice ``x = origin + directions.T @ u`` (``u`` in a convex polygon) every
+pre-activation of the first hidden layer is affine in ``u``, so its zero lines
+cut the polygon into convex pieces. Inside one piece the first layer's pattern
+is fixed, hence the second layer's pre-activations are affine in ``u`` again,
+and their zero lines cut each piece; and so on (Serra, Tjandraatmadja &
+Ramalingam 2018, arXiv 1711.02114; SplineCam, Humayun et al. CVPR 2023). The
+result is the exact partition of the slice into *activation regions* (convex
+polygons, one activation pattern each). Neighbours whose output maps are equal
+form one *linear region*.
+
+Everything runs in float64, one hidden layer at a time, one unit at a time,
+vectorised over all polygons (no per-region Python loop).
+
+Tolerances (stated once, used everywhere):
+
+- a vertex whose pre-activation satisfies ``|z| <= 1e-12 * (|a| * diam + |b|)``
+  (``a``, ``b`` the unit's affine map on the region, ``diam`` the slice
+  diameter) is treated as lying on the unit's zero line;
+- a cut is refused when one of the two pieces would have an area below
+  ``1e-14`` times the slice's area (rounding slivers), so areas always sum to
+  the slice's area exactly up to rounding;
+- two output maps are *equal* when they differ by at most ``1e-9`` times their scale.
+
+>>> import torch
+>>> from torch import nn
+>>> net = nn.Sequential(nn.Linear(2, 1), nn.ReLU(), nn.Linear(1, 1))
+>>> with torch.no_grad():
+...     _ = net[0].weight.copy_(torch.tensor([[1.0, 0.0]])); _ = net[0].bias.zero_()
+>>> partition_2d(net, box=(-1, 1, -1, 1)).num_regions
+2
+"""
+
+from .counts import GridEstimate, grid_estimate, serra_upper_bound
+from .line import LinePartition, partition_line
+from .linear_regions import MAP_TOL
+from .partition import (
+    LayerPartition,
+    Partition,
+    TooManyRegionsError,
+    partition_2d,
+    partition_plane,
+)
+from .planes import Plane, box_polygon, plane_from_directions, plane_through
+from .polygons import SLIVER_TOL, ZERO_TOL
+
+__all__ = ['Plane', 'plane_through', 'box_polygon', 'plane_from_directions', 'ZERO_TOL', 'SLIVER_TOL', 'TooManyRegionsError', 'LayerPartition', 'Partition', 'partition_plane', 'partition_2d', 'MAP_TOL', 'LinePartition', 'partition_line', 'GridEstimate', 'grid_estimate', 'serra_upper_bound']

@@ -1,0 +1,78 @@
+"""Activation regions with equal output maps, merged into linear regions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .polygons import _diameter, _next_index
+
+MAP_TOL = 1e-9
+
+
+def _pattern_words(P: np.ndarray) -> np.ndarray:
+    """Patterns (R, T) bool packed into (R, words) uint64, for hashing and exact comparison."""
+    packed = np.packbits(P, axis=1)
+    pad = (-packed.shape[1]) % 8
+    packed = np.concatenate([packed, np.zeros((len(P), pad), np.uint8)], axis=1)
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _hash(words: np.ndarray) -> np.ndarray:
+    keys = np.arange(1, 2 * words.shape[1], 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    return (words * keys).sum(1, dtype=np.uint64) if words.shape[1] else np.zeros(len(words), np.uint64)
+
+
+def _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out_c):
+    """Label activation regions by linear region (connected, equal output map).
+
+    Only regions whose output map equals another region's map can merge (a random
+    projection of the maps finds them). For their edges the neighbour is found exactly:
+    at the edge midpoint m, stepping infinitesimally along the outward normal d, a unit
+    is on iff z > 0, or z = 0 and its derivative along d is positive (forward mode
+    through the network); that pattern is looked up among the regions' patterns.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    R, K, _ = V.shape
+    maps = np.concatenate([out_A.reshape(R, -1), out_c], axis=1)
+    tol = MAP_TOL * np.abs(maps).max(initial=0.0)
+    proj = maps @ np.random.default_rng(0).uniform(-1, 1, maps.shape[1])
+    order = np.argsort(proj)
+    gap = np.diff(proj[order]) <= tol * maps.shape[1]
+    cand = np.zeros(R, dtype=bool)
+    cand[order[1:][gap]] = cand[order[:-1][gap]] = True
+    if not cand.any():
+        return np.arange(R, dtype=np.int64)
+    nxt = _next_index(n, K)
+    En = np.take_along_axis(V, nxt[..., None], 1)
+    valid = (np.arange(K) < n[:, None]) & cand[:, None]
+    rr, kk = np.nonzero(valid)
+    a, e = V[rr, kk], En[rr, kk]
+    mid = 0.5 * (a + e)
+    normal = np.stack([e[:, 1] - a[:, 1], a[:, 0] - e[:, 0]], axis=1)  # outward for CCW
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    d_e = np.roll(poly, -1, 0) - poly  # skip edges on the slice's boundary
+    d_n = np.stack([d_e[:, 1], -d_e[:, 0]], axis=1) / np.linalg.norm(d_e, axis=1)[:, None]
+    dist = ((mid[:, None, :] - poly[None]) * d_n[None]).sum(-1)
+    inner = np.all(dist < -1e-9 * _diameter(poly), axis=1)
+    rr, mid, normal = rr[inner], mid[inner], normal[inner]
+    h, dh = origin + mid @ directions, normal @ directions
+    bits = []
+    for W, b in blocks[:-1]:
+        z, dz = h @ W.T + b, dh @ W.T
+        ztol = 1e-10 * (np.abs(h) @ np.abs(W).T + np.abs(b))
+        on = (z > ztol) | ((np.abs(z) <= ztol) & (dz > 0))
+        bits.append(on)
+        h, dh = on * z, on * dz
+    words, nwords = _pattern_words(patterns), _pattern_words(np.concatenate(bits, axis=1))
+    hp, hn = _hash(words), _hash(nwords)
+    order = np.argsort(hp)
+    pos = np.clip(np.searchsorted(hp[order], hn), 0, R - 1)
+    other = order[pos]
+    found = (words[other] == nwords).all(1)
+    r1, r2 = rr[found], other[found]
+    same = np.abs(maps[r1] - maps[r2]).max(1, initial=0.0) <= tol
+    graph = coo_matrix((np.ones(same.sum()), (r1[same], r2[same])), shape=(R, R))
+    return connected_components(graph, directed=False)[1].astype(np.int64)

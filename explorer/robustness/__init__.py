@@ -1,0 +1,31 @@
+"""Adversarial perturbations and certified radii.
+
+- :mod:`~explorer.robustness.deepfool`: batched DeepFool (L2, L-infinity) and SuperDeepFool,
+  with Foolbox's conventions;
+- :mod:`~explorer.robustness.gradient_attacks`: FGSM, PGD and the smallest budget that flips;
+- :mod:`~explorer.robustness.measures`: robustness over a data set, the adversarial plane;
+- :mod:`~explorer.robustness.certified`: certified radius <= exact distance <= DeepFool.
+
+>>> import torch
+>>> from torch import nn
+>>> model = nn.Linear(2, 2).double()
+>>> res = deepfool(model, torch.tensor([[0.3, -0.1]], dtype=torch.float64))
+>>> bool(res.success[0]), int(res.iterations[0])
+(True, 1)
+"""
+
+from .certified import (
+    CertifiedRadius,
+    Sandwich,
+    certified_radius,
+    exact_distance_2d,
+    lipschitz_blocks,
+    point_segment_distance,
+    sandwich,
+)
+from .deepfool import DeepFoolResult, deepfool
+from .gradient_attacks import MinimalEpsilon, fgsm, minimal_epsilon, pgd
+from .inputs import NORMS, predict
+from .measures import RobustnessResult, adversarial_plane, robustness
+
+__all__ = ['NORMS', 'predict', 'DeepFoolResult', 'deepfool', 'fgsm', 'pgd', 'MinimalEpsilon', 'minimal_epsilon', 'RobustnessResult', 'robustness', 'adversarial_plane', 'CertifiedRadius', 'lipschitz_blocks', 'certified_radius', 'point_segment_distance', 'exact_distance_2d', 'Sandwich', 'sandwich']

@@ -1,0 +1,43 @@
+"""Singular values of dense and convolutional layers, bounds on them, and ESD statistics.
+
+A conv layer is a linear operator on images; its singular values depend on how the
+image boundary is treated, so every function names its *method* ("fft", "dense",
+"density", "auto": see :mod:`explorer.spectra.conv`). The largest singular value has
+its own bounds and estimates (:mod:`explorer.spectra.sigma_max`), and
+:func:`lipschitz_bound` multiplies them over a network (:mod:`explorer.spectra.network`).
+
+>>> import numpy as np
+>>> K = np.zeros((1, 1, 3, 3)); K[0, 0, 1, 1] = 2.0          # 2 x identity
+>>> conv_singular_values(K, input_size=(4, 4))[:3]
+array([2., 2., 2.])
+"""
+
+from .conv import (
+    CONV_METHODS,
+    MAX_DENSE_SIZE,
+    SymbolMap,
+    conv_matrix,
+    conv_operator,
+    conv_singular_values,
+    conv_symbol,
+    symbol_norm_map,
+)
+from .dense import dense_singular_values
+from .esd import (
+    ESDStats,
+    esd_statistics,
+    marchenko_pastur_pdf,
+    power_law_fit,
+    weightwatcher_pooled,
+)
+from .network import (
+    LayerSpectrum,
+    LipschitzBound,
+    layer_spectrum,
+    lipschitz_bound,
+    model_spectra,
+)
+from .sigma_max import BOUND_METHODS, interlacing_bound, largest_singular_value
+from .truncation import truncate_rank
+
+__all__ = ['dense_singular_values', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'conv_symbol', 'conv_operator', 'conv_matrix', 'conv_singular_values', 'SymbolMap', 'symbol_norm_map', 'BOUND_METHODS', 'interlacing_bound', 'largest_singular_value', 'LayerSpectrum', 'layer_spectrum', 'model_spectra', 'LipschitzBound', 'lipschitz_bound', 'marchenko_pastur_pdf', 'power_law_fit', 'ESDStats', 'esd_statistics', 'weightwatcher_pooled', 'truncate_rank']

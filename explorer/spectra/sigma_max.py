@@ -1,0 +1,160 @@
+"""The largest singular value of a layer: exact, rigorous upper bounds, estimates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..nets.threads import single_threaded
+from .circular_norm import _circular_sigma_max
+from .conv import (
+    _as_weight,
+    _check_circular,
+    _circular_values,
+    _map_symbol,
+    _output_size,
+    _pair,
+    _polyphase,
+    _symbol_svdvals,
+    _torus_grid,
+    conv_operator,
+    conv_singular_values,
+)
+from .dense import dense_singular_values
+
+BOUND_METHODS = ("exact", "gram", "power", "symbol_sup", "embedding", "reshape")
+
+
+def _embedding_size(w: torch.Tensor, n, stride, pad) -> tuple[int, int]:
+    k = w.shape[2:]
+    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    return tuple(-(-(n[i] + 2 * p[i]) // stride[i]) * stride[i] for i in range(2))
+
+
+def interlacing_bound(weight, input_size, stride=1, pad=None) -> np.ndarray:
+    """Upper bounds ``b_i >= sigma_i`` for every singular value of a **zero-padded** conv.
+
+    The padded image embeds in a torus of side ``N = n + 2 pad`` (rounded up to a multiple
+    of the stride), and the zero-padded operator is a block of the circular conv on it
+    (rows selected, columns restricted), so by interlacing ``sigma_i(zeros, n) <=
+    sigma_i(circular, N)``. Returns the first ``min(c_in n^2, c_out m^2)`` of the latter.
+    """
+    w = _as_weight(weight)
+    n, s = _pair(input_size), _pair(stride)
+    big = _circular_values(w, _embedding_size(w, n, s, pad), s).numpy()
+    k = w.shape[2:]
+    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    m = [_output_size(n[i], k[i], p[i], s[i]) for i in range(2)]
+    return big[: min(w.shape[1] * n[0] * n[1], w.shape[0] * m[0] * m[1])]
+
+
+def _gram_bounds(blocks: torch.Tensor, iters: int) -> torch.Tensor:
+    """Upper bounds on each ``||blocks[f]||_2`` by Gram iteration (Delattre et al., ICML 2023).
+
+    Repeats ``G <- G / ||G||_F; G <- G^H G`` carrying the log of the scale; then
+    ``||G_0||_2 <= ||G_t||_F^(2^-t) * exp(2^-t r)``. It converges to the exact value,
+    fast when the top singular value is well separated, slowly when it is not
+    (for ``m`` equal top values the excess factor is ``m^(2^-(t+1))``).
+    """
+    G = blocks.numpy()  # numpy's batched matmul measured ~1.7x faster than torch's here
+    log_r = np.zeros(G.shape[0])
+    for _ in range(iters):
+        nrm = np.maximum(np.linalg.norm(G, axis=(1, 2)), 1e-300)
+        log_r = 2 * (log_r + np.log(nrm))
+        G = G / nrm[:, None, None]
+        G = np.matmul(np.conj(np.swapaxes(G, 1, 2)), G)
+    last = np.maximum(np.linalg.norm(G, axis=(1, 2)), 1e-300)
+    return torch.from_numpy(last ** (2.0 ** -iters) * np.exp(log_r * 2.0 ** -iters))
+
+
+def _power_iteration(op: Callable, in_shape: tuple, iters: int, seed: int) -> float:
+    """Lower estimate of ||op||_2 by power iteration on op^T op (adjoint by autograd)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((1, *in_shape), generator=gen, dtype=torch.float64)
+    x = x / x.norm()
+    est = 0.0
+    with single_threaded():
+        for _ in range(iters):
+            x.requires_grad_(True)
+            y = op(x)
+            (g,) = torch.autograd.grad(y, x, y.detach())
+            est = float(y.detach().norm())
+            x = (g / g.norm().clamp_min(1e-300)).detach()
+    return est
+
+
+def largest_singular_value(weight, input_size=None, padding="circular", stride=1,
+                           method="gram", pad=None, iters: int = 6, power_iters: int = 100,
+                           grid: int = 64, seed: int = 0) -> float:
+    """The largest singular value of a dense or conv layer: exact, a bound or an estimate.
+
+    ``weight`` is a matrix (dense layer; ``input_size`` ignored) or a conv kernel.
+    The methods satisfy ``power <= exact <= embedding <= gram`` and ``exact <= symbol_sup``
+    (``embedding = exact`` for circular padding); see the tests for each link.
+
+    - ``"exact"``: the exact value (circular: the symbol's largest block norm, most
+      frequencies ruled out by Cholesky certificates, see :func:`_circular_sigma_max`;
+      zeros: dense operator, size-limited).
+    - ``"gram"``: Gram iteration upper bound (Delattre et al. 2023) on the circular
+      symbol blocks; for zero padding on the circulant the operator embeds in
+      (torus of size ``n + 2 pad``, a multiple of the stride), hence rigorous too.
+    - ``"power"``: power iteration on the true operator: a lower estimate.
+    - ``"embedding"``: exact norm of that larger circulant, an upper bound for zeros.
+    - ``"symbol_sup"``: an upper bound on ``S = sup_w ||P(w)||``, which bounds the layer for
+      every padding and input size. With the offsets centred, ``P`` is a trigonometric
+      polynomial of degree ``d = (k - 1) / 2`` per axis. Take unit u, v and a phase with
+      ``q(w) = Re(e^{i phi} u^H P(w) v)`` reaching ``S`` at the maximiser (so ``grad q = 0``
+      there); Bernstein's inequality bounds ``|D^2 q| <= (d1 |dw1| + d2 |dw2|)^2 S``, so the
+      nearest point of a ``grid x grid`` lattice has ``||P|| >= S (1 - r^2 / 2)`` with
+      ``r = pi (d1 + d2) / grid``. We return ``max_grid ||P|| / (1 - r^2 / 2)``.
+    - ``"reshape"``: ``||K.reshape(c_out, -1)||_2`` (what spectral_norm of torch uses);
+      ``reshape <= sigma_max(circular) <= sqrt(kh kw) reshape`` for stride 1.
+    """
+    if method not in BOUND_METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose one of {BOUND_METHODS}.")
+    arr = weight.detach().numpy() if isinstance(weight, torch.Tensor) else np.asarray(weight)
+    if arr.ndim == 2:
+        W = torch.as_tensor(arr, dtype=torch.float64)
+        if method == "gram":
+            with single_threaded():
+                return float(_gram_bounds(W[None], iters)[0])
+        if method == "power":
+            return _power_iteration(lambda x: x @ W.T, (W.shape[1],), power_iters, seed)
+        return float(dense_singular_values(arr)[0])
+    w = _as_weight(arr)
+    s = _pair(stride)
+    if method == "reshape":
+        return float(dense_singular_values(w.reshape(w.shape[0], -1).numpy())[0])
+    if method == "symbol_sup":
+        om = 2 * math.pi * torch.arange(grid, dtype=torch.float64) / grid
+        top = float(_symbol_svdvals(w, om, om[: grid // 2 + 1], s)[..., 0].max())
+        q = _polyphase(w, s).shape[2:]
+        reach = math.pi * ((q[0] - 1) / 2 + (q[1] - 1) / 2) / grid
+        if reach ** 2 >= 2:
+            raise ValueError(f"grid={grid} is too coarse for a {tuple(q)} kernel; use a finer grid.")
+        return top / (1 - reach ** 2 / 2)
+    if input_size is None:
+        raise ValueError(f"method {method!r} needs the input_size of the conv layer.")
+    n = _pair(input_size)
+    if method == "power":
+        op = conv_operator(w, n, padding, s, pad)
+        return _power_iteration(op, (w.shape[1], *n), power_iters, seed)
+    if method == "exact" and padding == "circular":
+        _check_circular(w, n, s, pad)
+        return _circular_sigma_max(w, n, s)
+    if method == "exact":
+        return float(conv_singular_values(w, n, padding, s, "auto", pad)[0])
+    # gram / embedding work on a circulant: the layer itself, or the one a zero-padded layer embeds in
+    if padding == "zeros":
+        n = _embedding_size(w, n, s, pad)
+    else:
+        _check_circular(w, n, s, pad)
+    if method == "embedding":
+        return _circular_sigma_max(w, n, s)
+    m1, m2 = n[0] // s[0], n[1] // s[1]
+    bounds = _map_symbol(w, _torus_grid(m1, False), _torus_grid(m2, True), s, lambda b: _gram_bounds(b, iters))
+    return float(bounds.max())

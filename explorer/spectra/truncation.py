@@ -1,0 +1,55 @@
+"""Rank truncation of one weight layer (Eckart-Young).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .. import nets
+from ..nets.threads import single_threaded
+
+
+def truncate_rank(model: nn.Module, layer, rank: int) -> nn.Module:
+    """A copy of ``model`` with one weight layer replaced by its best rank-``rank`` approximation.
+
+    ``layer`` is a name from ``canonical(model).weight_layers()`` or an index into that list.
+    A dense weight ``W = U S V^T`` becomes ``U_r S_r V_r^T`` (Eckart-Young: the closest
+    rank-r matrix in Frobenius and spectral norm). A conv kernel is truncated in its
+    channel-wise reshape ``(c_out, c_in*kh*kw)``, the factorisation of SVD training
+    (Yang et al. 2020): a k x k conv to ``rank`` channels followed by a 1x1 conv.
+    Biases are kept. The model must be an ``nn.Module`` whose layer names address
+    its submodules (any ``nn.Sequential`` from the zoo).
+    """
+    layers = nets.canonical(model).weight_layers()
+    names = [l.name for l in layers]
+    if isinstance(layer, int):
+        if not -len(layers) <= layer < len(layers):
+            raise ValueError(f"Layer index {layer} out of range; the model has {len(layers)} weight layers.")
+        name = names[layer]
+    elif layer in names:
+        name = layer
+    else:
+        raise ValueError(f"No weight layer named {layer!r}; choose one of {names}.")
+    rank = int(rank)
+    if rank < 0:
+        raise ValueError(f"rank must be >= 0, got {rank}.")
+    new = copy.deepcopy(model)
+    try:
+        module = new.get_submodule(name)
+    except AttributeError as exc:
+        raise ValueError(f"Cannot find the module {name!r} inside the model to truncate it.") from exc
+    if not isinstance(module, (nn.Linear, nn.Conv2d)):
+        raise ValueError(f"Layer {name!r} is a {type(module).__name__}, not a Linear or Conv2d.")
+    with torch.no_grad(), single_threaded():
+        w = module.weight.detach().to(torch.float64)
+        mat = w.reshape(w.shape[0], -1)
+        U, S, Vh = torch.linalg.svd(mat, full_matrices=False)
+        low = (U[:, :rank] * S[:rank]) @ Vh[:rank]
+        module.weight.copy_(low.reshape(w.shape).to(module.weight.dtype))
+    for attr in ("input_shape", "class_names", "zoo_name"):
+        if hasattr(model, attr):
+            setattr(new, attr, getattr(model, attr))
+    return new.eval()

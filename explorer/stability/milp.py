@@ -1,0 +1,132 @@
+"""The MILP pass of :func:`explorer.stability.stable_units`: one big-M program per unit.
+
+Every unit left undecided by the data pre-pass and CROWN gets a mixed-integer program
+(``scipy.optimize.milp`` with HiGHS): minimise its pre-activation if it was only seen
+positive, maximise it if only seen non-positive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nets.bounds import Box
+from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability, _preacts
+
+# HiGHS's feasibility tolerance: a dual bound must clear zero by this much to prove a sign
+PROOF_TOL = 1e-7
+
+
+def _milp_pass(blocks, box, result: Stability, time_limit, samples, seed, progress):
+    """Pre-pass with samples, then one MILP per unit still open (in place)."""
+    rng = np.random.default_rng(seed)
+    X = np.concatenate([box.sample(samples, rng, corners=max(samples // 4, 1)), box.center[None]])
+    Z = _preacts(blocks, X)
+    for k, z in enumerate(Z):
+        pos, nonpos = (z > 0).any(0), (z <= 0).any(0)
+        st = result.status[k]
+        both = pos & nonpos & (st == UNKNOWN)
+        for unit in np.nonzero(both)[0]:
+            result.witnesses[(k, int(unit))] = (X[z[:, unit].argmax()].copy(), X[z[:, unit].argmin()].copy())
+        st[both] = UNSTABLE
+    total = sum(int((st == UNKNOWN).sum()) for st in result.status)
+    done = 0
+    for k, st in enumerate(result.status):
+        todo = np.nonzero(st == UNKNOWN)[0]
+        encoding = _encoding(blocks, box, result, k) if todo.size else None  # layers < k are settled
+        for unit in todo:
+            seen_positive = bool((Z[k][:, unit] > 0).any())
+            _solve_unit(blocks, box, result, encoding, k, int(unit), minimise=seen_positive,
+                        time_limit=time_limit)
+            result.milp_solves += 1
+            done += 1
+            if progress is not None:
+                progress(done, total)
+
+
+def _encoding(blocks, box: Box, result: Stability, k: int):
+    """Big-M MILP encoding of the input box and hidden layers 0..k-1.
+
+    Variables: x, then per layer j < k the outputs h_j and binaries d_j. For unit i with
+    bounds [l, u]: active -> h = z; inactive -> h = 0; else h >= z, h >= 0,
+    h <= z - l (1 - d), h <= u d.
+    """
+    from scipy import sparse
+
+    sizes = [box.dim] + [2 * blocks[j][0].shape[0] for j in range(k)]
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    nvar = int(offs[-1])
+    lb = np.concatenate([box.lower] + [np.zeros(s) for s in sizes[1:]])
+    ub = np.concatenate([box.upper] + [np.ones(s) for s in sizes[1:]])
+    integ = np.zeros(nvar)
+    rows, lo_c, hi_c = [], [], []
+    prev = slice(offs[0], offs[1])
+    for j in range(k):
+        W, b = blocks[j]
+        n = W.shape[0]
+        h0 = int(offs[j + 1])
+        d0 = h0 + n
+        l, u, st = result.lower[j], result.upper[j], result.status[j]
+        open_ = (st != ACTIVE) & (st != INACTIVE)  # encoded with a binary
+        ub[h0:h0 + n] = np.maximum(u, 0)
+        lb[h0:h0 + n] = np.maximum(l, 0)
+        integ[d0:d0 + n] = 1
+        lb[d0:d0 + n] = np.where(st == ACTIVE, 1, 0)
+        ub[d0:d0 + n] = np.where(st == INACTIVE, 0, 1)
+        ub[h0:h0 + n][st == INACTIVE] = 0
+        eye = sparse.identity(n, format="csr")
+        Wp = sparse.csr_matrix(W)
+        zero_prev = sparse.csr_matrix((n, prev.start))
+        after = nvar - (d0 + n)
+        dpart_l = sparse.diags(-np.where(open_, l, 0.0))
+        dpart_u = sparse.diags(-np.where(open_, u, 0.0))
+        zeros_n = sparse.csr_matrix((n, n))
+        tail = sparse.csr_matrix((n, after))
+        gap = sparse.csr_matrix((n, h0 - prev.stop))
+        # h - W h_prev (>= b for every unit; == b for active ones)
+        rows.append(sparse.hstack([zero_prev, -Wp, gap, eye, zeros_n, tail]))
+        lo_c.append(b)
+        hi_c.append(np.where(st == ACTIVE, b, np.inf))
+        # h - W h_prev - l d <= b - l (unstable only; others: relaxed to +-inf)
+        rows.append(sparse.hstack([zero_prev, -Wp, gap, eye, dpart_l, tail]))
+        lo_c.append(np.full(n, -np.inf))
+        hi_c.append(np.where(open_, b - l, np.inf))
+        # h - u d <= 0
+        rows.append(sparse.hstack([sparse.csr_matrix((n, h0)), eye, dpart_u, tail]))
+        lo_c.append(np.full(n, -np.inf))
+        hi_c.append(np.where(open_, 0.0, np.inf))
+        prev = slice(h0, h0 + n)
+    A = sparse.vstack(rows, format="csr") if rows else sparse.csr_matrix((0, nvar))
+    lo_c = np.concatenate(lo_c) if lo_c else np.zeros(0)
+    hi_c = np.concatenate(hi_c) if hi_c else np.zeros(0)
+    return nvar, prev, A, lo_c, hi_c, lb, ub, integ
+
+
+def _solve_unit(blocks, box, result, encoding, k, unit, minimise, time_limit):
+    from scipy.optimize import Bounds as _B
+    from scipy.optimize import LinearConstraint, milp
+
+    nvar, prev, A, lo_c, hi_c, lb, ub, integ = encoding
+    W, b = blocks[k]
+    c = np.zeros(nvar)
+    c[prev] = W[unit] if minimise else -W[unit]
+    cons = [LinearConstraint(A, lo_c, hi_c)] if A.shape[0] else []
+    res = milp(c, constraints=cons, integrality=integ, bounds=_B(lb, ub),
+               options={"time_limit": float(time_limit), "disp": False})
+    bound = getattr(res, "mip_dual_bound", None)
+    sign = 1.0 if minimise else -1.0
+    if bound is not None and np.isfinite(bound) and res.status in (0, 1):
+        # bound on min(+-(z - b)); the unit is stable when +-z >= -PROOF_TOL
+        if sign * b[unit] + bound >= -PROOF_TOL:
+            result.status[k][unit] = ACTIVE if minimise else INACTIVE
+            return
+    if res.x is not None:
+        x = res.x[: box.dim]
+        z = _preacts(blocks, np.clip(x, box.lower, box.upper)[None])[k][0, unit]
+        if (z < 0) if minimise else (z > 0):
+            rng = np.random.default_rng(k * 100003 + unit)
+            X = box.sample(2048, rng, corners=512)
+            zs = _preacts(blocks, X)[k][:, unit]
+            other = X[zs.argmax()] if minimise else X[zs.argmin()]
+            pair = (other, x) if minimise else (x, other)
+            result.witnesses[(k, unit)] = (pair[0].copy(), pair[1].copy())
+            result.status[k][unit] = UNSTABLE
