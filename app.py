@@ -2,12 +2,15 @@
 
 import panel as pn
 
+from dashboard import jobs
 from dashboard.app import create_app
 
 pn.extension(sizing_mode="stretch_width", notifications=True, nthreads=4)
 
 if pn.state.served:
+    jobs.use_processes(True)  # heavy computations in worker processes, never on the shared event loop
     create_app().servable()
 
 if __name__ == "__main__":
+    jobs.use_processes(True)
     pn.serve(create_app, port=5006, show=False, title="Network Explorer")

@@ -15,6 +15,9 @@ cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
 PY="$VENV/bin/python"
 TORCH_PIN="torch==2.13.0"   # the CPU wheel; a bare "torch" pulls a multi-GB CUDA build
+# 4 threads for the sessions' callbacks (heavy work goes to worker processes, dashboard/jobs.py);
+# websocket messages up to 72 MiB: a 50 MB upload (zoo.MAX_UPLOAD_BYTES) travels base64-encoded (x 4/3)
+SERVE_FLAGS="--num-threads 4 --websocket-max-message-size 75497472"
 
 python_for_venv() {
     for candidate in python3.11 python3 python; do
@@ -49,7 +52,7 @@ browser() {  # Debian's Chromium for the browser tests (never `playwright instal
 
 case "${1:-}" in
     setup) setup test ;;
-    serve) setup test; shift; exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" --num-threads 4 "$@" ;;
+    serve) setup test; shift; exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS "$@" ;;
     test) setup test; browser; shift
           exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
     bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import panel as pn
 
+from . import jobs
 from .state import AppState
 from .views.adversarial import AdversarialView
 from .views.inversion import InversionView
@@ -82,6 +83,9 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         sidebar_width=360,
         accent="#3b6ea5",
     )
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        # a closing browser tab stops the session's computations in the worker processes
+        pn.state.on_session_destroyed(lambda context: jobs.cancel_owner(state))
     template.state = state  # for tests and notebooks
     template.views = dict(views)
     return template

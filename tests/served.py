@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def serve_flags() -> list[str]:
+    """The flags `bash run.sh serve` gives panel serve (read from run.sh, so the tests serve the same)."""
+    text = (ROOT / "run.sh").read_text()
+    return re.search(r'^SERVE_FLAGS="([^"]*)"', text, re.M).group(1).split()
+
+
+SERVE_FLAGS = serve_flags()
 
 
 def free_port() -> int:
@@ -24,16 +35,18 @@ def free_port() -> int:
 def served_app(timeout: float = 90.0):
     """Yield the app's URL while a `panel serve app.py` subprocess runs; stop it afterwards."""
     port = free_port()
+    # the server's output goes to a file: an unread pipe would stall the server once full
+    log = tempfile.NamedTemporaryFile("w+", prefix="served-app-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
-         "--allow-websocket-origin", f"127.0.0.1:{port}", "--num-threads", "2"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--allow-websocket-origin", f"127.0.0.1:{port}", *SERVE_FLAGS],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/app"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"panel serve exited early:\n{proc.stdout.read()}")
+                raise RuntimeError(f"panel serve exited early:\n{Path(log.name).read_text()}")
             try:
                 if requests.get(url, timeout=30).status_code == 200:
                     break

@@ -21,7 +21,7 @@ import param
 
 from explorer import attacks, certified, evaluation, regions, zoo
 
-from .. import services
+from .. import jobs, services
 from ..state import AppState, classifier_names
 from .common import BackgroundWork, CLASS_COLORS, error_alert, percent
 
@@ -42,12 +42,12 @@ def _sandwich(model, x: tuple):
 
 @pn.cache(max_items=16, hash_funcs=services.MODEL_HASH)
 def _adversarial_plane(model, x: tuple, r: tuple):
-    return attacks.adversarial_plane(model, np.array(x), np.array(r))
+    return jobs.run(attacks.adversarial_plane, model, np.array(x), np.array(r))
 
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _partition(model, box: tuple):
-    return regions.partition_2d(model, box=box)
+    return jobs.run(regions.partition_2d, model, box=box)
 
 
 # Robustness results shared by every session (like pn.cache, which cannot pass a progress callback).
@@ -65,7 +65,7 @@ def _robustness(model, dataset_name: str, clip, progress=None) -> attacks.Robust
             progress(1, 1)
         return cached
     data = services.dataset(dataset_name)
-    result = attacks.robustness(model, data.X_test, data.y_test, clip=clip, progress=progress)
+    result = jobs.run(attacks.robustness, model, data.X_test, data.y_test, clip=clip, progress=progress)
     with _ROBUSTNESS_LOCK:
         if len(_ROBUSTNESS) >= _ROBUSTNESS_ITEMS:
             _ROBUSTNESS.pop(next(iter(_ROBUSTNESS)))

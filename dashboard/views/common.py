@@ -9,6 +9,8 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend so .opts works anywhere)
 import panel as pn
 
+from .. import jobs
+
 hv.Store.set_current_backend("bokeh")
 
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
@@ -32,8 +34,10 @@ def percent(x: float) -> str:
 class BackgroundWork:
     """Mixin for Viewers that run long computations off the event loop.
 
-    The Viewer provides ``self._progress`` (a ``pn.indicators.Progress``); the work
-    function may report through :meth:`_set_progress` as its ``progress`` callback.
+    The Viewer provides ``self.state`` and ``self._progress`` (a ``pn.indicators.Progress``);
+    the work function may report through :meth:`_set_progress` as its ``progress`` callback.
+    It runs in a thread, and the heavy calls inside it go through :func:`dashboard.jobs.run`
+    to a worker process on the session's account.
     """
 
     def _set_progress(self, done: int, total: int) -> None:
@@ -43,10 +47,12 @@ class BackgroundWork:
         """Run ``fn`` in a worker thread with a spinner in ``out``, then show ``draw(result)`` or the error."""
         self._progress.param.update(value=0, visible=True)
         out.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
+        owner = jobs.OWNER.set(self.state)  # the thread (and any worker process) works for this session
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, fn)
+            result = await asyncio.to_thread(fn)
             out.objects = [draw(result)]
         except Exception as exc:  # shown to the user, the server keeps going
             out.objects = [error_alert(exc, what)]
         finally:
+            jobs.OWNER.reset(owner)
             self._progress.visible = False

@@ -19,7 +19,7 @@ import torch
 from explorer import inversion, zoo
 from explorer.generators import random_generator
 
-from .. import services
+from .. import jobs, services
 from ..state import AppState
 from .common import BackgroundWork
 
@@ -162,9 +162,9 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
     def run(self, progress=None) -> tuple[inversion.Problem, dict]:
         """Every chosen method on the current problem: {method: Inversion or error text}."""
         problem = self.problem()
-        results = inversion.compare(problem, list(self.methods), progress=progress, restarts=int(self.restarts),
-                                    steps=int(self.steps), lr=float(self.lr), prior=float(self.prior),
-                                    seed=int(self.seed))
+        results = jobs.run(inversion.compare, problem, list(self.methods), progress=progress,
+                           restarts=int(self.restarts), steps=int(self.steps), lr=float(self.lr),
+                           prior=float(self.prior), seed=int(self.seed))
         self._problem, self._results = problem, results
         return problem, results
 
@@ -183,18 +183,16 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
             raise ValueError("Give expansion ratios >= 1, e.g. 1.5, 2, 3.")
         depth = len(parse_sizes(self.sizes)) - 1 if self.generator == "random" else 2
         latent = parse_sizes(self.sizes)[0] if self.generator == "random" else 20
-        return inversion.success_vs_expansion(ratios=ratios, latent=latent, depth=depth, methods=list(self.methods),
-                                              trials=int(self.sweep_trials), seed=int(self.seed),
-                                              gd_options={"restarts": 1, "steps": int(self.steps)},
-                                              progress=progress)
+        return jobs.run(inversion.success_vs_expansion, ratios=ratios, latent=latent, depth=depth,
+                        methods=list(self.methods), trials=int(self.sweep_trials), seed=int(self.seed),
+                        gd_options={"restarts": 1, "steps": int(self.steps)}, progress=progress)
 
     def noise_sweep(self, progress=None) -> inversion.NoiseSweep:
         sizes = parse_sizes(self.sizes) if self.generator == "random" else (20, 100, 500)
         methods = [m for m in self.methods if m != "ls"] or ["layered"]
-        return inversion.error_vs_noise(sizes, levels=(1e-3, 1e-2, 1e-1), methods=methods,
-                                        trials=int(self.sweep_trials), seed=int(self.seed),
-                                        gd_options={"restarts": int(self.restarts), "steps": int(self.steps)},
-                                        progress=progress)
+        return jobs.run(inversion.error_vs_noise, sizes, levels=(1e-3, 1e-2, 1e-1), methods=methods,
+                        trials=int(self.sweep_trials), seed=int(self.seed),
+                        gd_options={"restarts": int(self.restarts), "steps": int(self.steps)}, progress=progress)
 
     # -- background work -----------------------------------------------------------------------
     async def _on_run(self, event=None):

@@ -36,6 +36,10 @@ class ModelPicker(pn.viewable.Viewer):
             self._status.param.update(object=f"**{filename} was not loaded.** {exc}", alert_type="danger",
                                       visible=True)
             return
+        except Exception as exc:  # anything else a hostile file provokes: refuse it, keep the session
+            self._status.param.update(object=f"**{filename} was not loaded.** It could not be read "
+                                      f"({type(exc).__name__}).", alert_type="danger", visible=True)
+            return
         self._status.param.update(object=f"Loaded **{name}**.", alert_type="success", visible=True)
 
     @param.depends("state.model_name", "state.dataset_name")
@@ -70,7 +74,8 @@ class ModelPicker(pn.viewable.Viewer):
         return pn.Column(
             self._select,
             pn.Column(self._dataset, visible=self.state.param.model_name.rx().startswith(UPLOAD_PREFIX)),
-            pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`:"),
+            pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`, "
+                             f"up to {zoo.MAX_UPLOAD_BYTES // 2**20} MB:"),
             self._upload,
             self._status,
             self._card,

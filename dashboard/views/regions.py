@@ -25,7 +25,7 @@ from bokeh.plotting import figure
 from explorer import attacks, evaluation, regions, stability, zoo
 from explorer.nets import canonical
 
-from .. import services
+from .. import jobs, services
 from ..state import AppState
 from .common import BackgroundWork, CLASS_COLORS, error_alert
 
@@ -68,7 +68,7 @@ def _partition(model, dataset_name: str, key: tuple, plane_model=None):
     """The partition of the slice ``key``; an adversarial slice follows ``plane_model`` (default: model)."""
     plane = slice_plane(dataset_name, key, plane_model or model)
     start = time.perf_counter()
-    part = regions.partition_plane(model, *plane, max_regions=MAX_REGIONS)
+    part = jobs.run(regions.partition_plane, model, *plane, max_regions=MAX_REGIONS)
     return part, time.perf_counter() - start
 
 
@@ -93,13 +93,13 @@ def domain_box(dataset_name: str, key: tuple) -> stability.Box:
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _stability(model, dataset_name: str, key: tuple, method: str, time_limit: float):
-    return stability.stable_units(model, domain_box(dataset_name, key), method=method, time_limit=time_limit)
+    return jobs.run(stability.stable_units, model, domain_box(dataset_name, key), method=method, time_limit=time_limit)
 
 
 @pn.cache(max_items=32, hash_funcs=services.MODEL_HASH)
 def _compress(model, dataset_name: str, key: tuple, method: str, time_limit: float):
     st = _stability(model, dataset_name, key, method, time_limit)
-    return stability.compress(model, domain_box(dataset_name, key), stability=st)[1]
+    return jobs.run(stability.compress, model, domain_box(dataset_name, key), stability=st)[1]
 
 
 def _pattern_colors(patterns: np.ndarray) -> list[str]:

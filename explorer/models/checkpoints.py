@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .. import nets
+from .declared_sizes import SizeLimitError, check_archive, check_spec
 
 FORMAT = "network-explorer-checkpoint"
 MAX_UPLOAD_BYTES = 50 * 2**20
@@ -100,7 +101,7 @@ def model_from_spec(spec: list[dict], input_shape=None, class_names=None) -> nn.
             )
         try:
             layers.append(_BUILDERS[kind](d))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"Layer {i} ({kind}) has bad settings: {exc}") from exc
     model = nn.Sequential(*layers)
     model.input_shape = tuple(input_shape) if input_shape is not None else None
@@ -151,6 +152,10 @@ def load_file(source) -> nn.Sequential:
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
     try:
+        check_archive(data)
+    except SizeLimitError as exc:
+        raise CheckpointError(str(exc)) from exc
+    try:
         payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many types for bad files
         text = str(exc)
@@ -168,10 +173,14 @@ def load_file(source) -> nn.Sequential:
     for key in ("layers", "input_shape", "state_dict"):
         if key not in payload:
             raise CheckpointError(f"The checkpoint has no '{key}' entry.")
-    model = model_from_spec(payload["layers"], payload["input_shape"], payload.get("class_names") or None)
     state = payload["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("The state dict must map names to tensors.")
+    try:
+        check_spec(payload["layers"], payload["input_shape"], sum(v.numel() for v in state.values()))
+    except SizeLimitError as exc:
+        raise CheckpointError(str(exc)) from exc
+    model = model_from_spec(payload["layers"], payload["input_shape"], payload.get("class_names") or None)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

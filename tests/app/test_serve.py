@@ -15,3 +15,12 @@ def test_served_app_answers_with_its_title():
         assert shared.status_code == 200 and TITLE in shared.text
         missing = requests.get(url.replace("/app", "/no-such-page"), timeout=30)
         assert missing.status_code == 404
+
+
+def test_the_served_websocket_carries_an_upload_of_the_stated_limit():
+    """Bokeh refuses websocket messages over its limit; an upload travels base64-encoded (x 4/3)."""
+    from explorer import zoo
+    from tests.served import SERVE_FLAGS
+
+    limit = int(SERVE_FLAGS[SERVE_FLAGS.index("--websocket-max-message-size") + 1])
+    assert limit >= zoo.MAX_UPLOAD_BYTES * 4 / 3 + 2**20

@@ -1,0 +1,209 @@
+"""Heavy computations in worker processes, so that no session waits for another's.
+
+The server's sessions share one event loop and one interpreter lock; an MILP pass
+or a robustness sweep run in a thread would hold both for seconds. :func:`run` calls
+an :mod:`explorer` function in a fresh process forked from a *forkserver* that has
+already imported ``explorer`` (a job starts in milliseconds, not the seconds of a
+torch import), waits for it without holding the lock, and returns its result.
+
+- Progress: the job's ``progress(done, total)`` calls come back to the caller's callback.
+- Limits: at most ``MAX_SECONDS`` and ``MAX_MEMORY_BYTES`` (resident, checked every
+  0.1 s) per job, at most ``MAX_JOBS_PER_SESSION`` jobs of one session at once, and at
+  most one job per core running (the others wait their turn).
+- Cancellation: :func:`cancel_owner` stops the jobs of a session (called when it closes).
+
+Why processes and not Dask: the jobs are few, independent and short; the standard
+library's ``multiprocessing`` gives kill-on-cancel, memory caps and progress without
+another server to run. Outside a served app (notebooks, Viewer tests) jobs run in
+the calling thread unless :func:`use_processes` turned processes on.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import multiprocessing
+import os
+import pickle
+import threading
+import time
+from typing import Callable
+
+MAX_SECONDS = 300.0
+MAX_MEMORY_BYTES = 3 * 2**30
+MAX_JOBS_PER_SESSION = 2
+WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+POLL_SECONDS = 0.1
+
+# Who asked for the job (a session's AppState); set by the views before they go to a thread.
+OWNER: contextvars.ContextVar = contextvars.ContextVar("job_owner", default=None)
+
+
+class JobError(RuntimeError):
+    """A job was refused, stopped at a limit, or its process died; the text is for the user."""
+
+
+class JobCancelled(JobError):
+    """The session that asked for the job has closed."""
+
+
+_settings = {"processes": False}
+_slots = threading.Semaphore(WORKERS)
+_lock = threading.Lock()
+_jobs_of: dict = {}  # id(owner) -> number of its jobs waiting or running
+_processes_of: dict = {}  # id(owner) -> the processes of its running jobs
+_cancelled: set = set()
+
+
+def use_processes(on: bool = True) -> None:
+    """Run jobs in worker processes (the served app) or in the calling thread (the default)."""
+    _settings["processes"] = bool(on)
+    if on:
+        _context()
+
+
+def _context():
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["explorer"])
+    return ctx
+
+
+def warm_up() -> None:
+    """Start the forkserver now (it imports explorer once), so the first job starts fast."""
+    if _settings["processes"]:
+        run(os.getpid)
+
+
+def _child(conn, job: bytes, wants_progress: bool) -> None:
+    """The worker: unpickle ``(fn, args, kwargs)``, run it, send back progress and the outcome.
+
+    Messages are plain pickles (``send_bytes``): multiprocessing's own pickler would pass
+    tensors as shared-memory handles that die with this process.
+    """
+    def send(*message):
+        conn.send_bytes(pickle.dumps(message))
+
+    try:
+        fn, args, kwargs = pickle.loads(job)
+        if wants_progress:
+            kwargs["progress"] = lambda done, total: send("progress", done, total)
+        send("done", fn(*args, **kwargs))
+    except BaseException as exc:  # sent back to the caller, raised there
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        send("error", exc)
+    finally:
+        conn.close()
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0  # not Linux, or the process has ended: no memory cap
+
+
+def cancel_owner(owner) -> int:
+    """Stop every job of ``owner`` (a closing session); returns how many processes were stopped."""
+    with _lock:
+        if id(owner) in _jobs_of:
+            _cancelled.add(id(owner))
+        procs = list(_processes_of.get(id(owner), ()))
+    for proc in procs:
+        proc.kill()
+    return len(procs)
+
+
+def _claim(owner_id) -> None:
+    """Count a job against its session's limit (refused beyond it)."""
+    with _lock:
+        if owner_id is not None and _jobs_of.get(owner_id, 0) >= MAX_JOBS_PER_SESSION:
+            raise JobError(f"You already have {MAX_JOBS_PER_SESSION} computations running; "
+                           "wait for one to finish.")
+        _jobs_of[owner_id] = _jobs_of.get(owner_id, 0) + 1
+
+
+def _release(owner_id) -> None:
+    with _lock:
+        _jobs_of[owner_id] -= 1
+        if not _jobs_of[owner_id]:
+            del _jobs_of[owner_id]
+            _cancelled.discard(owner_id)
+
+
+def _track(owner_id, proc, running: bool) -> None:
+    with _lock:
+        procs = _processes_of.setdefault(owner_id, set())
+        (procs.add if running else procs.discard)(proc)
+        if not procs:
+            del _processes_of[owner_id]
+
+
+def run(fn: Callable, *args, progress: Callable[[int, int], None] | None = None,
+        max_seconds: float = MAX_SECONDS, max_memory: int = MAX_MEMORY_BYTES, **kwargs):
+    """``fn(*args, **kwargs)`` in a worker process (or inline, see :func:`use_processes`).
+
+    ``fn`` must be importable (a module-level function, e.g. from :mod:`explorer`) and its
+    arguments and result picklable. With ``progress`` the job gets a ``progress=`` callback.
+    Raises what ``fn`` raised, or :class:`JobError` when a limit stopped the job.
+    """
+    if progress is not None:
+        kwargs["progress"] = progress
+    if not _settings["processes"]:
+        return fn(*args, **kwargs)
+    kwargs.pop("progress", None)
+    owner = OWNER.get()
+    owner_id = None if owner is None else id(owner)
+    _claim(owner_id)
+    try:
+        with _slots:
+            if owner_id in _cancelled:
+                raise JobCancelled("The session closed; its computation was not started.")
+            return _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id)
+    finally:
+        _release(owner_id)
+
+
+def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id):
+    ctx = _context()
+    receive, send = ctx.Pipe(duplex=False)
+    job = pickle.dumps((fn, args, kwargs))
+    proc = ctx.Process(target=_child, args=(send, job, progress is not None), daemon=True)
+    proc.start()
+    send.close()
+    _track(owner_id, proc, running=True)
+    deadline = time.monotonic() + max_seconds
+    try:
+        while True:
+            if receive.poll(POLL_SECONDS):
+                try:
+                    message = pickle.loads(receive.recv_bytes())
+                except EOFError:
+                    proc.join()
+                    if owner_id in _cancelled:
+                        raise JobCancelled("The session closed; its computation was stopped.") from None
+                    raise JobError(f"The computation's process stopped unexpectedly (exit code "
+                                   f"{proc.exitcode}).") from None
+                if message[0] == "progress":
+                    progress(message[1], message[2])
+                    continue
+                if message[0] == "done":
+                    return message[1]
+                raise message[1]
+            if time.monotonic() > deadline:
+                raise JobError(f"The computation took longer than {max_seconds:.0f} s, the limit for one job, "
+                               "and was stopped. Try smaller settings.")
+            if _resident_bytes(proc.pid) > max_memory:
+                raise JobError(f"The computation used more than {max_memory / 2**30:.1f} GB of memory, the "
+                               "limit for one job, and was stopped. Try smaller settings.")
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        receive.close()
+        _track(owner_id, proc, running=False)

@@ -1,0 +1,107 @@
+"""Worker processes for heavy jobs: results, progress, errors, limits and cancellation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dashboard import jobs
+from explorer import regions, stability, zoo
+
+
+@pytest.fixture(autouse=True)
+def processes():
+    jobs.use_processes(True)
+    yield
+    jobs.use_processes(False)
+
+
+def test_a_job_in_a_process_returns_what_the_library_returns():
+    model = zoo.load("moons-mlp")
+    box = (-2, 2, -2, 2)
+    there = jobs.run(stability.stable_units, model, box, method="crown")
+    here = stability.stable_units(model, box, method="crown")
+    assert all(np.array_equal(a, b) for a, b in zip(there.status, here.status))
+    assert all(np.array_equal(a, b) for a, b in zip(there.lower, here.lower))
+
+
+def test_progress_comes_back_to_the_caller():
+    calls = []
+    part = jobs.run(regions.partition_2d, zoo.load("moons-mlp"), box=(-2, 2, -2, 2),
+                    progress=lambda done, total: calls.append((done, total)))
+    assert part.num_regions > 1
+    assert calls and calls[-1][0] == calls[-1][1]  # the last report says: all done
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_the_jobs_exception_is_raised_with_its_message():
+    with pytest.raises(ValueError, match="polygon must be"):
+        jobs.run(regions.partition_plane, zoo.load("moons-mlp"), np.zeros(2), np.eye(2), np.zeros((2, 2)))
+
+
+def test_a_job_over_its_time_limit_is_stopped():
+    start = time.monotonic()
+    with pytest.raises(jobs.JobError, match="longer than 1 s"):
+        jobs.run(time.sleep, 30, max_seconds=1)
+    assert time.monotonic() - start < 10
+
+
+def test_a_job_over_its_memory_limit_is_stopped():
+    with pytest.raises(jobs.JobError, match="more than 0.2 GB"):
+        jobs.run(np.ones, 200_000_000, max_memory=200 * 2**20)  # 1.6 GB asked
+
+
+def _in_thread(owner, fn, *args, **kwargs):
+    """Run ``jobs.run`` for ``owner`` in a thread; returns the thread and a dict with the outcome."""
+    outcome = {}
+
+    def work():
+        jobs.OWNER.set(owner)
+        try:
+            outcome["result"] = jobs.run(fn, *args, **kwargs)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_session_has_at_most_its_limit_of_jobs_and_closing_it_stops_them():
+    session, other = object(), object()
+    threads = [_in_thread(session, time.sleep, 30) for _ in range(jobs.MAX_JOBS_PER_SESSION)]
+    deadline = time.monotonic() + 30
+    while jobs._jobs_of.get(id(session), 0) < jobs.MAX_JOBS_PER_SESSION and time.monotonic() < deadline:
+        time.sleep(0.05)
+    extra, extra_outcome = _in_thread(session, time.sleep, 0)
+    extra.join(10)
+    assert isinstance(extra_outcome.get("error"), jobs.JobError)
+    assert "already have" in str(extra_outcome["error"])
+    while len(jobs._processes_of.get(id(session), ())) < len(threads) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    start = time.monotonic()
+    assert jobs.cancel_owner(session) == len(threads)
+    for thread, outcome in threads:
+        thread.join(10)
+        assert isinstance(outcome.get("error"), jobs.JobCancelled)
+    assert time.monotonic() - start < 10
+    other_thread, other_outcome = _in_thread(other, abs, -3)  # the freed workers serve another session
+    other_thread.join(30)
+    assert other_outcome == {"result": 3}
+    assert id(session) not in jobs._jobs_of  # the session's account is closed
+
+
+def test_tensors_come_back_by_value_even_with_torch_multiprocessing_loaded():
+    """torch.multiprocessing would send tensors as shared-memory handles that die with the worker."""
+    import torch
+    import torch.multiprocessing  # noqa: F401  (registers torch's reductions, as the server's imports do)
+
+    model = zoo.load("moons-mlp")
+    small, report = jobs.run(stability.compress, model, (-2, 2, -2, 2), method="crown")
+    x = torch.rand(64, 2, dtype=torch.float64) * 4 - 2
+    with torch.no_grad():
+        assert torch.allclose(small.double()(x), model.double()(x), atol=1e-9)
+    assert report.widths_after == stability.compress(model, (-2, 2, -2, 2), method="crown")[1].widths_after
