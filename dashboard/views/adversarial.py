@@ -23,7 +23,7 @@ from explorer import attacks, certified, evaluation, regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
-from .common import BackgroundWork, CLASS_COLORS, error_alert, percent
+from .common import CLASS_COLORS, BackgroundWork, error_alert, percent
 
 GALLERY_SIZE = 12
 RADIUS_COLORS = {"certified": "green", "exact": "black", "DeepFool": "red"}

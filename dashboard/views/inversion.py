@@ -8,16 +8,15 @@ al.'s LP and plain layer-wise least squares side by side. Every number comes fro
 
 from __future__ import annotations
 
-
 import holoviews as hv
 import numpy as np
 import pandas as pd
 import panel as pn
 import param
 import torch
+from explorer.generators import random_generator
 
 from explorer import inversion, zoo
-from explorer.generators import random_generator
 
 from .. import jobs, services
 from ..state import AppState

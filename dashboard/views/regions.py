@@ -27,7 +27,7 @@ from explorer.nets import canonical
 
 from .. import jobs, services
 from ..state import AppState
-from .common import BackgroundWork, CLASS_COLORS, error_alert
+from .common import CLASS_COLORS, BackgroundWork, error_alert
 
 MAX_REGIONS = 60_000
 PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
