@@ -1,0 +1,338 @@
+"""A class at once: N sessions opened together against one warm `panel serve app.py` (issue 10).
+
+For each page (the landing page ``/app``, the shared link ``/app?model=digits-cnn&tab=Spectra``
+and, as the baseline, a minimal app: a FastListTemplate holding one small HoloViews plot) a
+server is started on a free loopback port with the README's flags (``--num-threads 4``),
+warmed with one session (caches filled), and then N = 1, 10, 30 sessions are opened at the
+same moment with ``bokeh.client.pull_session``. Each session is a separate client process,
+forked before the start signal, so clients do not share an interpreter lock; their own CPU
+(deserialising the document) is measured and reported, since on a 2-core machine it competes
+with the server.
+
+Per batch: median / p95 / max time to first render (start signal to the pulled document:
+the server built and sent it, the client read it), the time until the server's reply arrived
+(before the client's own deserialisation), the server's CPU seconds per session (psutil,
+user + system, before / after the batch), its resident memory with the sessions connected,
+and, for the landing page, the time to open a tab: every connected session sets the Tabs
+model's ``active`` in its client document at once and waits for the server to push the tab's
+content (a plot under the tab). Ratios are against the baseline app's per-session CPU.
+
+Bounded: at most ``MAX_SESSIONS`` per batch, ``CLASSROOM_TIMEOUT`` seconds per batch (a batch
+that times out counts its unfinished sessions as failed and skips the larger sizes of that
+page); every server and client process is stopped in the end.
+
+Knobs (environment): ``CLASSROOM_SIZES=1,10,30``, ``CLASSROOM_TIMEOUT=180``,
+``CLASSROOM_TAB=Spectra`` (the tab opened from the landing page; empty to skip).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from tests.served import ROOT, free_port
+
+MAX_SESSIONS = 60
+SIZES = tuple(int(n) for n in os.environ.get("CLASSROOM_SIZES", "1,10,30").split(",") if n.strip())
+TIMEOUT = float(os.environ.get("CLASSROOM_TIMEOUT", "180"))
+TAB = os.environ.get("CLASSROOM_TAB", "Spectra")
+
+BASELINE_APP = '''\
+import holoviews as hv
+import numpy as np
+import panel as pn
+
+pn.extension(sizing_mode="stretch_width")
+x = np.linspace(0, 6, 100)
+plot = hv.Curve((x, np.sin(x)), "x", "sin x").opts(width=500, height=300, tools=["hover"])
+pn.template.FastListTemplate(title="Baseline", main=[pn.pane.HoloViews(plot)]).servable()
+'''
+
+
+# -- the server --------------------------------------------------------------------------------
+
+class Server:
+    """`panel serve APP` on a free loopback port with the README's flags; stopped on exit."""
+
+    def __init__(self, app: Path, cwd: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/{app.stem}"
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "panel", "serve", str(app), "--port", str(self.port), "--address", "127.0.0.1",
+             "--allow-websocket-origin", f"127.0.0.1:{self.port}", "--num-threads", "4"],
+            cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.ps = psutil.Process(self.proc.pid)
+
+    def __enter__(self) -> "Server":
+        deadline = time.monotonic() + 120
+        while True:
+            if self.proc.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"panel serve exited early:\n{self.log.read()[-3000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("panel serve did not listen within 120 s") from None
+                time.sleep(0.2)
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def cpu(self) -> float:
+        t = self.ps.cpu_times()
+        return t.user + t.system
+
+    def rss_mb(self) -> float:
+        return self.ps.memory_info().rss / 2**20
+
+
+# -- one client process per session --------------------------------------------------------------
+
+def _client(url, arguments, tab, timeout, t0, go, t_tab, tab_go, done, results):
+    """Pull a session when ``go`` is set, report; optionally open ``tab``; close when ``done`` is set."""
+    from bokeh.client import pull_session
+    from bokeh.document.events import MessageSentEvent
+    from bokeh.events import DocumentReady
+    from bokeh.models import Plot, Tabs
+    from bokeh.protocol.messages.pull_doc_reply import pull_doc_reply as PullDocReply
+
+    marks = {}
+    push = PullDocReply.push_to_document
+
+    def timed_push(self, doc):  # the server's reply is in: the rest is this client's own work
+        marks["reply"] = time.monotonic()
+        return push(self, doc)
+
+    PullDocReply.push_to_document = timed_push
+    session = None
+    try:
+        go.wait()
+        cpu0 = time.process_time()
+        session = pull_session(url=url, arguments=arguments)
+        end = time.monotonic()
+        doc = session.document
+        results.put(("pull", end - t0.value, marks.get("reply", end) - t0.value, time.process_time() - cpu0,
+                     len(doc.roots)))
+        # What a browser sends once it has rendered the page; Panel holds some updates until then.
+        doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
+        session.force_roundtrip()
+        if tab:
+            tabs = next((m for m in doc.models if isinstance(m, Tabs)), None)
+            titles = [p.title for p in tabs.tabs] if tabs is not None else []
+            tab_go.wait()
+            if tab not in titles:
+                results.put(("tab", float("nan")))
+            else:
+                index = titles.index(tab)
+
+                def arrived() -> bool:
+                    return any(isinstance(m, Plot) for m in tabs.tabs[index].child.references())
+
+                loop = session._connection._loop  # the client's own IOLoop, run only while we wait
+                stop = loop.call_later(timeout, loop.stop)
+                tabs.active = index  # sent to the server as a PATCH-DOC
+                session._connection._loop_until(arrived)
+                loop.remove_timeout(stop)
+                results.put(("tab", time.monotonic() - t_tab.value if arrived() else float("nan")))
+        done.wait(timeout + 60)
+    except Exception as exc:  # reported, the batch goes on
+        results.put(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        if session is not None:
+            try:
+                session.close()
+            except Exception:
+                pass
+
+
+@dataclass
+class Batch:
+    page: str
+    n: int
+    renders: list = field(default_factory=list)   # start signal -> document pulled, s
+    replies: list = field(default_factory=list)   # start signal -> server's reply arrived, s
+    client_cpu: list = field(default_factory=list)
+    tabs: list = field(default_factory=list)      # tab opened -> its content pushed, s
+    errors: list = field(default_factory=list)
+    server_cpu: float = float("nan")
+    tab_cpu: float = float("nan")
+    wall: float = float("nan")
+    rss_before: float = float("nan")
+    rss_after: float = float("nan")
+
+    @property
+    def ok(self) -> int:
+        return len(self.renders)
+
+    @property
+    def cpu_per_session(self) -> float:
+        return self.server_cpu / self.n
+
+
+def q(values, p) -> float:
+    return float(np.percentile(values, p)) if len(values) else float("nan")
+
+
+def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | None) -> Batch:
+    ctx = mp.get_context("fork")  # clients start in milliseconds, with bokeh and panel already imported
+    t0, t_tab = ctx.Value("d", 0.0), ctx.Value("d", 0.0)
+    go, tab_go, done = ctx.Event(), ctx.Event(), ctx.Event()
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_client, args=(server.url, arguments, tab, TIMEOUT, t0, go, t_tab, tab_go, done,
+                                               results), daemon=True) for _ in range(n)]
+    batch = Batch(page, n)
+    try:
+        for p in procs:
+            p.start()
+        time.sleep(0.5 + 0.02 * n)  # every client is waiting on `go`
+        batch.rss_before = server.rss_mb()
+        cpu0 = server.cpu()
+        t0.value = time.monotonic()
+        go.set()
+        deadline = t0.value + TIMEOUT
+        pulled = 0
+        while pulled + len(batch.errors) < n and time.monotonic() < deadline:
+            try:
+                msg = results.get(timeout=max(0.01, min(1.0, deadline - time.monotonic())))
+            except Exception:
+                if not any(p.is_alive() for p in procs):
+                    break  # every client died without a word (their tracebacks are above)
+                continue
+            if msg[0] == "pull":
+                pulled += 1
+                batch.renders.append(msg[1])
+                batch.replies.append(msg[2])
+                batch.client_cpu.append(msg[3])
+                if msg[4] == 0:
+                    batch.errors.append("a session came back with no roots")
+            else:
+                batch.errors.append(msg[1])
+        batch.wall = time.monotonic() - t0.value
+        batch.server_cpu = server.cpu() - cpu0
+        batch.rss_after = server.rss_mb()
+        if tab and pulled == n:
+            cpu1 = server.cpu()
+            t_tab.value = time.monotonic()
+            tab_go.set()
+            deadline = t_tab.value + TIMEOUT
+            while len(batch.tabs) < n and time.monotonic() < deadline:
+                try:
+                    msg = results.get(timeout=max(0.01, min(1.0, deadline - time.monotonic())))
+                except Exception:
+                    if not any(p.is_alive() for p in procs):
+                        break
+                    continue
+                if msg[0] == "tab":
+                    batch.tabs.append(msg[1])
+                else:
+                    batch.errors.append(msg[1])
+            batch.tab_cpu = server.cpu() - cpu1
+        elif tab:
+            tab_go.set()
+        missing = n - pulled - sum(1 for e in batch.errors if "no roots" not in e)
+        if missing > 0:
+            batch.errors.append(f"{missing} session(s) not pulled within {TIMEOUT:.0f} s")
+    finally:
+        go.set(), tab_go.set(), done.set()
+        for p in procs:
+            p.join(timeout=5)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+    return batch
+
+
+def run_page(app: Path, cwd: Path, page: str, arguments: dict, tab: str | None = None) -> list[Batch]:
+    batches = []
+    with Server(app, cwd) as server:
+        warm = run_batch(server, page, arguments, 1, tab)  # imports done and caches filled, as in class
+        print(f"  {page}: server up, warm-up session {q(warm.renders, 50):.1f} s"
+              + (f" + tab {q(warm.tabs, 50):.1f} s" if warm.tabs else "")
+              + f", RSS {server.rss_mb():.0f} MB" + (f"; errors: {warm.errors}" if warm.errors else ""), flush=True)
+        time.sleep(1.0)
+        for n in SIZES:
+            b = run_batch(server, page, arguments, min(n, MAX_SESSIONS), tab)
+            batches.append(b)
+            print(f"  {page} N={b.n}: {b.ok}/{b.n} pulled in {b.wall:.1f} s"
+                  + (f"; errors: {b.errors[:3]}" if b.errors else ""), flush=True)
+            if b.errors:
+                print(f"  {page}: stopping at N={b.n} (larger sizes would fail as well)", flush=True)
+                break
+            time.sleep(1.0)
+    return batches
+
+
+def main() -> None:
+    import panel.models  # noqa: F401  (the clients deserialise Panel's own models: import them before forking)
+    import bokeh.client  # noqa: F401
+
+    print(f"classroom: N sessions at once via bokeh.client.pull_session (one client process each), warm server, "
+          f"--num-threads 4, {psutil.cpu_count()} cores, sizes {SIZES}, timeout {TIMEOUT:.0f} s/batch", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline_app = Path(tmp) / "baseline.py"
+        baseline_app.write_text(BASELINE_APP)
+        pages = {
+            "baseline": run_page(baseline_app, Path(tmp), "baseline", {}),
+            "landing": run_page(ROOT / "app.py", ROOT, "landing", {}, TAB or None),
+            "spectra": run_page(ROOT / "app.py", ROOT, "spectra", {"model": "digits-cnn", "tab": "Spectra"}),
+        }
+
+    labels = {"baseline": "baseline (FastListTemplate + 1 plot)", "landing": "landing /app",
+              "spectra": "/app?model=digits-cnn&tab=Spectra"}
+    print()
+    print(f"{'page':36s} {'N':>3s} {'ok':>3s} {'median':>7s} {'p95':>7s} {'max':>7s} {'reply p95':>9s} "
+          f"{'CPU/sess':>8s} {'cores':>5s} {'RSS MB':>7s} {'+MB/sess':>8s} {'client CPU':>10s}")
+    for page, batches in pages.items():
+        for b in batches:
+            print(f"{labels[page]:36s} {b.n:3d} {b.ok:3d} {q(b.renders, 50):6.2f}s {q(b.renders, 95):6.2f}s "
+                  f"{max(b.renders, default=float('nan')):6.2f}s {q(b.replies, 95):8.2f}s "
+                  f"{b.cpu_per_session:7.2f}s {b.server_cpu / b.wall:5.2f} {b.rss_after:7.0f} "
+                  f"{(b.rss_after - b.rss_before) / b.n:8.1f} {np.mean(b.client_cpu) if b.client_cpu else np.nan:9.2f}s")
+    if TAB:
+        print(f"\nopening the {TAB} tab from /app, all N connected sessions at once (until its plots are pushed):")
+        for b in pages["landing"]:
+            if b.tabs:
+                ok = [t for t in b.tabs if np.isfinite(t)]
+                print(f"  N={b.n:3d}: {len(ok)}/{b.n} opened, median {q(ok, 50):.2f} s, p95 {q(ok, 95):.2f} s, "
+                      f"server CPU {b.tab_cpu / b.n:.2f} s/session")
+
+    base = {b.n: b.cpu_per_session for b in pages["baseline"]}
+    print("\nper-session server CPU, ours / baseline:")
+    headline = {}
+    for page in ("landing", "spectra"):
+        parts = []
+        for b in pages[page]:
+            if b.n in base and base[b.n] > 0:
+                headline[page] = (b.n, b.cpu_per_session / base[b.n], q(b.renders, 95), b.ok == b.n)
+                parts.append(f"N={b.n}: x{b.cpu_per_session / base[b.n]:.1f}")
+        print(f"  {labels[page]:36s} " + ", ".join(parts))
+    land, spec = headline.get("landing"), headline.get("spectra")
+    if land and spec:
+        print(f"classroom N={land[0]}: p95 first render landing {land[2]:.1f} s, Spectra link {spec[2]:.1f} s; "
+              f"server CPU/session x{land[1]:.1f} (landing), x{spec[1]:.1f} (Spectra) of a minimal Panel app")
+    else:
+        print("classroom: incomplete (see the errors above)")
+
+
+if __name__ == "__main__":
+    main()
