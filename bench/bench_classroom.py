@@ -2,7 +2,7 @@
 
 For each page (the landing page ``/app``, the shared link ``/app?model=digits-cnn&tab=Spectra``
 and, as the baseline, a minimal app: a FastListTemplate holding one small HoloViews plot) a
-server is started on a free loopback port with the README's flags (``--num-threads 4``),
+server is started on a free loopback port with the flags of `bash run.sh serve` (SERVE_FLAGS),
 warmed with one session (caches filled), and then N = 1, 10, 30 sessions are opened at the
 same moment with ``bokeh.client.pull_session``. Each session is a separate client process,
 forked before the start signal, so clients do not share an interpreter lock; their own CPU
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from tests.served import ROOT, free_port
+from tests.served import ROOT, SERVE_FLAGS, free_port, stop
 
 MAX_SESSIONS = 60
 SIZES = tuple(int(n) for n in os.environ.get("CLASSROOM_SIZES", "1,10,30").split(",") if n.strip())
@@ -70,8 +70,8 @@ class Server:
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "panel", "serve", str(app), "--port", str(self.port), "--address", "127.0.0.1",
-             "--allow-websocket-origin", f"127.0.0.1:{self.port}", "--num-threads", "4"],
-            cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT)
+             "--allow-websocket-origin", f"127.0.0.1:{self.port}", *SERVE_FLAGS],
+            cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.ps = psutil.Process(self.proc.pid)
 
     def __enter__(self) -> "Server":
@@ -89,20 +89,31 @@ class Server:
                 time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)  # the whole process group: --num-procs workers and job processes too
         self.log.close()
 
+    def _tree(self) -> list:
+        """The server and its live children (``--num-procs`` workers, job processes)."""
+        return [self.ps, *self.ps.children(recursive=True)]
+
     def cpu(self) -> float:
-        t = self.ps.cpu_times()
-        return t.user + t.system
+        total = 0.0
+        for proc in self._tree():
+            try:
+                t = proc.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+            except psutil.Error:
+                pass
+        return total
 
     def rss_mb(self) -> float:
-        return self.ps.memory_info().rss / 2**20
+        total = 0
+        for proc in self._tree():
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total / 2**20
 
 
 # -- one client process per session --------------------------------------------------------------
@@ -136,7 +147,7 @@ def _client(url, arguments, tab, timeout, t0, go, t_tab, tab_go, done, results):
         doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
         session.force_roundtrip()
         if tab:
-            tabs = next((m for m in doc.models if isinstance(m, Tabs)), None)
+            tabs = next((m for m in doc.models if isinstance(m, Tabs) and "Overview" in [p.title for p in m.tabs]), None)
             titles = [p.title for p in tabs.tabs] if tabs is not None else []
             tab_go.wait()
             if tab not in titles:
@@ -283,11 +294,11 @@ def run_page(app: Path, cwd: Path, page: str, arguments: dict, tab: str | None =
 
 
 def main() -> None:
-    import panel.models  # noqa: F401  (the clients deserialise Panel's own models: import them before forking)
     import bokeh.client  # noqa: F401
+    import panel.models  # noqa: F401  (the clients deserialise Panel's own models: import them before forking)
 
     print(f"classroom: N sessions at once via bokeh.client.pull_session (one client process each), warm server, "
-          f"--num-threads 4, {psutil.cpu_count()} cores, sizes {SIZES}, timeout {TIMEOUT:.0f} s/batch", flush=True)
+          f"{' '.join(SERVE_FLAGS)}, {psutil.cpu_count()} cores, sizes {SIZES}, timeout {TIMEOUT:.0f} s/batch", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         baseline_app = Path(tmp) / "baseline.py"
         baseline_app.write_text(BASELINE_APP)

@@ -11,6 +11,8 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.plotting import figure
 
 from explorer import evaluation
 
@@ -55,20 +57,25 @@ class OverviewView(pn.viewable.Viewer):
             f"**{percent(s['accuracy'])}** ({s['test_samples']} samples).", css_classes=["overview-summary"])
 
     def _map_plot(self):
+        """Plain bokeh (an image and one scatter per class): the landing page's plot, built per session,
+        costs a fraction of the HoloViews overlay it replaced (measured with `python -m bench classroom`)."""
         data = self.state.dataset
         dm = self.decision_map()
         x0, x1, y0, y1 = dm.box
-        k = data.num_classes
-        colors = CLASS_COLORS[:k]
-        image = hv.Image((dm.xs, dm.ys, dm.labels), kdims=["x1", "x2"], vdims="class").opts(
-            cmap=colors, clim=(-0.5, k - 0.5), alpha=0.35, colorbar=False, tools=["hover"])
-        points = hv.Points((data.X_test[:, 0], data.X_test[:, 1], data.y_test.astype(str)),
-                           kdims=["x1", "x2"], vdims="label").opts(
-            color="label", cmap={str(i): c for i, c in enumerate(colors)}, size=5, line_color="white",
-            tools=["hover"], legend_position="right")
-        return (image * points).opts(
-            hv.opts.Overlay(width=560, height=480, title="Decision map (shaded by predicted class) and test points",
-                            xlim=(x0, x1), ylim=(y0, y1)))
+        colors = CLASS_COLORS[:data.num_classes]
+        fig = figure(width=560, height=480, x_range=(x0, x1), y_range=(y0, y1), x_axis_label="x1",
+                     y_axis_label="x2", title="Decision map (shaded by predicted class) and test points",
+                     tools="pan,wheel_zoom,reset")
+        mapper = LinearColorMapper(palette=colors, low=-0.5, high=len(colors) - 0.5)
+        fig.image(image=[dm.labels], x=x0, y=y0, dw=x1 - x0, dh=y1 - y0, color_mapper=mapper, alpha=0.35)
+        labels = data.y_test.astype(int)
+        points = ColumnDataSource({"x1": data.X_test[:, 0], "x2": data.X_test[:, 1],
+                                   "color": [colors[k] for k in labels],
+                                   "class": [f"class {data.class_names[k]}" for k in labels]})
+        fig.scatter("x1", "x2", source=points, size=6, color="color", line_color="white", legend_field="class")
+        fig.add_tools(HoverTool(tooltips=[("x1", "@x1{0.000}"), ("x2", "@x2{0.000}"), ("", "@class")]))
+        fig.legend.location = "top_right"
+        return fig
 
     def _gallery(self):
         """The first test images as one mosaic, each captioned with its prediction."""
@@ -126,7 +133,7 @@ class OverviewView(pn.viewable.Viewer):
     def _body(self):
         try:
             if self.state.is_2d:
-                return pn.Column(self._header(), self._resolution, pn.pane.HoloViews(self._map_plot()))
+                return pn.Column(self._header(), self._resolution, pn.pane.Bokeh(self._map_plot()))
             return pn.Column(
                 self._header(),
                 pn.pane.HoloViews(self._gallery(), sizing_mode="fixed"),

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import param
+from bokeh.models import FactorRange, HoverTool
+from bokeh.plotting import figure
 
 from explorer import nets, spectra, training
 
@@ -195,6 +197,7 @@ class SpectraView(pn.viewable.Viewer):
 
     @param.depends("layer", watch=True)
     def _sync_rank(self):
+        self._layer_select.value = self.layer  # a layer set from a link or from code shows in the select
         full = _reshape_rank(self.layers()[self.layer])
         self._rank.end = full
         self.rank = full  # a new layer starts untruncated
@@ -213,12 +216,16 @@ class SpectraView(pn.viewable.Viewer):
         return pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4g}".format,
                                  sizing_mode="stretch_width", css_classes=["spectra-summary"])
 
+    # The plots of the first render (summary, sorted values, ESD) are plain bokeh: a shared link to
+    # this tab builds them once per session, at a fraction of a HoloViews overlay's cost.
     def _sorted_plot(self, spec):
         vals = np.maximum(spec.values, 1e-16 * spec.values[0])
-        return hv.Curve((np.arange(1, len(vals) + 1), vals), "index", "singular value").opts(
-            logy=True, width=430, height=320, tools=["hover"], color="#3b6ea5",
-            ylim=(vals.min() / 2, vals.max() * 2),
-            title=f"Sorted singular values ({spec.method}), {len(vals)} values")
+        fig = figure(width=430, height=320, y_axis_type="log", x_axis_label="index", y_axis_label="singular value",
+                     y_range=(vals.min() / 2, vals.max() * 2), tools="pan,wheel_zoom,reset",
+                     title=f"Sorted singular values ({spec.method}), {len(vals)} values")
+        fig.line(np.arange(1, len(vals) + 1), vals, color="#3b6ea5", line_width=2)
+        fig.add_tools(HoverTool(tooltips=[("index", "$x{0}"), ("sigma", "$y{0.0000}")], mode="vline"))
+        return fig
 
     def _esd_plot(self, stats):
         lam = stats.eigenvalues[stats.eigenvalues > 0]
@@ -226,19 +233,21 @@ class SpectraView(pn.viewable.Viewer):
         mid, half = (logs.max() + logs.min()) / 2, max((logs.max() - logs.min()) / 2, 0.05)  # flat spectra too
         counts, edges = np.histogram(logs, bins=min(60, max(10, len(lam) // 4)), range=(mid - half, mid + half),
                                      density=True)
-        hist = hv.Histogram((edges, counts), kdims="log10 lambda", vdims="density").opts(alpha=0.5, color="#3b6ea5")
+        fig = figure(width=470, height=320, x_axis_label="log10 lambda", y_axis_label="density",
+                     y_range=(0, 1.4 * counts.max()), tools="pan,wheel_zoom,reset",
+                     title=f"ESD of lambda = sigma^2 (stable rank {stats.stable_rank:.1f})")
+        fig.quad(left=edges[:-1], right=edges[1:], bottom=0, top=counts, fill_color="#3b6ea5", fill_alpha=0.5,
+                 line_color="white")
         grid = np.linspace(logs.min() - 0.3, logs.max() + 0.3, 400)
         x = 10 ** grid
-        mp = stats.mp_pdf(x) * x * math.log(10)
-        overlay = hist * hv.Curve((grid, mp), "log10 lambda", "density", label="Marchenko-Pastur").opts(
-            color="#2ca02c")
+        fig.line(grid, stats.mp_pdf(x) * x * math.log(10), color="#2ca02c", line_width=2,
+                 legend_label="Marchenko-Pastur")
         if np.isfinite(stats.alpha):
             xt = x[x >= stats.xmin]
-            pl = stats.power_law_pdf(xt) * xt * math.log(10)  # density per log10(lambda)
-            overlay = overlay * hv.Curve((np.log10(xt), pl), "log10 lambda", "density",
-                                         label=f"power law, alpha = {stats.alpha:.2f}").opts(color="#d62728")
-        return overlay.opts(width=470, height=320, legend_position="top_right", ylim=(0, 1.4 * counts.max()),
-                            title=f"ESD of lambda = sigma^2 (stable rank {stats.stable_rank:.1f})")
+            fig.line(np.log10(xt), stats.power_law_pdf(xt) * xt * math.log(10), color="#d62728", line_width=2,
+                     legend_label=f"power law, alpha = {stats.alpha:.2f}")  # density per log10(lambda)
+        fig.legend.location = "top_right"
+        return fig
 
     def _methods_plot(self, table):
         names = {"exact": "exact", "fft": "circular FFT", "density": "density (zero-padding approx.)"}
@@ -284,14 +293,19 @@ class SpectraView(pn.viewable.Viewer):
 
     def _lipschitz_plot(self):
         lip = self.lipschitz()
-        rows = []
-        for name, kind, g, p, e in zip(lip.names, lip.kinds, lip.gram, lip.estimates, lip.exact):
-            rows += [(f"{name} {kind}", "power (lower)", p), (f"{name} {kind}", "exact", e),
-                     (f"{name} {kind}", "Gram (upper)", g)]
-        return hv.Bars(rows, ["layer", "method"], "sigma_max").opts(
-            width=720, height=320, tools=["hover"], multi_level=False, show_legend=True,
-            legend_position="right", xlabel="layer",
-            title=f"Largest singular value per layer; Lipschitz product bound = {lip.product:.4g}")
+        methods = (("power (lower)", lip.estimates, "#9ecae1"), ("exact", lip.exact, "#08519c"),
+                   ("Gram (upper)", lip.gram, "#d62728"))
+        layers = [f"{name} {kind}" for name, kind in zip(lip.names, lip.kinds)]
+        factors = [(layer, method) for layer in layers for method, _, _ in methods]
+        values = [float(v[i]) for i in range(len(layers)) for _, v, _ in methods]
+        colors = [c for _ in layers for _, _, c in methods]
+        fig = figure(x_range=FactorRange(*factors), width=720, height=320, y_axis_label="sigma_max",
+                     tools="hover,reset", tooltips=[("", "@x"), ("sigma_max", "@top{0.0000}")],
+                     title=f"Largest singular value per layer; Lipschitz product bound = {lip.product:.4g}")
+        fig.vbar(x=factors, top=np.nan_to_num(values), width=0.85, color=colors)
+        fig.xaxis.major_label_orientation = 0.9
+        fig.xgrid.grid_line_color = None
+        return fig
 
     def _comparison_plot(self):
         df = self.model_comparison()
@@ -333,25 +347,34 @@ class SpectraView(pn.viewable.Viewer):
                 f"**Layer {self.layer}** ({layer.kind}, weight {tuple(layer.weight.shape)}): operator "
                 f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}**, sigma_max **{spec.sigma_max:.6g}**, "
                 f"stable rank **{stats.stable_rank:.2f}**, power-law alpha **{stats.alpha:.2f}**.")
-            parts = [*notices, head, pn.Row(_pane(self._sorted_plot(spec)), _pane(self._esd_plot(stats)))]
-            if layer.kind == "conv2d":
-                try:
-                    left, right = self._methods_plot(self.method_comparison())
-                    methods = pn.Row(_pane(left), _pane(right))
-                except ValueError as exc:
-                    methods = pn.pane.Alert(f"No exact spectrum to compare with: {exc}", alert_type="warning")
-                parts += [pn.pane.Markdown("### How the conv operator is understood"), methods,
-                          pn.Row(_pane(self._symbol_plot()), self._bounds_table()),
-                          pn.pane.Markdown("### WeightWatcher's view of the same layer"),
-                          _pane(self._ww_plot(_reference(self.state.model, self.layer)))]
-            return pn.Column(*parts)
+            return pn.Column(*notices, head, pn.Row(pn.pane.Bokeh(self._sorted_plot(spec)),
+                                                    pn.pane.Bokeh(self._esd_plot(stats))))
         except Exception as exc:
             return error_alert(exc, "The layer spectrum")
+
+    @param.depends("state.model_name", "layer", "method")
+    def _operator_body(self):
+        """How the conv operator is understood: methods against the exact spectrum, symbol, bounds, WeightWatcher."""
+        try:
+            layer = self.layers()[self.layer]
+            if layer.kind != "conv2d":
+                return pn.pane.Markdown(f"Layer {self.layer} is a dense layer: its operator is its weight matrix, "
+                                        "and the dense SVD is exact. Pick a conv layer to compare methods.")
+            try:
+                left, right = self._methods_plot(self.method_comparison())
+                methods = pn.Row(_pane(left), _pane(right))
+            except ValueError as exc:
+                methods = pn.pane.Alert(f"No exact spectrum to compare with: {exc}", alert_type="warning")
+            return pn.Column(methods, pn.Row(_pane(self._symbol_plot()), self._bounds_table()),
+                             pn.pane.Markdown("### WeightWatcher's view of the same layer"),
+                             _pane(self._ww_plot(_reference(self.state.model, self.layer))))
+        except Exception as exc:
+            return error_alert(exc, "The conv operator")
 
     @param.depends("state.model_name")
     def _network_body(self):
         try:
-            return pn.Column(self._summary(), _pane(self._lipschitz_plot()))
+            return pn.Column(self._summary(), pn.pane.Bokeh(self._lipschitz_plot()))
         except Exception as exc:
             return error_alert(exc, "The network spectra")
 
@@ -371,16 +394,21 @@ class SpectraView(pn.viewable.Viewer):
             return error_alert(exc, "The model comparison")
 
     def __panel__(self):
+        # The sections below the layer's spectrum are built when first opened: a shared link
+        # to this tab renders four plots, not ten.
+        def section(method):  # evaluated when its tab is first shown, not when the page is built
+            return pn.panel(method, lazy=True, loading_indicator=True)
+
+        sections = pn.Tabs(
+            ("Layer spectrum", section(self._layer_body)),
+            ("Conv operator", section(self._operator_body)),
+            ("Rank truncation", pn.Column(self._rank, section(self._truncation_body))),
+            ("Compare models", pn.Column(self._compare, section(self._compare_body))),
+            dynamic=True, sizing_mode="stretch_width")
         return pn.Column(
             pn.pane.Markdown("## Singular-value spectra\nEvery weight layer of the model, with the method named."),
             pn.panel(self._network_body, loading_indicator=True),
             pn.Row(self._layer_select, self._method),
-            pn.panel(self._layer_body, loading_indicator=True),
-            pn.pane.Markdown("### Rank truncation"),
-            self._rank,
-            pn.panel(self._truncation_body, loading_indicator=True),
-            pn.pane.Markdown("### Compare models"),
-            self._compare,
-            pn.panel(self._compare_body, loading_indicator=True),
+            sections,
             sizing_mode="stretch_width",
         )

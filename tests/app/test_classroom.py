@@ -60,9 +60,8 @@ def test_five_sessions_at_once_each_render_their_own_link():
                 assert doc.roots, f"{args}: the document has no roots"
                 assert _select(doc, "Model").value == model, args
                 assert _select(doc, "Dataset").value == zoo.card(model)["dataset"], args
-                tabs = [m for m in doc.models if isinstance(m, Tabs)]
-                assert len(tabs) == 1
-                assert [p.title for p in tabs[0].tabs] == TITLES
+                tabs = [m for m in doc.models if isinstance(m, Tabs) and [p.title for p in m.tabs] == TITLES]
+                assert len(tabs) == 1  # the app's tabs (a view may hold tabs of its own)
                 assert tabs[0].active == TITLES.index(tab), args
                 page = _texts(tabs[0].tabs[tabs[0].active].child)
                 assert shown in page, f"{args}: {shown!r} not in the {tab} tab"

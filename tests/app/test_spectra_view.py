@@ -24,6 +24,9 @@ def test_every_layer_of_every_zoo_model_draws_and_matches_the_library(state, nam
         spec = view.spectrum("auto")
         np.testing.assert_allclose(spec.values, ref.values, rtol=1e-12, atol=1e-12)
         assert not isinstance(view._layer_body(), pn.pane.Alert)
+        operator = view._operator_body()
+        assert not isinstance(operator, pn.pane.Alert)
+        assert isinstance(operator, pn.Column) == (view.layers()[i].kind == "conv2d")  # dense: one sentence
     assert not isinstance(view._network_body(), pn.pane.Alert)
     assert not isinstance(view._truncation_body(), pn.pane.Alert)
 
@@ -130,3 +133,13 @@ def test_a_layer_too_large_for_the_dense_operator_falls_back_with_a_notice(state
     assert "fft (approximation)" in summary[0].object.to_string()
     lip = view.lipschitz()
     assert np.isnan(lip.exact[0]) and lip.norms[0] == lip.gram[0]
+
+
+def test_the_layer_select_follows_a_layer_set_from_a_link(state):
+    state.model_name = "digits-cnn"
+    view = SpectraView(state=state, layer=1)
+    assert view._layer_select.value == 1
+    view.layer = 2
+    assert view._layer_select.value == 2
+    view._layer_select.value = 0
+    assert view.layer == 0

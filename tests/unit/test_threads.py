@@ -3,7 +3,6 @@
 import threading
 
 import torch
-
 from explorer.threads import single_threaded
 
 

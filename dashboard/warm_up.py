@@ -1,0 +1,21 @@
+"""Fill one server process's caches before its first student: `panel serve app.py --setup dashboard/warm_up.py`.
+
+With ``--num-procs N`` Panel runs this file in every server process once it has started.
+It builds the landing page and the Spectra link once (zoo models, evaluations, decision
+maps, spectra land in the process's ``pn.cache``; the plotting code is imported) and
+starts the worker-process server of :mod:`dashboard.jobs`, so that the first sessions
+cost what every later one costs.
+"""
+
+import panel as pn
+from bokeh.document import Document
+
+from dashboard import jobs
+from dashboard.app import create_app
+from dashboard.state import AppState
+
+pn.extension(sizing_mode="stretch_width", notifications=True)
+jobs.use_processes(True)
+jobs.warm_up()
+for model_name, tab in (("moons-mlp", "Overview"), ("digits-cnn", "Spectra"), ("digits-mlp", "Overview")):
+    create_app(AppState(model_name=model_name, tab=tab)).server_doc(Document())
