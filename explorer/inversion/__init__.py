@@ -40,13 +40,17 @@ from .identifiability import Identifiability, LayerCheck, identifiability
 from .layerwise import NOISELESS_TOL
 from .methods import (
     METHODS,
+    NOISE_MARGIN,
+    RESIDUAL_TOL,
     Inversion,
     Problem,
     compare,
+    fit_check,
     invert,
     make_problem,
 )
 from .observation import oracle, region_least_squares
+from .uniqueness import Uniqueness, local_family, uniqueness
 from .sweeps import (
     NoiseSweep,
     SuccessSweep,
@@ -55,4 +59,5 @@ from .sweeps import (
     success_vs_expansion,
 )
 
-__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'Inversion', 'invert', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']
+__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL', 'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check',
+           'Uniqueness', 'uniqueness', 'local_family', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']
