@@ -148,6 +148,8 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
         residual = _residual(layers, z, y, mask, A)
         if status == "ok":
             status, message = _post_check(layers, z, y, mask, A, noise, residual, z_true, tol)
+        else:  # a more basic reason; still say whether the answer fits
+            message = f"{message} {fit_check(residual, y, noise, tol)[1]}"
     elapsed = time.perf_counter() - t0
     rel = None
     true_supports = None
@@ -205,6 +207,15 @@ def fit_check(residual: float, y, noise_std: float = 0.0, tol: float = RESIDUAL_
     if not residual <= tol:
         return False, f"Relative residual {residual:.3g} is above the tolerance {tol:g}: the answer does not fit."
     return True, f"Relative residual {residual:.3g} <= {tol:g}."
+
+
+def _assess(layers, z, y, mask, A, noise: float, z_true=None, tol: float = RESIDUAL_TOL) -> tuple[str, str, float]:
+    """(status, message, residual) of an answer z found outside :func:`invert` (the sweeps' batched GD)."""
+    residual = _residual(layers, z, y, mask, A)
+    status, message = _prechecks(layers, y.size, y, mask, A)
+    if status == "ok":
+        status, message = _post_check(layers, z, y, mask, A, noise, residual, z_true, tol)
+    return status, message, residual
 
 
 def _post_check(layers, z, y, mask, A, noise: float, residual: float, z_true, tol: float) -> tuple[str, str]:

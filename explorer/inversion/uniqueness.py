@@ -166,7 +166,7 @@ def uniqueness(layers: list[DenseLayer], z, mask=None, A=None) -> Uniqueness:
     if A is not None and np.linalg.matrix_rank(A) < A.shape[1]:
         return Uniqueness("undecided", [None] * L, None,
                           "Compressed sensing with fewer independent measurements than outputs: the layer-wise "
-                          "test needs G(z) itself.")
+                          "test needs G(z) itself, so uniqueness is neither proved nor disproved.")
     rows = np.flatnonzero(mask) if (mask is not None and A is None) else np.arange(xs[-1].size)
     pinned: list = [None] * L
     other = None
