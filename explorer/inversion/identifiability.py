@@ -1,4 +1,4 @@
-"""Sufficient conditions under which the layer-wise inversion finds the true latent.
+"""What the checks at the true latent prove: cardinality/spark conditions, uniqueness, a second latent.
 """
 
 from __future__ import annotations
