@@ -50,7 +50,6 @@ from .methods import (
     make_problem,
 )
 from .observation import oracle, region_least_squares
-from .uniqueness import Uniqueness, local_family, uniqueness
 from .sweeps import (
     NoiseSweep,
     SuccessSweep,
@@ -58,6 +57,7 @@ from .sweeps import (
     expansion_sizes,
     success_vs_expansion,
 )
+from .uniqueness import Uniqueness, local_family, uniqueness
 
 __all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL', 'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check',
            'Uniqueness', 'uniqueness', 'local_family', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']

@@ -86,7 +86,8 @@ def _prechecks(layers, m_obs: int, y, mask, A) -> tuple[str, str]:
     if m_obs < n0:
         return "not identifiable", f"Only {m_obs} observed values for {n0} unknowns."
     if A is None and layers[-1].relu and not (y > 0).any():
-        return "ambiguous", "No observed output is positive (e.g. z = 0): z is only known to lie in a cone."
+        return "ambiguous", ("No observed output is positive (e.g. z = 0): the layer-wise "
+                             "arguments do not apply and uniqueness is not established.")
     return "ok", ""
 
 

@@ -16,6 +16,14 @@ def _non_unique_generator() -> list:
     return [G.DenseLayer(W1, np.zeros(3), True), G.DenseLayer(W2, np.zeros(6), True)]
 
 
+def _sparse_unique_generator() -> list:
+    """As above with W1 = [1, 2, -1]^T: the denser point (1, 1, 0) of layer 2's feasible set
+    is not an output of layer 1, so the search finds no second latent."""
+    layers = _non_unique_generator()
+    layers[0] = G.DenseLayer(np.array([[1.0], [2.0], [-1.0]]), np.zeros(3), True)
+    return layers
+
+
 def _plus_minus_layers(n: int, depth: int) -> list:
     layers, width = [], n
     for _ in range(depth):
@@ -32,7 +40,7 @@ def test_every_ok_of_random_sweeps_fits_and_recovers_z():
         sizes = [int(rng.integers(2, 7))]
         ratio = rng.uniform(2, 5)
         for _ in range(depth):
-            sizes.append(int(round(sizes[-1] * ratio)))
+            sizes.append(round(sizes[-1] * ratio))
         sizes_list.append(tuple(sizes))
     n_ok = n_other = 0
     for keep in (1.0, 0.4):
@@ -85,6 +93,14 @@ def test_hand_built_non_unique_generator_is_reported_not_unique():
     for z_true in (np.array([1.0]), None):
         res = I.invert(layers, y, "layered", z_true=z_true)
         assert res.residual <= I.RESIDUAL_TOL and res.status == "not unique", res.message
+
+
+def test_cardinality_condition_alone_is_labelled_unique_among_sparse():
+    check = I.identifiability(_sparse_unique_generator(), np.array([-1.0]))
+    assert check.cardinality_condition and check.uniqueness.verdict == "undecided"
+    assert check.uniqueness.pinned == [True, False]  # layer 2's feasible set is a segment
+    assert check.verdict == "unique among sparse"
+    assert "denser latents are not excluded" in check.message and "spark checked exactly" in check.message
 
 
 def test_uniqueness_is_proved_where_every_layer_is_pinned():
