@@ -30,8 +30,18 @@ METHOD_NAMES = {"gd": "gradient descent", "layered": "layer-wise pursuit", "lp":
 SHORT = {"gd": "GD", "layered": "layer-wise", "lp": "LP", "ls": "LS"}
 METHOD_COLORS = {"gd": "#d62728", "layered": "#2ca02c", "lp": "#1f77b4", "ls": "#9467bd"}
 SUPPORT_COLORS = ["#2ca02c", "#ff7f0e", "#d62728", "#e8e8e8"]  # TP, FP, FN, TN
-BADGE = {"identifiable": "success", "not guaranteed": "warning", "not identifiable": "danger",
-         "ambiguous": "danger"}
+BADGE = {"unique": "success", "unique among sparse": "info", "not guaranteed": "warning",
+         "not unique": "danger", "not identifiable": "danger", "ambiguous": "danger"}
+# what each verdict of explorer.inversion.identifiability has proved, in the badge's words
+VERDICT_LABELS = {"unique": "unique (proved)",
+                  "unique among sparse": "unique among latents as sparse as z (denser ones not excluded)",
+                  "not guaranteed": "uniqueness not established",
+                  "not unique": "not unique (a second latent gives the same observation)",
+                  "not identifiable": "not identifiable", "ambiguous": "ambiguous"}
+STATUS_LEGEND = ("Status: **ok** = reproduces the observation (relative residual ≤ {tol:g} noiseless, within the "
+                 "noise otherwise) and no other latent does (proved layer by layer); **fits** = reproduces it, "
+                 "uniqueness not proved; **failed** = residual above that; **not unique** / **not identifiable** = "
+                 "other latents give the same observation.")
 
 
 def parse_sizes(text: str) -> tuple:
@@ -287,12 +297,19 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
 
     def _supports(self, problem, results):
         check = problem.check
-        badge = pn.pane.Alert(f"**{check.verdict}** — {check.message} (Jacobian rank {check.jacobian_rank} "
-                              f"of {check.latent_dim})", alert_type=BADGE[check.verdict])
+        verdict, message = check.verdict, check.message
+        found = [m for m, r in results.items() if not isinstance(r, str) and r.status == "not unique"]
+        if found and verdict not in ("not unique", "not identifiable"):  # a method's answer is the second latent
+            verdict, message = "not unique", (f"{METHOD_NAMES[found[0]]}: {results[found[0]].message} "
+                                              f"(The check at the true z alone: {check.message})")
+        badge = pn.pane.Alert(f"**{VERDICT_LABELS[verdict]}** — {message} (Jacobian rank "
+                              f"{check.jacobian_rank} of {check.latent_dim})", alert_type=BADGE[verdict])
         table = pd.DataFrame([{
             "layer": c.layer, "n_in": c.n_in, "n_out": c.n_out, "s_i": c.support, "s_(i-1)": c.input_support,
             "rank W[S]": c.rank, "spark bound": c.spark_bound, "needs": ("= n_0" if c.layer == 1 else "> 2 s_(i-1)"),
-            "condition": c.condition, "coherence guarantee (very conservative)": round(c.coherence_bound, 2)}
+            "condition": c.condition,
+            "spark": "n/a" if c.layer == 1 else ("checked" if c.spark_checked else "general position assumed"),
+            "coherence guarantee (very conservative)": round(c.coherence_bound, 2)}
             for c in check.layers])
         parts = [badge, pn.pane.DataFrame(table, index=False, sizing_mode="stretch_width")]
         for m, r in results.items():
@@ -320,6 +337,7 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
             self._images(problem, results),
             pn.pane.DataFrame(self.summary_table(results), index=False, float_format="{:.3g}".format,
                               sizing_mode="stretch_width"),
+            pn.pane.Markdown(STATUS_LEGEND.format(tol=inversion.RESIDUAL_TOL)),
             pn.Row(pn.pane.HoloViews(self._latent_plot(problem, results)), self._loss_plot(results)),
             pn.pane.Markdown("### Supports and identifiability"),
             self._supports(problem, results))

@@ -40,9 +40,12 @@ from .identifiability import Identifiability, LayerCheck, identifiability
 from .layerwise import NOISELESS_TOL
 from .methods import (
     METHODS,
+    NOISE_MARGIN,
+    RESIDUAL_TOL,
     Inversion,
     Problem,
     compare,
+    fit_check,
     invert,
     make_problem,
 )
@@ -54,5 +57,7 @@ from .sweeps import (
     expansion_sizes,
     success_vs_expansion,
 )
+from .uniqueness import Uniqueness, local_family, uniqueness
 
-__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'Inversion', 'invert', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']
+__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL', 'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check',
+           'Uniqueness', 'uniqueness', 'local_family', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']

@@ -1,4 +1,4 @@
-"""Sufficient conditions under which the layer-wise inversion finds the true latent.
+"""What the checks at the true latent prove: cardinality/spark conditions, uniqueness, a second latent.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import numpy as np
 from ..models.generators import dense_layers, forward_all
 from ..nets.threads import single_threaded
 from .observation import _observe, _region_map
+from .uniqueness import Uniqueness, local_family, uniqueness
+
+SPARK_SUBSETS = 2000  # most column subsets enumerated to check a spark exactly
 
 
 @dataclass
@@ -18,8 +21,12 @@ class LayerCheck:
 
     ``support`` s_i = |S_i| (observed rows only at the output), ``input_support``
     s_{i-1} (n_0 for the dense latent), ``rank`` = rank W_i[S_i], ``spark_bound`` =
-    min(rank, s_i, n_{i-1}) + 1 (the spark if the rows are in general position).
-    Condition: rank = n_0 for the first layer, 2 s_{i-1} < spark_bound otherwise.
+    rank + 1, the spark of W_i[S_i] if its columns are in general position (every
+    ``rank`` of them independent) and an upper bound on it otherwise.
+    Condition: rank = n_0 for the first layer, 2 s_{i-1} < spark otherwise.
+    ``spark_checked``: the hidden-layer condition was verified on the true spark (every
+    set of 2 s_{i-1} columns tested for independence, done when there are at most
+    :data:`SPARK_SUBSETS` sets) rather than on the general-position bound.
     ``coherence_bound`` = (1 + 1/mu)/2 is the (very conservative) guarantee.
     """
 
@@ -33,12 +40,28 @@ class LayerCheck:
     condition: bool
     coherence: float
     coherence_bound: float
+    spark_checked: bool = False
 
 
 @dataclass
 class Identifiability:
-    """``verdict``: "identifiable" (cardinality condition holds: unique for any
-    method), "not guaranteed" (locally injective only), "not identifiable" or "ambiguous"."""
+    """What the checks at the true z prove about recovering it from the observation.
+
+    ``verdict``:
+
+    - "unique": every layer's feasible set is one point (:mod:`.uniqueness`): no
+      other latent gives this observation, whatever the method (proved);
+    - "not unique": ``other_z`` != z gives the same observation (found and checked);
+    - "not identifiable": a whole family gives it (first layer narrower than the
+      latent, or observed Jacobian of rank < n_0; ``other_z`` is one member when checked);
+    - "unique among sparse": the cardinality condition holds, which proves only that
+      no other latent with hidden layers as sparse as z's (|supp x'_i| <= s_i for
+      every i) gives the observation -- denser ones are not excluded; the spark is
+      the general-position bound unless every layer has ``spark_checked``;
+    - "not guaranteed": locally injective (full Jacobian rank) and nothing more;
+    - "ambiguous": a layer has an empty support (e.g. z = 0), where none of the
+      layer-wise arguments applies.
+    """
 
     layers: list
     cardinality_condition: bool
@@ -46,6 +69,8 @@ class Identifiability:
     latent_dim: int
     verdict: str
     message: str
+    uniqueness: Uniqueness | None = None
+    other_z: np.ndarray | None = None
 
 
 def _coherence(M) -> float:
@@ -59,48 +84,105 @@ def _coherence(M) -> float:
     return float(C.max())
 
 
-def identifiability(generator, z, mask=None, A=None) -> Identifiability:
-    """Check the uniqueness conditions at the true latent ``z``.
+def _spark_exceeds(M, k: int) -> bool | None:
+    """Every k columns of M independent (spark(M) > k)? None when there are too many subsets."""
+    from itertools import combinations
+    from math import comb
 
-    Per layer: s_i, rank W_i[S_i] vs n_{i-1}, spark bound vs 2 s_{i-1}, coherence;
-    overall the rank of the observed Jacobian in the region of z (< n_0 means no
-    method can identify z from these observations).
+    n = M.shape[1]
+    if k > n:
+        return True  # no k distinct columns to be dependent
+    if comb(n, k) > SPARK_SUBSETS:
+        return None
+    return all(np.linalg.matrix_rank(M[:, list(cols)]) == k for cols in combinations(range(n), k))
+
+
+def identifiability(generator, z, mask=None, A=None) -> Identifiability:
+    """Check the uniqueness of the true latent ``z`` given its observation.
+
+    Per layer: s_i, rank W_i[S_i] vs n_{i-1}, spark vs 2 s_{i-1}, coherence; overall
+    the rank of the observed Jacobian in the region of z (< n_0: a family of latents
+    gives the same observation), the layer-by-layer uniqueness proof of
+    :func:`explorer.inversion.uniqueness.uniqueness` and its search for a second latent.
+    The cardinality condition (Aberdam et al.; spark argument of Donoho & Elad 2003)
+    says only: no other latent whose hidden layers are as sparse as z's gives the
+    same observation, if the spark is rank + 1 (general position, true with
+    probability 1 for weights drawn from a continuous distribution; checked exactly
+    when the layer is small).
     """
     with single_threaded():
         return _identifiability(dense_layers(generator), z, mask, A)
 
 
-def _identifiability(layers, z, mask, A) -> Identifiability:
-    xs = forward_all(layers, z)
+def _layer_checks(layers, xs, mask, A) -> tuple[list, bool]:
     n0 = xs[0].size
-    checks = []
-    empty = False
+    sensing = A is not None and np.linalg.matrix_rank(A) < A.shape[1]
+    checks, empty = [], False
     for i, (layer, x) in enumerate(zip(layers, xs[1:])):
+        top = i == len(layers) - 1
         rows = np.arange(x.size)
-        if i == len(layers) - 1 and mask is not None and A is None:
+        if top and mask is not None and A is None:
             rows = np.flatnonzero(np.asarray(mask, dtype=bool))
-        S = rows[x[rows] > 0] if (layer.relu and not (i == len(layers) - 1 and A is not None)) else rows
+        S = rows[x[rows] > 0] if layer.relu else rows
         empty |= S.size == 0
         Ws = layer.W[S]
         rank = int(np.linalg.matrix_rank(Ws)) if S.size else 0
         s_in = n0 if i == 0 else int((xs[i] > 0).sum())
-        spark = min(rank, S.size, layer.W.shape[1]) + 1
-        cond = rank == n0 if i == 0 else 2 * s_in < spark
+        spark = rank + 1
+        checked = i == 0
+        if i == 0:
+            cond = rank == n0
+        else:
+            cond = 2 * s_in < spark
+            exact = _spark_exceeds(Ws, 2 * s_in) if cond else None
+            if exact is not None:
+                cond, checked = exact, True
+        if top and sensing:  # A G(z) with m < n: the output support is not observed
+            cond, checked = False, False
         mu = _coherence(Ws) if S.size else 1.0
         checks.append(LayerCheck(i + 1, layer.W.shape[1], layer.W.shape[0], int(S.size), s_in, rank, spark,
-                                 bool(cond), mu, float((1 + 1 / mu) / 2) if mu > 0 else float("inf")))
+                                 bool(cond), mu, float((1 + 1 / mu) / 2) if mu > 0 else float("inf"),
+                                 bool(checked)))
+    return checks, empty
+
+
+def _identifiability(layers, z, mask, A) -> Identifiability:
+    z = np.asarray(z, dtype=np.float64).reshape(-1)
+    xs = forward_all(layers, z)
+    n0 = xs[0].size
+    mask = None if mask is None else np.asarray(mask, dtype=bool)
+    A = None if A is None else np.asarray(A, dtype=np.float64)
+    checks, empty = _layer_checks(layers, xs, mask, A)
     J, _ = _region_map(layers, xs[0])
-    Jo = _observe(J, None if mask is None else np.asarray(mask, dtype=bool), A)
+    Jo = _observe(J, mask, A)
     jrank = int(np.linalg.matrix_rank(Jo)) if Jo.size else 0
     card = all(c.condition for c in checks)
+    result = lambda verdict, msg, u=None, other=None: Identifiability(checks, card, jrank, n0, verdict, msg, u, other)
     if layers[0].W.shape[0] < n0:
-        verdict, msg = "not identifiable", f"First layer narrower ({layers[0].W.shape[0]}) than the latent ({n0})."
-    elif empty:
-        verdict, msg = "ambiguous", "A layer has an empty support: z is only determined up to a cone."
-    elif jrank < n0:
-        verdict, msg = "not identifiable", f"The observed Jacobian has rank {jrank} < {n0}."
-    elif card:
-        verdict, msg = "identifiable", "Cardinality condition holds: z is the unique solution for any method."
-    else:
-        verdict, msg = "not guaranteed", "Locally injective, but the cardinality condition fails somewhere."
-    return Identifiability(checks, card, jrank, n0, verdict, msg)
+        null = np.linalg.svd(layers[0].W)[2][-1]
+        return result("not identifiable", f"First layer narrower ({layers[0].W.shape[0]}) than the latent ({n0}): "
+                      "G(z + t v) = G(z) for v in the null space of W_1.", other=z + null * max(np.linalg.norm(z), 1))
+    u = uniqueness(layers, z, mask, A)
+    if u.verdict == "not unique":
+        return result("not unique", u.message, u, u.other_z)
+    if empty:
+        return result("ambiguous", "A layer has an empty support (e.g. z = 0): the layer-wise arguments do not "
+                      "apply and uniqueness is not established.", u)
+    if jrank < n0:
+        other = local_family(layers, z, mask, A)
+        if other is not None:
+            return result("not identifiable", f"The observed Jacobian has rank {jrank} < {n0}: a line of latents "
+                          "through z gives the same observation (checked).", u, other)
+        return result("not guaranteed", f"The observed Jacobian has rank {jrank} < {n0}, but z lies on a region "
+                      "boundary: neither uniqueness nor a second latent is established.", u)
+    if u.verdict == "unique":
+        return result("unique", u.message, u)
+    if card:
+        exact = all(c.spark_checked for c in checks)
+        return result("unique among sparse", "Cardinality condition holds: no other latent whose hidden layers are "
+                      "as sparse as z's gives this observation"
+                      + (" (spark checked exactly)" if exact else ", assuming the columns of each W_i[S_i] are in "
+                         "general position (spark = rank + 1; true with probability 1 for random weights, not "
+                         "checked)") + "; denser latents are not excluded. " + u.message, u)
+    return result("not guaranteed", "Locally injective (full Jacobian rank); the cardinality condition fails "
+                  "somewhere and " + u.message[0].lower() + u.message[1:], u)

@@ -15,19 +15,32 @@ from .gradient_descent import invert_batch_gd
 from .identifiability import Identifiability, identifiability
 from .layerwise import NOISELESS_TOL, _layerwise, _Underdetermined
 from .observation import _observation, _observe, _polish, _region_map, _residual
+from .uniqueness import DISTINCT_TOL, local_family, uniqueness
 
 METHODS = ("gd", "layered", "lp", "ls")
+RESIDUAL_TOL = 1e-8  # noiseless: ||observe(G(z_hat)) - y|| / ||y|| above this is "failed"
+NOISE_MARGIN = 4.0  # noisy: ||observe(G(z_hat)) - y|| above sigma (sqrt(m) + this) is "failed"
 
 
 @dataclass
 class Inversion:
     """The result of one inversion.
 
-    ``status``: "ok", "underdetermined" (a least-squares step had fewer independent
-    rows than unknowns), "not identifiable" (no method can single out z: the first
-    layer is narrower than the latent, too few entries are observed, or the map is
-    not injective around the answer) or "ambiguous" (a layer has an empty support,
-    e.g. z = 0: z is only known to lie in a cone). ``message`` says why.
+    ``status`` (``message`` says why):
+
+    - "ok": G(z_hat) reproduces the observation (relative residual <= ``tol``
+      noiseless, within the noise level otherwise: see :func:`fit_check`) *and*
+      no other latent gives G(z_hat)'s observation (:func:`uniqueness`, proved);
+    - "fits": it reproduces the observation, is locally injective there, but
+      uniqueness is neither proved nor disproved (e.g. compressed sensing);
+    - "failed": the residual is above the tolerance (or the noise level);
+    - "not unique": another latent gives the same observation (the true z when it
+      is given and differs, or one found by the search);
+    - "not identifiable": no method can single out z (first layer narrower than
+      the latent, fewer observed values than unknowns, or a rank-deficient
+      observed map around the answer);
+    - "underdetermined": a least-squares step had fewer independent rows than unknowns;
+    - "ambiguous": a layer of the answer has an empty support (e.g. z = 0).
     ``losses``: gradient descent's loss per restart and step (restarts, steps);
     ``layer_residuals``: the layer-wise methods' relative residual per layer (top first).
     """
@@ -73,13 +86,14 @@ def _prechecks(layers, m_obs: int, y, mask, A) -> tuple[str, str]:
     if m_obs < n0:
         return "not identifiable", f"Only {m_obs} observed values for {n0} unknowns."
     if A is None and layers[-1].relu and not (y > 0).any():
-        return "ambiguous", "No observed output is positive (e.g. z = 0): z is only known to lie in a cone."
+        return "ambiguous", ("No observed output is positive (e.g. z = 0): the layer-wise "
+                             "arguments do not apply and uniqueness is not established.")
     return "ok", ""
 
 
 def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: float | None = None,
            z_true=None, restarts: int = 3, steps: int = 2000, lr: float = 0.05, prior: float = 0.0,
-           seed: int = 0, polish: bool = True, progress: Callable[[int, int], None] | None = None) -> Inversion:
+           seed: int = 0, polish: bool = True, tol: float = RESIDUAL_TOL, progress: Callable[[int, int], None] | None = None) -> Inversion:
     """Recover z from y = observe(G(z)) (+ noise) with one of :data:`METHODS`.
 
     Parameters
@@ -96,6 +110,9 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
         The true latent, to report the relative error and the true supports.
     restarts, steps, lr, prior, seed
         Gradient descent settings (method ``"gd"``).
+    tol : float
+        Largest noiseless relative residual ||observe(G(z_hat)) - y|| / ||y|| that counts
+        as a fit (:func:`fit_check`); above it the status is "failed".
 
     Example: ``invert(g, y, method="gd", restarts=5).z_hat``.
     """
@@ -129,8 +146,11 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
         if polish:
             z = _polish(layers, z, y, mask, A)
         xs = forward_all(layers, z)
+        residual = _residual(layers, z, y, mask, A)
         if status == "ok":
-            status, message = _post_check(layers, xs, mask, A)
+            status, message = _post_check(layers, z, y, mask, A, noise, residual, z_true, tol)
+        else:  # a more basic reason; still say whether the answer fits
+            message = f"{message} {fit_check(residual, y, noise, tol)[1]}"
     elapsed = time.perf_counter() - t0
     rel = None
     true_supports = None
@@ -140,7 +160,7 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
         if np.linalg.norm(z_true) == 0:
             rel = float(np.linalg.norm(z - z_true))
         true_supports = _supports(layers, forward_all(layers, z_true))
-    return Inversion(method, z, xs[-1], _residual(layers, z, y, mask, A), rel, status, message,
+    return Inversion(method, z, xs[-1], residual, rel, status, message,
                      _supports(layers, xs), true_supports, losses, best, layer_res, elapsed)
 
 
@@ -168,18 +188,68 @@ def _minimum_norm_fallback(layers, y, mask, A):
     return t
 
 
-def _post_check(layers, xs, mask, A) -> tuple[str, str]:
-    """Flag answers that no method could trust: empty supports, a non-injective region."""
+def fit_check(residual: float, y, noise_std: float = 0.0, tol: float = RESIDUAL_TOL) -> tuple[bool, str]:
+    """Does an answer with relative residual ``residual`` = ||observe(G(z_hat)) - y|| / ||y|| fit?
+
+    Noiseless: residual <= ``tol``. With noise e ~ N(0, sigma^2 I_m) the true z leaves
+    ||e|| <= sigma (sqrt(m) + t) with probability >= 1 - exp(-t^2 / 2) (the norm is
+    1-Lipschitz in e; Gaussian concentration), and the best fit leaves no more, so an
+    absolute residual above sigma (sqrt(m) + :data:`NOISE_MARGIN`) + tol ||y|| fails
+    (a false alarm has probability <= 3.4e-4). Returns (fits, the reason in words).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    norm = max(float(np.linalg.norm(y)), 1e-300)
+    if noise_std > 0:
+        allowed = noise_std * (np.sqrt(y.size) + NOISE_MARGIN) + tol * norm
+        if residual * norm > allowed:
+            return False, (f"Residual {residual * norm:.3g} is above what noise of std {noise_std:.3g} explains "
+                           f"({allowed:.3g} = sigma (sqrt(m) + {NOISE_MARGIN:g})): the answer does not fit.")
+        return True, f"Residual {residual * norm:.3g} is within the noise ({allowed:.3g})."
+    if not residual <= tol:
+        return False, f"Relative residual {residual:.3g} is above the tolerance {tol:g}: the answer does not fit."
+    return True, f"Relative residual {residual:.3g} <= {tol:g}."
+
+
+def _assess(layers, z, y, mask, A, noise: float, z_true=None, tol: float = RESIDUAL_TOL) -> tuple[str, str, float]:
+    """(status, message, residual) of an answer z found outside :func:`invert` (the sweeps' batched GD)."""
+    residual = _residual(layers, z, y, mask, A)
+    status, message = _prechecks(layers, y.size, y, mask, A)
+    if status == "ok":
+        status, message = _post_check(layers, z, y, mask, A, noise, residual, z_true, tol)
+    return status, message, residual
+
+
+def _post_check(layers, z, y, mask, A, noise: float, residual: float, z_true, tol: float) -> tuple[str, str]:
+    """The status of an answer z (see :class:`Inversion`): fit first, then uniqueness."""
+    fits, why = fit_check(residual, y, noise, tol)
+    if not fits:
+        return "failed", why
+    xs = forward_all(layers, z)
     for i, (layer, x) in enumerate(zip(layers, xs[1:])):
         seen = x if (i < len(layers) - 1 or A is not None or mask is None) else x[mask]
         if layer.relu and not (seen > 0).any():
-            return "ambiguous", f"Layer {i + 1} of the answer has an empty support: z lies in a cone of solutions."
+            return "ambiguous", (f"{why} Layer {i + 1} of the answer has an empty support: the layer-wise "
+                                 "arguments do not apply, uniqueness is not established.")
+    if z_true is not None and noise == 0:
+        z_true = np.asarray(z_true, dtype=np.float64).reshape(-1)
+        gap = np.linalg.norm(z - z_true) / max(np.linalg.norm(z_true), 1e-300)
+        if gap > DISTINCT_TOL and fit_check(_residual(layers, z_true, y, mask, A), y, 0.0, tol)[0]:
+            return "not unique", (f"{why} The answer and the true z (relative distance {gap:.3g}) both reproduce "
+                                  "the observation: it does not determine z.")
     J, _ = _region_map(layers, xs[0])
     rank = np.linalg.matrix_rank(_observe(J, mask, A))
     if rank < xs[0].size:
-        return "not identifiable", (f"Around the answer the observed map has rank {rank} < {xs[0].size}: "
-                                    "a whole family of latents gives the same observation.")
-    return "ok", ""
+        if local_family(layers, z, mask, A) is not None:
+            return "not identifiable", (f"{why} Around the answer the observed map has rank {rank} < {xs[0].size}: "
+                                        "a whole family of latents gives the same observation (checked).")
+        return "fits", (f"{why} The observed map has rank {rank} < {xs[0].size} at the answer (a region "
+                        "boundary): uniqueness is not established.")
+    u = uniqueness(layers, z, mask, A)
+    if u.verdict == "not unique":
+        return "not unique", f"{why} {u.message}"
+    if u.verdict == "unique":
+        return "ok", f"{why} {u.message}"
+    return "fits", f"{why} Locally injective. {u.message}"
 
 
 @dataclass

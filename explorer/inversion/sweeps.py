@@ -11,7 +11,7 @@ import numpy as np
 from ..models.generators import forward_all, random_layers
 from ..nets.threads import single_threaded
 from .gradient_descent import invert_batch_gd
-from .methods import METHODS, _scatter, invert
+from .methods import METHODS, RESIDUAL_TOL, _assess, _scatter, invert
 from .observation import _polish, oracle
 
 
@@ -27,13 +27,15 @@ def _trial(sizes, seed: int, t: int):
 
 
 def _run_methods(layer_sets, zs, Ys, masks, methods, noise_stds, gd_options, tick):
-    """Relative errors (methods x trials) of every method on every trial."""
+    """Relative latent errors, statuses and residuals (methods x trials) of every method on every trial."""
     with single_threaded():
         return _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_options, tick)
 
 
 def _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_options, tick):
-    errors = np.full((len(methods), len(zs)), np.inf)
+    shape = (len(methods), len(zs))
+    errors, residuals = np.full(shape, np.inf), np.full(shape, np.inf)
+    statuses = np.full(shape, "", dtype=object)
     for mi, method in enumerate(methods):
         if method == "gd":
             full = [(_scatter(y, m) if m is not None else y) for y, m in zip(Ys, masks)]
@@ -42,14 +44,16 @@ def _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_option
             for j, (layers, z, y, m) in enumerate(zip(layer_sets, zs, Ys, masks)):
                 zh = _polish(layers, z_hat[j], y, m, None)
                 errors[mi, j] = np.linalg.norm(zh - z) / np.linalg.norm(z)
+                statuses[mi, j], _, residuals[mi, j] = _assess(layers, zh, y, m, None, noise_stds[j], z)
             tick(len(zs))
             continue
         for j, (layers, z, y, m) in enumerate(zip(layer_sets, zs, Ys, masks)):
             res = invert(layers, y, method, mask=m, noise_std=noise_stds[j], z_true=z)
             if res.status != "underdetermined":
                 errors[mi, j] = res.rel_error
+            statuses[mi, j], residuals[mi, j] = res.status, res.residual
             tick(1)
-    return errors
+    return errors, statuses, residuals
 
 
 def _counter(total: int, progress: Callable[[int, int], None] | None) -> Callable[[int], None]:
@@ -67,7 +71,13 @@ def _counter(total: int, progress: Callable[[int, int], None] | None) -> Callabl
 
 @dataclass
 class SuccessSweep:
-    """Success rate (relative latent error < tol) per method (rows) and generator (columns)."""
+    """Success rate (relative latent error < tol) per method (rows) and generator (columns).
+
+    ``statuses``, ``residuals`` and ``errors`` (methods x generators x trials): what :func:`invert`
+    reported for each trial (the batched GD answers assessed the same way) and the
+    relative residual ||observe(G(z_hat)) - y|| / ||y||; an "ok" always has a residual
+    <= ``residual_tol`` (:data:`RESIDUAL_TOL`).
+    """
 
     sizes: list
     ratios: np.ndarray
@@ -77,6 +87,10 @@ class SuccessSweep:
     trials: int
     keep: float
     tol: float
+    statuses: np.ndarray
+    residuals: np.ndarray
+    errors: np.ndarray
+    residual_tol: float = RESIDUAL_TOL
 
 
 def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: int = 2,
@@ -103,6 +117,9 @@ def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: 
 
     success = np.zeros((len(methods), len(sizes_list)))
     med = np.zeros_like(success)
+    statuses = np.full((len(methods), len(sizes_list), trials), "", dtype=object)
+    residuals = np.zeros((len(methods), len(sizes_list), trials))
+    all_errors = np.zeros_like(residuals)
     for ci, sizes in enumerate(sizes_list):
         layer_sets, zs, Ys, masks = [], [], [], []
         for t in range(trials):
@@ -113,11 +130,14 @@ def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: 
             zs.append(z)
             Ys.append(x if m is None else x[m])
             masks.append(m)
-        errors = _run_methods(layer_sets, zs, Ys, masks, methods, [0.0] * trials, gd, tick)
+        errors, statuses[:, ci], residuals[:, ci] = _run_methods(layer_sets, zs, Ys, masks, methods,
+                                                                 [0.0] * trials, gd, tick)
+        all_errors[:, ci] = errors
         success[:, ci] = (errors < tol).mean(1)
         med[:, ci] = np.median(errors, 1)
     ratios_out = np.array([sz[1] / sz[0] for sz in sizes_list])
-    return SuccessSweep(sizes_list, ratios_out, list(methods), success, med, trials, keep, tol)
+    return SuccessSweep(sizes_list, ratios_out, list(methods), success, med, trials, keep, tol, statuses, residuals,
+                        all_errors)
 
 
 @dataclass
@@ -154,7 +174,7 @@ def error_vs_noise(sizes=(20, 100, 500), levels=(1e-4, 1e-3, 1e-2, 1e-1), method
             zs.append(z)
             Ys.append(x + s * rng.standard_normal(x.size))
             sig.append(s)
-        errors = _run_methods(layer_sets, zs, Ys, [None] * trials, methods, sig, gd, tick)
+        errors = _run_methods(layer_sets, zs, Ys, [None] * trials, methods, sig, gd, tick)[0]
         med[:, li] = np.median(errors, 1)
         with single_threaded():
             o = [np.linalg.norm(oracle(l, z, y) - z) / np.linalg.norm(z) for l, z, y in zip(layer_sets, zs, Ys)]

@@ -122,7 +122,7 @@ def test_cardinality_condition_implies_layered_success():
         check = I.identifiability(layers, z)
         if check.cardinality_condition:
             held += 1
-            assert check.verdict == "identifiable"
+            assert check.verdict in ("unique", "unique among sparse")
             assert I.invert(layers, y, "layered", z_true=z).rel_error < 1e-8
     assert held >= 5
 
@@ -133,7 +133,7 @@ def test_identifiability_of_plus_minus_layer_by_hand():
     (layer,) = check.layers
     assert (layer.support, layer.rank, layer.input_support) == (3, 3, 3)
     assert layer.coherence == 0.0  # distinct unit rows restricted to the support are orthogonal
-    assert check.jacobian_rank == 3 and check.verdict == "identifiable"
+    assert check.jacobian_rank == 3 and check.verdict == "unique"
 
 
 def test_inpainting_30_percent_least_squares_is_underdetermined_layered_mostly_succeeds():
@@ -163,7 +163,10 @@ def test_compressed_sensing():
     layers, z, x = _observe((10, 50, 250), 4)
     A = G.sensing_matrix(60, 250, seed=0)
     res = I.invert(layers, A @ x, "gd", A=A, z_true=z, restarts=3, steps=800)
-    assert res.status == "ok" and res.rel_error < 1e-8
+    assert res.rel_error < 1e-8
+    # 60 measurements of 250 outputs: the fit is exact and locally injective, but the
+    # layer-wise uniqueness proof needs G(z) itself, so nothing more is claimed
+    assert res.status == "fits" and "neither proved nor disproved" in res.message
     with pytest.raises(ValueError, match="compressed sensing"):
         I.invert(layers, A @ x, "layered", A=A)
 
