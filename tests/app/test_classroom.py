@@ -8,11 +8,13 @@ between sessions that were built at the same time.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import panel.models  # noqa: F401  (Panel's own bokeh models, needed to read the pulled documents)
+import pytest
 from bokeh.client import pull_session
 from bokeh.models import Select, Tabs
 
@@ -30,6 +32,16 @@ CASES = [
     ({"model": "digits-mlp", "tab": "Overview"}, "digits-mlp", "Overview", "digits-mlp"),
     ({"model": "digits-mlp-l1", "tab": "Spectra", "spectra.layer": "1"}, "digits-mlp-l1", "Spectra", "Layer 1"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def event_loop_of_its_own():
+    """bokeh.client needs a current event loop; an earlier test's asyncio.run() leaves none."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def _texts(model) -> str:
