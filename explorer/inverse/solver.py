@@ -70,7 +70,7 @@ def _check(A, Y, lam):
 
 
 def solve(A: np.ndarray, Y: np.ndarray, lam: float, tol: float = 1e-13, max_iter: int = 50_000) -> Solution:
-    """Plain Chambolle-Pock on SR-LASSO until max |x+ - x| < tol (or ``max_iter`` steps)."""
+    """Plain Chambolle-Pock on SR-LASSO until no entry of x or z moves by tol (or ``max_iter`` steps)."""
     A, Y = _check(A, Y, lam)
     tau, sigma = step_sizes(A)
     X = np.zeros((Y.shape[0], A.shape[1]))
@@ -78,10 +78,10 @@ def solve(A: np.ndarray, Y: np.ndarray, lam: float, tol: float = 1e-13, max_iter
     converged = False
     for it in range(1, max_iter + 1):
         Xn = soft_threshold(X - tau * Z @ A, tau * lam)
-        Z = project_ball(Z + sigma * ((2 * Xn - X) @ A.T - Y))
-        step = np.abs(Xn - X).max()
-        X = Xn
-        if step < tol and it > 10:
+        Zn = project_ball(Z + sigma * ((2 * Xn - X) @ A.T - Y))
+        step = max(np.abs(Xn - X).max(), np.abs(Zn - Z).max())  # x alone can sit still while z moves
+        X, Z = Xn, Zn
+        if step < tol:
             converged = True
             break
     return Solution(X, objective(A, Y, X, lam), it, converged)
