@@ -13,6 +13,7 @@ import panel as pn
 from . import jobs
 from .state import AppState
 from .views.adversarial import AdversarialView
+from .views.inverse import InverseView
 from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
@@ -28,6 +29,7 @@ TABS = [
     ("Spectra", SpectraView),
     ("Adversarial", AdversarialView),
     ("Inversion", InversionView),
+    ("Inverse problems", InverseView),
 ]
 
 
