@@ -107,7 +107,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
         self._outs = {}
         for label, key in [("Reconstruct", "accuracy"), ("Worst-case perturbations", "stability"),
                            ("Twins bound", "twins")]:
-            b = pn.widgets.Button(label=label, button_type="primary")
+            b = pn.widgets.Button(label=label, color="primary")
             b.on_click(getattr(self, f"_on_{key}"))
             self._buttons.append(b)
             self._outs[key] = pn.Column()
