@@ -23,6 +23,7 @@ def test_reconstruct_matches_the_library_and_draws(state):
     assert set(acc.net_error) == set(NETS) and acc.layer_error.size == 120
     assert acc.layer_error[-1] < 0.01 < min(acc.net_error.values())   # FIRENET beats the trained nets here
     asyncio.run(view._on_accuracy())
+    assert isinstance(view.__panel__(), pn.Row)
     out = view._outs["accuracy"][0]
     assert not isinstance(out, pn.pane.Alert)
     assert "per restart" in out[0].object
