@@ -12,7 +12,12 @@ constant of any accurate network.
 10
 """
 
-from ..models.reconstruction import lista_forward, lista_sequential, relative_errors, training_twins
+from ..models.reconstruction import (
+    lista_forward,
+    lista_sequential,
+    relative_errors,
+    training_twins,
+)
 from ..models.sparse_recovery import (
     MEASUREMENTS,
     ZOO_PROBLEM,
@@ -26,7 +31,15 @@ from ..models.sparse_recovery import (
 from .firenet import FIRENet, FirenetRun, firenet_iterate, schedule
 from .perturbation import Perturbation, worst_case_perturbation
 from .solver import Solution, objective, project_ball, soft_threshold, solve
-from .studies import FIRENET, SOLVER, Accuracy, Stability, accuracy_study, stability_study, twins_study
+from .studies import (
+    FIRENET,
+    SOLVER,
+    Accuracy,
+    Stability,
+    accuracy_study,
+    stability_study,
+    twins_study,
+)
 from .twins import TwinsBound, jacobian_norm, twins_bound
 
 __all__ = ["SparseProblem", "make_problem", "dct_matrix", "sparse_signals", "measure", "make_twins",
