@@ -63,7 +63,7 @@ def _floor(v):
 class InverseView(BackgroundWork, pn.viewable.Viewer):
     """Problem settings, three experiments (accuracy, stability, twins), plots and tables."""
 
-    URL_SETTINGS = ("kind", "N", "m", "s", "problem_seed", "noise", "lam", "restarts", "inner", "eta")
+    URL_SETTINGS = ("kind", "N", "m", "s", "problem_seed", "noise", "lam", "restarts", "inner", "eta", "perturb_at")
 
     state = param.ClassSelector(class_=AppState)
     kind = param.Selector(default="dct", objects=list(inverse.MEASUREMENTS), doc="Measurement matrix")
@@ -76,6 +76,8 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
     restarts = param.Integer(default=12, bounds=(1, 30))
     inner = param.Integer(default=20, bounds=(1, 100), doc="Primal-dual steps per restart")
     eta = param.Number(default=0.05, bounds=(1e-4, 1.0), step=0.01, doc="||e|| of the worst-case search")
+    perturb_at = param.Selector(default="twins", objects=["twins", "test signals"],
+                                doc="Search around the twins' measurements or fresh test signals'")
     count = param.Integer(default=20, bounds=(1, 200), doc="Test signals")
     steps = param.Integer(default=30, bounds=(0, 200), doc="Steps of the perturbation search")
     seed = param.Integer(default=0, bounds=(0, None))
@@ -97,6 +99,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
             w.IntSlider.from_param(self.param.inner, name="Inner steps"),
             pn.pane.Markdown("**Experiments**"),
             w.FloatInput.from_param(self.param.eta, name="Perturbation norm η"),
+            w.RadioButtonGroup.from_param(self.param.perturb_at, name="Perturb at"),
             w.IntInput.from_param(self.param.count, name="Test signals"),
             w.IntInput.from_param(self.param.steps, name="Search steps"),
             w.IntInput.from_param(self.param.seed, name="Seed"),
@@ -135,10 +138,14 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
         return _accuracy(tuple(sorted(self.problem_kwargs().items())), self.trained_nets(), o["noise"], o["lam"],
                          o["restarts"], o["inner"], int(self.count), int(self.seed))
 
+    def perturb_where(self) -> str:
+        """Twins exist for the zoo's matrix (the pairs the twins MLP was fitted to); else test signals."""
+        return "twins" if self.perturb_at == "twins" and self.trained_nets() else "signals"
+
     def stability(self, progress=None) -> inverse.Stability:
         return jobs.run(stability_job, self.problem_kwargs(), self.trained_nets(), progress=progress,
                         eta=float(self.eta), count=min(int(self.count), 20), steps=int(self.steps),
-                        seed=int(self.seed), **self._options())
+                        seed=int(self.seed), at=self.perturb_where(), **self._options())
 
     def twins(self) -> dict:
         nets = self.trained_nets()
@@ -209,9 +216,11 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                                                  f"{n}: amplification {st.amplification[n]:.2f}"))
                  for n in st.amplification]
         worst = max(st.amplification, key=st.amplification.get)
+        where = ("the twins (signals the measurements barely tell apart)" if self.perturb_where() == "twins"
+                 else "fresh test signals")
         return pn.Column(
-            pn.pane.Markdown(f"Perturbations of norm η = {st.eta:g} found by gradient ascent on "
-                             "‖Φ(y + e) − Φ(y)‖ (never below a random e's). Most amplified: "
+            pn.pane.Markdown(f"Perturbations of norm η = {st.eta:g} around the measurements of {where}, "
+                             "found by gradient ascent on ‖Φ(y + e) − Φ(y)‖ (never below a random e's). Most amplified: "
                              f"**{worst}** (× {st.amplification[worst]:.2f}).", css_classes=["inverse-stability"]),
             pn.pane.DataFrame(self.stability_table(st), index=False, float_format="{:.3g}".format), *panes)
 

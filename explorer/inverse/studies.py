@@ -97,9 +97,20 @@ class Stability:
 
 def stability_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, restarts: int = 12,
                     inner: int = 20, eta: float = 0.05, count: int = 10, steps: int = 30, seed: int = 0,
-                    nets: dict | None = None, progress: Callable[[int, int], None] | None = None) -> Stability:
-    """The worst-case perturbation search on FIRENET and every trained net that fits the problem."""
+                    nets: dict | None = None, at: str = "signals",
+                    progress: Callable[[int, int], None] | None = None) -> Stability:
+    """The worst-case perturbation search on FIRENET and every trained net that fits the problem.
+
+    ``at="signals"``: around the measurements of ``count`` fresh test signals;
+    ``at="twins"``: around those of the first signals of the twin pairs the twins MLP was
+    fitted to (where an accurate net is forced to be unstable).
+    """
+    if at not in ("signals", "twins"):
+        raise ValueError(f"Perturb at 'signals' or 'twins', not {at!r}.")
     problem, X, Y = _data(problem_kwargs, count, noise, seed)
+    if at == "twins":
+        X = reconstruction.training_twins(problem)[0][:count]
+        Y = sr.measure(problem, X, noise=noise, seed=seed + 1)
     methods = {FIRENET: FIRENet(problem.A, lam, restarts, inner, delta=noise)}
     methods.update({n: net for n, net in (nets or {}).items() if _fits(net, problem)})
     res = Stability(float(eta), {}, {}, {}, X[0], {}, {})

@@ -39,6 +39,9 @@ def test_stability_and_twins_say_who_is_unstable(state):
     table = view.stability_table(st)
     assert list(table["method"]) == [inverse.FIRENET, *NETS]
     assert (table["worst-case amplification"] >= table["random-e amplification"]).all()
+    amp = table.set_index("method")["worst-case amplification"]
+    assert view.perturb_where() == "twins"
+    assert amp["inverse-mlp-twins"] > 3 * amp[inverse.FIRENET]   # accurate on the twins, so unstable there
     asyncio.run(view._on_twins())
     assert not isinstance(view._outs["twins"][0], pn.pane.Alert)
     twins = view.twins_table(view.twins()).set_index("method")

@@ -128,6 +128,17 @@ def test_the_twins_net_is_accurate_on_twins_hence_unstable_and_firenet_is_not():
     assert p.m == 32
 
 
+def test_around_the_twins_only_the_twins_net_amplifies():
+    nets = {n: zoo.load(n) for n in NETS}
+    st = inverse.stability_study(inverse.ZOO_PROBLEM, restarts=6, inner=20, eta=0.05, count=4, steps=20,
+                                 nets=nets, at="twins")
+    assert all(st.amplification[n] >= st.random[n] for n in st.amplification)
+    assert st.amplification["inverse-mlp-twins"] > 3 * st.amplification[inverse.FIRENET]
+    assert st.amplification[inverse.FIRENET] < 4 and st.error[inverse.FIRENET] < 0.01
+    with pytest.raises(ValueError, match="Perturb at"):
+        inverse.stability_study(inverse.ZOO_PROBLEM, at="nowhere")
+
+
 def test_bad_input_gets_clear_messages():
     with pytest.raises(ValueError, match="choose one of"):
         inverse.make_problem(kind="fourier")
