@@ -151,3 +151,24 @@ def test_bad_input_gets_clear_messages():
         inverse.FIRENet(p.A, lam=0.0)
     with pytest.raises(ValueError, match="eta must be positive"):
         inverse.worst_case_perturbation(inverse.FIRENet(p.A, restarts=1, inner=1), np.zeros((1, 5)), eta=0)
+
+
+@pytest.mark.parametrize("name", NETS)
+def test_trained_nets_are_relu_networks_the_other_analyses_read(name):
+    """LISTA and the MLPs are plain Linear/ReLU networks: canonical form, exact regions, spectra."""
+    from explorer import nets, regions, spectra
+
+    net = zoo.load(name)
+    p = inverse.make_problem(**inverse.ZOO_PROBLEM)
+    Xa, Xb = inverse.training_twins(p)
+    Y = inverse.measure(p, np.r_[Xa[:2], Xb[:1]])
+    canon = nets.canonical(net)
+    with torch.no_grad():
+        expected = net(torch.as_tensor(Y, dtype=torch.float32)).double().numpy()
+    np.testing.assert_allclose(canon.forward(torch.as_tensor(Y)).numpy(), expected, atol=1e-5)
+    A, c = canon.region_affine_map(torch.as_tensor(Y[2]))
+    np.testing.assert_allclose(A @ Y[2] + c, expected[2], atol=1e-5)
+    plane = regions.plane_through(Y)   # the triangle through two signals' and one twin's measurements
+    part = regions.partition_plane(net, plane.origin, plane.directions, plane.polygon)
+    assert part.num_regions >= 1
+    assert len(spectra.model_spectra(net)) == len(zoo.card(name)["layers"]) // 2 + 1
