@@ -63,7 +63,8 @@ def _floor(v):
 class InverseView(BackgroundWork, pn.viewable.Viewer):
     """Problem settings, three experiments (accuracy, stability, twins), plots and tables."""
 
-    URL_SETTINGS = ("kind", "N", "m", "s", "problem_seed", "noise", "lam", "restarts", "inner", "eta", "perturb_at")
+    URL_SETTINGS = ("kind", "N", "m", "s", "problem_seed", "noise", "lam", "restarts", "inner", "eta", "perturb_at",
+                    "count")
 
     state = param.ClassSelector(class_=AppState)
     kind = param.Selector(default="dct", objects=list(inverse.MEASUREMENTS), doc="Measurement matrix")
@@ -184,6 +185,14 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                  for n, e in acc.net_error.items()]
         return pd.DataFrame(rows, columns=["method", "size", "median error ||x̂ − x||"])
 
+    @staticmethod
+    def restart_factor(acc: inverse.Accuracy) -> float:
+        """Geometric mean of err_k / err_(k+1) over the restarts after the first (nan if undefined)."""
+        per = acc.layer_error[acc.inner - 1::acc.inner]
+        if per.size < 3 or per.min() <= 0:
+            return float("nan")
+        return float(np.exp(np.mean(np.log(per[1:-1] / per[2:]))))
+
     def _draw_accuracy(self, acc: inverse.Accuracy):
         layers = np.arange(1, acc.layer_error.size + 1)
         plot = hv.Curve((layers, _floor(acc.layer_error)), "layer", "median error",
@@ -194,13 +203,12 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                 color=COLORS.get(name, "#888888"), size=8)
         plot = plot.opts(hv.opts.Overlay(logy=True, width=620, height=300, legend_position="right",
                                          title="Error against FIRENET layers (dashed: the other methods)"))
-        per = acc.layer_error[acc.inner - 1::acc.inner]
-        factor = float(np.exp(np.mean(np.log(per[:-1] / per[1:])))) if per.size > 1 and per.min() > 0 else np.nan
+        factor = self.restart_factor(acc)
         note = "" if acc.net_error else ("  \nThe trained nets were trained on the zoo's matrix only "
                                          f"({inverse.ZOO_PROBLEM}); set it back to compare them.")
         return pn.Column(
-            pn.pane.Markdown(f"FIRENET's error falls by a factor **{factor:.2f}** per restart on average "
-                             f"(e = 2.72 in theory) to **{acc.layer_error[-1]:.2g}** after "
+            pn.pane.Markdown(f"FIRENET's error falls by a factor **{factor:.2f}** per restart on average from "
+                             f"the second restart on (e = 2.72 in theory) to **{acc.layer_error[-1]:.2g}** after "
                              f"{acc.layer_error.size} layers.{note}", css_classes=["inverse-accuracy"]),
             pn.pane.HoloViews(plot),
             pn.pane.DataFrame(self.accuracy_table(acc), index=False, float_format="{:.3g}".format),

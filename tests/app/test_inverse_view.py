@@ -27,6 +27,7 @@ def test_reconstruct_matches_the_library_and_draws(state):
     out = view._outs["accuracy"][0]
     assert not isinstance(out, pn.pane.Alert)
     assert "per restart" in out[0].object
+    assert 2.4 < InverseView.restart_factor(acc) < 3.2   # about e
 
 
 def test_stability_and_twins_say_who_is_unstable(state):
