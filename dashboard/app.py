@@ -15,6 +15,7 @@ import panel as pn
 from . import jobs
 from .state import AppState
 from .views.adversarial import AdversarialView
+from .views.inverse import InverseView
 from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
@@ -31,6 +32,7 @@ TABS = [
     ("Spectra", SpectraView),
     ("Adversarial", AdversarialView),
     ("Inversion", InversionView),
+    ("Inverse problems", InverseView),
 ]
 
 

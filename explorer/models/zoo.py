@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import datasets, generators, orthogonal, training
+from . import datasets, generators, orthogonal, reconstruction, training
 from .checkpoints import (
     FORMAT,
     MAX_UPLOAD_BYTES,
@@ -65,7 +65,7 @@ class ZooEntry:
     input_shape: tuple
     recipe: training.Recipe
     dataset_kwargs: dict = field(default_factory=dict)
-    task: str = "classifier"  # "classifier" (accuracy on the card) or "generator"
+    task: str = "classifier"  # "classifier" (accuracy on the card), "generator", "encoder", "reconstruction"
     # trainer(model, data, recipe, progress) -> (model, metrics dict for the card); None: train a classifier
     trainer: Callable | None = None
 
@@ -107,6 +107,24 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              "latent code of a digit, to pick an inversion target.",
              "digits", _mlp([64, 64, 6]), (64,), training.Recipe("vae", epochs=300, lr=3e-3, extra={"beta": 0.1}),
              task="encoder", trainer=generators.vae_encoder_trainer),
+    ZooEntry("inverse-lista", "LISTA, 3 unrolled ISTA steps with learned weights, for sparse recovery from 32 "
+             "of 64 DCT coefficients (4-sparse signals): an exact ReLU network y -> x (Inverse problems tab).",
+             "sparse-dct", reconstruction.lista_layers(32, 64, 3), (32,),
+             training.Recipe("reconstruction", epochs=30, lr=2e-3, batch_size=128,
+                             extra={"steps": 3, "signals": 20000, "noise": 0.01, "lam": 0.1}),
+             task="reconstruction", trainer=reconstruction.lista_trainer),
+    ZooEntry("inverse-mlp", "MLP (32 -> 128 -> 128 -> 64) trained on the same sparse-recovery pairs as "
+             "inverse-lista (Inverse problems tab).",
+             "sparse-dct", reconstruction.mlp_layers([32, 128, 128, 64]), (32,),
+             training.Recipe("reconstruction", epochs=30, lr=2e-3, batch_size=128,
+                             extra={"signals": 20000, "noise": 0.01}),
+             task="reconstruction", trainer=reconstruction.mlp_trainer),
+    ZooEntry("inverse-mlp-twins", "The same MLP also fitted to 40 twin pairs (signals 1 apart whose measurements "
+             "are 0.05 apart): accurate where the measurements cannot tell, hence unstable (Colbrook et al. 2022).",
+             "sparse-dct", reconstruction.mlp_layers([32, 128, 128, 64]), (32,),
+             training.Recipe("reconstruction", epochs=60, lr=2e-3, batch_size=128,
+                             extra={"signals": 20000, "noise": 0.01, "twins_repeat": 300}),
+             task="reconstruction", trainer=reconstruction.mlp_trainer),
 ]}
 
 
@@ -170,7 +188,8 @@ def build(names_to_build=None, progress: Callable[[str, int, int], None] | None 
     cards = _cards()
     for name in names_to_build or names():
         entry = _entry(name)
-        data = datasets.load(entry.dataset, **entry.dataset_kwargs)
+        # reconstruction nets make their own data (explorer.models.sparse_recovery): no Dataset
+        data = datasets.load(entry.dataset, **entry.dataset_kwargs) if entry.dataset in datasets.names() else None
         torch.manual_seed(entry.recipe.seed)
         class_names = data.class_names if entry.task == "classifier" else None
         model = model_from_spec(entry.layers, entry.input_shape, class_names)

@@ -1,0 +1,50 @@
+"""Inverse problems: FIRENETs against trained reconstruction networks (Colbrook, Antun & Hansen, PNAS 2022).
+
+Sparse recovery from y = A x + e (subsampled DCT or Gaussian A, s-sparse x): the
+problem generator (from :mod:`explorer.models.sparse_recovery`, where the zoo's nets
+are trained), a plain SR-LASSO solver, FIRENET as an iteration and as an ``nn.Module``,
+the worst-case perturbation search and the twins lower bound on the Lipschitz
+constant of any accurate network.
+
+>>> from explorer import inverse
+>>> p = inverse.make_problem(N=32, m=16, s=2, seed=0)
+>>> inverse.FIRENet(p.A, restarts=2, inner=5).num_layers
+10
+"""
+
+from ..models.reconstruction import (
+    lista_forward,
+    lista_sequential,
+    relative_errors,
+    training_twins,
+)
+from ..models.sparse_recovery import (
+    MEASUREMENTS,
+    ZOO_PROBLEM,
+    SparseProblem,
+    dct_matrix,
+    make_problem,
+    make_twins,
+    measure,
+    sparse_signals,
+)
+from .firenet import FIRENet, FirenetRun, firenet_iterate, schedule
+from .perturbation import Perturbation, worst_case_perturbation
+from .solver import Solution, objective, project_ball, soft_threshold, solve
+from .studies import (
+    FIRENET,
+    SOLVER,
+    Accuracy,
+    Stability,
+    accuracy_study,
+    stability_study,
+    twins_study,
+)
+from .twins import TwinsBound, jacobian_norm, twins_bound
+
+__all__ = ["SparseProblem", "make_problem", "dct_matrix", "sparse_signals", "measure", "make_twins",
+           "MEASUREMENTS", "ZOO_PROBLEM", "lista_forward", "lista_sequential", "relative_errors", "training_twins",
+           "FIRENet", "FirenetRun", "firenet_iterate", "schedule", "Perturbation", "worst_case_perturbation",
+           "Solution", "objective", "project_ball", "soft_threshold", "solve", "FIRENET", "SOLVER", "Accuracy",
+           "Stability", "accuracy_study", "stability_study", "twins_study", "TwinsBound", "jacobian_norm",
+           "twins_bound"]

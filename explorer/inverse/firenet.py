@@ -1,0 +1,154 @@
+"""FIRENET: unrolled, restarted primal-dual iterations for SR-LASSO, as an iteration and a network.
+
+Colbrook, Antun & Hansen, "The difficulty of computing stable and accurate neural
+networks" (PNAS 2022): a Fast Iterative REstarted NETwork runs ``restarts`` blocks of
+``inner`` Chambolle-Pock steps on min lam ||x||_1 + ||A x - y||_2 (see
+:mod:`explorer.inverse.solver`). Block k starts from the previous output x_k with dual
+z = 0 and works on the problem rescaled by beta_k = eps_k (the current error bound):
+in the original variables that is the plain iteration with steps
+
+    tau_k = beta_k tau,   sigma_k = sigma / beta_k,    tau = sigma = 0.99 / ||A||,
+
+and its output is the average of its ``inner`` primal iterates. The bound shrinks as
+eps_{k+1} = e^{-1} (delta + eps_k) (delta: the noise level), so under the robust null
+space property the error falls by a factor e per restart and
+``restarts * inner = O(|log eps|)`` layers reach accuracy eps (their Theorem 3).
+
+Every layer is affine maps, soft thresholding (a difference of two ReLUs) and the
+projection onto the unit l2 ball (z / max(1, ||z||), the only nonlinearity that is not
+a ReLU). :func:`firenet_iterate` is the iteration in numpy; :class:`FIRENet` is the same
+thing as a float64 ``nn.Module`` built from the problem (equal to 1e-12).
+
+>>> import numpy as np, torch
+>>> from explorer.models import sparse_recovery as sr
+>>> p = sr.make_problem(N=32, m=16, s=2, seed=0)
+>>> X = sr.sparse_signals(p, 4, seed=1); Y = sr.measure(p, X)
+>>> net = FIRENet(p.A, lam=0.1, restarts=3, inner=5)
+>>> net.num_layers
+15
+>>> out = net(torch.as_tensor(Y)).numpy()
+>>> bool(np.abs(out - firenet_iterate(p.A, Y, 0.1, 3, 5).x).max() < 1e-12)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .solver import _check, project_ball, soft_threshold, step_sizes
+
+__all__ = ["FIRENet", "firenet_iterate", "FirenetRun", "schedule"]
+
+
+def schedule(restarts: int, eps0: float = 1.0, delta: float = 0.0) -> np.ndarray:
+    """The error bounds eps_1..eps_n that rescale the restarts: eps_{k+1} = (delta + eps_k) / e."""
+    if restarts < 1 or eps0 <= 0 or delta < 0:
+        raise ValueError(f"Need restarts >= 1, eps0 > 0 and delta >= 0; got {restarts}, {eps0}, {delta}.")
+    eps = [float(eps0)]
+    for _ in range(restarts - 1):
+        eps.append((delta + eps[-1]) / math.e)
+    return np.array(eps)
+
+
+@dataclass
+class FirenetRun:
+    """Outputs of one FIRENET run on a batch.
+
+    ``x`` (B x N) the final output; ``restart_x`` (restarts x B x N) each block's output;
+    ``layer_error`` (layers x B) ||running average - x_ref|| after every layer when a
+    reference was given (else empty); ``eps`` the bounds used.
+    """
+
+    x: np.ndarray
+    restart_x: np.ndarray
+    layer_error: np.ndarray
+    eps: np.ndarray
+
+    @property
+    def restart_error(self) -> np.ndarray:
+        """The block outputs' errors (restarts x B): every ``inner``-th layer error."""
+        if self.layer_error.size == 0:
+            return self.layer_error
+        inner = self.layer_error.shape[0] // self.restart_x.shape[0]
+        return self.layer_error[inner - 1::inner]
+
+
+def firenet_iterate(A, Y, lam: float, restarts: int, inner: int, eps0: float = 1.0, delta: float = 0.0,
+                    x_ref: np.ndarray | None = None) -> FirenetRun:
+    """The restarted primal-dual iteration in float64 numpy (rows of ``Y`` are problems)."""
+    A, Y = _check(A, Y, lam)
+    if inner < 1:
+        raise ValueError(f"Need at least one inner step, got {inner}.")
+    tau, sigma = step_sizes(A)
+    eps = schedule(restarts, eps0, delta)
+    x = np.zeros((Y.shape[0], A.shape[1]))
+    outs, errors = [], []
+    for beta in eps:
+        t, s = beta * tau, sigma / beta
+        xc, z, total = x, np.zeros_like(Y), np.zeros_like(x)
+        for j in range(1, inner + 1):
+            xn = soft_threshold(xc - t * z @ A, t * lam)
+            z = project_ball(z + s * ((2 * xn - xc) @ A.T - Y))
+            xc = xn
+            total = total + xn
+            if x_ref is not None:
+                errors.append(np.linalg.norm(total / j - x_ref, axis=1))
+        x = total / inner
+        outs.append(x)
+    return FirenetRun(x, np.array(outs), np.array(errors), eps)
+
+
+class PrimalDualLayer(nn.Module):
+    """One Chambolle-Pock step with fixed steps: (x, z, y) -> (x+, z+)."""
+
+    def __init__(self, tau: float, sigma: float, lam: float):
+        super().__init__()
+        self.tau, self.sigma, self.lam = float(tau), float(sigma), float(lam)
+
+    def forward(self, x, z, y, A):
+        u = x - self.tau * z @ A
+        t = self.tau * self.lam
+        xn = torch.relu(u - t) - torch.relu(-u - t)  # soft thresholding as a difference of ReLUs
+        v = z + self.sigma * ((2 * xn - x) @ A.T - y)
+        zn = v / torch.clamp(torch.linalg.vector_norm(v, dim=-1, keepdim=True), min=1.0)
+        return xn, zn
+
+
+class FIRENet(nn.Module):
+    """FIRENET for the matrix ``A``: ``restarts`` blocks of ``inner`` primal-dual layers.
+
+    Input y (B x m), output x (B x N); float64 buffers. No trained weights: every number
+    in it comes from A, lam, eps0 and delta.
+    """
+
+    def __init__(self, A, lam: float = 0.1, restarts: int = 12, inner: int = 20, eps0: float = 1.0,
+                 delta: float = 0.0):
+        super().__init__()
+        A = np.asarray(A, dtype=np.float64)
+        _check(A, np.zeros((1, A.shape[0])), lam)
+        self.register_buffer("A", torch.as_tensor(A))
+        tau, sigma = step_sizes(A)
+        self.eps = schedule(restarts, eps0, delta)
+        self.restarts, self.inner, self.lam = int(restarts), int(inner), float(lam)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(PrimalDualLayer(b * tau, sigma / b, lam) for _ in range(inner)) for b in self.eps)
+
+    @property
+    def num_layers(self) -> int:
+        return self.restarts * self.inner
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        A = self.A.to(y.dtype)
+        x = torch.zeros(y.shape[0], A.shape[1], dtype=y.dtype)
+        for block in self.blocks:
+            xc, z, total = x, torch.zeros_like(y), torch.zeros_like(x)
+            for layer in block:
+                xc, z = layer(xc, z, y, A)
+                total = total + xc
+            x = total / self.inner
+        return x
