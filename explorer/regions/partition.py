@@ -249,7 +249,7 @@ def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, 
     if full:
         logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
         predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam)
+        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, blocks, origin, directions, poly)
         labels = _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out_c)
     else:
         predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
