@@ -48,7 +48,7 @@ def _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out
     rr, _, _, _, mid, normal = _edges(V, n, cand)
     inner = _inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
-    bits = _one_sided(blocks, origin, directions, mid, normal)[0]
+    bits = _one_sided(blocks, origin, directions, poly, mid, normal)[0]
     words, nwords = _pattern_words(patterns), _pattern_words(bits)
     hp, hn = _hash(words), _hash(nwords)
     order = np.argsort(hp)

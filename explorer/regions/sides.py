@@ -41,13 +41,16 @@ def _inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return np.all(dist < -1e-9 * _diameter(poly), axis=1)
 
 
-def _one_sided(blocks, origin, directions, mid: np.ndarray, normal: np.ndarray):
+def _one_sided(blocks, origin, directions, poly, mid: np.ndarray, normal: np.ndarray):
     """Pattern, logits and their derivatives just beyond plane points ``mid`` along ``normal``.
 
+    A pre-activation counts as zero when ``|z| <= SIDE_TOL * m`` with the magnitude
+    ``m = |W| m_prev + |b|`` over the active units, starting from ``|x|`` plus the slice's
+    extent along each input (so a vertex computed 1e-17 off a line through the origin is on it).
     Returns (pattern (M, units) bool, logits (M, out), derivatives (M, out), logit magnitudes (M, out)).
     """
     h, dh = origin + mid @ directions, normal @ directions
-    mag = np.abs(h)
+    mag = np.abs(h) + _diameter(poly) * np.abs(directions).sum(0)
     bits = []
     for W, b in blocks[:-1]:
         z, dz = h @ W.T + b, dh @ W.T
