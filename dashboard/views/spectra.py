@@ -208,7 +208,7 @@ class SpectraView(pn.viewable.Viewer):
             stats = self.esd(spec)
             rows.append({"layer": f"{i}: {layer.name}", "kind": layer.kind,
                          "operator": f"{spec.shape[0]}x{spec.shape[1]}",
-                         "method": spec.method, "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
+                         "method": f"{spec.method} ({'exact' if spec.exact else 'approx.'})", "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
                          "alpha": stats.alpha})
         return pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4g}".format,
                                  sizing_mode="stretch_width", css_classes=["spectra-summary"])
@@ -331,7 +331,8 @@ class SpectraView(pn.viewable.Viewer):
             stats = self.esd(spec)
             head = pn.pane.Markdown(
                 f"**Layer {self.layer}** ({layer.kind}, weight {tuple(layer.weight.shape)}): operator "
-                f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}**, sigma_max **{spec.sigma_max:.6g}**, "
+                f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}** "
+                f"({'exact' if spec.exact else 'an approximation'}), sigma_max **{spec.sigma_max:.6g}**, "
                 f"stable rank **{stats.stable_rank:.2f}**, power-law alpha **{stats.alpha:.2f}**.")
             parts = [*notices, head, pn.Row(_pane(self._sorted_plot(spec)), _pane(self._esd_plot(stats)))]
             if layer.kind == "conv2d":

@@ -21,7 +21,7 @@ def _edges(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
 
     Returns (polygon index, edge index, start, end, midpoint, unit outward normal) per edge.
     """
-    R, K, _ = V.shape
+    K = V.shape[1]
     En = np.take_along_axis(V, _next_index(n, K)[..., None], 1)
     valid = np.arange(K) < n[:, None]
     if rows is not None:

@@ -39,7 +39,12 @@ from .network import (
     lipschitz_bound,
     model_spectra,
 )
-from .sigma_max import BOUND_METHODS, interlacing_bound, largest_singular_value, schur_bound
+from .sigma_max import (
+    BOUND_METHODS,
+    interlacing_bound,
+    largest_singular_value,
+    schur_bound,
+)
 from .truncation import truncate_rank
 
 __all__ = ['dense_singular_values', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'conv_symbol', 'conv_operator', 'conv_matrix', 'conv_singular_values', 'fft_applies', 'SymbolMap', 'symbol_norm_map', 'BOUND_METHODS', 'interlacing_bound', 'largest_singular_value', 'schur_bound', 'LayerSpectrum', 'layer_spectrum', 'auto_method', 'model_spectra', 'LipschitzBound', 'lipschitz_bound', 'marchenko_pastur_pdf', 'power_law_fit', 'ESDStats', 'esd_statistics', 'weightwatcher_pooled', 'truncate_rank']

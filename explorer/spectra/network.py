@@ -11,7 +11,7 @@ import numpy as np
 from torch import nn
 
 from .. import nets
-from .conv import MAX_DENSE_SIZE, conv_singular_values, fft_applies
+from .conv import MAX_DENSE_SIZE, _pair, conv_singular_values, fft_applies
 from .dense import dense_singular_values
 from .sigma_max import largest_singular_value
 
@@ -49,7 +49,9 @@ def auto_method(layer: nets.WeightLayer) -> str:
     Dense layers: ``"dense"``. Conv layers: ``"fft"`` for a circular conv it applies to
     (:func:`~explorer.spectra.fft_applies`: input divisible by the stride, output the
     ``n / s`` torus), else ``"dense"`` (exact for every padding) when the operator has at
-    most ``MAX_DENSE_SIZE`` rows and columns, else ``"density"`` (an approximation).
+    most ``MAX_DENSE_SIZE`` rows and columns, else an approximation: ``"fft"`` (the
+    circular approximation) for a zero-padded layer whose input the stride divides,
+    ``"density"`` otherwise.
     """
     if layer.kind == "linear":
         return "dense"
@@ -58,6 +60,8 @@ def auto_method(layer: nets.WeightLayer) -> str:
         return "fft"
     if max(math.prod(layer.out_shape), math.prod(layer.in_shape)) <= MAX_DENSE_SIZE:
         return "dense"
+    if padding == "zeros" and all(size[i] % _pair(stride)[i] == 0 for i in range(2)):
+        return "fft"  # the circular approximation of a zero-padded layer
     return "density"
 
 
@@ -85,8 +89,8 @@ def model_spectra(model: nn.Module, method: str = "auto",
 
     With ``method="auto"`` every layer gets :func:`auto_method`: the exact FFT method
     where it applies, else the exact dense operator, else (only for a conv layer whose
-    operator exceeds ``MAX_DENSE_SIZE`` and that the FFT does not fit) the ``"density"``
-    approximation. Each result names its method and says whether it is ``exact``.
+    operator exceeds ``MAX_DENSE_SIZE`` and that the exact FFT does not fit) an
+    approximation, ``"fft"`` or ``"density"``. Each result names its method and says whether it is ``exact``.
     A named conv method is used as asked (and raises where it does not apply).
     """
     layers = nets.canonical(model).weight_layers()
