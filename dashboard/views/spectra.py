@@ -47,12 +47,9 @@ def _spectrum(model, index: int, method: str) -> spectra.LayerSpectrum:
 
 
 def _reference(model, index: int) -> spectra.LayerSpectrum:
-    """The exact spectrum, or (a layer too large for the dense operator) the circular FFT one."""
-    try:
-        return _spectrum(model, index, "auto")
-    except ValueError:
-        spec = _spectrum(model, index, "fft")
-        return spectra.LayerSpectrum(spec.name, spec.kind, "fft (approximation)", spec.values, spec.shape)
+    """The exact spectrum where one applies, else (a layer too large for the dense operator)
+    an approximation; ``spec.exact`` says which (spectra.auto_method picks per layer)."""
+    return _spectrum(model, index, "auto")
 
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
@@ -325,9 +322,13 @@ class SpectraView(pn.viewable.Viewer):
             try:
                 spec = self.spectrum(self.method if layer.kind == "conv2d" else "auto")
             except ValueError as exc:  # e.g. the dense operator of a large layer is refused
-                notices.append(pn.pane.Alert(f"{exc} Showing the circular FFT spectrum instead.",
+                notices.append(pn.pane.Alert(f"{exc} Showing the automatic method's spectrum instead.",
                                              alert_type="warning"))
                 spec = _reference(self.state.model, self.layer)
+            if not spec.exact and not notices and (layer.kind != "conv2d" or self.method == "auto"):
+                notices.append(pn.pane.Alert(
+                    f"No exact method fits this layer (the dense operator is over the {spectra.MAX_DENSE_SIZE:,} "
+                    f"limit): showing the {spec.method} approximation.", alert_type="warning"))
             stats = self.esd(spec)
             head = pn.pane.Markdown(
                 f"**Layer {self.layer}** ({layer.kind}, weight {tuple(layer.weight.shape)}): operator "
