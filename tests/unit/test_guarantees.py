@@ -43,7 +43,8 @@ def scaled(net, layer_factors):
     """
     out = nn.Sequential(*[nn.Linear(m.in_features, m.out_features).double() if isinstance(m, nn.Linear) else m
                           for m in net])
-    pairs = zip([m for m in net if isinstance(m, nn.Linear)], [m for m in out if isinstance(m, nn.Linear)])
+    pairs = list(zip([m for m in net if isinstance(m, nn.Linear)], [m for m in out if isinstance(m, nn.Linear)]))
+    layer_factors = list(layer_factors) + [1.0] * (len(pairs) - len(layer_factors))
     for (src, dst), s, total in zip(pairs, layer_factors, np.cumprod(layer_factors)):
         set_linear(dst, s * src.weight.detach(), total * src.bias.detach())
     return out
@@ -69,8 +70,9 @@ def test_milp_issue_example_is_never_proven(s):
     assert z[0] > 0 > z[1]
 
 
-def _stable_net(seed, widths=(2, 7, 6, 5)):
-    """A random net with large biases, so that some units are stable on BOX and some are not."""
+def _stable_net(seed, widths=(2, 10, 10, 10, 8)):
+    """A random net with large biases, so that some units are stable on BOX and some are not
+    (deep enough that the MILP proves units CROWN leaves open)."""
     net = mlp(list(widths), seed=seed, n_out=2)
     rng = np.random.default_rng(seed)
     for m in net:
@@ -80,14 +82,14 @@ def _stable_net(seed, widths=(2, 7, 6, 5)):
     return net
 
 
-@pytest.mark.parametrize("method", ["ibp", "crown", "milp"])
+@pytest.mark.parametrize("method", ["ibp", "crown", "milp", "exact"])
 def test_verdicts_invariant_under_positive_rescaling(method):
     for seed in range(3):
         net = _stable_net(seed)
-        ref = stability.stable_units(net, BOX, method=method, time_limit=5.0)
+        ref = stability.stable_units(net, BOX, method=method, time_limit=5.0, samples=1)
         for factors in ([2.0 ** -9, 1, 1, 1], [1, 1e-3, 1, 1], [1, 1, 37.0, 1], [1e-3, 1e-3, 1e-3, 1e-3],
                         [50.0, 0.02, 3.0, 1]):
-            other = stability.stable_units(scaled(net, factors), BOX, method=method, time_limit=5.0)
+            other = stability.stable_units(scaled(net, factors), BOX, method=method, time_limit=5.0, samples=1)
             for a, b in zip(ref.status, other.status):
                 np.testing.assert_array_equal(a, b, err_msg=f"{method}, seed {seed}, factors {factors}")
 
@@ -96,7 +98,7 @@ def test_verdicts_invariant_under_positive_rescaling(method):
 def test_proven_verdicts_hold_on_points_and_partition_vertices(method):
     for seed in range(3):
         net = _stable_net(seed)
-        st = stability.stable_units(net, BOX, method=method, time_limit=5.0)
+        st = stability.stable_units(net, BOX, method=method, time_limit=5.0, samples=1)
         part = regions.partition_2d(net, BOX)
         rng = np.random.default_rng(seed)
         pts = np.concatenate([rng.uniform(-1, 1, (100_000, 2)), *part.polygons])
