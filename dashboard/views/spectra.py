@@ -49,12 +49,9 @@ def _spectrum(model, index: int, method: str) -> spectra.LayerSpectrum:
 
 
 def _reference(model, index: int) -> spectra.LayerSpectrum:
-    """The exact spectrum, or (a layer too large for the dense operator) the circular FFT one."""
-    try:
-        return _spectrum(model, index, "auto")
-    except ValueError:
-        spec = _spectrum(model, index, "fft")
-        return spectra.LayerSpectrum(spec.name, spec.kind, "fft (approximation)", spec.values, spec.shape)
+    """The exact spectrum where one applies, else (a layer too large for the dense operator)
+    an approximation; ``spec.exact`` says which (spectra.auto_method picks per layer)."""
+    return _spectrum(model, index, "auto")
 
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
@@ -211,7 +208,7 @@ class SpectraView(pn.viewable.Viewer):
             stats = self.esd(spec)
             rows.append({"layer": f"{i}: {layer.name}", "kind": layer.kind,
                          "operator": f"{spec.shape[0]}x{spec.shape[1]}",
-                         "method": spec.method, "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
+                         "method": f"{spec.method} ({'exact' if spec.exact else 'approx.'})", "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
                          "alpha": stats.alpha})
         return pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4g}".format,
                                  sizing_mode="stretch_width", css_classes=["spectra-summary"])
@@ -339,13 +336,18 @@ class SpectraView(pn.viewable.Viewer):
             try:
                 spec = self.spectrum(self.method if layer.kind == "conv2d" else "auto")
             except ValueError as exc:  # e.g. the dense operator of a large layer is refused
-                notices.append(pn.pane.Alert(f"{exc} Showing the circular FFT spectrum instead.",
+                notices.append(pn.pane.Alert(f"{exc} Showing the automatic method's spectrum instead.",
                                              alert_type="warning"))
                 spec = _reference(self.state.model, self.layer)
+            if not spec.exact and not notices and (layer.kind != "conv2d" or self.method == "auto"):
+                notices.append(pn.pane.Alert(
+                    f"No exact method fits this layer (the dense operator is over the {spectra.MAX_DENSE_SIZE:,} "
+                    f"limit): showing the {spec.method} approximation.", alert_type="warning"))
             stats = self.esd(spec)
             head = pn.pane.Markdown(
                 f"**Layer {self.layer}** ({layer.kind}, weight {tuple(layer.weight.shape)}): operator "
-                f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}**, sigma_max **{spec.sigma_max:.6g}**, "
+                f"{spec.shape[0]} x {spec.shape[1]}, method **{spec.method}** "
+                f"({'exact' if spec.exact else 'an approximation'}), sigma_max **{spec.sigma_max:.6g}**, "
                 f"stable rank **{stats.stable_rank:.2f}**, power-law alpha **{stats.alpha:.2f}**.")
             return pn.Column(*notices, head, pn.Row(pn.pane.Bokeh(self._sorted_plot(spec)),
                                                     pn.pane.Bokeh(self._esd_plot(stats))))

@@ -22,6 +22,11 @@ Tolerances (stated once, used everywhere):
   ``1e-14`` times the slice's area (rounding slivers), so areas always sum to
   the slice's area exactly up to rounding;
 - two output maps are *equal* when they differ by at most ``1e-9`` times their scale.
+- two logits tie on a cell edge when their difference is at most ``1e-9`` times
+  its scale at both ends; just beyond an edge a pre-activation is zero when
+  ``|z| <= 1e-10`` times its magnitude (:mod:`.sides`);
+- :func:`grid_estimate` counts a grid point only when every pre-activation clears
+  ``GRID_TOL = 1e-9`` times its magnitude, so its count is a true lower bound.
 
 >>> import torch
 >>> from torch import nn

@@ -1,70 +1,99 @@
 """The decision boundary inside each region, and the exact class cells.
+
+The class map is the forward pass's: ``argmax`` of the logits with ties to the **lowest
+index** (``np.argmax``, ``torch.argmax``), and for one logit f class 1 iff ``f > 0`` (the
+logits (0, f)). On a region the logits are affine, so the cell of class c is the convex
+polygon ``{f_c > f_m for m < c, f_c >= f_m for m > c}`` (closed up). Where ``f_c - f_m`` is
+identically zero on the region (a *tie region*, e.g. equal output biases after a dead
+layer) the lower index wins the whole region. The cells of all classes tile each region
+(they meet only on lines), so they tile the slice.
+
+A boundary piece is an edge of a cell that lies on a tie line ``f_c = f_m`` inside the
+slice and has another class just beyond it (found by forward mode, :mod:`.sides`); each
+piece is reported once, from the cell of the lower class. So every piece separates two
+different classes, and every point where the class changes along a path lies on one.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .polygons import ZERO_TOL, _dot2, _next_index, _snap, _split
+from .polygons import ZERO_TOL, _areas, _dot2, _next_index, _snap, _split
+from .sides import _edges, _inside_slice, _one_sided, _winner
 
 
-def _decision_boundary(V, n, out_A, out_c, diam):
-    """Where the top two logits tie, region by region (exact: logits are affine per region).
-
-    For each class c the polygon is clipped to the cell where c wins (f_c >= f_m for all
-    m); an edge of that cell on which f_c = f_m for some m > c is a boundary piece.
-    Returns the segments, the region of each, and the class cells [(polygon, c, region)].
-    """
-    R, K, _ = V.shape
+def _class_cells(V, n, out_A, out_c, diam):
+    """Per class c: the padded cells (V, n) and the region of each (lowest-index tie rule)."""
     n_out = out_A.shape[1]
-    if n_out == 1:  # one logit: class 1 where it is positive; treat as logits (0, f)
-        out_A = np.concatenate([np.zeros_like(out_A), out_A], axis=1)
-        out_c = np.concatenate([np.zeros_like(out_c), out_c], axis=1)
-        n_out = 2
     f = V[..., :1] * out_A[:, None, :, 0] + V[..., 1:] * out_A[:, None, :, 1] + out_c[:, None]  # logits at vertices
-    valid = np.arange(K) < n[:, None]
+    valid = np.arange(V.shape[1]) < n[:, None]
     scale = np.linalg.norm(out_A, axis=2) * diam + np.abs(out_c)  # (R, n_out)
-    segs, owners, cells = [], [], []
+    out = []
     for cls in range(n_out):
         # the cell of cls is empty unless, for every m, f_cls >= f_m at some vertex
         others = [m for m in range(n_out) if m != cls]
         diff = f[..., [cls]] - f[..., others]  # (R, K, n_out - 1)
         tol = ZERO_TOL * (scale[:, None, [cls]] + scale[:, None, others])
         rows = np.nonzero(((diff >= -tol) & valid[..., None]).any(1).all(1))[0]
-        if rows.size == 0:
-            continue
         Vc, nc, r_of = V[rows], n[rows], rows
         for m in others:
+            if not len(r_of):
+                break
             a = out_A[r_of, cls] - out_A[r_of, m]
             b = out_c[r_of, cls] - out_c[r_of, m]
             z = _snap(_dot2(Vc, a) + b[:, None], np.linalg.norm(a, axis=1) * diam + np.abs(b))
             validc = np.arange(Vc.shape[1]) < nc[:, None]
             keep = (validc & (z > 0)).any(1)
+            if m > cls:  # a tie on the whole polygon goes to cls, the lower index
+                keep |= ~(validc & (z != 0)).any(1)
             (Vc, nc), _ = _split(Vc[keep], nc[keep], z[keep])
             r_of = r_of[keep]
-            big = nc >= 3
+            big = (nc >= 3) & (_areas(Vc, nc) > 0)
             Vc, nc, r_of = Vc[big], nc[big], r_of[big]
-            if not len(r_of):
-                break
+        out.append((Vc, nc, r_of))
+    return out
+
+
+def _decision_boundary(V, n, out_A, out_c, diam, blocks, origin, directions, poly):
+    """Class cells and the decision boundary, region by region (exact: logits are affine per region).
+
+    Returns the boundary segments (M, 2, 2), the region of each, and the class cells
+    [(polygon, c, region)].
+    """
+    if out_A.shape[1] == 1:  # one logit: class 1 where it is positive; treat as logits (0, f)
+        out_A = np.concatenate([np.zeros_like(out_A), out_A], axis=1)
+        out_c = np.concatenate([np.zeros_like(out_c), out_c], axis=1)
+    n_out = out_A.shape[1]
+    segs, owners, cells = [], [], []
+    for cls, (Vc, nc, r_of) in enumerate(_class_cells(V, n, out_A, out_c, diam)):
+        cells += [(Vc[i, :nc[i]].copy(), cls, int(r_of[i])) for i in range(len(r_of))]
         if not len(r_of):
             continue
-        cells += [(Vc[i, :nc[i]].copy(), cls, int(r_of[i])) for i in range(len(r_of))]
-        # edges of the class cell that lie on a tie line f_cls = f_m with m > cls
+        # candidate edges: on a tie line f_cls = f_m for some m, inside the slice
         Kc = Vc.shape[1]
-        nxt = _next_index(nc, Kc)
-        En = np.take_along_axis(Vc, nxt[..., None], 1)
-        validc = np.arange(Kc) < nc[:, None]
-        for m in range(cls + 1, n_out):
+        En = np.take_along_axis(Vc, _next_index(nc, Kc)[..., None], 1)
+        tie = np.zeros(Vc.shape[:2], dtype=bool)
+        for m in range(n_out):
+            if m == cls:
+                continue
             a = out_A[r_of, cls] - out_A[r_of, m]
             b = out_c[r_of, cls] - out_c[r_of, m]
             tol = 1e-9 * (np.linalg.norm(a, axis=1) * diam + np.abs(b))[:, None]
-            z0 = _dot2(Vc, a) + b[:, None]
-            z1 = _dot2(En, a) + b[:, None]
-            on = validc & (np.abs(z0) <= tol) & (np.abs(z1) <= tol) & (np.linalg.norm(En - Vc, axis=2) > 0)
-            rr, kk = np.nonzero(on)
-            if rr.size:
-                segs.append(np.stack([Vc[rr, kk], En[rr, kk]], axis=1))
-                owners.append(r_of[rr])
+            tie |= (np.abs(_dot2(Vc, a) + b[:, None]) <= tol) & (np.abs(_dot2(En, a) + b[:, None]) <= tol)
+        tie &= np.linalg.norm(En - Vc, axis=2) > 0
+        rr, kk, start, end, mid, normal = _edges(Vc, nc)
+        on = tie[rr, kk]
+        rr, start, end, mid, normal = rr[on], start[on], end[on], mid[on], normal[on]
+        inner = _inside_slice(mid, poly)
+        rr, start, end, mid, normal = rr[inner], start[inner], end[inner], mid[inner], normal[inner]
+        if not len(rr):
+            continue
+        _, f, df, fmag = _one_sided(blocks, origin, directions, poly, mid, normal)
+        beyond = _winner(f, df, fmag)
+        emit = beyond > cls  # another class beyond; reported once, from the lower class
+        if emit.any():
+            segs.append(np.stack([start[emit], end[emit]], axis=1))
+            owners.append(r_of[rr[emit]])
     if not segs:
         return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), cells
     return np.concatenate(segs), np.concatenate(owners), cells

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polygons import _diameter, _next_index
+from .sides import _edges, _inside_slice, _one_sided
 
 MAP_TOL = 1e-9
 
@@ -35,7 +35,7 @@ def _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    R, K, _ = V.shape
+    R = V.shape[0]
     maps = np.concatenate([out_A.reshape(R, -1), out_c], axis=1)
     tol = MAP_TOL * np.abs(maps).max(initial=0.0)
     proj = maps @ np.random.default_rng(0).uniform(-1, 1, maps.shape[1])
@@ -45,28 +45,11 @@ def _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out
     cand[order[1:][gap]] = cand[order[:-1][gap]] = True
     if not cand.any():
         return np.arange(R, dtype=np.int64)
-    nxt = _next_index(n, K)
-    En = np.take_along_axis(V, nxt[..., None], 1)
-    valid = (np.arange(K) < n[:, None]) & cand[:, None]
-    rr, kk = np.nonzero(valid)
-    a, e = V[rr, kk], En[rr, kk]
-    mid = 0.5 * (a + e)
-    normal = np.stack([e[:, 1] - a[:, 1], a[:, 0] - e[:, 0]], axis=1)  # outward for CCW
-    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    d_e = np.roll(poly, -1, 0) - poly  # skip edges on the slice's boundary
-    d_n = np.stack([d_e[:, 1], -d_e[:, 0]], axis=1) / np.linalg.norm(d_e, axis=1)[:, None]
-    dist = ((mid[:, None, :] - poly[None]) * d_n[None]).sum(-1)
-    inner = np.all(dist < -1e-9 * _diameter(poly), axis=1)
+    rr, _, _, _, mid, normal = _edges(V, n, cand)
+    inner = _inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
-    h, dh = origin + mid @ directions, normal @ directions
-    bits = []
-    for W, b in blocks[:-1]:
-        z, dz = h @ W.T + b, dh @ W.T
-        ztol = 1e-10 * (np.abs(h) @ np.abs(W).T + np.abs(b))
-        on = (z > ztol) | ((np.abs(z) <= ztol) & (dz > 0))
-        bits.append(on)
-        h, dh = on * z, on * dz
-    words, nwords = _pattern_words(patterns), _pattern_words(np.concatenate(bits, axis=1))
+    bits = _one_sided(blocks, origin, directions, poly, mid, normal)[0]
+    words, nwords = _pattern_words(patterns), _pattern_words(bits)
     hp, hn = _hash(words), _hash(nwords)
     order = np.argsort(hp)
     pos = np.clip(np.searchsorted(hp[order], hn), 0, R - 1)

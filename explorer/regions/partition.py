@@ -70,12 +70,20 @@ class Partition:
     output is ``output_A[r] @ u + output_c[r]``. ``layers[k]`` is the partition by the
     first k hidden layers and ``ancestors[k][r]`` the index of the layer-k region that
     contains final region r (for a layer slider that never recomputes).
-    ``boundary_segments`` (M, 2, 2) are the decision-boundary pieces (where the top
-    two logits tie; the zero set of the logit for a one-output model), in plane
-    coordinates, and ``boundary_regions[m]`` the region that holds piece m.
-    ``class_cells`` splits each region along the boundary: the convex pieces where one
-    class wins, so a class map drawn from them is exact (``predicted`` is the class
-    at a region's centroid only).
+    The class at a point is the forward pass's: argmax of the logits with ties to the
+    **lowest index** (class 1 iff the logit is positive for a one-output model), also
+    where logits are equal on a whole region. ``class_cells`` splits each region into
+    the convex pieces where one class wins: together they **tile the slice** (their
+    areas sum to its area up to rounding; cells meet only on lines), and the class of
+    every cell is the forward pass's at each of its interior points, so a class map drawn
+    from them is exact (``predicted`` is the class at a region's centroid only).
+    ``boundary_segments`` (M, 2, 2) are the decision-boundary pieces in plane coordinates
+    and ``boundary_regions[m]`` the region whose cell holds piece m: every piece is an
+    edge inside the slice with **two different classes** on its two sides (each piece
+    once), and every point where the class changes lies on a piece. So the boundary has
+    no spurious pieces (e.g. between a tie region and its own class) and none missing
+    (e.g. a one-output model's, or a width-1 net's). All up to the tolerances of
+    :mod:`explorer.regions`.
     """
 
     origin: np.ndarray
@@ -249,7 +257,7 @@ def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, 
     if full:
         logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
         predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam)
+        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, blocks, origin, directions, poly)
         labels = _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out_c)
     else:
         predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []

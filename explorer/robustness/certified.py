@@ -108,9 +108,12 @@ def exact_distance_2d(model: nn.Module, x, radius: float) -> tuple[float, np.nda
 
     ``radius`` must be at least the distance (e.g. the norm of any perturbation that
     flips the label, such as DeepFool's); the exact partition of the square of that
-    half-width around x is computed and the nearest boundary segment found. Every
-    point where the top two logits tie lies in the closure of another class's region,
-    so the nearest tie point is exactly the nearest point of another class.
+    half-width around x is computed and the nearest boundary segment found. The
+    partition's boundary pieces are exactly the edges with two different classes on
+    their sides (ties to the lowest index, tie regions included: see
+    :class:`explorer.regions.Partition`), so the nearest point of a piece is the nearest
+    point of the closure of another class: the distance is exact, up to the partition's
+    tolerances.
     """
 
     net = nets.canonical(model)

@@ -20,6 +20,7 @@ from .conv import (
     conv_operator,
     conv_singular_values,
     conv_symbol,
+    fft_applies,
     symbol_norm_map,
 )
 from .dense import dense_singular_values
@@ -33,11 +34,17 @@ from .esd import (
 from .network import (
     LayerSpectrum,
     LipschitzBound,
+    auto_method,
     layer_spectrum,
     lipschitz_bound,
     model_spectra,
 )
-from .sigma_max import BOUND_METHODS, interlacing_bound, largest_singular_value
+from .sigma_max import (
+    BOUND_METHODS,
+    interlacing_bound,
+    largest_singular_value,
+    schur_bound,
+)
 from .truncation import truncate_rank
 
-__all__ = ['dense_singular_values', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'conv_symbol', 'conv_operator', 'conv_matrix', 'conv_singular_values', 'SymbolMap', 'symbol_norm_map', 'BOUND_METHODS', 'interlacing_bound', 'largest_singular_value', 'LayerSpectrum', 'layer_spectrum', 'model_spectra', 'LipschitzBound', 'lipschitz_bound', 'marchenko_pastur_pdf', 'power_law_fit', 'ESDStats', 'esd_statistics', 'weightwatcher_pooled', 'truncate_rank']
+__all__ = ['dense_singular_values', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'conv_symbol', 'conv_operator', 'conv_matrix', 'conv_singular_values', 'fft_applies', 'SymbolMap', 'symbol_norm_map', 'BOUND_METHODS', 'interlacing_bound', 'largest_singular_value', 'schur_bound', 'LayerSpectrum', 'layer_spectrum', 'auto_method', 'model_spectra', 'LipschitzBound', 'lipschitz_bound', 'marchenko_pastur_pdf', 'power_law_fit', 'ESDStats', 'esd_statistics', 'weightwatcher_pooled', 'truncate_rank']

@@ -16,7 +16,8 @@ image boundary is treated, so every function here names its *method*:
   the singular values are distributed like those of the symbol at uniformly spread
   frequencies; we sample the Toeplitz-adapted grid ``w = j pi / (n + 1)``, which is
   exact for symmetric separable 3-tap kernels.
-- ``"auto"``: ``"fft"`` for circular padding, ``"dense"`` for zero padding.
+- ``"auto"``: ``"fft"`` for circular padding where it applies (:func:`fft_applies`),
+  ``"dense"`` otherwise.
 
 The largest singular value has its own bounds and estimates
 (:func:`largest_singular_value`), and :func:`lipschitz_bound` multiplies them over a
@@ -224,6 +225,20 @@ def _check_circular(w, n, stride, pad):
             )
 
 
+def fft_applies(weight, input_size, stride=1, pad=None) -> bool:
+    """Whether the exact FFT method applies to a **circular** conv on ``input_size``.
+
+    It needs the input size divisible by the stride and an output that is the
+    ``(n1 / s1) x (n2 / s2)`` torus (e.g. odd kernels with the default padding ``(k - 1) / 2``).
+    Elsewhere the circular layer is still exact by its dense operator (``method="dense"``).
+    """
+    try:
+        _check_circular(_as_weight(weight), _pair(input_size), _pair(stride), pad)
+    except ValueError:
+        return False
+    return True
+
+
 def conv_singular_values(weight, input_size, padding="circular", stride=1, method="auto",
                          pad=None) -> np.ndarray:
     """All singular values of a conv layer's operator, in descending order (float64).
@@ -252,7 +267,7 @@ def conv_singular_values(weight, input_size, padding="circular", stride=1, metho
     w = _as_weight(weight)
     n, s = _pair(input_size), _pair(stride)
     if method == "auto":
-        method = "fft" if padding == "circular" else "dense"
+        method = "fft" if padding == "circular" and fft_applies(w, n, s, pad) else "dense"
     if method == "dense":
         return dense_singular_values(conv_matrix(w, n, padding, s, pad))
     if method == "fft":

@@ -21,8 +21,10 @@ from .conv import (
     _polyphase,
     _symbol_svdvals,
     _torus_grid,
+    conv_matrix,
     conv_operator,
     conv_singular_values,
+    fft_applies,
 )
 from .dense import dense_singular_values
 
@@ -50,6 +52,43 @@ def interlacing_bound(weight, input_size, stride=1, pad=None) -> np.ndarray:
     p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
     m = [_output_size(n[i], k[i], p[i], s[i]) for i in range(2)]
     return big[: min(w.shape[1] * n[0] * n[1], w.shape[0] * m[0] * m[1])]
+
+
+def schur_bound(weight, input_size, padding="circular", stride=1, pad=None) -> float:
+    """A rigorous upper bound on the norm of any conv layer: ``sqrt(||A||_1 ||A||_inf)``.
+
+    (Schur's test / Hoelder.) Every entry of the operator matrix ``A`` is a sum of kernel
+    taps, so ``|A| <= A_|K|`` entrywise, the same layer with the kernel ``|K|``; its row
+    sums are ``A_|K| 1`` and its column sums ``A_|K|^T 1`` (by autograd), for every padding,
+    stride and input size. Loose, but it needs neither the FFT structure nor a dense matrix.
+    """
+    w = _as_weight(weight).abs()
+    n = _pair(input_size)
+    op = conv_operator(w, n, padding, _pair(stride), pad)
+    x = torch.ones((1, w.shape[1], *n), dtype=torch.float64, requires_grad=True)
+    with single_threaded():
+        y = op(x)
+        (cols,) = torch.autograd.grad(y, x, torch.ones_like(y))
+    return math.sqrt(float(y.detach().max()) * float(cols.max()))
+
+
+def _irregular_circular(w, n, s, pad, method, iters) -> float:
+    """A circular layer the FFT method does not apply to (see :func:`fft_applies`).
+
+    ``"exact"``: the dense operator's SVD (ValueError when too large); ``"gram"`` /
+    ``"embedding"``: Gram iteration on the dense operator, or :func:`schur_bound` when
+    the dense operator is too large. All rigorous.
+    """
+    try:
+        A = conv_matrix(w, n, "circular", s, pad)
+    except ValueError:
+        if method == "exact":
+            raise
+        return schur_bound(w, n, "circular", s, pad)
+    if method == "exact":
+        return float(dense_singular_values(A)[0])
+    with single_threaded():
+        return float(_gram_bounds(torch.from_numpy(A)[None], max(iters, 12))[0])
 
 
 def _gram_bounds(blocks: torch.Tensor, iters: int) -> torch.Tensor:
@@ -98,10 +137,12 @@ def largest_singular_value(weight, input_size=None, padding="circular", stride=1
 
     - ``"exact"``: the exact value (circular: the symbol's largest block norm, most
       frequencies ruled out by Cholesky certificates, see :func:`_circular_sigma_max`;
-      zeros: dense operator, size-limited).
+      zeros, or a circular layer the FFT method does not apply to: dense operator, size-limited).
     - ``"gram"``: Gram iteration upper bound (Delattre et al. 2023) on the circular
       symbol blocks; for zero padding on the circulant the operator embeds in
-      (torus of size ``n + 2 pad``, a multiple of the stride), hence rigorous too.
+      (torus of size ``n + 2 pad``, a multiple of the stride), hence rigorous too; for a
+      circular layer the FFT does not apply to, on its dense operator (or
+      :func:`schur_bound` when that is too large).
     - ``"power"``: power iteration on the true operator: a lower estimate.
     - ``"embedding"``: exact norm of that larger circulant, an upper bound for zeros.
     - ``"symbol_sup"``: an upper bound on ``S = sup_w ||P(w)||``, which bounds the layer for
@@ -143,6 +184,8 @@ def largest_singular_value(weight, input_size=None, padding="circular", stride=1
     if method == "power":
         op = conv_operator(w, n, padding, s, pad)
         return _power_iteration(op, (w.shape[1], *n), power_iters, seed)
+    if padding == "circular" and not fft_applies(w, n, s, pad):
+        return _irregular_circular(w, n, s, pad, method, iters)
     if method == "exact" and padding == "circular":
         _check_circular(w, n, s, pad)
         return _circular_sigma_max(w, n, s)

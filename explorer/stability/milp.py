@@ -12,21 +12,33 @@ import numpy as np
 from ..nets.bounds import Box
 from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability, _preacts
 
-# HiGHS's feasibility tolerance: a dual bound must clear zero by this much to prove a sign
-PROOF_TOL = 1e-7
+# A sign is proven when HiGHS's dual bound clears zero by this margin (ten times the solver's
+# integrality tolerance, 1e-6 for binaries, and its 1e-7 feasibility tolerance), relative:
+# the program is written on the normalised network, where every pre-activation's interval
+# bound has magnitude 1 (see units._normalised), so the margin scales with the unit.
+PROOF_TOL = 1e-5
 
 
 def _milp_pass(blocks, box, result: Stability, time_limit, samples, seed, progress):
-    """Pre-pass with samples, then one MILP per unit still open (in place)."""
+    """Pre-pass with samples, then one MILP per unit still open (in place).
+
+    A unit is shown unstable only by two inputs where its float64 pre-activation clears
+    the sign margin both ways (:func:`._preacts`); it is proven stable only by a solver
+    bound that clears ``PROOF_TOL``.
+    """
     rng = np.random.default_rng(seed)
     X = np.concatenate([box.sample(samples, rng, corners=max(samples // 4, 1)), box.center[None]])
-    Z = _preacts(blocks, X)
-    for k, z in enumerate(Z):
-        pos, nonpos = (z > 0).any(0), (z <= 0).any(0)
+    Z, T = _preacts(blocks, X, margins=True)
+    best_pos = [(z - t).argmax(0) for z, t in zip(Z, T)]  # per unit: the most clearly positive sample
+    best_neg = [(z + t).argmin(0) for z, t in zip(Z, T)]
+    seen = []
+    for k, (z, t) in enumerate(zip(Z, T)):
+        pos, neg = (z > t).any(0), (z < -t).any(0)
+        seen.append((pos, neg))
         st = result.status[k]
-        both = pos & nonpos & (st == UNKNOWN)
+        both = pos & neg & (st == UNKNOWN)
         for unit in np.nonzero(both)[0]:
-            result.witnesses[(k, int(unit))] = (X[z[:, unit].argmax()].copy(), X[z[:, unit].argmin()].copy())
+            result.witnesses[(k, int(unit))] = (X[best_pos[k][unit]].copy(), X[best_neg[k][unit]].copy())
         st[both] = UNSTABLE
     total = sum(int((st == UNKNOWN).sum()) for st in result.status)
     done = 0
@@ -34,10 +46,23 @@ def _milp_pass(blocks, box, result: Stability, time_limit, samples, seed, progre
         todo = np.nonzero(st == UNKNOWN)[0]
         encoding = _encoding(blocks, box, result, k) if todo.size else None  # layers < k are settled
         for unit in todo:
-            seen_positive = bool((Z[k][:, unit] > 0).any())
-            _solve_unit(blocks, box, result, encoding, k, int(unit), minimise=seen_positive,
-                        time_limit=time_limit)
-            result.milp_solves += 1
+            unit = int(unit)
+            on = X[best_pos[k][unit]] if seen[k][0][unit] else None
+            off = X[best_neg[k][unit]] if seen[k][1][unit] else None
+            # minimise z if it was seen positive (try to prove active), else maximise;
+            # with neither sign seen, both programs
+            for minimise in ((True,) if on is not None else (False,) if off is not None else (True, False)):
+                proven, x = _solve_unit(blocks, box, encoding, k, unit, minimise, time_limit)
+                result.milp_solves += 1
+                if proven:
+                    st[unit] = ACTIVE if minimise else INACTIVE
+                    break
+                if x is not None:
+                    on, off = (on, x) if minimise else (x, off)
+                if on is not None and off is not None:
+                    result.witnesses[(k, unit)] = (on.copy(), off.copy())
+                    st[unit] = UNSTABLE
+                    break
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -101,7 +126,9 @@ def _encoding(blocks, box: Box, result: Stability, k: int):
     return nvar, prev, A, lo_c, hi_c, lb, ub, integ
 
 
-def _solve_unit(blocks, box, result, encoding, k, unit, minimise, time_limit):
+def _solve_unit(blocks, box, encoding, k, unit, minimise, time_limit):
+    """One program: (proven, x) with proven True when the dual bound shows min(+-z) >= PROOF_TOL,
+    and x the solver's input when its float64 pre-activation has the other sign by the margin."""
     from scipy.optimize import Bounds as _B
     from scipy.optimize import LinearConstraint, milp
 
@@ -114,19 +141,12 @@ def _solve_unit(blocks, box, result, encoding, k, unit, minimise, time_limit):
                options={"time_limit": float(time_limit), "disp": False})
     bound = getattr(res, "mip_dual_bound", None)
     sign = 1.0 if minimise else -1.0
-    if bound is not None and np.isfinite(bound) and res.status in (0, 1):
-        # bound on min(+-(z - b)); the unit is stable when +-z >= -PROOF_TOL
-        if sign * b[unit] + bound >= -PROOF_TOL:
-            result.status[k][unit] = ACTIVE if minimise else INACTIVE
-            return
-    if res.x is not None:
-        x = res.x[: box.dim]
-        z = _preacts(blocks, np.clip(x, box.lower, box.upper)[None])[k][0, unit]
-        if (z < 0) if minimise else (z > 0):
-            rng = np.random.default_rng(k * 100003 + unit)
-            X = box.sample(2048, rng, corners=512)
-            zs = _preacts(blocks, X)[k][:, unit]
-            other = X[zs.argmax()] if minimise else X[zs.argmin()]
-            pair = (other, x) if minimise else (x, other)
-            result.witnesses[(k, unit)] = (pair[0].copy(), pair[1].copy())
-            result.status[k][unit] = UNSTABLE
+    # bound on min(+-(z - b)); the unit is proven stable when min(+-z) >= PROOF_TOL
+    if bound is not None and np.isfinite(bound) and res.status in (0, 1) and sign * b[unit] + bound >= PROOF_TOL:
+        return True, None
+    if res.x is None:
+        return False, None
+    x = np.clip(res.x[: box.dim], box.lower, box.upper)
+    Z, T = _preacts(blocks, x[None], margins=True)
+    z, t = Z[k][0, unit], T[k][0, unit]
+    return False, (x if ((z < -t) if minimise else (z > t)) else None)

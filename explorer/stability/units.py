@@ -10,15 +10,33 @@ Methods of :func:`stable_units`:
 
 - ``"ibp"`` / ``"crown"``: sound bounds (:mod:`explorer.nets.bounds`); they prove
   stability or say ``unknown``; fast.
-- ``"milp"``: a data pre-pass (units seen with both signs are ``unstable``, with the
-  two inputs as witness), CROWN, then for every unit left one mixed-integer
+- ``"milp"``: CROWN, a data pre-pass (a unit seen with both signs is ``unstable``,
+  with the two inputs as witness), then for every unit left one mixed-integer
   program (big-M ReLU encoding, ``scipy.optimize.milp`` with HiGHS, ``time_limit``
-  seconds each): minimise z if it was only seen positive, maximise if only seen
-  non-positive. Proven when HiGHS's dual bound clears zero (to its 1e-7 feasibility
-  tolerance, ``PROOF_TOL``); a better solution that the float64 forward pass
-  confirms is a witness of instability; otherwise ``unknown``.
+  seconds each): minimise z if it was seen positive, maximise if seen negative
+  (both if neither). Proven when HiGHS's dual bound clears zero by ``PROOF_TOL``
+  (1e-5) of the unit's interval magnitude; a solver point where the float64 forward
+  pass confirms the other sign is a witness of instability; otherwise ``unknown``.
 - ``"exact"``: for 2-D inputs only, minimum and maximum of every pre-activation
-  over the vertices of the exact partition (:mod:`explorer.regions`): the truth.
+  over the vertices of the exact partition (:mod:`explorer.regions`): the truth, up to
+  the partition's tolerance (a unit is active when its minimum is at least
+  ``-ZERO_TOL`` times its scale ``|a| diam + |b|`` on the regions, the tolerance under
+  which the partition does not cut either).
+
+What a verdict guarantees. Every method works on the *normalised* network: the box
+mapped to ``[-1, 1]^n`` and every hidden unit divided by the magnitude of its IBP
+interval (the scale pushed into the next layer), the same function with the same
+signs. So no verdict depends on the scale of the weights: multiplying any layer, any
+unit, or the whole net by a positive number (or changing the box's units) gives the
+same verdicts, exactly so for powers of two and up to float64 rounding otherwise.
+``active`` / ``inactive`` mean z >= 0 / z <= 0 at **every** point of the box: for IBP
+and CROWN by bounds sound in exact arithmetic (computed in float64, no directed
+rounding); for MILP by the solver's bound with a margin of ``PROOF_TOL`` relative to
+the unit's interval, which covers HiGHS's 1e-6 integrality and 1e-7 feasibility
+tolerances (a unit whose minimum is positive but below the margin is ``unknown``, never
+proven). ``unstable`` always comes with two inputs where the float64 pre-activation is
+positive and negative beyond its rounding margin (:data:`SIGN_TOL`). ``unknown`` claims
+nothing.
 
 >>> import torch
 >>> from torch import nn
@@ -38,7 +56,7 @@ import numpy as np
 from .. import regions
 from ..nets import bounds as _bounds
 from ..nets import canonical
-from ..nets.bounds import Box, as_box
+from ..nets.bounds import Box, _interval, as_box
 from ..nets.threads import single_threaded
 from .milp import _milp_pass
 from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability
@@ -54,6 +72,11 @@ def _from_bounds(b: _bounds.Bounds) -> list:
 def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, samples: int = 2048,
                  seed: int = 0, progress: Callable[[int, int], None] | None = None) -> Stability:
     """Classify every hidden unit of ``model`` on ``domain`` as stably active / inactive / unstable / unknown.
+
+    ``active`` is proven z >= 0 on the whole domain, ``inactive`` z <= 0, ``unstable``
+    comes with witnesses of both signs, ``unknown`` claims nothing; the verdicts do not
+    change under positive rescaling of any layer (see the module docstring for exactly
+    what each method guarantees). ``lower`` / ``upper`` are in the model's units.
 
     Parameters
     ----------
@@ -72,13 +95,43 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
         if method == "exact":
             result = _exact(net, blocks, box)
         else:
-            ib = _bounds.ibp(blocks, box)
-            b = ib if method == "ibp" else _bounds.crown(blocks, box, ib)
+            nblocks, scales = _normalised(blocks, box)
+            unit = Box(-np.ones(box.dim), np.ones(box.dim))
+            ib = _bounds.ibp(nblocks, unit)
+            b = ib if method == "ibp" else _bounds.crown(nblocks, unit, ib)
             result = Stability(method, _from_bounds(b), b.lower, b.upper)
             if method == "milp":
-                _milp_pass(blocks, box, result, time_limit, samples, seed, progress)
+                _milp_pass(nblocks, unit, result, time_limit, samples, seed, progress)
+            result.lower = [l * s for l, s in zip(result.lower, scales)]
+            result.upper = [u * s for u, s in zip(result.upper, scales)]
+            result.witnesses = {key: tuple(np.clip(box.center + box.radius * t, box.lower, box.upper)
+                                           for t in pair) for key, pair in result.witnesses.items()}
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _normalised(blocks, box: Box):
+    """The same network on ``t`` in ``[-1, 1]^n`` (``x = center + radius t``), every hidden
+    unit divided by ``max(|l|, |u|)`` of its IBP interval and the next layer's column
+    multiplied by it. Returns the blocks and the per-layer unit scales.
+
+    Positive rescaling of a layer scales its intervals by the same factor, so the
+    normalised network (and every verdict computed on it) does not change.
+    """
+    W, b = blocks[0]
+    W, b = W * box.radius[None, :], W @ box.center + b
+    lo, hi = -np.ones(box.dim), np.ones(box.dim)
+    out, scales = [], []
+    for k in range(len(blocks) - 1):
+        l, u = _interval(W, b, lo, hi)
+        s = np.maximum(np.abs(l), np.abs(u))
+        s = np.where(s > 0, s, 1.0)
+        out.append((W / s[:, None], b / s))
+        scales.append(s)
+        lo, hi = np.maximum(l / s, 0), np.maximum(u / s, 0)
+        W, b = blocks[k + 1][0] * s[None, :], blocks[k + 1][1]
+    out.append((W, b))
+    return out, scales
 
 
 def _exact(net, blocks, box: Box) -> Stability:
@@ -88,9 +141,13 @@ def _exact(net, blocks, box: Box) -> Stability:
     part = regions.partition_plane(net, np.zeros(2), np.eye(2),
                                    regions.box_polygon(box.lower[0], box.upper[0], box.lower[1], box.upper[1]))
     result = Stability("exact", [], [], [])
+    diam = float(np.hypot(*(box.upper - box.lower)))
     for k in range(len(blocks) - 1):
         lo, hi, at_min, at_max = part.unit_ranges(k + 1)
-        status = np.where(lo >= 0, ACTIVE, np.where(hi <= 0, INACTIVE, UNSTABLE)).astype(np.int8)
+        prev = part.layers[k]
+        tol = regions.ZERO_TOL * (  # the partition's own tolerance
+            np.linalg.norm(prev.preact_A, axis=2) * diam + np.abs(prev.preact_c)).max(0)
+        status = np.where(lo >= -tol, ACTIVE, np.where(hi <= tol, INACTIVE, UNSTABLE)).astype(np.int8)
         for unit in np.nonzero(status == UNSTABLE)[0]:
             result.witnesses[(k, int(unit))] = (at_max[unit].copy(), at_min[unit].copy())
         result.status.append(status)

@@ -16,8 +16,11 @@ class Stability:
 
     ``status[k]`` (int8 per unit of hidden layer k, 0-based) holds INACTIVE, ACTIVE,
     UNSTABLE or UNKNOWN; ``lower[k]``, ``upper[k]`` are the sound pre-activation bounds
-    the method used (exact min / max for ``"exact"``). ``witnesses[(k, unit)]`` is a
-    pair of inputs (z > 0, z <= 0) for units shown unstable.
+    the method used (exact min / max for ``"exact"``), in the model's own units.
+    ``witnesses[(k, unit)]`` is a pair of inputs (z > 0, z < 0) for units shown unstable;
+    for ``"ibp"``, ``"crown"`` and ``"milp"`` both signs clear the rounding margin
+    ``SIGN_TOL * (|W| |h| + |b|)`` of the float64 forward pass (``"exact"``: the
+    partition's tolerance).
     """
 
     method: str
@@ -37,10 +40,19 @@ class Stability:
         return int(sum(((s == ACTIVE) | (s == INACTIVE)).sum() for s in self.status))
 
 
-def _preacts(blocks, X):
-    out, h = [], X
+# a computed pre-activation has a definite sign when |z| exceeds this times its magnitude
+SIGN_TOL = 1e-9
+
+
+def _preacts(blocks, X, margins: bool = False):
+    """Pre-activations of every hidden layer at the rows of X; with ``margins`` also the
+    sign margins ``SIGN_TOL * (|W| |h| + |b|)``, far above float64 rounding: where
+    ``|z| > margin`` the computed sign is the true one."""
+    out, tols, h, mag = [], [], X, np.abs(X)
     for W, b in blocks[:-1]:
         z = h @ W.T + b
+        zmag = mag @ np.abs(W).T + np.abs(b)
         out.append(z)
-        h = np.maximum(z, 0)
-    return out
+        tols.append(SIGN_TOL * zmag)
+        h, mag = np.maximum(z, 0), np.where(z > 0, zmag, 0.0)
+    return (out, tols) if margins else out

@@ -123,14 +123,16 @@ def test_a_layer_too_large_for_the_dense_operator_falls_back_with_a_notice(state
     zoo.save(model, tmp_path / "wide.pt", input_shape=(64,))
     state.add_upload("wide.pt", (tmp_path / "wide.pt").read_bytes())
     view = SpectraView(state=state, layer=0)
+    spec = view.spectrum("auto")  # never refused: the circular approximation, labelled as such
+    assert spec.method == "fft" and not spec.exact
     with pytest.raises(ValueError, match="limit"):
-        view.spectrum("auto")
+        view.spectrum("dense")
     body = view._layer_body()
     assert isinstance(body[0], pn.pane.Alert) and "limit" in body[0].object
-    assert "fft (approximation)" in body[1].object
+    assert "**fft** (an approximation)" in body[1].object
     summary = view._network_body()
     assert not isinstance(summary, pn.pane.Alert)
-    assert "fft (approximation)" in summary[0].object.to_string()
+    assert "fft (approx.)" in summary[0].object.to_string()
     lip = view.lipschitz()
     assert np.isnan(lip.exact[0]) and lip.norms[0] == lip.gram[0]
 
