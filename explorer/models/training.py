@@ -28,8 +28,9 @@ __all__ = ["Recipe", "train", "minibatch_descent", "accuracy", "pgd_linf"]
 
 RECIPES = ("plain", "l1", "adversarial")
 # Methods whose training lives next to their model (zoo entries name them in their trainer):
-# "cayley": explorer.models.orthogonal.train_orthogonal; "vae": explorer.models.generators.vae_*_trainer.
-CUSTOM_RECIPES = ("cayley", "vae")
+# "cayley": explorer.models.orthogonal.train_orthogonal; "vae": explorer.models.generators.vae_*_trainer;
+# "p4": explorer.equivariance.training.train_p4 (named by a string, see zoo.ZooEntry.trainer).
+CUSTOM_RECIPES = ("cayley", "vae", "p4")
 
 
 @dataclass
