@@ -10,6 +10,7 @@ module is in ``docs/architecture.md``):
 - :mod:`explorer.spectra`     singular values of dense and conv layers, bounds, ESD, truncation
 - :mod:`explorer.robustness`  DeepFool, FGSM, PGD, robustness measures, certified radii
 - :mod:`explorer.inversion`   generator inversion: layer-wise pursuit, LP, gradient descent, sweeps
+- :mod:`explorer.equivariance` p4 group-equivariant CNNs: group convs, export, equivariance errors, rotations
 
 Short names. The modules people import most are also reachable by one word, as
 ``from explorer import zoo, attacks`` or ``from explorer.threads import single_threaded``:
@@ -32,7 +33,7 @@ short name     module
 
 import sys
 
-from . import inversion, models, nets, regions, robustness, spectra, stability
+from . import equivariance, inversion, models, nets, regions, robustness, spectra, stability
 from .models import datasets, evaluation, generators, orthogonal, training, zoo
 from .nets import bounds, threads
 from .robustness import certified
@@ -46,6 +47,6 @@ for _short in ("zoo", "datasets", "training", "evaluation", "orthogonal", "gener
 
 __version__ = "0.1.0"
 
-__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion",
+__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion", "equivariance",
            "zoo", "datasets", "training", "evaluation", "orthogonal", "generators",
            "attacks", "certified", "bounds", "threads"]

@@ -5,9 +5,10 @@ A p4 module (:mod:`explorer.equivariance.layers`) says what it outputs. A plain
 kind ``scalar`` and ``4 C`` output channels it is a lifting conv exactly when
 ``K[4c + s] = rot90(K[4c], s)`` for every ``s``; with a regular input it is a group
 conv when ``K[(c, s), (c', t)] = rot90(K[(c, 0), (c', t - s)], s)``; biases must be
-equal over the 4 orientations, the padding 'same' and the stride 1. A ``Linear`` on a
-flattened regular field of size 1x1 whose columns repeat over orientations gives
-invariant scores. Anything else is ``plain``: its maps are only compared after a
+equal over the 4 orientations, the padding 'same' and the stride 1; a conv whose
+weight the action fixes gives scalar planes (group pooling). A ``Linear`` on a
+flattened field gives invariant scores when the action fixes each row of its weight
+(read as a field of the same kind). Anything else is ``plain``: its maps are only compared after a
 spatial rotation, which is how a plain CNN would have to behave to be equivariant.
 
 >>> import torch
@@ -18,10 +19,11 @@ spatial rotation, which is how a plain CNN would have to behave to be equivarian
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-from .group import ORDER
+from .group import ORDER, act
 
 __all__ = ["field_layout", "output_shapes", "input_shape_of", "TYING_TOL"]
 
@@ -46,10 +48,25 @@ def _bias_tied(conv: nn.Conv2d) -> bool:
     return _close(b, b[:, :1].expand_as(b))
 
 
+def _scalar_out(K: torch.Tensor, kind_in: str) -> bool:
+    """A conv to scalar planes: ``rot90(K) = K`` (scalar input) or ``rot90(roll(K, 1, orientation)) = K``."""
+    o, i, k, _ = K.shape
+    if kind_in == "scalar":
+        return _close(torch.rot90(K, 1, dims=(-2, -1)), K)
+    if i % ORDER:
+        return False
+    W = K.reshape(o, i // ORDER, ORDER, k, k)
+    return _close(torch.rot90(torch.roll(W, 1, dims=2), 1, dims=(-2, -1)), W)
+
+
 def _conv_kind(conv: nn.Conv2d, kind_in: str) -> str:
     K = conv.weight.detach()
     o, i, k, _ = K.shape
-    if not _same_padding(conv) or kind_in not in ("scalar", "regular") or o % ORDER:
+    if not _same_padding(conv) or kind_in not in ("scalar", "regular"):
+        return "plain"
+    if _scalar_out(K, kind_in):
+        return "scalar"
+    if o % ORDER:
         return "plain"
     if kind_in == "scalar":
         W = K.reshape(o // ORDER, ORDER, i, k, k)
@@ -63,13 +80,14 @@ def _conv_kind(conv: nn.Conv2d, kind_in: str) -> str:
     return "regular" if _close(W, want) and _bias_tied(conv) else "plain"
 
 
-def _linear_kind(lin: nn.Linear, kind_in: str, spatial) -> str:
+def _linear_kind(lin: nn.Linear, kind_in: str, shape) -> str:
+    """Invariant scores: a weight row, read as a field of the input's kind, that every rotation fixes."""
     if kind_in == "invariant":
         return "invariant"
-    if kind_in != "regular" or spatial != (1, 1) or lin.in_features % ORDER:
+    if kind_in not in ("regular", "scalar") or shape is None or lin.in_features != int(np.prod(shape)):
         return "plain"
-    W = lin.weight.detach().reshape(lin.out_features, -1, ORDER)
-    return "invariant" if _close(W, W[..., :1].expand_as(W)) else "plain"
+    W = lin.weight.detach().reshape(lin.out_features, *shape)
+    return "invariant" if _close(act(W, 1, kind_in), W) else "plain"
 
 
 def input_shape_of(model: nn.Sequential) -> tuple:
@@ -105,19 +123,19 @@ def field_layout(model: nn.Sequential, input_kind: str = "scalar", input_shape=N
     if not isinstance(model, nn.Sequential):
         raise TypeError("field_layout reads an nn.Sequential, layer by layer.")
     kinds: list[str] = []
-    kind, spatial = input_kind, None
+    kind, map_shape = input_kind, None
     for m, shape in zip(model, output_shapes(model, input_shape)):
         if hasattr(m, "field_out"):
             kind = m.field_out if kind == getattr(m, "field_in", kind) else "plain"
         elif isinstance(m, nn.Conv2d):
             kind = _conv_kind(m, kind)
         elif isinstance(m, nn.Linear):
-            kind = _linear_kind(m, kind, spatial)
+            kind = _linear_kind(m, kind, map_shape)
         elif isinstance(m, nn.AvgPool2d):
             kind = kind  # 2x2 pooling on even sizes commutes with rot90; the measured error tells
         elif not isinstance(m, (nn.ReLU, nn.Unflatten, nn.Flatten, nn.Identity, nn.Dropout)):
             kind = "plain"
         kinds.append(kind)
         if len(shape) == 3:
-            spatial = shape[1:]
+            map_shape = shape
     return kinds

@@ -84,5 +84,5 @@ def rotate_any_angle(X: np.ndarray, degrees: float, image_shape=(8, 8)) -> np.nd
 
     imgs = X.reshape(-1, *image_shape).astype(np.float64)
     # a positive angle in scipy turns the (row, col) array the same way as torch.rot90(k=1) (tested)
-    out = ndimage.rotate(imgs, float(degrees), axes=(2, 1), reshape=False, order=1, mode="constant", cval=0.0)
+    out = ndimage.rotate(imgs, float(degrees), axes=(2, 1), reshape=False, order=1, mode="grid-constant", cval=0.0)
     return out.reshape(X.shape).astype(X.dtype)

@@ -149,7 +149,10 @@ class InvariantHead(nn.Module):
         """``(K, 4 C * n * n)``: the invariant weight of ``mode="orbit"``."""
         k, n = self.linear.out_features, self.size
         v = self.linear.weight.reshape(k, ORDER * self.channels, n, n)
-        return (sum(act(v, r) for r in range(ORDER)) / ORDER).reshape(k, -1)
+        # every entry of an orbit sums the same 4 numbers; sorting them first makes the sums
+        # bitwise equal, so the tying is exact in any dtype (not just up to rounding)
+        terms = torch.sort(torch.stack([act(v, r) for r in range(ORDER)]), dim=0).values
+        return (((terms[0] + terms[1]) + terms[2]) + terms[3]).reshape(k, -1) / ORDER
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]

@@ -10,7 +10,7 @@ images are interpolated and even a p4 net is only approximately invariant there.
 >>> import numpy as np
 >>> from explorer.equivariance import p4cnn
 >>> sweep = accuracy_vs_angle(p4cnn((2, 2)).double(), np.random.rand(20, 64), np.zeros(20, int), [0, 90, 45])
->>> sweep.accuracy[0] == sweep.accuracy[1], list(sweep.in_p4)
+>>> bool(sweep.accuracy[0] == sweep.accuracy[1]), sweep.in_p4.tolist()
 (True, [True, True, False])
 """
 
