@@ -18,6 +18,7 @@ from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
 from .views.regions import RegionsView
 from .views.spectra import SpectraView
+from .views.symmetry import SymmetryView
 
 TITLE = "Network Explorer"
 
@@ -28,6 +29,7 @@ TABS = [
     ("Spectra", SpectraView),
     ("Adversarial", AdversarialView),
     ("Inversion", InversionView),
+    ("Symmetry", SymmetryView),
 ]
 
 
