@@ -9,6 +9,7 @@ al., "Geometric deep learning and equivariant neural networks" (2021).
 - :mod:`.fields`    field_layout: the field kind of each layer, read from tied weights
 - :mod:`.errors`    equivariance error per layer, feature maps at the four rotations
 - :mod:`.sweeps`    predictions per angle, accuracy against angle, the 6 / 9 confusion
+- :mod:`.planes`    symmetric_plane: an input plane on which g is a quarter turn (for the exact regions)
 - :mod:`.deepfool_check`  DeepFool on a rotated digit is the rotated perturbation
 - :mod:`.training`  the zoo recipe of ``digits-p4cnn``
 """
@@ -19,6 +20,7 @@ from .export import export_p4
 from .fields import field_layout, input_shape_of, output_shapes
 from .group import FIELD_KINDS, ORDER, act, rotate_any_angle, rotate_flat, rotate_images
 from .layers import GroupConv2d, GroupPool, InvariantHead, LiftingConv2d, p4cnn
+from .planes import SymmetricPlane, symmetric_plane
 from .sweeps import (P4_ANGLES, AccuracySweep, RotationPredictions, SixNine, accuracy_vs_angle, in_p4,
                      rotation_predictions, six_nine_confusion)
 from .training import DEFAULT_ARCHITECTURE, train_p4
@@ -29,4 +31,5 @@ __all__ = ["ORDER", "FIELD_KINDS", "act", "rotate_images", "rotate_flat", "rotat
            "EquivarianceErrors", "equivariance_errors", "layer_outputs", "FeatureMaps", "feature_maps",
            "P4_ANGLES", "in_p4", "RotationPredictions", "rotation_predictions", "AccuracySweep",
            "accuracy_vs_angle", "SixNine", "six_nine_confusion", "RotatedDeepFool", "rotated_deepfool",
+           "SymmetricPlane", "symmetric_plane",
            "train_p4", "DEFAULT_ARCHITECTURE"]
