@@ -164,8 +164,8 @@ class InvariantHead(nn.Module):
         return F.linear(x.reshape(b, -1), self.orbit_weight(), self.linear.bias)
 
 
-def p4cnn(channels=(8, 8, 16), pool_after=(1,), image_size: int = 8, num_classes: int = 10,
-          kernel_size: int = 3, head: str = "mean") -> nn.Sequential:
+def p4cnn(channels=(4, 8, 16), pool_after=(0,), image_size: int = 8, num_classes: int = 10,
+          kernel_size: int = 3, head: str = "orbit") -> nn.Sequential:
     """A p4-invariant CNN on flat single-channel ``n x n`` images.
 
     ``Unflatten``, a lifting conv to ``channels[0]``, group convs to the other widths

@@ -23,7 +23,7 @@ from .layers import p4cnn
 
 __all__ = ["train_p4", "DEFAULT_ARCHITECTURE"]
 
-DEFAULT_ARCHITECTURE = {"channels": [8, 8, 16], "pool_after": [1], "head": "orbit"}
+DEFAULT_ARCHITECTURE = {"channels": [4, 8, 16], "pool_after": [0], "head": "orbit"}
 
 
 def train_p4(model: nn.Module, data: datasets.Dataset, recipe: training.Recipe,

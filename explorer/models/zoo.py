@@ -80,15 +80,15 @@ class ZooEntry:
         return getattr(importlib.import_module(module), function)
 
 
-# the plain form of a p4 CNN (explorer.equivariance.p4cnn((8, 8, 16), (1,), head="orbit") after export_p4):
+# the plain form of a p4 CNN (explorer.equivariance.p4cnn((4, 8, 16), (0,), head="orbit") after export_p4):
 # 4 orientations per channel, conv weights tied by rot90 and cyclic shifts, an orbit-tied linear head
 DIGITS_P4CNN = [
     {"type": "unflatten", "shape": [1, 8, 8]},
-    {"type": "conv2d", "in": 1, "out": 32, "kernel": 3, "padding": 1},
-    {"type": "relu"},
-    {"type": "conv2d", "in": 32, "out": 32, "kernel": 3, "padding": 1},
+    {"type": "conv2d", "in": 1, "out": 16, "kernel": 3, "padding": 1},
     {"type": "relu"},
     {"type": "avgpool2d", "kernel": 2, "stride": 2},
+    {"type": "conv2d", "in": 16, "out": 32, "kernel": 3, "padding": 1},
+    {"type": "relu"},
     {"type": "conv2d", "in": 32, "out": 64, "kernel": 3, "padding": 1},
     {"type": "relu"},
     {"type": "flatten"},
@@ -133,11 +133,11 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              "digits", _mlp([64, 64, 6]), (64,), training.Recipe("vae", epochs=300, lr=3e-3, extra={"beta": 0.1}),
              task="encoder", trainer=generators.vae_encoder_trainer),
     ZooEntry("digits-p4cnn", "A p4-equivariant CNN (Cohen & Welling 2016): a lifting conv and two group convs "
-             "(8, 8, 16 channels x 4 orientations), 2x2 average pooling, an invariant linear head; the same "
+             "(4, 8, 16 channels x 4 orientations), 2x2 average pooling, an invariant linear head; the same "
              "prediction at 0, 90, 180 and 270 degrees. Stored as plain convs with tied weights.",
              "digits", DIGITS_P4CNN, (64,),
              training.Recipe("p4", epochs=40, lr=3e-3,
-                             extra={"channels": [8, 8, 16], "pool_after": [1], "head": "orbit"}),
+                             extra={"channels": [4, 8, 16], "pool_after": [0], "head": "orbit"}),
              trainer="explorer.equivariance.training:train_p4"),
 ]}
 
