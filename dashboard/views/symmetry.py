@@ -232,12 +232,13 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         s_count = fm.orientations
         cols = range(self.channel * s_count, (self.channel + 1) * s_count)
         lim = float(np.abs(fm.maps[:, list(cols)]).max()) or 1.0
-        grid = []
+        rows = []  # one row per input rotation, one column per orientation plane of the channel
         for r in range(4):
-            for j, k in enumerate(cols):
-                title = f"input {90 * r}°" + (f", orientation {j}" if s_count > 1 else "")
-                grid.append(_image(fm.maps[r, k], title, cmap="RdBu_r", clim=(-lim, lim), size=110))
-        layout = hv.Layout(grid).cols(s_count if s_count > 1 else 4)
+            rows.append(pn.Row(*[pn.pane.HoloViews(_image(
+                fm.maps[r, k], f"input {90 * r}°" + (f", s = {j}" if s_count > 1 else ""),
+                cmap="RdBu_r", clim=(-lim, lim), size=130), linked_axes=False) for j, k in enumerate(cols)]))
+        if s_count == 1:
+            rows = [pn.Row(*[row[0] for row in rows])]
         mismatch = float(np.abs(fm.aligned - fm.aligned[:1]).max()) / lim
         if fm.kind == "regular":
             text = ("Row r (input turned by 90r°) is row 0 turned by 90r° **and shifted r columns to the right** "
@@ -246,7 +247,7 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
             text = f"This layer's maps are a {fm.kind} field: only a rotation of the planes is expected."
         return pn.Column(pn.pane.Markdown(
             f"{text} Undoing the rotation and the shift, the rows differ by **{mismatch:.2e}** (relative)."),
-            pn.pane.HoloViews(layout))
+            *rows)
 
     def _confusion_part(self):
         names = services.dataset("digits").class_names

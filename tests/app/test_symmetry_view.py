@@ -53,6 +53,7 @@ def test_feature_maps_rotate_and_shift_along_orientation(state):
             np.testing.assert_allclose(fm.maps[r, 4 * c + s], want, atol=1e-12)
     body = view._maps_body()
     assert not isinstance(body, pn.pane.Alert) and "shifted" in body[0].object
+    assert len(body) == 1 + 4 and all(len(row) == 4 for row in body[1:])  # rotations x orientations
     view.focus = "digits-cnn"  # the layer list follows the model; its maps are plain
     assert view.layer in view.map_layers().values()
     assert view.feature_maps().kind == "plain"
