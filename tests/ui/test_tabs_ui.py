@@ -68,3 +68,15 @@ def test_inversion_tab_inverts(page, url, artifacts):
     page.get_by_role("button", name="Invert", exact=True).click()
     assert "Corruption" in _text(page, ".inversion-summary")
     page.screenshot(path=str(artifacts / "tab-inversion.png"), full_page=True)
+
+
+def test_symmetry_tab_sweeps_accuracy_over_angle(page, url, artifacts):
+    page.goto(url + "?model=digits-p4cnn&tab=Symmetry&symmetry.layer=4")
+    deepfool = _text(page, ".symmetry-deepfool")
+    assert re.search(r"differ by at most [0-9.]+e-(1[0-9]|[7-9])", deepfool)  # rotated r = r of the rotated digit
+    page.get_by_role("button", name="Accuracy against angle on the test split").click()
+    page.locator(".symmetry-sweep table").first.wait_for(timeout=LONG)
+    rows = {r.split("\t")[0]: r.split("\t")[1:] for r in page.locator(".symmetry-sweep tbody tr").all_inner_texts()}
+    assert len(set(rows["digits-p4cnn"])) == 1  # the same accuracy at 0, 90, 180, 270 (and 360) degrees
+    assert float(rows["digits-cnn"][1]) < 0.5 < float(rows["digits-cnn"][0])
+    page.screenshot(path=str(artifacts / "tab-symmetry.png"), full_page=True)
