@@ -15,21 +15,63 @@ al., "Geometric deep learning and equivariant neural networks" (2021).
 """
 
 from .deepfool_check import RotatedDeepFool, rotated_deepfool
-from .errors import EquivarianceErrors, FeatureMaps, equivariance_errors, feature_maps, layer_outputs
+from .errors import (
+                     EquivarianceErrors,
+                     FeatureMaps,
+                     equivariance_errors,
+                     feature_maps,
+                     layer_outputs,
+)
 from .export import export_p4
 from .fields import field_layout, input_shape_of, output_shapes
 from .group import FIELD_KINDS, ORDER, act, rotate_any_angle, rotate_flat, rotate_images
 from .layers import GroupConv2d, GroupPool, InvariantHead, LiftingConv2d, p4cnn
 from .planes import SymmetricPlane, symmetric_plane
-from .sweeps import (P4_ANGLES, AccuracySweep, RotationPredictions, SixNine, accuracy_vs_angle, in_p4,
-                     rotation_predictions, six_nine_confusion)
+from .sweeps import (
+                     P4_ANGLES,
+                     AccuracySweep,
+                     RotationPredictions,
+                     SixNine,
+                     accuracy_vs_angle,
+                     in_p4,
+                     rotation_predictions,
+                     six_nine_confusion,
+)
 from .training import DEFAULT_ARCHITECTURE, train_p4
 
-__all__ = ["ORDER", "FIELD_KINDS", "act", "rotate_images", "rotate_flat", "rotate_any_angle",
-           "LiftingConv2d", "GroupConv2d", "GroupPool", "InvariantHead", "p4cnn", "export_p4",
-           "field_layout", "output_shapes", "input_shape_of",
-           "EquivarianceErrors", "equivariance_errors", "layer_outputs", "FeatureMaps", "feature_maps",
-           "P4_ANGLES", "in_p4", "RotationPredictions", "rotation_predictions", "AccuracySweep",
-           "accuracy_vs_angle", "SixNine", "six_nine_confusion", "RotatedDeepFool", "rotated_deepfool",
-           "SymmetricPlane", "symmetric_plane",
-           "train_p4", "DEFAULT_ARCHITECTURE"]
+__all__ = [
+                     "DEFAULT_ARCHITECTURE",
+                     "FIELD_KINDS",
+                     "ORDER",
+                     "P4_ANGLES",
+                     "AccuracySweep",
+                     "EquivarianceErrors",
+                     "FeatureMaps",
+                     "GroupConv2d",
+                     "GroupPool",
+                     "InvariantHead",
+                     "LiftingConv2d",
+                     "RotatedDeepFool",
+                     "RotationPredictions",
+                     "SixNine",
+                     "SymmetricPlane",
+                     "accuracy_vs_angle",
+                     "act",
+                     "equivariance_errors",
+                     "export_p4",
+                     "feature_maps",
+                     "field_layout",
+                     "in_p4",
+                     "input_shape_of",
+                     "layer_outputs",
+                     "output_shapes",
+                     "p4cnn",
+                     "rotate_any_angle",
+                     "rotate_flat",
+                     "rotate_images",
+                     "rotated_deepfool",
+                     "rotation_predictions",
+                     "six_nine_confusion",
+                     "symmetric_plane",
+                     "train_p4",
+]

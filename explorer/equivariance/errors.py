@@ -32,7 +32,7 @@ from ..nets.threads import single_threaded
 from .fields import field_layout, input_shape_of
 from .group import act, rotate_flat, rotate_images
 
-__all__ = ["EquivarianceErrors", "equivariance_errors", "layer_outputs", "FeatureMaps", "feature_maps"]
+__all__ = ["EquivarianceErrors", "FeatureMaps", "equivariance_errors", "feature_maps", "layer_outputs"]
 
 ROTATIONS = (1, 2, 3)
 

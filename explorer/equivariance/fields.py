@@ -25,7 +25,7 @@ from torch import nn
 
 from .group import ORDER, act
 
-__all__ = ["field_layout", "output_shapes", "input_shape_of", "TYING_TOL"]
+__all__ = ["TYING_TOL", "field_layout", "input_shape_of", "output_shapes"]
 
 TYING_TOL = 1e-6  # relative: the exported weights are exact copies, so this only absorbs dtype casts
 
@@ -131,9 +131,9 @@ def field_layout(model: nn.Sequential, input_kind: str = "scalar", input_shape=N
             kind = _conv_kind(m, kind)
         elif isinstance(m, nn.Linear):
             kind = _linear_kind(m, kind, map_shape)
-        elif isinstance(m, nn.AvgPool2d):
-            kind = kind  # 2x2 pooling on even sizes commutes with rot90; the measured error tells
-        elif not isinstance(m, (nn.ReLU, nn.Unflatten, nn.Flatten, nn.Identity, nn.Dropout)):
+        elif not isinstance(m, (nn.ReLU, nn.AvgPool2d, nn.Unflatten, nn.Flatten, nn.Identity, nn.Dropout)):
+            # (ReLU acts pointwise; 2x2 pooling on even sizes commutes with rot90: both keep the kind,
+            # and the measured error tells when a pooling does not)
             kind = "plain"
         kinds.append(kind)
         if len(shape) == 3:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["ORDER", "FIELD_KINDS", "act", "rotate_images", "rotate_flat", "rotate_any_angle"]
+__all__ = ["FIELD_KINDS", "ORDER", "act", "rotate_any_angle", "rotate_flat", "rotate_images"]
 
 ORDER = 4  # |rotations of p4|
 # regular: 4 orientation planes per channel; scalar: planes that only rotate;

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from .group import ORDER, act
 
-__all__ = ["LiftingConv2d", "GroupConv2d", "GroupPool", "InvariantHead", "p4cnn"]
+__all__ = ["GroupConv2d", "GroupPool", "InvariantHead", "LiftingConv2d", "p4cnn"]
 
 
 def _init(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: int) -> None:

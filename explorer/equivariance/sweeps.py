@@ -16,8 +16,8 @@ images are interpolated and even a p4 net is only approximately invariant there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from torch import nn
@@ -26,8 +26,16 @@ from ..models.evaluation import confusion_matrix, predict_proba
 from ..nets.threads import single_threaded
 from .group import rotate_any_angle
 
-__all__ = ["RotationPredictions", "rotation_predictions", "AccuracySweep", "accuracy_vs_angle",
-           "SixNine", "six_nine_confusion", "in_p4", "P4_ANGLES"]
+__all__ = [
+    "P4_ANGLES",
+    "AccuracySweep",
+    "RotationPredictions",
+    "SixNine",
+    "accuracy_vs_angle",
+    "in_p4",
+    "rotation_predictions",
+    "six_nine_confusion",
+]
 
 P4_ANGLES = (0, 90, 180, 270)
 

@@ -10,7 +10,7 @@ checkpoint is an ordinary ``nn.Sequential`` of ``Conv2d`` / ``AvgPool2d`` / ``Li
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from ..nets.threads import single_threaded
 from .export import export_p4
 from .layers import p4cnn
 
-__all__ = ["train_p4", "DEFAULT_ARCHITECTURE"]
+__all__ = ["DEFAULT_ARCHITECTURE", "train_p4"]
 
 DEFAULT_ARCHITECTURE = {"channels": [4, 8, 16], "pool_after": [0], "head": "orbit"}
 

@@ -9,7 +9,8 @@ import torch
 
 from dashboard.app import TABS
 from dashboard.views.symmetry import SymmetryView
-from explorer import datasets, equivariance as eq, zoo
+from explorer import datasets, zoo
+from explorer import equivariance as eq
 
 
 def test_symmetry_tab_is_registered():

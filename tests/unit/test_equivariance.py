@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import datasets, equivariance as eq, nets, zoo
+from explorer import datasets, nets, zoo
+from explorer import equivariance as eq
 from explorer.equivariance import export_p4, p4cnn
 
 TOL = 1e-12
