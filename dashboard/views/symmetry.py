@@ -6,7 +6,7 @@ the feature maps of a chosen layer at the four rotations, which for the p4 net t
 in space and shift cyclically along the orientation axis; the measured equivariance
 error per layer; accuracy against angle over the test split (a background job);
 the confusion matrix with its 6 / 9 block; DeepFool on the rotated digit next to the
-rotated perturbation. Every number comes from :mod:`explorer.equivariance`.
+rotated perturbation; the exact regions of a plane on which the rotation is a quarter turn. Every number comes from :mod:`explorer.equivariance`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import panel as pn
 import param
 
 from explorer import equivariance as eq
-from explorer import zoo
+from explorer import regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
@@ -28,6 +28,7 @@ from .common import CLASS_COLORS, BackgroundWork, error_alert, percent
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]
 SWEEP_ANGLES = tuple(range(0, 361, 15))
+PLANE_EXTENT = 0.05  # half-side of the symmetric square / |b|: small enough for the first layer's exact regions
 
 
 def digits_models() -> list[str]:
@@ -70,6 +71,15 @@ def _confusion(name: str, degrees: float) -> eq.SixNine:
 def _deepfool(name: str, sample: int, quarter_turns: int) -> eq.RotatedDeepFool:
     x = services.dataset("digits").X_test[sample].astype(np.float64)
     return eq.rotated_deepfool(_float64(name), x, quarter_turns, clip=None)
+
+
+@pn.cache(max_items=32)
+def _symmetric_regions(name: str, sample: int):
+    """The first hidden layer's exact regions on the plane where g is a quarter turn (a worker job)."""
+    plane = eq.symmetric_plane(services.dataset("digits").X_test[sample], extent=PLANE_EXTENT)
+    part = jobs.run(regions.partition_plane, services.zoo_model(name), plane.origin, plane.directions,
+                    plane.polygon, upto_layer=1)
+    return plane, part
 
 
 _SWEEPS: dict = {}  # (model name, angles) -> AccuracySweep, shared by every session
@@ -128,8 +138,12 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         self._sweep_button = pn.widgets.Button(label="Accuracy against angle on the test split", color="primary")
         self._sweep_button.on_click(self._on_sweep)
         self._sweep_out = pn.Column()
+        self._regions_button = pn.widgets.Button(label="Exact regions on the symmetric plane", color="primary")
+        self._regions_button.on_click(self._on_regions)
+        self._regions_out = pn.Column()
         self._progress = pn.indicators.Progress(value=0, max=100, width=400, visible=False)
         self.param.watch(lambda e: setattr(self._sweep_out, "objects", []), ["models"])
+        self.param.watch(lambda e: setattr(self._regions_out, "objects", []), ["models", "sample"])
         self._sync_layers()
 
     # -- what the view computes (through explorer; tests call these) -------------------------
@@ -159,6 +173,20 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
 
     def deepfool(self, quarter_turns: int = 1) -> eq.RotatedDeepFool:
         return _deepfool(self.focus, self._sample(), quarter_turns)
+
+    def symmetric_regions(self, progress=None) -> dict:
+        """Per compared model: the plane and its partition by the first hidden layer, and the asymmetry
+        (the largest distance from a region centre turned by 90 degrees to the nearest region centre)."""
+        out = {}
+        for i, name in enumerate(self.models):
+            plane, part = _symmetric_regions(name, self._sample())
+            centres = np.array([q.mean(0) for q in part.polygons])
+            turned = centres @ np.array([[0.0, 1.0], [-1.0, 0.0]])
+            gap = float(np.abs(turned[:, None] - centres[None]).sum(2).min(1).max())
+            out[name] = (plane, part, gap)
+            if progress:
+                progress(i + 1, len(self.models))
+        return out
 
     def sweeps(self, progress=None) -> dict:
         """Accuracy against angle for every compared model (worker processes when served)."""
@@ -294,6 +322,27 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
                          pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4f}".format,
                                            css_classes=["symmetry-sweep"]))
 
+    def _draw_regions(self, results: dict):
+        plots = []
+        for name, (plane, part, gap) in results.items():
+            active = part.patterns.sum(1)  # the number of active units: the same on regions g maps onto each other
+            polys = hv.Polygons([{"u1": q[:, 0], "u2": q[:, 1], "active units": int(a)}
+                                 for q, a in zip(part.polygons, active)], ["u1", "u2"], "active units").opts(
+                color="active units", cmap="viridis", line_color="white", line_width=0.3, colorbar=True,
+                width=380, height=340, tools=["hover"], title=f"{name}: {len(part.polygons)} regions")
+            plots.append(pn.Column(pn.pane.HoloViews(polys, linked_axes=False), pn.pane.Markdown(
+                f"A region centre turned by 90° lies **{gap:.1e}** from the nearest region centre.",
+                css_classes=["symmetry-regions"])))
+        return pn.Column(pn.pane.Markdown(
+            "The plane through the centre of the digit's orbit, spanned by b = (x − g²x)/2 and g b: turning the "
+            "image is turning this plane by 90°. Exact regions of the first hidden layer, coloured by how many "
+            "units are active; for the p4 net the picture has the 4-fold symmetry of its tied weights."),
+            pn.Row(*plots))
+
+    async def _on_regions(self, event=None):
+        await self._in_background(lambda: self.symmetric_regions(self._set_progress), self._regions_out,
+                                  self._draw_regions)
+
     async def _on_sweep(self, event=None):
         await self._in_background(lambda: self.sweeps(self._set_progress), self._sweep_out, self._draw_sweeps)
 
@@ -344,4 +393,6 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
             pn.panel(self._confusion_body, loading_indicator=True),
             pn.pane.Markdown("### DeepFool commutes with the rotation"),
             pn.panel(self._deepfool_body, loading_indicator=True),
+            pn.pane.Markdown("### Tied weights in input space"),
+            self._regions_button, self._regions_out,
             sizing_mode="stretch_width"))

@@ -93,3 +93,13 @@ def test_accuracy_sweep_runs_in_the_background_and_plots_both_models(state):
 def test_no_model_gives_a_message_not_an_error(state):
     view = SymmetryView(state=state, models=[])
     assert "Pick at least one model" in view._rotations_body().object
+
+
+def test_regions_on_the_symmetric_plane_are_symmetric_for_p4_only(state):
+    view = SymmetryView(state=state, sample=0)
+    asyncio.run(view._on_regions())
+    out = view._regions_out.objects
+    assert len(out) == 1 and not isinstance(out[0], pn.pane.Alert)
+    results = view.symmetric_regions()
+    assert results["digits-p4cnn"][2] < 1e-12 < 1e-4 < results["digits-cnn"][2]
+    assert len(results["digits-p4cnn"][1].polygons) > 4
