@@ -375,24 +375,20 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         return self._guarded(self._deepfool_part, "DeepFool on the rotated digit")
 
     def __panel__(self):
-        return pn.Row(self._widgets, pn.Column(
-            pn.pane.Markdown(
-                "## Symmetry: rotating the input\nThe p4 net (Cohen & Welling 2016) is built so that turning the "
-                "digit by a multiple of 90° turns its feature maps and shifts their orientations; its head is "
-                "invariant, so its answer cannot change. Other angles are interpolated and not in p4."),
-            pn.panel(self._rotations_body, loading_indicator=True),
-            pn.pane.Markdown("### Equivariance error per layer\n"
-                             "max |F(g x) − ρ(g) F(x)| / max |F(x)| for each layer F and rotation g."),
-            pn.panel(self._errors_body, loading_indicator=True),
-            pn.pane.Markdown("### Feature maps at the four rotations"),
-            pn.panel(self._maps_body, loading_indicator=True),
-            pn.pane.Markdown("### Accuracy against angle"),
-            self._sweep_button, self._progress, self._sweep_out,
-            pn.pane.Markdown("### The price of invariance: 6 and 9\nAn invariant classifier gives a 6 turned "
-                             "upside down the label of the 6, however much it looks like a 9."),
-            pn.panel(self._confusion_body, loading_indicator=True),
-            pn.pane.Markdown("### DeepFool commutes with the rotation"),
-            pn.panel(self._deepfool_body, loading_indicator=True),
-            pn.pane.Markdown("### Tied weights in input space"),
-            self._regions_button, self._regions_out,
-            sizing_mode="stretch_width"))
+        lazy = lambda body: pn.panel(body, loading_indicator=True)  # noqa: E731
+        sections = [  # (heading in Markdown, what follows it)
+            ("## Symmetry: rotating the input\nThe p4 net (Cohen & Welling 2016) is built so that turning the "
+             "digit by a multiple of 90° turns its feature maps and shifts their orientations; its head is "
+             "invariant, so its answer cannot change. Other angles are interpolated and not in p4.",
+             [lazy(self._rotations_body)]),
+            ("### Equivariance error per layer\n"
+             "max |F(g x) − ρ(g) F(x)| / max |F(x)| for each layer F and rotation g.", [lazy(self._errors_body)]),
+            ("### Feature maps at the four rotations", [lazy(self._maps_body)]),
+            ("### Accuracy against angle", [self._sweep_button, self._progress, self._sweep_out]),
+            ("### The price of invariance: 6 and 9\nAn invariant classifier gives a 6 turned upside down the "
+             "label of the 6, however much it looks like a 9.", [lazy(self._confusion_body)]),
+            ("### DeepFool commutes with the rotation", [lazy(self._deepfool_body)]),
+            ("### Tied weights in input space", [self._regions_button, self._regions_out]),
+        ]
+        parts = [item for heading, items in sections for item in (pn.pane.Markdown(heading), *items)]
+        return pn.Row(self._widgets, pn.Column(*parts, sizing_mode="stretch_width"))
