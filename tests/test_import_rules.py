@@ -21,11 +21,12 @@ EXPLORER = ROOT / "explorer"
 
 # package -> the explorer packages it may import (besides itself)
 BASE = {"nets": set(), "models": {"nets"}}
-TOPICS = ("regions", "stability", "spectra", "robustness", "inversion", "inverse")
+TOPICS = ("regions", "stability", "spectra", "robustness", "inversion", "inverse", "equivariance")
 NAMED_EDGES = {
     ("stability", "regions"): "exact 2-D verdicts read the partition's vertices",
     ("robustness", "regions"): "the adversarial plane and the exact 2-D distance use the partition",
     ("robustness", "spectra"): "the certified radius uses the per-layer Lipschitz bounds",
+    ("equivariance", "robustness"): "DeepFool on a rotated digit is checked against the rotated perturbation",
 }
 UI_LIBRARIES = ("panel", "bokeh", "holoviews", "hvplot", "dashboard")
 

@@ -30,7 +30,8 @@ RECIPES = ("plain", "l1", "adversarial")
 # Methods whose training lives next to their model (zoo entries name them in their trainer):
 # "cayley": explorer.models.orthogonal.train_orthogonal; "vae": explorer.models.generators.vae_*_trainer;
 # "reconstruction": explorer.models.reconstruction.lista_trainer / mlp_trainer.
-CUSTOM_RECIPES = ("cayley", "vae", "reconstruction")
+# "p4": explorer.equivariance.training.train_p4 (named by a string, see zoo.ZooEntry.trainer).
+CUSTOM_RECIPES = ("cayley", "vae", "reconstruction", "p4")
 
 
 @dataclass

@@ -18,6 +18,7 @@ Rebuild every checkpoint and ``data/models.json`` deterministically with
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +67,33 @@ class ZooEntry:
     recipe: training.Recipe
     dataset_kwargs: dict = field(default_factory=dict)
     task: str = "classifier"  # "classifier" (accuracy on the card), "generator", "encoder", "reconstruction"
-    # trainer(model, data, recipe, progress) -> (model, metrics dict for the card); None: train a classifier
-    trainer: Callable | None = None
+    # trainer(model, data, recipe, progress) -> (model, metrics dict for the card); None: train a classifier.
+    # A topic package's trainer is named as "package.module:function" and imported only by build(), so
+    # that explorer.models imports no topic (e.g. digits-p4cnn, trained in explorer.equivariance).
+    trainer: Callable | str | None = None
 
+    def trainer_function(self) -> Callable | None:
+        """The trainer, imported first when it is named by a string."""
+        if not isinstance(self.trainer, str):
+            return self.trainer
+        module, _, function = self.trainer.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+# the plain form of a p4 CNN (explorer.equivariance.p4cnn((4, 8, 16), (0,), head="orbit") after export_p4):
+# 4 orientations per channel, conv weights tied by rot90 and cyclic shifts, an orbit-tied linear head
+DIGITS_P4CNN = [
+    {"type": "unflatten", "shape": [1, 8, 8]},
+    {"type": "conv2d", "in": 1, "out": 16, "kernel": 3, "padding": 1},
+    {"type": "relu"},
+    {"type": "avgpool2d", "kernel": 2, "stride": 2},
+    {"type": "conv2d", "in": 16, "out": 32, "kernel": 3, "padding": 1},
+    {"type": "relu"},
+    {"type": "conv2d", "in": 32, "out": 64, "kernel": 3, "padding": 1},
+    {"type": "relu"},
+    {"type": "flatten"},
+    {"type": "linear", "in": 64 * 4 * 4, "out": 10},
+]
 
 DIGITS_CNN = [
     {"type": "unflatten", "shape": [1, 8, 8]},
@@ -125,6 +150,13 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              training.Recipe("reconstruction", epochs=60, lr=2e-3, batch_size=128,
                              extra={"signals": 20000, "noise": 0.01, "twins_repeat": 300}),
              task="reconstruction", trainer=reconstruction.mlp_trainer),
+    ZooEntry("digits-p4cnn", "A p4-equivariant CNN (Cohen & Welling 2016): a lifting conv and two group convs "
+             "(4, 8, 16 channels x 4 orientations), 2x2 average pooling, an invariant linear head; the same "
+             "prediction at 0, 90, 180 and 270 degrees. Stored as plain convs with tied weights.",
+             "digits", DIGITS_P4CNN, (64,),
+             training.Recipe("p4", epochs=40, lr=3e-3,
+                             extra={"channels": [4, 8, 16], "pool_after": [0], "head": "orbit"}),
+             trainer="explorer.equivariance.training:train_p4"),
 ]}
 
 
@@ -202,7 +234,7 @@ def build(names_to_build=None, progress: Callable[[str, int, int], None] | None 
                 "test_samples": len(data.y_test),
             }
         else:
-            model, metrics = entry.trainer(model, data, entry.recipe, report)
+            model, metrics = entry.trainer_function()(model, data, entry.recipe, report)
         path = DATA_DIR / f"{name}.pt"
         save(model, path, entry.input_shape, class_names)
         cards[name] = {

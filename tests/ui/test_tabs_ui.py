@@ -84,3 +84,20 @@ def test_inverse_problems_tab_shows_firenet_converging_and_the_twins_net_unstabl
     page.get_by_role("button", name="Worst-case perturbations").click()
     assert "Most amplified: inverse-mlp-twins" in _text(page, ".inverse-stability")
     page.screenshot(path=str(artifacts / "tab-inverse-problems.png"), full_page=True)
+
+
+def test_symmetry_tab_sweeps_accuracy_over_angle(page, url, artifacts):
+    page.goto(url + "?model=digits-p4cnn&tab=Symmetry&symmetry.layer=4")
+    deepfool = _text(page, ".symmetry-deepfool")
+    assert re.search(r"differ by at most [0-9.]+e-(1[0-9]|[7-9])", deepfool)  # rotated r = r of the rotated digit
+    page.get_by_role("button", name="Accuracy against angle on the test split").click()
+    page.locator(".symmetry-sweep table").first.wait_for(timeout=LONG)
+    rows = {r.split("\t")[0]: r.split("\t")[1:] for r in page.locator(".symmetry-sweep tbody tr").all_inner_texts()}
+    assert len(set(rows["digits-p4cnn"])) == 1  # the same accuracy at 0, 90, 180, 270 (and 360) degrees
+    assert float(rows["digits-cnn"][1]) < 0.5 < float(rows["digits-cnn"][0])
+    page.get_by_role("button", name="Exact regions on the symmetric plane").click()
+    page.locator(".symmetry-regions p").nth(1).wait_for(timeout=LONG)
+    gaps = [float(re.search(r"lies ([0-9.e+-]+) from", t).group(1))
+            for t in page.locator(".symmetry-regions p").all_inner_texts()]
+    assert len(gaps) == 2 and gaps[1] < 1e-12 < gaps[0]  # digits-cnn, digits-p4cnn
+    page.screenshot(path=str(artifacts / "tab-symmetry.png"), full_page=True)

@@ -1,0 +1,105 @@
+"""The Symmetry tab, driven through its parameters (no browser)."""
+
+import asyncio
+
+import numpy as np
+import panel as pn
+import pytest
+import torch
+
+from dashboard.app import TABS
+from dashboard.views.symmetry import SymmetryView
+from explorer import datasets, zoo
+from explorer import equivariance as eq
+
+
+def test_symmetry_tab_is_registered():
+    assert TABS[-1] == ("Symmetry", SymmetryView)
+
+
+def test_rotated_predictions_match_the_library_and_p4_does_not_change(state):
+    view = SymmetryView(state=state, sample=5, angle=30)
+    x = datasets.load("digits").X_test[5]
+    p4 = view.predictions("digits-p4cnn")
+    assert list(p4.angles) == [0, 90, 180, 270, 30] and list(p4.in_p4) == [True] * 4 + [False]
+    direct = eq.rotation_predictions(zoo.load("digits-p4cnn"), x, [0, 90, 180, 270, 30])
+    np.testing.assert_allclose(p4.probabilities, direct.probabilities, rtol=1e-6)
+    assert len(set(p4.predictions[:4])) == 1
+    body = view._rotations_body()
+    assert not isinstance(body, pn.pane.Alert)
+    table = body[1].object
+    assert set(table["model"]) == {"digits-cnn", "digits-p4cnn"}
+    assert "30° (interpolated, not in p4)" in set(table["angle"])
+    rows = table[table["model"] == "digits-p4cnn"]
+    assert rows["prediction"].iloc[0] == str(direct.predictions[0])
+
+
+def test_errors_are_zero_for_p4_and_large_for_the_plain_cnn(state):
+    view = SymmetryView(state=state)
+    assert view.errors("digits-p4cnn").per_layer.max() <= 1e-12
+    assert view.errors("digits-cnn").per_layer[-1] > 1e-2
+    assert not isinstance(view._errors_body(), pn.pane.Alert)
+
+
+def test_feature_maps_rotate_and_shift_along_orientation(state):
+    view = SymmetryView(state=state, focus="digits-p4cnn", sample=2)
+    assert all("regular" in label for label in view.map_layers())
+    view.layer, view.channel = 4, 2  # the first group conv
+    fm = view.feature_maps()
+    assert fm.kind == "regular" and fm.orientations == 4 and fm.maps.shape == (4, 32, 4, 4)
+    c = 2
+    for r in range(4):  # input turned r quarter turns: orientation s holds rot^r of orientation s - r
+        for s in range(4):
+            want = np.rot90(fm.maps[0, 4 * c + (s - r) % 4], r)
+            np.testing.assert_allclose(fm.maps[r, 4 * c + s], want, atol=1e-12)
+    body = view._maps_body()
+    assert not isinstance(body, pn.pane.Alert) and "shifted" in body[0].object
+    assert len(body) == 1 + 4 and all(len(row) == 4 for row in body[1:])  # rotations x orientations
+    view.focus = "digits-cnn"  # the layer list follows the model; its maps are plain
+    assert view.layer in view.map_layers().values()
+    assert view.feature_maps().kind == "plain"
+    assert not isinstance(view._maps_body(), pn.pane.Alert)
+
+
+def test_six_nine_confusion_and_deepfool_are_shown(state):
+    view = SymmetryView(state=state, confusion_angle=180)
+    cnn, p4 = view.confusion("digits-cnn"), view.confusion("digits-p4cnn")
+    assert cnn.degrees == 180 and cnn.six_as_nine > p4.six_as_nine
+    body = view._confusion_body()
+    assert not isinstance(body, pn.pane.Alert)
+    assert f"{100 * p4.six_as_nine:.1f}%" in body[1][1].object
+    d = view.deepfool(1)
+    assert d.max_difference <= 1e-6 and abs(d.norm_rotated - d.norm_upright) <= 1e-6
+    assert not isinstance(view._deepfool_body(), pn.pane.Alert)
+
+
+def test_accuracy_sweep_runs_in_the_background_and_plots_both_models(state):
+    view = SymmetryView(state=state)
+    asyncio.run(view._on_sweep())
+    out = view._sweep_out.objects
+    assert len(out) == 1 and not isinstance(out[0], pn.pane.Alert)
+    table = out[0][1].object
+    assert list(table["model"]) == ["digits-cnn", "digits-p4cnn"]
+    p4 = table[table["model"] == "digits-p4cnn"].iloc[0]
+    assert p4["0°"] == p4["90°"] == p4["180°"] == p4["270°"]
+    sweeps = view.sweeps()
+    data = datasets.load("digits")
+    model = zoo.load("digits-cnn")
+    with torch.no_grad():
+        upright = (model(torch.as_tensor(data.X_test)).argmax(1).numpy() == data.y_test).mean()
+    assert sweeps["digits-cnn"].accuracy[0] == pytest.approx(upright)
+
+
+def test_no_model_gives_a_message_not_an_error(state):
+    view = SymmetryView(state=state, models=[])
+    assert "Pick at least one model" in view._rotations_body().object
+
+
+def test_regions_on_the_symmetric_plane_are_symmetric_for_p4_only(state):
+    view = SymmetryView(state=state, sample=0)
+    asyncio.run(view._on_regions())
+    out = view._regions_out.objects
+    assert len(out) == 1 and not isinstance(out[0], pn.pane.Alert)
+    results = view.symmetric_regions()
+    assert results["digits-p4cnn"][2] < 1e-12 and results["digits-cnn"][2] > 1e-4
+    assert len(results["digits-p4cnn"][1].polygons) > 4
