@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .data_types import MAX_CLASSES, MAX_FILE_BYTES, Dataset, DatasetError, check_size, from_arrays
+from .idx_files import to_unit
 
 __all__ = ["from_csv", "from_npz", "read_bytes"]
 
@@ -285,7 +286,7 @@ def _npz_dataset(name, arrays, extra, keys, test_fraction, seed) -> Dataset:
                 raise DatasetError(f"{name}: '{keys[field]}' has dtype {X.dtype}; inputs must be numbers.")
             flat[field], image_shape = _flat_images(X, keys[field], name)
             if images:
-                flat[field] = flat[field].astype(np.float32) / np.float32(255.0)
+                flat[field] = to_unit(flat[field])
     for field in ("y", "y_test"):
         if field in arrays:
             label_arrays[field] = _label_array(arrays[field], keys[field], name)

@@ -168,3 +168,21 @@ def test_server_data_folder_is_offered_to_every_session(tmp_path, monkeypatch):
         data_store.reset_folder()
         monkeypatch.delenv(data_store.DATA_ENV)
         data_store.reset_folder()
+
+
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_every_tab_opens_on_28x28_data_with_a_random_model(state, tmp_path, kind):
+    from dashboard.app import TABS
+
+    rng = np.random.default_rng(3)
+    np.savez(tmp_path / "g.npz", X=rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8),
+             y=rng.integers(0, 10, size=60))
+    layers = {"mlp": [nn.Flatten(), nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10)],
+              "cnn": [nn.Conv2d(1, 2, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(392, 10)]}
+    state.add_dataset({"g.npz": (tmp_path / "g.npz").read_bytes()})
+    state.add_upload(f"{kind}.pt", save_model(nn.Sequential(*layers[kind]), tmp_path / f"{kind}.pt", (1, 28, 28)))
+    assert state.dataset.image_shape == (28, 28)
+    for title, view_class in TABS:
+        view = view_class(state=state)
+        body = view._body() if hasattr(view, "_body") else view.__panel__()
+        assert not isinstance(body, pn.pane.Alert), (title, getattr(body, "object", ""))
