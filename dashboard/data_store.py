@@ -18,7 +18,7 @@ import sys
 import threading
 import weakref
 
-from explorer import datasets
+from explorer import datasets, zoo
 
 DATA_ENV = "EXPLORER_DATA"
 FOLDER_PREFIX = "folder: "
@@ -78,6 +78,11 @@ def read_upload(files: dict[str, bytes], label="last", header="auto") -> tuple[s
     The same files read with the same settings give the same name and, while some session
     holds it, the same (read-only) object.
     """
+    size = sum(len(data) for data in files.values())
+    if size > zoo.MAX_UPLOAD_BYTES:
+        raise datasets.DatasetError(f"The upload holds {size / 2**20:.0f} MB; the limit is "
+                                    f"{zoo.MAX_UPLOAD_BYTES // 2**20} MB (gzipped IDX files are smaller, or put "
+                                    "the files in the server's data folder).")
     digest = hashlib.sha256(repr((label, header)).encode())
     for filename in sorted(files):
         digest.update(filename.encode() + b"\0" + hashlib.sha256(files[filename]).digest())

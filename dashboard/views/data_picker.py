@@ -94,7 +94,7 @@ class DataPicker(pn.viewable.Viewer):
                 "**Your own data** — a CSV (numeric columns and a label column), a `.npz` with `X` and `y` "
                 "(optionally `X_test`, `y_test`, `class_names`, `image_shape`), or MNIST-format IDX files "
                 "(images and labels, train and optionally test, gzipped or not); up to "
-                f"{zoo.MAX_UPLOAD_BYTES // 2**20} MB a file and {datasets.MAX_SAMPLES:,} samples:"),
+                f"{zoo.MAX_UPLOAD_BYTES // 2**20} MB an upload and {datasets.MAX_SAMPLES:,} samples:"),
             pn.Row(pn.widgets.TextInput.from_param(self.param.label, name="CSV label column", width=150),
                    pn.widgets.Select.from_param(self.param.header, name="CSV header row", width=120)),
             self._upload,

@@ -13,7 +13,7 @@ from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.views.overview import OverviewView
 from dashboard.views.regions import RegionsView
-from explorer import certified, evaluation, regions, training, zoo
+from explorer import certified, datasets, evaluation, regions, training, zoo
 
 
 def two_blobs_csv(n=120, seed=0) -> bytes:
@@ -186,3 +186,10 @@ def test_every_tab_opens_on_28x28_data_with_a_random_model(state, tmp_path, kind
         view = view_class(state=state)
         body = view._body() if hasattr(view, "_body") else view.__panel__()
         assert not isinstance(body, pn.pane.Alert), (title, getattr(body, "object", ""))
+
+
+def test_an_upload_over_the_limit_is_refused_before_reading(state, monkeypatch):
+    monkeypatch.setattr(zoo, "MAX_UPLOAD_BYTES", 1000)
+    with pytest.raises(datasets.DatasetError, match="the limit is 0 MB"):
+        state.add_dataset({"big.csv": b"1,0\n" * 500})
+    assert not state._datasets
