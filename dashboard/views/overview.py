@@ -69,8 +69,9 @@ class OverviewView(pn.viewable.Viewer):
         dm = self.decision_map()
         x0, x1, y0, y1 = dm.box
         colors = CLASS_COLORS[:data.num_classes]
-        fig = figure(width=560, height=480, x_range=(x0, x1), y_range=(y0, y1), x_axis_label="x1",
-                     y_axis_label="x2", title="Decision map (shaded by predicted class) and test points",
+        xlabel, ylabel = data.feature_names or ("x1", "x2")
+        fig = figure(width=560, height=480, x_range=(x0, x1), y_range=(y0, y1), x_axis_label=xlabel,
+                     y_axis_label=ylabel, title="Decision map (shaded by predicted class) and test points",
                      tools="pan,wheel_zoom,reset")
         mapper = LinearColorMapper(palette=colors, low=-0.5, high=len(colors) - 0.5)
         fig.image(image=[dm.labels], x=x0, y=y0, dw=x1 - x0, dh=y1 - y0, color_mapper=mapper, alpha=0.35)

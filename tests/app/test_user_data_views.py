@@ -55,6 +55,7 @@ def test_csv_2d_dataset_through_overview_regions_and_adversarial(state):
     box = evaluation.data_box(np.concatenate([data.X_train, data.X_test]))
     assert overview.decision_map().box == pytest.approx(box)
     assert not isinstance(overview._body(), pn.pane.Alert)
+    assert overview._map_plot().xaxis[0].axis_label == "u"
     # Linear regions: the exact partition of the CSV's data box
     view = RegionsView(state=state, resolution=32)
     assert view.slice_key() == ("box", *box)
