@@ -68,7 +68,7 @@ class OverviewView(pn.viewable.Viewer):
         data = self.state.dataset
         dm = self.decision_map()
         x0, x1, y0, y1 = dm.box
-        colors = CLASS_COLORS[:data.num_classes]
+        colors = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(data.num_classes)]
         xlabel, ylabel = data.feature_names or ("x1", "x2")
         fig = figure(width=560, height=480, x_range=(x0, x1), y_range=(y0, y1), x_axis_label=xlabel,
                      y_axis_label=ylabel, title="Decision map (shaded by predicted class) and test points",

@@ -194,3 +194,15 @@ def test_an_upload_over_the_limit_is_refused_before_reading(state, monkeypatch):
     with pytest.raises(datasets.DatasetError, match="the limit is 0 MB"):
         state.add_dataset({"big.csv": b"1,0\n" * 500})
     assert not state._datasets
+
+
+def test_a_2d_csv_with_more_classes_than_colours(state, tmp_path):
+    rng = np.random.default_rng(4)
+    X, y = rng.uniform(-1, 1, size=(80, 2)), np.arange(80) % 12
+    text = "".join(f"{a:.4f},{b:.4f},{k}\n" for (a, b), k in zip(X, y)).encode()
+    state.add_dataset({"many.csv": text})
+    state.add_upload("m.pt", save_model(nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 12)),
+                                        tmp_path / "m.pt", (2,)))
+    assert state.dataset.num_classes == 12 and state.is_2d
+    for view in (OverviewView(state=state, resolution=20), RegionsView(state=state), AdversarialView(state=state)):
+        assert not isinstance(view._body(), pn.pane.Alert), type(view).__name__
