@@ -32,7 +32,11 @@ def upload(picker, files: dict):
 
 
 def save_model(model, path, input_shape):
+    """Seeded random weights (the same whatever ran before), saved as an upload would be."""
     torch.manual_seed(0)
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
     zoo.save(model, path, input_shape=input_shape)
     return path.read_bytes()
 
