@@ -46,6 +46,9 @@ class DataPicker(pn.viewable.Viewer):
         self._upload = pn.widgets.FileInput(multiple=True, css_classes=["data-upload"])
         self._upload.param.watch(self._on_upload, "value")
         self._status = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["data-status"])
+        self._again = pn.widgets.Button(label="Read the files again with these settings", visible=False)
+        self._again.on_click(lambda event: self._read(self._last))
+        self._last: dict[str, bytes] = {}
 
     def _files(self) -> dict[str, bytes]:
         values, names = self._upload.value, self._upload.filename
@@ -54,9 +57,12 @@ class DataPicker(pn.viewable.Viewer):
         return {name or f"file {i}": value for i, (name, value) in enumerate(zip(names, values))}
 
     def _on_upload(self, event):
-        if not event.new:
-            return
-        files = self._files()
+        if event.new:
+            self._last = self._files()
+            self._again.visible = True
+            self._read(self._last)
+
+    def _read(self, files: dict[str, bytes]):
         shown = ", ".join(sorted(files))
         try:
             name = self.state.add_dataset(files, label=self.label, header=HEADER_CHOICES[self.header])
@@ -98,6 +104,7 @@ class DataPicker(pn.viewable.Viewer):
             pn.Row(pn.widgets.TextInput.from_param(self.param.label, name="CSV label column", width=150),
                    pn.widgets.Select.from_param(self.param.header, name="CSV header row", width=120)),
             self._upload,
+            self._again,
             self._status,
             pn.pane.Markdown("#### Dataset card"),
             self._card,

@@ -72,6 +72,10 @@ def test_csv_2d_dataset_through_overview_regions_and_adversarial(state):
     assert s.exact == pytest.approx(certified.sandwich(model, data.X_test[3]).exact)
     assert s.certified <= s.exact <= s.deepfool + 1e-9
     assert not isinstance(adv._body(), pn.pane.Alert)
+    calls = []
+    rob = adv.measure(lambda done, total: calls.append((done, total)))
+    assert len(rob.success) == len(data.X_test) == 30 and calls and calls[-1][0] == calls[-1][1]
+    assert rob.accuracy == pytest.approx(training.accuracy(model, data.X_test, data.y_test))
 
 
 def test_refused_file_keeps_the_sessions_data_and_models(state, tmp_path):
@@ -85,6 +89,18 @@ def test_refused_file_keeps_the_sessions_data_and_models(state, tmp_path):
             list(state.param.dataset_name.objects)) == before
     idx = {"x-images-idx3-ubyte": b"\x01\x02\x03\x04", "x-labels-idx1-ubyte": b"\x00\x00\x08\x01\x00\x00\x00\x00"}
     assert "bad magic number" in upload(picker, idx).object and state.dataset_name == before[1]
+
+
+def test_the_same_file_read_again_with_another_label_column(state):
+    picker = ModelPicker(state=state)
+    text = b"a,b,c\n0,1,0\n1,0,1\n2,2,0\n3,1,1\n"
+    upload(picker, {"t.csv": text})
+    assert state._datasets[state.dataset_name].feature_names == ["a", "b"]
+    picker._data.label = "a"
+    picker._data._again.clicks += 1
+    newest = list(state._datasets.values())[-1]
+    assert newest.feature_names == ["b", "c"] and newest.class_names == ["0", "1", "2", "3"]
+    assert len(state._datasets) == 2
 
 
 def test_datasets_belong_to_their_session():
