@@ -77,10 +77,15 @@ def _label_index(label, header: list[str] | None, columns: int, name: str) -> in
 def _labels(cells: list[str], lines: list[int], name: str, column: str):
     """Integer labels (0..K-1) or names (sorted; the label is the name's index); anything else refused."""
     try:
-        values = np.array([int(c) for c in cells], dtype=np.int64)
+        numbers = np.array([float(c) for c in cells])
     except ValueError:
-        values = None
-    if values is not None:
+        numbers = None
+    if numbers is not None:  # all numbers: they must be integers (1.0 is, 1.5 is not)
+        bad = np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))
+        if len(bad):
+            raise DatasetError(f"{name}, line {lines[bad[0]]}, column '{column}': label '{cells[bad[0]]}' is "
+                               "neither an integer nor a name (labels are integers 0, 1, ... or names).")
+        values = numbers.astype(np.int64)
         if len(values) and values.min() < 0:
             i = int(np.argmin(values))
             raise DatasetError(f"{name}, line {lines[i]}, column '{column}': label {values[i]} is negative; "
@@ -125,7 +130,7 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{name} is not a UTF-8 text file (byte {exc.start}).") from None
-    lines_upper = text.count("\n") + 1
+    lines_upper = text.count("\n") + (0 if text.endswith("\n") else 1)  # rows at most (blank lines included)
     delimiter = delimiter or _delimiter(text[:text.find("\n")] if "\n" in text else text)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows = ((reader.line_num, [c.strip() for c in row]) for row in reader if any(c.strip() for c in row))

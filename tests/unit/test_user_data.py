@@ -50,7 +50,7 @@ def test_csv_without_header_and_with_label_names(tmp_path):
     y = np.concatenate([ds.y_train, ds.y_test])
     rows = {tuple(r): ds.class_names[k] for r, k in zip(X.tolist(), y)}
     assert rows == {(0.5, 1.5): "cat", (2.0, 3.0): "dog", (-1.0, 4.0): "cat", (7.0, 8.0): "bird"}
-    first = datasets.from_csv(b"lab,x\n1,0.25\n0,0.75\n1,1.0\n", label="first")
+    first = datasets.from_csv(b"lab,x\n1.0,0.25\n0,0.75\n1,1.0\n", label="first")  # 1.0 is an integer
     assert first.feature_names == ["x"] and first.num_classes == 2
     assert data_types.card(first)["counts"] == {"0": 1, "1": 2}
 
@@ -62,6 +62,7 @@ def test_csv_without_header_and_with_label_names(tmp_path):
     (b"x,y,l\n1,2,0\n3,nan,1\n", r"line 3, column 'y': nan is not allowed"),
     (b"x,y,l\n1,2,0\n3,4,1\ninf,4,1\n", r"line 4, column 'x': inf is not allowed"),
     (b"x,y,l\n1,2,0\n3,4,1.5\n", r"line 3, column 'l': label '1.5' is neither an integer nor a name"),
+    (b"x,y,l\n1,2,cat\n3,4,0.5\n", r"line 3, column 'l': label '0.5' is neither an integer nor a name"),
     (b"x,y,l\n1,2,0\n3,4,-1\n", r"line 3, column 'l': label -1 is negative"),
     (b"x,y,l\n1,2,a\n3,4,\n", r"line 3, column 'l': the label is empty"),
     (b"x,y,l\n1,2,0\n", r"1 data row"),
@@ -79,9 +80,11 @@ def test_csv_label_column_must_exist():
 
 
 def test_size_limits_are_checked_before_parsing(monkeypatch):
-    monkeypatch.setattr(data_types, "MAX_SAMPLES", 10)
+    monkeypatch.setattr(data_types, "MAX_SAMPLES", 20)
     text = b"x,l\n" + b"".join(b"%d,0\n" % i for i in range(20))
-    refused(r"has 2[01] samples; the limit is 10", datasets.from_csv, text)
+    assert len(datasets.card(datasets.from_csv(text))["counts"]) == 1  # exactly at the limit
+    monkeypatch.setattr(data_types, "MAX_SAMPLES", 10)
+    refused(r"has 20 samples; the limit is 10", datasets.from_csv, text)
     monkeypatch.setattr(data_types, "MAX_SAMPLES", 100_000)
     monkeypatch.setattr(data_types, "MAX_VALUES", 15)
     refused(r"the limit is 15 values", datasets.from_csv, text)
