@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Dataset", "DatasetError", "MAX_FILE_BYTES", "MAX_SAMPLES", "MAX_VALUES", "MAX_CLASSES",
-           "check_size", "seeded_split", "from_arrays", "card"]
+           "check_size", "seeded_split", "split_note", "from_arrays", "card"]
 
 MAX_FILE_BYTES = 200 * 2**20  # a file (or its uncompressed content) may hold at most 200 MB
 MAX_SAMPLES = 100_000         # train + test
@@ -84,6 +84,11 @@ def seeded_split(X, y, test_fraction: float = 0.25, seed: int = 0):
     return X[train], y[train], X[test], y[test]
 
 
+def split_note(test_fraction: float, seed: int) -> str:
+    """How a seeded split was made, in words (the dataset card's "split")."""
+    return f"seeded {100 - round(100 * test_fraction)} / {round(100 * test_fraction)} split (seed {seed})"
+
+
 def _check_finite(what: str, X: np.ndarray) -> None:
     bad = ~np.isfinite(X)
     if bad.any():
@@ -112,7 +117,7 @@ def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, ima
         if y_test is not None:
             raise DatasetError(f"{name}: test labels without test inputs.")
         Xtr, ytr, Xte, yte = seeded_split(X, y, test_fraction, seed)
-        split = f"seeded {100 - round(100 * test_fraction)} / {round(100 * test_fraction)} split (seed {seed})"
+        split = split_note(test_fraction, seed)
     else:
         Xtr, ytr = X, y
         Xte, yte = np.asarray(X_test, dtype=np.float32), np.asarray(y_test, dtype=np.int64)

@@ -20,6 +20,7 @@ from .data_folder import from_files, from_folder
 from .data_types import (MAX_CLASSES, MAX_FILE_BYTES, MAX_SAMPLES, MAX_VALUES, Dataset, DatasetError, card,
                          from_arrays)
 from .data_types import seeded_split as _split
+from .data_types import split_note
 from .idx_files import mnist_from_files, read_idx
 from .user_data import from_csv, from_npz
 
@@ -79,7 +80,8 @@ def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
     X = X.astype(np.float32)
     y = np.asarray(y, dtype=np.int64)
     lo, hi = float(X.min()) - 0.5, float(X.max()) + 0.5
-    return Dataset(name, *_split(X, y, test_fraction, seed), classes, domain=(lo, hi))
+    return Dataset(name, *_split(X, y, test_fraction, seed), classes, domain=(lo, hi),
+                   split=split_note(test_fraction, seed))
 
 
 def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
@@ -90,7 +92,7 @@ def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     X = (bunch.data / 16.0).astype(np.float32)
     y = bunch.target.astype(np.int64)
     return Dataset("digits", *_split(X, y, test_fraction, seed), [str(k) for k in range(10)],
-                   image_shape=(8, 8), domain=(0.0, 1.0))
+                   image_shape=(8, 8), domain=(0.0, 1.0), split=split_note(test_fraction, seed))
 
 
 def _read_idx(path) -> np.ndarray:
