@@ -2,8 +2,10 @@
 
 import panel as pn
 
-from dashboard import jobs
+from dashboard import data_store, jobs
 from dashboard.app import create_app
+
+data_store.remember_data_dir()  # `panel serve app.py --args --data DIR`: the folder of datasets
 
 pn.extension(sizing_mode="stretch_width", notifications=True, nthreads=4)
 

@@ -2,6 +2,7 @@
 # Network Explorer's one entry point.
 #
 #   bash run.sh serve       set up (first time only) and serve the app on http://localhost:5006/app
+#                           (--data DIR: offer the datasets in DIR to every session)
 #   bash run.sh test        set up (first time only) and run the whole test suite
 #   bash run.sh bench       set up (with the peer libraries) and run the benchmarks (python -m bench)
 #   bash run.sh notebooks   set up with JupyterLab and open the notebooks
@@ -53,10 +54,18 @@ browser() {  # Debian's Chromium for the browser tests (never `playwright instal
 
 case "${1:-}" in
     setup) setup test ;;
-    serve) setup test; shift; exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS "$@" ;;
+    serve) setup test; shift; args=()
+           while [ $# -gt 0 ]; do  # --data DIR: a folder of datasets every session is offered (README, "Your own data")
+               case "$1" in
+                   --data) export EXPLORER_DATA="$(cd "$2" && pwd)"; shift 2 ;;
+                   --data=*) export EXPLORER_DATA="$(cd "${1#--data=}" && pwd)"; shift ;;
+                   *) args+=("$1"); shift ;;
+               esac
+           done
+           exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS ${args[@]+"${args[@]}"} ;;
     test) setup test; browser; shift
           exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
     bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;
     notebooks) setup "test,notebook"; exec "$VENV/bin/jupyter" lab notebooks ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

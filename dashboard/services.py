@@ -19,6 +19,8 @@ from torch import nn
 
 from explorer import datasets, evaluation, nets, zoo
 
+from . import data_store
+
 MODEL_HASH = {nn.Module: lambda model: model.explorer_key.encode()}
 
 
@@ -46,20 +48,34 @@ def uploaded_model(data: bytes) -> nn.Module:
 
 
 @pn.cache(max_items=16)
-def dataset(name: str) -> datasets.Dataset:
+def builtin_dataset(name: str) -> datasets.Dataset:
     return datasets.load(name)
 
 
-def compatible_datasets(model: nn.Module) -> list[str]:
-    """Datasets whose inputs and class count fit the model."""
+def dataset(name: str) -> datasets.Dataset:
+    """A dataset by name: built in, from the server's data folder, or one a session holds (by its name)."""
+    if name in datasets.names():
+        return builtin_dataset(name)
+    return data_store.dataset(name)
+
+
+@pn.cache(max_items=256, hash_funcs=MODEL_HASH)
+def model_sizes(model: nn.Module) -> tuple[int, int]:
+    """(input values, outputs) of a classifier."""
     net = nets.canonical(model)
-    n_in, n_out = math.prod(net.input_shape), net.output_shape[0]
-    names = []
-    for name in datasets.names():
-        data = dataset(name)
-        if data.num_features == n_in and data.num_classes == n_out:
-            names.append(name)
-    return names
+    return math.prod(net.input_shape), net.output_shape[0]
+
+
+def fits(model: nn.Module, data: datasets.Dataset) -> bool:
+    """The model takes the data's samples and has one output per class."""
+    return model_sizes(model) == (math.prod(data.input_shape), data.num_classes)
+
+
+def compatible_datasets(model: nn.Module, session: dict | None = None) -> list[str]:
+    """Datasets whose inputs and class count fit the model: built in, the data folder's, the session's."""
+    names = [name for name in datasets.names() if fits(model, builtin_dataset(name))]
+    extra = {**data_store.folder_datasets()[0], **(session or {})}
+    return names + [name for name, data in extra.items() if fits(model, data)]
 
 
 @pn.cache(max_items=64, hash_funcs=MODEL_HASH)

@@ -23,7 +23,10 @@ def classifier_names() -> list[str]:
 
 
 class AppState(param.Parameterized):
-    """The chosen model (a zoo name or an uploaded file), its dataset and the open tab."""
+    """The chosen model (a zoo name or an uploaded file), its dataset and the open tab.
+
+    Uploaded models (``_uploads``) and datasets (``_datasets``) belong to this session only.
+    """
 
     model_name = param.Selector(default="moons-mlp", objects=classifier_names(), doc="Zoo model or uploaded file")
     dataset_name = param.Selector(default="moons", objects=datasets.names(), doc="Data the model is shown on")
@@ -32,6 +35,7 @@ class AppState(param.Parameterized):
 
     def __init__(self, **params):
         self._uploads: dict[str, nn.Module] = {}
+        self._datasets: dict[str, datasets.Dataset] = {}  # this session's own datasets, by name
         super().__init__(**params)
         self._choose_dataset()
 
@@ -48,7 +52,7 @@ class AppState(param.Parameterized):
 
     @property
     def dataset(self) -> datasets.Dataset:
-        return services.dataset(self.dataset_name)
+        return self.dataset_by_name(self.dataset_name)
 
     @property
     def is_2d(self) -> bool:
@@ -65,10 +69,12 @@ class AppState(param.Parameterized):
     def add_upload(self, filename: str, data: bytes) -> str:
         """Read an uploaded checkpoint and select it; raises with a user-facing message."""
         model = services.uploaded_model(data)
-        if not services.compatible_datasets(model):
+        if not services.compatible_datasets(model, self._datasets):
+            n_in, n_out = services.model_sizes(model)
             raise ValueError(
-                "The model loads, but no built-in dataset fits it: it needs inputs of 2 or 64 "
-                "features and as many outputs as the dataset has classes."
+                f"The model loads, but no built-in dataset fits it, nor any of yours: it takes {n_in:,} input "
+                f"values and gives {n_out} outputs. Add a dataset with {n_in:,} features and {n_out} classes "
+                "first (Your own data, below)."
             )
         name = UPLOAD_PREFIX + filename
         self._uploads[name] = model
@@ -76,11 +82,40 @@ class AppState(param.Parameterized):
         self.model_name = name
         return name
 
+    # -- the user's datasets -------------------------------------------------------------------
+    def add_dataset(self, files: dict[str, bytes], label="last", header="auto") -> str:
+        """Read uploaded data files into this session's datasets; select the dataset when the model fits it.
+
+        Raises DatasetError with the reason; nothing the session had changes then.
+        """
+        name, data = services.data_store.read_upload(files, label=label, header=header)
+        self._datasets[name] = data
+        self._choose_dataset()
+        if name in self.param.dataset_name.objects:
+            self.dataset_name = name
+        return name
+
+    def dataset_by_name(self, name: str) -> datasets.Dataset:
+        """One of the datasets this session may use (built in, the folder's, its own)."""
+        return self._datasets[name] if name in self._datasets else services.dataset(name)
+
+    def models_for(self, data: datasets.Dataset) -> list[str]:
+        """The models of this session (zoo classifiers and uploads) that fit the dataset."""
+        models = {name: services.zoo_model(name) for name in classifier_names()} | self._uploads
+        return [name for name, model in models.items() if services.fits(model, data)]
+
     @param.depends("model_name", watch=True)
     def _choose_dataset(self):
+        """Offer the model every dataset that fits it; keep the chosen one when it fits.
+
+        A zoo model is shown on its own built-in dataset or on a folder's or the user's dataset
+        that fits; an uploaded model on every dataset that fits."""
+        fitting = services.compatible_datasets(self.model, self._datasets)
         if self.is_upload:
-            allowed = services.compatible_datasets(self.model)
+            allowed = fitting
         else:
-            allowed = [zoo.card(self.model_name)["dataset"]]
+            own = zoo.card(self.model_name)["dataset"]
+            allowed = [own, *(name for name in fitting if name not in datasets.names())]
+        self.param.dataset_name.objects = allowed
         if self.dataset_name not in allowed:
             self.dataset_name = allowed[0]

@@ -23,7 +23,7 @@ from explorer import attacks, certified, evaluation, regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
-from .common import CLASS_COLORS, BackgroundWork, error_alert, percent
+from .common import CLASS_COLORS, BackgroundWork, error_alert, hv_picture, mosaic, percent, picture
 
 GALLERY_SIZE = 12
 RADIUS_COLORS = {"certified": "green", "exact": "black", "DeepFool": "red"}
@@ -215,19 +215,25 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
 
     def _images(self, res) -> pn.Row:
         """Original, amplified signed perturbation (diverging colours, with its scale) and adversarial."""
-        h, w = self.state.dataset.image_shape
-        lo, hi = self.state.dataset.domain
+        data = self.state.dataset
+        h, w = data.image_shape[-2:]
+        lo, hi = data.domain
         scale = float(np.abs(res.r).max())
         opts = dict(xaxis=None, yaxis=None, frame_width=200, frame_height=200, toolbar=None, shared_axes=False)
 
-        def image(values, title, **extra):
+        def image(values, title, signed=False, **extra):
+            if len(data.image_shape) == 3 and not signed:  # channels: the picture (colour when 3)
+                return pn.pane.HoloViews(hv_picture(picture(values, data.image_shape, data.domain),
+                                                    (0, 0, w, h)).opts(title=title, **opts))
+            if len(data.image_shape) == 3:  # the perturbation summed over the channels
+                values = values.reshape(data.image_shape).sum(0)
             return pn.pane.HoloViews(hv.Image(values.reshape(h, w), bounds=(0, 0, w, h), kdims=["col", "row"],
                                               vdims=["value"]).opts(title=title, **opts, **extra))
 
         return pn.Row(
             image(res.x[0], f"original: {self.state.dataset.class_names[res.original[0]]}", cmap="gray_r",
                   clim=(lo, hi)),
-            image(res.r[0], f"perturbation r (colours × {self.amplify:g}; max |r| {scale:.3f})", cmap="RdBu_r",
+            image(res.r[0], f"perturbation r (colours × {self.amplify:g}; max |r| {scale:.3f})", True, cmap="RdBu_r",
                   clim=(-(hi - lo) / self.amplify, (hi - lo) / self.amplify), colorbar=True),
             image(res.x_adv[0], f"adversarial: {self.state.dataset.class_names[res.adversarial[0]]}",
                   cmap="gray_r", clim=(lo, hi)),
@@ -242,24 +248,27 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
             cmap={"before": "#1f77b4", "after": "#d62728"}, title="Class probabilities before and after")
 
     def _gallery(self):
-        """The first test images as one mosaic captioned with their numbers (pick one by number)."""
+        """The first test images at their shape as one mosaic captioned with their numbers (pick one by number)."""
         data = self.state.dataset
-        h, w = data.image_shape
         count, cols = min(GALLERY_SIZE, len(data.X_test)), GALLERY_SIZE // 2
-        rows = -(-count // cols)
-        cell_h, cell_w = h + 3, w + 1
-        mosaic = np.full((rows * cell_h, cols * cell_w), np.nan)  # row 0 is the top of the image
-        captions = []
-        for i in range(count):
-            r, c = divmod(i, cols)
-            mosaic[r * cell_h + 3:r * cell_h + 3 + h, c * cell_w:c * cell_w + w] = data.X_test[i].reshape(h, w)
-            captions.append((c * cell_w + w / 2, (rows - r) * cell_h - 1.2, f"#{i}"))
-        image = hv.Image(mosaic, bounds=(0, 0, cols * cell_w, rows * cell_h), kdims=["gx", "gy"]).opts(
-            cmap="gray_r", clipping_colors={"NaN": "white"})
+        pictures, (rows, cell_h, cell_w, pad) = mosaic(data.X_test, data.image_shape, count, cols, data.domain)
+        w = data.image_shape[-1]
+        captions = [(c * cell_w + w / 2, (rows - r) * cell_h - pad / 2, f"#{i}")
+                    for i, (r, c) in enumerate(divmod(i, cols) for i in range(count))]
         labels = hv.Labels(captions, ["gx", "gy"], "text").opts(text_font_size="9pt", text_color="black")
-        return (image * labels).opts(hv.opts.Overlay(
+        return (hv_picture(pictures, (0, 0, cols * cell_w, rows * cell_h)) * labels).opts(hv.opts.Overlay(
             xaxis=None, yaxis=None, width=80 * cols, height=int(80 * rows * cell_h / cell_w),
             toolbar=None, shared_axes=False, title="Test samples (choose one by its number)"))
+
+    def _features(self, res):
+        """Tabular data: the sample's features before and after the perturbation."""
+        data = self.state.dataset
+        names = data.feature_names or [f"feature {k}" for k in range(data.num_features)]
+        rows = [(n, "x", float(a)) for n, a in zip(names, res.x[0])] + \
+            [(n, "x + r", float(b)) for n, b in zip(names, res.x_adv[0])]
+        return hv.Bars(rows, ["feature", "when"], "value").opts(
+            width=min(1200, 120 + 30 * len(names)), height=280, tools=["hover"], multi_level=False, color="when",
+            cmap={"x": "#1f77b4", "x + r": "#d62728"}, xrotation=45, title="The sample's features, before and after")
 
     def window(self, res) -> tuple:
         """The square around the point that holds the iterates and the DeepFool circle, with a margin."""
@@ -347,6 +356,9 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
             res = self.attack()
             if self.state.is_2d:
                 return pn.Column(self._numbers(res), self._plane(res))
+            if not self.state.dataset.image_shape:
+                return pn.Column(self._numbers(res), pn.pane.HoloViews(self._features(res)),
+                                 pn.pane.HoloViews(self._probability_bars(res)))
             return pn.Column(pn.pane.HoloViews(self._gallery()), self._numbers(res), self._images(res),
                              pn.pane.HoloViews(self._probability_bars(res)))
         except Exception as exc:

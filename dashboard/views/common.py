@@ -7,6 +7,7 @@ import traceback
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend so .opts works anywhere)
+import numpy as np
 import panel as pn
 
 from .. import jobs
@@ -56,3 +57,43 @@ class BackgroundWork:
         finally:
             jobs.OWNER.reset(owner)
             self._progress.visible = False
+
+
+def picture(x, image_shape, domain=None):
+    """A flat sample as a picture: (H, W) grey, or (H, W, 3) colour in [0, 1] from (3, H, W) channels first."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(image_shape) == 2:
+        return x.reshape(image_shape)
+    c, h, w = image_shape
+    rgb = x.reshape(c, h, w).transpose(1, 2, 0)
+    if c != 3:  # other channel counts: their mean, in grey
+        return rgb.mean(2)
+    lo, hi = domain if domain is not None else (rgb.min(), rgb.max())
+    return np.clip((rgb - lo) / max(hi - lo, 1e-12), 0.0, 1.0)
+
+
+def mosaic(X, image_shape, count: int, cols: int, domain=None):
+    """The first ``count`` samples as one picture, ``cols`` to a row, with room for a caption above each.
+
+    Returns ``(mosaic, tile)``: row 0 is the top of the picture; ``tile(i)`` is sample i's
+    (left, top) in array coordinates; the caption room is ``pad`` rows above each tile.
+    """
+    h, w = image_shape[-2:]
+    colour = len(image_shape) == 3 and image_shape[0] == 3
+    pad = max(3, -(-h // 7))
+    rows = -(-count // cols)
+    cell_h, cell_w = h + pad, w + 1
+    out = np.full((rows * cell_h, cols * cell_w, 3) if colour else (rows * cell_h, cols * cell_w),
+                  1.0 if colour else np.nan)
+    for i in range(count):
+        r, c = divmod(i, cols)
+        out[r * cell_h + pad:r * cell_h + pad + h, c * cell_w:c * cell_w + w] = picture(X[i], image_shape, domain)
+    return out, (rows, cell_h, cell_w, pad)
+
+
+def hv_picture(values, bounds, **opts):
+    """hv.RGB for a colour picture, hv.Image (grey) otherwise."""
+    if values.ndim == 3:
+        return hv.RGB(values, bounds=bounds, kdims=["gx", "gy"]).opts(**opts)
+    return hv.Image(values, bounds=bounds, kdims=["gx", "gy"]).opts(cmap="gray_r", clipping_colors={"NaN": "white"},
+                                                                    **opts)

@@ -9,8 +9,9 @@ import param
 from explorer import nets, zoo
 
 from .. import services
-from ..state import UPLOAD_PREFIX, AppState
+from ..state import AppState
 from .common import error_alert, percent
+from .data_picker import DataPicker
 
 
 class ModelPicker(pn.viewable.Viewer):
@@ -25,6 +26,14 @@ class ModelPicker(pn.viewable.Viewer):
         self._upload = pn.widgets.FileInput(accept=".pt,.pth", multiple=False)
         self._upload.param.watch(self._on_upload, "value")
         self._status = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["upload-status"])
+        self._data = DataPicker(state=self.state)
+        self._dataset_row = pn.Column(self._dataset)
+        self.state.param.watch(self._show_dataset_choice, "dataset_name", what="objects")
+        self._show_dataset_choice()
+
+    def _show_dataset_choice(self, *events):
+        """The dataset menu is shown when the model has more than one dataset to be seen on."""
+        self._dataset_row.visible = len(self.state.param.dataset_name.objects) > 1
 
     def _on_upload(self, event):
         if event.new is None:
@@ -73,10 +82,12 @@ class ModelPicker(pn.viewable.Viewer):
     def __panel__(self):
         return pn.Column(
             self._select,
-            pn.Column(self._dataset, visible=self.state.param.model_name.rx().startswith(UPLOAD_PREFIX)),
+            self._dataset_row,
             pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`, "
                              f"up to {zoo.MAX_UPLOAD_BYTES // 2**20} MB:"),
             self._upload,
             self._status,
             self._card,
+            pn.layout.Divider(),
+            self._data,
         )

@@ -1,8 +1,9 @@
 """Overview tab: what the model does to its data.
 
 2-D models: the decision map over the input plane with the test points on top.
-Image models: a gallery of test samples with predictions, one sample's class
-probabilities, and the confusion matrix.
+Image models: a gallery of test samples at their shape (grey or colour) with
+predictions; tabular data: the test samples on two chosen features. Then one
+sample's class probabilities, and the confusion matrix.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from explorer import evaluation
 
 from .. import services
 from ..state import AppState
-from .common import CLASS_COLORS, error_alert, percent
+from .common import CLASS_COLORS, error_alert, hv_picture, mosaic, percent, picture
 
 GALLERY_SIZE = 12
 
@@ -26,17 +27,22 @@ GALLERY_SIZE = 12
 class OverviewView(pn.viewable.Viewer):
     """Decision map (2-D inputs) or gallery + confusion matrix (images)."""
 
-    URL_SETTINGS = ("sample", "resolution")
+    URL_SETTINGS = ("sample", "resolution", "feature_x", "feature_y")
 
     state = param.ClassSelector(class_=AppState)
     sample = param.Integer(default=0, bounds=(0, None), doc="Test sample whose probabilities are shown")
     resolution = param.Integer(default=200, bounds=(20, 600), doc="Grid points per side of the decision map")
+    feature_x = param.Integer(default=0, bounds=(0, None), doc="Tabular data: the feature along x")
+    feature_y = param.Integer(default=1, bounds=(0, None), doc="Tabular data: the feature along y")
 
     def __init__(self, **params):
         super().__init__(**params)
         self._sample = pn.widgets.IntInput.from_param(self.param.sample, name="Test sample #")
         self._resolution = pn.widgets.IntSlider.from_param(self.param.resolution, name="Map resolution",
                                                            step=20)
+        self._feature_widgets = (pn.widgets.Select(label="x: feature"), pn.widgets.Select(label="y: feature"))
+        for widget, setting in zip(self._feature_widgets, ("feature_x", "feature_y")):
+            widget.param.watch(lambda event, setting=setting: setattr(self, setting, event.new), "value")
 
     # -- what the view computes (through services; tests call these) ------------------------
     def summary(self) -> dict:
@@ -62,9 +68,10 @@ class OverviewView(pn.viewable.Viewer):
         data = self.state.dataset
         dm = self.decision_map()
         x0, x1, y0, y1 = dm.box
-        colors = CLASS_COLORS[:data.num_classes]
-        fig = figure(width=560, height=480, x_range=(x0, x1), y_range=(y0, y1), x_axis_label="x1",
-                     y_axis_label="x2", title="Decision map (shaded by predicted class) and test points",
+        colors = [CLASS_COLORS[k % len(CLASS_COLORS)] for k in range(data.num_classes)]
+        xlabel, ylabel = data.feature_names or ("x1", "x2")
+        fig = figure(width=560, height=480, x_range=(x0, x1), y_range=(y0, y1), x_axis_label=xlabel,
+                     y_axis_label=ylabel, title="Decision map (shaded by predicted class) and test points",
                      tools="pan,wheel_zoom,reset")
         mapper = LinearColorMapper(palette=colors, low=-0.5, high=len(colors) - 0.5)
         fig.image(image=[dm.labels], x=x0, y=y0, dw=x1 - x0, dh=y1 - y0, color_mapper=mapper, alpha=0.35)
@@ -78,31 +85,53 @@ class OverviewView(pn.viewable.Viewer):
         return fig
 
     def _gallery(self):
-        """The first test images as one mosaic, each captioned with its prediction."""
+        """The first test images, at their shape (grey or colour), as one mosaic captioned with predictions."""
         data, ev = self.state.dataset, services.evaluate(self.state.model, self.state.dataset_name)
-        h, w = data.image_shape
         count, cols = min(GALLERY_SIZE, len(data.X_test)), 6
-        rows = -(-count // cols)
-        cell_h, cell_w = h + 4, w + 1  # room for the caption above each tile
-        # Image convention: the mosaic's row 0 is the top of the plot.
-        mosaic = np.full((rows * cell_h, cols * cell_w), np.nan)
+        pictures, (rows, cell_h, cell_w, pad) = mosaic(data.X_test, data.image_shape, count, cols, data.domain)
+        h, w = data.image_shape[-2:]
         captions = []
         for i in range(count):
             r, c = divmod(i, cols)
-            top = r * cell_h + 3
-            mosaic[top:top + h, c * cell_w:c * cell_w + w] = data.X_test[i].reshape(h, w)
             pred, true = int(ev.predictions[i]), int(data.y_test[i])
             text = f"#{i}: {data.class_names[pred]} ({percent(ev.probabilities[i, pred])})"
             if pred != true:
                 text += f" ≠ {data.class_names[true]}"
-            captions.append((c * cell_w + w / 2, rows * cell_h - r * cell_h - 1.5, text))
+            captions.append((c * cell_w + w / 2, rows * cell_h - r * cell_h - pad / 2, text))
         extent = (0, 0, cols * cell_w, rows * cell_h)
-        image = hv.Image(mosaic, bounds=extent, kdims=["gx", "gy"]).opts(
-            cmap="gray_r", clipping_colors={"NaN": "white"})
         labels = hv.Labels(captions, ["gx", "gy"], "text").opts(text_font_size="9pt", text_color="black")
-        return (image * labels).opts(hv.opts.Overlay(
+        return (hv_picture(pictures, extent) * labels).opts(hv.opts.Overlay(
             xaxis=None, yaxis=None, width=110 * cols, height=int(110 * cols * rows * cell_h / (cols * cell_w)),
             toolbar=None, shared_axes=False, title="Test samples: predicted class (probability)"))
+
+    def feature_pair(self) -> tuple[int, int]:
+        """The two features the tabular scatter shows (the same one twice for one-feature data)."""
+        n = self.state.dataset.num_features
+        return min(self.feature_x, n - 1), min(self.feature_y, n - 1)
+
+    def _scatter(self):
+        """Tabular data: the test samples on two chosen features, coloured by class, misclassified ones ringed."""
+        data, ev = self.state.dataset, services.evaluate(self.state.model, self.state.dataset_name)
+        names = data.feature_names or [f"feature {k}" for k in range(data.num_features)]
+        fx, fy = self.feature_pair()
+        options = {name: k for k, name in enumerate(names)}
+        for widget, k in zip(self._feature_widgets, (fx, fy)):
+            widget.param.update(options=options, value=k)
+        colors = [CLASS_COLORS[int(k) % len(CLASS_COLORS)] for k in data.y_test]
+        wrong = ev.predictions != data.y_test
+        fig = figure(width=560, height=480, x_axis_label=names[fx], y_axis_label=names[fy],
+                     title="Test samples on two features (colour: true class; ringed: misclassified)",
+                     tools="pan,wheel_zoom,box_zoom,reset")
+        source = ColumnDataSource({"a": data.X_test[:, fx], "b": data.X_test[:, fy], "color": colors,
+                                   "class": [str(data.class_names[int(k)]) for k in data.y_test],
+                                   "predicted": [str(data.class_names[int(k)]) for k in ev.predictions]})
+        fig.scatter("a", "b", source=source, size=6, color="color", line_color="white")
+        if wrong.any():
+            fig.scatter(data.X_test[wrong, fx], data.X_test[wrong, fy], size=11, fill_alpha=0, line_color="black",
+                        line_width=1.5, legend_label="misclassified")
+        fig.add_tools(HoverTool(tooltips=[("", "@a{0.000}, @b{0.000}"), ("class", "@class"),
+                                          ("predicted", "@predicted")]))
+        return fig
 
     def _probabilities(self):
         data, ev = self.state.dataset, services.evaluate(self.state.model, self.state.dataset_name)
@@ -114,10 +143,10 @@ class OverviewView(pn.viewable.Viewer):
     def _sample_image(self):
         data = self.state.dataset
         i = min(self.sample, len(data.X_test) - 1)
-        h, w = data.image_shape
-        return hv.Image(data.X_test[i].reshape(h, w), bounds=(0, 0, w, h), kdims=["col", "row"]).opts(
-            cmap="gray_r", xaxis=None, yaxis=None, frame_width=220, frame_height=220, toolbar=None,
-            shared_axes=False)
+        h, w = data.image_shape[-2:]
+        return hv_picture(picture(data.X_test[i], data.image_shape, data.domain), (0, 0, w, h)).opts(
+            xaxis=None, yaxis=None, frame_width=round(220 * w / max(h, w)),
+            frame_height=round(220 * h / max(h, w)), toolbar=None, shared_axes=False)
 
     def _confusion(self):
         data = self.state.dataset
@@ -129,16 +158,26 @@ class OverviewView(pn.viewable.Viewer):
             invert_yaxis=True)
         return heat * hv.Labels(heat).opts(text_font_size="8pt")
 
-    @param.depends("state.model_name", "state.dataset_name", "sample", "resolution")
+    def _sample_panes(self) -> list:
+        """The chosen sample (as a picture for images) and its class probabilities."""
+        bars = pn.pane.HoloViews(self._probabilities(), sizing_mode="fixed")
+        if not self.state.dataset.image_shape:
+            return [bars]
+        return [pn.pane.HoloViews(self._sample_image(), sizing_mode="fixed"), bars]
+
+    @param.depends("state.model_name", "state.dataset_name", "sample", "resolution", "feature_x", "feature_y")
     def _body(self):
         try:
             if self.state.is_2d:
                 return pn.Column(self._header(), self._resolution, pn.pane.Bokeh(self._map_plot()))
+            if self.state.dataset.image_shape:
+                top = pn.pane.HoloViews(self._gallery(), sizing_mode="fixed")
+            else:
+                top = pn.Row(pn.pane.Bokeh(self._scatter()), pn.Column(*self._feature_widgets, width=220))
             return pn.Column(
                 self._header(),
-                pn.pane.HoloViews(self._gallery(), sizing_mode="fixed"),
-                pn.Row(pn.Column(self._sample, pn.Row(pn.pane.HoloViews(self._sample_image(), sizing_mode="fixed"),
-                                                      pn.pane.HoloViews(self._probabilities(), sizing_mode="fixed")),
+                top,
+                pn.Row(pn.Column(self._sample, pn.Row(*self._sample_panes()),
                                  sizing_mode="fixed", width=680),
                        pn.pane.HoloViews(self._confusion(), sizing_mode="fixed")),
             )

@@ -79,7 +79,7 @@ def test_mnist_npz_and_bad_files(tmp_path):
     data = datasets.mnist_from_files(npz=tmp_path / "m.npz")
     assert np.allclose(data.X_test[2] * 255, x[2].ravel())
     np.savez(tmp_path / "bad.npz", x_train=x)
-    with pytest.raises(datasets.DatasetError, match="lacks arrays"):
+    with pytest.raises(datasets.DatasetError, match="has no array .y."):
         datasets.mnist_from_files(npz=tmp_path / "bad.npz")
     (tmp_path / "junk").write_bytes(b"\x12\x34\x56\x78rest")
     with pytest.raises(datasets.DatasetError, match="bad magic"):

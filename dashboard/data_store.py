@@ -1,0 +1,109 @@
+"""Where the app's datasets beyond the built-in ones live: the server's data folder and the sessions' uploads.
+
+- The data folder (``bash run.sh serve --data DIR``, ``panel serve app.py --args --data DIR`` or the
+  environment variable ``EXPLORER_DATA``) is read once per process, on first use, and every session
+  is offered its datasets (``folder: NAME``).
+- An uploaded dataset belongs to the session that uploaded it: the session's :class:`AppState` holds it
+  and lists its name; here it is only *reachable by its name* (``yours: NAME [sha256 prefix]``, so the
+  name changes with the content and the reader's settings), through a weak reference, for the views'
+  cached adapters that look data up by name. No session can list another's datasets, and an upload is
+  freed when the last session holding it closes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+import weakref
+
+from explorer import datasets, zoo
+
+DATA_ENV = "EXPLORER_DATA"
+FOLDER_PREFIX = "folder: "
+UPLOAD_PREFIX = "yours: "
+
+_uploaded: "weakref.WeakValueDictionary[str, datasets.Dataset]" = weakref.WeakValueDictionary()
+_folder: dict = {}
+_lock = threading.Lock()
+
+
+def data_dir(argv: list[str] | None = None) -> str | None:
+    """The data folder: ``--data DIR`` among the script's arguments (``panel serve app.py --args --data DIR``),
+    else the environment variable ``EXPLORER_DATA``, else none."""
+    argv = sys.argv if argv is None else argv
+    for i, arg in enumerate(argv):
+        if arg == "--data" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--data="):
+            return arg.split("=", 1)[1]
+    return os.environ.get(DATA_ENV) or None
+
+
+def remember_data_dir() -> None:
+    """Keep the ``--data`` argument in the environment: Panel gives the script its arguments only while it runs."""
+    folder = data_dir()
+    if folder:
+        os.environ[DATA_ENV] = folder
+
+
+def folder_datasets() -> tuple[dict[str, datasets.Dataset], dict[str, str]]:
+    """(datasets by name, refusal messages by file) of the data folder, read once per process."""
+    with _lock:
+        if "found" not in _folder:
+            folder = data_dir()
+            found, refused = {}, {}
+            if folder:
+                try:
+                    found, refused = datasets.from_folder(folder)
+                except datasets.DatasetError as exc:
+                    refused = {folder: str(exc)}
+                for name, message in refused.items():
+                    print(f"[data folder] {name} refused: {message}", file=sys.stderr)
+            _folder["found"] = {FOLDER_PREFIX + name: ds for name, ds in found.items()}
+            _folder["refused"] = refused
+        return _folder["found"], _folder["refused"]
+
+
+def reset_folder() -> None:
+    """Forget the folder's datasets (tests; a served process reads its folder once)."""
+    with _lock:
+        _folder.clear()
+
+
+def read_upload(files: dict[str, bytes], label="last", header="auto") -> tuple[str, datasets.Dataset]:
+    """Read uploaded files into a dataset: ``(its name, the dataset)``; raises DatasetError with the reason.
+
+    The same files read with the same settings give the same name and, while some session
+    holds it, the same (read-only) object.
+    """
+    size = sum(len(data) for data in files.values())
+    if size > zoo.MAX_UPLOAD_BYTES:
+        raise datasets.DatasetError(f"The upload holds {size / 2**20:.0f} MB; the limit is "
+                                    f"{zoo.MAX_UPLOAD_BYTES // 2**20} MB (gzipped IDX files are smaller, or put "
+                                    "the files in the server's data folder).")
+    digest = hashlib.sha256(repr((label, header)).encode())
+    for filename in sorted(files):
+        digest.update(filename.encode() + b"\0" + hashlib.sha256(files[filename]).digest())
+    key = digest.hexdigest()[:8]
+    with _lock:
+        known = next((ds for name, ds in list(_uploaded.items()) if name.endswith(f"[{key}]")), None)
+    if known is not None:
+        return known.name, known
+    ds = datasets.from_files(files, label=label, header=header)
+    ds.name = f"{UPLOAD_PREFIX}{ds.name} [{key}]"
+    with _lock:
+        _uploaded[ds.name] = ds
+    return ds.name, ds
+
+
+def dataset(name: str) -> datasets.Dataset:
+    """A folder or uploaded dataset by name (uploads only while a session holds them)."""
+    folder = folder_datasets()[0]
+    if name in folder:
+        return folder[name]
+    ds = _uploaded.get(name)
+    if ds is None:
+        raise KeyError(f"The dataset '{name}' is not loaded; add it again in the sidebar.")
+    return ds
