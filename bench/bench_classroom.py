@@ -22,7 +22,8 @@ that times out counts its unfinished sessions as failed and skips the larger siz
 page); every server and client process is stopped in the end.
 
 Knobs (environment): ``CLASSROOM_SIZES=1,10,30``, ``CLASSROOM_TIMEOUT=180``,
-``CLASSROOM_TAB=Spectra`` (the tab opened from the landing page; empty to skip).
+``CLASSROOM_TAB=Spectra`` (the tab opened from the landing page; empty to skip),
+``CLASSROOM_SERVE_FLAGS`` (the server's flags instead of run.sh's SERVE_FLAGS).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ MAX_SESSIONS = 60
 SIZES = tuple(int(n) for n in os.environ.get("CLASSROOM_SIZES", "1,10,30").split(",") if n.strip())
 TIMEOUT = float(os.environ.get("CLASSROOM_TIMEOUT", "180"))
 TAB = os.environ.get("CLASSROOM_TAB", "Spectra")
+# the server's flags: those of `bash run.sh serve`, or others to compare (e.g. "--num-procs 1")
+FLAGS = os.environ.get("CLASSROOM_SERVE_FLAGS", " ".join(SERVE_FLAGS)).split()
 
 BASELINE_APP = '''\
 import holoviews as hv
@@ -70,7 +73,7 @@ class Server:
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "panel", "serve", str(app), "--port", str(self.port), "--address", "127.0.0.1",
-             "--allow-websocket-origin", f"127.0.0.1:{self.port}", *SERVE_FLAGS],
+             "--allow-websocket-origin", f"127.0.0.1:{self.port}", *FLAGS],
             cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.ps = psutil.Process(self.proc.pid)
 
@@ -298,7 +301,7 @@ def main() -> None:
     import panel.models  # noqa: F401  (the clients deserialise Panel's own models: import them before forking)
 
     print(f"classroom: N sessions at once via bokeh.client.pull_session (one client process each), warm server, "
-          f"{' '.join(SERVE_FLAGS)}, {psutil.cpu_count()} cores, sizes {SIZES}, timeout {TIMEOUT:.0f} s/batch", flush=True)
+          f"{' '.join(FLAGS)}, {psutil.cpu_count()} cores, sizes {SIZES}, timeout {TIMEOUT:.0f} s/batch", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         baseline_app = Path(tmp) / "baseline.py"
         baseline_app.write_text(BASELINE_APP)
