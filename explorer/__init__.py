@@ -11,6 +11,7 @@ module is in ``docs/architecture.md``):
 - :mod:`explorer.robustness`  DeepFool, FGSM, PGD, robustness measures, certified radii
 - :mod:`explorer.inversion`   generator inversion: layer-wise pursuit, LP, gradient descent, sweeps
 - :mod:`explorer.inverse`     sparse recovery: FIRENETs against trained nets, worst-case perturbations, twins
+- :mod:`explorer.koopman`     the Koopman view of training: exact DMD of weight snapshots, forecasts
 
 Short names. The modules people import most are also reachable by one word, as
 ``from explorer import zoo, attacks`` or ``from explorer.threads import single_threaded``:
@@ -33,7 +34,7 @@ short name     module
 
 import sys
 
-from . import inverse, inversion, models, nets, regions, robustness, spectra, stability
+from . import inverse, inversion, koopman, models, nets, regions, robustness, spectra, stability
 from .models import datasets, evaluation, generators, orthogonal, training, zoo
 from .nets import bounds, threads
 from .robustness import certified
@@ -47,6 +48,6 @@ for _short in ("zoo", "datasets", "training", "evaluation", "orthogonal", "gener
 
 __version__ = "0.1.0"
 
-__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion", "inverse",
+__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion", "inverse", "koopman",
            "zoo", "datasets", "training", "evaluation", "orthogonal", "generators",
            "attacks", "certified", "bounds", "threads"]
