@@ -12,7 +12,7 @@ Mezic & Mohr 2018). Full-batch gradient descent on least squares is affine,
 >>> w, X = np.array([1.0, -2.0]), []
 >>> for _ in range(8):
 ...     X.append(np.r_[w, 1.0]); w = w - 0.5 * (np.array([1.0, 0.5]) * w - 1.0)
->>> np.round(np.sort(exact_dmd(np.array(X).T).eigenvalues.real), 6).tolist()
+>>> np.round(np.sort(exact_dmd(np.array(X).T, energy=1.0).eigenvalues.real), 6).tolist()
 [0.5, 0.75, 1.0]
 """
 
