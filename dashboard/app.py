@@ -21,6 +21,7 @@ from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
 from .views.regions import RegionsView
 from .views.spectra import SpectraView
+from .views.training import TrainingView
 
 TITLE = "Network Explorer"
 _process = {"gc_frozen": False}
@@ -33,6 +34,7 @@ TABS = [
     ("Adversarial", AdversarialView),
     ("Inversion", InversionView),
     ("Inverse problems", InverseView),
+    ("Training", TrainingView),
 ]
 
 

@@ -70,9 +70,14 @@ class AppState(param.Parameterized):
                 "The model loads, but no built-in dataset fits it: it needs inputs of 2 or 64 "
                 "features and as many outputs as the dataset has classes."
             )
-        name = UPLOAD_PREFIX + filename
+        return self.add_model(UPLOAD_PREFIX + filename, model)
+
+    def add_model(self, name: str, model: nn.Module, dataset_name: str | None = None) -> str:
+        """Make ``model`` (uploaded, or trained in the Training tab) the session's model under ``name``."""
         self._uploads[name] = model
         self.param.model_name.objects = [*classifier_names(), *self._uploads]
+        if dataset_name is not None:
+            self.dataset_name = dataset_name  # kept by _choose_dataset when it fits the model
         self.model_name = name
         return name
 

@@ -201,14 +201,18 @@ class Stepper:
         return idx
 
     # -- stepping --------------------------------------------------------------------
-    def step(self, n: int = 1, callback: Callable[[int, float], None] | None = None) -> StepReport:
+    def step(self, n: int = 1, callback: Callable[[int, float], None] | None = None,
+             stop: Callable[[], bool] | None = None) -> StepReport:
         """Run ``n`` optimiser steps; ``callback(step, batch_loss)`` after each. Stops early
-        (``diverged``) when the loss stops being finite."""
+        when ``stop()`` turns true (checked before every step: a pause takes effect at once),
+        or (``diverged``) when the loss stops being finite."""
         if n < 0:
             raise ValueError("n must be >= 0.")
         losses, taken, diverged = [], [], False
         with single_threaded():
             for _ in range(int(n)):
+                if stop is not None and stop():
+                    break
                 loss = self._batch_loss(self._next_batch())
                 value = float(loss.detach())
                 if not np.isfinite(value):
