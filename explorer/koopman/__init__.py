@@ -9,7 +9,7 @@ Mezic & Mohr 2018). Full-batch gradient descent on least squares is affine,
 ``{1} U {1 - eta h_i}``: the known answer the tests check.
 
 >>> import numpy as np
->>> w, X = np.array([1.0, -2.0]), []
+>>> w, X = np.array([3.0, -2.0]), []
 >>> for _ in range(8):
 ...     X.append(np.r_[w, 1.0]); w = w - 0.5 * (np.array([1.0, 0.5]) * w - 1.0)
 >>> np.round(np.sort(exact_dmd(np.array(X).T, energy=1.0).eigenvalues.real), 6).tolist()
