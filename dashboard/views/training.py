@@ -144,8 +144,7 @@ class TrainingView(pn.viewable.Viewer):
         self.koopman.clear()
 
     def with_param_step(self, step: int) -> None:
-        with param.parameterized.discard_events(self):
-            self.step = step
+        self.step = step  # the URL follows (a link replays to here)
 
     def compute_frame(self, n: int) -> Frame:
         """Train ``n`` steps (stopping at once on pause) and measure the frame. Runs in a worker thread."""
@@ -358,7 +357,7 @@ class TrainingView(pn.viewable.Viewer):
         p = self.param
         build = pn.Column(
             pn.pane.Markdown("**Network** (activation: ReLU, the one the exact analyses support)"),
-            w.Select.from_param(p.dataset), w.TextInput.from_param(p.hidden, name="Hidden widths"),
+            w.Select.from_param(p.dataset, name="Training data"), w.TextInput.from_param(p.hidden, name="Hidden widths"),
             w.FloatInput.from_param(p.init_scale, name="Init scale"), w.Select.from_param(p.optimiser),
             w.FloatInput.from_param(p.lr, name="Learning rate"), w.IntInput.from_param(p.batch_size),
             w.FloatInput.from_param(p.weight_decay), w.Select.from_param(p.method, name="Recipe"),
