@@ -178,9 +178,9 @@ class Stepper:
             return nn.functional.mse_loss(logits, target)
         return nn.functional.cross_entropy(logits, y)
 
-    def _batch_loss(self, idx: torch.Tensor) -> torch.Tensor:
+    def _batch_loss(self, idx: torch.Tensor | None) -> torch.Tensor:
         s = self.setup
-        xb, yb = self.X[idx], self.y[idx]
+        xb, yb = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
         if s.method == "adversarial":
             xb = pgd_linf(self.model, xb, yb, s.eps, s.pgd_steps, self.data.domain, self.generator)
         loss = self._criterion(self.model(xb), yb)
@@ -188,11 +188,11 @@ class Stepper:
             loss = loss + s.l1 * sum(w.abs().sum() for w in self._weights)
         return loss
 
-    def _next_batch(self) -> torch.Tensor:
+    def _next_batch(self) -> torch.Tensor | None:
         n = len(self.X)
         size = n if self.setup.batch_size in (0, None) or self.setup.batch_size >= n else self.setup.batch_size
         if size == n:
-            return torch.arange(n)
+            return None  # the full batch, no copy
         if self._position + size > len(self._order):  # a new epoch: reshuffle (a short tail is dropped)
             self._order = torch.randperm(n, generator=self.generator)
             self._position = 0
@@ -265,16 +265,19 @@ class Stepper:
     def measure(self, model: nn.Module | None = None) -> tuple[float, float, float]:
         """(train loss, test loss, test accuracy) of ``model`` (default: the live net); the
         losses are the training criterion without the recipe's penalty."""
-        model = self.model if model is None else model
-        with torch.no_grad(), single_threaded():
+        with single_threaded():
+            return self._measure(self.model if model is None else model)
+
+    def _measure(self, model: nn.Module) -> tuple[float, float, float]:
+        with torch.no_grad():
             train = float(self._criterion(model(self.X), self.y))
             logits = model(self.X_test)
             test = float(self._criterion(logits, self.y_test))
             acc = float((logits.argmax(1) == self.y_test).double().mean())
         return train, test, acc
 
-    def _snapshot(self) -> Snapshot:
-        snap = Snapshot(self.step_count, self.weights(), *self.measure())
+    def _snapshot(self) -> Snapshot:  # inside step()'s single_threaded (and once in __init__)
+        snap = Snapshot(self.step_count, self.weights(), *self._measure(self.model))
         self.snapshots.append(snap)
         return snap
 
