@@ -73,7 +73,8 @@ class AppState(param.Parameterized):
         return self.add_model(UPLOAD_PREFIX + filename, model)
 
     def add_model(self, name: str, model: nn.Module, dataset_name: str | None = None) -> str:
-        """Make ``model`` (uploaded, or trained in the Training tab) the session's model under ``name``."""
+        """Make ``model`` (uploaded, or trained in the Training tab; with its ``explorer_key`` set, as
+        the caches hash models by it) the session's model under ``name``."""
         self._uploads[name] = model
         self.param.model_name.objects = [*classifier_names(), *self._uploads]
         if dataset_name is not None:

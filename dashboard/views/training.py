@@ -12,6 +12,7 @@ Every number comes from :mod:`explorer.models.stepper`, :mod:`explorer.regions` 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import tempfile
 import time
@@ -35,6 +36,7 @@ from .training_koopman import KoopmanPanel
 MAX_STEPS = 20_000  # per session
 MAX_SECONDS = 600.0  # of training compute per session
 MAX_REGIONS = 20_000
+REPLAY_CHUNK = 200  # steps per frame while a link's run is replayed
 FRAME_MS = 100  # the player asks for a frame this often; a frame still running makes it skip one (counted)
 BUILD = ("dataset", "hidden", "init_scale", "optimiser", "lr", "batch_size", "weight_decay", "method",
          "loss", "seed", "snapshot_every")
@@ -87,7 +89,9 @@ class TrainingView(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         target = self.step
+        self._doc = pn.state.curdoc
         self._running = False
+        self._target = None  # the step a link asks for, while the player replays to it
         self._stop_requested = True
         self._busy = False
         self._callback = None
@@ -95,7 +99,7 @@ class TrainingView(pn.viewable.Viewer):
         self._skipped = 0
         self._frames: list[float] = []
         self._message = pn.pane.Alert("", alert_type="warning", visible=False)
-        self._status = pn.pane.Markdown("")
+        self._status = pn.pane.Markdown("", css_classes=["training-status"])
         self._make_sources()
         self._controls = self._make_controls()
         self.koopman = KoopmanPanel(self)
@@ -103,7 +107,7 @@ class TrainingView(pn.viewable.Viewer):
         self._layout = pn.Row(self._controls, pn.Column(self._message, self._status, self._live, self.koopman,
                                                         sizing_mode="stretch_width"))
         self.reset()
-        self.param.watch(lambda e: self.reset(), list(BUILD))
+        self.param.watch(lambda e: self.on_document(self.reset), list(BUILD))
         if target:
             self._schedule_replay(target)
 
@@ -178,7 +182,13 @@ class TrainingView(pn.viewable.Viewer):
         if self._busy:
             self._skipped += 1
             return
-        await self.advance(self.steps_per_frame)
+        if self._target is None:
+            await self.advance(self.steps_per_frame)
+            return
+        await self.advance(min(REPLAY_CHUNK, self._target - self.stepper.step_count))
+        if self.stepper.step_count >= self._target:
+            self._target = None
+            self.pause()
 
     async def advance(self, n: int) -> None:
         """One frame: ``n`` steps in a worker thread, then draw."""
@@ -188,8 +198,8 @@ class TrainingView(pn.viewable.Viewer):
         start = time.perf_counter()
         try:
             frame = await asyncio.to_thread(self.compute_frame, n)
-            self._draw(frame)
             self._frames = (self._frames + [time.perf_counter() - start])[-20:]
+            self.on_document(lambda: self._draw(frame))
             if frame.diverged:
                 self._say("The loss stopped being finite: training diverged. Lower the learning rate and reset.")
                 self.pause()
@@ -206,7 +216,12 @@ class TrainingView(pn.viewable.Viewer):
         self._callback = pn.state.add_periodic_callback(self._tick, period=FRAME_MS)
         self._play.disabled, self._pause.disabled = True, False
 
-    def pause(self, event=None) -> None:
+    def _on_pause(self, event) -> None:
+        self._stop_requested = True  # the stepper stops before its next step
+        self._target = None
+        self.on_document(self.pause)
+
+    def pause(self) -> None:
         self._stop_requested = True
         self._running = False
         if self._callback is not None:
@@ -228,15 +243,21 @@ class TrainingView(pn.viewable.Viewer):
         self._stop_requested = True
 
     def _schedule_replay(self, target: int) -> None:
-        async def replay():
-            self._stop_requested = False
-            await self.advance(max(0, min(target, MAX_STEPS) - self.stepper.step_count))
-            self._stop_requested = True
-
+        """Served: the player trains to ``target`` in frames of up to REPLAY_CHUNK steps, then pauses."""
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            pn.state.onload(lambda: pn.state.execute(replay))
+            self._target = min(int(target), MAX_STEPS)
+            self.play()
         else:
             self.replay_to(target)
+
+    def on_document(self, fn) -> None:
+        """Run ``fn`` (which changes bokeh models) holding the session's document lock: at the next
+        tick when served (a button's async callback runs without it), at once otherwise."""
+        doc = self._doc
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(fn)
+        else:
+            fn()
 
     # -- the trained net elsewhere ----------------------------------------------------------------
     def model_name(self) -> str:
@@ -246,7 +267,11 @@ class TrainingView(pn.viewable.Viewer):
 
     def use_model(self, event=None) -> str:
         """Make the trained net the session's model (every tab then works on it)."""
-        name = self.state.add_model(self.model_name(), self.stepper.trained_model(), self.dataset)
+        model = self.stepper.trained_model()
+        # the caches hash models by this key: the weights and the architecture they fill
+        digest = hashlib.sha256(self.stepper.weights().tobytes() + repr(self.stepper.layout()).encode())
+        model.explorer_key = "trained:" + digest.hexdigest()
+        name = self.state.add_model(self.model_name(), model, self.dataset)
         self._say(f"**{name}** is now the session's model: the other tabs show it.", "success")
         return name
 
@@ -291,11 +316,11 @@ class TrainingView(pn.viewable.Viewer):
             self._confusion.object = self._confusion_frame(frame.confusion)
 
     def _status_text(self, f: Frame) -> str:
-        fps = len(self._frames) / sum(self._frames) if self._frames else float("nan")
+        fps = f"{len(self._frames) / sum(self._frames):.1f}" if self._frames else "–"
         regions_text = f" · **{f.partition.num_regions:,}** linear (activation) regions" if f.partition else ""
         return (f"Step **{f.step:,}** · train loss {f.train_loss:.4f} · test loss {f.test_loss:.4f} · "
                 f"test accuracy **{100 * f.test_accuracy:.1f}%**{regions_text}  \n"
-                f"{fps:.1f} frames/s · last frame: {1000 * f.step_seconds:.0f} ms training + "
+                f"{fps} frames/s · last frame: {1000 * f.step_seconds:.0f} ms training + "
                 f"{1000 * f.region_seconds:.0f} ms {'regions' if f.partition else 'evaluation'} · "
                 f"{self._skipped} frames skipped (a frame was still running)")
 
@@ -313,7 +338,7 @@ class TrainingView(pn.viewable.Viewer):
 
     def region_figure(self):
         x0, x1, y0, y1 = self.box
-        fig = figure(frame_width=460, frame_height=460, x_range=(x0, x1), y_range=(y0, y1),
+        fig = figure(frame_width=400, frame_height=400, x_range=(x0, x1), y_range=(y0, y1),
                      title="Exact linear regions (fill: predicted class) and the decision boundary",
                      tools="pan,wheel_zoom,reset", match_aspect=True)
         fig.patches("xs", "ys", source=self.patch_source, fill_color="color", fill_alpha=0.35,
@@ -323,17 +348,17 @@ class TrainingView(pn.viewable.Viewer):
         return fig
 
     def curve_figures(self):
-        loss = figure(height=220, width=420, title="Loss", x_axis_label="step", y_axis_type="log",
+        loss = figure(height=190, width=330, title="Loss", x_axis_label="step", y_axis_type="log",
                       tools="pan,wheel_zoom,reset")
         loss.line("step", "loss", source=self.loss_source, color="#bbbbbb", legend_label="minibatch")
         loss.line("step", "train_loss", source=self.eval_source, color="#1f77b4", legend_label="train")
         loss.line("step", "test_loss", source=self.eval_source, color="#d62728", legend_label="test")
-        acc = figure(height=220, width=420, title="Test accuracy", x_axis_label="step", y_range=(0, 1.02),
+        acc = figure(height=190, width=330, title="Test accuracy", x_axis_label="step", y_range=(0, 1.02),
                      tools="pan,wheel_zoom,reset")
         acc.line("step", "accuracy", source=self.eval_source, color="#2ca02c")
         figs = [loss, acc]
         if self.is_2d:
-            count = figure(height=220, width=420, title="Number of activation regions", x_axis_label="step",
+            count = figure(height=190, width=330, title="Number of activation regions", x_axis_label="step",
                            tools="pan,wheel_zoom,reset")
             count.line("step", "regions", source=self.region_source, color="#9467bd")
             count.add_tools(HoverTool(tooltips=[("step", "@step"), ("regions", "@regions")]))
@@ -343,15 +368,17 @@ class TrainingView(pn.viewable.Viewer):
     def _make_controls(self):
         w = pn.widgets
         self._play = w.Button(label="▶ Play", color="success", width=80)
-        self._pause = w.Button(label="⏸ Pause", color="warning", width=80, disabled=True)
+        self._pause = w.Button(label="Pause", color="warning", width=80, disabled=True)
         self._step_button = w.Button(label="Step", width=70)
         self._reset_button = w.Button(label="Reset", width=70)
-        self._play.on_click(self.play)
-        self._pause.on_click(self.pause)
+        # served with --num-threads, plain callbacks run in a pool thread: the work that changes
+        # bokeh models goes to the session's event loop (on_document); pause raises its flag at once
+        self._play.on_click(lambda e: self.on_document(self.play))
+        self._pause.on_click(self._on_pause)
         self._step_button.on_click(self.single_step)
-        self._reset_button.on_click(lambda e: self.reset())
+        self._reset_button.on_click(lambda e: self.on_document(self.reset))
         self._use = w.Button(label="Use this net in every tab", color="primary")
-        self._use.on_click(self.use_model)
+        self._use.on_click(lambda e: self.on_document(self.use_model))
         download = w.FileDownload(callback=self.checkpoint_bytes, filename="trained.pt",
                                   label="Download checkpoint", color="light")
         p = self.param

@@ -43,7 +43,7 @@ class KoopmanPanel(pn.viewable.Viewer):
         super().__init__(owner=owner, **params)
         self.eig_source = ColumnDataSource(dict(re=[], im=[], residual=[], group=[], modulus=[]))
         self.spurious_source = ColumnDataSource(dict(re=[], im=[], residual=[], group=[], modulus=[]))
-        self._result = pn.Column(pn.pane.Markdown("Train a while, then fit a window of snapshots."))
+        self._result = pn.Column(pn.pane.Markdown("Train a while, then fit a window of snapshots."), width=420)
         self._button = pn.widgets.Button(label="Fit the window and jump ahead", color="primary")
         self._button.on_click(self._on_fit)
         self.last = None
@@ -95,7 +95,8 @@ class KoopmanPanel(pn.viewable.Viewer):
             await asyncio.sleep(0.01)
         self._result.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
         try:
-            self._result.objects = [self.draw(await asyncio.to_thread(self.compute))]
+            result = await asyncio.to_thread(self.compute)
+            owner.on_document(lambda: setattr(self._result, "objects", [self.draw(result)]))
         except Exception as exc:  # shown to the user, the server keeps going
             self._result.objects = [error_alert(exc, "The Koopman fit")]
 
@@ -119,5 +120,6 @@ class KoopmanPanel(pn.viewable.Viewer):
             w.IntInput.from_param(self.param.ahead, name="Jump ahead (snapshots)"),
             w.FloatInput.from_param(self.param.energy, name="Energy kept by the rank"),
             w.IntInput.from_param(self.param.max_rank, name="Rank at most"), self._button, width=220)
-        return pn.Column("### The Koopman view of training", pn.pane.Markdown(STATIONARY_NOTE),
+        return pn.Column("### The Koopman view of training",
+                         pn.pane.Markdown(STATIONARY_NOTE, sizing_mode="stretch_width", max_width=900),
                          pn.Row(controls, self.figure(), self._result))

@@ -58,6 +58,8 @@ def test_the_trained_net_becomes_the_sessions_model_and_downloads(state):
     view.replay_to(30)
     name = view.use_model()
     assert state.model_name == name and state.dataset_name == "circles" and state.is_upload
+    from dashboard import services
+    assert services.evaluate(state.model, state.dataset_name).accuracy == view.stepper.measure()[2]
     x = np.asarray(view.stepper.data.X_test[:5])
     import torch
     with torch.no_grad():
