@@ -338,9 +338,9 @@ class TrainingView(pn.viewable.Viewer):
 
     def region_figure(self):
         x0, x1, y0, y1 = self.box
-        fig = figure(frame_width=400, frame_height=400, x_range=(x0, x1), y_range=(y0, y1),
-                     title="Exact linear regions (fill: predicted class) and the decision boundary",
-                     tools="pan,wheel_zoom,reset", match_aspect=True)
+        fig = figure(width=440, height=440, x_range=(x0, x1), y_range=(y0, y1),
+                     title="Exact linear regions (fill: predicted class), decision boundary",
+                     tools="pan,wheel_zoom,reset", toolbar_location="below")
         fig.patches("xs", "ys", source=self.patch_source, fill_color="color", fill_alpha=0.35,
                     line_color="#555555", line_width=0.4)
         fig.multi_line("xs", "ys", source=self.boundary_source, line_color="black", line_width=2)
@@ -348,17 +348,17 @@ class TrainingView(pn.viewable.Viewer):
         return fig
 
     def curve_figures(self):
-        loss = figure(height=190, width=330, title="Loss", x_axis_label="step", y_axis_type="log",
-                      tools="pan,wheel_zoom,reset")
+        loss = figure(height=175, width=320, toolbar_location=None, title="Loss", x_axis_label="step", y_axis_type="log",
+                      )
         loss.line("step", "loss", source=self.loss_source, color="#bbbbbb", legend_label="minibatch")
         loss.line("step", "train_loss", source=self.eval_source, color="#1f77b4", legend_label="train")
         loss.line("step", "test_loss", source=self.eval_source, color="#d62728", legend_label="test")
-        acc = figure(height=190, width=330, title="Test accuracy", x_axis_label="step", y_range=(0, 1.02),
+        acc = figure(height=175, width=320, toolbar_location=None, title="Test accuracy", x_axis_label="step", y_range=(0, 1.02),
                      tools="pan,wheel_zoom,reset")
         acc.line("step", "accuracy", source=self.eval_source, color="#2ca02c")
         figs = [loss, acc]
         if self.is_2d:
-            count = figure(height=190, width=330, title="Number of activation regions", x_axis_label="step",
+            count = figure(height=175, width=320, toolbar_location=None, title="Number of activation regions", x_axis_label="step",
                            tools="pan,wheel_zoom,reset")
             count.line("step", "regions", source=self.region_source, color="#9467bd")
             count.add_tools(HoverTool(tooltips=[("step", "@step"), ("regions", "@regions")]))
@@ -367,10 +367,10 @@ class TrainingView(pn.viewable.Viewer):
 
     def _make_controls(self):
         w = pn.widgets
-        self._play = w.Button(label="▶ Play", color="success", width=80)
-        self._pause = w.Button(label="Pause", color="warning", width=80, disabled=True)
-        self._step_button = w.Button(label="Step", width=70)
-        self._reset_button = w.Button(label="Reset", width=70)
+        self._play = w.Button(label="▶ Play", color="success", width=66)
+        self._pause = w.Button(label="Pause", color="warning", width=66, disabled=True)
+        self._step_button = w.Button(label="Step", width=56)
+        self._reset_button = w.Button(label="Reset", width=60)
         # served with --num-threads, plain callbacks run in a pool thread: the work that changes
         # bokeh models goes to the session's event loop (on_document); pause raises its flag at once
         self._play.on_click(lambda e: self.on_document(self.play))

@@ -43,7 +43,7 @@ class KoopmanPanel(pn.viewable.Viewer):
         super().__init__(owner=owner, **params)
         self.eig_source = ColumnDataSource(dict(re=[], im=[], residual=[], group=[], modulus=[]))
         self.spurious_source = ColumnDataSource(dict(re=[], im=[], residual=[], group=[], modulus=[]))
-        self._result = pn.Column(pn.pane.Markdown("Train a while, then fit a window of snapshots."), width=420)
+        self._result = pn.Column(pn.pane.Markdown("Train a while, then fit a window of snapshots."), width=620)
         self._button = pn.widgets.Button(label="Fit the window and jump ahead", color="primary")
         self._button.on_click(self._on_fit)
         self.last = None
@@ -122,4 +122,4 @@ class KoopmanPanel(pn.viewable.Viewer):
             w.IntInput.from_param(self.param.max_rank, name="Rank at most"), self._button, width=220)
         return pn.Column("### The Koopman view of training",
                          pn.pane.Markdown(STATIONARY_NOTE, sizing_mode="stretch_width", max_width=900),
-                         pn.Row(controls, self.figure(), self._result))
+                         pn.Row(controls, self.figure()), self._result)
