@@ -152,7 +152,7 @@ class TrainingView(pn.viewable.Viewer):
 
     def compute_frame(self, n: int) -> Frame:
         """Train ``n`` steps (stopping at once on pause) and measure the frame. Runs in a worker thread."""
-        s = self.stepper
+        s, is_2d, box = self.stepper, self.is_2d, self.box  # a reset meanwhile makes new ones
         room = min(n, MAX_STEPS - s.step_count)
         if n and (room <= 0 or self._used_seconds >= MAX_SECONDS):
             raise RuntimeError(f"This session's training budget is used up ({MAX_STEPS} steps, "
@@ -163,8 +163,8 @@ class TrainingView(pn.viewable.Viewer):
         self._used_seconds += t1 - t0
         part = confusion = None
         model = s.trained_model()
-        if self.is_2d:
-            part = regions.partition_2d(model, box=self.box, max_regions=MAX_REGIONS)
+        if is_2d:
+            part = regions.partition_2d(model, box=box, max_regions=MAX_REGIONS)
         else:
             pred = evaluation.predict_proba(model, s.data.X_test).argmax(1)
             confusion = evaluation.confusion_matrix(s.data.y_test, pred, s.data.num_classes)
@@ -195,9 +195,11 @@ class TrainingView(pn.viewable.Viewer):
         if self.stepper is None or self._busy:
             return
         self._busy = True
-        start = time.perf_counter()
+        start, stepper = time.perf_counter(), self.stepper
         try:
             frame = await asyncio.to_thread(self.compute_frame, n)
+            if stepper is not self.stepper:
+                return  # reset while the frame ran: it belongs to the old network
             self._frames = (self._frames + [time.perf_counter() - start])[-20:]
             self.on_document(lambda: self._draw(frame))
             if frame.diverged:
