@@ -37,6 +37,7 @@ MAX_STEPS = 20_000  # per session
 MAX_SECONDS = 600.0  # of training compute per session
 MAX_REGIONS = 20_000
 REPLAY_CHUNK = 200  # steps per frame while a link's run is replayed
+GALLERY = 12  # test images whose predictions the digits view shows
 FRAME_MS = 100  # the player asks for a frame this often; a frame still running makes it skip one (counted)
 BUILD = ("dataset", "hidden", "init_scale", "optimiser", "lr", "batch_size", "weight_decay", "method",
          "loss", "seed", "snapshot_every")
@@ -61,6 +62,7 @@ class Frame:
     test_accuracy: float
     partition: object | None
     confusion: np.ndarray | None
+    gallery: np.ndarray | None  # the predictions for the first GALLERY test samples (image data)
     step_seconds: float
     region_seconds: float
     diverged: bool
@@ -143,7 +145,9 @@ class TrainingView(pn.viewable.Viewer):
         if self.is_2d:
             self._live.objects = [pn.Row(self.region_figure(), pn.Column(*plots))]
         else:
-            self._live.objects = [pn.Row(pn.Column(*plots), pn.Column("**Confusion matrix (test set)**",
+            gallery = [self.gallery_figure()] if self.stepper.data.image_shape else []
+            self._draw_gallery(self.last_frame)
+            self._live.objects = [pn.Row(pn.Column(*plots), pn.Column(*gallery, "**Confusion matrix (test set)**",
                                                                        self._confusion))]
         self.koopman.clear()
 
@@ -161,16 +165,17 @@ class TrainingView(pn.viewable.Viewer):
         report = s.step(room, stop=lambda: self._stop_now) if n else None
         t1 = time.perf_counter()
         self._used_seconds += t1 - t0
-        part = confusion = None
+        part = confusion = gallery = None
         model = s.trained_model()
         if is_2d:
             part = regions.partition_2d(model, box=box, max_regions=MAX_REGIONS)
         else:
             pred = evaluation.predict_proba(model, s.data.X_test).argmax(1)
             confusion = evaluation.confusion_matrix(s.data.y_test, pred, s.data.num_classes)
+            gallery = pred[:GALLERY]
         train, test, acc = s.measure()
         losses = report.batch_losses if report is not None else np.zeros(0)
-        return Frame(s.step_count, losses, train, test, acc, part, confusion, t1 - t0,
+        return Frame(s.step_count, losses, train, test, acc, part, confusion, gallery, t1 - t0,
                      time.perf_counter() - t1, bool(report and report.diverged))
 
     # -- play / pause / step ----------------------------------------------------------------------
@@ -296,6 +301,7 @@ class TrainingView(pn.viewable.Viewer):
         self.patch_source = ColumnDataSource(dict(xs=[], ys=[], color=[]))
         self.boundary_source = ColumnDataSource(dict(xs=[], ys=[]))
         self.point_source = ColumnDataSource(dict(x=[], y=[], color=[]))
+        self.gallery_source = ColumnDataSource(dict(x=[], y=[], text=[], color=[]))
 
     def _draw(self, frame: Frame) -> None:
         steps = np.arange(frame.step - len(frame.batch_losses) + 1, frame.step + 1)
@@ -314,6 +320,7 @@ class TrainingView(pn.viewable.Viewer):
         self.last_frame = frame
         self.with_param_step(frame.step)
         self._status.object = self._status_text(frame)
+        self._draw_gallery(frame)
         if frame.confusion is not None and self._confusion is not None:
             self._confusion.object = self._confusion_frame(frame.confusion)
 
@@ -337,6 +344,35 @@ class TrainingView(pn.viewable.Viewer):
             d = self.stepper.data
             self.point_source.data = dict(x=d.X_test[:, 0], y=d.X_test[:, 1],
                                           color=[CLASS_COLORS[int(c) % len(CLASS_COLORS)] for c in d.y_test])
+
+    def _draw_gallery(self, frame: Frame) -> None:
+        if frame.gallery is None or len(self.gallery_source.data["x"]) != len(frame.gallery):
+            return
+        names, truth = self.stepper.data.class_names, self.stepper.data.y_test[:GALLERY]
+        self.gallery_source.data = dict(
+            x=self.gallery_source.data["x"], y=self.gallery_source.data["y"],
+            text=[str(names[int(p)]) for p in frame.gallery],
+            color=["#2ca02c" if p == t else "#d62728" for p, t in zip(frame.gallery, truth)])
+
+    def gallery_figure(self):
+        """The first GALLERY test images in a strip, each with its live prediction (green: right)."""
+        data = self.stepper.data
+        h, w = data.image_shape
+        cols = GALLERY // 2
+        tile = np.zeros((2 * (h + 4), cols * w))
+        for i in range(GALLERY):
+            r, c = divmod(i, cols)
+            tile[r * (h + 4) + 4:(r + 1) * (h + 4), c * w:(c + 1) * w] = data.X_test[i].reshape(h, w)[::-1]
+        self.gallery_source.data = dict(x=[(i % cols) * w + w / 2 for i in range(GALLERY)],
+                                        y=[(1 - i // cols) * (h + 4) + 0.5 for i in range(GALLERY)],
+                                        text=[""] * GALLERY, color=["black"] * GALLERY)
+        fig = figure(width=420, height=200, x_range=(0, cols * w), y_range=(0, 2 * (h + 4)),
+                     title="Test images and the live prediction", toolbar_location=None)
+        fig.image(image=[tile[::-1]], x=0, y=0, dw=cols * w, dh=2 * (h + 4), palette="Greys256")
+        fig.axis.visible = False
+        fig.text("x", "y", text="text", color="color", source=self.gallery_source, text_align="center",
+                 text_baseline="bottom", text_font_size="12pt", text_font_style="bold")
+        return fig
 
     def region_figure(self):
         x0, x1, y0, y1 = self.box

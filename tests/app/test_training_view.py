@@ -5,6 +5,7 @@ import asyncio
 import numpy as np
 import panel as pn
 import pytest
+import torch
 from bokeh.models import GlyphRenderer, Patches
 
 from panel.util import parse_query
@@ -84,6 +85,9 @@ def test_digits_show_the_confusion_matrix_and_bad_widths_a_message(state):
     view = TrainingView(state=state, dataset="digits", hidden="32")
     view.replay_to(5)
     assert view.last_frame.confusion.sum() == len(view.stepper.data.y_test)
+    shown = view.gallery_source.data["text"]
+    probs = view.stepper.model(torch.as_tensor(view.stepper.data.X_test[:len(shown)]))
+    assert shown == [view.stepper.data.class_names[i] for i in probs.argmax(1).tolist()]
     view.hidden = "8,a"
     assert view.stepper is None and view._message.visible
     with pytest.raises(ValueError, match="whole numbers"):
