@@ -37,6 +37,7 @@ MAX_STEPS = 20_000  # per session
 MAX_SECONDS = 600.0  # of training compute per session
 MAX_REGIONS = 20_000
 REPLAY_CHUNK = 200  # steps per frame while a link's run is replayed
+RETRY_REGIONS = 20  # frames drawn on a grid before the exact partition is tried again
 GALLERY = 12  # test images whose predictions the digits view shows
 FRAME_MS = 100  # the player asks for a frame this often; a frame still running makes it skip one (counted)
 BUILD = ("dataset", "hidden", "init_scale", "optimiser", "lr", "batch_size", "weight_decay", "method",
@@ -63,6 +64,7 @@ class Frame:
     partition: object | None
     confusion: np.ndarray | None
     gallery: np.ndarray | None  # the predictions for the first GALLERY test samples (image data)
+    grid: object | None  # a decision map on a grid, when the regions are too many to draw live
     step_seconds: float
     region_seconds: float
     diverged: bool
@@ -98,6 +100,7 @@ class TrainingView(pn.viewable.Viewer):
         self._busy = False
         self._callback = None
         self._used_seconds = 0.0
+        self._grid_frames = 0
         self._skipped = 0
         self._frames: list[float] = []
         self._message = pn.pane.Alert("", alert_type="warning", visible=False)
@@ -134,7 +137,7 @@ class TrainingView(pn.viewable.Viewer):
         data = self.stepper.data
         self.is_2d = data.num_features == 2
         self.box = evaluation.data_box(np.concatenate([data.X_train, data.X_test])) if self.is_2d else None
-        self._used_seconds, self._skipped, self._frames = 0.0, 0, []
+        self._used_seconds, self._skipped, self._frames, self._grid_frames = 0.0, 0, [], 0
         for source in (self.loss_source, self.eval_source, self.region_source):
             source.data = {k: [] for k in source.data}
         self.with_param_step(0)
@@ -167,15 +170,23 @@ class TrainingView(pn.viewable.Viewer):
         self._used_seconds += t1 - t0
         part = confusion = gallery = None
         model = s.trained_model()
-        if is_2d:
-            part = regions.partition_2d(model, box=box, max_regions=MAX_REGIONS)
+        grid = None
+        if is_2d and self._grid_frames > 0:  # too many regions lately: the grid only, retry later
+            self._grid_frames -= 1
+            grid = evaluation.decision_map(model, box, resolution=120)
+        elif is_2d:
+            try:
+                part = regions.partition_2d(model, box=box, max_regions=MAX_REGIONS)
+            except regions.TooManyRegionsError:
+                self._grid_frames = RETRY_REGIONS
+                grid = evaluation.decision_map(model, box, resolution=120)
         else:
             pred = evaluation.predict_proba(model, s.data.X_test).argmax(1)
             confusion = evaluation.confusion_matrix(s.data.y_test, pred, s.data.num_classes)
             gallery = pred[:GALLERY]
         train, test, acc = s.measure()
         losses = report.batch_losses if report is not None else np.zeros(0)
-        return Frame(s.step_count, losses, train, test, acc, part, confusion, gallery, t1 - t0,
+        return Frame(s.step_count, losses, train, test, acc, part, confusion, gallery, grid, t1 - t0,
                      time.perf_counter() - t1, bool(report and report.diverged))
 
     # -- play / pause / step ----------------------------------------------------------------------
@@ -302,6 +313,7 @@ class TrainingView(pn.viewable.Viewer):
         self.boundary_source = ColumnDataSource(dict(xs=[], ys=[]))
         self.point_source = ColumnDataSource(dict(x=[], y=[], color=[]))
         self.gallery_source = ColumnDataSource(dict(x=[], y=[], text=[], color=[]))
+        self.grid_source = ColumnDataSource(dict(image=[np.zeros((1, 1), dtype=np.uint32)]))
 
     def _draw(self, frame: Frame) -> None:
         steps = np.arange(frame.step - len(frame.batch_losses) + 1, frame.step + 1)
@@ -309,7 +321,15 @@ class TrainingView(pn.viewable.Viewer):
             self.loss_source.stream(dict(step=steps.tolist(), loss=frame.batch_losses.tolist()), rollover=20_000)
         self.eval_source.stream(dict(step=[frame.step], train_loss=[frame.train_loss],
                                      test_loss=[frame.test_loss], accuracy=[frame.test_accuracy]))
+        if frame.grid is not None:
+            g = frame.grid
+            colors = np.array([int(c[1:], 16) for c in CLASS_COLORS], dtype=np.uint32)
+            rgba = (colors[g.labels % len(CLASS_COLORS)] << 8 | 0x60).byteswap()  # RRGGBBAA -> bokeh's uint32
+            self.grid_source.data = dict(image=[rgba.view(np.uint32)])
+            self.patch_source.data = dict(xs=[], ys=[], color=[])
+            self.boundary_source.data = dict(xs=[], ys=[])
         if frame.partition is not None:
+            self.grid_source.data = dict(image=[np.zeros((1, 1), dtype=np.uint32)])
             part = frame.partition
             self.region_source.stream(dict(step=[frame.step], regions=[part.num_regions]))
             polys = part.polygons
@@ -326,7 +346,10 @@ class TrainingView(pn.viewable.Viewer):
 
     def _status_text(self, f: Frame) -> str:
         fps = f"{len(self._frames) / sum(self._frames):.1f}" if self._frames else "–"
-        regions_text = f" · **{f.partition.num_regions:,}** linear (activation) regions" if f.partition else ""
+        regions_text = f" · **{f.partition.num_regions:,}** activation regions" if f.partition else ""
+        if f.grid is not None:
+            regions_text = (f" · more than {MAX_REGIONS:,} regions: too many to draw live, the decision map "
+                            "is shown on a grid")
         return (f"Step **{f.step:,}** · train loss {f.train_loss:.4f} · test loss {f.test_loss:.4f} · "
                 f"test accuracy **{100 * f.test_accuracy:.1f}%**{regions_text}  \n"
                 f"{fps} frames/s · last frame: {1000 * f.step_seconds:.0f} ms training + "
@@ -379,6 +402,7 @@ class TrainingView(pn.viewable.Viewer):
         fig = figure(width=440, height=440, x_range=(x0, x1), y_range=(y0, y1),
                      title="Exact linear regions (fill: predicted class), decision boundary",
                      tools="pan,wheel_zoom,reset", toolbar_location="below")
+        fig.image_rgba(image="image", source=self.grid_source, x=x0, y=y0, dw=x1 - x0, dh=y1 - y0)
         fig.patches("xs", "ys", source=self.patch_source, fill_color="color", fill_alpha=0.35,
                     line_color="#555555", line_width=0.4)
         fig.multi_line("xs", "ys", source=self.boundary_source, line_color="black", line_width=2)

@@ -94,3 +94,12 @@ def test_digits_show_the_confusion_matrix_and_bad_widths_a_message(state):
         parse_hidden("a")
     view.hidden = "8"
     assert view.stepper is not None and not view._message.visible
+
+
+def test_too_many_regions_fall_back_to_a_grid_and_say_so(state, monkeypatch):
+    from dashboard.views import training as view_module
+    monkeypatch.setattr(view_module, "MAX_REGIONS", 10)
+    view = TrainingView(state=state, hidden="16,16")
+    assert view.last_frame.partition is None and view.last_frame.grid is not None
+    assert "too many to draw live" in view._status.object
+    assert view.grid_source.data["image"][0].shape == (120, 120) and view.patch_source.data["xs"] == []
