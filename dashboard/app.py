@@ -22,6 +22,7 @@ from .views.overview import OverviewView
 from .views.regions import RegionsView
 from .views.spectra import SpectraView
 from .views.symmetry import SymmetryView
+from .views.training import TrainingView
 
 TITLE = "Network Explorer"
 _process = {"gc_frozen": False}
@@ -35,6 +36,7 @@ TABS = [
     ("Inversion", InversionView),
     ("Inverse problems", InverseView),
     ("Symmetry", SymmetryView),
+    ("Training", TrainingView),
 ]
 
 

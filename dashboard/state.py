@@ -76,9 +76,15 @@ class AppState(param.Parameterized):
                 f"values and gives {n_out} outputs. Add a dataset with {n_in:,} features and {n_out} classes "
                 "first (Your own data, below)."
             )
-        name = UPLOAD_PREFIX + filename
+        return self.add_model(UPLOAD_PREFIX + filename, model)
+
+    def add_model(self, name: str, model: nn.Module, dataset_name: str | None = None) -> str:
+        """Make ``model`` (uploaded, or trained in the Training tab; with its ``explorer_key`` set, as
+        the caches hash models by it) the session's model under ``name``."""
         self._uploads[name] = model
         self.param.model_name.objects = [*classifier_names(), *self._uploads]
+        if dataset_name is not None:
+            self.dataset_name = dataset_name  # kept by _choose_dataset when it fits the model
         self.model_name = name
         return name
 

@@ -12,6 +12,7 @@ module is in ``docs/architecture.md``):
 - :mod:`explorer.inversion`   generator inversion: layer-wise pursuit, LP, gradient descent, sweeps
 - :mod:`explorer.inverse`     sparse recovery: FIRENETs against trained nets, worst-case perturbations, twins
 - :mod:`explorer.equivariance` p4 group-equivariant CNNs: group convs, export, equivariance errors, rotations
+- :mod:`explorer.koopman`     the Koopman view of training: exact DMD of weight snapshots, forecasts
 
 Short names. The modules people import most are also reachable by one word, as
 ``from explorer import zoo, attacks`` or ``from explorer.threads import single_threaded``:
@@ -34,7 +35,7 @@ short name     module
 
 import sys
 
-from . import equivariance, inverse, inversion, models, nets, regions, robustness, spectra, stability
+from . import equivariance, inverse, inversion, koopman, models, nets, regions, robustness, spectra, stability
 from .models import datasets, evaluation, generators, orthogonal, training, zoo
 from .nets import bounds, threads
 from .robustness import certified
@@ -48,6 +49,7 @@ for _short in ("zoo", "datasets", "training", "evaluation", "orthogonal", "gener
 
 __version__ = "0.1.0"
 
-__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion", "inverse", "equivariance",
+__all__ = ["nets", "models", "regions", "stability", "spectra", "robustness", "inversion", "inverse",
+           "equivariance", "koopman",
            "zoo", "datasets", "training", "evaluation", "orthogonal", "generators",
            "attacks", "certified", "bounds", "threads"]

@@ -21,7 +21,8 @@ EXPLORER = ROOT / "explorer"
 
 # package -> the explorer packages it may import (besides itself)
 BASE = {"nets": set(), "models": {"nets"}}
-TOPICS = ("regions", "stability", "spectra", "robustness", "inversion", "inverse", "equivariance")
+TOPICS = ("regions", "stability", "spectra", "robustness", "inversion", "inverse", "equivariance",
+          "koopman")
 NAMED_EDGES = {
     ("stability", "regions"): "exact 2-D verdicts read the partition's vertices",
     ("robustness", "regions"): "the adversarial plane and the exact 2-D distance use the partition",
