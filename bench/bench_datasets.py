@@ -23,9 +23,9 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from explorer.threads import single_threaded
 
 from explorer import datasets
-from explorer.threads import single_threaded
 
 REPEATS = 5
 SHAPES = {"train": 60_000, "t10k": 10_000}

@@ -83,9 +83,9 @@ class AppState(param.Parameterized):
         the caches hash models by it) the session's model under ``name``."""
         self._uploads[name] = model
         self.param.model_name.objects = [*classifier_names(), *self._uploads]
-        if dataset_name is not None:
-            self.dataset_name = dataset_name  # kept by _choose_dataset when it fits the model
-        self.model_name = name
+        self.model_name = name  # offers the model the datasets that fit it
+        if dataset_name is not None and dataset_name in self.param.dataset_name.objects:
+            self.dataset_name = dataset_name  # the data it was trained on
         return name
 
     # -- the user's datasets -------------------------------------------------------------------

@@ -35,7 +35,18 @@ short name     module
 
 import sys
 
-from . import equivariance, inverse, inversion, koopman, models, nets, regions, robustness, spectra, stability
+from . import (
+    equivariance,
+    inverse,
+    inversion,
+    koopman,
+    models,
+    nets,
+    regions,
+    robustness,
+    spectra,
+    stability,
+)
 from .models import datasets, evaluation, generators, orthogonal, training, zoo
 from .nets import bounds, threads
 from .robustness import certified

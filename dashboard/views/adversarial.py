@@ -23,7 +23,15 @@ from explorer import attacks, certified, evaluation, regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
-from .common import CLASS_COLORS, BackgroundWork, error_alert, hv_picture, mosaic, percent, picture
+from .common import (
+    CLASS_COLORS,
+    BackgroundWork,
+    error_alert,
+    hv_picture,
+    mosaic,
+    percent,
+    picture,
+)
 
 GALLERY_SIZE = 12
 RADIUS_COLORS = {"certified": "green", "exact": "black", "DeepFool": "red"}

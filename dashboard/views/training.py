@@ -30,7 +30,7 @@ from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from .. import services
 from ..state import AppState
-from .common import CLASS_COLORS, error_alert
+from .common import CLASS_COLORS
 from .training_koopman import KoopmanPanel
 
 MAX_STEPS = 20_000  # per session

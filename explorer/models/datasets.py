@@ -17,10 +17,18 @@ from __future__ import annotations
 import numpy as np
 
 from .data_folder import from_files, from_folder
-from .data_types import (MAX_CLASSES, MAX_FILE_BYTES, MAX_SAMPLES, MAX_VALUES, Dataset, DatasetError, card,
-                         from_arrays)
+from .data_types import (
+    MAX_CLASSES,
+    MAX_FILE_BYTES,
+    MAX_SAMPLES,
+    MAX_VALUES,
+    Dataset,
+    DatasetError,
+    card,
+    from_arrays,
+    split_note,
+)
 from .data_types import seeded_split as _split
-from .data_types import split_note
 from .idx_files import mnist_from_files, read_idx
 from .user_data import from_csv, from_npz
 

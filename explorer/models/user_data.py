@@ -21,7 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .data_types import MAX_CLASSES, MAX_FILE_BYTES, Dataset, DatasetError, check_size, from_arrays
+from .data_types import (
+    MAX_CLASSES,
+    MAX_FILE_BYTES,
+    Dataset,
+    DatasetError,
+    check_size,
+    from_arrays,
+)
 from .idx_files import to_unit
 
 __all__ = ["from_csv", "from_npz", "read_bytes"]

@@ -3,11 +3,8 @@
 import asyncio
 
 import numpy as np
-import panel as pn
 import pytest
 import torch
-from bokeh.models import GlyphRenderer, Patches
-
 from panel.util import parse_query
 
 from dashboard.app import TABS, _settings_from
@@ -17,7 +14,7 @@ from explorer.models.stepper import Setup, Stepper
 
 
 def test_tab_is_registered():
-    assert TABS[-1] == ("Training", TrainingView)
+    assert ("Training", TrainingView) in TABS
 
 
 def test_frames_draw_the_exact_regions_of_the_frames_weights(state):
@@ -28,7 +25,6 @@ def test_frames_draw_the_exact_regions_of_the_frames_weights(state):
         fresh = regions.partition_2d(view.stepper.trained_model(), box=view.box)
         assert len(view.patch_source.data["xs"]) == fresh.num_regions
         assert view.region_source.data["regions"][-1] == fresh.num_regions
-    fig = view._live.objects[0][0].object if hasattr(view._live.objects[0][0], "object") else None
     assert view.eval_source.data["step"][-1] == 60 and len(view.loss_source.data["loss"]) == 60
 
 

@@ -2,7 +2,6 @@
 
 import re
 
-
 import pytest
 
 from dashboard.state import AppState

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from explorer import koopman
 from explorer.models.stepper import Setup, Stepper
