@@ -8,11 +8,17 @@ cost what every later one costs.
 """
 
 import panel as pn
+import tornado.netutil
 from bokeh.document import Document
 
 from dashboard import jobs
 from dashboard.app import create_app
 from dashboard.state import AppState
+
+# The server processes share one listening socket, and Tornado accepts up to 128 waiting
+# connections per wake-up: one process would take a whole class arriving at once while the
+# other idles. One connection per wake-up lets both processes take their share.
+tornado.netutil._DEFAULT_BACKLOG = 1
 
 pn.extension(sizing_mode="stretch_width", notifications=True)
 jobs.use_processes(True)
