@@ -115,7 +115,10 @@ def main() -> None:
             print(f"{name:20s} {seconds * 1e3:8.1f} ms   peak {peak / 2**20:7.1f} MB allocated")
         print(f"(the float32 Dataset holds {(ds.X_train.nbytes + ds.X_test.nbytes) / 2**20:.0f} MB; "
               f"the byte arrays {sum(p.stat().st_size for p in files['npy']) / 2**20:.0f} MB)")
-        print(f"the Overview's first render on this set with a 784-32-10 MLP: {overview_first_render(raw):.2f} s")
+        try:
+            print(f"the Overview's first render on this set (gzipped upload) with a 784-32-10 MLP: {overview_first_render(gz):.2f} s")
+        except datasets.DatasetError as exc:  # random pixels do not compress under the upload limit
+            print(f"the Overview's first render: not measured here ({exc})")
         ours = timings["ours (raw IDX)"][0]
         print(f"ours / numpy.load of the same byte arrays (no scaling to float32) = "
               f"{ours / timings['numpy.load (.npy)'][0]:.2f}x")
