@@ -152,11 +152,8 @@ def run(fn: Callable, *args, progress: Callable[[int, int], None] | None = None,
     arguments and result picklable. With ``progress`` the job gets a ``progress=`` callback.
     Raises what ``fn`` raised, or :class:`JobError` when a limit stopped the job.
     """
-    if progress is not None:
-        kwargs["progress"] = progress
     if not _settings["processes"]:
-        return fn(*args, **kwargs)
-    kwargs.pop("progress", None)
+        return fn(*args, **kwargs) if progress is None else fn(*args, progress=progress, **kwargs)
     owner = OWNER.get()
     owner_id = None if owner is None else id(owner)
     _claim(owner_id)

@@ -6,12 +6,12 @@
 - :mod:`~explorer.robustness.measures`: robustness over a data set, the adversarial plane;
 - :mod:`~explorer.robustness.certified`: certified radius <= exact distance <= DeepFool.
 
->>> import torch
+>>> import numpy as np
 >>> from torch import nn
->>> model = nn.Linear(2, 2).double()
->>> res = deepfool(model, torch.tensor([[0.3, -0.1]], dtype=torch.float64))
->>> bool(res.success[0]), int(res.iterations[0])
-(True, 1)
+>>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+>>> s = sandwich(model, np.array([0.3, -0.1]))
+>>> bool(s.certified <= s.exact + 1e-12 <= s.deepfool + 2e-12)
+True
 """
 
 from .certified import (
