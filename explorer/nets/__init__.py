@@ -1,6 +1,9 @@
-"""Canonical piecewise-linear form of a ReLU network.
+"""Canonical piecewise-linear form of a network.
 
-Every analysis in :mod:`explorer` sees a network as a chain
+A network with skip connections, ``torch.cat``, max pools or other ReLU-family
+activations becomes a graph (:mod:`explorer.nets.graph`: piecewise-linear layers fed by
+any earlier layers, read with torch.fx by :mod:`explorer.nets.tracing`). A plain ReLU
+network is the special case of a chain
 
     x -> A_1 -> ReLU -> A_2 -> ReLU -> ... -> A_L -> output
 
@@ -20,6 +23,8 @@ network is one affine map ``f(x) = A x + c``.
 
 from .bounds import Bounds, Box, as_box, crown, ibp
 from .from_module import canonical, check_supported, describe
+from .graph import Layer, Pieces, PLGraph
+from .graph_net import GraphNet, NotAChainError
 from .ops import (
     MAX_DENSE_ENTRIES,
     CanonicalNet,
@@ -29,5 +34,6 @@ from .ops import (
     WeightLayer,
 )
 from .threads import single_threaded
+from .tracing import NotPiecewiseLinearError, read_graph
 
-__all__ = ['check_supported', 'MAX_DENSE_ENTRIES', 'UnsupportedLayerError', 'OperatorTooLargeError', 'Op', 'WeightLayer', 'CanonicalNet', 'canonical', 'describe', 'Box', 'as_box', 'Bounds', 'ibp', 'crown', 'single_threaded']
+__all__ = ['PLGraph', 'Layer', 'Pieces', 'GraphNet', 'NotAChainError', 'NotPiecewiseLinearError', 'read_graph', 'check_supported', 'MAX_DENSE_ENTRIES', 'UnsupportedLayerError', 'OperatorTooLargeError', 'Op', 'WeightLayer', 'CanonicalNet', 'canonical', 'describe', 'Box', 'as_box', 'Bounds', 'ibp', 'crown', 'single_threaded']

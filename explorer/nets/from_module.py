@@ -8,7 +8,9 @@ import copy
 import torch
 from torch import nn
 
+from .graph_net import GraphNet
 from .ops import CanonicalNet, Op, UnsupportedLayerError
+from .tracing import read_graph
 
 _AFFINE_TYPES = (nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Unflatten)
 _IDENTITY_TYPES = (nn.Identity, nn.Dropout)
@@ -130,7 +132,10 @@ def canonical(model: nn.Module, input_shape: tuple | None = None) -> CanonicalNe
     ----------
     model : nn.Module
         An ``nn.Sequential`` (possibly nested) or a module whose ``forward`` is a
-        straight chain of supported layers.
+        straight chain of supported layers gives a :class:`CanonicalNet` chain; any other
+        module torch.fx can trace whose operations are piecewise linear (skip connections,
+        ``torch.cat``, MaxPool, LeakyReLU, PReLU, Hardtanh, clamp, Conv1d, grouped or dilated
+        convolutions, ...) gives a :class:`~explorer.nets.graph_net.GraphNet`.
     input_shape : tuple, optional
         Shape of one input without the batch dimension. Read from
         ``model.input_shape`` when not given, else from the first Linear layer.
@@ -138,12 +143,32 @@ def canonical(model: nn.Module, input_shape: tuple | None = None) -> CanonicalNe
     Raises
     ------
     UnsupportedLayerError
-        Naming the first layer that is not supported (e.g. ``MaxPool2d``, ``Tanh``).
+        Naming the first operation that is not supported; :class:`NotPiecewiseLinearError`
+        (a subclass) for a layer that is not piecewise linear (e.g. ``Tanh``, ``GELU``).
     """
     if isinstance(model, CanonicalNet):
         return model
     if input_shape is None:
         input_shape = getattr(model, "input_shape", None)
+    try:
+        return _chain(model, input_shape)
+    except UnsupportedLayerError:
+        return _graph_net(model, input_shape)
+
+
+def _graph_net(model: nn.Module, input_shape) -> GraphNet:
+    """The graph form of a model that is not a plain chain (raises naming what stops it)."""
+    if input_shape is None:
+        first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))), None)
+        if not isinstance(first, nn.Linear):
+            raise ValueError("Give input_shape: it cannot be inferred for this model.")
+        input_shape = (first.in_features,)
+    input_shape = tuple(int(s) for s in input_shape)
+    graph, module64 = read_graph(model, input_shape)
+    return GraphNet(module64, graph, input_shape).eval()
+
+
+def _chain(model: nn.Module, input_shape) -> CanonicalNet:
     leaves = _leaf_modules(model)
     if input_shape is None:
         first = next((m for _, m in leaves if isinstance(m, (nn.Linear, nn.Conv2d))), None)

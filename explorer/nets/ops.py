@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .graph import PLGraph
+
 # The dense (matrix) form of a block is refused above this many entries.
 MAX_DENSE_ENTRIES = 50_000_000
 
@@ -70,6 +72,7 @@ class CanonicalNet(nn.Module):
         self.input_shape = tuple(input_shape)
         self._modules_list = nn.ModuleList([op.module for op in ops])
         self._dense = None  # affine_blocks(), built on first use
+        self._pl_graph = None  # graph(), built on first use
 
     # -- structure -----------------------------------------------------------------
     @property
@@ -194,6 +197,19 @@ class CanonicalNet(nn.Module):
                 blocks.append((*_dense_of(group), False))
             self._dense = blocks
         return list(self._dense)
+
+    def graph(self):
+        """The network as a :class:`~explorer.nets.graph.PLGraph` (a chain of ReLU layers here).
+
+        A network that ends in a ReLU gets an identity output after its last layer.
+        """
+        if self._pl_graph is None:
+            blocks = self.affine_blocks()
+            dense = [(W, b) for W, b, _ in blocks]
+            if blocks[-1][2]:
+                dense.append((np.eye(len(blocks[-1][1])), np.zeros(len(blocks[-1][1]))))
+            self._pl_graph = PLGraph.from_blocks(dense)
+        return self._pl_graph
 
     def dense_blocks(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The affine blocks between ReLUs as matrices: [(W_1, b_1), ..., (W_L, b_L)].

@@ -108,7 +108,7 @@ def test_weight_layers_report_kinds_and_conv_settings():
     assert layers[0].out_shape == (4, 3, 3)
 
 
-@pytest.mark.parametrize("layer, word", [(nn.Tanh(), "Tanh"), (nn.MaxPool2d(2), "MaxPool2d"),
+@pytest.mark.parametrize("layer, word", [(nn.Tanh(), "Tanh"), (nn.Softmax(dim=1), "Softmax"),
                                          (nn.Sigmoid(), "Sigmoid")])
 def test_unsupported_layer_is_named(layer, word):
     model = nn.Sequential(nn.Linear(4, 4), layer, nn.Linear(4, 2))
@@ -117,10 +117,16 @@ def test_unsupported_layer_is_named(layer, word):
     assert "'1'" in str(info.value)  # the layer's position in the Sequential
 
 
-def test_batchnorm_after_relu_is_refused_with_its_name():
+def test_batchnorm_after_relu_is_an_affine_op_of_the_graph():
+    """A BatchNorm that cannot be folded into the layer before it stays an affine op (graph form)."""
     model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.BatchNorm1d(3), nn.Linear(3, 1))
-    with pytest.raises(nets.UnsupportedLayerError, match="BatchNorm '2'"):
-        nets.canonical(model.eval(), (3,))
+    with torch.no_grad():
+        model[2].running_mean.copy_(torch.tensor([0.5, -1.0, 2.0]))
+        model[2].running_var.copy_(torch.tensor([2.0, 0.5, 3.0]))
+    net = nets.canonical(model.eval(), (3,))
+    x = torch.randn(50, 3, dtype=torch.float64)
+    assert isinstance(net, nets.GraphNet) and net.graph().is_chain
+    assert float((model.double()(x) - net(x)).abs().max()) <= 1e-12
 
 
 class _Chain(nn.Module):
@@ -137,14 +143,19 @@ class _Skip(_Chain):
         return self.b(torch.relu(self.a(x))) + x[:, :2]
 
 
-def test_traced_chain_module_is_supported_and_skip_connection_is_not():
+def test_traced_chain_module_is_a_chain_and_skip_connection_a_graph():
     torch.manual_seed(5)
     model = _Chain()
     net = nets.canonical(model, (3,))
     x = torch.randn(4, 3, dtype=torch.float64)
     assert torch.allclose(net(x), model.double()(x), atol=1e-12)
-    with pytest.raises(nets.UnsupportedLayerError, match="skip"):
-        nets.canonical(_Skip(), (3,))
+    assert not isinstance(net, nets.GraphNet)
+    skip = _Skip()
+    graph_net = nets.canonical(skip, (3,))
+    assert isinstance(graph_net, nets.GraphNet) and not graph_net.graph().is_chain
+    assert torch.allclose(graph_net(x), skip.double()(x), atol=1e-12)
+    with pytest.raises(nets.NotAChainError):
+        graph_net.dense_blocks()
 
 
 def test_wrong_input_shape_is_explained():

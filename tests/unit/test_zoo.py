@@ -166,5 +166,5 @@ def test_a_network_ending_in_relu_is_refused(tmp_path):
 
 
 def test_flatten_that_eats_the_batch_is_refused():
-    with pytest.raises(nets.UnsupportedLayerError, match="start_dim=1"):
+    with pytest.raises(nets.UnsupportedLayerError, match="batch dimension"):
         nets.canonical(nn.Sequential(nn.Flatten(0), nn.Linear(4, 2)), (4,))
