@@ -47,6 +47,7 @@ _AFFINE_NAMES = {
     "_adaptive_avg_pool2d", "pad", "constant_pad_nd", "dropout", "feature_dropout", "batch_norm",
     "_native_batch_norm_legit_no_training", "getitem", "matmul", "mm", "addmm", "expand_as", "unflatten",
     "float", "double", "to", "_to_copy", "type_as", "detach", "identity", "split", "chunk", "narrow",
+    "slice", "select", "split_with_sizes", "view_as", "reshape_as", "expand",
 }
 _SHAPE_NAMES = {"size", "dim", "numel", "getattr", "sym_size"}
 # products: at most one factor may depend on the input; for these, only the first one
@@ -116,10 +117,13 @@ class _Reader:
         n_in = math.prod(self.input_shape)
         env = {}
         output = None
+        inputs = [node for node in self.module.graph.nodes if node.op == "placeholder"]
+        if len(inputs) != 1:
+            raise UnsupportedLayerError("The model must take exactly one input tensor.")
         for node in self.module.graph.nodes:
+            if node.op not in ("placeholder", "output") and not node.users:
+                continue  # a result nobody reads (an exported program's input guards)
             if node.op == "placeholder":
-                if env:
-                    raise UnsupportedLayerError("The model takes more than one input; give it one tensor.")
                 env[node] = _Affine([(0, n_in)], _basis_points(n_in, self.input_shape))
             elif node.op == "get_attr":
                 env[node] = _fetch_attr(self.module, node.target)
@@ -153,8 +157,10 @@ class _Reader:
         where = f"'{name}' (node '{node.name}')"
         has_affine = any(isinstance(a, _Affine) for a in _flat(args, kwargs))
         function = node.target if node.op == "call_function" else _method(node.target)
-        if not has_affine or name in _SHAPE_NAMES:
-            return function(*_as_tensors(args), **_as_tensors(kwargs))
+        if not has_affine:
+            return function(*args, **kwargs)
+        if name in _SHAPE_NAMES:
+            return _shape_query(function(*_as_tensors(args), **_as_tensors(kwargs)), args, kwargs)
         if name in _NOT_PL_NAMES:
             raise _not_pl(where)
         activation = _activation_of_call(name, args, kwargs)
@@ -177,8 +183,8 @@ class _Reader:
         sources = sorted({s for v in values for s in v.sources})
         rows = 1 + sum(size for _, size in sources)
 
-        def points(a):
-            return a.aligned(sources) if isinstance(a, _Affine) else a
+        def points(a):  # the batch size a shape query gave stands for this value's rows
+            return a.aligned(sources) if isinstance(a, _Affine) else rows if a is BATCH else a
         with torch.no_grad():
             result = function(*_map(args, points), **_map(kwargs, points))
         if isinstance(result, (tuple, list)):
@@ -206,6 +212,24 @@ class _Reader:
         self.layers.append(layer)
         self.names.append(name)
         return _Affine([(len(self.layers), layer.units)], _basis_points(layer.units, layer.shape))
+
+
+class _BatchSize:
+    """What a shape query answers for the batch dimension: the rows of whichever value it is used on."""
+
+    def __repr__(self):
+        return "batch"
+
+
+BATCH = _BatchSize()
+
+
+def _shape_query(result, args, kwargs):
+    """A shape query's answer with the batch dimension replaced by :data:`BATCH`."""
+    if isinstance(result, torch.Size):
+        return (BATCH, *result[1:])
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    return BATCH if dim == 0 and isinstance(result, int) else result
 
 
 def _basis_points(n: int, shape: tuple) -> torch.Tensor:
@@ -367,6 +391,13 @@ def read_graph(model: nn.Module, input_shape: tuple) -> tuple[PLGraph, nn.Module
     for p in module64.parameters():
         p.requires_grad_(False)
     traced = trace(module64)
+    for node in traced.graph.nodes:
+        value = node.meta.get("val") if node.op == "placeholder" else None
+        if isinstance(value, torch.Tensor) and value.dim() and isinstance(value.shape[0], int):
+            raise UnsupportedLayerError(
+                f"This exported program only runs on batches of {value.shape[0]}; export it with a dynamic "
+                "batch dimension: torch.export.export(model, (x,), dynamic_shapes=({0: "
+                "torch.export.Dim('batch')},)).")
     graph = _Reader(traced, tuple(input_shape)).read()
     x = torch.randn(4, *input_shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with torch.no_grad():
