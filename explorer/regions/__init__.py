@@ -50,4 +50,4 @@ from .partition import (
 from .planes import Plane, box_polygon, plane_from_directions, plane_through
 from .polygons import SLIVER_TOL, ZERO_TOL
 
-__all__ = ['Plane', 'plane_through', 'box_polygon', 'plane_from_directions', 'ZERO_TOL', 'SLIVER_TOL', 'TooManyRegionsError', 'LayerPartition', 'Partition', 'partition_plane', 'partition_2d', 'MAP_TOL', 'LinePartition', 'partition_line', 'GridEstimate', 'grid_estimate', 'serra_upper_bound']
+__all__ = ['MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'GridEstimate', 'LayerPartition', 'LinePartition', 'Partition', 'Plane', 'TooManyRegionsError', 'box_polygon', 'grid_estimate', 'partition_2d', 'partition_line', 'partition_plane', 'plane_from_directions', 'plane_through', 'serra_upper_bound']
