@@ -69,17 +69,20 @@ class Refiner:
     def cut_lines(self, G, g):
         """Cut every region along ``G[p, j] . u + g[p, j] = 0`` for each unit j (p its parent)."""
         V, n, parent = self.V, self.n, self.parent
-        scale = np.linalg.norm(G, axis=2) * self.diam + np.abs(g)  # (Rp, units)
+        if len(n) != len(G):  # already cut in this layer: index the maps by the regions now
+            G, g = G[parent], g[parent]
+        start = np.arange(len(n))  # the region each one was split from, among those at the start
+        scale = np.linalg.norm(G, axis=2) * self.diam + np.abs(g)  # (R0, units)
         Zp = V[..., :1] * G[:, None, :, 0] + V[..., 1:] * G[:, None, :, 1] + g[:, None]
         valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
         tol = ZERO_TOL * scale[:, None]
-        cut_parent = ((valid & (Zp > tol)).any(1) & (valid & (Zp < -tol)).any(1))  # (Rp, units)
+        cut_start = ((valid & (Zp > tol)).any(1) & (valid & (Zp < -tol)).any(1))  # (R0, units)
         for j in range(G.shape[1]):
             self._tick()
-            cand = np.nonzero(cut_parent[parent, j])[0]
+            cand = np.nonzero(cut_start[start, j])[0]
             if not cand.size:
                 continue
-            p = parent[cand]
+            p = start[cand]
             Vc, nc = V[cand], n[cand]
             z = _snap(_dot2(Vc, G[p, j]) + g[p, j][:, None], scale[p, j])
             valid_c = np.arange(Vc.shape[1]) < nc[:, None]
@@ -99,7 +102,8 @@ class Refiner:
             n[cand] = np_
             V = np.concatenate([V, _pad(Vm, K)])
             n = np.concatenate([n, nm])
-            parent = np.concatenate([parent, p])
+            start = np.concatenate([start, p])
+            parent = np.concatenate([parent, parent[cand]])
             self.V, self.n, self.parent = V, n, parent
             self._check()
         self.V, self.n, self.parent = V, n, parent
