@@ -1,4 +1,4 @@
-"""Exact linear regions of a ReLU network on a 2-D slice of its input space.
+"""Exact linear regions of a piecewise-linear network on a 2-D slice of its input space.
 
 On a slice ``x = origin + directions.T @ u`` (``u`` in a convex polygon) every
 pre-activation of the first hidden layer is affine in ``u``, so its zero lines
@@ -8,7 +8,11 @@ and their zero lines cut each piece; and so on (Serra, Tjandraatmadja &
 Ramalingam 2018, arXiv 1711.02114; SplineCam, Humayun et al. CVPR 2023). The
 result is the exact partition of the slice into *activation regions* (convex
 polygons, one activation pattern each). Neighbours whose output maps are equal
-form one *linear region*.
+form one *linear region*. Any network in graph form works the same way, layer by
+layer (:mod:`.refine`): skip connections and ``torch.cat`` only change which affine
+maps feed a layer, other elementwise pieces (LeakyReLU, Hardtanh, ...) cut at each
+breakpoint, and a max pool splits each region into the argmax cells of its windows;
+patterns are then int8 choices (piece or winning position) instead of bools.
 
 Everything runs in float64, one hidden layer at a time, one unit at a time,
 vectorised over all polygons (no per-region Python loop).
@@ -50,4 +54,4 @@ from .partition import (
 from .planes import Plane, box_polygon, plane_from_directions, plane_through
 from .polygons import SLIVER_TOL, ZERO_TOL
 
-__all__ = ['Plane', 'plane_through', 'box_polygon', 'plane_from_directions', 'ZERO_TOL', 'SLIVER_TOL', 'TooManyRegionsError', 'LayerPartition', 'Partition', 'partition_plane', 'partition_2d', 'MAP_TOL', 'LinePartition', 'partition_line', 'GridEstimate', 'grid_estimate', 'serra_upper_bound']
+__all__ = ['MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'GridEstimate', 'LayerPartition', 'LinePartition', 'Partition', 'Plane', 'TooManyRegionsError', 'box_polygon', 'grid_estimate', 'partition_2d', 'partition_line', 'partition_plane', 'plane_from_directions', 'plane_through', 'serra_upper_bound']

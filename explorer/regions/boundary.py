@@ -54,7 +54,7 @@ def _class_cells(V, n, out_A, out_c, diam):
     return out
 
 
-def _decision_boundary(V, n, out_A, out_c, diam, blocks, origin, directions, poly):
+def _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly):
     """Class cells and the decision boundary, region by region (exact: logits are affine per region).
 
     Returns the boundary segments (M, 2, 2), the region of each, and the class cells
@@ -88,7 +88,7 @@ def _decision_boundary(V, n, out_A, out_c, diam, blocks, origin, directions, pol
         rr, start, end, mid, normal = rr[inner], start[inner], end[inner], mid[inner], normal[inner]
         if not len(rr):
             continue
-        _, f, df, fmag = _one_sided(blocks, origin, directions, poly, mid, normal)
+        _, f, df, fmag = _one_sided(graph, origin, directions, poly, mid, normal)
         beyond = _winner(f, df, fmag)
         emit = beyond > cls  # another class beyond; reported once, from the lower class
         if emit.any():

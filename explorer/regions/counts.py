@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..nets.threads import single_threaded
-from .partition import _blocks
+from .partition import _graph
 from .polygons import _check_polygon
+from .sides import _affine
 
 # a grid point counts only if every pre-activation clears zero by this much of its magnitude
 GRID_TOL = 1e-9
@@ -35,7 +36,7 @@ class GridEstimate:
 
     count: int
     resolution: int
-    patterns: np.ndarray  # (count, units) bool, the distinct patterns seen
+    patterns: np.ndarray  # (count, units) bool (ReLU chain) or int8 choices, the distinct patterns seen
     skipped: int = 0  # grid points within GRID_TOL of some unit's zero (not counted)
 
 
@@ -50,8 +51,8 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     ``origin`` and ``directions`` and ``box`` is in plane coordinates. With a convex CCW
     ``polygon`` only the cell centres inside it count (e.g. a triangle slice in its bounding box).
     """
-    blocks = _blocks(model)
-    n_in = blocks[0][0].shape[1]
+    graph = _graph(model)
+    n_in = graph.input_size
     if origin is None:
         if n_in != 2:
             raise ValueError("Give origin and directions for a model whose input is not 2-D.")
@@ -73,27 +74,63 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
         U = U[inside]
     seen, skipped = [], 0
     reach = np.hypot(x1 - x0, y1 - y0) * np.abs(directions).sum(0)
-    units = sum(W.shape[0] for W, _ in blocks[:-1])
+    units = sum(layer.units for layer in graph.layers)
+    chain = graph.is_chain
+    width = -(-units // 8) if chain else units
     with single_threaded():
         for start in range(0, len(U), chunk):
             h = origin + U[start:start + chunk] @ directions
             # |x| plus how far x moves over the slice: zmag = 0 only where z is 0 near the point
-            mag = np.abs(h) + reach
-            bits, clear = [], np.ones(len(h), dtype=bool)
-            for W, b in blocks[:-1]:
-                z = h @ W.T + b
-                zmag = mag @ np.abs(W).T + np.abs(b)
-                clear &= ((np.abs(z) > GRID_TOL * zmag) | (zmag == 0)).all(1)
-                bits.append(z > 0)
-                h = np.maximum(z, 0)
-                mag = np.where(z > 0, zmag, 0.0)
+            bits, clear = _grid_choices(graph, h, np.abs(h) + reach, chain)
             skipped += int((~clear).sum())
-            packed = np.packbits(np.concatenate(bits, axis=1)[clear], axis=1)
+            words = np.concatenate(bits, axis=1)[clear]
+            packed = np.packbits(words, axis=1) if chain else words.view(np.uint8)
             if len(packed):
-                seen.append(np.unique(packed.view(np.dtype((np.void, packed.shape[1])))))
-        uniq = np.unique(np.concatenate(seen)) if seen else np.zeros((0, -(-units // 8)), np.uint8)
-    pats = np.unpackbits(uniq.view(np.uint8).reshape(len(uniq), -1), axis=1)[:, :units].astype(bool)
+                seen.append(np.unique(np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))))
+        uniq = np.unique(np.concatenate(seen)) if seen else np.zeros((0, width), np.uint8)
+    flat = uniq.view(np.uint8).reshape(len(uniq), -1)
+    pats = np.unpackbits(flat, axis=1)[:, :units].astype(bool) if chain else flat.view(np.int8)
     return GridEstimate(len(uniq), resolution, pats, skipped)
+
+
+def _grid_choices(graph, h, mag, chain: bool):
+    """Choices of every layer at points h, and which points clear every breakpoint / tie.
+
+    A point is clear when every pre-activation is more than ``GRID_TOL`` times its magnitude
+    from each breakpoint, and every max window's winner beats each other entry by that much
+    (magnitudes as in :class:`GridEstimate`).
+    """
+    hs, mags, bits = [h], [mag], []
+    clear = np.ones(len(h), dtype=bool)
+    for layer in graph.layers:
+        z = _affine(layer.sources, layer.bias, hs)
+        zmag = _affine(layer.sources, layer.bias, mags, absolute=True)
+        if chain:  # ReLU: on iff z > 0
+            clear &= ((np.abs(z) > GRID_TOL * zmag) | (zmag == 0)).all(1)
+            on = z > 0
+            bits.append(on)
+            hs.append(np.maximum(z, 0))
+            mags.append(np.where(on, zmag, 0.0))
+        elif layer.kind == "max":
+            zw, mw = z[:, layer.windows], zmag[:, layer.windows]
+            choice = zw.argmax(-1)
+            top = np.take_along_axis(zw, choice[..., None], -1)
+            rival = (layer.windows != layer.windows[np.arange(layer.units), choice][..., None])
+            gap = np.where(rival, top - zw, np.inf)
+            clear &= ((gap > GRID_TOL * mw.max(-1, keepdims=True)) | (mw.max(-1, keepdims=True) == 0)).all((1, 2))
+            bits.append(choice.astype(np.int8))
+            hs.append(top[..., 0])
+            mags.append(np.take_along_axis(mw, choice[..., None], -1)[..., 0])
+        else:
+            t = layer.pieces.breakpoints
+            tmag = zmag[..., None] + np.abs(t)
+            clear &= ((np.abs(z[..., None] - t) > GRID_TOL * tmag) | (tmag == 0)).all((1, 2))
+            choice = layer.pieces.piece(z)
+            slope, offset = layer.pieces.apply(z, choice)
+            bits.append(choice)
+            hs.append(slope * z + offset)
+            mags.append(np.abs(slope) * zmag + np.abs(offset))
+    return bits, clear
 
 
 def serra_upper_bound(n_in: int, widths) -> int:

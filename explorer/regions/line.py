@@ -9,7 +9,7 @@ import numpy as np
 
 from ..nets.threads import single_threaded
 from .linear_regions import MAP_TOL
-from .partition import TooManyRegionsError, _blocks
+from .partition import TooManyRegionsError, _graph
 from .polygons import ZERO_TOL
 
 
@@ -37,44 +37,88 @@ class LinePartition:
 def partition_line(model, a, b, max_regions: int = 1_000_000) -> LinePartition:
     """Exact activation regions of ``model`` along the segment from ``a`` to ``b``.
 
-    Same method as :func:`partition_plane` in one dimension: each unit's
-    pre-activation is affine in t on an interval of the previous layer, so its root
-    (if inside the interval) is a breakpoint. Roots closer than ``1e-12`` (relative)
-    to an existing breakpoint are snapped to it.
+    Same method as :func:`partition_plane` in one dimension: every layer output is affine
+    in t on an interval of the previous layers, so each unit's crossings of its breakpoints
+    ``z = t`` (and, for a max window, every crossing ``z_i = z_j`` of two of its entries)
+    inside the interval are breakpoints; adjacent pieces of one interval with the same
+    winners are merged again. Roots closer than ``1e-12`` (relative) to an existing
+    breakpoint are snapped to it. Patterns are as in :func:`partition_plane`.
     """
-    blocks = _blocks(model)
-    n_in = blocks[0][0].shape[1]
+    graph = _graph(model)
+    n_in = graph.input_size
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
     if a.size != n_in or b.size != n_in:
         raise ValueError(f"a and b must have {n_in} entries (the model's input size).")
+    chain = graph.is_chain
+    last = [max(ks, default=0) for ks in graph.consumers()]
     with single_threaded():
         lo, hi = np.array([0.0]), np.array([1.0])
-        S, C = (b - a)[None], a[None]  # layer input on interval r: S[r] t + C[r]
-        patterns = np.zeros((1, 0), dtype=bool)
-        for W, bias in blocks[:-1]:
-            s, c = S @ W.T, C @ W.T + bias  # (R, units)
+        maps = {0: ((b - a)[None], a[None])}  # h_j on interval r: S_j[r] t + C_j[r]
+        patterns = np.zeros((1, 0), dtype=bool if chain else np.int8)
+        for k, layer in enumerate(graph.layers, start=1):
+            s, c = _line_preact(layer.sources, layer.bias, maps, len(lo))  # (R, size)
+            if layer.kind == "max":  # crossings of two entries of a window: (z_i - z_j) = 0
+                i, j = np.triu_indices(layer.size, 1)
+                pair = np.zeros((layer.size, layer.size), dtype=bool)
+                for w in layer.windows:
+                    pair[np.ix_(w, w)] = True
+                i, j = i[pair[i, j]], j[pair[i, j]]
+                slope, inter = s[:, i] - s[:, j], c[:, i] - c[:, j]
+            else:
+                slope = np.repeat(s, len(layer.pieces.breakpoints), 1)
+                inter = (c[..., None] - layer.pieces.breakpoints).reshape(len(c), -1)
             with np.errstate(divide="ignore", invalid="ignore"):
-                root = -c / s
+                root = -inter / slope
             span = hi - lo
             inside = (root > lo[:, None] + ZERO_TOL * span[:, None]) & (root < hi[:, None] - ZERO_TOL * span[:, None])
-            inside &= np.abs(s) > 0
+            inside &= np.abs(slope) > 0
             roots = np.sort(np.where(inside, root, hi[:, None]), axis=1)
             pts = np.concatenate([lo[:, None], roots, hi[:, None]], axis=1)
             left, right = pts[:, :-1], pts[:, 1:]
             keep = right > left
             parent = np.nonzero(keep)[0]
             lo, hi = left[keep], right[keep]
+            mid = 0.5 * (lo + hi)
+            z = s[parent] * mid[:, None] + c[parent]
+            if chain:
+                on = z > 0
+                S, C = on * s[parent], on * c[parent]
+            else:
+                on = layer.choose(z)
+                if layer.kind == "max":
+                    idx = layer.windows[np.arange(layer.units), on]
+                    S, C = np.take_along_axis(s[parent], idx, 1), np.take_along_axis(c[parent], idx, 1)
+                    same = np.r_[False, (parent[1:] == parent[:-1]) & (on[1:] == on[:-1]).all(1)]
+                    first = np.nonzero(~same)[0]  # merge pieces of one interval with equal winners
+                    lo, hi = lo[first], np.r_[lo[first[1:]], hi[-1]]
+                    parent, on, S, C = parent[first], on[first], S[first], C[first]
+                else:
+                    sl, off = layer.pieces.apply(z, on)
+                    S, C = sl * s[parent], sl * c[parent] + off
             if len(lo) > max_regions:
                 raise TooManyRegionsError(f"More than {max_regions:,} regions along the line.")
-            mid = 0.5 * (lo + hi)
-            on = s[parent] * mid[:, None] + c[parent] > 0
-            S, C = on * s[parent], on * c[parent]
+            maps = {j: (m if j == 0 else (m[0][parent], m[1][parent])) for j, m in maps.items() if last[j] > k}
+            maps[k] = (S, C)
             patterns = np.concatenate([patterns[parent], on], axis=1)
-        W, bias = blocks[-1]
-        slopes, inter = S @ W.T, C @ W.T + bias
+        slopes, inter = _line_preact(graph.output_sources, graph.output_bias, maps, len(lo))
     scale = np.abs(slopes).max(1) + np.abs(inter).max(1)
     tol = MAP_TOL * np.maximum(scale[1:], scale[:-1])
     same = (np.abs(slopes[1:] - slopes[:-1]).max(1) <= tol) & (np.abs(inter[1:] - inter[:-1]).max(1) <= tol)
     return LinePartition(a, b, np.concatenate([lo, hi[-1:]]), patterns, slopes, inter,
                          int(len(lo) - same.sum()))
+
+
+def _line_preact(sources: dict, bias: np.ndarray, maps: dict, R: int):
+    """(slopes, intercepts) (R, size) of ``sum_j W_j (S_j t + C_j) + bias`` on every interval."""
+    s = c = None
+    for j, W in sources.items():
+        S, C = maps[j]
+        s = S @ W.T if s is None else s + S @ W.T
+        c = C @ W.T if c is None else c + C @ W.T
+    if s is None:
+        s, c = np.zeros((1, len(bias))), np.zeros((1, len(bias)))
+    c = c + bias
+    if s.shape[0] != R:
+        s, c = np.repeat(s, R, 0), np.repeat(c, R, 0)
+    return s, c

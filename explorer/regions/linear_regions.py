@@ -11,8 +11,9 @@ MAP_TOL = 1e-9
 
 
 def _pattern_words(P: np.ndarray) -> np.ndarray:
-    """Patterns (R, T) bool packed into (R, words) uint64, for hashing and exact comparison."""
-    packed = np.packbits(P, axis=1)
+    """Patterns (R, T) packed into (R, words) uint64, for hashing and exact comparison:
+    bool patterns 8 units a byte, int8 choices one byte each."""
+    packed = np.packbits(P, axis=1) if P.dtype == bool else P.astype(np.int8).view(np.uint8)
     pad = (-packed.shape[1]) % 8
     packed = np.concatenate([packed, np.zeros((len(P), pad), np.uint8)], axis=1)
     return np.ascontiguousarray(packed).view(np.uint64)
@@ -23,14 +24,15 @@ def _hash(words: np.ndarray) -> np.ndarray:
     return (words * keys).sum(1, dtype=np.uint64) if words.shape[1] else np.zeros(len(words), np.uint64)
 
 
-def _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out_c):
+def _linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c):
     """Label activation regions by linear region (connected, equal output map).
 
     Only regions whose output map equals another region's map can merge (a random
     projection of the maps finds them). For their edges the neighbour is found exactly:
     at the edge midpoint m, stepping infinitesimally along the outward normal d, a unit
     is on iff z > 0, or z = 0 and its derivative along d is positive (forward mode
-    through the network); that pattern is looked up among the regions' patterns.
+    through the network, :func:`.sides._one_sided`, also for other pieces and max windows);
+    that pattern is looked up among the regions' patterns.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -48,7 +50,7 @@ def _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out
     rr, _, _, _, mid, normal = _edges(V, n, cand)
     inner = _inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
-    bits = _one_sided(blocks, origin, directions, poly, mid, normal)[0]
+    bits = _one_sided(graph, origin, directions, poly, mid, normal)[0].astype(patterns.dtype)
     words, nwords = _pattern_words(patterns), _pattern_words(bits)
     hp, hn = _hash(words), _hash(nwords)
     order = np.argsort(hp)

@@ -1,11 +1,12 @@
-"""The exact partition of a 2-D slice, one hidden layer and one unit at a time.
+"""The exact partition of a 2-D slice, one layer of the network's graph at a time
+(:mod:`.refine`: cuts along each unit's breakpoints, argmax cells of each max window).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 
@@ -16,27 +17,20 @@ from .linear_regions import _linear_regions
 from .planes import box_polygon
 from .polygons import (
     SLIVER_TOL,
-    ZERO_TOL,
     _areas,
     _check_polygon,
     _clip_line,
     _diameter,
-    _dot2,
-    _left_mul,
-    _pad,
-    _snap,
-    _split,
     _vertex_means,
 )
+from .refine import Refiner, TooManyRegionsError, _preact
 
-
-class TooManyRegionsError(RuntimeError):
-    """The partition would exceed ``max_regions``; it is stopped instead of freezing."""
+__all__ = ["LayerPartition", "Partition", "TooManyRegionsError", "partition_2d", "partition_plane"]
 
 
 @dataclass
 class LayerPartition:
-    """The partition by the first ``layer`` hidden layers (``layer`` = 0: the whole slice).
+    """The partition by the first ``layer`` layers of the graph (``layer`` = 0: the whole slice).
 
     Region r has the CCW vertices ``vertices[r, :counts[r]]`` (plane coordinates; the rest
     is padding), also given one array per region by ``polygons``. On region r the next
@@ -46,7 +40,7 @@ class LayerPartition:
     layer: int
     vertices: np.ndarray  # (R, K, 2) padded
     counts: np.ndarray  # (R,)
-    patterns: np.ndarray  # (R, units of layers 1..layer) bool
+    patterns: np.ndarray  # (R, units of layers 1..layer): bool (ReLU chain) or int8 choices
     areas: np.ndarray  # (R,)
     preact_A: np.ndarray | None = None  # (R, units, 2)
     preact_c: np.ndarray | None = None  # (R, units)
@@ -103,6 +97,7 @@ class Partition:
     linear_region_of: np.ndarray  # (R,) label of the linear region holding each activation region
     layers: list = field(repr=False)
     ancestors: list = field(repr=False)
+    graph: object = field(default=None, repr=False)  # the PLGraph partitioned
 
     @property
     def num_regions(self) -> int:
@@ -119,7 +114,7 @@ class Partition:
         return self.origin + np.asarray(u, dtype=np.float64) @ self.directions
 
     def unit_ranges(self, layer: int):
-        """Exact min and max over the slice of every pre-activation of hidden layer ``layer`` (1-based).
+        """Exact min and max over the slice of every pre-activation of layer ``layer`` (1-based).
 
         Each pre-activation is affine on every region of the previous layer's partition, so its
         extremes sit at region vertices. Returns (lo, hi, argmin, argmax): (units,) arrays and
@@ -138,21 +133,31 @@ class Partition:
         return zmin.min(0), zmax.max(0), flat[zmin.argmin(0)], flat[zmax.argmax(0)]
 
     def bent_hyperplane(self, layer: int, unit: int) -> np.ndarray:
-        """Segments (M, 2, 2) where unit ``unit`` of hidden layer ``layer`` (1-based) has
-        pre-activation zero: its bent hyperplane across the slice."""
+        """Segments (M, 2, 2) where unit ``unit`` of layer ``layer`` (1-based) has its
+        pre-activation at a breakpoint (zero for a ReLU): its bent hyperplane across the slice.
+
+        A max layer has none (its outputs switch where two window entries tie): refused.
+        """
         if not 1 <= layer <= len(self.layers) - 1:
             raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
+        spec = self.graph.layers[layer - 1]
+        if spec.kind == "max":
+            raise ValueError(f"Layer {layer} ({spec.name}) is a max layer: its outputs switch where two "
+                             "entries of a window tie, not on one bent hyperplane per unit.")
         prev = self.layers[layer - 1]
         if not 0 <= unit < prev.preact_A.shape[1]:
             raise ValueError(f"Layer {layer} has {prev.preact_A.shape[1]} units.")
         V, n = prev.vertices, prev.counts
-        a, b = prev.preact_A[:, unit], prev.preact_c[:, unit]
-        seg, _ = _clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * _diameter(self.domain) + np.abs(b))
-        return seg
+        a = prev.preact_A[:, unit]
+        segs = []
+        for t in spec.pieces.breakpoints:
+            b = prev.preact_c[:, unit] - t
+            segs.append(_clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * _diameter(self.domain) + np.abs(b))[0])
+        return np.concatenate(segs)
 
 
-def _blocks(model):
-    return canonical(model).dense_blocks()
+def _graph(model):
+    return canonical(model).graph()
 
 
 def partition_plane(model, origin, directions, polygon, max_regions: int = 200_000,
@@ -162,17 +167,21 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
 
     Parameters
     ----------
-    model : a ReLU network (anything :func:`explorer.nets.canonical` accepts).
+    model : a piecewise-linear network (anything :func:`explorer.nets.canonical` accepts:
+        ReLU chains, and graphs with skip connections, ``torch.cat``, max pools, LeakyReLU, ...).
     origin : (n_in,) input point; directions : (2, n_in); polygon : (k, 2) convex, CCW.
     max_regions : stop with :class:`TooManyRegionsError` beyond this many regions.
-    upto_layer : partition by the first ``upto_layer`` hidden layers only (then the
+    upto_layer : partition by the first ``upto_layer`` layers only (then the
         output maps, classes and decision boundary are not computed: they are ``None``/empty).
-    progress : called as ``progress(units_done, units_total)``.
+    progress : called as ``progress(cuts_done, cuts_total)`` (one cut per unit and breakpoint,
+        one per max window).
 
+    Patterns are bool (unit on) for a ReLU chain, else int8 choices (each unit's piece, or
+    each window's winning position; see :class:`~explorer.nets.graph.Layer`).
     The counts are exact up to the tolerances stated in the module docstring.
     """
-    blocks = _blocks(model)
-    n_in = blocks[0][0].shape[1]
+    graph = _graph(model)
+    n_in = graph.input_size
     origin = np.asarray(origin, dtype=np.float64).ravel()
     directions = np.asarray(directions, dtype=np.float64)
     if directions.size == 2 * n_in:
@@ -181,90 +190,81 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
         raise ValueError(f"The model takes {n_in} inputs: origin must have {n_in} entries and "
                          f"directions shape (2, {n_in}); got {origin.shape} and {directions.shape}.")
     poly = _check_polygon(polygon)
-    hidden = blocks[:-1]
-    n_layers = len(hidden) if upto_layer is None else int(upto_layer)
-    if not 0 <= n_layers <= len(hidden):
-        raise ValueError(f"upto_layer must be between 0 and {len(hidden)}.")
+    n_layers = len(graph.layers) if upto_layer is None else int(upto_layer)
+    if not 0 <= n_layers <= len(graph.layers):
+        raise ValueError(f"upto_layer must be between 0 and {len(graph.layers)}.")
     with single_threaded():
-        return _partition(blocks, hidden[:n_layers], origin, directions, poly, max_regions,
-                          progress, full=n_layers == len(hidden))
+        return _partition(graph, n_layers, origin, directions, poly, max_regions, progress)
 
 
-def _partition(blocks, hidden, origin, directions, poly, max_regions, progress, full):
+def _still_read(graph, n_layers: int, full: bool) -> list:
+    """``last[j]``: the last layer (L + 1: the output) among those computed that reads h_j."""
+    stop = len(graph.layers) + 1 if full else n_layers
+    return [max([k for k in ks if k <= stop], default=0) for ks in graph.consumers()]
+
+
+def _partition(graph, n_layers, origin, directions, poly, max_regions, progress):
+    full = n_layers == len(graph.layers)
+    chain = graph.is_chain
     diam = _diameter(poly)
-    dom_area = _areas(poly[None], np.array([len(poly)]))[0]
-    min_area = SLIVER_TOL * dom_area
+    min_area = SLIVER_TOL * _areas(poly[None], np.array([len(poly)]))[0]
     V = poly[None].copy()
     n = np.array([len(poly)])
-    A = directions.T[None]  # (R, width, 2): the current layer's input is A[r] @ u + c[r]
-    c = origin[None]
-    patterns = np.zeros((1, 0), dtype=bool)
+    maps = {0: (directions.T[None], origin[None])}  # h_j = A_j[r] @ u + c_j[r]; the input's is shared
+    last = _still_read(graph, n_layers, full)
+    patterns = np.zeros((1, 0), dtype=bool if chain else np.int8)
     ancestors = [np.zeros(1, dtype=np.int64)]  # ancestors[k][r]: layer-k region of region r
     layers = []
-    total = sum(W.shape[0] for W, _ in hidden)
+    todo = graph.layers[:n_layers]
+    total = sum(layer.units if layer.kind == "max" else layer.size * len(layer.pieces.breakpoints)
+                for layer in todo)
     done = 0
-    for W, b in hidden:
-        G = _left_mul(W, A)  # pre-activations on parent region p: G[p] @ u + g[p]
-        g = c @ W.T + b
+    for k, layer in enumerate(todo, start=1):
+        G, g = _preact(layer.sources, layer.bias, maps, len(n))  # pre-activations on parent region p
         layers.append(LayerPartition(len(layers), V.copy(), n.copy(), patterns, _areas(V, n), G, g))
-        scale = np.linalg.norm(G, axis=2) * diam + np.abs(g)  # (Rp, units)
-        Zp = V[..., :1] * G[:, None, :, 0] + V[..., 1:] * G[:, None, :, 1] + g[:, None]
-        valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
-        tol = ZERO_TOL * scale[:, None]
-        cut_parent = ((valid & (Zp > tol)).any(1) & (valid & (Zp < -tol)).any(1))  # (Rp, units)
-        parent = np.arange(V.shape[0])
-        for j in range(W.shape[0]):
-            done += 1
-            cand = np.nonzero(cut_parent[parent, j])[0]
-            if cand.size:
-                p = parent[cand]
-                Vc, nc = V[cand], n[cand]
-                z = _snap(_dot2(Vc, G[p, j]) + g[p, j][:, None], scale[p, j])
-                valid_c = np.arange(Vc.shape[1]) < nc[:, None]
-                cut = (valid_c & (z > 0)).any(1) & (valid_c & (z < 0)).any(1)
-                if cut.any():
-                    cand, p, Vc, nc, z = cand[cut], p[cut], Vc[cut], nc[cut], z[cut]
-                    (Vp, np_), (Vm, nm) = _split(Vc, nc, z)
-                    ok = (_areas(Vp, np_) >= min_area) & (_areas(Vm, nm) >= min_area)
-                    if ok.any():
-                        cand, p = cand[ok], p[ok]
-                        Vp, np_, Vm, nm = Vp[ok], np_[ok], Vm[ok], nm[ok]
-                        K = max(V.shape[1], Vp.shape[1], Vm.shape[1])
-                        V = _pad(V, K)
-                        V[cand] = _pad(Vp, K)
-                        n[cand] = np_
-                        V = np.concatenate([V, _pad(Vm, K)])
-                        n = np.concatenate([n, nm])
-                        parent = np.concatenate([parent, p])
-                        if len(n) > max_regions:
-                            raise TooManyRegionsError(
-                                f"The slice has more than {max_regions:,} regions (stopped after "
-                                f"{done} of {total} units). Shrink the slice or raise max_regions.")
-            if progress is not None:
-                progress(done, total)
-        cen = _vertex_means(V, n)
+        cut = Refiner(V, n, diam, min_area, max_regions, progress, done, total)
+        if layer.kind == "max":
+            choice = cut.cut_max(G, g, layer.windows)
+        else:
+            for t in layer.pieces.breakpoints:
+                cut.cut_lines(G, g - t if t else g)
+        V, n, parent, done = cut.V, cut.n, cut.parent, cut.done
         Gp, gp = G[parent], g[parent]
-        on = cen[:, :1] * Gp[..., 0] + cen[:, 1:] * Gp[..., 1] + gp > 0
-        A = on[..., None] * Gp
-        c = on * gp
-        patterns = np.concatenate([patterns[parent], on], axis=1)
+        if layer.kind == "max":
+            idx = layer.windows[np.arange(layer.units), choice]
+            A, c = np.take_along_axis(Gp, idx[..., None], 1), np.take_along_axis(gp, idx, 1)
+        else:
+            cen = _vertex_means(V, n)
+            z = cen[:, :1] * Gp[..., 0] + cen[:, 1:] * Gp[..., 1] + gp
+            if chain:
+                choice = z > 0
+                A, c = choice[..., None] * Gp, choice * gp
+            else:
+                choice = layer.pieces.piece(z)
+                slope, offset = layer.pieces.apply(z, choice)
+                A, c = slope[..., None] * Gp, slope * gp + offset
+        maps = {j: (m if j == 0 else (m[0][parent], m[1][parent])) for j, m in maps.items() if last[j] > k}
+        if last[k] > k:
+            maps[k] = (A, c)
+        patterns = np.concatenate([patterns[parent], choice], axis=1)
         ancestors = [a[parent] for a in ancestors] + [np.arange(len(n))]
-    W_out, b_out = blocks[-1] if full else (None, None)
-    out_A = _left_mul(W_out, A) if full else None
-    out_c = c @ W_out.T + b_out if full else None
+    if full:
+        out_A, out_c = _preact(graph.output_sources, graph.output_bias, maps, len(n))
+    else:
+        out_A = out_c = None
     layers.append(LayerPartition(len(layers), V, n, patterns, _areas(V, n), out_A, out_c))
     cen = _vertex_means(V, n)
     if full:
         logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
         predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, blocks, origin, directions, poly)
-        labels = _linear_regions(blocks, origin, directions, poly, V, n, patterns, out_A, out_c)
+        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
+        labels = _linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c)
     else:
         predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
         labels = np.arange(len(n))
-    return Partition(origin, directions, poly, patterns,
-                     [W.shape[0] for W, _ in hidden], layers[-1].areas, cen, out_A, out_c, predicted,
-                     segs, seg_r, cells, int(labels.max(initial=-1) + 1), labels, layers, ancestors)
+    return Partition(origin, directions, poly, patterns, [layer.units for layer in todo], layers[-1].areas,
+                     cen, out_A, out_c, predicted, segs, seg_r, cells, int(labels.max(initial=-1) + 1), labels,
+                     layers, ancestors, graph)
 
 
 def partition_2d(model, box=(-1.0, 1.0, -1.0, 1.0), **kwargs) -> Partition:

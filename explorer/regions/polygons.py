@@ -97,7 +97,7 @@ def _clip_line(V, n, a, b, scale):
     Returns (segments (M, 2, 2), index of the polygon of each segment (M,)).
     Polygons the line misses, or touches in a single point, give no segment.
     """
-    R, K, _ = V.shape
+    R = V.shape[0]
     if R == 0:
         return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
     z = _snap(_dot2(V, a) + b[:, None], scale)

@@ -1,8 +1,9 @@
 """What lies just beyond a polygon edge: one-sided activation patterns, logits and classes.
 
 At a point m and a direction d, the network restricted to the ray ``m + t d`` for small
-``t > 0`` is affine; forward mode gives it exactly: a unit is on iff ``z > 0``, or ``z = 0``
-(to rounding) and its derivative along d is positive. Used to find the region across an
+``t > 0`` is affine; forward mode gives it exactly: a ReLU unit is on iff ``z > 0``, or ``z = 0``
+(to rounding) and its derivative along d is positive (likewise for every breakpoint of other
+elementwise layers, and lexicographically for the winner of a max window). Used to find the region across an
 edge (linear regions) and the class across an edge (the decision boundary).
 """
 
@@ -41,27 +42,56 @@ def _inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return np.all(dist < -1e-9 * _diameter(poly), axis=1)
 
 
-def _one_sided(blocks, origin, directions, poly, mid: np.ndarray, normal: np.ndarray):
-    """Pattern, logits and their derivatives just beyond plane points ``mid`` along ``normal``.
+def _affine(sources: dict, bias, values: list, absolute: bool = False):
+    """``sum_j W_j values[j] (+ bias)`` over a layer's sources (|W_j| and |bias| if ``absolute``)."""
+    out = None
+    for j, W in sources.items():
+        term = values[j] @ (np.abs(W) if absolute else W).T
+        out = term if out is None else out + term
+    if out is None:
+        out = np.zeros((len(values[0]), len(bias)))
+    return out if bias is None else out + (np.abs(bias) if absolute else bias)
 
-    A pre-activation counts as zero when ``|z| <= SIDE_TOL * m`` with the magnitude
-    ``m = |W| m_prev + |b|`` over the active units, starting from ``|x|`` plus the slice's
-    extent along each input (so a vertex computed 1e-17 off a line through the origin is on it).
-    Returns (pattern (M, units) bool, logits (M, out), derivatives (M, out), logit magnitudes (M, out)).
+
+def _one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarray):
+    """Choices, logits and their derivatives just beyond plane points ``mid`` along ``normal``.
+
+    A pre-activation z is at breakpoint t when ``|z - t| <= SIDE_TOL * (m + |t|)`` with the
+    magnitude ``m = |W| m_prev + |b|`` through the layers (``|slope| m + |offset|`` after an
+    elementwise layer, the winner's after a max), starting from ``|x|`` plus the slice's extent
+    along each input (so a vertex computed 1e-17 off a line through the origin is on it).
+    Beyond the point a unit is on piece ``#{t : z > t, or z = t and dz > 0}``; a max window is
+    won by the argmax of (z, then dz), ties (to the same tolerance) to the lowest position.
+    Returns (choices (M, units) int8, logits (M, out), derivatives (M, out), logit magnitudes (M, out)).
     """
-    h, dh = origin + mid @ directions, normal @ directions
-    mag = np.abs(h) + _diameter(poly) * np.abs(directions).sum(0)
-    bits = []
-    for W, b in blocks[:-1]:
-        z, dz = h @ W.T + b, dh @ W.T
-        zmag = mag @ np.abs(W).T + np.abs(b)
-        ztol = SIDE_TOL * zmag
-        on = (z > ztol) | ((np.abs(z) <= ztol) & (dz > 0))
-        bits.append(on)
-        h, dh, mag = on * z, on * dz, on * zmag
-    W, b = blocks[-1]
-    pattern = np.concatenate(bits, axis=1) if bits else np.zeros((len(mid), 0), dtype=bool)
-    return pattern, h @ W.T + b, dh @ W.T, mag @ np.abs(W).T + np.abs(b)
+    h, dh = [origin + mid @ directions], [normal @ directions]
+    mag = [np.abs(h[0]) + _diameter(poly) * np.abs(directions).sum(0)]
+    choices = []
+    for layer in graph.layers:
+        z, dz = _affine(layer.sources, layer.bias, h), _affine(layer.sources, None, dh)
+        zmag = _affine(layer.sources, layer.bias, mag, absolute=True)
+        if layer.kind == "max":
+            zw, dw, mw = z[:, layer.windows], dz[:, layer.windows], zmag[:, layer.windows]
+            best = zw >= zw.max(-1, keepdims=True) - SIDE_TOL * mw.max(-1, keepdims=True)
+            d = np.where(best, dw, -np.inf)
+            best &= d >= d.max(-1, keepdims=True) - SIDE_TOL * np.abs(np.where(best, dw, 0)).max(-1, keepdims=True)
+            choice = best.argmax(-1)
+            pick = [np.take_along_axis(a, choice[..., None], -1)[..., 0] for a in (zw, dw, mw)]
+            h.append(pick[0])
+            dh.append(pick[1])
+            mag.append(pick[2])
+        else:
+            t = layer.pieces.breakpoints
+            gap, ttol = z[..., None] - t, SIDE_TOL * (zmag[..., None] + np.abs(t))
+            choice = ((gap > ttol) | ((np.abs(gap) <= ttol) & (dz[..., None] > 0))).sum(-1)
+            slope, offset = layer.pieces.apply(z, choice)
+            h.append(slope * z + offset)
+            dh.append(slope * dz)
+            mag.append(np.abs(slope) * zmag + np.abs(offset))
+        choices.append(choice.astype(np.int8))
+    pattern = np.concatenate(choices, axis=1) if choices else np.zeros((len(mid), 0), dtype=np.int8)
+    src, bias = graph.output_sources, graph.output_bias
+    return pattern, _affine(src, bias, h), _affine(src, None, dh), _affine(src, bias, mag, absolute=True)
 
 
 def _winner(f: np.ndarray, df: np.ndarray, fmag: np.ndarray) -> np.ndarray:

@@ -1,0 +1,140 @@
+"""One layer of the exact 2-D partition of a piecewise-linear graph network.
+
+On a region R of the partition by layers ``1..k-1`` every layer output is affine in the
+plane coordinates u, ``h_j = A_j u + c_j``, so layer k's pre-activations are affine too:
+``z_k = G u + g`` with ``G = sum_j W_kj A_j`` and ``g = sum_j W_kj c_j + b_k`` over its
+sources (:class:`~explorer.nets.graph.PLGraph`). Layer k then refines R:
+
+- an elementwise piecewise-linear layer (ReLU, LeakyReLU, clamp, ...) cuts R along
+  ``z_i = t`` for every unit i and breakpoint t (Serra, Tjandraatmadja & Ramalingam 2018,
+  arXiv 1711.02114, for ReLU; a breakpoint t is the zero of ``z - t``);
+- a max layer splits R into the argmax cells of each window,
+  ``{z_i >= z_j for all j in the window}`` (convex polygons, ties to the lowest position,
+  as in :func:`.boundary._class_cells`).
+
+Everything is vectorised over regions; cuts leaving a piece below the sliver area are
+refused and argmax cells below it are dropped (tolerances in :mod:`explorer.regions`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .boundary import _class_cells
+from .polygons import ZERO_TOL, _areas, _dot2, _left_mul, _pad, _snap, _split
+
+
+class TooManyRegionsError(RuntimeError):
+    """The partition would exceed ``max_regions``; it is stopped instead of freezing."""
+
+
+def _preact(sources: dict, bias: np.ndarray, maps: dict, R: int):
+    """(G (R, size, 2), g (R, size)): ``sum_j W_j (A_j u + c_j) + bias`` on every region.
+
+    ``maps[j]`` is (A_j, c_j) with one row per region, or one row shared by all (the input).
+    """
+    G = g = None
+    for j, W in sources.items():
+        A, c = maps[j]
+        Gj, gj = _left_mul(W, A), c @ W.T
+        G = Gj if G is None else G + Gj
+        g = gj if g is None else g + gj
+    if G is None:
+        G, g = np.zeros((1, len(bias), 2)), np.zeros((1, len(bias)))
+    g = g + bias
+    if G.shape[0] != R:
+        G, g = np.repeat(G, R, 0), np.repeat(g, R, 0)
+    return G, g
+
+
+class Refiner:
+    """The regions (V, n) being refined within one layer, with the parent region of each."""
+
+    def __init__(self, V, n, diam, min_area, max_regions, progress, done, total):
+        self.V, self.n, self.parent = V, n, np.arange(len(n))
+        self.diam, self.min_area, self.max_regions = diam, min_area, max_regions
+        self.progress, self.done, self.total = progress, done, total
+
+    def _tick(self):
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def _check(self):
+        if len(self.n) > self.max_regions:
+            raise TooManyRegionsError(
+                f"The slice has more than {self.max_regions:,} regions (stopped after {self.done} of "
+                f"{self.total} cuts). Shrink the slice or raise max_regions.")
+
+    def cut_lines(self, G, g):
+        """Cut every region along ``G[p, j] . u + g[p, j] = 0`` for each unit j (p its parent)."""
+        V, n, parent = self.V, self.n, self.parent
+        if len(n) != len(G):  # already cut in this layer: index the maps by the regions now
+            G, g = G[parent], g[parent]
+        start = np.arange(len(n))  # the region each one was split from, among those at the start
+        scale = np.linalg.norm(G, axis=2) * self.diam + np.abs(g)  # (R0, units)
+        Zp = V[..., :1] * G[:, None, :, 0] + V[..., 1:] * G[:, None, :, 1] + g[:, None]
+        valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
+        tol = ZERO_TOL * scale[:, None]
+        cut_start = ((valid & (Zp > tol)).any(1) & (valid & (Zp < -tol)).any(1))  # (R0, units)
+        for j in range(G.shape[1]):
+            self._tick()
+            cand = np.nonzero(cut_start[start, j])[0]
+            if not cand.size:
+                continue
+            p = start[cand]
+            Vc, nc = V[cand], n[cand]
+            z = _snap(_dot2(Vc, G[p, j]) + g[p, j][:, None], scale[p, j])
+            valid_c = np.arange(Vc.shape[1]) < nc[:, None]
+            cut = (valid_c & (z > 0)).any(1) & (valid_c & (z < 0)).any(1)
+            if not cut.any():
+                continue
+            cand, p, Vc, nc, z = cand[cut], p[cut], Vc[cut], nc[cut], z[cut]
+            (Vp, np_), (Vm, nm) = _split(Vc, nc, z)
+            ok = (_areas(Vp, np_) >= self.min_area) & (_areas(Vm, nm) >= self.min_area)
+            if not ok.any():
+                continue
+            cand, p = cand[ok], p[ok]
+            Vp, np_, Vm, nm = Vp[ok], np_[ok], Vm[ok], nm[ok]
+            K = max(V.shape[1], Vp.shape[1], Vm.shape[1])
+            V = _pad(V, K)
+            V[cand] = _pad(Vp, K)
+            n[cand] = np_
+            V = np.concatenate([V, _pad(Vm, K)])
+            n = np.concatenate([n, nm])
+            start = np.concatenate([start, p])
+            parent = np.concatenate([parent, parent[cand]])
+            self.V, self.n, self.parent = V, n, parent
+            self._check()
+        self.V, self.n, self.parent = V, n, parent
+
+    def cut_max(self, G, g, windows: np.ndarray) -> np.ndarray:
+        """Split every region into the argmax cells of each window; returns the winning
+        window position of every (new) region and window, (R, units) int8."""
+        choice = np.zeros((len(self.n), len(windows)), dtype=np.int8)
+        for u, window in enumerate(windows):
+            self._tick()
+            entries, first = np.unique(window, return_index=True)
+            order = np.argsort(first)
+            entries, first = entries[order], first[order]  # distinct entries, in window order
+            if len(entries) == 1:
+                continue
+            p = self.parent
+            cells = _class_cells(self.V, self.n, G[p][:, entries], g[p][:, entries], self.diam)
+            K = max(c[0].shape[1] for c in cells)
+            V = np.concatenate([_pad(Vc, K) for Vc, _, _ in cells])
+            n = np.concatenate([nc for _, nc, _ in cells])
+            r_of = np.concatenate([r for _, _, r in cells])
+            won = np.concatenate([np.full(len(r), first[i], np.int8) for i, (_, _, r) in enumerate(cells)])
+            area = _areas(V, n)
+            largest = np.zeros(len(n), dtype=bool)  # a region keeps its largest cell in any case
+            by_region = np.lexsort((-area, r_of))
+            head = np.r_[True, r_of[by_region][1:] != r_of[by_region][:-1]]
+            largest[by_region[head]] = True
+            keep = (area >= self.min_area) | largest
+            V, n, r_of, won = V[keep], n[keep], r_of[keep], won[keep]
+            choice = choice[r_of]
+            choice[:, u] = won
+            self.V, self.n, self.parent = V, n, p[r_of]
+            self._check()
+        return choice
