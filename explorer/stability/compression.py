@@ -133,8 +133,8 @@ def _sequential(blocks, input_shape) -> nn.Sequential:
     for i, (W, b) in enumerate(blocks):
         lin = nn.Linear(W.shape[1], W.shape[0]).double()
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-            lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+            lin.weight.copy_(torch.from_numpy(np.array(W)))
+            lin.bias.copy_(torch.from_numpy(np.array(b)))
         layers.append(lin)
         if i < len(blocks) - 1:
             layers.append(nn.ReLU())
