@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from explorer import bounds, stability
 from explorer.nets import Box, PLGraph, canonical, crown_graph, ibp_graph
-from explorer.nets.graph import Pieces
+from explorer.nets.graph import Layer, Pieces
 from explorer.nets.graph_bounds import _pieces_relaxation
 from explorer.stability import ACTIVE, INACTIVE, STABLE, UNKNOWN, UNSTABLE
 from tests.unit.builders import mlp
@@ -139,7 +139,6 @@ def test_relu_relaxation_is_crowns():
 def test_max_of_a_dominating_entry_is_exact():
     # max(x + 3, x - y) on [0, 1]^2: the first entry always wins (3 > 1), so CROWN is exact downstream
     g = PLGraph(2, [], {}, np.zeros(1))
-    from explorer.nets.graph import Layer
     g.layers = [Layer("pool", "max", {0: np.array([[1.0, 0.0], [1.0, -1.0]])}, np.array([3.0, 0.0]),
                       windows=np.array([[0, 1]]), shape=(1,)),
                 Layer("relu", "pieces", {1: np.array([[-1.0]])}, np.array([5.0]), Pieces.relu_family(1), shape=(1,))]
@@ -172,7 +171,6 @@ def check_claims(graph, st, X):
     """Every proven piece holds at every point, and every witness pair is on two pieces."""
     Z = graph.preactivations(X)
     for k, (layer, z) in enumerate(zip(graph.layers, Z)):
-        choice = layer.choose(z)
         for unit in np.nonzero(st.piece[k] >= 0)[0]:
             if layer.kind == "max":  # the proven entry is a maximum (ties allowed)
                 w = layer.windows[unit]
@@ -182,7 +180,6 @@ def check_claims(graph, st, X):
                 p = st.piece[k][unit]
                 assert (z[:, unit] >= t[p] - 1e-12).all() and (z[:, unit] <= t[p + 1] + 1e-12).all()
         assert ((st.piece[k] >= 0) == np.isin(st.status[k], (ACTIVE, INACTIVE, STABLE))).all()
-        del choice
     for (k, unit), (a, b) in st.witnesses.items():
         layer = graph.layers[k]
         ca = layer.choose(graph.preactivations(np.stack([a, b]))[k])[:, unit]
