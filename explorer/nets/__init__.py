@@ -24,6 +24,7 @@ network is one affine map ``f(x) = A x + c``.
 from .bounds import Bounds, Box, as_box, crown, ibp
 from .from_module import canonical, check_supported, describe
 from .graph import Layer, Pieces, PLGraph
+from .graph_bounds import crown_graph, ibp_graph
 from .graph_net import GraphNet, NotAChainError
 from .ops import (
     MAX_DENSE_ENTRIES,
@@ -36,4 +37,4 @@ from .ops import (
 from .threads import single_threaded
 from .tracing import NotPiecewiseLinearError, read_graph
 
-__all__ = ['PLGraph', 'Layer', 'Pieces', 'GraphNet', 'NotAChainError', 'NotPiecewiseLinearError', 'read_graph', 'check_supported', 'MAX_DENSE_ENTRIES', 'UnsupportedLayerError', 'OperatorTooLargeError', 'Op', 'WeightLayer', 'CanonicalNet', 'canonical', 'describe', 'Box', 'as_box', 'Bounds', 'ibp', 'crown', 'single_threaded']
+__all__ = ['PLGraph', 'Layer', 'Pieces', 'GraphNet', 'NotAChainError', 'NotPiecewiseLinearError', 'read_graph', 'check_supported', 'MAX_DENSE_ENTRIES', 'UnsupportedLayerError', 'OperatorTooLargeError', 'Op', 'WeightLayer', 'CanonicalNet', 'canonical', 'describe', 'Box', 'as_box', 'Bounds', 'ibp', 'crown', 'ibp_graph', 'crown_graph', 'single_threaded']

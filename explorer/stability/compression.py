@@ -1,4 +1,8 @@
 """Lossless compression: remove stable units and merge stably active layers.
+
+A ReLU chain becomes a smaller ``nn.Sequential`` (below); any other piecewise-linear network
+becomes a smaller :class:`~explorer.nets.graph.PLGraph` with every stable unit substituted into
+its consumers (:mod:`explorer.stability.graph_compression`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from torch import nn
 from .. import regions
 from ..nets import canonical
 from ..nets.bounds import Box, as_box
+from ..nets.graph_net import GraphNet
 from ..nets.threads import single_threaded
+from .graph_compression import compress_graph, parameters
 from .units import stable_units
 from .verdicts import ACTIVE, INACTIVE, Stability
 
@@ -67,12 +73,17 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
     3. a layer left with stably active units only is multiplied into the next:
        W' = W_{k+1} W_k, b' = W_{k+1} b_k + b_{k+1}.
 
-    Units with status ``unknown`` are kept. Returns (float64 ``nn.Sequential``, report);
+    Units with status ``unknown`` are kept. Returns (float64 ``nn.Sequential``, report); for a
+    network that is not a ReLU chain, (smaller ``PLGraph``, report), where ``removed_inactive``
+    counts the stably inactive units of ReLU-family layers, ``folded_active`` every other stable
+    unit substituted, and ``collapsed_layers`` the layers with no unit left;
     ``report.max_abs_diff`` is the largest output difference over ``samples`` random points,
     box corners, the vertices of the exact regions of a slice of the box (the box itself for
     2-D inputs) and ``points`` if given.
     """
     net = canonical(model)
+    if isinstance(net, GraphNet) and not net.graph().is_chain:
+        return _compress_graph(net, domain, method, time_limit, stability, points, samples, seed)
     blocks = net.dense_blocks()
     box = as_box(domain, blocks[0][0].shape[1])
     st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
@@ -122,8 +133,8 @@ def _sequential(blocks, input_shape) -> nn.Sequential:
     for i, (W, b) in enumerate(blocks):
         lin = nn.Linear(W.shape[1], W.shape[0]).double()
         with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W)))
-            lin.bias.copy_(torch.from_numpy(np.ascontiguousarray(b)))
+            lin.weight.copy_(torch.from_numpy(np.array(W)))
+            lin.bias.copy_(torch.from_numpy(np.array(b)))
         layers.append(lin)
         if i < len(blocks) - 1:
             layers.append(nn.ReLU())
@@ -160,3 +171,28 @@ def _check(net, small, box: Box, points, samples, seed):
         a = net(xt).reshape(len(X), -1).numpy()
         b = small(xt.reshape(len(X), *net.input_shape)).reshape(len(X), -1).numpy()
     return float(np.abs(a - b).max()), len(X)
+
+
+def _compress_graph(net, domain, method, time_limit, stability, points, samples, seed):
+    """:func:`compress` on a graph: substitute the stable units, check on the domain."""
+    graph = net.graph()
+    box = as_box(domain, graph.input_size)
+    st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
+    with single_threaded():
+        small, removed = compress_graph(graph, st.piece)
+        rng = np.random.default_rng(seed + 1)
+        X = [box.sample(samples, rng, corners=samples // 4), box.center[None]]
+        X += [np.stack(pair) for pair in st.witnesses.values()]
+        if points is not None:
+            X.append(np.asarray(points, dtype=np.float64).reshape(-1, box.dim))
+        X = np.concatenate(X)
+        with torch.no_grad():
+            want = net(torch.from_numpy(X).reshape(len(X), *net.input_shape)).reshape(len(X), -1).numpy()
+    diff = float(np.abs(small.evaluate(X)[0] - want).max())
+    inactive = [int((s == INACTIVE).sum()) for s in st.status]
+    after = [layer.units - r for layer, r in zip(graph.layers, removed)]
+    report = CompressionReport([layer.units for layer in graph.layers], [w for w in after if w],
+                               inactive, [r - i for r, i in zip(removed, inactive)],
+                               [k for k, w in enumerate(after) if w == 0], parameters(graph), parameters(small),
+                               diff, len(X), st.method, st)
+    return small, report

@@ -6,7 +6,12 @@ z(x) <= 0 everywhere (the ReLU outputs 0), and *unstable* when both signs occur
 (Kumar, Serra & Ramalingam 2019, arXiv 1905.11428; Serra, Kumar & Ramalingam,
 CPAIOR 2020, arXiv 2001.00218).
 
-Methods of :func:`stable_units`:
+A network that is not a ReLU chain (skip connections, ``torch.cat``, max pools, LeakyReLU,
+PReLU, clamps) is read as a graph and handled by :mod:`explorer.stability.graph_units`: a
+unit is then stable when it stays on one piece of its activation (a max window: one entry
+always wins), with the codes of :mod:`explorer.stability.verdicts`.
+
+Methods of :func:`stable_units` (on a chain):
 
 - ``"ibp"`` / ``"crown"``: sound bounds (:mod:`explorer.nets.bounds`); they prove
   stability or say ``unknown``; fast.
@@ -57,7 +62,9 @@ from .. import regions
 from ..nets import bounds as _bounds
 from ..nets import canonical
 from ..nets.bounds import Box, _interval, as_box
+from ..nets.graph_net import GraphNet
 from ..nets.threads import single_threaded
+from .graph_units import stable_units_graph
 from .milp import _milp_pass
 from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability
 
@@ -88,6 +95,14 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
     net = canonical(model)
+    graph = net.graph() if isinstance(net, GraphNet) else None
+    if graph is not None and not graph.is_chain:
+        box = as_box(domain, graph.input_size)
+        start = time.perf_counter()
+        with single_threaded():
+            result = stable_units_graph(graph, box, method, time_limit, samples, seed, progress)
+        result.seconds = time.perf_counter() - start
+        return result
     blocks = net.dense_blocks()
     box = as_box(domain, blocks[0][0].shape[1])
     start = time.perf_counter()
@@ -106,6 +121,7 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
             result.upper = [u * s for u, s in zip(result.upper, scales)]
             result.witnesses = {key: tuple(np.clip(box.center + box.radius * t, box.lower, box.upper)
                                            for t in pair) for key, pair in result.witnesses.items()}
+    result.piece = [np.where(s == ACTIVE, 1, np.where(s == INACTIVE, 0, -1)).astype(np.int8) for s in result.status]
     result.seconds = time.perf_counter() - start
     return result
 

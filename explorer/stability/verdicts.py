@@ -1,4 +1,13 @@
-"""What a stability analysis returns: a status per hidden unit, with bounds and witnesses."""
+"""What a stability analysis returns: a status per hidden unit, with bounds and witnesses.
+
+Status codes. A unit of a ReLU-family layer (one breakpoint at 0: ReLU, LeakyReLU, PReLU) is
+INACTIVE (always on piece 0, z <= 0) or ACTIVE (piece 1, z >= 0) when stable. A unit of any
+other layer of a graph (a clamp / Hardtanh / ReLU6 with two breakpoints, or a max-pool window)
+is STABLE when it stays on one piece, and ``Stability.piece[k][u]`` says which: the piece index
+``p`` (``t_{p-1} <= z <= t_p`` on the whole domain) or, for a max window, the position in the
+window of the entry that is always a maximum. ``piece`` is -1 for units that are not proven stable,
+and it is filled for ReLU-family units too (0 or 1), so compression reads one array for all.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-INACTIVE, ACTIVE, UNSTABLE, UNKNOWN = 0, 1, 2, 3
-STATUS_NAMES = {INACTIVE: "inactive", ACTIVE: "active", UNSTABLE: "unstable", UNKNOWN: "unknown"}
+INACTIVE, ACTIVE, UNSTABLE, UNKNOWN, STABLE = 0, 1, 2, 3, 4
+STATUS_NAMES = {INACTIVE: "inactive", ACTIVE: "active", UNSTABLE: "unstable", UNKNOWN: "unknown",
+                STABLE: "stable"}
+PROVEN = (INACTIVE, ACTIVE, STABLE)
 
 
 @dataclass
@@ -20,7 +31,9 @@ class Stability:
     ``witnesses[(k, unit)]`` is a pair of inputs (z > 0, z < 0) for units shown unstable;
     for ``"ibp"``, ``"crown"`` and ``"milp"`` both signs clear the rounding margin
     ``SIGN_TOL * (|W| |h| + |b|)`` of the float64 forward pass (``"exact"``: the
-    partition's tolerance).
+    partition's tolerance). On a graph, STABLE may occur and ``piece`` is set (module
+    docstring); a witness pair puts a pieces unit on a higher piece at the first input than
+    at the second, and a max window's winner at different positions, both beyond the margin.
     """
 
     method: str
@@ -30,6 +43,7 @@ class Stability:
     witnesses: dict = field(default_factory=dict)
     seconds: float = 0.0
     milp_solves: int = 0
+    piece: list = field(default_factory=list)
 
     def counts(self) -> list[dict]:
         """Per layer: how many units have each status, by name."""
@@ -37,7 +51,7 @@ class Stability:
 
     @property
     def num_stable(self) -> int:
-        return int(sum(((s == ACTIVE) | (s == INACTIVE)).sum() for s in self.status))
+        return int(sum(np.isin(s, PROVEN).sum() for s in self.status))
 
 
 # a computed pre-activation has a definite sign when |z| exceeds this times its magnitude

@@ -1,0 +1,108 @@
+"""Stable units of a :class:`~explorer.nets.graph.PLGraph` (skip connections, max pools, LeakyReLU, clamps).
+
+A unit is *stable* on a domain when it stays on one piece of its activation there (a max-pool
+window: when one entry is always a maximum); then the unit is affine on the domain and
+:func:`explorer.stability.compress` can substitute it into its consumers. The status codes and
+the ``piece`` arrays are described in :mod:`explorer.stability.verdicts`.
+
+- ``"ibp"`` / ``"crown"``: the graph bounds of :mod:`explorer.nets.graph_bounds`; a pieces unit
+  is stable on piece p when ``t_{p-1} <= l`` and ``u <= t_p``; a window when the entry with the
+  largest lower bound has it at least every other entry's upper bound.
+- ``"milp"``: CROWN, then a data pre-pass (a unit seen clearly on two pieces, or a window with two
+  clear winners, is unstable with those two inputs as witness), then for each unit left the
+  programs of :mod:`explorer.stability.graph_milp` that would prove the piece it was seen on.
+
+Graphs are not normalised (chains are, see :mod:`explorer.stability.units`), so the MILP's proof
+margin is ``PROOF_TOL * max(1, scale)`` with the unit's bound magnitude as its scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nets.bounds import Box
+from ..nets.graph_bounds import crown_graph, ibp_graph, max_winners
+from .verdicts import ACTIVE, INACTIVE, SIGN_TOL, STABLE, UNKNOWN, Stability
+
+
+def relu_like(layer) -> bool:
+    """Whether a layer's units take the ReLU codes (one breakpoint, at 0: ReLU, LeakyReLU, PReLU)."""
+    return layer.kind == "pieces" and len(layer.pieces.breakpoints) == 1 and layer.pieces.breakpoints[0] == 0
+
+
+def status_of(layer, piece: np.ndarray) -> np.ndarray:
+    """Status codes for the proven pieces (-1: not proven, UNKNOWN)."""
+    if relu_like(layer):
+        return np.where(piece == 1, ACTIVE, np.where(piece == 0, INACTIVE, UNKNOWN)).astype(np.int8)
+    return np.where(piece >= 0, STABLE, UNKNOWN).astype(np.int8)
+
+
+def proven_pieces(layer, l: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The piece every unit stays on for z in [l, u], -1 where the bounds do not show one.
+
+    Pieces: ``p = #{t <= l}``, stable when ``u <= t_p`` (or p is the last piece), so a unit with
+    ``z = 0`` everywhere counts as ACTIVE as in the chain case. Max: :func:`max_winners`.
+    """
+    if layer.kind == "max":
+        return max_winners(layer, l, u).astype(np.int8)
+    t = layer.pieces.breakpoints
+    p = (l[:, None] >= t[None]).sum(1)
+    upper = np.append(t, np.inf)[p]
+    return np.where(u <= upper, p, -1).astype(np.int8)
+
+
+def graph_preacts(graph, X: np.ndarray):
+    """Pre-activations of every layer at the rows of X and their rounding margins
+    ``SIGN_TOL * m`` with m the magnitude of the float64 computation (``|W| m_h + |b|``, carried
+    through the activations as ``|s| m_z + |d|``, or the winner's for a max): where a value clears
+    its margin from a breakpoint (or from a rival entry), the computed side is the true one."""
+    h, mags = [X], [np.abs(X)]
+    Z, T = [], []
+    for layer in graph.layers:
+        z = layer.bias + sum(h[j] @ W.T for j, W in layer.sources.items())
+        m = np.abs(layer.bias) + sum(mags[j] @ np.abs(W).T for j, W in layer.sources.items())
+        choice = layer.choose(z)
+        Z.append(z)
+        T.append(SIGN_TOL * m)
+        h.append(layer.activate(z, choice))
+        if layer.kind == "max":
+            mags.append(np.take_along_axis(m[:, layer.windows], choice[..., None].astype(np.int64), -1)[..., 0])
+        else:
+            s, d = layer.pieces.apply(z, choice)
+            mags.append(np.abs(s) * m + np.abs(d))
+    return Z, T
+
+
+def clear_choice(layer, z: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """The piece (or winning position) of every unit at every sample, -1 where it is within the
+    rounding margin of a breakpoint (or of a rival entry), see :func:`graph_preacts`."""
+    if layer.kind == "max":
+        w = layer.windows
+        zw, tw = z[:, w], tol[:, w]
+        best = zw.argmax(-1)
+        zb = np.take_along_axis(zw, best[..., None], -1)
+        tb = np.take_along_axis(tw, best[..., None], -1)
+        same = w[None] == np.take_along_axis(np.broadcast_to(w, zw.shape), best[..., None], -1)
+        clear = np.where(same, True, zb - zw > tb + tw).all(-1)
+        return np.where(clear, best, -1).astype(np.int8)
+    t = layer.pieces.breakpoints
+    near = (np.abs(z[..., None] - t) <= tol[..., None] + SIGN_TOL * np.abs(t)).any(-1)
+    return np.where(near, -1, layer.pieces.piece(z)).astype(np.int8)
+
+
+def stable_units_graph(graph, box: Box, method: str, time_limit: float, samples: int, seed: int,
+                       progress=None) -> Stability:
+    """:func:`explorer.stability.stable_units` on a graph (module docstring)."""
+    if method == "exact":
+        raise ValueError("method='exact' reads the exact 2-D partition, which handles ReLU chains only; "
+                         "use method='milp' for this network.")
+    ib = ibp_graph(graph, box)
+    b = ib if method == "ibp" else crown_graph(graph, box, ib)
+    pieces = [proven_pieces(layer, l, u) for layer, l, u in zip(graph.layers, b.lower, b.upper)]
+    result = Stability(method, [status_of(layer, p) for layer, p in zip(graph.layers, pieces)],
+                       b.lower, b.upper, piece=pieces)
+    if method == "milp":
+        from .graph_milp import milp_pass
+
+        milp_pass(graph, box, result, time_limit, samples, seed, progress)
+    return result
