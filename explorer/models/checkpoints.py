@@ -14,7 +14,7 @@ import copy
 import io
 import zipfile
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
