@@ -12,6 +12,8 @@ torch.Size([3, 10])
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 
@@ -71,7 +73,7 @@ class LeakyMLP(nn.Module):
 
     def __init__(self, sizes=(2, 16, 16, 2), negative_slope: float = 0.1):
         super().__init__()
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
         self.act = nn.LeakyReLU(negative_slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

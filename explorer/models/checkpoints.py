@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import io
 import zipfile
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -185,7 +185,7 @@ def _save_graph(model: nn.Module, path, input_shape, class_names) -> Path:
 
 
 def _pt2_refusal(data: bytes) -> None:
-    """Refuse a ``torch.export`` archive (.pt2): loading one can run code (see docs/model-files.md)."""
+    """Refuse a ``torch.export`` archive (.pt2): ``torch.export.load`` can run code that the file holds."""
     if not zipfile.is_zipfile(io.BytesIO(data)):
         return
     try:

@@ -21,7 +21,7 @@ order, so ``torch.fx.symbolic_trace(GraphModel(spec))`` is a graph of standard m
 Dropout and Identity are no-ops in eval mode and have no node. The declared sizes are
 checked by :func:`explorer.models.declared_graph.check_graph` before anything is built.
 
->>> spec = [{"name": "fc", "type": "linear", "in": 2, "out": 2, "inputs": ["input"]},
+>>> spec = [{"name": "fc", "type": "linear", "in": 2, "out": 2, "bias": True, "inputs": ["input"]},
 ...         {"name": "act", "type": "relu", "inputs": ["fc"]},
 ...         {"name": "res", "type": "add", "inputs": ["act", "input"]}]
 >>> import torch
