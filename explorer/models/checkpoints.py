@@ -1,21 +1,29 @@
 """Checkpoint files: an architecture spec, the state dict, read with weights_only.
 
 A checkpoint is a plain dictionary that ``torch.load(..., weights_only=True)``
-can read: an architecture *spec* (a list of layer dictionaries), the input shape,
-the class names and the state dict. No pickled Python objects, ever.
+can read: an architecture *spec*, the input shape, the class names and the state
+dict. No pickled Python objects, ever. The spec is either a list of layer
+dictionaries (version 1, ``"layers"``: an ``nn.Sequential``) or a graph spec
+(version 2, ``"graph"``: nodes fed by earlier nodes, see :mod:`.graph_spec`), written
+for any other module of supported layers by tracing it with ``torch.fx``.
 """
 
 from __future__ import annotations
 
+import copy
 import io
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
 from .. import nets
+from .declared_graph import GraphSpecError, check_graph
 from .declared_sizes import SizeLimitError, check_archive, check_spec
+from .graph_spec import NONLINEAR_TYPES, GraphModel
+from .graph_trace import graph_spec_of
 
 FORMAT = "network-explorer-checkpoint"
 MAX_UPLOAD_BYTES = 50 * 2**20
@@ -109,18 +117,33 @@ def model_from_spec(spec: list[dict], input_shape=None, class_names=None) -> nn.
     return model
 
 
+def _is_plain_chain(model: nn.Module) -> bool:
+    """An ``nn.Sequential`` of the version-1 layer types (saved as a list of layers)."""
+    chain_types = (nn.Linear, nn.Conv2d, nn.ReLU, nn.Flatten, nn.Unflatten, nn.AvgPool2d,
+                   nn.BatchNorm1d, nn.BatchNorm2d)
+    return isinstance(model, nn.Sequential) and all(type(m) in chain_types for m in _saved_layers(model))
+
+
 def save(model: nn.Module, path, input_shape=None, class_names=None) -> Path:
-    """Write ``model`` (an ``nn.Sequential``) as a checkpoint readable with weights_only=True."""
+    """Write ``model`` as a checkpoint readable with weights_only=True (round-trip checked).
+
+    An ``nn.Sequential`` of Linear / Conv2d / ReLU / AvgPool2d / BatchNorm / Flatten layers is
+    saved as a list of layers; any other module made of the layers of :mod:`.graph_spec` is
+    traced with ``torch.fx`` and saved as a graph spec.
+    """
     input_shape = input_shape or getattr(model, "input_shape", None)
     if input_shape is None:
         raise ValueError("Give input_shape (e.g. (64,) or (1, 8, 8)) to save this model.")
+    class_names = list(class_names or getattr(model, "class_names", None) or [])
+    if not _is_plain_chain(model):
+        return _save_graph(model, path, input_shape, class_names)
     nets.canonical(model, input_shape)  # refuse unsupported networks now, not at load time
     payload = {
         "format": FORMAT,
         "version": 1,
         "layers": spec_of(model),
         "input_shape": [int(s) for s in input_shape],
-        "class_names": list(class_names or getattr(model, "class_names", None) or []),
+        "class_names": class_names,
         "state_dict": {k: v.detach().cpu().clone()
                        for k, v in nn.Sequential(*_saved_layers(model)).state_dict().items()},
     }
@@ -142,7 +165,43 @@ def _check_round_trip(model: nn.Module, loaded: nn.Module, input_shape) -> None:
                               "captured by the checkpoint format.")
 
 
-def load_file(source) -> nn.Sequential:
+def _save_graph(model: nn.Module, path, input_shape, class_names) -> Path:
+    graph, state = graph_spec_of(model, input_shape)
+    payload = {"format": FORMAT, "version": 2, "graph": graph, "input_shape": [int(s) for s in input_shape],
+               "class_names": class_names, "state_dict": state}
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    loaded = load_file(buffer.getvalue())
+    x = torch.rand(8, *input_shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = copy.deepcopy(model).eval().double()(x)
+        got = loaded.double()(x)
+    if want.shape != got.shape or not torch.allclose(want, got, rtol=1e-12, atol=1e-12 * float(want.abs().max())):
+        raise CheckpointError("The saved checkpoint would not reproduce this model; a layer setting is not "
+                              "captured by the checkpoint format.")
+    path = Path(path)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def _pt2_refusal(data: bytes) -> None:
+    """Refuse a ``torch.export`` archive (.pt2): ``torch.export.load`` can run code that the file holds."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return
+    try:
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # check_archive words the damage
+    if any(n.endswith(("/archive_format", "serialized_exported_program.json")) or "/models/" in n for n in names):
+        raise CheckpointError(
+            "Refused: this is a torch.export program (.pt2). torch.export.load can run code from the file "
+            "(pickled weights, sample inputs and objects, shape formulas passed to eval, compiled libraries), "
+            "so uploads of .pt2 are not read. If you trust the file, load it yourself, then save "
+            "ep.module()'s source model with explorer.zoo.save(model, path)."
+        )
+
+
+def load_file(source) -> nn.Module:
     """Read a checkpoint written by :func:`save` from a path or bytes; eval-mode model.
 
     Raises :class:`CheckpointError` (or :class:`~explorer.nets.UnsupportedLayerError`)
@@ -155,6 +214,7 @@ def load_file(source) -> nn.Sequential:
         check_archive(data)
     except SizeLimitError as exc:
         raise CheckpointError(str(exc)) from exc
+    _pt2_refusal(data)
     try:
         payload = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as exc:  # torch raises many types for bad files
@@ -170,17 +230,31 @@ def load_file(source) -> nn.Sequential:
             "This is a torch file but not a Network Explorer checkpoint (no architecture); "
             "write it with explorer.zoo.save(model, path)."
         )
-    for key in ("layers", "input_shape", "state_dict"):
+    for key in ("graph" if "graph" in payload else "layers", "input_shape", "state_dict"):
         if key not in payload:
             raise CheckpointError(f"The checkpoint has no '{key}' entry.")
     state = payload["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("The state dict must map names to tensors.")
+    if "graph" in payload:
+        return _load_graph(payload, state)
     try:
         check_spec(payload["layers"], payload["input_shape"], sum(v.numel() for v in state.values()))
     except SizeLimitError as exc:
         raise CheckpointError(str(exc)) from exc
     model = model_from_spec(payload["layers"], payload["input_shape"], payload.get("class_names") or None)
+    _load_weights(model, state)
+    try:
+        net = nets.canonical(model, model.input_shape)
+    except ValueError as exc:
+        raise CheckpointError(f"The layers do not fit the input shape {tuple(model.input_shape)}: {exc}") from exc
+    if net.ops and net.ops[-1].kind == "relu":
+        raise CheckpointError("The network ends in a ReLU; a classifier must end in an affine layer "
+                              "(Linear) that gives the class scores.")
+    return _named_classes(model, net.output_shape)
+
+
+def _load_weights(model: nn.Module, state: dict) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -190,19 +264,28 @@ def load_file(source) -> nn.Sequential:
     for name, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise CheckpointError(f"The weights '{name}' contain NaN or infinite values.")
-    try:
-        net = nets.canonical(model, model.input_shape)
-    except ValueError as exc:
-        raise CheckpointError(f"The layers do not fit the input shape {tuple(model.input_shape)}: {exc}") from exc
-    if net.ops and net.ops[-1].kind == "relu":
-        raise CheckpointError("The network ends in a ReLU; a classifier must end in an affine layer "
-                              "(Linear) that gives the class scores.")
-    if len(net.output_shape) != 1:
-        raise CheckpointError(f"The network must end in a vector of scores; its output has shape {net.output_shape}.")
+
+
+def _named_classes(model: nn.Module, output_shape: tuple) -> nn.Module:
+    if len(output_shape) != 1:
+        raise CheckpointError(f"The network must end in a vector of scores; its output has shape {output_shape}.")
     if model.class_names is None:
-        model.class_names = [str(k) for k in range(net.output_shape[0])]
-    if len(model.class_names) != net.output_shape[0]:
-        raise CheckpointError(
-            f"{len(model.class_names)} class names for {net.output_shape[0]} outputs."
-        )
+        model.class_names = [str(k) for k in range(output_shape[0])]
+    if len(model.class_names) != output_shape[0]:
+        raise CheckpointError(f"{len(model.class_names)} class names for {output_shape[0]} outputs.")
     return model.eval()
+
+
+def _load_graph(payload: dict, state: dict) -> GraphModel:
+    """The version-2 part of :func:`load_file`: sizes checked, then the GraphModel built."""
+    graph = payload["graph"]
+    try:
+        output_shape = check_graph(graph, payload["input_shape"], sum(v.numel() for v in state.values()))
+    except (SizeLimitError, GraphSpecError) as exc:
+        raise CheckpointError(str(exc)) from exc
+    if graph[-1]["type"] in NONLINEAR_TYPES:
+        raise CheckpointError(f"The network ends in a {graph[-1]['type']}; a classifier must end in an affine "
+                              "layer (Linear) that gives the class scores.")
+    model = GraphModel(graph, payload["input_shape"], payload.get("class_names") or None)
+    _load_weights(model, state)
+    return _named_classes(model, output_shape)

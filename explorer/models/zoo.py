@@ -7,7 +7,7 @@ the class names and the state dict. No pickled Python objects, ever.
 >>> from explorer import zoo
 >>> "digits-mlp" in zoo.names()
 True
->>> model = zoo.load("moons-mlp")          # eval-mode nn.Sequential, sha256-checked
+>>> model = zoo.load("moons-mlp")          # eval-mode nn.Module, sha256-checked
 >>> zoo.card("moons-mlp")["dataset"]
 'moons'
 
@@ -20,14 +20,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from . import datasets, generators, orthogonal, reconstruction, training
+from . import architectures, datasets, generators, orthogonal, reconstruction, training
 from .checkpoints import (
     FORMAT,
     MAX_UPLOAD_BYTES,
@@ -37,6 +37,7 @@ from .checkpoints import (
     save,
     spec_of,
 )
+from .graph_trace import graph_spec_of
 
 __all__ = ["names", "card", "load", "build", "ZooEntry", "ENTRIES", "DATA_DIR", "CARDS_FILE",
            # checkpoint files, re-exported so that `zoo.save` / `zoo.load_file` read naturally
@@ -62,7 +63,7 @@ class ZooEntry:
     name: str
     description: str
     dataset: str
-    layers: list[dict]
+    layers: list[dict] | None  # the layer spec; None: the graph spec of ``architecture``
     input_shape: tuple
     recipe: training.Recipe
     dataset_kwargs: dict = field(default_factory=dict)
@@ -71,6 +72,22 @@ class ZooEntry:
     # A topic package's trainer is named as "package.module:function" and imported only by build(), so
     # that explorer.models imports no topic (e.g. digits-p4cnn, trained in explorer.equivariance).
     trainer: Callable | str | None = None
+    # a module class (explorer.models.architectures) built with no arguments, saved as a graph spec
+    architecture: type[nn.Module] | None = None
+
+    def new_model(self, class_names=None) -> nn.Module:
+        """An untrained model of this entry (draws its initial weights from torch's global generator)."""
+        if self.architecture is None:
+            return model_from_spec(self.layers, self.input_shape, class_names)
+        model = self.architecture()
+        model.input_shape, model.class_names = tuple(self.input_shape), class_names
+        return model
+
+    def spec(self) -> list[dict]:
+        """The layers, or for an ``architecture`` the graph spec that its checkpoint holds."""
+        if self.architecture is None:
+            return self.layers
+        return graph_spec_of(self.architecture(), self.input_shape)[0]
 
     def trainer_function(self) -> Callable | None:
         """The trainer, imported first when it is named by a string."""
@@ -157,6 +174,17 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
              training.Recipe("p4", epochs=40, lr=3e-3,
                              extra={"channels": [4, 8, 16], "pool_after": [0], "head": "orbit"}),
              trainer="explorer.equivariance.training:train_p4"),
+    ZooEntry("digits-resnet", "A small residual CNN: a 3x3 conv stem (8 channels), two residual blocks "
+             "x + conv(relu(conv(x))), 2x2 average pooling and a linear head.",
+             "digits", None, (64,), training.Recipe("plain", epochs=40, lr=3e-3),
+             architecture=architectures.DigitsResNet),
+    ZooEntry("digits-lenet", "LeNet-style CNN: two (3x3 conv, ReLU, 2x2 max pool) stages with 6 and 16 "
+             "channels, then 64 -> 32 -> 10.",
+             "digits", None, (64,), training.Recipe("plain", epochs=60, lr=3e-3),
+             architecture=architectures.DigitsLeNet),
+    ZooEntry("moons-leaky", "The moons MLP (2 -> 16 -> 16 -> 2) with LeakyReLU(0.1) units instead of ReLU.",
+             "moons", None, (2,), training.Recipe("plain", epochs=200, lr=1e-2),
+             architecture=architectures.LeakyMLP),
 ]}
 
 
@@ -181,7 +209,7 @@ def card(name: str) -> dict:
         "dataset": entry.dataset,
         "input_shape": list(entry.input_shape),
         "recipe": {k: v for k, v in vars(entry.recipe).items() if k != "extra"},
-        "layers": entry.layers,
+        "layers": entry.spec(),
         "task": entry.task,
         **measured,
     }
@@ -197,7 +225,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def load(name: str) -> nn.Sequential:
+def load(name: str) -> nn.Module:
     """Load a zoo model (eval mode) after checking its checkpoint's sha256."""
     entry = _entry(name)
     info = _cards().get(name)
@@ -224,7 +252,7 @@ def build(names_to_build=None, progress: Callable[[str, int, int], None] | None 
         data = datasets.load(entry.dataset, **entry.dataset_kwargs) if entry.dataset in datasets.names() else None
         torch.manual_seed(entry.recipe.seed)
         class_names = data.class_names if entry.task == "classifier" else None
-        model = model_from_spec(entry.layers, entry.input_shape, class_names)
+        model = entry.new_model(class_names)
         report = None if progress is None else (lambda d, t, n=name: progress(n, d, t))
         if entry.trainer is None:
             training.train(model, data, entry.recipe, progress=report)
