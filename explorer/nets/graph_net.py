@@ -27,12 +27,14 @@ class GraphNet(CanonicalNet):
     each window's winning position (max pool), see :class:`~explorer.nets.graph.Layer`.
     """
 
-    def __init__(self, module64: nn.Module, graph: PLGraph, input_shape: tuple):
+    def __init__(self, module64: nn.Module | None, graph: PLGraph, input_shape: tuple):
+        """``module64`` runs the forward pass; without one (a graph made by an analysis, such as a
+        compressed network) the graph itself does, in float64 numpy."""
         super().__init__([], input_shape)
         self.module64 = module64
         self._graph = graph
         with torch.no_grad():
-            self._output_shape = tuple(module64(torch.zeros(1, *self.input_shape, dtype=torch.float64)).shape[1:])
+            self._output_shape = tuple(self(torch.zeros(1, *self.input_shape, dtype=torch.float64)).shape[1:])
 
     @property
     def output_shape(self) -> tuple:
@@ -53,6 +55,8 @@ class GraphNet(CanonicalNet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype != torch.float64:
             return self.forward(x.to(torch.float64)).to(x.dtype)
+        if self.module64 is None:
+            return torch.from_numpy(self._graph.evaluate(self._flat(x))[0])
         return self.module64(self._as_batch(x))
 
     def _flat(self, x) -> np.ndarray:

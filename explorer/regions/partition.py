@@ -10,7 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..nets import canonical
+from ..nets import PLGraph, canonical
 from ..nets.threads import single_threaded
 from .boundary import _decision_boundary
 from .linear_regions import _linear_regions
@@ -156,8 +156,8 @@ class Partition:
         return np.concatenate(segs)
 
 
-def _graph(model):
-    return canonical(model).graph()
+def _graph(model) -> PLGraph:
+    return model if isinstance(model, PLGraph) else canonical(model).graph()
 
 
 def partition_plane(model, origin, directions, polygon, max_regions: int = 200_000,

@@ -1,8 +1,8 @@
 """Lossless compression: remove stable units and merge stably active layers.
 
 A ReLU chain becomes a smaller ``nn.Sequential`` (below); any other piecewise-linear network
-becomes a smaller :class:`~explorer.nets.graph.PLGraph` with every stable unit substituted into
-its consumers (:mod:`explorer.stability.graph_compression`).
+becomes a smaller :class:`~explorer.nets.GraphNet` (its forward pass run by its graph) with every
+stable unit substituted into its consumers (:mod:`explorer.stability.graph_compression`).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
        W' = W_{k+1} W_k, b' = W_{k+1} b_k + b_{k+1}.
 
     Units with status ``unknown`` are kept. Returns (float64 ``nn.Sequential``, report); for a
-    network that is not a ReLU chain, (smaller ``PLGraph``, report), where ``removed_inactive``
+    network that is not a ReLU chain, (smaller ``GraphNet``, report), where ``removed_inactive``
     counts the stably inactive units of ReLU-family layers, ``folded_active`` every other stable
     unit substituted, and ``collapsed_layers`` the layers with no unit left;
     ``report.max_abs_diff`` is the largest output difference over ``samples`` random points,
@@ -179,7 +179,8 @@ def _compress_graph(net, domain, method, time_limit, stability, points, samples,
     box = as_box(domain, graph.input_size)
     st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
     with single_threaded():
-        small, removed = compress_graph(graph, st.piece)
+        small_graph, removed = compress_graph(graph, st.piece)
+        small = GraphNet(None, small_graph, net.input_shape)
         rng = np.random.default_rng(seed + 1)
         X = [box.sample(samples, rng, corners=samples // 4), box.center[None]]
         X += [np.stack(pair) for pair in st.witnesses.values()]
@@ -188,11 +189,11 @@ def _compress_graph(net, domain, method, time_limit, stability, points, samples,
         X = np.concatenate(X)
         with torch.no_grad():
             want = net(torch.from_numpy(X).reshape(len(X), *net.input_shape)).reshape(len(X), -1).numpy()
-    diff = float(np.abs(small.evaluate(X)[0] - want).max())
+    diff = float(np.abs(small_graph.evaluate(X)[0] - want).max())
     inactive = [int((s == INACTIVE).sum()) for s in st.status]
     after = [layer.units - r for layer, r in zip(graph.layers, removed)]
     report = CompressionReport([layer.units for layer in graph.layers], [w for w in after if w],
                                inactive, [r - i for r, i in zip(removed, inactive)],
-                               [k for k, w in enumerate(after) if w == 0], parameters(graph), parameters(small),
+                               [k for k, w in enumerate(after) if w == 0], parameters(graph), parameters(small_graph),
                                diff, len(X), st.method, st)
     return small, report

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import regions
 from ..nets.bounds import Box
 from ..nets.graph_bounds import crown_graph, ibp_graph, max_winners
-from .verdicts import ACTIVE, INACTIVE, SIGN_TOL, STABLE, UNKNOWN, Stability
+from .verdicts import ACTIVE, INACTIVE, SIGN_TOL, STABLE, UNKNOWN, UNSTABLE, Stability
 
 
 def relu_like(layer) -> bool:
@@ -94,8 +95,7 @@ def stable_units_graph(graph, box: Box, method: str, time_limit: float, samples:
                        progress=None) -> Stability:
     """:func:`explorer.stability.stable_units` on a graph (module docstring)."""
     if method == "exact":
-        raise ValueError("method='exact' reads the exact 2-D partition, which handles ReLU chains only; "
-                         "use method='milp' for this network.")
+        return _exact_graph(graph, box)
     ib = ibp_graph(graph, box)
     b = ib if method == "ibp" else crown_graph(graph, box, ib)
     pieces = [proven_pieces(layer, l, u) for layer, l, u in zip(graph.layers, b.lower, b.upper)]
@@ -105,4 +105,41 @@ def stable_units_graph(graph, box: Box, method: str, time_limit: float, samples:
         from .graph_milp import milp_pass
 
         milp_pass(graph, box, result, time_limit, samples, seed, progress)
+    return result
+
+
+def _exact_graph(graph, box: Box) -> Stability:
+    """Stable units of a 2-input graph read off its exact partition (:mod:`explorer.regions`).
+
+    A ReLU-family unit's exact pre-activation range (widened by the partition's tolerance, as
+    for chains) gives its piece; a max window is stable when every region has the same winner.
+    Witnesses of unstable units are centroids of two regions on different pieces.
+    """
+    if box.dim != 2:
+        raise ValueError("method='exact' needs a model with 2 inputs (it reads the exact 2-D partition).")
+    part = regions.partition_plane(graph, np.zeros(2), np.eye(2),
+                                   regions.box_polygon(box.lower[0], box.upper[0], box.lower[1], box.upper[1]))
+    result = Stability("exact", [], [], [], piece=[])
+    diam = float(np.hypot(*(box.upper - box.lower)))
+    start = 0
+    for k, layer in enumerate(graph.layers):
+        lo, hi, _, _ = part.unit_ranges(k + 1)
+        choices = part.patterns[:, start:start + layer.units].astype(np.int64)
+        start += layer.units
+        if layer.kind == "max":
+            piece = np.where((choices == choices[:1]).all(0), choices[0], -1)
+        else:
+            prev = part.layers[k]
+            tol = regions.ZERO_TOL * (np.linalg.norm(prev.preact_A, axis=2) * diam + np.abs(prev.preact_c)).max(0)
+            piece = proven_pieces(layer, lo + tol, hi - tol)
+        status = status_of(layer, piece.astype(np.int8))
+        status[status == UNKNOWN] = UNSTABLE
+        for unit in np.nonzero(status == UNSTABLE)[0]:
+            first = int(np.argmax(choices[:, unit]))
+            other = int(np.argmin(choices[:, unit]))
+            result.witnesses[(k, int(unit))] = (part.centroids[first].copy(), part.centroids[other].copy())
+        result.status.append(status)
+        result.lower.append(lo)
+        result.upper.append(hi)
+        result.piece.append(piece.astype(np.int8))
     return result

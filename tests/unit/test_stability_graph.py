@@ -220,9 +220,21 @@ def test_milp_agrees_with_a_dense_grid_on_2d_inputs(cls, seed):
         assert (st.status[k] != UNKNOWN).all()
 
 
-def test_exact_method_on_a_graph_is_refused():
-    with pytest.raises(ValueError, match="ReLU chains"):
-        stability.stable_units(build(Residual, 2, 0), (-1, 1, -1, 1), method="exact")
+def test_exact_method_on_a_graph_agrees_with_the_forward_pass():
+    """Exact verdicts from the 2-D partition: a stable unit's piece never changes on the box,
+    and every unstable unit's witnesses sit on two different pieces."""
+    for cls in (Residual, Clamped):
+        net = build(cls, 2, 0)
+        graph = canonical(net, (2,)).graph()
+        box = Box(-np.ones(2), np.ones(2))
+        st = stability.stable_units(net, box, method="exact")
+        _, choices = graph.evaluate(points(box, 100_000, 5))
+        for k, layer in enumerate(graph.layers):
+            stable = st.piece[k] >= 0
+            assert (choices[k][:, stable] == st.piece[k][stable]).all()
+            for unit in np.nonzero(st.status[k] == UNSTABLE)[0]:
+                a, b = st.witnesses[(k, int(unit))]
+                assert graph.evaluate(a[None])[1][k][0, unit] != graph.evaluate(b[None])[1][k][0, unit]
 
 
 # -- compression ----------------------------------------------------------------------------------
@@ -239,10 +251,12 @@ def test_compressed_graph_equals_the_original_on_the_domain(cls, method):
     X = points(box, 100_000, 11)
     with torch.no_grad():
         want = net(torch.from_numpy(X)).numpy()
-    assert np.abs(small.evaluate(X)[0] - want).max() <= 1e-9
+    assert np.abs(small.graph().evaluate(X)[0] - want).max() <= 1e-9
+    with torch.no_grad():  # the compressed network is a module too
+        assert np.abs(small(torch.from_numpy(X[:1000])).numpy() - want[:1000]).max() <= 1e-9
     assert report.max_abs_diff <= 1e-9
     units = lambda g: sum(layer.units for layer in g.layers)
-    assert units(small) == units(graph) - report.stability.num_stable
+    assert units(small.graph()) == units(graph) - report.stability.num_stable
     assert report.stability.num_stable > 0  # (substitution can add weights: a skip to the input)
 
 
@@ -259,7 +273,7 @@ def test_dead_and_saturated_units_are_substituted():
     assert report.widths_after[0] <= 4 and report.widths_after[1] <= 3
     X = points(box, 20_000, 3)
     with torch.no_grad():
-        assert np.abs(small.evaluate(X)[0] - net(torch.from_numpy(X)).numpy()).max() <= 1e-12
+        assert np.abs(small.graph().evaluate(X)[0] - net(torch.from_numpy(X)).numpy()).max() <= 1e-12
 
 
 def test_chain_compression_still_returns_a_sequential():
