@@ -29,5 +29,8 @@ from .ops import (
     WeightLayer,
 )
 from .threads import single_threaded
+from .weights import weight_layers
 
-__all__ = ['check_supported', 'MAX_DENSE_ENTRIES', 'UnsupportedLayerError', 'OperatorTooLargeError', 'Op', 'WeightLayer', 'CanonicalNet', 'canonical', 'describe', 'Box', 'as_box', 'Bounds', 'ibp', 'crown', 'single_threaded']
+__all__ = ['MAX_DENSE_ENTRIES', 'Bounds', 'Box', 'CanonicalNet', 'Op', 'OperatorTooLargeError', 'UnsupportedLayerError',
+           'WeightLayer', 'as_box', 'canonical', 'check_supported', 'crown', 'describe', 'ibp', 'single_threaded',
+           'weight_layers']
