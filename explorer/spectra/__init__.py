@@ -47,4 +47,4 @@ from .sigma_max import (
 )
 from .truncation import truncate_rank
 
-__all__ = ['dense_singular_values', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'conv_symbol', 'conv_operator', 'conv_matrix', 'conv_singular_values', 'fft_applies', 'SymbolMap', 'symbol_norm_map', 'BOUND_METHODS', 'interlacing_bound', 'largest_singular_value', 'schur_bound', 'LayerSpectrum', 'layer_spectrum', 'auto_method', 'model_spectra', 'LipschitzBound', 'lipschitz_bound', 'marchenko_pastur_pdf', 'power_law_fit', 'ESDStats', 'esd_statistics', 'weightwatcher_pooled', 'truncate_rank']
+__all__ = ['BOUND_METHODS', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'ESDStats', 'LayerSpectrum', 'LipschitzBound', 'SymbolMap', 'auto_method', 'conv_matrix', 'conv_operator', 'conv_singular_values', 'conv_symbol', 'dense_singular_values', 'esd_statistics', 'fft_applies', 'interlacing_bound', 'largest_singular_value', 'layer_spectrum', 'lipschitz_bound', 'marchenko_pastur_pdf', 'model_spectra', 'power_law_fit', 'schur_bound', 'symbol_norm_map', 'truncate_rank', 'weightwatcher_pooled']
