@@ -79,7 +79,8 @@ def _layer(call: _Call, name: str) -> WeightLayer:
     m = call.module
     weight, bias = m.weight.detach(), None if m.bias is None else m.bias.detach()
     if call.bn is not None:
-        weight, bias = _fold(weight, bias, call.bn)
+        with torch.no_grad():
+            weight, bias = _fold(weight, bias, call.bn)
     out_shape = tuple(call.output.shape[1:])
     weight = weight.numpy().copy()
     bias = None if bias is None else bias.numpy().copy()
