@@ -107,7 +107,8 @@ def weight_layers(model: nn.Module, input_shape: tuple | None = None) -> list[We
     with forward hooks; each call of a weight layer gives one :class:`WeightLayer` (float64
     weights, shapes per sample; a layer called twice appears twice, the second as
     ``"name (call 2)"``). ``input_shape`` is read from ``model.input_shape`` when not given,
-    else taken from a first Linear layer.
+    else taken from a first Linear layer. A :class:`CanonicalNet` gives its own
+    :meth:`~CanonicalNet.weight_layers` (the same layers, under the original names).
 
     **BatchNorm folding.** An eval-mode ``BatchNorm1d/2d`` whose input tensor *is* the output
     tensor of the weight-layer call right before it (same object, not changed in place
@@ -122,8 +123,8 @@ def weight_layers(model: nn.Module, input_shape: tuple | None = None) -> list[We
     was given) and :class:`UnsupportedLayerError` for a ``padding="same"`` conv that pads
     its sides unequally.
     """
-    if isinstance(model, CanonicalNet) and input_shape is None:
-        input_shape = model.input_shape
+    if isinstance(model, CanonicalNet):
+        return model.weight_layers()
     shape = _input_shape(model, input_shape)
     net = copy.deepcopy(model).double().eval()
     names = {id(m): name or type(m).__name__ for name, m in net.named_modules()}

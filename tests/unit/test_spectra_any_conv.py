@@ -47,7 +47,7 @@ def _layer(name, padding_mode, stride, seed=0):
     layer = cls(ci, co, k, stride=stride, padding=pad, dilation=dil, groups=groups,
                 padding_mode=padding_mode).double().eval()
     kwargs = {"padding": "circular" if padding_mode == "circular" else "zeros", "stride": stride, "pad": pad,
-                  "dilation": dil, "groups": groups}
+              "dilation": dil, "groups": groups}
     return layer, (ci, *size), kwargs
 
 
@@ -254,3 +254,20 @@ def test_model_spectra_and_lipschitz_bound_on_a_tanh_network():
     worst = max(np.linalg.norm(torch.autograd.functional.jacobian(f, x).reshape(3, -1).numpy(), 2)
                 for x in 0.3 * torch.randn(20, 1, 2, 4, 4, generator=gen, dtype=torch.float64))
     assert 0 < worst <= lip.product
+
+
+def test_weight_layers_agree_with_the_canonical_form_on_a_piecewise_linear_net():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1, bias=False), nn.BatchNorm2d(3), nn.ReLU(), nn.Dropout(),
+                          nn.Conv2d(3, 2, 3, stride=2, padding=1, padding_mode="circular"), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8, 2))
+    with torch.no_grad():
+        model[1].running_var.uniform_(0.5, 2)
+        model[1].running_mean.uniform_(-1, 1)
+    model.eval()
+    canon = nets.canonical(model, (1, 4, 4))
+    for ours in (nets.weight_layers(model, (1, 4, 4)), nets.weight_layers(canon)):
+        for a, b in zip(ours, canon.weight_layers(), strict=True):
+            assert (a.name, a.kind, a.in_shape, a.out_shape, a.stride, a.padding, a.padding_mode) == \
+                (b.name, b.kind, b.in_shape, b.out_shape, b.stride, b.padding, b.padding_mode)
+            assert np.max(np.abs(a.weight - b.weight)) < 1e-14 and np.max(np.abs(a.bias - b.bias)) < 1e-14
