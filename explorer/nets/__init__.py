@@ -36,5 +36,9 @@ from .ops import (
 )
 from .threads import single_threaded
 from .tracing import NotPiecewiseLinearError, read_graph
+from .weights import weight_layers
 
-__all__ = ['PLGraph', 'Layer', 'Pieces', 'GraphNet', 'NotAChainError', 'NotPiecewiseLinearError', 'read_graph', 'check_supported', 'MAX_DENSE_ENTRIES', 'UnsupportedLayerError', 'OperatorTooLargeError', 'Op', 'WeightLayer', 'CanonicalNet', 'canonical', 'describe', 'Box', 'as_box', 'Bounds', 'ibp', 'crown', 'ibp_graph', 'crown_graph', 'single_threaded']
+__all__ = ['MAX_DENSE_ENTRIES', 'Bounds', 'Box', 'CanonicalNet', 'GraphNet', 'Layer', 'NotAChainError',
+           'NotPiecewiseLinearError', 'Op', 'OperatorTooLargeError', 'PLGraph', 'Pieces', 'UnsupportedLayerError',
+           'WeightLayer', 'as_box', 'canonical', 'check_supported', 'crown', 'crown_graph', 'describe', 'ibp',
+           'ibp_graph', 'read_graph', 'single_threaded', 'weight_layers']

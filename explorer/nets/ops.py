@@ -46,17 +46,25 @@ class Op:
 
 @dataclass
 class WeightLayer:
-    """A layer that carries a weight, as seen by the spectra and zoo code."""
+    """A layer that carries a weight, as seen by the spectra and zoo code.
+
+    ``kind`` is ``"linear"``, ``"conv1d"`` or ``"conv2d"``. A conv's ``stride``, ``padding``
+    (pixels per side) and ``dilation`` have one entry per spatial axis (1-tuples for
+    ``conv1d``); a grouped conv's weight is PyTorch's ``(c_out, c_in / groups, ...)``.
+    Shapes are per sample.
+    """
 
     name: str
-    kind: str  # "linear" or "conv2d"
-    weight: np.ndarray  # (out, in) or (c_out, c_in, kh, kw), float64
+    kind: str  # "linear", "conv1d" or "conv2d"
+    weight: np.ndarray  # (out, in), (c_out, c_in / groups, k) or (c_out, c_in / groups, kh, kw), float64
     bias: np.ndarray | None
     in_shape: tuple
     out_shape: tuple
     stride: tuple = (1, 1)
     padding: tuple = (0, 0)
     padding_mode: str = "zeros"
+    dilation: tuple = (1, 1)
+    groups: int = 1
 
 
 class CanonicalNet(nn.Module):
@@ -98,7 +106,8 @@ class CanonicalNet(nn.Module):
             bias = None if m.bias is None else m.bias.detach().numpy().copy()
             extra = {}
             if op.kind == "conv2d":
-                extra = dict(stride=tuple(m.stride), padding=tuple(m.padding), padding_mode=m.padding_mode)
+                extra = {"stride": tuple(m.stride), "padding": tuple(m.padding), "padding_mode": m.padding_mode,
+                         "dilation": tuple(m.dilation), "groups": m.groups}
             layers.append(WeightLayer(op.name, op.kind, m.weight.detach().numpy().copy(), bias,
                                       op.in_shape, op.out_shape, **extra))
         return layers

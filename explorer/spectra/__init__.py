@@ -5,6 +5,8 @@ image boundary is treated, so every function names its *method* ("fft", "dense",
 "density", "auto": see :mod:`explorer.spectra.conv`). The largest singular value has
 its own bounds and estimates (:mod:`explorer.spectra.sigma_max`), and
 :func:`lipschitz_bound` multiplies them over a network (:mod:`explorer.spectra.network`).
+Conv1d, dilated and grouped convs are exact wherever plain convs are (:mod:`explorer.spectra.layout`),
+and :func:`residual_singular_values` gives the spectrum of a residual block ``x + conv(x)``.
 
 >>> import numpy as np
 >>> K = np.zeros((1, 1, 3, 3)); K[0, 0, 1, 1] = 2.0          # 2 x identity
@@ -39,6 +41,7 @@ from .network import (
     lipschitz_bound,
     model_spectra,
 )
+from .residual import RESIDUAL_METHODS, residual_singular_values
 from .sigma_max import (
     BOUND_METHODS,
     interlacing_bound,
@@ -47,4 +50,4 @@ from .sigma_max import (
 )
 from .truncation import truncate_rank
 
-__all__ = ['dense_singular_values', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'conv_symbol', 'conv_operator', 'conv_matrix', 'conv_singular_values', 'fft_applies', 'SymbolMap', 'symbol_norm_map', 'BOUND_METHODS', 'interlacing_bound', 'largest_singular_value', 'schur_bound', 'LayerSpectrum', 'layer_spectrum', 'auto_method', 'model_spectra', 'LipschitzBound', 'lipschitz_bound', 'marchenko_pastur_pdf', 'power_law_fit', 'ESDStats', 'esd_statistics', 'weightwatcher_pooled', 'truncate_rank']
+__all__ = ['BOUND_METHODS', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'RESIDUAL_METHODS', 'ESDStats', 'LayerSpectrum', 'LipschitzBound', 'SymbolMap', 'auto_method', 'conv_matrix', 'conv_operator', 'conv_singular_values', 'conv_symbol', 'dense_singular_values', 'esd_statistics', 'fft_applies', 'interlacing_bound', 'largest_singular_value', 'layer_spectrum', 'lipschitz_bound', 'marchenko_pastur_pdf', 'model_spectra', 'power_law_fit', 'residual_singular_values', 'schur_bound', 'symbol_norm_map', 'truncate_rank', 'weightwatcher_pooled']

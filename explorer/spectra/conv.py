@@ -19,6 +19,12 @@ image boundary is treated, so every function here names its *method*:
 - ``"auto"``: ``"fft"`` for circular padding where it applies (:func:`fft_applies`),
   ``"dense"`` otherwise.
 
+Conv1d weights ``(c_out, c_in, k)``, dilation and groups are accepted everywhere: a Conv1d
+is a Conv2d of kernel height 1 on a ``1 x n`` image, a dilated kernel is a plain kernel with
+zeros between its taps, and a grouped conv is the direct sum of its groups (a block-diagonal
+symbol), so each method is exact where it is exact for plain convs
+(:mod:`explorer.spectra.layout`).
+
 The largest singular value has its own bounds and estimates
 (:func:`largest_singular_value`), and :func:`lipschitz_bound` multiplies them over a
 network. Conventions: PyTorch weights ``(c_out, c_in, kh, kw)``, cross-correlation.
@@ -33,9 +39,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -43,6 +49,7 @@ from torch.nn import functional as F
 
 from ..nets.threads import single_threaded
 from .dense import dense_singular_values
+from .layout import as_conv_weight, axes, block_diagonal, conv_layout
 
 CONV_METHODS = ("auto", "fft", "dense", "density")
 
@@ -120,15 +127,18 @@ def _polyphase(w: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
     return phases.reshape(co, ci * s1 * s2, q1, q2)
 
 
-def conv_symbol(weight, omega1, omega2, stride=1) -> np.ndarray:
+def conv_symbol(weight, omega1, omega2, stride=1, dilation=1, groups=1) -> np.ndarray:
     """The symbol ``P(w) = sum_q K_poly[:, :, q1, q2] exp(-i (q1 w1 + q2 w2))`` on a grid.
 
     Returns a complex array of shape ``(len(omega1), len(omega2), c_out, c_in*s1*s2)``;
     for stride 1 the last axis is ``c_in``. For a circular conv on an ``m x m`` torus
     (``m = n / s``), the frequencies ``w = 2 pi u / m`` give the exact block diagonal.
+    A dilated kernel enters with its taps spread out, a grouped one block diagonal over
+    the groups; a Conv1d weight has kernel height 1, so ``P`` does not depend on ``w1``.
     """
-    return _symbol(_as_weight(weight), torch.as_tensor(omega1, dtype=torch.float64),
-                   torch.as_tensor(omega2, dtype=torch.float64), _pair(stride)).numpy()
+    layout = conv_layout(weight, 1, stride, None, dilation, groups)
+    return _symbol(block_diagonal(layout), torch.as_tensor(omega1, dtype=torch.float64),
+                   torch.as_tensor(omega2, dtype=torch.float64), layout.stride).numpy()
 
 
 def _symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride) -> torch.Tensor:
@@ -146,42 +156,53 @@ def _output_size(n: int, k: int, p: int, s: int) -> int:
     return (n + 2 * p - k) // s + 1
 
 
-def conv_operator(weight, input_size, padding="circular", stride=1, pad=None) -> Callable:
+def conv_operator(weight, input_size, padding="circular", stride=1, pad=None, dilation=1,
+                  groups=1) -> Callable:
     """The conv layer without bias as a function on ``(batch, c_in, n1, n2)`` float64 tensors.
 
-    ``pad`` is the number of padded pixels per side; by default ``(k - 1) // 2``.
+    ``pad`` is the number of padded pixels per side; by default ``(k' - 1) // 2`` for the
+    dilated kernel size ``k' = dilation (k - 1) + 1``. A Conv1d weight ``(c_out, c_in, k)``
+    gives a function on ``(batch, c_in, n)`` tensors (``input_size``, ``stride``, ``pad``,
+    ``dilation``: an int or a 1-tuple). ``groups`` and ``dilation`` mean what they mean in torch.
     """
-    w = _as_weight(weight)
-    s = _pair(stride)
-    k = w.shape[2:]
-    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    layout = conv_layout(weight, input_size, stride, pad, dilation, groups)
+    w = as_conv_weight(weight)
+    w = w[:, :, None, :] if layout.one_d else w
+    d = axes(dilation, layout.one_d, 1, "dilation")
+    k = layout.kernels[0].shape[2:]
+    p = layout.pad if layout.pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    s, n = layout.stride, layout.size
     if padding not in ("circular", "zeros"):
         raise ValueError(f"padding must be 'circular' or 'zeros', not {padding!r}.")
     if padding == "circular":
-        n1, n2 = _pair(input_size)
-        if p[0] > n1 or p[1] > n2:
-            raise ValueError(f"Circular padding {p} is larger than the input {(n1, n2)}.")
+        if p[0] > n[0] or p[1] > n[1]:
+            raise ValueError(f"Circular padding {p} is larger than the input {n}.")
 
-        def apply(x):
-            return F.conv2d(F.pad(x, (p[1], p[1], p[0], p[0]), mode="circular"), w, stride=s)
+        def apply2d(x):
+            return F.conv2d(F.pad(x, (p[1], p[1], p[0], p[0]), mode="circular"), w, stride=s,
+                            dilation=d, groups=len(layout.kernels))
     else:
-        def apply(x):
-            return F.conv2d(x, w, stride=s, padding=p)
-    return apply
+        def apply2d(x):
+            return F.conv2d(x, w, stride=s, padding=p, dilation=d, groups=len(layout.kernels))
+    if layout.one_d:
+        return lambda x: apply2d(x[:, :, None, :])[:, :, 0, :]
+    return apply2d
 
 
 def conv_matrix(weight, input_size, padding="circular", stride=1, pad=None,
-                max_size: int = MAX_DENSE_SIZE) -> np.ndarray:
+                max_size: int = MAX_DENSE_SIZE, dilation=1, groups=1) -> np.ndarray:
     """The dense operator matrix (rows: flattened output, columns: flattened input).
 
-    Built by pushing the identity basis through the layer. Refused with a ValueError
-    when the input or output has more than ``max_size`` entries.
+    Built by pushing the identity basis through the layer (:func:`conv_operator`, so Conv1d
+    weights, dilation and groups too). Refused with a ValueError when the input or output
+    has more than ``max_size`` entries.
     """
-    w = _as_weight(weight)
-    n1, n2 = _pair(input_size)
-    n_in = w.shape[1] * n1 * n2
-    op = conv_operator(w, (n1, n2), padding, stride, pad)
-    out_shape = op(torch.zeros(1, w.shape[1], n1, n2, dtype=torch.float64)).shape[1:]
+    layout = conv_layout(weight, input_size, stride, pad, dilation, groups)
+    c_in = as_conv_weight(weight).shape[1] * groups
+    in_shape = (c_in, layout.size[1]) if layout.one_d else (c_in, *layout.size)
+    n_in = math.prod(in_shape)
+    op = conv_operator(weight, input_size, padding, stride, pad, dilation, groups)
+    out_shape = op(torch.zeros(1, *in_shape, dtype=torch.float64)).shape[1:]
     n_out = math.prod(out_shape)
     if max(n_in, n_out) > max_size:
         raise ValueError(
@@ -190,7 +211,7 @@ def conv_matrix(weight, input_size, padding="circular", stride=1, pad=None,
             "'density', or the bounds in largest_singular_value."
         )
     with torch.no_grad(), single_threaded():
-        basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, w.shape[1], n1, n2)
+        basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *in_shape)
         return op(basis).reshape(n_in, n_out).T.numpy().copy()
 
 
@@ -225,32 +246,37 @@ def _check_circular(w, n, stride, pad):
             )
 
 
-def fft_applies(weight, input_size, stride=1, pad=None) -> bool:
+def fft_applies(weight, input_size, stride=1, pad=None, dilation=1, groups=1) -> bool:
     """Whether the exact FFT method applies to a **circular** conv on ``input_size``.
 
     It needs the input size divisible by the stride and an output that is the
-    ``(n1 / s1) x (n2 / s2)`` torus (e.g. odd kernels with the default padding ``(k - 1) / 2``).
+    ``(n1 / s1) x (n2 / s2)`` torus (e.g. odd kernels with the default padding ``(k - 1) / 2``;
+    a dilated kernel counts with its spread size ``dilation (k - 1) + 1``).
     Elsewhere the circular layer is still exact by its dense operator (``method="dense"``).
     """
+    layout = conv_layout(weight, input_size, stride, pad, dilation, groups)
     try:
-        _check_circular(_as_weight(weight), _pair(input_size), _pair(stride), pad)
+        _check_circular(layout.kernels[0], layout.size, layout.stride, layout.pad)
     except ValueError:
         return False
     return True
 
 
 def conv_singular_values(weight, input_size, padding="circular", stride=1, method="auto",
-                         pad=None) -> np.ndarray:
+                         pad=None, dilation=1, groups=1) -> np.ndarray:
     """All singular values of a conv layer's operator, in descending order (float64).
 
     Parameters
     ----------
-    weight : array (c_out, c_in, kh, kw)
-    input_size : (n1, n2) image size.
+    weight : array (c_out, c_in / groups, kh, kw), or (c_out, c_in / groups, k) for a Conv1d.
+    input_size : (n1, n2) image size (Conv1d: n or (n,)).
     padding : ``"circular"`` or ``"zeros"``.
     stride : int or pair.
     method : ``"auto"``, ``"fft"``, ``"dense"`` or ``"density"`` (see the module text).
-    pad : pixels padded per side, by default ``(k - 1) // 2`` (``"same"``).
+    pad : pixels padded per side, by default ``(k' - 1) // 2`` (``"same"``) with the dilated
+        kernel size ``k' = dilation (k - 1) + 1``.
+    dilation, groups : as in torch. A grouped layer's values are the union of its groups'
+        (each group by ``method``; ``"dense"`` then needs only each group's operator).
 
     The count is ``min(c_in n1 n2, c_out m1 m2)`` for an ``m1 x m2`` output.
 
@@ -264,10 +290,16 @@ def conv_singular_values(weight, input_size, padding="circular", stride=1, metho
         raise ValueError(f"Unknown method {method!r}; choose one of {CONV_METHODS}.")
     if padding not in ("circular", "zeros"):
         raise ValueError(f"padding must be 'circular' or 'zeros', not {padding!r}.")
-    w = _as_weight(weight)
-    n, s = _pair(input_size), _pair(stride)
+    layout = conv_layout(weight, input_size, stride, pad, dilation, groups)
     if method == "auto":
-        method = "fft" if padding == "circular" and fft_applies(w, n, s, pad) else "dense"
+        method = "fft" if padding == "circular" and fft_applies(layout.kernels[0], layout.size,
+                                                                 layout.stride, layout.pad) else "dense"
+    vals = [_plain_values(w, layout.size, padding, layout.stride, method, layout.pad) for w in layout.kernels]
+    return vals[0] if len(vals) == 1 else np.sort(np.concatenate(vals))[::-1].copy()
+
+
+def _plain_values(w: torch.Tensor, n, padding, s, method, pad) -> np.ndarray:
+    """:func:`conv_singular_values` of one plain (groups 1, dilation 1) 2-D kernel; ``method`` not "auto"."""
     if method == "dense":
         return dense_singular_values(conv_matrix(w, n, padding, s, pad))
     if method == "fft":
@@ -293,14 +325,15 @@ class SymbolMap:
     norms: np.ndarray  # (grid, grid): norms[i, j] = ||P(omega1[i], omega2[j])||_2
 
 
-def symbol_norm_map(weight, grid: int = 32, stride=1) -> SymbolMap:
+def symbol_norm_map(weight, grid: int = 32, stride=1, dilation=1, groups=1) -> SymbolMap:
     """``||P(w)||_2`` on a ``grid x grid`` lattice of ``[-pi, pi)^2`` (zero frequency in the centre).
 
     With ``grid = n / s`` these are exactly the per-frequency operator norms of a circular
     conv with stride ``s`` on an ``n x n`` torus (the polyphase symbol), and their maximum
-    is the layer's norm; a finer grid shows the continuous symbol.
+    is the layer's norm; a finer grid shows the continuous symbol. A grouped layer's norm at
+    each frequency is the largest of its groups' (the symbol is block diagonal).
     """
-    w = _as_weight(weight)
+    layout = conv_layout(weight, 1, stride, None, dilation, groups)
     om = 2 * math.pi * (torch.arange(grid, dtype=torch.float64) - grid // 2) / grid
-    norms = _symbol_svdvals(w, om, om, _pair(stride))[..., 0]
+    norms = torch.stack([_symbol_svdvals(w, om, om, layout.stride)[..., 0] for w in layout.kernels]).amax(0)
     return SymbolMap(om.numpy(), om.numpy(), norms.numpy())

@@ -1,18 +1,23 @@
 """Spectra of a whole network: every weight layer, and the Lipschitz product bound.
+
+The layers come from :func:`explorer.nets.weight_layers`, so the model may be any
+``nn.Module`` (Tanh, GELU, LayerNorm, residual branches, ...): every Linear, Conv1d and
+Conv2d it calls, BatchNorm folded where it reads a layer's output directly.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from torch import nn
 
 from .. import nets
-from .conv import MAX_DENSE_SIZE, _pair, conv_singular_values, fft_applies
+from .conv import MAX_DENSE_SIZE, conv_singular_values, fft_applies
 from .dense import dense_singular_values
+from .layout import conv_layout
 from .sigma_max import largest_singular_value
 
 
@@ -21,7 +26,7 @@ class LayerSpectrum:
     """The singular values of one weight layer, and how they were computed."""
 
     name: str
-    kind: str  # "linear" or "conv2d"
+    kind: str  # "linear", "conv1d" or "conv2d"
     method: str
     values: np.ndarray  # descending
     shape: tuple  # (rows, cols) of the operator matrix
@@ -33,14 +38,22 @@ class LayerSpectrum:
     @property
     def exact(self) -> bool:
         """Whether ``values`` are the operator's singular values (to rounding), not an approximation."""
-        return self.method == "dense" or (self.method == "fft" and self.kind == "conv2d" and self.circular)
+        return self.method == "dense" or (self.method == "fft" and self.kind != "linear" and self.circular)
 
     circular: bool = False  # circular padding (conv layers)
 
 
-def _layer_args(layer: nets.WeightLayer):
-    padding = "circular" if layer.padding_mode == "circular" else "zeros"
-    return layer.in_shape[1:], padding, layer.stride, layer.padding
+def _layer_args(layer: nets.WeightLayer) -> dict:
+    """The conv functions' keyword arguments for a conv layer."""
+    if layer.padding_mode not in ("zeros", "circular"):
+        raise ValueError(f"Layer '{layer.name}': padding_mode '{layer.padding_mode}' is not supported by the "
+                         "spectra (only 'zeros' and 'circular').")
+    return {"input_size": layer.in_shape[1:], "padding": layer.padding_mode, "stride": layer.stride,
+            "pad": layer.padding, "dilation": layer.dilation, "groups": layer.groups}
+
+
+def _fft_args(args: dict) -> dict:
+    return {k: args[k] for k in ("input_size", "stride", "pad", "dilation", "groups")}
 
 
 def auto_method(layer: nets.WeightLayer) -> str:
@@ -49,18 +62,19 @@ def auto_method(layer: nets.WeightLayer) -> str:
     Dense layers: ``"dense"``. Conv layers: ``"fft"`` for a circular conv it applies to
     (:func:`~explorer.spectra.fft_applies`: input divisible by the stride, output the
     ``n / s`` torus), else ``"dense"`` (exact for every padding) when the operator has at
-    most ``MAX_DENSE_SIZE`` rows and columns, else an approximation: ``"fft"`` (the
-    circular approximation) for a zero-padded layer whose input the stride divides,
-    ``"density"`` otherwise.
+    most ``MAX_DENSE_SIZE`` rows and columns (per group: a grouped operator is a direct sum),
+    else an approximation: ``"fft"`` (the circular approximation) for a zero-padded layer whose
+    input the stride divides, ``"density"`` otherwise.
     """
     if layer.kind == "linear":
         return "dense"
-    size, padding, stride, pad = _layer_args(layer)
-    if padding == "circular" and fft_applies(layer.weight, size, stride, pad):
+    args = _layer_args(layer)
+    if args["padding"] == "circular" and fft_applies(layer.weight, **_fft_args(args)):
         return "fft"
-    if max(math.prod(layer.out_shape), math.prod(layer.in_shape)) <= MAX_DENSE_SIZE:
+    if max(math.prod(layer.out_shape), math.prod(layer.in_shape)) // layer.groups <= MAX_DENSE_SIZE:
         return "dense"
-    if padding == "zeros" and all(size[i] % _pair(stride)[i] == 0 for i in range(2)):
+    grid = conv_layout(layer.weight, args["input_size"], layer.stride, layer.padding, layer.dilation, layer.groups)
+    if args["padding"] == "zeros" and all(grid.size[i] % grid.stride[i] == 0 for i in range(2)):
         return "fft"  # the circular approximation of a zero-padded layer
     return "density"
 
@@ -68,24 +82,31 @@ def auto_method(layer: nets.WeightLayer) -> str:
 def layer_spectrum(layer: nets.WeightLayer, method: str = "auto") -> LayerSpectrum:
     """Singular values of a :class:`~explorer.nets.WeightLayer`'s true operator.
 
-    Dense layers always use the dense SVD; conv layers the named ``method``, where
-    ``"auto"`` is :func:`auto_method` (it never refuses a layer ``nets.canonical`` accepts).
+    Dense layers always use the dense SVD of their weight matrix (a Linear applied at every
+    position of a ``(..., features)`` input is ``I (x) W``, with the same values repeated);
+    conv layers (Conv1d, Conv2d, any stride, dilation, groups; zero or circular padding) the
+    named ``method``, where ``"auto"`` is :func:`auto_method` (it never refuses such a layer).
     ``LayerSpectrum.method`` names the method used and ``.exact`` says whether the values
     are the operator's singular values (``"dense"``, or ``"fft"`` on a circular layer).
     """
-    rows, cols = math.prod(layer.out_shape), math.prod(layer.in_shape)
     if layer.kind == "linear":
-        return LayerSpectrum(layer.name, layer.kind, "dense", dense_singular_values(layer.weight), (rows, cols))
-    size, padding, stride, pad = _layer_args(layer)
+        return LayerSpectrum(layer.name, layer.kind, "dense", dense_singular_values(layer.weight),
+                             tuple(layer.weight.shape))
+    rows, cols = math.prod(layer.out_shape), math.prod(layer.in_shape)
+    args = _layer_args(layer)
     if method == "auto":
         method = auto_method(layer)
-    vals = conv_singular_values(layer.weight, size, padding, stride, method, pad)
-    return LayerSpectrum(layer.name, layer.kind, method, vals, (rows, cols), padding == "circular")
+    vals = conv_singular_values(layer.weight, method=method, **args)
+    return LayerSpectrum(layer.name, layer.kind, method, vals, (rows, cols), args["padding"] == "circular")
 
 
 def model_spectra(model: nn.Module, method: str = "auto",
-                  progress: Callable[[int, int], None] | None = None) -> list[LayerSpectrum]:
-    """:func:`layer_spectrum` of every weight layer of ``model`` (in order).
+                  progress: Callable[[int, int], None] | None = None,
+                  input_shape: tuple | None = None) -> list[LayerSpectrum]:
+    """:func:`layer_spectrum` of every weight layer of ``model`` (in call order).
+
+    The layers are :func:`explorer.nets.weight_layers(model, input_shape) <explorer.nets.weight_layers>`
+    (``input_shape`` from ``model.input_shape`` when not given), so any ``nn.Module`` works.
 
     With ``method="auto"`` every layer gets :func:`auto_method`: the exact FFT method
     where it applies, else the exact dense operator, else (only for a conv layer whose
@@ -93,7 +114,7 @@ def model_spectra(model: nn.Module, method: str = "auto",
     approximation, ``"fft"`` or ``"density"``. Each result names its method and says whether it is ``exact``.
     A named conv method is used as asked (and raises where it does not apply).
     """
-    layers = nets.canonical(model).weight_layers()
+    layers = nets.weight_layers(model, input_shape)
     out = []
     for i, layer in enumerate(layers):
         out.append(layer_spectrum(layer, method))
@@ -123,21 +144,25 @@ class LipschitzBound:
 
 
 def lipschitz_bound(model: nn.Module, power_iters: int = 100, gram_iters: int = 12,
-                    progress: Callable[[int, int], None] | None = None) -> LipschitzBound:
-    """Product bound on the L2 Lipschitz constant of a ReLU network, layer by layer.
+                    progress: Callable[[int, int], None] | None = None,
+                    input_shape: tuple | None = None) -> LipschitzBound:
+    """Product bound on the L2 Lipschitz constant of a network, layer by layer.
 
-    Works on ``explorer.nets.canonical(model).weight_layers()`` (BatchNorm folded).
-    AvgPool and reshapes have norm at most 1, so they do not enter the product.
+    Works on :func:`explorer.nets.weight_layers(model, input_shape) <explorer.nets.weight_layers>`
+    (any ``nn.Module``; BatchNorm folded where it reads a layer's output directly). The
+    product bounds ``Lip(f)`` when ``f`` is a chain of these layers with 1-Lipschitz maps
+    between them: ReLU, LeakyReLU (slope <= 1), Tanh, Sigmoid, MaxPool with disjoint windows,
+    AvgPool (stride = kernel) and reshapes, which do not enter the product. It is **not** a
+    bound across a residual sum (``x + g(x)`` may reach ``1 + Lip(g)``), an unfolded
+    BatchNorm, GELU or SiLU (slopes above 1), LayerNorm or attention.
     The certified L2 radius of a margin ``m`` is at least ``m / (sqrt(2) * product)``.
     """
-    layers = nets.canonical(model).weight_layers()
+    layers = nets.weight_layers(model, input_shape)
     gram, est, exact = [], [], []
     for i, layer in enumerate(layers):
-        if layer.kind == "linear":
-            args = dict(weight=layer.weight)
-        else:
-            size, padding, stride, pad = _layer_args(layer)
-            args = dict(weight=layer.weight, input_size=size, padding=padding, stride=stride, pad=pad)
+        args = {"weight": layer.weight}
+        if layer.kind != "linear":
+            args.update(_layer_args(layer))
         gram.append(largest_singular_value(method="gram", iters=gram_iters, **args))
         est.append(largest_singular_value(method="power", power_iters=power_iters, **args))
         try:

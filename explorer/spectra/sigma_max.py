@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from .conv import (
     fft_applies,
 )
 from .dense import dense_singular_values
+from .layout import conv_layout
 
 BOUND_METHODS = ("exact", "gram", "power", "symbol_sup", "embedding", "reshape")
 
@@ -128,10 +129,15 @@ def _power_iteration(op: Callable, in_shape: tuple, iters: int, seed: int) -> fl
 
 def largest_singular_value(weight, input_size=None, padding="circular", stride=1,
                            method="gram", pad=None, iters: int = 6, power_iters: int = 100,
-                           grid: int = 64, seed: int = 0) -> float:
+                           grid: int = 64, seed: int = 0, dilation=1, groups=1) -> float:
     """The largest singular value of a dense or conv layer: exact, a bound or an estimate.
 
-    ``weight`` is a matrix (dense layer; ``input_size`` ignored) or a conv kernel.
+    ``weight`` is a matrix (dense layer; ``input_size`` ignored) or a conv kernel: Conv2d
+    ``(c_out, c_in / groups, kh, kw)`` or Conv1d ``(c_out, c_in / groups, k)``, with torch's
+    ``dilation`` and ``groups``. A grouped layer is the direct sum of its groups, so every
+    method returns the largest of its groups' values (a lower estimate, exact value or upper
+    bound again); a dilated kernel is the plain kernel with its taps spread out and a Conv1d
+    a Conv2d on a ``1 x n`` image (:mod:`explorer.spectra.layout`).
     The methods satisfy ``power <= exact <= embedding <= gram`` and ``exact <= symbol_sup``
     (``embedding = exact`` for circular padding); see the tests for each link.
 
@@ -153,7 +159,8 @@ def largest_singular_value(weight, input_size=None, padding="circular", stride=1
       nearest point of a ``grid x grid`` lattice has ``||P|| >= S (1 - r^2 / 2)`` with
       ``r = pi (d1 + d2) / grid``. We return ``max_grid ||P|| / (1 - r^2 / 2)``.
     - ``"reshape"``: ``||K.reshape(c_out, -1)||_2`` (what spectral_norm of torch uses);
-      ``reshape <= sigma_max(circular) <= sqrt(kh kw) reshape`` for stride 1.
+      ``reshape <= sigma_max(circular) <= sqrt(kh kw) reshape`` for stride 1. For groups,
+      the largest over the groups (so the first inequality still holds).
     """
     if method not in BOUND_METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {BOUND_METHODS}.")
@@ -166,6 +173,11 @@ def largest_singular_value(weight, input_size=None, padding="circular", stride=1
         if method == "power":
             return _power_iteration(lambda x: x @ W.T, (W.shape[1],), power_iters, seed)
         return float(dense_singular_values(arr)[0])
+    layout = conv_layout(arr, 1 if input_size is None else input_size, stride, pad, dilation, groups)
+    if len(layout.kernels) > 1 or layout.one_d or layout.kernels[0].shape != arr.shape:
+        size = None if input_size is None else layout.size
+        return max(largest_singular_value(k, size, padding, layout.stride, method, layout.pad, iters,
+                                          power_iters, grid, seed) for k in layout.kernels)
     w = _as_weight(arr)
     s = _pair(stride)
     if method == "reshape":
