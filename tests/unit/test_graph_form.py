@@ -114,7 +114,7 @@ def test_torch_export_program_with_a_dynamic_batch_reads_like_the_module():
     graph = nets.canonical(program.module(), (1, 6, 6)).graph()
     x = torch.randn(8, 1, 6, 6, dtype=torch.float64)
     assert np.abs(graph.evaluate(x.reshape(8, -1).numpy())[0] - _forward(model, x)).max() <= 1e-12
-    fixed = torch.export.export(model, (torch.randn(1, 1, 6, 6),))
+    fixed = torch.export.export(model, (torch.randn(1, 1, 6, 6, dtype=torch.float64),))
     with pytest.raises(nets.UnsupportedLayerError, match="dynamic batch"):
         nets.canonical(fixed.module(), (1, 6, 6))
 
