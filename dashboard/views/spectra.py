@@ -40,7 +40,7 @@ DEFAULT_COMPARE = ["digits-cnn-orth", "digits-cnn", "digits-mlp-l1"]
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _layers(model) -> list[nets.WeightLayer]:
-    return nets.canonical(model).weight_layers()
+    return nets.weight_layers(model)
 
 
 @pn.cache(max_items=256, hash_funcs=services.MODEL_HASH)

@@ -223,3 +223,23 @@ class PLGraph:
         A = sum(W @ maps[j][0] for j, W in self.output_sources.items())
         c = sum(W @ maps[j][1] for j, W in self.output_sources.items()) + self.output_bias
         return A, c, maps
+
+    def lipschitz_upper_bound(self) -> float:
+        """An upper bound on the network's L2 Lipschitz constant, layer by layer.
+
+        With ``L_0 = 1``, ``L_k = c_k sum_{j in sources(k)} ||W_kj||_2 L_j`` and the output's
+        ``sum_j ||W_oj||_2 L_j`` (triangle inequality over the sources), where ``c_k`` is the
+        largest |slope| of an elementwise layer, or ``sqrt(m)`` for a max layer whose entries
+        sit in at most m windows (each output moves by at most the largest change in its window,
+        ``|max a - max b| <= max |a_i - b_i|``). For a chain this is the product of the norms.
+        """
+        lip = [1.0]
+        for layer in self.layers:
+            spread = sum(np.linalg.norm(W, 2) * lip[j] for j, W in layer.sources.items())
+            if layer.kind == "max":
+                in_windows = np.concatenate([np.unique(w) for w in layer.windows])  # each entry once per window
+                c = float(np.sqrt(np.bincount(in_windows, minlength=layer.size).max(initial=1)))
+            else:
+                c = float(np.abs(layer.pieces.slopes).max(initial=0.0))
+            lip.append(float(c * spread))
+        return float(sum(np.linalg.norm(W, 2) * lip[j] for j, W in self.output_sources.items()))

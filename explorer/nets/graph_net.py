@@ -12,6 +12,7 @@ from torch import nn
 
 from .graph import PLGraph
 from .ops import CanonicalNet
+from .weights import weight_layers
 
 
 class NotAChainError(ValueError):
@@ -48,6 +49,10 @@ class GraphNet(CanonicalNet):
     @property
     def hidden_sizes(self) -> list[int]:
         return [layer.units for layer in self._graph.layers]
+
+    def weight_layers(self) -> list:
+        """Every Linear / Conv1d / Conv2d the model calls (:func:`explorer.nets.weight_layers`)."""
+        return [] if self.module64 is None else weight_layers(self.module64, self.input_shape)
 
     def graph(self) -> PLGraph:
         return self._graph

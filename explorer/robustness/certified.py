@@ -50,9 +50,12 @@ def lipschitz_blocks(model: nn.Module) -> tuple[list[float], np.ndarray | None]:
 
     Exact (dense float64 SVD) when every block fits as a dense matrix; otherwise the
     per-layer upper bounds of :func:`explorer.spectra.lipschitz_bound` and ``None``
-    for the last block.
+    for the last block. A network that is not a chain gets one number, its graph's
+    :meth:`~explorer.nets.PLGraph.lipschitz_upper_bound`, and ``None``.
     """
     net = nets.canonical(model)
+    if isinstance(net, nets.GraphNet) and not net.graph().is_chain:  # one bound for the whole graph
+        return [net.graph().lipschitz_upper_bound()], None
     try:
         blocks = net.dense_blocks()
     except nets.OperatorTooLargeError:
@@ -86,7 +89,8 @@ def certified_radius(model: nn.Module, x, pairwise: bool = False, norms=None) ->
     if not pairwise:
         return CertifiedRadius(margin / (np.sqrt(2.0) * L), margin, label, L, False)
     if W_last is None:
-        raise ValueError("The pairwise radius needs the last block as a dense matrix; this model is too large.")
+        raise ValueError("The pairwise radius needs the last block as a dense matrix; this model is too large "
+                         "or not a chain.")
     before = float(np.prod(block_norms[:-1]))
     diff_norms = np.linalg.norm(W_last[label][:, None, :] - W_last[None, :, :], axis=2)  # (N, K)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,7 +157,8 @@ def sandwich(model: nn.Module, x, **deepfool_kwargs) -> Sandwich:
     """Certified radius <= exact distance to the boundary <= DeepFool's ||r||_2 at one 2-D point.
 
     DeepFool runs in float64 on the canonical network; its perturbation bounds the
-    region the exact partition has to cover.
+    region the exact partition has to cover. A network that is not a chain has no pairwise
+    radius of its own: ``certified_pairwise`` repeats the global one.
     """
 
     net = nets.canonical(model)
@@ -163,7 +168,7 @@ def sandwich(model: nn.Module, x, **deepfool_kwargs) -> Sandwich:
         raise ValueError("DeepFool did not change the label at this point, so there is no upper bound.")
     norms = lipschitz_blocks(net)
     cert = certified_radius(net, p, norms=norms)
-    pair = certified_radius(net, p, pairwise=True, norms=norms)
+    pair = certified_radius(net, p, pairwise=True, norms=norms) if norms[1] is not None else cert
     exact, nearest = exact_distance_2d(net, p[0], float(df.l2[0]))
     return Sandwich(p[0], int(cert.label[0]), float(cert.radius[0]), float(pair.radius[0]), exact, nearest,
                     float(df.l2[0]), df.x_adv[0], df.path[0])

@@ -15,15 +15,15 @@ from ..nets.threads import single_threaded
 def truncate_rank(model: nn.Module, layer, rank: int) -> nn.Module:
     """A copy of ``model`` with one weight layer replaced by its best rank-``rank`` approximation.
 
-    ``layer`` is a name from ``canonical(model).weight_layers()`` or an index into that list.
+    ``layer`` is a name from ``nets.weight_layers(model)`` or an index into that list.
     A dense weight ``W = U S V^T`` becomes ``U_r S_r V_r^T`` (Eckart-Young: the closest
     rank-r matrix in Frobenius and spectral norm). A conv kernel is truncated in its
     channel-wise reshape ``(c_out, c_in*kh*kw)``, the factorisation of SVD training
     (Yang et al. 2020): a k x k conv to ``rank`` channels followed by a 1x1 conv.
     Biases are kept. The model must be an ``nn.Module`` whose layer names address
-    its submodules (any ``nn.Sequential`` from the zoo).
+    its submodules (any model from the zoo, or the user's own).
     """
-    layers = nets.canonical(model).weight_layers()
+    layers = nets.weight_layers(model)
     names = [l.name for l in layers]
     if isinstance(layer, int):
         if not -len(layers) <= layer < len(layers):
@@ -41,8 +41,8 @@ def truncate_rank(model: nn.Module, layer, rank: int) -> nn.Module:
         module = new.get_submodule(name)
     except AttributeError as exc:
         raise ValueError(f"Cannot find the module {name!r} inside the model to truncate it.") from exc
-    if not isinstance(module, (nn.Linear, nn.Conv2d)):
-        raise ValueError(f"Layer {name!r} is a {type(module).__name__}, not a Linear or Conv2d.")
+    if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        raise ValueError(f"Layer {name!r} is a {type(module).__name__}, not a Linear or convolution.")
     with torch.no_grad(), single_threaded():
         w = module.weight.detach().to(torch.float64)
         mat = w.reshape(w.shape[0], -1)
