@@ -221,10 +221,12 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         part, seconds = _partition(self.state.model, self.state.dataset_name, self.slice_key())
         grid = _grid(self.state.model, self.state.dataset_name, self.slice_key(), int(self.resolution))
         net = canonical(self.state.model)
-        return {"activation regions": part.num_regions, "linear regions": part.num_linear_regions,
-                "grid estimate (lower bound)": grid.count, "grid resolution": grid.resolution,
-                "Serra et al. upper bound": regions.serra_upper_bound(2, net.hidden_sizes) if net.hidden_sizes else 1,
-                "seconds": seconds, "per layer": [layer.num_regions for layer in part.layers]}
+        out = {"activation regions": part.num_regions, "linear regions": part.num_linear_regions,
+               "grid estimate (lower bound)": grid.count, "grid resolution": grid.resolution,
+               "seconds": seconds, "per layer": [layer.num_regions for layer in part.layers]}
+        if net.graph().is_chain:  # Serra et al.'s bound is for ReLU chains only
+            out["Serra et al. upper bound"] = regions.serra_upper_bound(2, net.hidden_sizes) if net.hidden_sizes else 1
+        return out
 
     def stability_table(self, progress=None) -> pd.DataFrame:
         """Stable units per hidden layer for each method on the domain (one row per layer and method)."""
@@ -357,9 +359,11 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             f"found in {c['seconds'] * 1e3:.0f} ms.  \n"
             f"Regions after each layer: {per_layer}.  \n"
             f"Grid estimate ({c['grid resolution']}²): **≥ {c['grid estimate (lower bound)']:,}** "
-            f"(a lower bound: regions smaller than a cell are missed).  \n"
-            f"Serra et al. upper bound for these widths on a 2-D input (so for any slice): "
-            f"**{c['Serra et al. upper bound']:,}**.",
+            f"(a lower bound: regions smaller than a cell are missed).  \n" + (
+                f"Serra et al. upper bound for these widths on a 2-D input (so for any slice): "
+                f"**{c['Serra et al. upper bound']:,}**." if "Serra et al. upper bound" in c else
+                "Layers are piecewise-linear steps of a graph (skip connections, max pools or other "
+                "ReLU-family activations): a max pool's argmax switches are region boundaries too."),
             css_classes=["regions-counts"])
 
     def _draw_stability(self, result):

@@ -24,9 +24,9 @@ import re
 from .. import nets
 from .declared_sizes import (
     MAX_ACTIVATION_ENTRIES,
-    MAX_INPUT_ENTRIES,
     MAX_PARAMETERS,
     SizeLimitError,
+    checked_input_shape,
     _count,
 )
 from .graph_spec import NODE_TYPES
@@ -181,13 +181,7 @@ def check_graph(graph, input_shape, weights_held: int) -> tuple:
     Raises :class:`SizeLimitError` (sizes, limits), :class:`GraphSpecError` (names, inputs,
     settings) or :class:`~explorer.nets.UnsupportedLayerError` (an unknown node type), naming the node.
     """
-    if not isinstance(input_shape, (list, tuple)) or not 1 <= len(input_shape) <= 3:
-        raise SizeLimitError(f"The input shape must list 1 to 3 sizes, e.g. [64] or [1, 28, 28]; "
-                             f"the file says {input_shape!r}.")
-    shape = tuple(_count(v, "The input shape", 1) for v in input_shape)
-    if math.prod(shape) > MAX_INPUT_ENTRIES:
-        raise SizeLimitError(f"The input shape {shape} has {math.prod(shape):,} entries; the limit is "
-                             f"{MAX_INPUT_ENTRIES:,}.")
+    shape = checked_input_shape(input_shape)
     if not isinstance(graph, list) or not graph:
         raise GraphSpecError("The graph must be a non-empty list of nodes.")
     if len(graph) > MAX_NODES:

@@ -108,11 +108,8 @@ def _layer(d: dict, shape: tuple, what: str) -> tuple[tuple, int]:
     return shape, 0  # relu, and types refused later with their own message
 
 
-def check_spec(layers, input_shape, weights_held: int) -> None:
-    """Check every size the spec declares; ``weights_held`` counts the file's tensor entries.
-
-    Raises :class:`SizeLimitError` naming the layer and the field, before any layer exists.
-    """
+def checked_input_shape(input_shape) -> tuple:
+    """The input shape a file declares, as a tuple, refused beyond 3 sizes or MAX_INPUT_ENTRIES entries."""
     if not isinstance(input_shape, (list, tuple)) or not 1 <= len(input_shape) <= 3:
         raise SizeLimitError(f"The input shape must list 1 to 3 sizes, e.g. [64] or [1, 28, 28]; "
                              f"the file says {input_shape!r}.")
@@ -120,6 +117,15 @@ def check_spec(layers, input_shape, weights_held: int) -> None:
     if math.prod(shape) > MAX_INPUT_ENTRIES:
         raise SizeLimitError(f"The input shape {shape} has {math.prod(shape):,} entries; the limit is "
                              f"{MAX_INPUT_ENTRIES:,}.")
+    return shape
+
+
+def check_spec(layers, input_shape, weights_held: int) -> None:
+    """Check every size the spec declares; ``weights_held`` counts the file's tensor entries.
+
+    Raises :class:`SizeLimitError` naming the layer and the field, before any layer exists.
+    """
+    shape = checked_input_shape(input_shape)
     if not isinstance(layers, list):
         return  # refused later with its own message
     parameters = 0

@@ -223,6 +223,8 @@ def describe(model: nn.Module, input_shape: tuple | None = None) -> list[dict]:
     if input_shape is None:
         input_shape = getattr(model, "input_shape", None)
     net = canonical(model, input_shape)
+    if isinstance(net, GraphNet):
+        return _describe_calls(model, net.input_shape)
     rows = [dict(layer="input", type="Input", output_shape=str(net.input_shape), parameters=0)]
     for name, module in _leaf_modules(model):
         if isinstance(module, _IDENTITY_TYPES):
@@ -237,4 +239,25 @@ def describe(model: nn.Module, input_shape: tuple | None = None) -> list[dict]:
         else:
             previous = str(next(shapes))
             row["output_shape"] = previous
+    return rows
+
+
+def _describe_calls(model: nn.Module, input_shape: tuple) -> list[dict]:
+    """:func:`describe` of a graph: every layer module in call order (hooks on one zero input);
+    the additions, concatenations and functional calls between them are not listed."""
+    rows = [{"layer": "input", "type": "Input", "output_shape": str(tuple(input_shape)), "parameters": 0}]
+    leaves = [(name, m) for name, m in model.named_modules() if not list(m.children()) and name]
+
+    def record(name, module):
+        def hook(_, __, out):
+            rows.append({"layer": name, "type": type(module).__name__, "output_shape": str(tuple(out.shape[1:])),
+                         "parameters": sum(p.numel() for p in module.parameters())})
+        return hook
+    handles = [m.register_forward_hook(record(name, m)) for name, m in leaves]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape, dtype=next(model.parameters(), torch.zeros(1)).dtype))
+    finally:
+        for h in handles:
+            h.remove()
     return rows

@@ -88,7 +88,7 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
             if len(packed):
                 seen.append(np.unique(np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1])))))
         uniq = np.unique(np.concatenate(seen)) if seen else np.zeros((0, width), np.uint8)
-    flat = uniq.view(np.uint8).reshape(len(uniq), -1)
+    flat = uniq.view(np.uint8).reshape(len(uniq), width)
     pats = np.unpackbits(flat, axis=1)[:, :units].astype(bool) if chain else flat.view(np.int8)
     return GridEstimate(len(uniq), resolution, pats, skipped)
 
@@ -116,7 +116,9 @@ def _grid_choices(graph, h, mag, chain: bool):
             choice = zw.argmax(-1)
             top = np.take_along_axis(zw, choice[..., None], -1)
             rival = (layer.windows != layer.windows[np.arange(layer.units), choice][..., None])
-            gap = np.where(rival, top - zw, np.inf)
+            # an exact tie is two entries equal on the slice (e.g. both read only pixels that are 0 on
+            # it): the lowest position wins there, as in the partition; a near tie is unclear
+            gap = np.where(rival & (top != zw), top - zw, np.inf)
             clear &= ((gap > GRID_TOL * mw.max(-1, keepdims=True)) | (mw.max(-1, keepdims=True) == 0)).all((1, 2))
             bits.append(choice.astype(np.int8))
             hs.append(top[..., 0])

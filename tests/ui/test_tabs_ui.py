@@ -39,6 +39,17 @@ def test_linear_regions_tab_counts_and_compression(page, url, artifacts):
     page.screenshot(path=str(artifacts / "tab-linear-regions.png"), full_page=True)
 
 
+@pytest.mark.parametrize("name", ["moons-leaky", "digits-lenet"])
+def test_linear_regions_tab_on_graph_networks(page, url, artifacts, name):
+    """A LeakyReLU MLP and a LeNet with MaxPool: the exact counts the library finds, on the page."""
+    page.goto(url + f"?model={name}&tab=Linear%20regions")
+    counts = _text(page, ".regions-counts")
+    shown = int(re.search(r"([\d,]+) activation regions", counts).group(1).replace(",", ""))
+    expected = RegionsView(state=AppState(model_name=name)).counts()["activation regions"]
+    assert shown == expected and "Serra" not in counts and "argmax switches" in counts
+    page.screenshot(path=str(artifacts / f"tab-linear-regions-{name}.png"), full_page=True)
+
+
 def test_spectra_tab_lists_every_layer_with_its_exact_norm(page, url, artifacts):
     page.goto(url + "?model=digits-cnn&tab=Spectra")
     page.locator(".spectra-summary table").first.wait_for(timeout=LONG)

@@ -188,3 +188,11 @@ def test_graph_lipschitz_bound_of_a_chain_is_the_product_of_norms():
     graph = nets.canonical(model, (3,)).graph()
     (W1, _), (W2, _) = graph.dense_blocks()
     assert np.isclose(graph.lipschitz_upper_bound(), np.linalg.norm(W1, 2) * np.linalg.norm(W2, 2), rtol=1e-14)
+
+
+def test_describe_lists_every_layer_call_of_a_graph_with_its_shape():
+    model = _randomised(Everything())
+    rows = nets.describe(model, (1, 6, 6))
+    assert sum(r["parameters"] for r in rows) == sum(p.numel() for p in model.parameters())
+    shapes = {r["layer"]: r["output_shape"] for r in rows}
+    assert shapes["stem"] == "(4, 6, 6)" and shapes["pool"] == "(4, 4, 4)" and shapes["head"] == "(3,)"
