@@ -15,6 +15,7 @@ import hashlib
 import math
 
 import panel as pn
+import torch
 from torch import nn
 
 from explorer import datasets, evaluation, nets, zoo
@@ -62,8 +63,10 @@ def dataset(name: str) -> datasets.Dataset:
 @pn.cache(max_items=256, hash_funcs=MODEL_HASH)
 def model_sizes(model: nn.Module) -> tuple[int, int]:
     """(input values, outputs) of a classifier."""
-    net = nets.canonical(model)
-    return math.prod(net.input_shape), net.output_shape[0]
+    shape = tuple(model.input_shape)  # zoo and uploaded models carry it; any network, PL or not
+    with torch.no_grad():
+        out = model(torch.zeros(1, *shape, dtype=next(model.parameters()).dtype))
+    return math.prod(shape), int(math.prod(out.shape[1:]))
 
 
 def fits(model: nn.Module, data: datasets.Dataset) -> bool:

@@ -19,7 +19,7 @@ import pandas as pd
 import panel as pn
 import param
 
-from explorer import attacks, certified, evaluation, regions, zoo
+from explorer import attacks, certified, evaluation, nets, regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
@@ -363,7 +363,11 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         try:
             res = self.attack()
             if self.state.is_2d:
-                return pn.Column(self._numbers(res), self._plane(res))
+                try:
+                    return pn.Column(self._numbers(res), self._plane(res))
+                except nets.NotPiecewiseLinearError as exc:  # DeepFool still applies; the radii do not
+                    return pn.Column(pn.pane.Alert(str(exc), alert_type="info"), self._numbers(res),
+                                     pn.pane.HoloViews(self._probability_bars(res)))
             if not self.state.dataset.image_shape:
                 return pn.Column(self._numbers(res), pn.pane.HoloViews(self._features(res)),
                                  pn.pane.HoloViews(self._probability_bars(res)))

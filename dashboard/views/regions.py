@@ -23,7 +23,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from explorer import attacks, evaluation, regions, stability, zoo
-from explorer.nets import canonical
+from explorer.nets import UnsupportedLayerError, canonical
 
 from .. import jobs, services
 from ..state import AppState
@@ -170,7 +170,10 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._fit_layer_slider()
 
     def _fit_layer_slider(self):
-        depth = canonical(self.state.model).num_relu_layers
+        try:
+            depth = canonical(self.state.model).num_relu_layers
+        except UnsupportedLayerError:  # the tab's body says which layer stops it
+            depth = 0
         self.param.layer.bounds = (-1, depth)
         self._layer_slider.end = max(depth, 1)
         if self.layer > depth:

@@ -15,6 +15,8 @@ order, so ``torch.fx.symbolic_trace(GraphModel(spec))`` is a graph of standard m
   features, eps, affine (eval mode: running statistics)
 - ``relu``, ``relu6``, ``leakyrelu`` (negative_slope), ``prelu`` (parameters: 1 or one per
   channel), ``hardtanh`` (min, max), ``clamp`` (min, max; either may be None)
+- ``tanh``, ``sigmoid``, ``gelu``, ``silu``: smooth activations, so that a model with them can be
+  uploaded for the analyses that do not need piecewise linearity (spectra, attacks, Overview)
 - ``flatten`` (all axes after the batch), ``reshape`` (shape: the per-sample shape)
 - ``add`` (two or more inputs of one shape), ``cat`` (dim: the axis of the batched tensor, >= 1)
 
@@ -42,10 +44,12 @@ from torch import nn
 MODULE_TYPES = ("linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d",
                 "adaptiveavgpool1d", "adaptiveavgpool2d", "batchnorm1d", "batchnorm2d", "relu", "relu6",
                 "leakyrelu", "prelu", "hardtanh", "flatten", "reshape")
+SMOOTH_TYPES = ("tanh", "sigmoid", "gelu", "silu")
 FUNCTION_TYPES = ("add", "cat", "clamp")
-NODE_TYPES = MODULE_TYPES + FUNCTION_TYPES
+NODE_TYPES = MODULE_TYPES + SMOOTH_TYPES + FUNCTION_TYPES
 # elementwise activations and max pooling: a classifier's output node must not be one of these
-NONLINEAR_TYPES = ("relu", "relu6", "leakyrelu", "prelu", "hardtanh", "clamp", "maxpool1d", "maxpool2d")
+NONLINEAR_TYPES = ("relu", "relu6", "leakyrelu", "prelu", "hardtanh", "clamp", "maxpool1d", "maxpool2d",
+                   *SMOOTH_TYPES)
 
 
 def _conv(d: dict) -> nn.Module:
@@ -74,6 +78,10 @@ _BUILDERS: dict[str, Callable[[dict], nn.Module]] = {
     "batchnorm1d": lambda d: nn.BatchNorm1d(d["features"], eps=d["eps"], affine=d["affine"]),
     "batchnorm2d": lambda d: nn.BatchNorm2d(d["features"], eps=d["eps"], affine=d["affine"]),
     "relu": lambda d: nn.ReLU(),
+    "tanh": lambda d: nn.Tanh(),
+    "sigmoid": lambda d: nn.Sigmoid(),
+    "gelu": lambda d: nn.GELU(),
+    "silu": lambda d: nn.SiLU(),
     "relu6": lambda d: nn.ReLU6(),
     "leakyrelu": lambda d: nn.LeakyReLU(d["negative_slope"]),
     "prelu": lambda d: nn.PReLU(d["parameters"]),

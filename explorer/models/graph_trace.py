@@ -78,6 +78,8 @@ def _settings(m: nn.Module, out_shape: tuple) -> dict | None:
         return {"type": "prelu", "parameters": m.num_parameters}
     if type(m) is nn.ReLU:
         return {"type": "relu"}
+    if type(m) in _SMOOTH:
+        return {"type": _SMOOTH[type(m)]}
     if type(m) in (nn.Flatten, nn.Unflatten):
         return _reshape(out_shape)
     raise nets.UnsupportedLayerError(f"Layer of type {type(m).__name__} cannot be saved in a checkpoint; "
@@ -99,8 +101,10 @@ _FUNCTIONS = {
                    nn.AvgPool2d),
     F.adaptive_avg_pool1d: (("output_size",), nn.AdaptiveAvgPool1d),
     F.adaptive_avg_pool2d: (("output_size",), nn.AdaptiveAvgPool2d),
+    torch.tanh: ((), nn.Tanh), torch.sigmoid: ((), nn.Sigmoid), F.gelu: ((), nn.GELU), F.silu: ((), nn.SiLU),
 }
-_METHODS = {"relu": nn.ReLU}
+_SMOOTH = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.GELU: "gelu", nn.SiLU: "silu"}
+_METHODS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 _IGNORED_KWARGS = ("inplace",)
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from .graph_net import GraphNet
 from .ops import CanonicalNet, Op, UnsupportedLayerError
-from .tracing import read_graph
+from .tracing import NotPiecewiseLinearError, read_graph
 
 _AFFINE_TYPES = (nn.Linear, nn.Conv2d, nn.AvgPool2d, nn.Flatten, nn.Unflatten)
 _IDENTITY_TYPES = (nn.Identity, nn.Dropout)
@@ -222,7 +222,12 @@ def describe(model: nn.Module, input_shape: tuple | None = None) -> list[dict]:
     """
     if input_shape is None:
         input_shape = getattr(model, "input_shape", None)
-    net = canonical(model, input_shape)
+    try:
+        net = canonical(model, input_shape)
+    except NotPiecewiseLinearError:
+        if input_shape is None:
+            raise
+        return _describe_calls(model, input_shape)  # a table needs no piecewise linearity
     if isinstance(net, GraphNet):
         return _describe_calls(model, net.input_shape)
     rows = [dict(layer="input", type="Input", output_shape=str(net.input_shape), parameters=0)]

@@ -59,6 +59,7 @@ class EveryLayer(nn.Module):
         s = self.flat(self.adaptive1d(self.avg1d(self.pool1d(s))))
         z = torch.cat([F.hardtanh(self.fc(flat), -0.5, 0.5), s], -1)
         z = torch.clamp(self.bn_fc(self.fc2(self.same(z))), min=-1.0)
+        z = z + F.silu(F.gelu(torch.sigmoid(torch.tanh(z))))  # the smooth activations too
         return self.out(z)
 
 
@@ -118,14 +119,14 @@ def test_a_module_called_twice_keeps_its_weights_in_both_nodes(tmp_path):
     assert torch.equal(loaded(x), model(x))
 
 
-class Tanh(nn.Module):
+class Softmax(nn.Module):
     def forward(self, x):
-        return torch.tanh(x)
+        return torch.softmax(x, 1)
 
 
 @pytest.mark.parametrize("model, message", [
-    (nn.Sequential(nn.Linear(2, 2), nn.Tanh()), "Tanh"),
-    (nn.Sequential(nn.Linear(2, 2), Tanh()), "tanh"),
+    (nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=1)), "Softmax"),
+    (nn.Sequential(nn.Linear(2, 2), Softmax()), "softmax"),
     (nn.Sequential(nn.Linear(2, 2), nn.MaxPool1d(2, ceil_mode=True)), "ceil_mode"),
 ])
 def test_unsupported_operations_are_named(tmp_path, model, message):
@@ -179,8 +180,8 @@ HOSTILE_GRAPHS = {
                                               [1, 8, 8], {"w": torch.zeros(200)}), "adds two or more inputs of one"),
     "huge activation": (lambda: _graph_file([_conv("c", 1, 64, 1), *_head("c", 64_000_000)], [1, 1000, 1000],
                                             {"w": torch.zeros(200)}), "outputs 64,000,000 values per sample"),
-    "unknown type": (lambda: _graph_file([{"name": "t", "type": "tanh", "inputs": ["input"]}], [2], {}),
-                     "type 'tanh' is not supported"),
+    "unknown type": (lambda: _graph_file([{"name": "t", "type": "softmax", "inputs": ["input"]}], [2], {}),
+                     "type 'softmax' is not supported"),
     "duplicate name": (lambda: _graph_file([_conv("c", 1, 2, 3), _conv("c", 2, 2, 3, source="c")], [1, 8, 8],
                                            {"w": torch.zeros(200)}), "the name must be a new identifier"),
 }
