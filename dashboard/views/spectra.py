@@ -55,6 +55,19 @@ def _reference(model, index: int) -> spectra.LayerSpectrum:
 
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
+def _bound_title(model, product: float) -> str:
+    """The product of the norms bounds a chain's Lipschitz constant; a graph has its own bound."""
+    try:
+        graph = nets.canonical(model).graph()
+    except nets.UnsupportedLayerError:
+        return f"product of the norms = {product:.4g} (a Lipschitz bound only between 1-Lipschitz activations)"
+    if graph.is_chain:
+        return f"Lipschitz product bound = {product:.4g}"
+    return (f"product of the norms = {product:.4g}; across its skips and pools this graph's Lipschitz "
+            f"bound is {graph.lipschitz_upper_bound():.4g}")
+
+
+@pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _lipschitz(model) -> spectra.LipschitzBound:
     return spectra.lipschitz_bound(model)
 
@@ -298,7 +311,7 @@ class SpectraView(pn.viewable.Viewer):
         colors = [c for _ in layers for _, _, c in methods]
         fig = figure(x_range=FactorRange(*factors), width=720, height=320, y_axis_label="sigma_max",
                      tools="hover,reset", tooltips=[("", "@x"), ("sigma_max", "@top{0.0000}")],
-                     title=f"Largest singular value per layer; Lipschitz product bound = {lip.product:.4g}")
+                     title=f"Largest singular value per layer; {_bound_title(self.state.model, lip.product)}")
         fig.vbar(x=factors, top=np.nan_to_num(values), width=0.85, color=colors)
         fig.xaxis.major_label_orientation = 0.9
         fig.xgrid.grid_line_color = None
