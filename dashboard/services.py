@@ -60,6 +60,12 @@ def dataset(name: str) -> datasets.Dataset:
     return data_store.dataset(name)
 
 
+@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+def canonical_form(model: nn.Module) -> nets.CanonicalNet:
+    """The canonical form, read once per model and process (a graph takes ~0.1 s to read)."""
+    return nets.canonical(model)
+
+
 @pn.cache(max_items=256, hash_funcs=MODEL_HASH)
 def model_sizes(model: nn.Module) -> tuple[int, int]:
     """(input values, outputs) of a classifier."""

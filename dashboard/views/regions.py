@@ -23,7 +23,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from explorer import attacks, evaluation, regions, stability, zoo
-from explorer.nets import UnsupportedLayerError, canonical
+from explorer.nets import UnsupportedLayerError
 
 from .. import jobs, services
 from ..state import AppState
@@ -171,7 +171,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
 
     def _fit_layer_slider(self):
         try:
-            depth = canonical(self.state.model).num_relu_layers
+            depth = services.canonical_form(self.state.model).num_relu_layers
         except UnsupportedLayerError:  # the tab's body says which layer stops it
             depth = 0
         self.param.layer.bounds = (-1, depth)
@@ -223,7 +223,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
     def counts(self) -> dict:
         part, seconds = _partition(self.state.model, self.state.dataset_name, self.slice_key())
         grid = _grid(self.state.model, self.state.dataset_name, self.slice_key(), int(self.resolution))
-        net = canonical(self.state.model)
+        net = services.canonical_form(self.state.model)
         out = {"activation regions": part.num_regions, "linear regions": part.num_linear_regions,
                "grid estimate (lower bound)": grid.count, "grid resolution": grid.resolution,
                "seconds": seconds, "per layer": [layer.num_regions for layer in part.layers]}

@@ -158,24 +158,24 @@ def canonical(model: nn.Module, input_shape: tuple | None = None) -> CanonicalNe
 
 def _graph_net(model: nn.Module, input_shape) -> GraphNet:
     """The graph form of a model that is not a plain chain (raises naming what stops it)."""
-    if input_shape is None:
-        first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))), None)
-        if not isinstance(first, nn.Linear):
-            raise ValueError("Give input_shape: it cannot be inferred for this model.")
-        input_shape = (first.in_features,)
-    input_shape = tuple(int(s) for s in input_shape)
+    input_shape = _input_shape(input_shape, model.modules())
     graph, module64 = read_graph(model, input_shape)
     return GraphNet(module64, graph, input_shape).eval()
 
 
-def _chain(model: nn.Module, input_shape) -> CanonicalNet:
-    leaves = _leaf_modules(model)
+def _input_shape(input_shape, modules) -> tuple:
+    """The given input shape, else the input size of a first weight layer that is Linear."""
     if input_shape is None:
-        first = next((m for _, m in leaves if isinstance(m, (nn.Linear, nn.Conv2d))), None)
+        first = next((m for m in modules if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))), None)
         if not isinstance(first, nn.Linear):
             raise ValueError("Give input_shape: it cannot be inferred for this model.")
         input_shape = (first.in_features,)
-    input_shape = tuple(int(s) for s in input_shape)
+    return tuple(int(s) for s in input_shape)
+
+
+def _chain(model: nn.Module, input_shape) -> CanonicalNet:
+    leaves = _leaf_modules(model)
+    input_shape = _input_shape(input_shape, (m for _, m in leaves))
 
     ops: list[Op] = []
     shape = input_shape

@@ -83,7 +83,7 @@ class _Affine:
 
     def aligned(self, sources: list) -> torch.Tensor:
         """The points over a larger list of sources (a missing source leaves the value at its point 0)."""
-        have = {j: start for j, start in _starts(self.sources)}
+        have = {j: start for j, start, _ in _starts(self.sources)}
         index = [0]
         for j, size in sources:
             index += list(range(have[j], have[j] + size)) if j in have else [0] * size
@@ -93,15 +93,15 @@ class _Affine:
         """(sources {j: W_j (numel, size_j)}, bias (numel,)) as float64 numpy arrays."""
         flat = self.points.reshape(self.rows, -1)
         base = flat[0]
-        out = {j: (flat[start:start + size] - base).T.numpy().copy() for j, start, size in
-               ((j, start, size) for (j, start), (_, size) in zip(_starts(self.sources), self.sources))}
+        out = {j: (flat[start:start + size] - base).T.numpy().copy() for j, start, size in _starts(self.sources)}
         return out, base.numpy().copy()
 
 
 def _starts(sources: list):
+    """(source, first row, size) of each source's rows in a points tensor (row 0 is the point 0)."""
     start = 1
     for j, size in sources:
-        yield j, start
+        yield j, start, size
         start += size
 
 
