@@ -7,7 +7,9 @@
 - :mod:`~explorer.robustness.certified`: certified radius <= exact distance <= DeepFool.
 
 >>> import numpy as np
+>>> import torch
 >>> from torch import nn
+>>> _ = torch.manual_seed(1)  # the example's weights, whatever ran before
 >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)).double()
 >>> s = sandwich(model, np.array([0.3, -0.1]))
 >>> bool(s.certified <= s.exact + 1e-12 <= s.deepfool + 2e-12)
