@@ -42,7 +42,7 @@ from torch import nn
 
 from .solver import _check, project_ball, soft_threshold, step_sizes
 
-__all__ = ["FIRENet", "firenet_iterate", "FirenetRun", "schedule"]
+__all__ = ["FIRENet", "firenet_iterate", "FirenetRun", "schedule", "UnitBallProjection"]
 
 
 def schedule(restarts: int, eps0: float = 1.0, delta: float = 0.0) -> np.ndarray:
@@ -103,27 +103,36 @@ def firenet_iterate(A, Y, lam: float, restarts: int, inner: int, eps0: float = 1
     return FirenetRun(x, np.array(outs), np.array(errors), eps)
 
 
+class UnitBallProjection(nn.Module):
+    """z / max(1, ||z||_2) per row: the dual step's projection, FIRENET's one nonlinearity that
+    is not piecewise linear (the graph reader refuses it, naming ``vector_norm``)."""
+
+    def forward(self, v):
+        return v / torch.clamp(torch.linalg.vector_norm(v, dim=-1, keepdim=True), min=1.0)
+
+
 class PrimalDualLayer(nn.Module):
-    """One Chambolle-Pock step with fixed steps: (x, z, y) -> (x+, z+)."""
+    """One Chambolle-Pock step with fixed steps: (x, z, y) -> (x+, z+), given A and A^T as layers."""
 
     def __init__(self, tau: float, sigma: float, lam: float):
         super().__init__()
         self.tau, self.sigma, self.lam = float(tau), float(sigma), float(lam)
+        self.project = UnitBallProjection()
 
-    def forward(self, x, z, y, A):
-        u = x - self.tau * z @ A
+    def forward(self, x, z, y, measure: nn.Linear, adjoint: nn.Linear):
+        u = x - self.tau * adjoint(z)
         t = self.tau * self.lam
         xn = torch.relu(u - t) - torch.relu(-u - t)  # soft thresholding as a difference of ReLUs
-        v = z + self.sigma * ((2 * xn - x) @ A.T - y)
-        zn = v / torch.clamp(torch.linalg.vector_norm(v, dim=-1, keepdim=True), min=1.0)
+        zn = self.project(z + self.sigma * (measure(2 * xn - x) - y))
         return xn, zn
 
 
 class FIRENet(nn.Module):
     """FIRENET for the matrix ``A``: ``restarts`` blocks of ``inner`` primal-dual layers.
 
-    Input y (B x m), output x (B x N); float64 buffers. No trained weights: every number
-    in it comes from A, lam, eps0 and delta.
+    Input y (B x m), output x (B x N), float64. No trained weights: every number in it
+    comes from A, lam, eps0 and delta. Its only weight layers are ``measure`` (x -> A x)
+    and ``adjoint`` (z -> A^T z), called by every layer: so its spectra are A's.
     """
 
     def __init__(self, A, lam: float = 0.1, restarts: int = 12, inner: int = 20, eps0: float = 1.0,
@@ -131,7 +140,14 @@ class FIRENet(nn.Module):
         super().__init__()
         A = np.asarray(A, dtype=np.float64)
         _check(A, np.zeros((1, A.shape[0])), lam)
-        self.register_buffer("A", torch.as_tensor(A))
+        m, N = A.shape
+        self.measure = nn.Linear(N, m, bias=False, dtype=torch.float64)
+        self.adjoint = nn.Linear(m, N, bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            self.measure.weight.copy_(torch.as_tensor(A))
+            self.adjoint.weight.copy_(torch.as_tensor(A.T))
+        self.requires_grad_(False)
+        self.input_shape, self.class_names = (m,), None
         tau, sigma = step_sizes(A)
         self.eps = schedule(restarts, eps0, delta)
         self.restarts, self.inner, self.lam = int(restarts), int(inner), float(lam)
@@ -143,12 +159,11 @@ class FIRENet(nn.Module):
         return self.restarts * self.inner
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        A = self.A.to(y.dtype)
-        x = torch.zeros(y.shape[0], A.shape[1], dtype=y.dtype)
+        x = 0.0 * self.adjoint(y)  # x = 0 and z = 0, written so that torch.fx can trace the network
         for block in self.blocks:
-            xc, z, total = x, torch.zeros_like(y), torch.zeros_like(x)
+            xc, z, total = x, 0.0 * y, 0.0 * x
             for layer in block:
-                xc, z = layer(xc, z, y, A)
+                xc, z = layer(xc, z, y, self.measure, self.adjoint)
                 total = total + xc
             x = total / self.inner
         return x

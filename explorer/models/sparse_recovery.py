@@ -113,19 +113,22 @@ def measure(problem: SparseProblem, X: np.ndarray, noise: float = 0.0, seed: int
 def make_twins(problem: SparseProblem, X: np.ndarray, eta: float = 0.05, seed: int = 0) -> np.ndarray:
     """Twins X' = X + D: ||D_i||_2 = 1 and ||A D_i||_2 = eta, D_i = a k_i + b r_i.
 
-    k_i is a random unit vector of ker A, r_i one of the row space of A; b = eta / ||A r_i||
+    k_i is a random unit vector of ker A, r_i one of the row space of A, b = eta / ||A r_i||
     and a = sqrt(1 - b^2). Needs m < N (a kernel) and eta <= min ||A r|| over the row space.
+    k_i and r_i are Gaussian vectors projected by P_row = A^+ A and I - P_row: projectors do not
+    depend on which basis an SVD returns (it is arbitrary for a DCT's equal singular values), so
+    the same seed gives the same twins whatever the LAPACK build.
     """
     if problem.m >= problem.N:
         raise ValueError("Twins need a kernel: use fewer measurements than the signal length.")
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     rng = np.random.default_rng(seed)
-    _, svals, Vt = np.linalg.svd(problem.A)
-    row_space, kernel = Vt[: problem.m], Vt[problem.m:]
+    svals = np.linalg.svd(problem.A, compute_uv=False)
     if not 0 < eta <= svals.min():
         raise ValueError(f"eta must lie in (0, {svals.min():.3g}] (the smallest singular value of A), got {eta}.")
-    k = rng.standard_normal((len(X), kernel.shape[0])) @ kernel
-    r = rng.standard_normal((len(X), problem.m)) @ row_space
+    row_projector = np.linalg.pinv(problem.A) @ problem.A
+    k = rng.standard_normal((len(X), problem.N)) @ (np.eye(problem.N) - row_projector)
+    r = rng.standard_normal((len(X), problem.N)) @ row_projector
     k /= np.linalg.norm(k, axis=1, keepdims=True)
     r /= np.linalg.norm(r, axis=1, keepdims=True)
     b = eta / np.linalg.norm(r @ problem.A.T, axis=1, keepdims=True)

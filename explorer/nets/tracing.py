@@ -55,7 +55,8 @@ _PRODUCT_NAMES = {"mul", "mul_", "imul", "truediv", "div", "div_", "matmul", "mm
 _LEFT_FACTOR_NAMES = {"truediv", "div", "div_", "matmul", "mm"}
 _NOT_PL_NAMES = {"tanh", "sigmoid", "gelu", "silu", "elu", "selu", "celu", "softplus", "mish", "hardswish",
                  "hardsigmoid", "softmax", "log_softmax", "_softmax", "layer_norm", "group_norm", "exp",
-                 "log", "sqrt", "rsqrt", "pow", "abs", "sin", "cos", "instance_norm", "normalize", "erf"}
+                 "log", "sqrt", "rsqrt", "pow", "abs", "sin", "cos", "instance_norm", "normalize", "erf",
+                 "norm", "vector_norm", "linalg_vector_norm"}
 
 
 def _base_name(target) -> str:
@@ -154,7 +155,7 @@ class _Reader:
                                             "affine or piecewise-linear layers the graph reader knows.")
             return self._affine_call(module.eval(), args, kwargs, where)
         name = _base_name(node.target)
-        where = f"'{name}' (node '{node.name}')"
+        where = f"'{name}' (node '{node.name}'{_inside(node)})"
         has_affine = any(isinstance(a, _Affine) for a in _flat(args, kwargs))
         function = node.target if node.op == "call_function" else _method(node.target)
         if not has_affine:
@@ -274,6 +275,15 @@ def _only_affine(args, where: str) -> _Affine:
     if not isinstance(x, _Affine):
         raise UnsupportedLayerError(f"{where}: its input must be the network's data.")
     return x
+
+
+def _inside(node: fx.Node) -> str:
+    """", in 'blocks.0.0' (PrimalDualLayer)" for a call made inside a submodule's forward, else ""."""
+    stack = list(node.meta.get("nn_module_stack", {}).values())
+    if not stack:
+        return ""
+    path, kind = stack[-1]
+    return f", in '{path}' ({getattr(kind, '__name__', kind)})"
 
 
 def _not_pl(where: str) -> NotPiecewiseLinearError:
