@@ -14,15 +14,18 @@ from __future__ import annotations
 import hashlib
 import math
 
+import numpy as np
 import panel as pn
 import torch
 from torch import nn
 
-from explorer import datasets, evaluation, nets, zoo
+from explorer import datasets, evaluation, inverse, nets, zoo
+from explorer.models import reconstruction
 
 from . import data_store
 
 MODEL_HASH = {nn.Module: lambda model: model.explorer_key.encode()}
+FIRENET = "firenet"  # the sidebar's FIRENET: built from the zoo problem, not trained
 
 
 @pn.cache(max_items=32)
@@ -31,6 +34,27 @@ def zoo_model(name: str) -> nn.Module:
     model = zoo.load(name)
     model.explorer_key = f"zoo:{name}"
     return model
+
+
+@pn.cache(max_items=1)
+def firenet_model() -> nn.Module:
+    """FIRENET for the zoo's sparse-recovery problem (12 restarts x 20 steps, lambda 0.1), once per process."""
+    problem = inverse.make_problem(**inverse.ZOO_PROBLEM)
+    model = inverse.FIRENet(problem.A, lam=0.1, restarts=12, inner=20).eval()
+    model.explorer_key = f"built:{FIRENET}"
+    return model
+
+
+def firenet_card() -> dict:
+    """The model card of :func:`firenet_model` (as :func:`explorer.zoo.card` gives for zoo models)."""
+    problem = inverse.ZOO_PROBLEM
+    return {"name": FIRENET, "task": "reconstruction", "dataset": "sparse-dct",
+            "parameters": 2 * problem["m"] * problem["N"],  # A and A^T
+            "description": f"FIRENET (Colbrook, Antun & Hansen 2022) for the zoo's problem ({problem['m']} of "
+                           f"{problem['N']} DCT coefficients, {problem['s']}-sparse signals): 12 restarts x 20 "
+                           "unrolled primal-dual steps of the square-root LASSO (lambda 0.1), built from A, not "
+                           "trained. Soft thresholding is piecewise linear; the dual step's projection onto "
+                           "the unit l2 ball is not."}
 
 
 def uploaded_model(data: bytes) -> nn.Module:
@@ -50,12 +74,15 @@ def uploaded_model(data: bytes) -> nn.Module:
 
 @pn.cache(max_items=16)
 def builtin_dataset(name: str) -> datasets.Dataset:
+    """A built-in dataset, or the measurements the reconstruction nets work on (``sparse-dct``)."""
+    if name in reconstruction.MEASUREMENT_SETS:
+        return reconstruction.measurement_dataset(name)
     return datasets.load(name)
 
 
 def dataset(name: str) -> datasets.Dataset:
     """A dataset by name: built in, from the server's data folder, or one a session holds (by its name)."""
-    if name in datasets.names():
+    if name in datasets.names() or name in reconstruction.MEASUREMENT_SETS:
         return builtin_dataset(name)
     return data_store.dataset(name)
 
@@ -76,8 +103,10 @@ def model_sizes(model: nn.Module) -> tuple[int, int]:
 
 
 def fits(model: nn.Module, data: datasets.Dataset) -> bool:
-    """The model takes the data's samples and has one output per class."""
-    return model_sizes(model) == (math.prod(data.input_shape), data.num_classes)
+    """The model takes the data's samples and has one output per class (a reconstruction set:
+    one output per signal entry)."""
+    outputs = data.targets_test.shape[1] if data.is_reconstruction else data.num_classes
+    return model_sizes(model) == (math.prod(data.input_shape), outputs)
 
 
 def compatible_datasets(model: nn.Module, session: dict | None = None) -> list[str]:
@@ -94,10 +123,20 @@ def evaluate(model: nn.Module, dataset_name: str) -> evaluation.Evaluation:
 
 
 @pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+def reconstruction_errors(model: nn.Module, dataset_name: str) -> np.ndarray:
+    """||model(y) - x|| / ||x|| on each test measurement of a reconstruction set."""
+    data = dataset(dataset_name)
+    return reconstruction.relative_errors(model, data.X_test, data.targets_test)
+
+
+@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
 def decision_map(model: nn.Module, box: tuple, resolution: int) -> evaluation.DecisionMap:
     return evaluation.decision_map(model, box, resolution)
 
 
 @pn.cache(max_items=64, hash_funcs=MODEL_HASH)
 def architecture(model: nn.Module) -> list[dict]:
+    """The model card's layer table (FIRENET's 240 layers: one row per restart block)."""
+    if isinstance(model, inverse.FIRENet):
+        return model.layer_table()
     return nets.describe(model)

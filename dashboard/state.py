@@ -18,8 +18,18 @@ UPLOAD_PREFIX = "upload: "
 
 
 def classifier_names() -> list[str]:
-    """Zoo models the sidebar offers: the classifiers (generators live in the Inversion tab)."""
+    """The zoo's classifiers (generators live in the Inversion tab)."""
     return [name for name in zoo.names() if zoo.ENTRIES[name].task == "classifier"]
+
+
+def reconstruction_names() -> list[str]:
+    """The reconstruction networks of the Inverse problems tab: the zoo's trained ones and FIRENET."""
+    return [*(name for name in zoo.names() if zoo.ENTRIES[name].task == "reconstruction"), services.FIRENET]
+
+
+def sidebar_names() -> list[str]:
+    """Zoo models the sidebar offers: the classifiers, then the reconstruction networks."""
+    return [*classifier_names(), *reconstruction_names()]
 
 
 class AppState(param.Parameterized):
@@ -28,7 +38,7 @@ class AppState(param.Parameterized):
     Uploaded models (``_uploads``) and datasets (``_datasets``) belong to this session only.
     """
 
-    model_name = param.Selector(default="moons-mlp", objects=classifier_names(), doc="Zoo model or uploaded file")
+    model_name = param.Selector(default="moons-mlp", objects=sidebar_names(), doc="Zoo model or uploaded file")
     dataset_name = param.Selector(default="moons", objects=datasets.names(), doc="Data the model is shown on")
     tab = param.String(default="Overview", doc="Title of the open tab")
     message = param.String(default="", doc="Last error or notice for the user")
@@ -44,6 +54,8 @@ class AppState(param.Parameterized):
     def model(self) -> nn.Module:
         if self.model_name in self._uploads:
             return self._uploads[self.model_name]
+        if self.model_name == services.FIRENET:
+            return services.firenet_model()
         return services.zoo_model(self.model_name)
 
     @property
@@ -58,12 +70,19 @@ class AppState(param.Parameterized):
     def is_2d(self) -> bool:
         return self.dataset.num_features == 2
 
+    @property
+    def is_reconstruction(self) -> bool:
+        """The model maps measurements to a signal (Inverse problems tab), not inputs to classes."""
+        return self.dataset.is_reconstruction
+
     def card(self) -> dict:
         """The zoo card, or a card measured on the spot for an uploaded model."""
         if self.is_upload:
             return {"name": self.model_name, "description": "Uploaded by you.", "dataset": self.dataset_name,
                     "task": "classifier",
                     "parameters": sum(p.numel() for p in self.model.parameters())}
+        if self.model_name == services.FIRENET:
+            return services.firenet_card()
         return zoo.card(self.model_name)
 
     def add_upload(self, filename: str, data: bytes) -> str:
@@ -82,7 +101,7 @@ class AppState(param.Parameterized):
         """Make ``model`` (uploaded, or trained in the Training tab; with its ``explorer_key`` set, as
         the caches hash models by it) the session's model under ``name``."""
         self._uploads[name] = model
-        self.param.model_name.objects = [*classifier_names(), *self._uploads]
+        self.param.model_name.objects = [*sidebar_names(), *self._uploads]
         self.model_name = name  # offers the model the datasets that fit it
         if dataset_name is not None and dataset_name in self.param.dataset_name.objects:
             self.dataset_name = dataset_name  # the data it was trained on
@@ -120,7 +139,7 @@ class AppState(param.Parameterized):
         if self.is_upload:
             allowed = fitting
         else:
-            own = zoo.card(self.model_name)["dataset"]
+            own = self.card()["dataset"]
             allowed = [own, *(name for name in fitting if name not in datasets.names())]
         self.param.dataset_name.objects = allowed
         if self.dataset_name not in allowed:

@@ -35,6 +35,11 @@ from .common import (
 
 GALLERY_SIZE = 12
 RADIUS_COLORS = {"certified": "green", "exact": "black", "DeepFool": "red"}
+RECONSTRUCTION_NOTE = (
+    "**{name} reconstructs a signal; it has no classes to flip.** DeepFool looks for the smallest change "
+    "of the input that changes a class. For a reconstruction network the question is the other way "
+    "round: how far can a perturbation of fixed size ‖e‖ move the output? That worst-case search, the "
+    "amplification per method and the twins bound are in the **Inverse problems** tab.")
 
 
 @pn.cache(max_items=128, hash_funcs=services.MODEL_HASH)
@@ -352,7 +357,7 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
 
     @param.depends("state.model_name", "state.dataset_name")
     def _plane_section(self):
-        if self.state.is_2d:
+        if self.state.is_2d or self.state.is_reconstruction:
             return pn.Column()
         return pn.Column(pn.pane.Markdown("### Decision regions around the sample"), self._plane_button,
                          self._plane_out)
@@ -360,6 +365,9 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
     @param.depends("state.model_name", "state.dataset_name", "sample", "norm", "overshoot", "max_iter", "clip",
                    "refine", "amplify")
     def _body(self):
+        if self.state.is_reconstruction:
+            return pn.pane.Alert(RECONSTRUCTION_NOTE.format(name=self.state.model_name), alert_type="info",
+                                 css_classes=["adversarial-reconstruction"])
         try:
             res = self.attack()
             if self.state.is_2d:
@@ -376,14 +384,23 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         except Exception as exc:
             return error_alert(exc, "The attack")
 
+    @param.depends("state.model_name")
+    def _classifier_sections(self):
+        """Methods and robustness over the test split: for classifiers only."""
+        if self.state.is_reconstruction:
+            return pn.Column()
+        return pn.Column(
+            pn.pane.Markdown("### Methods on this sample"), self._compare_button, self._compare_out,
+            pn.pane.Markdown("### Robustness over the test split"),
+            pn.Row(self._measure_button, self._zoo_button), self._progress, self._measure_out,
+            sizing_mode="stretch_width")
+
     def __panel__(self):
         return pn.Row(
             self._widgets,
             pn.Column(
                 pn.panel(self._body, loading_indicator=True),
                 self._plane_section,
-                pn.pane.Markdown("### Methods on this sample"), self._compare_button, self._compare_out,
-                pn.pane.Markdown("### Robustness over the test split"),
-                pn.Row(self._measure_button, self._zoo_button), self._progress, self._measure_out,
+                self._classifier_sections,
                 sizing_mode="stretch_width"),
         )

@@ -30,7 +30,11 @@ PAPER = (
     "provably stable, with the error falling by a constant factor per restart, so O(|log ε|) layers "
     "reach accuracy ε. A trained network that is more accurate than the measurements allow (the "
     "*twins*: signals 1 apart whose measurements are η apart) must amplify some perturbation by at "
-    "least (1 − 2δ)/η.")
+    "least (1 − 2δ)/η.\n\n"
+    "Each reconstructor is also in the sidebar's model menu (inverse-lista, inverse-mlp, inverse-mlp-twins, "
+    "firenet): the **Linear regions** tab cuts measurement space into the regions where a trained net is "
+    "affine, and **Spectra** shows its layers (FIRENET's only weights are A and Aᵀ; its l2-ball projection "
+    "is not piecewise linear, and the Linear regions tab says so).")
 
 
 def _nets(names) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -71,8 +72,16 @@ class ModelPicker(pn.viewable.Viewer):
         if "test_accuracy" in card:
             facts.append(f"**Test accuracy (card):** {percent(card['test_accuracy'])} "
                          f"on {card['test_samples']} samples")
-        measured = services.evaluate(model, self.state.dataset_name).accuracy
-        facts.append(f"**Test accuracy (measured now):** {percent(measured)}")
+        if self.state.is_reconstruction:
+            if "test_relative_error" in card:
+                facts.append(f"**Relative error (card):** {card['test_relative_error']:.3g} (median, "
+                             f"{card['test_samples']} signals)")
+            errors = services.reconstruction_errors(model, self.state.dataset_name)
+            facts.append(f"**Relative error (measured now):** {np.median(errors):.3g} (median, {len(errors)} "
+                         "test signals)")
+        else:
+            measured = services.evaluate(model, self.state.dataset_name).accuracy
+            facts.append(f"**Test accuracy (measured now):** {percent(measured)}")
         facts.append(f"**Parameters:** {card['parameters']:,}")
         table = pd.DataFrame(services.architecture(model))
         table.columns = ["Layer", "Type", "Output shape", "Parameters"]

@@ -3,7 +3,9 @@
 2-D models: the decision map over the input plane with the test points on top.
 Image models: a gallery of test samples at their shape (grey or colour) with
 predictions; tabular data: the test samples on two chosen features. Then one
-sample's class probabilities, and the confusion matrix.
+sample's class probabilities, and the confusion matrix. Reconstruction networks
+(measurements in, a signal out): one test signal against its reconstruction, and
+the relative errors over the test signals.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import holoviews as hv
 import numpy as np
 import panel as pn
 import param
+import torch
 from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
 from explorer import evaluation
+from explorer.nets.threads import single_threaded
 
 from .. import services
 from ..state import AppState
@@ -55,7 +59,39 @@ class OverviewView(pn.viewable.Viewer):
         box = evaluation.data_box(np.concatenate([data.X_train, data.X_test]))
         return services.decision_map(self.state.model, box, self.resolution)
 
+    def reconstruction(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(true signal, reconstruction, relative error) of the chosen test measurement."""
+        data = self.state.dataset
+        i = min(self.sample, len(data.X_test) - 1)
+        model = self.state.model
+        with torch.no_grad(), single_threaded():
+            out = model(torch.as_tensor(data.X_test[i:i + 1], dtype=next(model.parameters()).dtype))
+        return data.targets_test[i], out[0].double().numpy(), float(services.reconstruction_errors(
+            model, self.state.dataset_name)[i])
+
     # -- drawing -------------------------------------------------------------------------------
+    def _reconstruction_body(self):
+        errors = services.reconstruction_errors(self.state.model, self.state.dataset_name)
+        x, x_hat, error = self.reconstruction()
+        header = pn.pane.Markdown(
+            f"**{self.state.model_name}** on **{self.state.dataset_name}** (measurements y = A x of sparse "
+            f"signals): median relative error **{np.median(errors):.3g}** over {len(errors)} test signals. "
+            "The Inverse problems tab compares it with FIRENET and the solver; Linear regions and Spectra "
+            "work on it as on any network.", css_classes=["overview-summary"])
+        n = np.arange(len(x))
+        signal = figure(width=620, height=300, x_axis_label="index", y_axis_label="value", tools="pan,wheel_zoom,reset",
+                        title=f"Test signal #{min(self.sample, len(errors) - 1)}: relative error {error:.3g}")
+        signal.segment(n, 0, n, x, line_color="#555555", line_width=2)
+        signal.scatter(n, x, size=7, fill_color="#555555", line_color="white", legend_label="true signal x")
+        signal.line(n, x_hat, line_color="#d62728", line_width=2, legend_label="reconstruction")
+        signal.legend.location = "top_right"
+        counts, edges = np.histogram(errors, bins=30)
+        spread = figure(width=380, height=300, x_axis_label="relative error", y_axis_label="test signals",
+                        tools="reset", title="Relative errors ||net(y) - x|| / ||x||")
+        spread.quad(left=edges[:-1], right=edges[1:], bottom=0, top=counts, fill_color="#3b6ea5",
+                    line_color="white")
+        return pn.Column(header, self._sample, pn.Row(pn.pane.Bokeh(signal), pn.pane.Bokeh(spread)))
+
     def _header(self):
         s = self.summary()
         return pn.pane.Markdown(
@@ -168,6 +204,8 @@ class OverviewView(pn.viewable.Viewer):
     @param.depends("state.model_name", "state.dataset_name", "sample", "resolution", "feature_x", "feature_y")
     def _body(self):
         try:
+            if self.state.is_reconstruction:
+                return self._reconstruction_body()
             if self.state.is_2d:
                 return pn.Column(self._header(), self._resolution, pn.pane.Bokeh(self._map_plot()))
             if self.state.dataset.image_shape:

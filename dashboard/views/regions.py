@@ -22,8 +22,8 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer import attacks, evaluation, regions, stability, zoo
-from explorer.nets import UnsupportedLayerError
+from explorer import attacks, evaluation, inverse, regions, stability, zoo
+from explorer.nets import NotPiecewiseLinearError, UnsupportedLayerError
 
 from .. import jobs, services
 from ..state import AppState
@@ -34,14 +34,30 @@ PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb46
                   "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]
 METHOD_COLORS = {"ibp": "#9ecae1", "crown": "#4292c6", "milp": "#08519c", "exact": "#000000"}
 RECIPE_MODELS = ("digits-mlp", "digits-mlp-l1", "digits-mlp-adv")
+RECONSTRUCTION_NOTE = (
+    "A reconstruction network: the plane is in **measurement space** (through measurements y of test "
+    "signals) and on each region the network is one affine map y → x̂; its outputs are a signal, so "
+    "there is no class map or decision boundary. For LISTA a region's pattern says which entries each "
+    "soft-thresholding step keeps (a support per step); the MLPs' patterns are their ReLUs'.")
+FIRENET_NOTE = (
+    "FIRENET's soft thresholding is piecewise linear (a difference of two ReLUs), but each layer's dual "
+    "step also projects onto the unit l2 ball, z ↦ z / max(1, ‖z‖₂). Wherever that projection is active "
+    "the network is curved, not affine, so measurement space is not cut into linear regions and the "
+    "exact partition does not apply. Its stability is measured directly instead: worst-case "
+    "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
+    "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
 
 
 # -- cached computations (shared by every session; read-only) ----------------------------------
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _deepfool_step(model, dataset_name: str, i: int) -> np.ndarray:
+    """A classifier's DeepFool step at test sample i; a reconstruction net's worst-case perturbation
+    of the measurement (norm 0.05, Inverse problems tab's search)."""
     data = services.dataset(dataset_name)
     x = data.X_test[i % len(data.X_test)]
+    if data.is_reconstruction:
+        return inverse.worst_case_perturbation(model, x[None].astype(np.float64), eta=0.05, steps=30).e[0]
     return attacks.deepfool(model, x[None].astype(np.float32), clip=data.domain, keep_path=False).r[0].astype(np.float64)
 
 
@@ -65,10 +81,12 @@ def slice_plane(dataset_name: str, key: tuple, model=None) -> regions.Plane:
 
 @pn.cache(max_items=32, hash_funcs=services.MODEL_HASH)
 def _partition(model, dataset_name: str, key: tuple, plane_model=None):
-    """The partition of the slice ``key``; an adversarial slice follows ``plane_model`` (default: model)."""
+    """The partition of the slice ``key``; an adversarial slice follows ``plane_model`` (default: model).
+    A reconstruction net's outputs are a signal, not classes: no class cells or boundary."""
     plane = slice_plane(dataset_name, key, plane_model or model)
     start = time.perf_counter()
-    part = jobs.run(regions.partition_plane, model, *plane, max_regions=MAX_REGIONS)
+    classes = not services.dataset(dataset_name).is_reconstruction
+    part = jobs.run(regions.partition_plane, model, *plane, max_regions=MAX_REGIONS, classes=classes)
     return part, time.perf_counter() - start
 
 
@@ -218,6 +236,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
 
     def partition(self) -> regions.Partition:
         """The exact partition of the slice (cached: the slider and colouring never recompute it)."""
+        services.canonical_form(self.state.model)  # a layer that is not piecewise linear is named here, at once
         return _partition(self.state.model, self.state.dataset_name, self.slice_key())[0]
 
     def counts(self) -> dict:
@@ -292,7 +311,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             return str(names[int(c)]) if int(c) < len(names) else str(int(c))
 
         region_ids = list(range(len(polys)))
-        if self.color_by == "class" and full and part.predicted is not None:
+        if self.color_by == "class" and full and part.predicted is not None:  # None: not a classifier
             # the class cells split regions along the decision boundary, so the class map is exact
             polys = [cell for cell, _, _ in part.class_cells]
             region_ids = [r for _, _, r in part.class_cells]
@@ -345,11 +364,16 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                 r = _deepfool_step(self.state.model, self.state.dataset_name, idx[0])
                 adv = self.plane().to_plane(data.X_test[idx[0]] + r)
                 fig.scatter(adv[:, 0], adv[:, 1], size=12, marker="x", line_color="black", line_width=3,
-                            legend_label="DeepFool's adversarial point")
+                            legend_label="worst-case perturbed measurement" if self.state.is_reconstruction
+                            else "DeepFool's adversarial point")
         colors = [CLASS_COLORS[int(c) % len(CLASS_COLORS)] for c in y]
         fig.scatter(X[:, 0], X[:, 1], size=6 if self.state.is_2d else 12, fill_color=colors, line_color="white",
-                    legend_label="test data" if self.state.is_2d else "chosen samples")
-        if not self.state.is_2d:
+                    legend_label="test data" if self.state.is_2d else
+                    "chosen measurements" if self.state.is_reconstruction else "chosen samples")
+        if self.state.is_reconstruction:
+            fig.text(X[:, 0], X[:, 1], text=[f"#{i}" for i in self.sample_indices()[:len(X)]], x_offset=8,
+                     y_offset=-4, text_font_size="10pt")
+        elif not self.state.is_2d:
             names = [f"#{i} ({data.class_names[int(c)]})" for i, c in zip(self.sample_indices(), y)]
             fig.text(X[:, 0], X[:, 1], text=names, x_offset=8, y_offset=-4, text_font_size="10pt")
 
@@ -412,7 +436,15 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         try:
             self._slice_widgets.visible = not self.state.is_2d
             self._box_widgets.visible = self.state.is_2d
-            return pn.Column(pn.pane.Bokeh(self.figure()), self._counts_pane())
+            panes = [pn.pane.Bokeh(self.figure()), self._counts_pane()]
+            if self.state.is_reconstruction:
+                panes.append(pn.pane.Markdown(RECONSTRUCTION_NOTE, css_classes=["regions-reconstruction"]))
+            return pn.Column(*panes)
+        except NotPiecewiseLinearError as exc:
+            notes = [pn.pane.Alert(f"**No linear regions.** {exc}", alert_type="warning")]
+            if isinstance(self.state.model, inverse.FIRENet):
+                notes.append(pn.pane.Markdown(FIRENET_NOTE, css_classes=["regions-firenet"]))
+            return pn.Column(*notes)
         except Exception as exc:
             return error_alert(exc, "The partition")
 

@@ -21,7 +21,8 @@ import param
 from bokeh.models import FactorRange, HoverTool
 from bokeh.plotting import figure
 
-from explorer import nets, spectra, training
+from explorer import inverse, nets, spectra, training
+from explorer.models import reconstruction
 
 from .. import services
 from ..state import AppState, classifier_names
@@ -39,8 +40,28 @@ DEFAULT_COMPARE = ["digits-cnn-orth", "digits-cnn", "digits-mlp-l1"]
 # -- cached library calls (models are hashed by their explorer_key) --------------------------------
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
+def _distinct_layers(model) -> tuple[list[nets.WeightLayer], list[int]]:
+    """The weight layers, a layer called again with the same operator (same weights and input shape)
+    listed once, and how many calls each stands for: FIRENET's 240 layers all call A and A^T."""
+    layers, calls, index = [], [], {}
+    for layer in nets.weight_layers(model):
+        key = (layer.name.split(" (call ")[0], layer.in_shape, np.asarray(layer.weight).tobytes())
+        if key in index:
+            calls[index[key]] += 1
+        else:
+            index[key] = len(layers)
+            layers.append(layer)
+            calls.append(1)
+    return layers, calls
+
+
 def _layers(model) -> list[nets.WeightLayer]:
-    return nets.weight_layers(model)
+    return _distinct_layers(model)[0]
+
+
+def _calls_label(model, index: int) -> str:
+    calls = _distinct_layers(model)[1][index]
+    return f", called {calls} times" if calls > 1 else ""
 
 
 @pn.cache(max_items=256, hash_funcs=services.MODEL_HASH)
@@ -57,6 +78,9 @@ def _reference(model, index: int) -> spectra.LayerSpectrum:
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
 def _bound_title(model, product: float) -> str:
     """The product of the norms bounds a chain's Lipschitz constant; a graph has its own bound."""
+    if isinstance(model, inverse.FIRENet):
+        return (f"product of the norms = {product:.4g}, not a bound for FIRENET: each of its steps reads "
+                "x, z and y (the Inverse problems tab measures its amplification)")
     try:
         graph = nets.canonical(model).graph()
     except nets.UnsupportedLayerError:
@@ -88,8 +112,11 @@ def _bounds(model, index: int) -> dict:
 
 @pn.cache(max_items=128, hash_funcs=services.MODEL_HASH)
 def _truncated_accuracy(model, index: int, rank: int, dataset_name: str) -> float:
+    """Test accuracy of the truncated model; a reconstruction net's median relative error."""
     data = services.dataset(dataset_name)
     small = spectra.truncate_rank(model, _layers(model)[index].name, rank)
+    if data.is_reconstruction:
+        return float(np.median(reconstruction.relative_errors(small, data.X_test, data.targets_test)))
     return training.accuracy(small, data.X_test, data.y_test)
 
 
@@ -198,7 +225,8 @@ class SpectraView(pn.viewable.Viewer):
     @param.depends("state.model_name", watch=True)
     def _sync_layers(self):
         layers = self.layers()
-        options = {f"{i}: {l.name} ({l.kind} {tuple(l.weight.shape)})": i for i, l in enumerate(layers)}
+        options = {f"{i}: {l.name} ({l.kind} {tuple(l.weight.shape)}{_calls_label(self.state.model, i)})": i
+                   for i, l in enumerate(layers)}
         self.param.layer.bounds = (0, len(layers) - 1)  # a shared link cannot ask for a layer that is not there
         self.layer = min(self.layer, len(layers) - 1)
         self._layer_select.options = options
@@ -219,7 +247,7 @@ class SpectraView(pn.viewable.Viewer):
         for i, layer in enumerate(self.layers()):
             spec = _reference(self.state.model, i)
             stats = self.esd(spec)
-            rows.append({"layer": f"{i}: {layer.name}", "kind": layer.kind,
+            rows.append({"layer": f"{i}: {layer.name}{_calls_label(self.state.model, i)}", "kind": layer.kind,
                          "operator": f"{spec.shape[0]}x{spec.shape[1]}",
                          "method": f"{spec.method} ({'exact' if spec.exact else 'approx.'})", "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
                          "alpha": stats.alpha})
@@ -305,9 +333,10 @@ class SpectraView(pn.viewable.Viewer):
         lip = self.lipschitz()
         methods = (("power (lower)", lip.estimates, "#9ecae1"), ("exact", lip.exact, "#08519c"),
                    ("Gram (upper)", lip.gram, "#d62728"))
-        layers = [f"{name} {kind}" for name, kind in zip(lip.names, lip.kinds)]
+        shown = [i for i, name in enumerate(lip.names) if " (call " not in name]  # a repeated call once
+        layers = [f"{lip.names[i]} {lip.kinds[i]}" for i in shown]
         factors = [(layer, method) for layer in layers for method, _, _ in methods]
-        values = [float(v[i]) for i in range(len(layers)) for _, v, _ in methods]
+        values = [float(v[i]) for i in shown for _, v, _ in methods]
         colors = [c for _ in layers for _, _, c in methods]
         fig = figure(x_range=FactorRange(*factors), width=720, height=320, y_axis_label="sigma_max",
                      tools="hover,reset", tooltips=[("", "@x"), ("sigma_max", "@top{0.0000}")],
@@ -331,14 +360,19 @@ class SpectraView(pn.viewable.Viewer):
 
     def _truncation(self):
         full = self.truncation_accuracy(_reshape_rank(self.layers()[self.layer]))
-        acc = self.truncation_accuracy()
+        score = self.truncation_accuracy()
+        if self.state.is_reconstruction:
+            label, shown, ylim = "median relative error", (lambda v: f"{v:.3g}"), None
+        else:
+            label, shown, ylim = "test accuracy", percent, (0, 1.02)
         text = pn.pane.Markdown(
-            f"Test accuracy with layer {self.layer} at rank **{self.rank}**: **{percent(acc)}** "
-            f"(full rank: {percent(full)}).", css_classes=["spectra-truncation"])
+            f"{label.capitalize()} with layer {self.layer} at rank **{self.rank}**: **{shown(score)}** "
+            f"(full rank: {shown(full)}).", css_classes=["spectra-truncation"])
         curve = self.truncation_curve()
-        plot = (hv.Curve(curve, "rank", "test accuracy").opts(color="#3b6ea5", tools=["hover"])
+        plot = (hv.Curve(curve, "rank", label).opts(color="#3b6ea5", tools=["hover"])
                 * hv.VLine(self.rank).opts(color="#d62728", line_dash="dashed")).opts(
-            width=560, height=260, ylim=(0, 1.02), title=f"Test accuracy against the rank of layer {self.layer}")
+            width=560, height=260, ylim=ylim or (0, 1.05 * max(curve[1].max(), 1e-12)),
+            title=f"{label.capitalize()} against the rank of layer {self.layer}")
         return pn.Column(text, _pane(plot))
 
     @param.depends("state.model_name", "layer", "method")

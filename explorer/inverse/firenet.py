@@ -158,6 +158,16 @@ class FIRENet(nn.Module):
     def num_layers(self) -> int:
         return self.restarts * self.inner
 
+    def layer_table(self) -> list[dict]:
+        """One row per restart block (the rows :func:`explorer.nets.describe` gives other models)."""
+        m, N = self.measure.weight.shape
+        rows = [{"layer": "input", "type": "Input", "output_shape": f"({m},)", "parameters": 0}]
+        rows += [{"layer": f"blocks.{k}", "type": f"{self.inner} x PrimalDualLayer (tau = {eps:.3g} tau0)",
+                  "output_shape": f"({N},)", "parameters": 0} for k, eps in enumerate(self.eps)]
+        rows.append({"layer": "measure, adjoint", "type": "Linear (A, A^T; shared by every layer)",
+                     "output_shape": f"({m},), ({N},)", "parameters": 2 * m * N})
+        return rows
+
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         x = 0.0 * self.adjoint(y)  # x = 0 and z = 0, written so that torch.fx can trace the network
         for block in self.blocks:

@@ -47,6 +47,12 @@ class Dataset:
     domain: tuple = field(default=(0.0, 1.0))  # valid input range per coordinate, for clipping
     feature_names: list[str] | None = None  # tabular data: a name per column
     split: str = "seeded 75 / 25 split (seed 0)"  # where the train / test split came from
+    targets_test: np.ndarray | None = None  # a reconstruction set: the signal behind each test input
+
+    @property
+    def is_reconstruction(self) -> bool:
+        """Inputs are measurements and the answer is a signal (``targets_test``), not a class."""
+        return self.targets_test is not None
 
     @property
     def num_classes(self) -> int:

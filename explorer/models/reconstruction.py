@@ -36,9 +36,14 @@ from torch import nn
 from ..nets.threads import single_threaded
 from . import sparse_recovery as sr
 from . import training
+from .data_types import Dataset
 
 __all__ = ["ista_weights", "lista_forward", "lista_sequential", "lista_layers", "mlp_layers",
-           "training_pairs", "training_twins", "relative_errors", "lista_trainer", "mlp_trainer"]
+           "training_pairs", "training_twins", "relative_errors", "lista_trainer", "mlp_trainer",
+           "MEASUREMENT_SETS", "measurement_dataset"]
+
+# The reconstruction nets' data: measurements of the problem they were trained on (name -> problem).
+MEASUREMENT_SETS = {"sparse-dct": sr.ZOO_PROBLEM}
 
 
 def ista_weights(A: np.ndarray, lam: float, steps: int):
@@ -136,9 +141,27 @@ def training_twins(problem: sr.SparseProblem, count: int = 40, eta: float = 0.05
 def relative_errors(net: nn.Module, Y: np.ndarray, X: np.ndarray) -> np.ndarray:
     """||net(y) - x|| / ||x|| per row (unit-norm X: the plain error)."""
     dtype = next(net.parameters()).dtype
-    with torch.no_grad():
+    with torch.no_grad(), single_threaded():
         out = net(torch.as_tensor(Y, dtype=dtype)).double().numpy()
     return np.linalg.norm(out - X, axis=1) / np.linalg.norm(X, axis=1)
+
+
+def measurement_dataset(name: str = "sparse-dct", train: int = 500, test: int = 200) -> Dataset:
+    """A :class:`Dataset` of noiseless measurements y = A x of unit-norm sparse signals x.
+
+    Inputs are the measurements (float32), ``targets_test`` the signals; there are no classes
+    (labels are 0, one class "signal"). The test signals are the ones the zoo cards' errors are
+    measured on (seed 10,000); the domain is the measurements' value range.
+    """
+    if name not in MEASUREMENT_SETS:
+        raise ValueError(f"Unknown measurement set '{name}'; choose one of {', '.join(MEASUREMENT_SETS)}.")
+    problem = sr.make_problem(**MEASUREMENT_SETS[name])
+    Y_train, _ = training_pairs(problem, train, noise=0.0, seed=0)
+    Y_test, X_test = training_pairs(problem, test, noise=0.0, seed=10_000)
+    values = np.concatenate([Y_train, Y_test])
+    return Dataset(name, Y_train.astype(np.float32), np.zeros(train, dtype=np.int64), Y_test.astype(np.float32),
+                   np.zeros(test, dtype=np.int64), ["signal"], domain=(float(values.min()), float(values.max())),
+                   split=f"{train} / {test} seeded signals of the zoo problem", targets_test=X_test)
 
 
 def _problem(recipe) -> sr.SparseProblem:

@@ -279,11 +279,8 @@ def _only_affine(args, where: str) -> _Affine:
 
 def _inside(node: fx.Node) -> str:
     """", in 'blocks.0.0' (PrimalDualLayer)" for a call made inside a submodule's forward, else ""."""
-    stack = list(node.meta.get("nn_module_stack", {}).values())
-    if not stack:
-        return ""
-    path, kind = stack[-1]
-    return f", in '{path}' ({getattr(kind, '__name__', kind)})"
+    path, kind = ([("", "")] + list(node.meta.get("nn_module_stack", {}).values()))[-1]
+    return f", in '{path}' ({getattr(kind, '__name__', kind)})" if path else ""
 
 
 def _not_pl(where: str) -> NotPiecewiseLinearError:

@@ -162,7 +162,7 @@ def _graph(model) -> PLGraph:
 
 def partition_plane(model, origin, directions, polygon, max_regions: int = 200_000,
                     upto_layer: int | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> Partition:
+                    progress: Callable[[int, int], None] | None = None, classes: bool = True) -> Partition:
     """Exact partition of the slice ``x = origin + directions.T @ u``, ``u`` in ``polygon``.
 
     Parameters
@@ -175,6 +175,10 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
         output maps, classes and decision boundary are not computed: they are ``None``/empty).
     progress : called as ``progress(cuts_done, cuts_total)`` (one cut per unit and breakpoint,
         one per max window).
+    classes : the outputs are class scores: find the argmax cells and the decision boundary.
+        ``False`` for a network whose outputs are not classes (a reconstruction network): then
+        ``predicted`` is None and there are no class cells or boundary (the output maps and the
+        linear regions are computed as always).
 
     Patterns are bool (unit on) for a ReLU chain, else int8 choices (each unit's piece, or
     each window's winning position; see :class:`~explorer.nets.graph.Layer`).
@@ -194,7 +198,7 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
     if not 0 <= n_layers <= len(graph.layers):
         raise ValueError(f"upto_layer must be between 0 and {len(graph.layers)}.")
     with single_threaded():
-        return _partition(graph, n_layers, origin, directions, poly, max_regions, progress)
+        return _partition(graph, n_layers, origin, directions, poly, max_regions, progress, classes)
 
 
 def _still_read(graph, n_layers: int, full: bool) -> list:
@@ -203,7 +207,7 @@ def _still_read(graph, n_layers: int, full: bool) -> list:
     return [max([k for k in ks if k <= stop], default=0) for ks in graph.consumers()]
 
 
-def _partition(graph, n_layers, origin, directions, poly, max_regions, progress):
+def _partition(graph, n_layers, origin, directions, poly, max_regions, progress, classes=True):
     full = n_layers == len(graph.layers)
     chain = graph.is_chain
     diam = _diameter(poly)
@@ -254,14 +258,14 @@ def _partition(graph, n_layers, origin, directions, poly, max_regions, progress)
         out_A = out_c = None
     layers.append(LayerPartition(len(layers), V, n, patterns, _areas(V, n), out_A, out_c))
     cen = _vertex_means(V, n)
+    predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
+    labels = np.arange(len(n))
     if full:
-        logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
-        predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-        segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
+        if classes:
+            logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
+            predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
+            segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
         labels = _linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c)
-    else:
-        predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
-        labels = np.arange(len(n))
     return Partition(origin, directions, poly, patterns, [layer.units for layer in todo], layers[-1].areas,
                      cen, out_A, out_c, predicted, segs, seg_r, cells, int(labels.max(initial=-1) + 1), labels,
                      layers, ancestors, graph)

@@ -123,6 +123,20 @@ def model_spectra(model: nn.Module, method: str = "auto",
     return out
 
 
+def _three_norms(layer: nets.WeightLayer, power_iters: int, gram_iters: int) -> tuple[float, float, float]:
+    """(Gram upper bound, power-iteration estimate, exact norm or NaN) of one layer's operator."""
+    args = {"weight": layer.weight}
+    if layer.kind != "linear":
+        args.update(_layer_args(layer))
+    gram = largest_singular_value(method="gram", iters=gram_iters, **args)
+    estimate = largest_singular_value(method="power", power_iters=power_iters, **args)
+    try:
+        exact = largest_singular_value(method="exact", **args)
+    except ValueError:  # too large for the dense operator
+        exact = float("nan")
+    return gram, estimate, exact
+
+
 @dataclass
 class LipschitzBound:
     """Per-layer norms and the product bound on the network's L2 Lipschitz constant.
@@ -159,16 +173,13 @@ def lipschitz_bound(model: nn.Module, power_iters: int = 100, gram_iters: int = 
     """
     layers = nets.weight_layers(model, input_shape)
     gram, est, exact = [], [], []
+    seen = {}  # a layer called again on the same input shape (weight sharing, unrolled nets): computed once
     for i, layer in enumerate(layers):
-        args = {"weight": layer.weight}
-        if layer.kind != "linear":
-            args.update(_layer_args(layer))
-        gram.append(largest_singular_value(method="gram", iters=gram_iters, **args))
-        est.append(largest_singular_value(method="power", power_iters=power_iters, **args))
-        try:
-            exact.append(largest_singular_value(method="exact", **args))
-        except ValueError:  # too large for the dense operator
-            exact.append(float("nan"))
+        key = (layer.name.split(" (call ")[0], layer.in_shape, np.asarray(layer.weight).tobytes())
+        if key not in seen:
+            seen[key] = _three_norms(layer, power_iters, gram_iters)
+        for values, value in zip((gram, est, exact), seen[key]):
+            values.append(value)
         if progress is not None:
             progress(i + 1, len(layers))
     gram, exact = np.array(gram), np.array(exact)
