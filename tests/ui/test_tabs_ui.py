@@ -50,6 +50,24 @@ def test_linear_regions_tab_on_graph_networks(page, url, artifacts, name):
     page.screenshot(path=str(artifacts / f"tab-linear-regions-{name}.png"), full_page=True)
 
 
+def test_reconstruction_networks_in_the_linear_regions_and_spectra_tabs(page, url, artifacts):
+    """LISTA's exact regions in measurement space; FIRENET's reason for having none, and its A."""
+    page.goto(url + "?model=inverse-lista&tab=Linear%20regions")
+    counts = _text(page, ".regions-counts")
+    shown = int(re.search(r"([\d,]+) activation regions", counts).group(1).replace(",", ""))
+    assert shown == RegionsView(state=AppState(model_name="inverse-lista")).counts()["activation regions"]
+    assert "measurement space" in _text(page, ".regions-reconstruction")
+    page.screenshot(path=str(artifacts / "tab-linear-regions-inverse-lista.png"), full_page=True)
+    page.goto(url + "?model=firenet&tab=Linear%20regions")
+    assert "l2 ball" in _text(page, ".regions-firenet")
+    page.screenshot(path=str(artifacts / "tab-linear-regions-firenet.png"), full_page=True)
+    page.goto(url + "?model=firenet&tab=Spectra")
+    page.locator(".spectra-summary table").first.wait_for(timeout=LONG)
+    rows = page.locator(".spectra-summary tbody tr").all_inner_texts()
+    assert len(rows) == 2 and "called 240 times" in rows[1]
+    page.screenshot(path=str(artifacts / "tab-spectra-firenet.png"), full_page=True)
+
+
 def test_spectra_tab_lists_every_layer_with_its_exact_norm(page, url, artifacts):
     page.goto(url + "?model=digits-cnn&tab=Spectra")
     page.locator(".spectra-summary table").first.wait_for(timeout=LONG)
