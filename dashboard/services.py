@@ -47,14 +47,14 @@ def firenet_model() -> nn.Module:
 
 def firenet_card() -> dict:
     """The model card of :func:`firenet_model` (as :func:`explorer.zoo.card` gives for zoo models)."""
-    problem = inverse.ZOO_PROBLEM
+    problem, net = inverse.ZOO_PROBLEM, firenet_model()
     return {"name": FIRENET, "task": "reconstruction", "dataset": "sparse-dct",
-            "parameters": 2 * problem["m"] * problem["N"],  # A and A^T
+            "parameters": sum(p.numel() for p in net.parameters()),  # A and A^T
             "description": f"FIRENET (Colbrook, Antun & Hansen 2022) for the zoo's problem ({problem['m']} of "
-                           f"{problem['N']} DCT coefficients, {problem['s']}-sparse signals): 12 restarts x 20 "
-                           "unrolled primal-dual steps of the square-root LASSO (lambda 0.1), built from A, not "
-                           "trained. Soft thresholding is piecewise linear; the dual step's projection onto "
-                           "the unit l2 ball is not."}
+                           f"{problem['N']} DCT coefficients, {problem['s']}-sparse signals): {net.restarts} "
+                           f"restarts x {net.inner} unrolled primal-dual steps of the square-root LASSO (lambda "
+                           f"{net.lam}), built from A, not trained. Soft thresholding is piecewise linear; the "
+                           "dual step's projection onto the unit l2 ball is not."}
 
 
 def uploaded_model(data: bytes) -> nn.Module:

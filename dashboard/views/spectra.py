@@ -40,19 +40,20 @@ DEFAULT_COMPARE = ["digits-cnn-orth", "digits-cnn", "digits-mlp-l1"]
 # -- cached library calls (models are hashed by their explorer_key) --------------------------------
 
 @pn.cache(max_items=64, hash_funcs=services.MODEL_HASH)
-def _distinct_layers(model) -> tuple[list[nets.WeightLayer], list[int]]:
+def _distinct_layers(model) -> tuple[list[nets.WeightLayer], list[int], list[int]]:
     """The weight layers, a layer called again with the same operator (same weights and input shape)
-    listed once, and how many calls each stands for: FIRENET's 240 layers all call A and A^T."""
-    layers, calls, index = [], [], {}
-    for layer in nets.weight_layers(model):
-        key = (layer.name.split(" (call ")[0], layer.in_shape, np.asarray(layer.weight).tobytes())
-        if key in index:
-            calls[index[key]] += 1
+    listed once; how many calls each stands for and the index of its first call (FIRENET's 240
+    layers all call A and A^T)."""
+    layers, calls, firsts, index = [], [], [], {}
+    for i, layer in enumerate(nets.weight_layers(model)):
+        if layer.operator_key in index:
+            calls[index[layer.operator_key]] += 1
         else:
-            index[key] = len(layers)
+            index[layer.operator_key] = len(layers)
             layers.append(layer)
             calls.append(1)
-    return layers, calls
+            firsts.append(i)
+    return layers, calls, firsts
 
 
 def _layers(model) -> list[nets.WeightLayer]:
@@ -333,7 +334,7 @@ class SpectraView(pn.viewable.Viewer):
         lip = self.lipschitz()
         methods = (("power (lower)", lip.estimates, "#9ecae1"), ("exact", lip.exact, "#08519c"),
                    ("Gram (upper)", lip.gram, "#d62728"))
-        shown = [i for i, name in enumerate(lip.names) if " (call " not in name]  # a repeated call once
+        shown = _distinct_layers(self.state.model)[2]  # a repeated call once
         layers = [f"{lip.names[i]} {lip.kinds[i]}" for i in shown]
         factors = [(layer, method) for layer in layers for method, _, _ in methods]
         values = [float(v[i]) for i in shown for _, v, _ in methods]

@@ -66,6 +66,12 @@ class WeightLayer:
     dilation: tuple = (1, 1)
     groups: int = 1
 
+    @property
+    def operator_key(self) -> tuple:
+        """Equal for two calls of one module on inputs of one shape (the same operator): the module's
+        name without :func:`~explorer.nets.weight_layers`' " (call k)", the input shape, the weights."""
+        return self.name.split(" (call ")[0], self.in_shape, np.asarray(self.weight).tobytes()
+
 
 class CanonicalNet(nn.Module):
     """A ReLU network as a chain of affine ops and ReLUs, in float64.

@@ -175,10 +175,9 @@ def lipschitz_bound(model: nn.Module, power_iters: int = 100, gram_iters: int = 
     gram, est, exact = [], [], []
     seen = {}  # a layer called again on the same input shape (weight sharing, unrolled nets): computed once
     for i, layer in enumerate(layers):
-        key = (layer.name.split(" (call ")[0], layer.in_shape, np.asarray(layer.weight).tobytes())
-        if key not in seen:
-            seen[key] = _three_norms(layer, power_iters, gram_iters)
-        for values, value in zip((gram, est, exact), seen[key]):
+        if layer.operator_key not in seen:
+            seen[layer.operator_key] = _three_norms(layer, power_iters, gram_iters)
+        for values, value in zip((gram, est, exact), seen[layer.operator_key]):
             values.append(value)
         if progress is not None:
             progress(i + 1, len(layers))
