@@ -12,7 +12,7 @@ import gc
 
 import panel as pn
 
-from . import jobs
+from . import jobs, offline
 from .state import AppState
 from .views.adversarial import AdversarialView
 from .views.inverse import InverseView
@@ -76,6 +76,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     views are built, and a tab's Viewer is made when the tab is first opened: a session
     pays for the page it shows, once.
     """
+    offline.serve_panel_files_locally()
     location = pn.state.location
     query = dict(location.query_params) if location is not None else {}
     state = state or _state_from(query)
@@ -117,6 +118,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         main=[tabs],
         sidebar_width=360,
         accent="#3b6ea5",
+        design=offline.Fast,
     )
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # a closing browser tab stops the session's computations in the worker processes

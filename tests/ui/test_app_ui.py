@@ -1,5 +1,7 @@
 """The real app in Chromium: pick every zoo model, read its card, upload a bad file."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from dashboard.state import classifier_names
@@ -43,8 +45,22 @@ def test_pick_every_model_and_upload_a_bad_file(page, artifacts, tmp_path):
         assert "Not a readable torch checkpoint" in status
 
 
-def test_shared_link_opens_the_same_model(page):
+def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(page):
+    """A classroom without internet: the landing page and a shared link (both sessions built
+    from the server's reused page, --reuse-sessions) fetch every file from this server."""
+    outside, missing = [], []
+    page.on("request", lambda request: outside.append(request.url)
+            if urlsplit(request.url).hostname not in ("127.0.0.1", None) else None)
+    page.on("response", lambda response: missing.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
     with served_app() as url:
-        page.goto(url + "?model=digits-cnn")
+        page.goto(url)
+        page.locator(".overview-summary p", has_text="test accuracy").first.wait_for()
+        page.goto(url + "?model=digits-cnn&tab=Spectra")
         page.locator(".model-card h3", has_text="digits-cnn").first.wait_for()
         assert page.locator("select").first.input_value() == "digits-cnn"
+        page.locator(".spectra-summary table").first.wait_for()
+        page.locator("canvas").first.wait_for()
+        page.wait_for_load_state("networkidle")
+    assert outside == []
+    assert missing == []

@@ -1,0 +1,33 @@
+"""The page works without internet: every file it loads comes from this server.
+
+Panel 1.9 reaches out in two places that a classroom without internet (or behind a
+firewall that drops, rather than refuses, outside connections) would feel: the Fast
+design's web font (Open Sans from fonts.googleapis.com, a render-blocking stylesheet),
+and, with ``--reuse-sessions``, the components' stylesheets (cdn.holoviz.org). The
+browser test ``test_the_page_loads_nothing_from_outside_hosts`` holds both to zero.
+"""
+
+from __future__ import annotations
+
+import panel as pn
+from panel.io.resources import get_dist_path
+from panel.theme import Fast
+
+
+class Fast(Fast):  # the same name: Panel finds a design's bundled files by its class name
+    """Panel's Fast design without its web font (text falls back to the machine's sans-serif)."""
+
+    _resources = {kind: files for kind, files in Fast._resources.items() if kind != "font"}
+
+
+def serve_panel_files_locally() -> None:
+    """Point this session's stylesheets at the server's own copy of Panel's files.
+
+    Panel learns where its files are served while it renders a session's page. With
+    ``--reuse-sessions`` every later session's document is built when its websocket
+    connects, without that render, and its components' stylesheets fall back to
+    cdn.holoviz.org. Call before the session's components are built.
+    """
+    document = pn.state.curdoc
+    if document is not None and document.session_context is not None:
+        document.template_variables.setdefault("dist_url", get_dist_path())
