@@ -14,6 +14,7 @@ from explorer import datasets, zoo
 
 from ..state import AppState
 from .common import error_alert
+from .uploads import Uploader, limit_text
 
 HEADER_CHOICES = {"detect": "auto", "yes": True, "no": False}
 
@@ -43,31 +44,34 @@ class DataPicker(pn.viewable.Viewer):
 
     def __init__(self, **params):
         super().__init__(**params)
-        self._upload = pn.widgets.FileInput(multiple=True, css_classes=["data-upload"])
+        self._upload = Uploader(multiple=True, max_files=datasets.MAX_FILES, name="",
+                                css_classes=["data-upload"])
         self._upload.param.watch(self._on_upload, "value")
+        self._upload.param.watch(self._on_refused, "refused")
         self._status = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["data-status"])
         self._again = pn.widgets.Button(label="Read the files again with these settings", visible=False)
         self._again.on_click(lambda event: self._read(self._last))
         self._last: dict[str, bytes] = {}
 
-    def _files(self) -> dict[str, bytes]:
-        values, names = self._upload.value, self._upload.filename
-        if not isinstance(values, list):
-            values, names = [values], [names]
-        return {name or f"file {i}": value for i, (name, value) in enumerate(zip(names, values))}
-
     def _on_upload(self, event):
-        if event.new:
-            self._last = self._files()
+        """The files in the upload box are the dataset: read them whenever one arrives (a file
+        taken out of the box leaves the loaded dataset as it is)."""
+        if self._upload.arrived():
+            self._last = self._upload.files()
             self._again.visible = True
             self._read(self._last)
+
+    def _on_refused(self, event):
+        self._status.param.update(object=f"**{event.new}**", alert_type="danger", visible=True)
 
     def _read(self, files: dict[str, bytes]):
         shown = ", ".join(sorted(files))
         try:
             name = self.state.add_dataset(files, label=self.label, header=HEADER_CHOICES[self.header])
         except (datasets.DatasetError, ValueError) as exc:
-            self._status.param.update(object=f"**{shown} was not loaded.** {exc}", alert_type="danger", visible=True)
+            more = " (take a file out of the box with its x)" if len(files) > 1 else ""
+            self._status.param.update(object=f"**{shown} was not loaded.** {exc}{more}", alert_type="danger",
+                                      visible=True)
             return
         except Exception as exc:  # anything else a hostile file provokes: refuse it, keep the session
             self._status.param.update(object=f"**{shown} was not loaded.** It could not be read "
@@ -100,7 +104,8 @@ class DataPicker(pn.viewable.Viewer):
                 "**Your own data** — a CSV (numeric columns and a label column), a `.npz` with `X` and `y` "
                 "(optionally `X_test`, `y_test`, `class_names`, `image_shape`), or MNIST-format IDX files "
                 "(images and labels, train and optionally test, gzipped or not); up to "
-                f"{zoo.MAX_UPLOAD_BYTES // 2**20} MB an upload and {datasets.MAX_SAMPLES:,} samples:"),
+                f"{limit_text(zoo.MAX_UPLOAD_BYTES)} an upload and {datasets.MAX_SAMPLES:,} samples; the files "
+                "in the box are read together:"),
             pn.Row(pn.widgets.TextInput.from_param(self.param.label, name="CSV label column", width=150),
                    pn.widgets.Select.from_param(self.param.header, name="CSV header row", width=120)),
             self._upload,

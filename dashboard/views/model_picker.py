@@ -13,6 +13,7 @@ from .. import services
 from ..state import AppState
 from .common import error_alert, percent
 from .data_picker import DataPicker
+from .uploads import Uploader, limit_text
 
 
 class ModelPicker(pn.viewable.Viewer):
@@ -24,8 +25,9 @@ class ModelPicker(pn.viewable.Viewer):
         super().__init__(**params)
         self._select = pn.widgets.Select.from_param(self.state.param.model_name, name="Model")
         self._dataset = pn.widgets.Select.from_param(self.state.param.dataset_name, name="Dataset")
-        self._upload = pn.widgets.FileInput(accept=".pt,.pth", multiple=False)
+        self._upload = Uploader(multiple=False, name="", css_classes=["model-upload"])
         self._upload.param.watch(self._on_upload, "value")
+        self._upload.param.watch(self._on_refused, "refused")
         self._status = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["upload-status"])
         self._data = DataPicker(state=self.state)
         self._dataset_row = pn.Column(self._dataset)
@@ -36,12 +38,16 @@ class ModelPicker(pn.viewable.Viewer):
         """The dataset menu is shown when the model has more than one dataset to be seen on."""
         self._dataset_row.visible = len(self.state.param.dataset_name.objects) > 1
 
+    def _on_refused(self, event):
+        self._status.param.update(object=f"**{event.new}**", alert_type="danger", visible=True)
+
     def _on_upload(self, event):
-        if event.new is None:
-            return
-        filename = self._upload.filename or "model.pt"
+        arrived = self._upload.arrived()
+        if not arrived:
+            return  # a file was taken out of the box
+        filename, data = list(arrived.items())[-1]
         try:
-            name = self.state.add_upload(filename, event.new)
+            name = self.state.add_upload(filename, data)
         except (zoo.CheckpointError, nets.UnsupportedLayerError, ValueError) as exc:
             self._status.param.update(object=f"**{filename} was not loaded.** {exc}", alert_type="danger",
                                       visible=True)
@@ -93,7 +99,7 @@ class ModelPicker(pn.viewable.Viewer):
             self._select,
             self._dataset_row,
             pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`, "
-                             f"up to {zoo.MAX_UPLOAD_BYTES // 2**20} MB:"),
+                             f"up to {limit_text(zoo.MAX_UPLOAD_BYTES)}:"),
             self._upload,
             self._status,
             self._card,

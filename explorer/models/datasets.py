@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data_folder import from_files, from_folder
+from .data_folder import MAX_FILES, from_files, from_folder
 from .data_types import (
     MAX_CLASSES,
     MAX_FILE_BYTES,
@@ -34,7 +34,7 @@ from .user_data import from_csv, from_npz
 
 __all__ = ["Dataset", "load", "names", "toy_2d", "digits", "mnist_from_files", "DatasetError",
            "from_csv", "from_npz", "from_files", "from_folder", "from_arrays", "read_idx", "card",
-           "MAX_FILE_BYTES", "MAX_SAMPLES", "MAX_VALUES", "MAX_CLASSES"]
+           "MAX_FILE_BYTES", "MAX_FILES", "MAX_SAMPLES", "MAX_VALUES", "MAX_CLASSES"]
 
 TOY_SETS = ("moons", "circles", "spirals", "xor")
 

@@ -57,8 +57,7 @@ def test_card_changes_with_the_model(state):
 def test_bad_upload_shows_an_error_and_keeps_the_model(state, tmp_path):
     picker = ModelPicker(state=state)
     state.model_name = "digits-mlp"
-    picker._upload.filename = "broken.pt"
-    picker._upload.value = b"\x00garbage"
+    picker._upload.value = {"broken.pt": b"\x00garbage"}
     assert picker._status.visible and picker._status.alert_type == "danger"
     assert "broken.pt was not loaded" in picker._status.object
     assert state.model_name == "digits-mlp"
@@ -68,8 +67,7 @@ def test_upload_of_an_unfitting_model_is_explained(state, tmp_path):
     picker = ModelPicker(state=state)
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
     zoo.save(model, tmp_path / "m.pt", input_shape=(3,))
-    picker._upload.filename = "m.pt"
-    picker._upload.value = (tmp_path / "m.pt").read_bytes()
+    picker._upload.value = {"m.pt": (tmp_path / "m.pt").read_bytes()}
     assert "no built-in dataset fits" in picker._status.object
     assert state.model_name == "moons-mlp"
 
@@ -79,8 +77,7 @@ def test_good_upload_is_selected_and_evaluated(state, tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     zoo.save(model, tmp_path / "mine.pt", input_shape=(64,))
-    picker._upload.filename = "mine.pt"
-    picker._upload.value = (tmp_path / "mine.pt").read_bytes()
+    picker._upload.value = {"mine.pt": (tmp_path / "mine.pt").read_bytes()}
     assert picker._status.alert_type == "success"
     assert state.model_name == "upload: mine.pt" and state.dataset_name == "digits"
     data = datasets.load("digits")
@@ -128,8 +125,7 @@ def test_upload_of_a_cnn_with_image_input_shape_is_accepted(state, tmp_path):
     torch.manual_seed(1)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))
     zoo.save(model, tmp_path / "cnn.pt", input_shape=(1, 8, 8))
-    picker._upload.filename = "cnn.pt"
-    picker._upload.value = (tmp_path / "cnn.pt").read_bytes()
+    picker._upload.value = {"cnn.pt": (tmp_path / "cnn.pt").read_bytes()}
     assert picker._status.alert_type == "success", picker._status.object
     assert state.dataset_name == "digits"
     data = datasets.load("digits")

@@ -17,10 +17,11 @@ def test_served_app_answers_with_its_title():
         assert missing.status_code == 404
 
 
-def test_the_served_websocket_carries_an_upload_of_the_stated_limit():
-    """Bokeh refuses websocket messages over its limit; an upload travels base64-encoded (x 4/3)."""
-    from explorer import zoo
+def test_the_served_websocket_carries_one_piece_of_an_upload():
+    """Bokeh refuses websocket messages over its limit; an upload travels in pieces of CHUNK_BYTES."""
+    from dashboard.views.uploads import CHUNK_BYTES, Uploader
     from tests.served import SERVE_FLAGS
 
     limit = int(SERVE_FLAGS[SERVE_FLAGS.index("--websocket-max-message-size") + 1])
-    assert limit >= zoo.MAX_UPLOAD_BYTES * 4 / 3 + 2**20
+    assert CHUNK_BYTES + 2**20 <= limit <= 4 * CHUNK_BYTES
+    assert Uploader().chunk_size == CHUNK_BYTES

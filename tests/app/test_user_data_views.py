@@ -26,8 +26,9 @@ def two_blobs_csv(n=120, seed=0) -> bytes:
 
 
 def upload(picker, files: dict):
-    picker._data._upload.filename = list(files)
-    picker._data._upload.value = list(files.values())
+    """The files the upload box holds now (as FileDropper keeps them: text decoded)."""
+    picker._data._upload.value = {name: data.decode() if name.endswith(".csv") else data
+                                  for name, data in files.items()}
     return picker._data._status
 
 

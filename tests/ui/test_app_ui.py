@@ -38,11 +38,25 @@ def test_pick_every_model_and_upload_a_bad_file(page, artifacts, tmp_path):
 
         bad = tmp_path / "bad.pt"
         bad.write_bytes(b"this is not a checkpoint")
-        page.locator("input[type=file]").first.set_input_files(str(bad))
+        page.locator(".model-upload input[type=file]").set_input_files(str(bad))
         page.wait_for_selector("text=bad.pt was not loaded")
         page.screenshot(path=str(artifacts / "upload-error.png"))
         status = "\n".join(page.locator(".upload-status p").all_inner_texts())
         assert "Not a readable torch checkpoint" in status
+
+        # 20 MB travels in 8 MiB pieces under the 16 MiB websocket limit and reaches the reader
+        large = tmp_path / "large.pt"
+        large.write_bytes(b"\x00" * 20_000_000)
+        page.locator(".model-upload input[type=file]").set_input_files(str(large))
+        page.wait_for_selector("text=large.pt was not loaded")
+        assert "Not a readable torch checkpoint" in "\n".join(page.locator(".upload-status p").all_inner_texts())
+        # over the limit: the browser refuses it before sending anything, and says the limit
+        huge = tmp_path / "huge.pt"
+        huge.write_bytes(b"\x00" * (zoo.MAX_UPLOAD_BYTES + 1))
+        page.locator(".model-upload input[type=file]").set_input_files(str(huge))
+        page.locator(".filepond--file-status-sub", has_text="Maximum file size is 50 MB").wait_for()
+        page.screenshot(path=str(artifacts / "upload-too-large.png"))
+        assert "large.pt was not loaded" in "\n".join(page.locator(".upload-status p").all_inner_texts())
 
 
 def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(page):

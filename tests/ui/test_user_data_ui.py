@@ -24,6 +24,8 @@ def test_upload_a_csv_and_see_its_card_and_decision_map(page, artifacts, tmp_pat
         page.locator(".overview-summary p", has_text="yours: blobs").first.wait_for()
         page.locator("canvas").first.wait_for()
         page.screenshot(path=str(artifacts / "user-csv-overview.png"))
+        page.locator(".data-upload .filepond--action-revert-item-processing").first.click()  # out of the box
+        page.locator(".data-upload .filepond--item").first.wait_for(state="detached")
         upload.set_input_files(str(bad))
         page.wait_for_selector("text=broken.csv was not loaded")
         status = "\n".join(page.locator(".data-status p").all_inner_texts())

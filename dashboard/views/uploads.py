@@ -1,0 +1,95 @@
+"""The upload widget: a file travels in chunks and a file over the limit never reaches Python.
+
+Panel's ``FileDropper`` (FilePond in the browser) sends a file in chunks of
+``CHUNK_BYTES``, so Bokeh's websocket limit (``--websocket-max-message-size`` in
+run.sh) bounds one chunk, not the upload. The limit is held twice:
+
+- in the browser, before anything is sent: FilePond refuses a larger file and says
+  "File is too large, Maximum file size is 50 MB" (FilePond counts 1 MB as 10^6 bytes,
+  a little under our 50 x 2^20: the stricter of the two is what the student meets);
+- on the server, for a client that skips the browser's check: a file that announces more
+  chunks than the limit allows, or whose bytes take the upload over it, is dropped at once
+  (nothing more of it is kept) and ``refused`` names the limit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import panel as pn
+import param
+
+from explorer import zoo
+
+CHUNK_BYTES = 8 * 2**20  # one websocket message of an upload
+
+
+def limit_text(max_bytes: int) -> str:
+    """An upload limit in words: ``50 MB`` (2^20 bytes each), or ``1000 bytes`` under one MB."""
+    return f"{max_bytes // 2**20} MB" if max_bytes >= 2**20 else f"{max_bytes:,} bytes"
+
+
+class Uploader(pn.widgets.FileDropper):
+    """A FileDropper that holds an upload (all the files in its box) to ``max_bytes`` and
+    ``max_files`` on both sides of the websocket.
+
+    ``value`` is ``{filename: bytes}`` (Panel decodes ``text/*`` files to ``str``; use
+    :meth:`files` for bytes). ``refused`` is the message of the last file the server dropped.
+    """
+
+    max_bytes = param.Integer(default=None, bounds=(1, None), constant=True,
+                              doc="The largest file accepted, in bytes (default: zoo.MAX_UPLOAD_BYTES).")
+    refused = param.String(default="", doc="Why the server dropped the last refused file, or ''.")
+
+    _rename = {**pn.widgets.FileDropper._rename, "max_bytes": None, "refused": None}  # server side only
+
+    def __init__(self, **params):
+        max_bytes = params.setdefault("max_bytes", zoo.MAX_UPLOAD_BYTES)
+        params.setdefault("max_file_size", limit_text(max_bytes).replace(" ", "").replace("bytes", "KB")
+                          if max_bytes >= 2**20 else f"{max(1, max_bytes // 1000)}KB")
+        params.setdefault("max_total_file_size", params["max_file_size"])
+        params.setdefault("chunk_size", CHUNK_BYTES)
+        params.setdefault("layout", "compact")
+        super().__init__(**params)
+        self._received: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # filename -> id of the content arrived() last returned
+
+    def files(self) -> dict[str, bytes]:
+        """The uploaded files as bytes, by filename."""
+        return {name: data.encode("utf-8") if isinstance(data, str) else data for name, data in self.value.items()}
+
+    def arrived(self) -> dict[str, bytes]:
+        """The files that arrived since the last call (a value change may only be a file
+        taken out of the box, or one removed after the file that replaced it arrived)."""
+        new = {name for name, data in self.value.items() if self._seen.get(name) != id(data)}
+        self._seen = {name: id(data) for name, data in self.value.items()}
+        return {name: data for name, data in self.files().items() if name in new}
+
+    def _process_event(self, event):
+        data = event.data
+        if event.event_name != "upload_event":
+            return super()._process_event(event)
+        name = data["name"]
+        if data["chunk"] == 1:
+            if self.max_files and len({name, *self.value, *self._received}) > self.max_files:
+                self._refuse(f"{name} was not loaded: an upload is at most {self.max_files} files.")
+                return
+            self._received[name] = 0
+        elif name not in self._received:
+            return  # the rest of a file already dropped (or never started)
+        self._received[name] += len(data["data"])
+        held = sum(self._received.values()) + sum(len(v) for other, v in self.value.items() if other != name)
+        most_chunks = math.ceil((self.max_bytes + 1) / self.chunk_size)  # FilePond sends ceil((size+1)/chunk)
+        if held > self.max_bytes or data["total_chunks"] > most_chunks:
+            del self._received[name]
+            self._file_buffer.pop(name, None)
+            self._refuse(f"{name} was not loaded: the upload would hold more than {limit_text(self.max_bytes)}.")
+            return
+        if data["chunk"] == data["total_chunks"]:
+            del self._received[name]
+        super()._process_event(event)
+
+    def _refuse(self, message: str) -> None:
+        with param.discard_events(self):
+            self.refused = message
+        self.param.trigger("refused")  # the same message again is news too
