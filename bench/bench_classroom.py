@@ -299,6 +299,7 @@ def run_page(app: Path, cwd: Path, page: str, arguments: dict, tab: str | None =
 def main() -> None:
     import bokeh.client  # noqa: F401
     import panel.models  # noqa: F401  (the clients deserialise Panel's own models: import them before forking)
+    import panel.models.file_dropper  # noqa: F401  (loaded lazily by Panel; the upload boxes use it)
 
     print(f"classroom: N sessions at once via bokeh.client.pull_session (one client process each), warm server, "
           f"{' '.join(FLAGS)}, {psutil.cpu_count()} cores, sizes {SIZES}, timeout {TIMEOUT:.0f} s/batch", flush=True)

@@ -1,4 +1,5 @@
-"""Five sessions opened at once on one served app each render their own link (issue 10; no timing).
+"""Five sessions opened at once on one served app each render their own link (issue 10; no timing),
+and a closed session's running job is stopped.
 
 Each session is pulled with ``bokeh.client.pull_session`` from its own thread, all released
 together, with a different URL. Every pulled document must have rendered (roots, the active
@@ -11,12 +12,18 @@ from __future__ import annotations
 import asyncio
 import html
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import panel.models  # noqa: F401  (Panel's own bokeh models, needed to read the pulled documents)
+import panel.models.file_dropper  # noqa: F401  (loaded lazily by Panel; the upload boxes use it)
+import psutil
 import pytest
 from bokeh.client import pull_session
-from bokeh.models import Select, Tabs
+from bokeh.document.events import MessageSentEvent
+from bokeh.events import ButtonClick, DocumentReady
+from bokeh.models import Button, Select, Tabs
 
 from dashboard.app import TABS
 from explorer import zoo
@@ -82,3 +89,49 @@ def test_five_sessions_at_once_each_render_their_own_link():
         finally:
             for session in sessions:
                 session.close()
+
+
+def _job_processes(url: str) -> list[psutil.Process]:
+    """The worker processes running jobs for the server at ``url``: children of its forkservers."""
+    port = str(urlsplit(url).port)
+    servers = [p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])]
+    forkservers = [child for server in servers for child in server.children()
+                   if "forkserver" in " ".join(child.cmdline())]
+    return [job for forkserver in forkservers for job in forkserver.children()]
+
+
+def _wait_until(condition, timeout: float, step: float = 0.25) -> float:
+    """Seconds until ``condition()`` held; fails after ``timeout``."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, f"not within {timeout} s"
+        time.sleep(step)
+    return time.monotonic() - start
+
+
+def test_closing_a_session_stops_its_running_job():
+    """A student starts the MILP stable-unit search on digits-cnn-orth at eps 0.3 (about 300 s of
+    solver time, measured) and closes the tab: the job's process is gone within seconds."""
+    with served_app() as url:
+        session = pull_session(url=url, arguments={"model": "digits-cnn-orth", "tab": "Linear regions",
+                                                   "regions.eps": "0.3"})
+        doc = session.document
+        doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
+        button = next(m for m in doc.models if isinstance(m, Button) and m.label == "Find stable units and compress")
+        doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", ButtonClick(button)))
+        session.force_roundtrip()
+        long_running = {}
+
+        def a_job_runs_for_five_seconds() -> bool:  # IBP and CROWN come first and end in a second
+            now = time.monotonic()
+            jobs = _job_processes(url)
+            for job in jobs:
+                long_running.setdefault(job.pid, now)
+            return any(now - long_running[job.pid] > 5 for job in jobs)
+
+        _wait_until(a_job_runs_for_five_seconds, timeout=120)
+        session.close()
+        gone = _wait_until(lambda: not _job_processes(url), timeout=30)
+        time.sleep(3)
+        assert not _job_processes(url), "the session's next job started after it closed"
+    assert gone < 30
