@@ -15,6 +15,7 @@ def test_upload_a_csv_and_see_its_card_and_decision_map(page, artifacts, tmp_pat
     with served_app() as url:
         page.goto(url)
         page.wait_for_selector("text=Test accuracy (measured now)")
+        page.get_by_role("button", name="Upload your own data…").click()
         upload = page.locator(".data-upload input[type=file]")
         upload.set_input_files(str(good))
         page.wait_for_selector("text=Loaded yours: blobs")
