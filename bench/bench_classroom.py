@@ -15,7 +15,9 @@ the server built and sent it, the client read it), the time until the server's r
 user + system, before / after the batch), its resident memory with the sessions connected,
 and, for the landing page, the time to open a tab: every connected session sets the Tabs
 model's ``active`` in its client document at once and waits for the server to push the tab's
-content (a plot under the tab). Ratios are against the baseline app's per-session CPU.
+content (a plot under the tab); then, with those N still connected, ``SOLO_REPEATS`` more
+students arrive one at a time and each opens the tab alone (the issue's "opening any tab
+with 30 sessions connected"). Ratios are against the baseline app's per-session CPU.
 
 Bounded: at most ``MAX_SESSIONS`` per batch, ``CLASSROOM_TIMEOUT`` seconds per batch (a batch
 that times out counts its unfinished sessions as failed and skips the larger sizes of that
@@ -44,6 +46,7 @@ import psutil
 from tests.served import ROOT, SERVE_FLAGS, free_port, stop
 
 MAX_SESSIONS = 60
+SOLO_REPEATS = 5  # students who open the tab one at a time while the batch stays connected
 SIZES = tuple(int(n) for n in os.environ.get("CLASSROOM_SIZES", "1,10,30").split(",") if n.strip())
 TIMEOUT = float(os.environ.get("CLASSROOM_TIMEOUT", "180"))
 TAB = os.environ.get("CLASSROOM_TAB", "Spectra")
@@ -186,6 +189,7 @@ class Batch:
     replies: list = field(default_factory=list)   # start signal -> server's reply arrived, s
     client_cpu: list = field(default_factory=list)
     tabs: list = field(default_factory=list)      # tab opened -> its content pushed, s
+    solo_tabs: list = field(default_factory=list)  # one more student opens the tab while N sit connected, s
     errors: list = field(default_factory=list)
     server_cpu: float = float("nan")
     tab_cpu: float = float("nan")
@@ -204,6 +208,36 @@ class Batch:
 
 def q(values, p) -> float:
     return float(np.percentile(values, p)) if len(values) else float("nan")
+
+
+def solo_tab_opens(server: Server, arguments: dict, tab: str, repeats: int = SOLO_REPEATS) -> list[float]:
+    """One more student at a time (the others stay connected): pull the page, then open ``tab``
+    alone; the seconds from the click until the tab's plots are pushed, one per student."""
+    ctx = mp.get_context("fork")
+    seconds = []
+    for _ in range(repeats):
+        t0, t_tab = ctx.Value("d", time.monotonic()), ctx.Value("d", 0.0)
+        go, tab_go, done = ctx.Event(), ctx.Event(), ctx.Event()
+        results = ctx.Queue()
+        proc = ctx.Process(target=_client, args=(server.url, arguments, tab, TIMEOUT, t0, go, t_tab, tab_go, done,
+                                                 results), daemon=True)
+        proc.start()
+        go.set()
+        try:
+            if results.get(timeout=TIMEOUT)[0] == "pull":
+                time.sleep(0.5)  # the student looks at the page, then clicks
+                t_tab.value = time.monotonic()
+                tab_go.set()
+                message = results.get(timeout=TIMEOUT + 5)
+                seconds.append(message[1] if message[0] == "tab" else float("nan"))
+        except Exception:
+            seconds.append(float("nan"))
+        finally:
+            tab_go.set(), done.set()
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+    return seconds
 
 
 def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | None) -> Batch:
@@ -260,6 +294,8 @@ def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | Non
                 else:
                     batch.errors.append(msg[1])
             batch.tab_cpu = server.cpu() - cpu1
+            if n > 1:
+                batch.solo_tabs = solo_tab_opens(server, arguments, tab)
         elif tab:
             tab_go.set()
         missing = n - pulled - sum(1 for e in batch.errors if "no roots" not in e)
@@ -330,6 +366,13 @@ def main() -> None:
                 ok = [t for t in b.tabs if np.isfinite(t)]
                 print(f"  N={b.n:3d}: {len(ok)}/{b.n} opened, median {q(ok, 50):.2f} s, p95 {q(ok, 95):.2f} s, "
                       f"server CPU {b.tab_cpu / b.n:.2f} s/session")
+        print(f"opening the {TAB} tab alone, one more student at a time while N sessions stay connected "
+              f"({SOLO_REPEATS} students):")
+        for b in pages["landing"]:
+            if b.solo_tabs:
+                ok = [t for t in b.solo_tabs if np.isfinite(t)]
+                print(f"  N={b.n:3d}: {len(ok)}/{len(b.solo_tabs)} opened, median {q(ok, 50):.2f} s, "
+                      f"max {max(ok, default=float('nan')):.2f} s")
 
     base = {b.n: b.cpu_per_session for b in pages["baseline"]}
     print("\nper-session server CPU, ours / baseline:")
