@@ -38,15 +38,16 @@ class Uploader(pn.widgets.FileDropper):
     """
 
     max_bytes = param.Integer(default=None, bounds=(1, None), constant=True,
-                              doc="The largest file accepted, in bytes (default: zoo.MAX_UPLOAD_BYTES).")
+                              doc="The most bytes an upload (the files in the box) may hold "
+                                  "(default: zoo.MAX_UPLOAD_BYTES).")
     refused = param.String(default="", doc="Why the server dropped the last refused file, or ''.")
 
     _rename = {**pn.widgets.FileDropper._rename, "max_bytes": None, "refused": None}  # server side only
 
     def __init__(self, **params):
         max_bytes = params.setdefault("max_bytes", zoo.MAX_UPLOAD_BYTES)
-        params.setdefault("max_file_size", limit_text(max_bytes).replace(" ", "").replace("bytes", "KB")
-                          if max_bytes >= 2**20 else f"{max(1, max_bytes // 1000)}KB")
+        params.setdefault("max_file_size", f"{max_bytes // 2**20}MB" if max_bytes >= 2**20
+                          else f"{max(1, max_bytes // 1000)}KB")  # FilePond's units
         params.setdefault("max_total_file_size", params["max_file_size"])
         params.setdefault("chunk_size", CHUNK_BYTES)
         params.setdefault("layout", "compact")
