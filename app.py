@@ -7,7 +7,7 @@ from dashboard.app import create_app
 
 data_store.remember_data_dir()  # `panel serve app.py --args --data DIR`: the folder of datasets
 
-pn.extension(sizing_mode="stretch_width", notifications=True, nthreads=4)
+pn.extension("filedropper", sizing_mode="stretch_width", notifications=True, nthreads=4)  # the upload boxes
 
 if pn.state.served:
     jobs.use_processes(True)  # heavy computations in worker processes, never on the shared event loop

@@ -20,10 +20,9 @@ TORCH_PIN="torch==2.13.0"   # the CPU wheel; a bare "torch" pulls a multi-GB CUD
 # cached template, a session built once when its websocket connects (--reuse-sessions); 4 threads each
 # for the sessions' callbacks (heavy work goes to worker processes, dashboard/jobs.py); websocket
 # messages up to 16 MiB: an upload (at most zoo.MAX_UPLOAD_BYTES, 50 MB) travels in messages of
-# 8 MiB (dashboard/views/uploads.py); a closed browser tab's session (and its jobs) goes within
-# 5-10 s (Bokeh's default: 15-32 s).
+# 8 MiB (dashboard/views/uploads.py).
 # See README, "Serving a class".
-SERVE_FLAGS="--num-procs 2 --setup dashboard/warm_up.py --reuse-sessions --num-threads 4 --websocket-max-message-size 16777216 --check-unused-sessions 5000 --unused-session-lifetime 5000"
+SERVE_FLAGS="--num-procs 2 --setup dashboard/warm_up.py --reuse-sessions --num-threads 4 --websocket-max-message-size 16777216"
 
 python_for_venv() {
     for candidate in python3.11 python3 python; do

@@ -20,7 +20,7 @@ from dashboard.state import AppState
 # other idles. One connection per wake-up lets both processes take their share.
 tornado.netutil._DEFAULT_BACKLOG = 1
 
-pn.extension(sizing_mode="stretch_width", notifications=True)
+pn.extension("filedropper", sizing_mode="stretch_width", notifications=True)
 jobs.use_processes(True)
 jobs.warm_up()
 for model_name, tab in (("moons-mlp", "Overview"), ("digits-cnn", "Spectra"), ("digits-mlp", "Overview")):

@@ -111,7 +111,8 @@ def _wait_until(condition, timeout: float, step: float = 0.25) -> float:
 
 def test_closing_a_session_stops_its_running_job():
     """A student starts the MILP stable-unit search on digits-cnn-orth at eps 0.3 (about 300 s of
-    solver time, measured) and closes the tab: the job's process is gone within seconds."""
+    solver time, measured) and closes the tab: the job's process is gone once the server discards
+    the session (Bokeh's defaults: 15-32 s), long before the job would end."""
     with served_app() as url:
         session = pull_session(url=url, arguments={"model": "digits-cnn-orth", "tab": "Linear regions",
                                                    "regions.eps": "0.3"})
@@ -131,7 +132,6 @@ def test_closing_a_session_stops_its_running_job():
 
         _wait_until(a_job_runs_for_five_seconds, timeout=120)
         session.close()
-        gone = _wait_until(lambda: not _job_processes(url), timeout=30)
+        _wait_until(lambda: not _job_processes(url), timeout=60)  # the job alone would run 300 s
         time.sleep(3)
         assert not _job_processes(url), "the session's next job started after it closed"
-    assert gone < 30
