@@ -4,20 +4,21 @@ Panel 1.9 reaches out in two places that a classroom without internet (or behind
 firewall that drops, rather than refuses, outside connections) would feel: the Fast
 design's web font (Open Sans from fonts.googleapis.com, a render-blocking stylesheet),
 and, with ``--reuse-sessions``, the components' stylesheets (cdn.holoviz.org). The
-browser test ``test_the_page_loads_nothing_from_outside_hosts`` holds both to zero.
+browser test ``test_shared_link_opens_the_same_model_and_nothing_loads_from_outside``
+(tests/ui/test_app_ui.py) holds both to zero.
 """
 
 from __future__ import annotations
 
 import panel as pn
 from panel.io.resources import get_dist_path
-from panel.theme import Fast
+from panel.theme import Fast as PanelFast
 
 
-class Fast(Fast):  # the same name: Panel finds a design's bundled files by its class name
+class Fast(PanelFast):  # named Fast too: Panel finds a design's bundled files by its class name
     """Panel's Fast design without its web font (text falls back to the machine's sans-serif)."""
 
-    _resources = {kind: files for kind, files in Fast._resources.items() if kind != "font"}
+    _resources = {kind: files for kind, files in PanelFast._resources.items() if kind != "font"}
 
 
 def serve_panel_files_locally() -> None:

@@ -29,6 +29,10 @@ def limit_text(max_bytes: int) -> str:
     return f"{max_bytes // 2**20} MB" if max_bytes >= 2**20 else f"{max_bytes:,} bytes"
 
 
+def _as_bytes(data: bytes | str) -> bytes:
+    return data.encode("utf-8") if isinstance(data, str) else data
+
+
 class Uploader(pn.widgets.FileDropper):
     """A FileDropper that holds an upload (all the files in its box) to ``max_bytes`` and
     ``max_files`` on both sides of the websocket.
@@ -57,14 +61,14 @@ class Uploader(pn.widgets.FileDropper):
 
     def files(self) -> dict[str, bytes]:
         """The uploaded files as bytes, by filename."""
-        return {name: data.encode("utf-8") if isinstance(data, str) else data for name, data in self.value.items()}
+        return {name: _as_bytes(data) for name, data in self.value.items()}
 
     def arrived(self) -> dict[str, bytes]:
-        """The files that arrived since the last call (a value change may only be a file
-        taken out of the box, or one removed after the file that replaced it arrived)."""
-        new = {name for name, data in self.value.items() if self._seen.get(name) != id(data)}
+        """The files that arrived since the last call, as bytes (a value change may only be a
+        file taken out of the box, or one removed after the file that replaced it arrived)."""
+        new = {name: _as_bytes(data) for name, data in self.value.items() if self._seen.get(name) != id(data)}
         self._seen = {name: id(data) for name, data in self.value.items()}
-        return {name: data for name, data in self.files().items() if name in new}
+        return new
 
     def _process_event(self, event):
         data = event.data
