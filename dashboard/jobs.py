@@ -6,11 +6,18 @@ an :mod:`explorer` function in a fresh process forked from a *forkserver* that h
 already imported ``explorer`` (a job starts in milliseconds, not the seconds of a
 torch import), waits for it without holding the lock, and returns its result.
 
-- Progress: the job's ``progress(done, total)`` calls come back to the caller's callback.
-- Limits: at most ``MAX_SECONDS`` and ``MAX_MEMORY_BYTES`` (resident, checked every
-  0.1 s) per job, at most ``MAX_JOBS_PER_SESSION`` jobs of one session at once, and at
-  most one job per core running (the others wait their turn).
-- Cancellation: :func:`cancel_owner` stops the jobs of a session (called when it closes).
+Two kinds of job:
+
+- *Background jobs*: what a button starts (the views run it with :data:`OWNER` set to
+  their session). At most ``MAX_JOBS_PER_SESSION`` of one session at once, at most one
+  per core running (the others wait their turn), at a lower CPU priority (``NICE``), and
+  :func:`cancel_owner` stops them when their session closes.
+- *Drawing jobs*: what a view needs to draw itself (an exact partition when a tab opens;
+  no :data:`OWNER`). Bounded by the view's own limits, they never wait behind background
+  jobs, so a class keeps its pages while some students run minutes of MILP.
+
+Both: the job's ``progress(done, total)`` calls come back to the caller's callback, and
+at most ``MAX_SECONDS`` and ``MAX_MEMORY_BYTES`` (resident, checked every 0.1 s) per job.
 
 Why processes and not Dask: the jobs are few, independent and short; the standard
 library's ``multiprocessing`` gives kill-on-cancel, memory caps and progress without
@@ -33,8 +40,10 @@ MAX_MEMORY_BYTES = 3 * 2**30
 MAX_JOBS_PER_SESSION = 2
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 POLL_SECONDS = 0.1
+NICE = 10  # background jobs' niceness: the server and the drawing jobs get the cores first
 
-# Who asked for the job (a session's AppState); set by the views before they go to a thread.
+# The session (its AppState) whose background job this is; set by the views before they go to
+# a thread. Unset: a drawing job.
 OWNER: contextvars.ContextVar = contextvars.ContextVar("job_owner", default=None)
 
 
@@ -73,8 +82,9 @@ def warm_up() -> None:
         run(os.getpid)
 
 
-def _child(conn, job: bytes, wants_progress: bool) -> None:
-    """The worker: unpickle ``(fn, args, kwargs)``, run it, send back progress and the outcome.
+def _child(conn, job: bytes, wants_progress: bool, niceness: int) -> None:
+    """The worker: lower its priority by ``niceness``, unpickle ``(fn, args, kwargs)``, run it,
+    send back progress and the outcome.
 
     Messages are plain pickles (``send_bytes``): multiprocessing's own pickler would pass
     tensors as shared-memory handles that die with this process.
@@ -83,6 +93,7 @@ def _child(conn, job: bytes, wants_progress: bool) -> None:
         conn.send_bytes(pickle.dumps(message))
 
     try:
+        os.nice(niceness)
         fn, args, kwargs = pickle.loads(job)
         if wants_progress:
             kwargs["progress"] = lambda done, total: send("progress", done, total)
@@ -120,9 +131,9 @@ def cancel_owner(owner) -> int:
 
 
 def _claim(owner_id) -> None:
-    """Count a job against its session's limit (refused beyond it)."""
+    """Count a background job against its session's limit (refused beyond it)."""
     with _lock:
-        if owner_id is not None and _jobs_of.get(owner_id, 0) >= MAX_JOBS_PER_SESSION:
+        if _jobs_of.get(owner_id, 0) >= MAX_JOBS_PER_SESSION:
             raise JobError(f"You already have {MAX_JOBS_PER_SESSION} computations running; "
                            "wait for one to finish.")
         _jobs_of[owner_id] = _jobs_of.get(owner_id, 0) + 1
@@ -150,27 +161,32 @@ def run(fn: Callable, *args, progress: Callable[[int, int], None] | None = None,
 
     ``fn`` must be importable (a module-level function, e.g. from :mod:`explorer`) and its
     arguments and result picklable. With ``progress`` the job gets a ``progress=`` callback.
+    A background job when :data:`OWNER` is set, a drawing job otherwise (see the module).
     Raises what ``fn`` raised, or :class:`JobError` when a limit stopped the job.
     """
     if not _settings["processes"]:
         return fn(*args, **kwargs) if progress is None else fn(*args, progress=progress, **kwargs)
+    limits = (max_seconds, max_memory)
     owner = OWNER.get()
-    owner_id = None if owner is None else id(owner)
+    if owner is None:
+        return _run_in_process(fn, args, kwargs, progress, limits, owner_id=None, niceness=0)
+    owner_id = id(owner)
     _claim(owner_id)
     try:
         with _slots:
             if owner_id in _cancelled:
                 raise JobCancelled("The session closed; its computation was not started.")
-            return _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id)
+            return _run_in_process(fn, args, kwargs, progress, limits, owner_id, niceness=NICE)
     finally:
         _release(owner_id)
 
 
-def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id):
+def _run_in_process(fn, args, kwargs, progress, limits, owner_id, niceness):
+    max_seconds, max_memory = limits
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     job = pickle.dumps((fn, args, kwargs))
-    proc = ctx.Process(target=_child, args=(send, job, progress is not None), daemon=True)
+    proc = ctx.Process(target=_child, args=(send, job, progress is not None, niceness), daemon=True)
     proc.start()
     send.close()
     _track(owner_id, proc, running=True)
@@ -186,12 +202,12 @@ def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_i
                         raise JobCancelled("The session closed; its computation was stopped.") from None
                     raise JobError(f"The computation's process stopped unexpectedly (exit code "
                                    f"{proc.exitcode}).") from None
-                if message[0] == "progress":
-                    progress(message[1], message[2])
-                    continue
                 if message[0] == "done":
                     return message[1]
-                raise message[1]
+                if message[0] == "error":
+                    raise message[1]
+                progress(message[1], message[2])
+            # checked after every message too: a job that reports often is still stopped in time
             if time.monotonic() > deadline:
                 raise JobError(f"The computation took longer than {max_seconds:.0f} s, the limit for one job, "
                                "and was stopped. Try smaller settings.")

@@ -14,6 +14,7 @@ from bokeh.document import Document
 from dashboard import jobs
 from dashboard.app import create_app
 from dashboard.state import AppState
+from explorer.nets.threads import one_thread_per_process
 
 # The server processes share one listening socket, and Tornado accepts up to 128 waiting
 # connections per wake-up: one process would take a whole class arriving at once while the
@@ -22,6 +23,7 @@ tornado.netutil._DEFAULT_BACKLOG = 1
 
 pn.extension("filedropper", sizing_mode="stretch_width", notifications=True)
 jobs.use_processes(True)
+one_thread_per_process()
 jobs.warm_up()
 for model_name, tab in (("moons-mlp", "Overview"), ("digits-cnn", "Spectra"), ("digits-mlp", "Overview")):
     create_app(AppState(model_name=model_name, tab=tab)).server_doc(Document())

@@ -12,7 +12,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,3 +79,12 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # forked workers that outlived their parent
     except ProcessLookupError:
         pass
+
+
+def job_processes(url: str) -> list[psutil.Process]:
+    """The worker processes running jobs for the server at ``url``: children of its forkservers."""
+    port = str(urlsplit(url).port)
+    servers = [p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])]
+    forkservers = [child for server in servers for child in server.children()
+                   if "forkserver" in " ".join(child.cmdline())]
+    return [job for forkserver in forkservers for job in forkserver.children()]

@@ -72,25 +72,30 @@ class OverviewView(pn.viewable.Viewer):
     # -- drawing -------------------------------------------------------------------------------
     def _reconstruction_body(self):
         errors = services.reconstruction_errors(self.state.model, self.state.dataset_name)
-        x, x_hat, error = self.reconstruction()
         header = pn.pane.Markdown(
             f"**{self.state.model_name}** on **{self.state.dataset_name}** (measurements y = A x of sparse "
             f"signals): median relative error **{np.median(errors):.3g}** over {len(errors)} test signals. "
             "The Inverse problems tab compares it with FIRENET and the solver; Linear regions and Spectra "
             "work on it as on any network.", css_classes=["overview-summary"])
-        n = np.arange(len(x))
-        signal = figure(width=620, height=300, x_axis_label="index", y_axis_label="value", tools="pan,wheel_zoom,reset",
-                        title=f"Test signal #{min(self.sample, len(errors) - 1)}: relative error {error:.3g}")
-        signal.segment(n, 0, n, x, line_color="#555555", line_width=2)
-        signal.scatter(n, x, size=7, fill_color="#555555", line_color="white", legend_label="true signal x")
-        signal.line(n, x_hat, line_color="#d62728", line_width=2, legend_label="reconstruction")
-        signal.legend.location = "top_right"
         counts, edges = np.histogram(errors, bins=30)
         spread = figure(width=380, height=300, x_axis_label="relative error", y_axis_label="test signals",
                         tools="reset", title="Relative errors ||net(y) - x|| / ||x||")
         spread.quad(left=edges[:-1], right=edges[1:], bottom=0, top=counts, fill_color="#3b6ea5",
                     line_color="white")
-        return pn.Column(header, self._sample, pn.Row(pn.pane.Bokeh(signal), pn.pane.Bokeh(spread)))
+        return pn.Column(header, self._sample, pn.Row(pn.panel(self._sample_part), pn.pane.Bokeh(spread)))
+
+    def _signal_plot(self):
+        """One test signal against its reconstruction."""
+        x, x_hat, error = self.reconstruction()
+        n = np.arange(len(x))
+        signal = figure(width=620, height=300, x_axis_label="index", y_axis_label="value", tools="pan,wheel_zoom,reset",
+                        title=f"Test signal #{min(self.sample, len(self.state.dataset.X_test) - 1)}: "
+                              f"relative error {error:.3g}")
+        signal.segment(n, 0, n, x, line_color="#555555", line_width=2)
+        signal.scatter(n, x, size=7, fill_color="#555555", line_color="white", legend_label="true signal x")
+        signal.line(n, x_hat, line_color="#d62728", line_width=2, legend_label="reconstruction")
+        signal.legend.location = "top_right"
+        return signal
 
     def _header(self):
         s = self.summary()
@@ -194,14 +199,21 @@ class OverviewView(pn.viewable.Viewer):
             invert_yaxis=True)
         return heat * hv.Labels(heat).opts(text_font_size="8pt")
 
-    def _sample_panes(self) -> list:
-        """The chosen sample (as a picture for images) and its class probabilities."""
-        bars = pn.pane.HoloViews(self._probabilities(), sizing_mode="fixed")
-        if not self.state.dataset.image_shape:
-            return [bars]
-        return [pn.pane.HoloViews(self._sample_image(), sizing_mode="fixed"), bars]
+    @param.depends("state.model_name", "state.dataset_name", "sample")
+    def _sample_part(self):
+        """What the chosen test sample shows: its picture (images) and class probabilities, or a
+        reconstruction net's signal. Redrawn alone when the sample changes, not the whole tab."""
+        try:
+            if self.state.is_reconstruction:
+                return pn.pane.Bokeh(self._signal_plot())
+            bars = pn.pane.HoloViews(self._probabilities(), sizing_mode="fixed")
+            if not self.state.dataset.image_shape:
+                return pn.Row(bars)
+            return pn.Row(pn.pane.HoloViews(self._sample_image(), sizing_mode="fixed"), bars)
+        except Exception as exc:
+            return error_alert(exc, "The chosen sample")
 
-    @param.depends("state.model_name", "state.dataset_name", "sample", "resolution", "feature_x", "feature_y")
+    @param.depends("state.model_name", "state.dataset_name", "resolution", "feature_x", "feature_y")
     def _body(self):
         try:
             if self.state.is_reconstruction:
@@ -215,8 +227,7 @@ class OverviewView(pn.viewable.Viewer):
             return pn.Column(
                 self._header(),
                 top,
-                pn.Row(pn.Column(self._sample, pn.Row(*self._sample_panes()),
-                                 sizing_mode="fixed", width=680),
+                pn.Row(pn.Column(self._sample, pn.panel(self._sample_part), sizing_mode="fixed", width=680),
                        pn.pane.HoloViews(self._confusion(), sizing_mode="fixed")),
             )
         except Exception as exc:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import torch
 from threadpoolctl import threadpool_limits
 
-__all__ = ["single_threaded"]
+__all__ = ["single_threaded", "one_thread_per_process"]
 _lock = threading.Lock()
 _depth = 0  # how many threads are inside single_threaded() right now
 _saved_threads = 1
@@ -43,3 +43,18 @@ def single_threaded():
             _depth -= 1
             if _depth == 0:
                 torch.set_num_threads(_saved_threads)
+
+
+def one_thread_per_process() -> None:
+    """From now on, one torch thread and one BLAS/OpenMP thread in this whole process.
+
+    For a server whose sessions compute in several threads at once and whose heavy work
+    goes to worker processes: the cores are shared by processes, and no thread changes a
+    process-wide thread count while another one computes (``single_threaded`` then saves
+    and restores 1).
+    """
+    global _saved_threads
+    with _lock:
+        torch.set_num_threads(1)
+        _saved_threads = 1
+    threadpool_limits(1)

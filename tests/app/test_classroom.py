@@ -14,11 +14,9 @@ import html
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import panel.models  # noqa: F401  (Panel's own bokeh models, needed to read the pulled documents)
 import panel.models.file_dropper  # noqa: F401  (loaded lazily by Panel; the upload boxes use it)
-import psutil
 import pytest
 from bokeh.client import pull_session
 from bokeh.document.events import MessageSentEvent
@@ -27,7 +25,7 @@ from bokeh.models import Button, Select, Tabs
 
 from dashboard.app import TABS
 from explorer import zoo
-from tests.served import served_app
+from tests.served import job_processes, served_app
 
 TITLES = [title for title, _ in TABS]
 
@@ -91,15 +89,6 @@ def test_five_sessions_at_once_each_render_their_own_link():
                 session.close()
 
 
-def _job_processes(url: str) -> list[psutil.Process]:
-    """The worker processes running jobs for the server at ``url``: children of its forkservers."""
-    port = str(urlsplit(url).port)
-    servers = [p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])]
-    forkservers = [child for server in servers for child in server.children()
-                   if "forkserver" in " ".join(child.cmdline())]
-    return [job for forkserver in forkservers for job in forkserver.children()]
-
-
 def _wait_until(condition, timeout: float, step: float = 0.25) -> float:
     """Seconds until ``condition()`` held; fails after ``timeout``."""
     start = time.monotonic()
@@ -125,13 +114,13 @@ def test_closing_a_session_stops_its_running_job():
 
         def a_job_runs_for_five_seconds() -> bool:  # IBP and CROWN come first and end in a second
             now = time.monotonic()
-            jobs = _job_processes(url)
+            jobs = job_processes(url)
             for job in jobs:
                 long_running.setdefault(job.pid, now)
             return any(now - long_running[job.pid] > 5 for job in jobs)
 
         _wait_until(a_job_runs_for_five_seconds, timeout=120)
         session.close()
-        _wait_until(lambda: not _job_processes(url), timeout=60)  # the job alone would run 300 s
+        _wait_until(lambda: not job_processes(url), timeout=60)  # the job alone would run 300 s
         time.sleep(3)
-        assert not _job_processes(url), "the session's next job started after it closed"
+        assert not job_processes(url), "the session's next job started after it closed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -49,6 +50,22 @@ def test_a_job_over_its_time_limit_is_stopped():
     assert time.monotonic() - start < 10
 
 
+def report_forever(progress):
+    """A job that reports progress every millisecond and never ends (a worker unpickles it by name)."""
+    done = 0
+    while True:
+        done += 1
+        progress(done, done + 1)
+        time.sleep(0.001)
+
+
+def test_a_job_that_reports_often_is_still_stopped_at_its_time_limit():
+    start, reports = time.monotonic(), []
+    with pytest.raises(jobs.JobError, match="longer than 1 s"):
+        jobs.run(report_forever, progress=lambda done, total: reports.append(done), max_seconds=1)
+    assert time.monotonic() - start < 10 and len(reports) > 10
+
+
 def test_a_job_over_its_memory_limit_is_stopped():
     with pytest.raises(jobs.JobError, match="more than 0.2 GB"):
         jobs.run(np.ones, 200_000_000, max_memory=200 * 2**20)  # 1.6 GB asked
@@ -92,6 +109,38 @@ def test_a_session_has_at_most_its_limit_of_jobs_and_closing_it_stops_them():
     other_thread.join(30)
     assert other_outcome == {"result": 3}
     assert id(session) not in jobs._jobs_of  # the session's account is closed
+
+
+def _wait_for_processes(owners, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while any(not jobs._processes_of.get(id(owner)) for owner in owners):
+        assert time.monotonic() < deadline, "the background jobs did not start"
+        time.sleep(0.05)
+
+
+def test_a_drawing_job_never_waits_behind_background_jobs():
+    """Every core busy with a background job (a button's MILP, say): a tab that needs a partition
+    to draw itself still gets it at once, while the background jobs keep running."""
+    owners = [object() for _ in range(jobs.WORKERS)]
+    threads = [_in_thread(owner, time.sleep, 30) for owner in owners]
+    try:
+        _wait_for_processes(owners)
+        part = jobs.run(regions.partition_2d, zoo.load("moons-mlp"), box=(-2, 2, -2, 2))
+        assert part.num_regions == regions.partition_2d(zoo.load("moons-mlp"), box=(-2, 2, -2, 2)).num_regions
+        assert all(proc.is_alive() for owner in owners for proc in jobs._processes_of[id(owner)])
+    finally:
+        for owner in owners:
+            jobs.cancel_owner(owner)
+        for thread, _ in threads:
+            thread.join(10)
+
+
+def test_background_jobs_run_at_a_lower_priority_than_drawing_jobs():
+    here = os.nice(0)
+    thread, outcome = _in_thread(object(), os.nice, 0)
+    thread.join(30)
+    assert outcome == {"result": min(here + jobs.NICE, 19)}
+    assert jobs.run(os.nice, 0) == here
 
 
 def test_tensors_come_back_by_value_even_with_torch_multiprocessing_loaded():

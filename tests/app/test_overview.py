@@ -131,3 +131,24 @@ def test_upload_of_a_cnn_with_image_input_shape_is_accepted(state, tmp_path):
     data = datasets.load("digits")
     expected = training.accuracy(model.eval(), data.X_test.reshape(-1, 1, 8, 8), data.y_test)
     assert OverviewView(state=state).summary()["accuracy"] == pytest.approx(expected)
+
+
+def test_a_new_sample_redraws_the_sample_alone(state):
+    """Changing the test sample redraws its picture and probabilities, not the gallery or confusion matrix."""
+    from bokeh.document import Document
+    from bokeh.models import Plot
+
+    state.model_name = "digits-mlp"
+    view = OverviewView(state=state)
+    root = pn.panel(view).get_root(Document())
+
+    def plots() -> dict:
+        return {p.title.text: p.id for p in root.references() if isinstance(p, Plot) and p.title is not None}
+
+    before = plots()
+    assert any(t.startswith("Sample #0 ") for t in before)
+    view.sample = 5
+    after = plots()
+    assert any(t.startswith("Sample #5 ") for t in after) and not any(t.startswith("Sample #0 ") for t in after)
+    for title in ("Test samples: predicted class (probability)", "Confusion matrix (test)"):
+        assert after[title] == before[title], f"{title!r} was redrawn for a new sample"
