@@ -15,7 +15,7 @@ import numpy as np
 import panel as pn
 import param
 import torch
-from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
 from explorer import evaluation
@@ -23,7 +23,7 @@ from explorer.nets.threads import single_threaded
 
 from .. import services
 from ..state import AppState
-from .common import CLASS_COLORS, error_alert, hv_picture, mosaic, percent, picture
+from .common import CLASS_COLORS, bokeh_picture, error_alert, hv_picture, mosaic, percent, picture
 
 GALLERY_SIZE = 12
 
@@ -175,19 +175,22 @@ class OverviewView(pn.viewable.Viewer):
         return fig
 
     def _probabilities(self):
+        """The chosen sample's class probabilities (plain bokeh: redrawn at every new sample)."""
         data, ev = self.state.dataset, services.evaluate(self.state.model, self.state.dataset_name)
         i = min(self.sample, len(data.X_test) - 1)
-        return hv.Bars((data.class_names, ev.probabilities[i]), "class", "probability").opts(
-            ylim=(0, 1), width=380, height=280, title=f"Sample #{i} (true {data.class_names[data.y_test[i]]})",
-            tools=["hover"], color="#3b6ea5")
+        names = [str(name) for name in data.class_names]
+        fig = figure(x_range=FactorRange(*names), y_range=(0, 1), width=380, height=280, x_axis_label="class",
+                     y_axis_label="probability", tools="hover", toolbar_location=None,
+                     title=f"Sample #{i} (true {data.class_names[data.y_test[i]]})",
+                     tooltips=[("class", "@x"), ("probability", "@top{0.000}")])
+        fig.vbar(x=names, top=ev.probabilities[i], width=0.8, color="#3b6ea5")
+        fig.xgrid.visible = False
+        return fig
 
     def _sample_image(self):
         data = self.state.dataset
         i = min(self.sample, len(data.X_test) - 1)
-        h, w = data.image_shape[-2:]
-        return hv_picture(picture(data.X_test[i], data.image_shape, data.domain), (0, 0, w, h)).opts(
-            xaxis=None, yaxis=None, frame_width=round(220 * w / max(h, w)),
-            frame_height=round(220 * h / max(h, w)), toolbar=None, shared_axes=False)
+        return bokeh_picture(picture(data.X_test[i], data.image_shape, data.domain))
 
     def _confusion(self):
         data = self.state.dataset
@@ -206,10 +209,10 @@ class OverviewView(pn.viewable.Viewer):
         try:
             if self.state.is_reconstruction:
                 return pn.pane.Bokeh(self._signal_plot())
-            bars = pn.pane.HoloViews(self._probabilities(), sizing_mode="fixed")
+            bars = pn.pane.Bokeh(self._probabilities(), sizing_mode="fixed")
             if not self.state.dataset.image_shape:
                 return pn.Row(bars)
-            return pn.Row(pn.pane.HoloViews(self._sample_image(), sizing_mode="fixed"), bars)
+            return pn.Row(pn.pane.Bokeh(self._sample_image(), sizing_mode="fixed"), bars)
         except Exception as exc:
             return error_alert(exc, "The chosen sample")
 

@@ -135,7 +135,8 @@ def test_a_model_that_fits_only_the_users_data_is_paired_with_it(state, tmp_path
     mosaic = gallery.get(0).data
     first = data.X_test[0].reshape(28, 28)
     assert np.allclose(mosaic[4:32, :28], first)  # 28x28 tiles under a 4-row caption band
-    assert view._sample_image().data.shape == (28, 28)
+    shown = view._sample_image().renderers[0].data_source.data["image"][0]
+    assert np.array_equal(shown, data.X_test[2].reshape(28, 28)[::-1])  # sample 2, bottom row first
     assert not isinstance(view._body(), pn.pane.Alert)
 
 
@@ -149,7 +150,12 @@ def test_colour_images_are_shown_in_colour(state, tmp_path):
     state.add_upload("cnn.pt", cnn)
     assert state.dataset.image_shape == (3, 8, 8)
     view = OverviewView(state=state)
-    assert isinstance(view._gallery().get(0), hv.RGB) and isinstance(view._sample_image(), hv.RGB)
+    assert isinstance(view._gallery().get(0), hv.RGB)
+    pixels = view._sample_image().renderers[0].data_source.data["image"][0]  # RGBA packed in uint32
+    rgb = pixels.view(np.uint8).reshape(8, 8, 4)[::-1, :, :3]
+    x = state.dataset.X_test[0].reshape(3, 8, 8).transpose(1, 2, 0)
+    lo, hi = state.dataset.domain
+    assert np.abs(rgb / 255 - np.clip((x - lo) / (hi - lo), 0, 1)).max() <= 0.5 / 255 + 1e-9
     assert not isinstance(view._body(), pn.pane.Alert)
     adv = AdversarialView(state=state, sample=1)
     assert not isinstance(adv._body(), pn.pane.Alert)
