@@ -28,7 +28,9 @@ that times out counts its unfinished sessions as failed and skips the larger siz
 page); every server and client process is stopped in the end.
 
 Knobs (environment): ``CLASSROOM_SIZES=1,10,30``, ``CLASSROOM_TIMEOUT=180``,
-``CLASSROOM_TAB=Spectra`` (the tab opened from the landing page; empty to skip),
+``CLASSROOM_TAB=Spectra`` (the tab opened from the landing page; a comma-separated list: the
+first opened by all at once, each opened alone by later students; empty to skip),
+``CLASSROOM_PAGES=baseline,landing,spectra`` (the pages measured),
 ``CLASSROOM_SERVE_FLAGS`` (the server's flags instead of run.sh's SERVE_FLAGS), ``CLASSROOM_DEFER=1``.
 """
 
@@ -53,7 +55,13 @@ MAX_SESSIONS = 60
 SOLO_REPEATS = 5  # students who open the tab one at a time while the batch stays connected
 SIZES = tuple(int(n) for n in os.environ.get("CLASSROOM_SIZES", "1,10,30").split(",") if n.strip())
 TIMEOUT = float(os.environ.get("CLASSROOM_TIMEOUT", "180"))
-TAB = os.environ.get("CLASSROOM_TAB", "Spectra")
+# the tabs opened from the landing page: all sessions open the first at once; students who arrive
+# later open each alone
+SOLO_TABS = [t.strip() for t in os.environ.get("CLASSROOM_TAB", "Spectra").split(",") if t.strip()]
+TAB = SOLO_TABS[0] if SOLO_TABS else ""
+PAGES = [p.strip() for p in os.environ.get("CLASSROOM_PAGES", "baseline,landing,spectra").split(",") if p.strip()]
+# tabs that show no plot before their button is pressed: open once their widgets are pushed
+TABS_WITHOUT_PLOTS = ("Inversion", "Inverse problems")
 # the server's flags: those of `bash run.sh serve`, or others to compare (e.g. "--num-procs 1")
 FLAGS = os.environ.get("CLASSROOM_SERVE_FLAGS", " ".join(SERVE_FLAGS)).split()
 # 1: each client reads the server's reply only once every session's reply is in, so that the
@@ -138,7 +146,7 @@ def _client(url, arguments, tab, timeout, t0, go, unpack, t_tab, tab_go, done, r
     from bokeh.client import pull_session
     from bokeh.document.events import MessageSentEvent
     from bokeh.events import DocumentReady
-    from bokeh.models import Plot, Tabs
+    from bokeh.models import Button, Plot, Tabs
     from bokeh.protocol.messages.pull_doc_reply import pull_doc_reply as PullDocReply
 
     marks = {}
@@ -174,8 +182,10 @@ def _client(url, arguments, tab, timeout, t0, go, unpack, t_tab, tab_go, done, r
             else:
                 index = titles.index(tab)
 
+                shown = Button if tab in TABS_WITHOUT_PLOTS else Plot
+
                 def arrived() -> bool:
-                    return any(isinstance(m, Plot) for m in tabs.tabs[index].child.references())
+                    return any(isinstance(m, shown) for m in tabs.tabs[index].child.references())
 
                 loop = session._connection._loop  # the client's own IOLoop, run only while we wait
                 stop = loop.call_later(timeout, loop.stop)
@@ -203,7 +213,7 @@ class Batch:
     client_cpu: list = field(default_factory=list)
     own: list = field(default_factory=list)       # the client's CPU to read the reply (a browser's work), s
     tabs: list = field(default_factory=list)      # tab opened -> its content pushed, s
-    solo_tabs: list = field(default_factory=list)  # one more student opens the tab while N sit connected, s
+    solo_tabs: dict = field(default_factory=dict)  # tab -> one more student opens it while N sit connected, s
     errors: list = field(default_factory=list)
     server_cpu: float = float("nan")
     tab_cpu: float = float("nan")
@@ -328,7 +338,7 @@ def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | Non
                     batch.errors.append(msg[1])
             batch.tab_cpu = server.cpu() - cpu1
             if n > 1:
-                batch.solo_tabs = solo_tab_opens(server, arguments, tab)
+                batch.solo_tabs = {solo: solo_tab_opens(server, arguments, solo) for solo in SOLO_TABS}
         elif tab:
             tab_go.set()
         missing = n - pulled - sum(1 for e in batch.errors if "no roots" not in e)
@@ -376,11 +386,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         baseline_app = Path(tmp) / "baseline.py"
         baseline_app.write_text(BASELINE_APP)
-        pages = {
-            "baseline": run_page(baseline_app, Path(tmp), "baseline", {}),
-            "landing": run_page(ROOT / "app.py", ROOT, "landing", {}, TAB or None),
-            "spectra": run_page(ROOT / "app.py", ROOT, "spectra", {"model": "digits-cnn", "tab": "Spectra"}),
+        runs = {
+            "baseline": lambda: run_page(baseline_app, Path(tmp), "baseline", {}),
+            "landing": lambda: run_page(ROOT / "app.py", ROOT, "landing", {}, TAB or None),
+            "spectra": lambda: run_page(ROOT / "app.py", ROOT, "spectra", {"model": "digits-cnn", "tab": "Spectra"}),
         }
+        pages = {page: runs[page]() if page in PAGES else [] for page in runs}
 
     labels = {"baseline": "baseline (FastListTemplate + 1 plot)", "landing": "landing /app",
               "spectra": "/app?model=digits-cnn&tab=Spectra"}
@@ -400,12 +411,12 @@ def main() -> None:
                 ok = [t for t in b.tabs if np.isfinite(t)]
                 print(f"  N={b.n:3d}: {len(ok)}/{b.n} opened, median {q(ok, 50):.2f} s, p95 {q(ok, 95):.2f} s, "
                       f"server CPU {b.tab_cpu / b.n:.2f} s/session")
-        print(f"opening the {TAB} tab alone, one more student at a time while N sessions stay connected "
-              f"({SOLO_REPEATS} students):")
+        print(f"opening a tab alone, one more student at a time while N sessions stay connected "
+              f"({SOLO_REPEATS} students a tab; the first in a server process may compute what later ones reuse):")
         for b in pages["landing"]:
-            if b.solo_tabs:
-                ok = [t for t in b.solo_tabs if np.isfinite(t)]
-                print(f"  N={b.n:3d}: {len(ok)}/{len(b.solo_tabs)} opened, median {q(ok, 50):.2f} s, "
+            for solo, seconds in b.solo_tabs.items():
+                ok = [t for t in seconds if np.isfinite(t)]
+                print(f"  {solo:17s} N={b.n:3d}: {len(ok)}/{len(seconds)} opened, median {q(ok, 50):.2f} s, "
                       f"max {max(ok, default=float('nan')):.2f} s")
 
     base = {b.n: b.cpu_per_session for b in pages["baseline"]}
@@ -422,8 +433,12 @@ def main() -> None:
     if land and spec:
         print(f"classroom N={land[0]}: p95 first render landing {land[2]:.1f} s, Spectra link {spec[2]:.1f} s; "
               f"server CPU/session x{land[1]:.1f} (landing), x{spec[1]:.1f} (Spectra) of a minimal Panel app")
-    else:
+    elif set(PAGES) >= set(runs):
         print("classroom: incomplete (see the errors above)")
+    else:
+        last = {page: batches[-1] for page, batches in pages.items() if batches}
+        print("classroom (only " + ", ".join(PAGES) + "): " + "; ".join(
+            f"{page} N={b.n} p95 first render {q(b.first_renders, 95):.1f} s" for page, b in last.items()))
 
 
 if __name__ == "__main__":

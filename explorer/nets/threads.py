@@ -17,6 +17,7 @@ __all__ = ["single_threaded", "one_thread_per_process"]
 _lock = threading.Lock()
 _depth = 0  # how many threads are inside single_threaded() right now
 _saved_threads = 1
+_process_wide = False  # one_thread_per_process() was called
 
 
 @contextmanager
@@ -51,10 +52,13 @@ def one_thread_per_process() -> None:
     For a server whose sessions compute in several threads at once and whose heavy work
     goes to worker processes: the cores are shared by processes, and no thread changes a
     process-wide thread count while another one computes (``single_threaded`` then saves
-    and restores 1).
+    and restores 1). Calling it again does nothing.
     """
-    global _saved_threads
+    global _saved_threads, _process_wide
     with _lock:
+        if _process_wide:
+            return
+        _process_wide = True
         torch.set_num_threads(1)
         _saved_threads = 1
     threadpool_limits(1)
