@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import traceback
 
 import holoviews as hv
@@ -10,8 +11,8 @@ import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend so .
 import numpy as np
 import panel as pn
 from bokeh.models import LinearColorMapper
-from bokeh.palettes import Greys256
 from bokeh.plotting import figure
+from holoviews.plotting.util import process_cmap
 
 from .. import jobs
 
@@ -102,28 +103,74 @@ def hv_picture(values, bounds, **opts):
                                                                     **opts)
 
 
-def bokeh_picture(values, size: int = 220, title: str | None = None):
-    """A picture from :func:`picture` as a plain bokeh figure (no axes, no toolbar), ``size`` pixels on
-    its longer side: grey (white at the smallest value, black at the largest, NaN white) or colour.
+# a figure that is only its frame: no axes (a theme would still keep room for hidden ones), no tools
+_BARE = dict(x_axis_location=None, y_axis_location=None, tools="", toolbar_location=None,
+             min_border_left=2, min_border_right=2, min_border_top=2, min_border_bottom=2)
 
-    Costs a fraction of an :func:`hv_picture` rendered through HoloViews: a view redrawn whenever
-    a student moves a control uses this one.
+
+@functools.lru_cache(maxsize=16)
+def _palette(cmap: str) -> tuple[str, ...]:
+    """HoloViews' 256 colours for a colour map name (the same colours an hv.Image would use)."""
+    return tuple(process_cmap(cmap, ncolors=256))
+
+
+def bokeh_picture(values, size: int = 220, title: str | None = None, cmap: str = "gray_r", clim=None):
+    """A picture from :func:`picture` as a plain bokeh figure (no axes, no toolbar), ``size`` pixels on
+    its longer side; row 0 at the top. Grey: ``cmap`` over ``clim`` (default: the values' range,
+    NaN white); colour: (H, W, 3) in [0, 1].
+
+    Costs a fraction of an :func:`hv_picture` rendered through HoloViews (measured: 20 ms against
+    100 ms a picture): the views that show many pictures, or redraw one at every control, use it.
     """
     h, w = values.shape[:2]
     fig = figure(frame_width=round(size * w / max(h, w)), frame_height=round(size * h / max(h, w)),
-                 x_range=(0, w), y_range=(0, h), tools="", toolbar_location=None, title=title)
-    fig.axis.visible = False
+                 x_range=(0, w), y_range=(0, h), title=title, **_BARE)
     fig.grid.visible = False
+    if title is not None:
+        fig.title.text_font_size = "9pt"
     rows_up = values[::-1]  # bokeh's row 0 is the bottom of the picture, the array's is the top
     if values.ndim == 3:
         rgba = np.empty((h, w, 4), dtype=np.uint8)
         rgba[..., :3] = np.round(255 * np.clip(rows_up, 0.0, 1.0))
         rgba[..., 3] = 255
         fig.image_rgba(image=[rgba.view(np.uint32)[..., 0]], x=0, y=0, dw=w, dh=h)
-    else:
+        return fig
+    if clim is None:
         finite = values[np.isfinite(values)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        mapper = LinearColorMapper(palette=Greys256[::-1], low=low, high=high if high > low else low + 1,
-                                   nan_color="white")
-        fig.image(image=[rows_up], x=0, y=0, dw=w, dh=h, color_mapper=mapper)
+        clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low, high = clim
+    mapper = LinearColorMapper(palette=list(_palette(cmap)), low=low, high=high if high > low else low + 1,
+                               nan_color="white")
+    fig.image(image=[rows_up], x=0, y=0, dw=w, dh=h, color_mapper=mapper)
+    return fig
+
+
+def bokeh_mosaic(pictures, cols: int, size: int = 120, cmap: str = "gray_r", clim=None):
+    """Small grey pictures (row 0 at the top), each with a caption above it, as one plain bokeh
+    figure: ``cols`` to a row, each ``size`` pixels wide, one colour scale (``clim``, default: all
+    the pictures' range). One figure for a whole gallery costs a fraction of a figure a picture
+    (a figure is some 25 bokeh models)."""
+    h, w = pictures[0][0].shape
+    gap, band = 0.15 * w, 0.45 * h  # between tiles; caption room above each tile
+    rows = -(-len(pictures) // cols)
+    width, height = cols * (w + gap) - gap, rows * (h + band)
+    scale = size / w
+    fig = figure(width=round(width * scale) + 4, height=round(height * scale) + 4, x_range=(0, width),
+                 y_range=(0, height), **_BARE)
+    fig.grid.visible = False
+    fig.outline_line_color = None
+    if clim is None:
+        finite = np.concatenate([values[np.isfinite(values)] for values, _ in pictures])
+        clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low, high = clim
+    mapper = LinearColorMapper(palette=list(_palette(cmap)), low=low, high=high if high > low else low + 1,
+                               nan_color="white")
+    corners = [(c * (w + gap), height - (r + 1) * (h + band)) for r, c in (divmod(i, cols) for i in range(len(pictures)))]
+    fig.image(image=[values[::-1] for values, _ in pictures], x=[x for x, _ in corners], y=[y for _, y in corners],
+              dw=w, dh=h, color_mapper=mapper)
+    fig.rect(x=[x + w / 2 for x, _ in corners], y=[y + h / 2 for _, y in corners], width=w, height=h,
+             fill_alpha=0, line_color="#555555", line_width=1)
+    fig.text(x=[x + w / 2 for x, _ in corners], y=[y + h + 0.08 * h for _, y in corners],
+             text=[caption for _, caption in pictures], text_align="center", text_baseline="bottom",
+             text_font_size="9pt")
     return fig

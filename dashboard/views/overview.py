@@ -209,10 +209,13 @@ class OverviewView(pn.viewable.Viewer):
         try:
             if self.state.is_reconstruction:
                 return pn.pane.Bokeh(self._signal_plot())
-            bars = pn.pane.Bokeh(self._probabilities(), sizing_mode="fixed")
+            # each figure in a layout of its own: bokeh would align the frames of figures side by side
+            # (the picture has no axes, the bars have) and squeeze or shift them
+            bars = pn.Column(pn.pane.Bokeh(self._probabilities(), sizing_mode="fixed"), sizing_mode="fixed")
             if not self.state.dataset.image_shape:
                 return pn.Row(bars)
-            return pn.Row(pn.pane.Bokeh(self._sample_image(), sizing_mode="fixed"), bars)
+            picture = pn.Column(pn.pane.Bokeh(self._sample_image(), sizing_mode="fixed"), sizing_mode="fixed")
+            return pn.Row(picture, bars)
         except Exception as exc:
             return error_alert(exc, "The chosen sample")
 

@@ -24,7 +24,7 @@ from explorer import regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
-from .common import CLASS_COLORS, BackgroundWork, error_alert, percent
+from .common import CLASS_COLORS, BackgroundWork, bokeh_mosaic, error_alert, percent
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]
 SWEEP_ANGLES = tuple(range(0, 361, 15))
@@ -96,11 +96,12 @@ def _sweep(name: str, progress=None) -> eq.AccuracySweep:
     return _SWEEPS[key]
 
 
-def _image(img: np.ndarray, title: str, cmap="gray_r", clim=(0.0, 1.0), size=120):
-    h, w = img.shape
-    return hv.Image(np.flipud(img), bounds=(0, 0, w, h)).opts(
-        cmap=cmap, clim=clim, xaxis=None, yaxis=None, width=size, height=size, title=title, toolbar=None,
-        fontsize={"title": 9})
+def _gallery(pictures, cols: int, cmap="gray_r", clim=(0.0, 1.0), size=100):
+    """Small pictures with row 0 at the bottom (the equivariance module's orientation) and their
+    captions, as one plain bokeh figure."""
+    fig = bokeh_mosaic([(img[::-1], caption) for img, caption in pictures], cols, size=size, cmap=cmap, clim=clim)
+    return pn.Row(pn.pane.Bokeh(fig, sizing_mode="fixed"))  # a row of its own: bokeh would align its frame with
+    # the frames of the plots below it (their axes) and squeeze the pictures
 
 
 def _angle_label(angle: float, in_p4: bool) -> str:
@@ -218,7 +219,8 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
     # -- drawing ----------------------------------------------------------------------------------
     def _rotations(self):
         first = self.predictions(self.models[0] if self.models else self.focus)
-        images = [_image(img, _angle_label(a, p)) for img, a, p in zip(first.images, first.angles, first.in_p4)]
+        images = _gallery([(img, _angle_label(a, p).replace(" (interpolated, not in p4)", "\n(interpolated)")) for img, a, p in
+                           zip(first.images, first.angles, first.in_p4)], cols=len(first.images))
         rows = []
         names = services.dataset("digits").class_names
         for name in self.models:
@@ -238,7 +240,7 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
                                                       CLASS_COLORS))), ylim=(0, 1.05), tools=["hover"])
             for name in self.models for pred in [self.predictions(name)]]
         return pn.Column(
-            pn.Row(*[pn.pane.HoloViews(i) for i in images]),
+            images,
             pn.pane.DataFrame(table[["model", "angle", "prediction", "probability"]], index=False,
                               float_format="{:.4f}".format, css_classes=["symmetry-predictions"]),
             *[pn.pane.HoloViews(b, linked_axes=False) for b in bars])
@@ -260,13 +262,10 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         s_count = fm.orientations
         cols = range(self.channel * s_count, (self.channel + 1) * s_count)
         lim = float(np.abs(fm.maps[:, list(cols)]).max()) or 1.0
-        rows = []  # one row per input rotation, one column per orientation plane of the channel
-        for r in range(4):
-            rows.append(pn.Row(*[pn.pane.HoloViews(_image(
-                fm.maps[r, k], f"input {90 * r}°" + (f", s = {j}" if s_count > 1 else ""),
-                cmap="RdBu_r", clim=(-lim, lim), size=130), linked_axes=False) for j, k in enumerate(cols)]))
-        if s_count == 1:
-            rows = [pn.Row(*[row[0] for row in rows])]
+        # one row per input rotation, one column per orientation plane of the channel (one row if one plane)
+        maps = [(fm.maps[r, k], f"input {90 * r}°" + (f", s = {j}" if s_count > 1 else ""))
+                for r in range(4) for j, k in enumerate(cols)]
+        grid = _gallery(maps, cols=s_count if s_count > 1 else 4, cmap="RdBu_r", clim=(-lim, lim), size=110)
         mismatch = float(np.abs(fm.aligned - fm.aligned[:1]).max()) / lim
         if fm.kind == "regular":
             text = ("Row r (input turned by 90r°) is row 0 turned by 90r° **and shifted r columns to the right** "
@@ -275,7 +274,7 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
             text = f"This layer's maps are a {fm.kind} field: only a rotation of the planes is expected."
         return pn.Column(pn.pane.Markdown(
             f"{text} Undoing the rotation and the shift, the rows differ by **{mismatch:.2e}** (relative)."),
-            *rows)
+            grid)
 
     def _confusion_part(self):
         names = services.dataset("digits").class_names
@@ -295,14 +294,14 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
     def _deepfool_part(self):
         d = self.deepfool(1)
         lim = float(max(np.abs(d.r_upright).max(), np.abs(d.r_rotated).max())) or 1.0
-        imgs = [_image(a.reshape(8, 8), t, cmap="RdBu_r", clim=(-lim, lim), size=150) for a, t in (
+        imgs = _gallery([(a.reshape(8, 8), t) for a, t in (
             (d.r_upright, "r at the digit"), (d.r_rotated, "r at the digit turned 90°"),
-            (d.rotated_r_upright, "r at the digit, turned 90°"))]
+            (d.rotated_r_upright, "r at the digit, turned 90°"))], cols=3, cmap="RdBu_r", clim=(-lim, lim), size=150)
         return pn.Column(pn.pane.Markdown(
             f"DeepFool on **{self.focus}** (L2, float64): ||r|| = {d.norm_upright:.6f} upright and "
             f"{d.norm_rotated:.6f} turned; the two right-hand images differ by at most "
             f"**{d.max_difference:.2e}**.", css_classes=["symmetry-deepfool"]),
-            pn.Row(*[pn.pane.HoloViews(i) for i in imgs]))
+            imgs)
 
     def _draw_sweeps(self, sweeps: dict):
         curves = []

@@ -54,7 +54,13 @@ def test_feature_maps_rotate_and_shift_along_orientation(state):
             np.testing.assert_allclose(fm.maps[r, 4 * c + s], want, atol=1e-12)
     body = view._maps_body()
     assert not isinstance(body, pn.pane.Alert) and "shifted" in body[0].object
-    assert len(body) == 1 + 4 and all(len(row) == 4 for row in body[1:])  # rotations x orientations
+    grid = body[1][0].object  # one figure: a picture per (input rotation, orientation plane)
+    images, captions = (r.data_source.data for r in grid.renderers if "image" in r.data_source.data or
+                        "text" in r.data_source.data)
+    assert len(images["image"]) == 4 * 4 and captions["text"][5] == "input 90°, s = 1"
+    for r in range(4):
+        for s in range(4):  # shown with row 0 at the bottom (bokeh's), as the module orients them
+            assert np.array_equal(images["image"][4 * r + s], fm.maps[r, 4 * c + s])
     view.focus = "digits-cnn"  # the layer list follows the model; its maps are plain
     assert view.layer in view.map_layers().values()
     assert view.feature_maps().kind == "plain"
