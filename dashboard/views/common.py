@@ -10,7 +10,7 @@ import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend so .opts works anywhere)
 import numpy as np
 import panel as pn
-from bokeh.models import LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, FactorRange, LinearColorMapper
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
 
@@ -173,4 +173,52 @@ def bokeh_mosaic(pictures, cols: int, size: int = 120, cmap: str = "gray_r", cli
     fig.text(x=[x + w / 2 for x, _ in corners], y=[y + h + 0.08 * h for _, y in corners],
              text=[caption for _, caption in pictures], text_align="center", text_baseline="bottom",
              text_font_size="9pt")
+    return fig
+
+
+def bokeh_confusion(matrix, names, title: str, width: int = 420, height: int = 380, colorbar: bool = False):
+    """A confusion matrix (row i: true class i, column j: predicted class j) as a plain bokeh heat
+    map with the counts in the cells, the first class at the top."""
+    names = [str(name) for name in names]
+    counts = np.asarray(matrix).reshape(-1)
+    high = max(1, int(counts.max()))
+    mapper = LinearColorMapper(palette=list(_palette("Blues")), low=0, high=high)
+    source = ColumnDataSource({"true": np.repeat(names, len(names)), "predicted": np.tile(names, len(names)),
+                               "count": counts, "label": [str(int(c)) for c in counts],
+                               "ink": ["white" if c > 0.6 * high else "#2b4a6f" for c in counts]})
+    fig = figure(x_range=FactorRange(*names), y_range=FactorRange(*names[::-1]), width=width, height=height,
+                 title=title, x_axis_label="predicted", y_axis_label="true", tools="hover", toolbar_location=None,
+                 tooltips=[("true", "@true"), ("predicted", "@predicted"), ("count", "@count")])
+    fig.rect("predicted", "true", 1, 1, source=source, fill_color={"field": "count", "transform": mapper},
+             line_color="white")
+    fig.text("predicted", "true", text="label", source=source, text_align="center", text_baseline="middle",
+             text_font_size="8pt", text_color="ink")
+    fig.grid.visible = False
+    if colorbar:
+        fig.add_layout(ColorBar(color_mapper=mapper, title="count", width=12), "right")
+    return fig
+
+
+def bokeh_grouped_bars(probabilities, names, groups, title: str, width: int = 560, height: int = 260):
+    """Class probabilities side by side: ``probabilities[g, c]`` for each group g (one colour and
+    legend entry each, e.g. an angle) within each class c, as a plain bokeh figure."""
+    names = [str(name) for name in names]
+    fig = figure(x_range=FactorRange(*[(name, group) for name in names for group in groups], group_padding=0.8),
+                 y_range=(0, 1.05), width=width, height=height, title=title, y_axis_label="probability",
+                 tools="hover", toolbar_location=None, tooltips=[("class, group", "@x"), ("probability", "@top{0.000}")])
+    probabilities = np.asarray(probabilities, dtype=float)
+    source = ColumnDataSource({"x": [(name, group) for name in names for group in groups],
+                               "top": probabilities.T.reshape(-1),
+                               "group": [group for _ in names for group in groups],
+                               "color": [CLASS_COLORS[g % len(CLASS_COLORS)] for _ in names for g in range(len(groups))]})
+    fig.vbar(x="x", top="top", width=0.9, color="color", legend_field="group", source=source)
+    fig.xaxis.major_label_text_font_size = "0pt"  # the groups are in the legend; the classes stay on the axis
+    fig.xgrid.visible = False
+    fig.xaxis.axis_label = "class"
+    fig.xaxis.group_text_font_size = "10pt"
+    fig.legend.location = "top_left"
+    fig.legend.background_fill_alpha = 0.7
+    fig.legend.label_text_font_size = "8pt"
+    fig.legend.glyph_height = fig.legend.glyph_width = 10
+    fig.legend.spacing, fig.legend.padding = 0, 4
     return fig

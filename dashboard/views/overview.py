@@ -23,7 +23,7 @@ from explorer.nets.threads import single_threaded
 
 from .. import services
 from ..state import AppState
-from .common import CLASS_COLORS, bokeh_picture, error_alert, hv_picture, mosaic, percent, picture
+from .common import CLASS_COLORS, bokeh_confusion, bokeh_picture, error_alert, hv_picture, mosaic, percent, picture
 
 GALLERY_SIZE = 12
 
@@ -194,13 +194,8 @@ class OverviewView(pn.viewable.Viewer):
 
     def _confusion(self):
         data = self.state.dataset
-        C = self.summary()["confusion"]
-        k = data.num_classes
-        cells = [(data.class_names[j], data.class_names[i], int(C[i, j])) for i in range(k) for j in range(k)]
-        heat = hv.HeatMap(cells, kdims=["predicted", "true"], vdims="count").opts(
-            cmap="Blues", width=420, height=380, colorbar=True, tools=["hover"], title="Confusion matrix (test)",
-            invert_yaxis=True)
-        return heat * hv.Labels(heat).opts(text_font_size="8pt")
+        return bokeh_confusion(self.summary()["confusion"], data.class_names, "Confusion matrix (test)", width=390,
+                               colorbar=True)
 
     @param.depends("state.model_name", "state.dataset_name", "sample")
     def _sample_part(self):
@@ -234,7 +229,7 @@ class OverviewView(pn.viewable.Viewer):
                 self._header(),
                 top,
                 pn.Row(pn.Column(self._sample, pn.panel(self._sample_part), sizing_mode="fixed", width=680),
-                       pn.pane.HoloViews(self._confusion(), sizing_mode="fixed")),
+                       pn.Column(pn.pane.Bokeh(self._confusion(), sizing_mode="fixed"), sizing_mode="fixed")),
             )
         except Exception as exc:
             return error_alert(exc, "The overview")

@@ -24,7 +24,8 @@ from explorer import regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
-from .common import CLASS_COLORS, BackgroundWork, bokeh_mosaic, error_alert, percent
+from .common import (CLASS_COLORS, BackgroundWork, bokeh_confusion, bokeh_grouped_bars, bokeh_mosaic,
+                     error_alert, percent)
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]
 SWEEP_ANGLES = tuple(range(0, 361, 15))
@@ -230,20 +231,15 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
                 rows.append({"model": name, "angle": _angle_label(a, p4), "prediction": names[k],
                              "probability": float(probs[k]), **{f"p({c})": float(v) for c, v in zip(names, probs)}})
         table = pd.DataFrame(rows)
-        bars = [hv.Bars(pd.DataFrame({"angle": [_angle_label(a, p) for a, p in zip(pred.angles, pred.in_p4)]
-                                      * len(names),
-                                      "class": np.repeat(names, len(pred.angles)),
-                                      "probability": pred.probabilities.T.reshape(-1)}),
-                        ["class", "angle"], "probability").opts(
-            width=560, height=260, multi_level=False, title=f"{name}: class probabilities per angle",
-            color=hv.dim("angle").categorize(dict(zip([_angle_label(a, p) for a, p in zip(pred.angles, pred.in_p4)],
-                                                      CLASS_COLORS))), ylim=(0, 1.05), tools=["hover"])
-            for name in self.models for pred in [self.predictions(name)]]
+        bars = [bokeh_grouped_bars(pred.probabilities, names, [_angle_label(a, p) for a, p in zip(pred.angles,
+                                                                                                  pred.in_p4)],
+                                   title=f"{name}: class probabilities per angle")
+                for name in self.models for pred in [self.predictions(name)]]
         return pn.Column(
             images,
             pn.pane.DataFrame(table[["model", "angle", "prediction", "probability"]], index=False,
                               float_format="{:.4f}".format, css_classes=["symmetry-predictions"]),
-            *[pn.pane.HoloViews(b, linked_axes=False) for b in bars])
+            *[pn.Row(pn.pane.Bokeh(b, sizing_mode="fixed")) for b in bars])
 
     def _errors_part(self):
         parts = []
@@ -281,12 +277,9 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         parts = []
         for name in self.models:
             c = self.confusion(name)
-            heat = hv.HeatMap([(names[j], names[i], int(c.confusion[i, j])) for i in range(len(names))
-                               for j in range(len(names))], ["predicted", "true"], "count").opts(
-                cmap="Blues", width=330, height=300, tools=["hover"], invert_yaxis=True,
-                title=f"{name} at {c.degrees:g}°: accuracy {percent(c.accuracy)}")
-            labels = hv.Labels(heat).opts(text_font_size="7pt")
-            parts.append(pn.Column(pn.pane.HoloViews(heat * labels, linked_axes=False), pn.pane.Markdown(
+            heat = bokeh_confusion(c.confusion, names, f"{name} at {c.degrees:g}°: accuracy {percent(c.accuracy)}",
+                                   width=330, height=300)
+            parts.append(pn.Column(pn.Row(pn.pane.Bokeh(heat, sizing_mode="fixed")), pn.pane.Markdown(
                 f"6 read as 9: **{percent(c.six_as_nine)}**; 9 read as 6: **{percent(c.nine_as_six)}**",
                 css_classes=["symmetry-six-nine"])))
         return pn.Row(*parts)

@@ -32,6 +32,10 @@ def test_rotated_predictions_match_the_library_and_p4_does_not_change(state):
     assert "30° (interpolated, not in p4)" in set(table["angle"])
     rows = table[table["model"] == "digits-p4cnn"]
     assert rows["prediction"].iloc[0] == str(direct.predictions[0])
+    bars = body[3][0].object.renderers[0].data_source.data  # digits-p4cnn's bars: (class, angle) -> probability
+    height = dict(zip(bars["x"], bars["top"]))
+    assert height[("3", "30° (interpolated, not in p4)")] == pytest.approx(p4.probabilities[4, 3])
+    assert height[("7", "90°")] == pytest.approx(p4.probabilities[1, 7])
 
 
 def test_errors_are_zero_for_p4_and_large_for_the_plain_cnn(state):
@@ -74,6 +78,10 @@ def test_six_nine_confusion_and_deepfool_are_shown(state):
     body = view._confusion_body()
     assert not isinstance(body, pn.pane.Alert)
     assert f"{100 * p4.six_as_nine:.1f}%" in body[1][1].object
+    cells = body[1][0][0].object.renderers[0].data_source.data  # the heat map's cells: (true, predicted, count)
+    shown = {(t, q): c for t, q, c in zip(cells["true"], cells["predicted"], cells["count"])}
+    assert shown[("6", "9")] == p4.confusion[6, 9] and shown[("9", "6")] == p4.confusion[9, 6]
+    assert sum(shown.values()) == p4.confusion.sum()
     d = view.deepfool(1)
     assert d.max_difference <= 1e-6 and abs(d.norm_rotated - d.norm_upright) <= 1e-6
     assert not isinstance(view._deepfool_body(), pn.pane.Alert)
