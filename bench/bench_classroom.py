@@ -420,9 +420,10 @@ def main() -> None:
                       f"max {max(ok, default=float('nan')):.2f} s")
 
     base = {b.n: b.cpu_per_session for b in pages["baseline"]}
-    print("\nper-session server CPU, ours / baseline:")
+    if base:
+        print("\nper-session server CPU, ours / baseline:")
     headline = {}
-    for page in ("landing", "spectra"):
+    for page in ("landing", "spectra") if base else ():
         parts = []
         for b in pages[page]:
             if b.n in base and base[b.n] > 0:
