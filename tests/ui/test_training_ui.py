@@ -27,12 +27,21 @@ def test_link_replays_then_play_pause_and_use_the_net(page, artifacts):
                 break
             page.wait_for_timeout(100)
         page.get_by_role("button", name="Pause").click()
-        paused = _step(page)
-        for _ in range(50):  # a frame already under way when Pause was clicked may still be drawn
-            page.wait_for_timeout(300)
-            if _step(page) == paused:
+        play = page.get_by_role("button", name="▶ Play")
+        for _ in range(300):  # Play is enabled again once the server has paused: no frame starts any more
+            if play.is_enabled():
                 break
-            paused = _step(page)
+            page.wait_for_timeout(100)
+        # a frame already under way when Pause was clicked may still be drawn, late on a busy machine:
+        # wait until the step has held for 2 s (training frames come every 0.1-0.3 s while it runs)
+        paused, held = _step(page), 0
+        for _ in range(120):
+            page.wait_for_timeout(250)
+            now = _step(page)
+            held = held + 1 if now == paused else 0
+            paused = now
+            if held >= 8:
+                break
         page.wait_for_timeout(1500)
         assert _step(page) == paused >= 100  # and then nothing more: training stopped
         assert "frames/s" in _status(page)
