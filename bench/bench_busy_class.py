@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from tests.served import ROOT, job_processes
+from tests.served import ROOT, app_tabs, browser_ready, click, job_processes, run_until
 
 HEAVY = int(os.environ.get("BUSY_HEAVY", "2"))
 STUDENTS = int(os.environ.get("BUSY_STUDENTS", "5"))
@@ -34,48 +34,22 @@ TIMEOUT = 120.0
 HEAVY_EPS = (0.3, 0.35, 0.4, 0.45)  # one large radius per heavy student: minutes of MILP each
 
 
-def _ready(session) -> None:
-    """What a browser sends once it has rendered the page; Panel holds some updates until then."""
-    from bokeh.document.events import MessageSentEvent
-    from bokeh.events import DocumentReady
-
-    doc = session.document
-    doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
-    session.force_roundtrip()
-
-
 def _wait(session, condition) -> tuple[float, float]:
-    """Seconds until ``condition()`` holds, running the client's loop meanwhile (nan after TIMEOUT),
-    and the client's own CPU seconds meanwhile (reading the server's changes: a browser's work)."""
+    """Seconds until ``condition()`` holds (nan after TIMEOUT), and the client's own CPU seconds
+    meanwhile (reading the server's changes: a browser's work)."""
     start, cpu = time.monotonic(), time.process_time()
-    loop = session._connection._loop
-    stop = loop.call_later(TIMEOUT, loop.stop)
-    session._connection._loop_until(condition)
-    loop.remove_timeout(stop)
-    seconds = time.monotonic() - start if condition() else float("nan")
+    seconds = time.monotonic() - start if run_until(session, condition, TIMEOUT) else float("nan")
     return seconds, time.process_time() - cpu
-
-
-def _app_tabs(doc):
-    from bokeh.models import Tabs
-
-    return next(m for m in doc.models if isinstance(m, Tabs) and "Overview" in [p.title for p in m.tabs])
 
 
 def start_heavy_job(url: str, eps: float):
     """A student who clicks "Find stable units and compress" on digits-cnn-orth at radius ``eps``."""
     from bokeh.client import pull_session
-    from bokeh.document.events import MessageSentEvent
-    from bokeh.events import ButtonClick
-    from bokeh.models import Button
 
     session = pull_session(url=url, arguments={"model": "digits-cnn-orth", "tab": "Linear regions",
                                                "regions.eps": str(eps)})
-    _ready(session)
-    doc = session.document
-    button = next(m for m in doc.models if isinstance(m, Button) and m.label == "Find stable units and compress")
-    doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", ButtonClick(button)))
-    session.force_roundtrip()
+    browser_ready(session)
+    click(session, "Find stable units and compress")
     return session
 
 
@@ -88,7 +62,7 @@ def one_student(url: str, k: int) -> tuple[float, float, float, float]:
     samples = f"{3 * k}, {3 * k + 1}, {3 * k + 2}"  # a slice no earlier student asked for
     session = pull_session(url=url, arguments={"model": "digits-mlp", "regions.samples": samples})
     try:
-        _ready(session)
+        browser_ready(session)
         doc = session.document
         sample = next(m for m in doc.models if getattr(m, "title", None) == "Test sample #")
         wanted = 10 + k
@@ -98,7 +72,7 @@ def one_student(url: str, k: int) -> tuple[float, float, float, float]:
             return any(str(getattr(m, "text", "")).startswith(f"Sample #{wanted} ") for m in doc.models)
 
         sample_s, sample_cpu = _wait(session, redrawn)
-        tabs = _app_tabs(doc)
+        tabs = app_tabs(doc)
         index = [p.title for p in tabs.tabs].index("Linear regions")
         tabs.active = index
         tab_s, tab_cpu = _wait(session, lambda: any(isinstance(m, Plot) for m in tabs.tabs[index].child.references()))
@@ -135,7 +109,8 @@ def main() -> None:
         sample_s, sample_cpu, tab_s, tab_cpu = np.array(rows).T
         print(f"  {label:14s}: sample change median {np.nanmedian(sample_s):.2f} s, worst {np.nanmax(sample_s):.2f} s "
               f"(the client's own CPU {np.nanmedian(sample_cpu):.2f} s); Linear regions tab median "
-              f"{np.nanmedian(tab_s):.2f} s, worst {np.nanmax(tab_s):.2f} s ({int(np.isnan(tab_s).sum() + np.isnan(sample_s).sum())} timed out)")
+              f"{np.nanmedian(tab_s):.2f} s, worst {np.nanmax(tab_s):.2f} s "
+              f"({int(np.isnan(tab_s).sum() + np.isnan(sample_s).sum())} timed out)")
     print(f"  job processes: {running} when the busy students started, {still} when they were done")
     idle_answer, busy_answer = (np.nanmax(np.array(rows)[:, 0] - np.array(rows)[:, 1]) for rows in (idle, busy))
     busy_tab, idle_tab = np.nanmax(np.array(busy)[:, 2]), np.nanmax(np.array(idle)[:, 2])

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from tests.served import ROOT, SERVE_FLAGS, free_port, stop
+from tests.served import ROOT, SERVE_FLAGS, app_tabs, browser_ready, free_port, run_until, stop
 
 MAX_SESSIONS = 60
 SOLO_REPEATS = 5  # students who open the tab one at a time while the batch stays connected
@@ -144,9 +144,7 @@ def _client(url, arguments, tab, timeout, t0, go, unpack, t_tab, tab_go, done, r
 
     Once the server's reply is in, the client reads it only when ``unpack`` is set."""
     from bokeh.client import pull_session
-    from bokeh.document.events import MessageSentEvent
-    from bokeh.events import DocumentReady
-    from bokeh.models import Button, Plot, Tabs
+    from bokeh.models import Button, Plot
     from bokeh.protocol.messages.pull_doc_reply import pull_doc_reply as PullDocReply
 
     marks = {}
@@ -168,13 +166,10 @@ def _client(url, arguments, tab, timeout, t0, go, unpack, t_tab, tab_go, done, r
         end = time.monotonic()
         doc = session.document
         own = time.process_time() - marks.get("unpack", time.process_time())  # CPU to read the reply
-        results.put(("pull", end - t0.value, marks.get("reply", end) - t0.value, time.process_time() - cpu0,
-                     len(doc.roots), own))
-        # What a browser sends once it has rendered the page; Panel holds some updates until then.
-        doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
-        session.force_roundtrip()
+        results.put(("pull", marks.get("reply", end) - t0.value, time.process_time() - cpu0, len(doc.roots), own))
+        browser_ready(session)
         if tab:
-            tabs = next((m for m in doc.models if isinstance(m, Tabs) and "Overview" in [p.title for p in m.tabs]), None)
+            tabs = app_tabs(doc)
             titles = [p.title for p in tabs.tabs] if tabs is not None else []
             tab_go.wait()
             if tab not in titles:
@@ -187,12 +182,9 @@ def _client(url, arguments, tab, timeout, t0, go, unpack, t_tab, tab_go, done, r
                 def arrived() -> bool:
                     return any(isinstance(m, shown) for m in tabs.tabs[index].child.references())
 
-                loop = session._connection._loop  # the client's own IOLoop, run only while we wait
-                stop = loop.call_later(timeout, loop.stop)
                 tabs.active = index  # sent to the server as a PATCH-DOC
-                session._connection._loop_until(arrived)
-                loop.remove_timeout(stop)
-                results.put(("tab", time.monotonic() - t_tab.value if arrived() else float("nan")))
+                opened = run_until(session, arrived, timeout)
+                results.put(("tab", time.monotonic() - t_tab.value if opened else float("nan")))
         done.wait(timeout + 60)
     except Exception as exc:  # reported, the batch goes on
         results.put(("error", f"{type(exc).__name__}: {exc}"))
@@ -208,7 +200,6 @@ def _client(url, arguments, tab, timeout, t0, go, unpack, t_tab, tab_go, done, r
 class Batch:
     page: str
     n: int
-    renders: list = field(default_factory=list)   # start signal -> document pulled, s
     replies: list = field(default_factory=list)   # start signal -> server's reply arrived, s
     client_cpu: list = field(default_factory=list)
     own: list = field(default_factory=list)       # the client's CPU to read the reply (a browser's work), s
@@ -224,7 +215,7 @@ class Batch:
 
     @property
     def ok(self) -> int:
-        return len(self.renders)
+        return len(self.replies)
 
     @property
     def first_renders(self) -> list:
@@ -308,11 +299,10 @@ def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | Non
                     unpack.set()  # every reply is in: the clients read theirs
             elif msg[0] == "pull":
                 pulled += 1
-                batch.renders.append(msg[1])
-                batch.replies.append(msg[2])
-                batch.client_cpu.append(msg[3])
-                batch.own.append(msg[5])
-                if msg[4] == 0:
+                batch.replies.append(msg[1])
+                batch.client_cpu.append(msg[2])
+                batch.own.append(msg[4])
+                if msg[3] == 0:
                     batch.errors.append("a session came back with no roots")
             else:
                 batch.errors.append(msg[1])
@@ -400,10 +390,12 @@ def main() -> None:
           f"{'CPU/sess':>8s} {'cores':>5s} {'RSS MB':>7s} {'+MB/sess':>8s} {'client CPU':>10s}")
     for page, batches in pages.items():
         for b in batches:
-            print(f"{labels[page]:36s} {b.n:3d} {b.ok:3d} {q(b.first_renders, 50):6.2f}s {q(b.first_renders, 95):6.2f}s "
+            print(f"{labels[page]:36s} {b.n:3d} {b.ok:3d} {q(b.first_renders, 50):6.2f}s "
+                  f"{q(b.first_renders, 95):6.2f}s "
                   f"{max(b.first_renders, default=float('nan')):6.2f}s {q(b.replies, 95):8.2f}s "
                   f"{b.cpu_per_session:7.2f}s {b.server_cpu / b.wall:5.2f} {b.rss_after:7.0f} "
-                  f"{(b.rss_after - b.rss_before) / b.n:8.1f} {np.mean(b.client_cpu) if b.client_cpu else np.nan:9.2f}s")
+                  f"{(b.rss_after - b.rss_before) / b.n:8.1f} "
+                  f"{np.mean(b.client_cpu) if b.client_cpu else np.nan:9.2f}s")
     if TAB:
         print(f"\nopening the {TAB} tab from /app, all N connected sessions at once (until its plots are pushed):")
         for b in pages["landing"]:
@@ -423,7 +415,7 @@ def main() -> None:
     if base:
         print("\nper-session server CPU, ours / baseline:")
     headline = {}
-    for page in ("landing", "spectra") if base else ():
+    for page in [page for page in ("landing", "spectra") if base and pages[page]]:
         parts = []
         for b in pages[page]:
             if b.n in base and base[b.n] > 0:

@@ -166,23 +166,21 @@ def run(fn: Callable, *args, progress: Callable[[int, int], None] | None = None,
     """
     if not _settings["processes"]:
         return fn(*args, **kwargs) if progress is None else fn(*args, progress=progress, **kwargs)
-    limits = (max_seconds, max_memory)
     owner = OWNER.get()
     if owner is None:
-        return _run_in_process(fn, args, kwargs, progress, limits, owner_id=None, niceness=0)
+        return _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id=None, niceness=0)
     owner_id = id(owner)
     _claim(owner_id)
     try:
         with _slots:
             if owner_id in _cancelled:
                 raise JobCancelled("The session closed; its computation was not started.")
-            return _run_in_process(fn, args, kwargs, progress, limits, owner_id, niceness=NICE)
+            return _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id, niceness=NICE)
     finally:
         _release(owner_id)
 
 
-def _run_in_process(fn, args, kwargs, progress, limits, owner_id, niceness):
-    max_seconds, max_memory = limits
+def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id, niceness):
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
     job = pickle.dumps((fn, args, kwargs))

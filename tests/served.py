@@ -88,3 +88,44 @@ def job_processes(url: str) -> list[psutil.Process]:
     forkservers = [child for server in servers for child in server.children()
                    if "forkserver" in " ".join(child.cmdline())]
     return [job for forkserver in forkservers for job in forkserver.children()]
+
+
+# -- a bokeh.client session standing in for a browser (the classroom test and benches) -----------
+
+def browser_ready(session) -> None:
+    """Send what a browser sends once it has rendered the page (Panel holds some updates until then)."""
+    from bokeh.document.events import MessageSentEvent
+    from bokeh.events import DocumentReady
+
+    doc = session.document
+    doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
+    session.force_roundtrip()
+
+
+def click(session, label: str) -> None:
+    """Click the button labelled ``label`` in the session's document."""
+    from bokeh.document.events import MessageSentEvent
+    from bokeh.events import ButtonClick
+    from bokeh.models import Button
+
+    doc = session.document
+    button = next(m for m in doc.models if isinstance(m, Button) and m.label == label)
+    doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", ButtonClick(button)))
+    session.force_roundtrip()
+
+
+def run_until(session, condition, timeout: float) -> bool:
+    """Run the client's own IOLoop (it runs only while we wait) until ``condition()`` holds or
+    ``timeout`` seconds pass; whether it holds."""
+    loop = session._connection._loop
+    stop = loop.call_later(timeout, loop.stop)
+    session._connection._loop_until(condition)
+    loop.remove_timeout(stop)
+    return bool(condition())
+
+
+def app_tabs(doc):
+    """The app's Tabs model in a pulled document (a view may hold tabs of its own); None if absent."""
+    from bokeh.models import Tabs
+
+    return next((m for m in doc.models if isinstance(m, Tabs) and "Overview" in [p.title for p in m.tabs]), None)

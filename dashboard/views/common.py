@@ -162,7 +162,8 @@ def bokeh_mosaic(pictures, cols: int, size: int = 120, cmap: str = "gray_r", cli
     fig.grid.visible = False
     fig.outline_line_color = None
     mapper = _color_mapper(cmap, clim, [values for values, _ in pictures])
-    corners = [(c * (w + gap), height - (r + 1) * (h + band)) for r, c in (divmod(i, cols) for i in range(len(pictures)))]
+    places = [divmod(i, cols) for i in range(len(pictures))]  # (row, column) of each picture
+    corners = [(c * (w + gap), height - (r + 1) * (h + band)) for r, c in places]
     fig.image(image=[values[::-1] for values, _ in pictures], x=[x for x, _ in corners], y=[y for _, y in corners],
               dw=w, dh=h, color_mapper=mapper)
     fig.rect(x=[x + w / 2 for x, _ in corners], y=[y + h / 2 for _, y in corners], width=w, height=h,
@@ -202,12 +203,14 @@ def bokeh_grouped_bars(probabilities, names, groups, title: str, width: int = 56
     names = [str(name) for name in names]
     fig = figure(x_range=FactorRange(*[(name, group) for name in names for group in groups], group_padding=0.8),
                  y_range=(0, 1.05), width=width, height=height, title=title, y_axis_label="probability",
-                 tools="hover", toolbar_location=None, tooltips=[("class, group", "@x"), ("probability", "@top{0.000}")])
+                 tools="hover", toolbar_location=None,
+                 tooltips=[("class, group", "@x"), ("probability", "@top{0.000}")])
     probabilities = np.asarray(probabilities, dtype=float)
     source = ColumnDataSource({"x": [(name, group) for name in names for group in groups],
                                "top": probabilities.T.reshape(-1),
                                "group": [group for _ in names for group in groups],
-                               "color": [CLASS_COLORS[g % len(CLASS_COLORS)] for _ in names for g in range(len(groups))]})
+                               "color": [CLASS_COLORS[g % len(CLASS_COLORS)] for _ in names
+                                         for g in range(len(groups))]})
     fig.vbar(x="x", top="top", width=0.9, color="color", legend_field="group", source=source)
     fig.xaxis.major_label_text_font_size = "0pt"  # the groups are in the legend; the classes stay on the axis
     fig.xgrid.visible = False

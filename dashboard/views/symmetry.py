@@ -101,8 +101,8 @@ def _gallery(pictures, cols: int, cmap="gray_r", clim=(0.0, 1.0), size=100):
     """Small pictures with row 0 at the bottom (the equivariance module's orientation) and their
     captions, as one plain bokeh figure."""
     fig = bokeh_mosaic([(img[::-1], caption) for img, caption in pictures], cols, size=size, cmap=cmap, clim=clim)
-    return pn.Row(pn.pane.Bokeh(fig, sizing_mode="fixed"))  # a row of its own: bokeh would align its frame with
-    # the frames of the plots below it (their axes) and squeeze the pictures
+    # in a row of its own: bokeh would align its frame with those of the plots below (their axes)
+    return pn.Row(pn.pane.Bokeh(fig, sizing_mode="fixed"))
 
 
 def _angle_label(angle: float, in_p4: bool) -> str:
@@ -220,8 +220,9 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
     # -- drawing ----------------------------------------------------------------------------------
     def _rotations(self):
         first = self.predictions(self.models[0] if self.models else self.focus)
-        images = _gallery([(img, _angle_label(a, p).replace(" (interpolated, not in p4)", "\n(interpolated)")) for img, a, p in
-                           zip(first.images, first.angles, first.in_p4)], cols=len(first.images))
+        captions = [_angle_label(a, p).replace(" (interpolated, not in p4)", "\n(interpolated)")
+                    for a, p in zip(first.angles, first.in_p4)]
+        images = _gallery(list(zip(first.images, captions)), cols=len(first.images))
         rows = []
         names = services.dataset("digits").class_names
         for name in self.models:
@@ -231,10 +232,12 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
                 rows.append({"model": name, "angle": _angle_label(a, p4), "prediction": names[k],
                              "probability": float(probs[k]), **{f"p({c})": float(v) for c, v in zip(names, probs)}})
         table = pd.DataFrame(rows)
-        bars = [bokeh_grouped_bars(pred.probabilities, names, [_angle_label(a, p) for a, p in zip(pred.angles,
-                                                                                                  pred.in_p4)],
-                                   title=f"{name}: class probabilities per angle")
-                for name in self.models for pred in [self.predictions(name)]]
+        bars = []
+        for name in self.models:
+            pred = self.predictions(name)
+            angles = [_angle_label(a, p) for a, p in zip(pred.angles, pred.in_p4)]
+            bars.append(bokeh_grouped_bars(pred.probabilities, names, angles,
+                                           title=f"{name}: class probabilities per angle"))
         return pn.Column(
             images,
             pn.pane.DataFrame(table[["model", "angle", "prediction", "probability"]], index=False,

@@ -19,13 +19,11 @@ import panel.models  # noqa: F401  (Panel's own bokeh models, needed to read the
 import panel.models.file_dropper  # noqa: F401  (loaded lazily by Panel; the upload boxes use it)
 import pytest
 from bokeh.client import pull_session
-from bokeh.document.events import MessageSentEvent
-from bokeh.events import ButtonClick, DocumentReady
-from bokeh.models import Button, Select, Tabs
+from bokeh.models import Select, Tabs
 
 from dashboard.app import TABS
 from explorer import zoo
-from tests.served import job_processes, served_app
+from tests.served import browser_ready, click, job_processes, served_app
 
 TITLES = [title for title, _ in TABS]
 
@@ -105,11 +103,8 @@ def test_closing_a_session_stops_its_running_job():
     with served_app() as url:
         session = pull_session(url=url, arguments={"model": "digits-cnn-orth", "tab": "Linear regions",
                                                    "regions.eps": "0.3"})
-        doc = session.document
-        doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
-        button = next(m for m in doc.models if isinstance(m, Button) and m.label == "Find stable units and compress")
-        doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", ButtonClick(button)))
-        session.force_roundtrip()
+        browser_ready(session)
+        click(session, "Find stable units and compress")
         long_running = {}
 
         def a_job_runs_for_five_seconds() -> bool:  # IBP and CROWN come first and end in a second
