@@ -127,6 +127,17 @@ class Server:
                 pass
         return total
 
+    def wait_idle(self, timeout: float = 180.0, quiet: float = 2.0) -> float:
+        """Wait until the server has used under 5% of a core for ``quiet`` seconds (its processes
+        have built their ready sessions, dashboard/session_pool.py); the seconds waited."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            cpu0 = self.cpu()
+            time.sleep(quiet)
+            if self.cpu() - cpu0 < 0.05 * quiet:
+                break
+        return time.monotonic() - start
+
     def rss_mb(self) -> float:
         total = 0
         for proc in self._tree():
@@ -352,8 +363,9 @@ def run_page(app: Path, cwd: Path, page: str, arguments: dict, tab: str | None =
         print(f"  {page}: server up, warm-up session {q(warm.first_renders, 50):.1f} s"
               + (f" + tab {q(warm.tabs, 50):.1f} s" if warm.tabs else "")
               + f", RSS {server.rss_mb():.0f} MB" + (f"; errors: {warm.errors}" if warm.errors else ""), flush=True)
-        time.sleep(1.0)
         for n in SIZES:
+            waited = server.wait_idle()  # as before a class: the server has been idle
+            print(f"  {page}: server idle after {waited:.0f} s, RSS {server.rss_mb():.0f} MB", flush=True)
             b = run_batch(server, page, arguments, min(n, MAX_SESSIONS), tab)
             batches.append(b)
             print(f"  {page} N={b.n}: {b.ok}/{b.n} pulled in {b.wall:.1f} s"
@@ -361,7 +373,6 @@ def run_page(app: Path, cwd: Path, page: str, arguments: dict, tab: str | None =
             if b.errors:
                 print(f"  {page}: stopping at N={b.n} (larger sizes would fail as well)", flush=True)
                 break
-            time.sleep(1.0)
     return batches
 
 

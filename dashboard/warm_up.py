@@ -11,7 +11,7 @@ import panel as pn
 import tornado.netutil
 from bokeh.document import Document
 
-from dashboard import jobs
+from dashboard import jobs, session_pool
 from dashboard.app import create_app
 from dashboard.state import AppState
 from explorer.nets.threads import one_thread_per_process
@@ -25,5 +25,6 @@ pn.extension("filedropper", sizing_mode="stretch_width", notifications=True)
 jobs.use_processes(True)
 one_thread_per_process()
 jobs.warm_up()
+session_pool.start()  # the landing page ready-built for the first students (dashboard/session_pool.py)
 for model_name, tab in (("moons-mlp", "Overview"), ("digits-cnn", "Spectra"), ("digits-mlp", "Overview")):
     create_app(AppState(model_name=model_name, tab=tab)).server_doc(Document())
