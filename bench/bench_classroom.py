@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from dashboard import session_pool
 from tests.served import ROOT, SERVE_FLAGS, app_tabs, browser_ready, free_port, run_until, stop
 
 MAX_SESSIONS = 60
@@ -127,9 +128,10 @@ class Server:
                 pass
         return total
 
-    def wait_idle(self, timeout: float = 180.0, quiet: float = 2.0) -> float:
-        """Wait until the server has used under 5% of a core for ``quiet`` seconds (its processes
-        have built their ready sessions, dashboard/session_pool.py); the seconds waited."""
+    def wait_idle(self, timeout: float = 180.0, quiet: float = session_pool.QUIET_SECONDS + 3.0) -> float:
+        """Wait until the server has used under 5% of a core for ``quiet`` seconds: longer than its
+        processes wait after the last session before they build ready pages, so they have built
+        them (dashboard/session_pool.py); the seconds waited."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             cpu0 = self.cpu()

@@ -48,7 +48,7 @@ from bokeh.util.token import generate_session_id, get_token_payload
 from tornado import process
 from tornado.ioloop import IOLoop, PeriodicCallback
 
-POOL_SIZE = int(os.environ.get("EXPLORER_POOL_SIZE", "16"))  # per page and server process; 0: no pool
+POOL_SIZE = int(os.environ.get("EXPLORER_POOL_SIZE", "20"))  # per page and server process; 0: no pool
 MAX_LINKS = 2
 TICK_SECONDS = 0.5
 IDLE_CPU = 0.2  # of a core during the last tick, besides the pool's own building
