@@ -3,8 +3,10 @@
 For each page (the landing page ``/app``, the shared link ``/app?model=digits-cnn&tab=Spectra``
 and, as the baseline, a minimal app: a FastListTemplate holding one small HoloViews plot) a
 server is started on a free loopback port with the flags of `bash run.sh serve` (SERVE_FLAGS),
-warmed with one session (caches filled), and then N = 1, 10, 30 sessions are opened at the
-same moment with ``bokeh.client.pull_session``. Each session is a separate client process,
+warmed with one session (caches filled; for the link, a teacher then presses "Share this view
+with a class…"), and before each batch the server is left idle until its processes have built
+their ready pages (dashboard/session_pool.py; ``EXPLORER_POOL_SIZE=0`` measures without them).
+Then N = 1, 10, 30 sessions are opened at the same moment with ``bokeh.client.pull_session``. Each session is a separate client process,
 forked before the start signal, so clients do not share an interpreter lock. In a class the
 browsers build their pages on the students' own machines; here the clients share the
 server's 2 cores, so by default (``CLASSROOM_DEFER=1``) each client reads the server's reply
@@ -45,12 +47,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import psutil
 
 from dashboard import session_pool
-from tests.served import ROOT, SERVE_FLAGS, app_tabs, browser_ready, free_port, run_until, stop
+from dashboard.views.share import SHARE_LABEL
+from tests.served import ROOT, SERVE_FLAGS, app_tabs, browser_ready, click, free_port, run_until, stop
 
 MAX_SESSIONS = 60
 SOLO_REPEATS = 5  # students who open the tab one at a time while the batch stays connected
@@ -358,10 +362,50 @@ def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | Non
     return batch
 
 
+def share_as_teacher(url: str, arguments: dict, links) -> None:
+    """The teacher opens the link, presses "Share this view with a class…" (the server keeps its
+    page ready, dashboard/session_pool.py) and puts the link it shows on ``links``."""
+    import asyncio
+
+    from bokeh.client import pull_session
+    from bokeh.models import TextInput
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    session = pull_session(url=url, arguments=arguments)
+    def link_shown() -> str | None:
+        return next((m.value for m in session.document.models
+                     if isinstance(m, TextInput) and m.title == "Link for the class"), None)
+
+    try:
+        browser_ready(session)
+        click(session, SHARE_LABEL)
+        run_until(session, lambda: link_shown() is not None, 30)
+        links.put(link_shown())
+    finally:
+        session.close()
+
+
+def shared_link_arguments(server: Server, arguments: dict) -> dict:
+    """The query arguments of the link the teacher shares for the page ``arguments`` (the view's
+    settings as the page holds them; the students open this link)."""
+    ctx = mp.get_context("fork")
+    links = ctx.Queue()
+    teacher = ctx.Process(target=share_as_teacher, args=(server.url, arguments, links))
+    teacher.start()
+    try:
+        link = links.get(timeout=TIMEOUT)
+    finally:
+        teacher.join(timeout=10)
+    return dict(parse_qsl(urlsplit(link).query))
+
+
 def run_page(app: Path, cwd: Path, page: str, arguments: dict, tab: str | None = None) -> list[Batch]:
     batches = []
     with Server(app, cwd) as server:
         warm = run_batch(server, page, arguments, 1, tab)  # imports done and caches filled, as in class
+        if arguments and app.name == "app.py":
+            arguments = shared_link_arguments(server, arguments)
+            print(f"  {page}: the teacher shares ?{urlencode(arguments)}", flush=True)
         print(f"  {page}: server up, warm-up session {q(warm.first_renders, 50):.1f} s"
               + (f" + tab {q(warm.tabs, 50):.1f} s" if warm.tabs else "")
               + f", RSS {server.rss_mb():.0f} MB" + (f"; errors: {warm.errors}" if warm.errors else ""), flush=True)

@@ -9,8 +9,10 @@ so a link opens the same view; a view lists the settings it shares in its
 from __future__ import annotations
 
 import gc
+from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
+from panel.util import parse_query
 
 from . import jobs, offline
 from .state import AppState
@@ -20,6 +22,7 @@ from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
 from .views.regions import RegionsView
+from .views.share import ShareBox
 from .views.spectra import SpectraView
 from .views.symmetry import SymmetryView
 from .views.training import TrainingView
@@ -57,6 +60,26 @@ def _settings_from(query: dict, title: str, view_class) -> dict:
             except Exception:
                 settings.pop(name, None)  # a bad value in a link: the default, as Location would
     return settings
+
+
+def link_query(search: str) -> str:
+    """The query string of a link to the view ``search`` shows, without the tab settings left
+    at their defaults (``?model=digits-cnn&tab=Spectra&spectra.layer=0`` ->
+    ``model=digits-cnn&tab=Spectra``): the link a class opens, and the page the server keeps ready."""
+    views = {url_key(title, name): view_class for title, view_class in TABS
+             for name in getattr(view_class, "URL_SETTINGS", ())}
+    read = parse_query(search)  # the values as the page reads them (Panel's Location)
+    kept = []
+    for key, value in parse_qsl(search.lstrip("?"), keep_blank_values=True):
+        if key in views:
+            setting = views[key].param[key.split(".", 1)[1]]
+            try:
+                if setting.deserialize(read[key]) == setting.default:
+                    continue
+            except Exception:
+                pass  # an unreadable value stays: the page shows its default as for any link
+        kept.append((key, value))
+    return urlencode(kept)
 
 
 def _state_from(query: dict) -> AppState:
@@ -114,7 +137,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
 
     template = pn.template.FastListTemplate(
         title=TITLE,
-        sidebar=[picker],
+        sidebar=[ShareBox(link_query=link_query), picker],
         main=[tabs],
         sidebar_width=360,
         accent="#3b6ea5",

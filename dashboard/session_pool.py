@@ -7,13 +7,17 @@ asked for recently (app.py run for them, as for a student) and gives one to each
 connects: that session then costs only sending its document. The pages kept ready:
 
 - the landing page, from the start;
-- a link (its query string, e.g. ``?model=digits-cnn&tab=Spectra``) once somebody has opened it,
-  in any of the server processes (they tell each other through a small file). At most
-  ``max_links`` links are kept ready; the one asked for least recently goes first.
+- a link (its query string, e.g. ``?model=digits-cnn&tab=Spectra``) once a teacher shared it with
+  the sidebar's "Share this view with a class" (:func:`share_page`), in whichever server process
+  (they tell each other through a small file). At most ``max_links`` links are kept ready; the
+  one shared first goes first. Links merely opened are not kept: a student reloading her own
+  view would have the server build pages nobody else asks for.
 
 Replacements are built only while the process is idle: under ``IDLE_CPU`` of a core in the last
-tick, and no session arrived in the last ``QUIET_SECONDS``. One document is built per tick, so a
-class at work never waits for the pool.
+tick, and no session arrived and no session's document changed (a student's control, a job's
+progress) in the last ``QUIET_SECONDS``. One document is built at a time (0.5-1.2 s on the event
+loop), so a class at work does not wait for the pool; a student who acts during a build waits
+for that one build at most.
 
 The idea is Voila's preheated kernels (voila-dashboards/voila, ``preheat_kernel``): do the
 per-user start-up work before the user asks.
@@ -40,6 +44,7 @@ import threading
 import time
 import types
 import weakref
+from urllib.parse import parse_qs
 
 from bokeh.document import Document
 from bokeh.server import contexts
@@ -102,11 +107,13 @@ def page_key(arguments: dict) -> tuple:
                         if not name.startswith("bokeh-")))
 
 
-def _request_record(request, arguments: dict) -> dict:
-    """What a ready document's stand-in request keeps of the real one (JSON-able)."""
-    return {"protocol": getattr(request, "protocol", "http"), "host": getattr(request, "host", "localhost"),
-            "uri": getattr(request, "uri", ""), "path": getattr(request, "path", ""),
-            "arguments": {name: list(map(_text, values)) for name, values in arguments.items()}}
+def request_record(app_url: str, query: str, protocol: str = "http", host: str = "localhost") -> dict:
+    """What a ready document's stand-in request holds (JSON-able): the websocket request of the
+    page ``app_url?query`` (e.g. ``/app``, ``model=digits-cnn&tab=Spectra``)."""
+    query = query.lstrip("?")
+    uri = f"{app_url}/ws" + (f"?{query}" if query else "")
+    return {"protocol": protocol, "host": host, "uri": uri, "path": f"{app_url}/ws",
+            "arguments": {name: list(values) for name, values in parse_qs(query, keep_blank_values=True).items()}}
 
 
 def _stand_in_request(record: dict) -> _RequestProxy:
@@ -128,14 +135,13 @@ class SessionPool:
         self.ready: dict[tuple, collections.deque] = collections.defaultdict(collections.deque)
         # the pages to keep ready, the most recently asked for last: key -> request record
         self.pages: collections.OrderedDict = collections.OrderedDict()
-        self.pages[LANDING] = {"protocol": "http", "host": "localhost", "uri": f"{app_context.url}/ws",
-                               "path": f"{app_context.url}/ws", "arguments": {}}
+        self.pages[LANDING] = request_record(app_context.url, "")
         self.built = 0  # documents built for the pool
         self.handed_over = 0  # sessions that got a ready document
         self._prebuilt: weakref.WeakSet = weakref.WeakSet()
         self._shared_file = shared_file
         self._shared_offset = 0
-        self._last_arrival = 0.0
+        self._last_activity = 0.0  # a session arrived or a session's document changed
         self._mark = (time.monotonic(), time.process_time())
         self._own_cpu = 0.0
         self._just_built = False
@@ -162,9 +168,8 @@ class SessionPool:
             return await self._create_session(session_id, request, token)
         arguments = _RequestProxy(request, arguments=get_token_payload(token).get("arguments") if token
                                   else None).arguments
-        key = page_key(arguments)
-        self._asked(key, _request_record(request, arguments))
-        ready = self.ready.get(key)
+        self._last_activity = time.monotonic()
+        ready = self.ready.get(page_key(arguments))
         if not ready:
             return await self._create_session(session_id, request, token)
         handed = _HANDED.set([ready.popleft()])
@@ -176,29 +181,36 @@ class SessionPool:
         return session
 
     def _initialize_or_adopt(self, doc: Document) -> None:
-        """``initialize_document``: a ready document is already built; bind it to this thread and
-        to the request's path prefix (what Panel's initialize_document reads of the real request)."""
-        if doc not in self._prebuilt:
+        """``initialize_document``: build a session's page, or, for a ready document, bind it to
+        this thread and to the request's path prefix (what Panel's initialize_document reads of
+        the real request). Either way, note the session's activity from now on."""
+        if doc in self._prebuilt:
+            self._prebuilt.discard(doc)
+            from panel.io.state import state
+
+            state._thread_id_[doc] = threading.get_ident()
+            set_prefix = getattr(self.app_context.application, "_set_session_prefix", None)
+            if set_prefix is not None:
+                set_prefix(doc)
+        else:
             self._initialize_document(doc)
-            return
-        self._prebuilt.discard(doc)
-        from panel.io.state import state
+        doc.on_change(self._note_activity)
 
-        state._thread_id_[doc] = threading.get_ident()
-        set_prefix = getattr(self.app_context.application, "_set_session_prefix", None)
-        if set_prefix is not None:
-            set_prefix(doc)
+    def _note_activity(self, event) -> None:
+        """A session's document changed (a student's control, a job's progress): not idle."""
+        self._last_activity = time.monotonic()
 
-    def _asked(self, key: tuple, record: dict) -> None:
-        self._last_arrival = time.monotonic()
-        if key in self.pages:
-            if key != LANDING:
-                self.pages.move_to_end(key)
-            return
-        self._keep_ready(key, record)
+    def share(self, record: dict) -> None:
+        """Keep the page of ``record`` (a request, as :func:`request_record` makes it) ready in
+        this process and, through the shared file, in the others."""
+        self._keep_ready(page_key(record["arguments"]), record)
         self._share(record)
 
     def _keep_ready(self, key: tuple, record: dict) -> None:
+        if key in self.pages:
+            if key != LANDING:
+                self.pages.move_to_end(key)  # shared again: the newest
+            return
         self.pages[key] = record
         links = [k for k in self.pages if k != LANDING]
         for old in links[:max(0, len(links) - self.max_links)]:
@@ -252,12 +264,13 @@ class SessionPool:
 
     def idle(self) -> bool:
         """Whether the process used under IDLE_CPU of a core since the last call (besides the
-        pool's own building) and no session arrived for QUIET_SECONDS."""
+        pool's own building), and no session arrived and no session's document changed for
+        QUIET_SECONDS."""
         now, cpu = time.monotonic(), time.process_time()
         (then, cpu_then), self._mark = self._mark, (now, cpu)
         used = (cpu - cpu_then - self._own_cpu) / max(now - then, 1e-6)
         self._own_cpu = 0.0
-        return used < IDLE_CPU and now - self._last_arrival >= QUIET_SECONDS
+        return used < IDLE_CPU and now - self._last_activity >= QUIET_SECONDS
 
     def tick(self) -> None:
         """Every TICK_SECONDS: take the links other processes saw; build one document if idle.
@@ -307,6 +320,19 @@ def _shared_file() -> str | None:
     return os.path.join(tempfile.gettempdir(), f"network-explorer-links-{os.getppid()}.jsonl")
 
 
+_pools: dict[str, SessionPool] = {}  # this process's pools, by app URL
+
+
+def share_page(query: str, url: str = "/app", protocol: str = "http", host: str = "localhost") -> bool:
+    """Keep the page ``url?query`` ready in every server process (a teacher's shared link);
+    whether this process keeps pages ready at all (False outside ``bash run.sh serve``)."""
+    pool = _pools.get(url)
+    if pool is None:
+        return False
+    pool.share(request_record(url, query, protocol, host))
+    return True
+
+
 def start(url: str = "/app", size: int = POOL_SIZE) -> SessionPool | None:
     """Keep ready documents of the app served at ``url`` in this server process (call it from
     ``panel serve --setup``, which runs on the server's event loop). None if ``size`` is 0 or
@@ -318,4 +344,5 @@ def start(url: str = "/app", size: int = POOL_SIZE) -> SessionPool | None:
     if not found:
         log.warning("no Bokeh application at %s in this process: no ready sessions", url)
         return None
-    return SessionPool(found[0], size=size, shared_file=_shared_file()).install()
+    _pools[url] = SessionPool(found[0], size=size, shared_file=_shared_file()).install()
+    return _pools[url]

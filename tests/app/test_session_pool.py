@@ -132,37 +132,43 @@ def test_no_two_students_share_a_page(served):
             s.close()
 
 
-def test_a_link_is_kept_ready_once_somebody_opened_it(served):
+def _on_loop(pool, call):
+    """Run ``call()`` on the server's event loop (where the pool lives) and return its result."""
+    done = []
+    pool.app_context.io_loop.add_callback(lambda: done.append(call()))
+    assert _wait(lambda: done)
+    return done[0]
+
+
+def test_a_link_is_kept_ready_once_shared_and_not_when_merely_opened(served):
     url, pool, app = served
     key = page_key({"page": [b"spectra"]})
-    opener = pull_session(url=url, arguments={"page": "spectra"})  # the teacher: built on arrival
+    teacher = pull_session(url=url, arguments={"page": "spectra"})  # opened: built on arrival
     try:
-        assert pool.handed_over == 0 and _stamp(opener).endswith("page spectra")
-        assert _wait(lambda: len(pool.ready[key]) == 2), "the link was not kept ready"
+        assert pool.handed_over == 0 and _stamp(teacher).endswith("page spectra")
+        assert key not in pool.pages, "a link merely opened is not kept ready"
+        _on_loop(pool, lambda: pool.share(session_pool.request_record("/app", "?page=spectra")))
+        assert _wait(lambda: len(pool.ready[key]) == 2), "the shared link was not kept ready"
         student = pull_session(url=url, arguments={"page": "spectra"})
         assert pool.handed_over == 1
         assert _stamp(student).endswith("page spectra")  # built for the link's query string
         student.close()
-        other = pull_session(url=url, arguments={"page": "other"})  # max_links=1: the older link goes
-        other.close()
-        assert key not in pool.pages and key not in pool.ready
+        _on_loop(pool, lambda: pool.share(session_pool.request_record("/app", "page=other")))
+        assert key not in pool.pages and key not in pool.ready, "max_links=1: the older link goes"
     finally:
-        opener.close()
+        teacher.close()
 
 
 def test_a_page_that_cannot_be_built_is_not_tried_again(served, monkeypatch):
     url, pool, app = served
     key = page_key({"page": ["broken"]})
-    pool.pages[key] = {"protocol": "http", "host": "h", "uri": "/app/ws?page=broken", "path": "/app/ws",
-                       "arguments": {"page": ["broken"]}}
+    pool.pages[key] = session_pool.request_record("/app", "page=broken")
 
     def initialize_fails(doc):
         raise RuntimeError("Bokeh could not build this page")
 
     monkeypatch.setattr(pool, "_initialize_document", initialize_fails)
-    done = []
-    pool.app_context.io_loop.add_callback(lambda: done.append(pool.build(key)))
-    assert _wait(lambda: done) and done[0] is None
+    assert _on_loop(pool, lambda: pool.build(key)) is None
     assert key not in pool.pages and not pool.ready[key]
 
 
@@ -184,14 +190,27 @@ def test_a_page_key_is_the_query_string_whatever_its_order_and_encoding():
     assert page_key({"a": ["1"]}) != page_key({"a": ["2"]})
 
 
+def test_a_change_in_a_sessions_page_counts_as_activity(monkeypatch):
+    monkeypatch.setattr(session_pool, "QUIET_SECONDS", 0.3)
+    pool = SessionPool(_Context(), size=1)
+    doc = Document()
+    pool._initialize_or_adopt(doc)  # a session's page, built on arrival
+    doc.add_root(Div(text="a student's page"))
+    pool.idle()
+    time.sleep(0.35)
+    assert pool.idle()
+    doc.roots[0].text = "she moved a slider"
+    assert not pool.idle()
+
+
 def test_idle_means_no_arrival_lately_and_little_cpu_besides_the_pools_own(monkeypatch):
     monkeypatch.setattr(session_pool, "QUIET_SECONDS", 0.3)
     pool = SessionPool(_Context(), size=1)
     pool.idle()
     time.sleep(0.2)
     assert pool.idle(), "nothing happened: idle"
-    pool._asked(LANDING, {})
-    assert not pool.idle(), "a student just arrived"
+    pool._note_activity(None)
+    assert not pool.idle(), "a student just did something"
     time.sleep(0.35)
     pool.idle()
     end = time.process_time() + 0.3
@@ -205,14 +224,12 @@ def test_idle_means_no_arrival_lately_and_little_cpu_besides_the_pools_own(monke
     assert pool.idle()
 
 
-def test_links_are_shared_between_server_processes_and_garbage_in_the_file_is_skipped(tmp_path):
+def test_a_shared_link_reaches_the_other_server_processes_and_garbage_in_the_file_is_skipped(tmp_path):
     shared = str(tmp_path / "links.jsonl")
     first, second = SessionPool(_Context(), shared_file=shared), SessionPool(_Context(), shared_file=shared)
-    record = {"protocol": "http", "host": "h", "uri": "/app/ws?model=digits-cnn", "path": "/app/ws",
-              "arguments": {"model": ["digits-cnn"]}}
     with open(shared, "a") as f:
         f.write("not json\n{\"no\": \"arguments\"}\n")
-    first._asked(page_key(record["arguments"]), record)
+    first.share(session_pool.request_record("/app", "model=digits-cnn"))
     second._read_shared()
     assert list(second.pages) == [LANDING, page_key({"model": [b"digits-cnn"]})]
     assert second._wanted() == page_key({"model": ["digits-cnn"]}), "the newest link is filled first"
