@@ -51,7 +51,7 @@ from bokeh.server import contexts
 from bokeh.server.contexts import ApplicationContext, BokehSessionContext, _RequestProxy
 from bokeh.util.token import generate_session_id, get_token_payload
 from tornado import process
-from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.ioloop import PeriodicCallback
 
 POOL_SIZE = int(os.environ.get("EXPLORER_POOL_SIZE", "20"))  # per page and server process; 0: no pool
 MAX_LINKS = 2
@@ -76,7 +76,7 @@ def _new_or_handed_document() -> Document:
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _serialize_ahead(doc: Document) -> None:
@@ -118,7 +118,7 @@ def request_record(app_url: str, query: str, protocol: str = "http", host: str =
 
 def _stand_in_request(record: dict) -> _RequestProxy:
     """A request as ``Location.from_request`` and ``pn.state.session_args`` read it."""
-    arguments = {name: [v.encode("latin-1") for v in values] for name, values in record["arguments"].items()}
+    arguments = {name: [v.encode("utf-8") for v in values] for name, values in record["arguments"].items()}
     fields = {k: record[k] for k in ("protocol", "host", "uri", "path")}
     return _RequestProxy(types.SimpleNamespace(**fields, arguments=arguments), arguments=arguments,
                          cookies={}, headers={})
@@ -202,7 +202,11 @@ class SessionPool:
 
     def share(self, record: dict) -> None:
         """Keep the page of ``record`` (a request, as :func:`request_record` makes it) ready in
-        this process and, through the shared file, in the others."""
+        this process and, through the shared file, in the others. Safe from any thread (a
+        button's callback runs in one): the pool changes on the server's event loop."""
+        self.app_context.io_loop.add_callback(self._share_now, record)
+
+    def _share_now(self, record: dict) -> None:
         self._keep_ready(page_key(record["arguments"]), record)
         self._share(record)
 
@@ -216,7 +220,7 @@ class SessionPool:
         for old in links[:max(0, len(links) - self.max_links)]:
             del self.pages[old]
             for doc in self.ready.pop(old, ()):
-                IOLoop.current().add_callback(self._discard, doc)
+                self.app_context.io_loop.add_callback(self._discard, doc)
 
     async def _discard(self, doc: Document) -> None:
         """Free a ready document nobody will get, as Bokeh ends a session."""

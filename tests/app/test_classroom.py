@@ -9,7 +9,6 @@ between sessions that were built at the same time.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import threading
 import time
@@ -37,14 +36,7 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def event_loop_of_its_own():
-    """bokeh.client needs a current event loop; an earlier test's asyncio.run() leaves none."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
+pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/app/conftest.py)
 
 
 def _texts(model) -> str:

@@ -8,7 +8,6 @@ can look at the pool; the app stamps each page with the number of its build.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
@@ -28,14 +27,7 @@ from dashboard.session_pool import LANDING, SessionPool, _serialize_ahead, page_
 from tests.served import free_port, run_until
 
 
-@pytest.fixture(autouse=True)
-def event_loop_of_its_own():
-    """bokeh.client needs a current event loop; an earlier test's asyncio.run() leaves none."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
+pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/app/conftest.py)
 
 
 class StampedApp:
@@ -147,14 +139,14 @@ def test_a_link_is_kept_ready_once_shared_and_not_when_merely_opened(served):
     try:
         assert pool.handed_over == 0 and _stamp(teacher).endswith("page spectra")
         assert key not in pool.pages, "a link merely opened is not kept ready"
-        _on_loop(pool, lambda: pool.share(session_pool.request_record("/app", "?page=spectra")))
+        pool.share(session_pool.request_record("/app", "?page=spectra"))  # from this thread, as a button's callback
         assert _wait(lambda: len(pool.ready[key]) == 2), "the shared link was not kept ready"
         student = pull_session(url=url, arguments={"page": "spectra"})
         assert pool.handed_over == 1
         assert _stamp(student).endswith("page spectra")  # built for the link's query string
         student.close()
-        _on_loop(pool, lambda: pool.share(session_pool.request_record("/app", "page=other")))
-        assert key not in pool.pages and key not in pool.ready, "max_links=1: the older link goes"
+        pool.share(session_pool.request_record("/app", "page=other"))
+        assert _wait(lambda: key not in pool.pages and key not in pool.ready), "max_links=1: the older link goes"
     finally:
         teacher.close()
 
@@ -179,6 +171,7 @@ class _Context:
 
     url = "/app"
     application = type("App", (), {"initialize_document": lambda self, doc: None})()
+    io_loop = type("Loop", (), {"add_callback": lambda self, call, *args: call(*args)})()
 
     async def create_session_if_needed(self, *args):
         raise AssertionError("not called here")
@@ -186,6 +179,9 @@ class _Context:
 
 def test_a_page_key_is_the_query_string_whatever_its_order_and_encoding():
     assert page_key({"b": [b"2"], "a": ["1"], "bokeh-session-id": [b"x"]}) == page_key({"a": [b"1"], "b": ["2"]})
+    record = session_pool.request_record("/app", "dataset=caf%C3%A9")  # as a browser sends "café"
+    assert page_key(record["arguments"]) == page_key({"dataset": ["café".encode()]})
+    assert session_pool._stand_in_request(record).arguments == {"dataset": ["café".encode()]}
     assert page_key({}) == LANDING
     assert page_key({"a": ["1"]}) != page_key({"a": ["2"]})
 
