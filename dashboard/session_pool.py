@@ -348,5 +348,8 @@ def start(url: str = "/app", size: int = POOL_SIZE) -> SessionPool | None:
     if not found:
         log.warning("no Bokeh application at %s in this process: no ready sessions", url)
         return None
+    if not hasattr(contexts, "Document"):  # a Bokeh whose session creation this pool does not know
+        log.warning("this Bokeh builds sessions differently: no ready sessions")
+        return None
     _pools[url] = SessionPool(found[0], size=size, shared_file=_shared_file()).install()
     return _pools[url]
