@@ -79,3 +79,19 @@ def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(page):
         page.wait_for_load_state("networkidle")
     assert outside == []
     assert missing == []
+
+
+def test_a_teacher_shares_a_view_and_the_class_opens_its_link(page, artifacts):
+    """"Share this view with a class…" shows the view's link (the server keeps its page built
+    ahead, dashboard/session_pool.py), and that link opens the same view."""
+    with served_app() as url:
+        page.goto(url + "?model=digits-cnn&tab=Spectra")
+        page.locator(".spectra-summary table").first.wait_for()
+        page.get_by_role("button", name="Share this view with a class").click()
+        page.locator(".share-note p", has_text="built ahead").first.wait_for()
+        link = page.locator(".share-link input").input_value()
+        page.screenshot(path=str(artifacts / "share-view.png"))
+        assert link.startswith(url + "?") and "model=digits-cnn" in link and "tab=Spectra" in link
+        page.goto(link)  # a student
+        page.locator(".model-card h3", has_text="digits-cnn").first.wait_for()
+        page.locator(".spectra-summary table").first.wait_for()
