@@ -133,7 +133,7 @@ class SessionPool:
         self.size = size
         self.max_links = max_links
         self.ready: dict[tuple, collections.deque] = collections.defaultdict(collections.deque)
-        # the pages to keep ready, the most recently asked for last: key -> request record
+        # the pages to keep ready (the landing page, then the shared links, the newest last): key -> request
         self.pages: collections.OrderedDict = collections.OrderedDict()
         self.pages[LANDING] = request_record(app_context.url, "")
         self.built = 0  # documents built for the pool
@@ -233,8 +233,8 @@ class SessionPool:
 
     # -- building when idle ----------------------------------------------------------------------
     def build(self, key: tuple) -> Document | None:
-        """Build one ready document of the page ``key`` (None, and the page dropped, if app.py
-        failed on it)."""
+        """Build one ready document of the page ``key`` (None, and the page no longer kept, if
+        building raised or left the document empty)."""
         ctx = self.app_context
         doc = Document()
         context = BokehSessionContext(generate_session_id(), ctx.server_context, doc, logout_url=ctx._logout_url)
