@@ -6,8 +6,9 @@ server is started on a free loopback port with the flags of `bash run.sh serve` 
 warmed with one session (caches filled; for the link, a teacher then presses "Share this view
 with a class…"), and before each batch the server is left idle until its processes have built
 their ready pages (dashboard/session_pool.py; ``EXPLORER_POOL_SIZE=0`` measures without them).
-Then N = 1, 10, 30 sessions are opened at the same moment with ``bokeh.client.pull_session``. Each session is a separate client process,
-forked before the start signal, so clients do not share an interpreter lock. In a class the
+Then N = 1, 10, 30 sessions are opened at the same moment with ``bokeh.client.pull_session``.
+Each session is a separate client process, forked before the start signal, so clients do not
+share an interpreter lock. In a class the
 browsers build their pages on the students' own machines; here the clients share the
 server's 2 cores, so by default (``CLASSROOM_DEFER=1``) each client reads the server's reply
 only once every session's reply is in: the server has the cores to itself while it serves,
@@ -372,6 +373,7 @@ def share_as_teacher(url: str, arguments: dict, links) -> None:
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     session = pull_session(url=url, arguments=arguments)
+
     def link_shown() -> str | None:
         return next((m.value for m in session.document.models
                      if isinstance(m, TextInput) and m.title == "Link for the class"), None)

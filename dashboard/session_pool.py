@@ -136,7 +136,6 @@ class SessionPool:
         # the pages to keep ready (the landing page, then the shared links, the newest last): key -> request
         self.pages: collections.OrderedDict = collections.OrderedDict()
         self.pages[LANDING] = request_record(app_context.url, "")
-        self.built = 0  # documents built for the pool
         self.handed_over = 0  # sessions that got a ready document
         self._prebuilt: weakref.WeakSet = weakref.WeakSet()
         self._shared_file = shared_file
@@ -256,7 +255,6 @@ class SessionPool:
             return None
         self._prebuilt.add(doc)
         self.ready[key].append(doc)
-        self.built += 1
         return doc
 
     def _wanted(self) -> tuple | None:

@@ -25,6 +25,8 @@ pn.extension("filedropper", sizing_mode="stretch_width", notifications=True)
 jobs.use_processes(True)
 one_thread_per_process()
 jobs.warm_up()
-session_pool.start()  # the landing page ready-built for the first students (dashboard/session_pool.py)
+# the landing page ready-built for the first students (dashboard/session_pool.py); before the first
+# create_app, whose gc.freeze() hides from gc.get_objects() the application context the pool looks for
+session_pool.start()
 for model_name, tab in (("moons-mlp", "Overview"), ("digits-cnn", "Spectra"), ("digits-mlp", "Overview")):
     create_app(AppState(model_name=model_name, tab=tab)).server_doc(Document())
