@@ -142,6 +142,9 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         sidebar_width=360,
         accent="#3b6ea5",
         design=offline.Fast,
+        # Panel's busy spinner follows one flag for the whole process: every click in any session
+        # would send a patch to every other session's page (60 messages per click in a class of 30)
+        busy_indicator=None,
     )
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         # a closing browser tab stops the session's computations in the worker processes

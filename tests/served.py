@@ -36,14 +36,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(timeout: float = 90.0):
-    """Yield the app's URL while a `panel serve app.py` subprocess runs; stop it afterwards."""
+def served_app(timeout: float = 90.0, num_procs: int | None = None):
+    """Yield the app's URL while a `panel serve app.py` subprocess runs (with ``num_procs`` server
+    processes instead of SERVE_FLAGS' number, if given); stop it afterwards."""
+    flags = list(SERVE_FLAGS)
+    if num_procs is not None:
+        flags[flags.index("--num-procs") + 1] = str(num_procs)
     port = free_port()
     # the server's output goes to a file: an unread pipe would stall the server once full
     log = tempfile.NamedTemporaryFile("w+", prefix="served-app-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
-         "--allow-websocket-origin", f"127.0.0.1:{port}", *SERVE_FLAGS],
+         "--allow-websocket-origin", f"127.0.0.1:{port}", *flags],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}/app"
     try:

@@ -22,7 +22,7 @@ from bokeh.models import Select, Tabs
 
 from dashboard.app import TABS
 from explorer import zoo
-from tests.served import browser_ready, click, job_processes, served_app
+from tests.served import browser_ready, click, job_processes, run_until, served_app
 
 TITLES = [title for title, _ in TABS]
 
@@ -77,6 +77,29 @@ def test_five_sessions_at_once_each_render_their_own_link():
         finally:
             for session in sessions:
                 session.close()
+
+
+def test_one_students_clicks_send_nothing_to_another_students_page():
+    """Student A opens tabs and changes a setting; student B's page gets no message meanwhile (Panel's
+    busy spinner follows one flag per process, and would patch every page at every click)."""
+    with served_app(num_procs=1) as url:  # both sessions in the same process
+        a, b = pull_session(url=url), pull_session(url=url)
+        try:
+            for session in (a, b):
+                browser_ready(session)
+            received = []
+            handle = b._handle_patch
+            b._handle_patch = lambda message: (received.append(message), handle(message))
+            tabs = next(m for m in a.document.models if isinstance(m, Tabs) and [p.title for p in m.tabs] == TITLES)
+            tabs.active = TITLES.index("Spectra")
+            assert run_until(a, lambda: "Layer 0" in _texts(tabs.tabs[tabs.active].child), timeout=60)
+            spectra_of_moons = _texts(tabs.tabs[tabs.active].child)
+            _select(a.document, "Model").value = "digits-mlp"
+            assert run_until(a, lambda: _texts(tabs.tabs[tabs.active].child) != spectra_of_moons, timeout=60)
+            run_until(b, lambda: bool(received), timeout=3)  # B's client reads what the server sent it
+            assert received == [], [m.content for m in received]
+        finally:
+            a.close(), b.close()
 
 
 def _wait_until(condition, timeout: float, step: float = 0.25) -> float:
