@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
+import html
+import io
 import traceback
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend so .opts works anywhere)
 import numpy as np
 import panel as pn
+import PIL.Image
 from bokeh.models import ColorBar, ColumnDataSource, FactorRange, LinearColorMapper
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
@@ -147,31 +151,62 @@ def bokeh_picture(values, size: int = 220):
     return fig
 
 
-def bokeh_mosaic(pictures, cols: int, size: int = 120, cmap: str = "gray_r", clim=None):
-    """Small grey pictures (row 0 at the top), each with a caption above it, as one plain bokeh
-    figure: ``cols`` to a row, each ``size`` pixels wide, one colour scale (``clim``, default: all
-    the pictures' range). One figure for a whole gallery costs a fraction of a figure a picture
-    (a figure is some 25 bokeh models; Symmetry's build went from 4.5 to 1.3 s of CPU)."""
-    h, w = pictures[0][0].shape
-    gap, band = 0.15 * w, 0.45 * h  # between tiles; caption room above each tile
-    rows = -(-len(pictures) // cols)
-    width, height = cols * (w + gap) - gap, rows * (h + band)
-    scale = size / w
-    fig = figure(width=round(width * scale) + 4, height=round(height * scale) + 4, x_range=(0, width),
-                 y_range=(0, height), **_BARE)
-    fig.grid.visible = False
-    fig.outline_line_color = None
-    mapper = _color_mapper(cmap, clim, [values for values, _ in pictures])
-    places = [divmod(i, cols) for i in range(len(pictures))]  # (row, column) of each picture
-    corners = [(c * (w + gap), height - (r + 1) * (h + band)) for r, c in places]
-    fig.image(image=[values[::-1] for values, _ in pictures], x=[x for x, _ in corners], y=[y for _, y in corners],
-              dw=w, dh=h, color_mapper=mapper)
-    fig.rect(x=[x + w / 2 for x, _ in corners], y=[y + h / 2 for _, y in corners], width=w, height=h,
-             fill_alpha=0, line_color="#555555", line_width=1)
-    fig.text(x=[x + w / 2 for x, _ in corners], y=[y + h + 0.08 * h for _, y in corners],
-             text=[caption for _, caption in pictures], text_align="center", text_baseline="bottom",
-             text_font_size="9pt")
-    return fig
+def _png_data_uri(values, cmap: str, clim) -> str:
+    """A picture (row 0 at the top) as an inline PNG: ``cmap`` over ``clim``, NaN white."""
+    low, high = clim
+    colours = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in _palette(cmap)], dtype=np.uint8)
+    scaled = (np.nan_to_num(values, nan=low) - low) / (high - low if high > low else 1.0)
+    rgb = colours[np.clip(np.round(scaled * 255), 0, 255).astype(np.intp)]
+    rgb[np.isnan(values)] = 255
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(rgb).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def html_gallery(pictures, cols: int, size: int = 120, cmap: str = "gray_r", clim=None) -> str:
+    """Small pictures (row 0 at the top), each with its caption above, as one HTML grid of inline
+    PNG images: ``cols`` to a row, each ``size`` pixels wide, one colour scale (``clim``, default:
+    all the pictures' finite range). A static gallery as one HTML pane costs a session a fraction
+    of a bokeh figure (some 15 models, built and serialised per session), and the string can be
+    cached for every session."""
+    if clim is None:
+        finite = np.concatenate([values[np.isfinite(values)] for values, _ in pictures])
+        clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    cells = []
+    for values, caption in pictures:
+        h, w = values.shape
+        text = html.escape(caption).replace("\n", "<br>")
+        cells.append(f'<figure style="margin:0;text-align:center"><figcaption style="font-size:9pt;'
+                     f'line-height:1.2">{text}</figcaption><img src="{_png_data_uri(values, cmap, clim)}" '
+                     f'width="{size}" height="{round(size * h / w)}" alt="{html.escape(caption)}" '
+                     f'style="image-rendering:pixelated;border:1px solid #555555"></figure>')
+    return (f'<div class="picture-gallery" style="display:grid;grid-template-columns:repeat({cols}, {size + 2}px);'
+            f'gap:6px 10px;align-items:end">{"".join(cells)}</div>')
+
+
+def html_confusion(matrix, names, title: str) -> str:
+    """A confusion matrix (row i: true class i, column j: predicted class j) as an HTML table, the
+    cells shaded by count (the Blues colours of :func:`bokeh_confusion`), each cell's title naming
+    its true and predicted class. Light to build and to send, and the same string serves every session."""
+    names = [html.escape(str(name)) for name in names]
+    matrix = np.asarray(matrix)
+    high = max(1, int(matrix.max()))
+    palette = _palette("Blues")
+    header = "".join(f'<th style="padding:1px 4px">{name}</th>' for name in names)
+    rows = []
+    for i, true in enumerate(names):
+        cells = []
+        for j, predicted in enumerate(names):
+            count = int(matrix[i, j])
+            ink = "white" if count > 0.6 * high else "#2b4a6f"
+            cells.append(f'<td title="true {true}, predicted {predicted}" style="background:'
+                         f'{palette[round(255 * count / high)]};color:{ink};text-align:center;'
+                         f'min-width:22px;padding:2px 3px">{count}</td>')
+        rows.append(f'<tr><th style="padding:1px 4px">{true}</th>{"".join(cells)}</tr>')
+    return (f'<div class="confusion-table"><div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>'
+            f'<table style="border-collapse:collapse;font-size:8pt"><caption style="caption-side:bottom">'
+            f'rows: true class; columns: predicted</caption><thead><tr><th></th>{header}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def bokeh_confusion(matrix, names, title: str, width: int = 420, height: int = 380, colorbar: bool = False):

@@ -24,8 +24,8 @@ from explorer import regions, zoo
 
 from .. import jobs, services
 from ..state import AppState, classifier_names
-from .common import (CLASS_COLORS, BackgroundWork, bokeh_confusion, bokeh_grouped_bars, bokeh_mosaic,
-                     error_alert, percent)
+from .common import (CLASS_COLORS, BackgroundWork, bokeh_grouped_bars, error_alert, html_confusion,
+                     html_gallery, percent)
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]
 SWEEP_ANGLES = tuple(range(0, 361, 15))
@@ -99,10 +99,9 @@ def _sweep(name: str, progress=None) -> eq.AccuracySweep:
 
 def _gallery(pictures, cols: int, cmap="gray_r", clim=(0.0, 1.0), size=100):
     """Small pictures with row 0 at the bottom (the equivariance module's orientation) and their
-    captions, as one plain bokeh figure."""
-    fig = bokeh_mosaic([(img[::-1], caption) for img, caption in pictures], cols, size=size, cmap=cmap, clim=clim)
-    # in a row of its own: bokeh would align its frame with those of the plots below (their axes)
-    return pn.Row(pn.pane.Bokeh(fig, sizing_mode="fixed"))
+    captions, as one HTML pane."""
+    return pn.pane.HTML(html_gallery([(img[::-1], caption) for img, caption in pictures], cols, size=size, cmap=cmap,
+                                     clim=clim), sizing_mode="stretch_width")
 
 
 def _angle_label(angle: float, in_p4: bool) -> str:
@@ -280,11 +279,10 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         parts = []
         for name in self.models:
             c = self.confusion(name)
-            heat = bokeh_confusion(c.confusion, names, f"{name} at {c.degrees:g}°: accuracy {percent(c.accuracy)}",
-                                   width=330, height=300)
-            parts.append(pn.Column(pn.Row(pn.pane.Bokeh(heat, sizing_mode="fixed")), pn.pane.Markdown(
+            table = html_confusion(c.confusion, names, f"{name} at {c.degrees:g}°: accuracy {percent(c.accuracy)}")
+            parts.append(pn.Column(pn.pane.HTML(table), pn.pane.Markdown(
                 f"6 read as 9: **{percent(c.six_as_nine)}**; 9 read as 6: **{percent(c.nine_as_six)}**",
-                css_classes=["symmetry-six-nine"])))
+                css_classes=["symmetry-six-nine"]), width=360))
         return pn.Row(*parts)
 
     def _deepfool_part(self):

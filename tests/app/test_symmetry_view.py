@@ -1,16 +1,37 @@
 """The Symmetry tab, driven through its parameters (no browser)."""
 
 import asyncio
+import base64
+import html
+import io
+import re
 
 import numpy as np
 import panel as pn
+import PIL.Image
 import pytest
 import torch
 
 from dashboard.app import TABS
+from dashboard.views.common import _palette
 from dashboard.views.symmetry import SymmetryView
 from explorer import datasets, zoo
 from explorer import equivariance as eq
+
+
+def _gallery(pane) -> tuple[list, list]:
+    """An HTML gallery's pictures (RGB arrays, row 0 at the top) and captions, in order."""
+    text = pane.object
+    pictures = [np.asarray(PIL.Image.open(io.BytesIO(base64.b64decode(b)))) for b in
+                re.findall(r'src="data:image/png;base64,([^"]+)"', text)]
+    captions = [html.unescape(c) for c in re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", text)]
+    return pictures, captions
+
+
+def _colours(values, cmap, low, high):
+    """The RGB colours that ``cmap`` over (low, high) gives ``values``."""
+    palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in _palette(cmap)])
+    return palette[np.clip(np.round((values - low) / (high - low) * 255), 0, 255).astype(int)]
 
 
 def test_symmetry_tab_is_registered():
@@ -58,13 +79,13 @@ def test_feature_maps_rotate_and_shift_along_orientation(state):
             np.testing.assert_allclose(fm.maps[r, 4 * c + s], want, atol=1e-12)
     body = view._maps_body()
     assert not isinstance(body, pn.pane.Alert) and "shifted" in body[0].object
-    grid = body[1][0].object  # one figure: a picture per (input rotation, orientation plane)
-    images, captions = (r.data_source.data for r in grid.renderers if "image" in r.data_source.data or
-                        "text" in r.data_source.data)
-    assert len(images["image"]) == 4 * 4 and captions["text"][5] == "input 90°, s = 1"
+    images, captions = _gallery(body[1])  # a picture per (input rotation, orientation plane)
+    assert len(images) == 4 * 4 and captions[5] == "input 90°, s = 1"
+    lim = np.abs(fm.maps[:, 4 * c:4 * c + 4]).max()
     for r in range(4):
-        for s in range(4):  # shown with row 0 at the bottom (bokeh's), as the module orients them
-            assert np.array_equal(images["image"][4 * r + s], fm.maps[r, 4 * c + s])
+        for s in range(4):  # shown with row 0 at the bottom, as the module orients them
+            want = _colours(fm.maps[r, 4 * c + s][::-1], "RdBu_r", -lim, lim)
+            assert np.array_equal(images[4 * r + s], want)
     view.focus = "digits-cnn"  # the layer list follows the model; its maps are plain
     assert view.layer in view.map_layers().values()
     assert view.feature_maps().kind == "plain"
@@ -78,8 +99,9 @@ def test_six_nine_confusion_and_deepfool_are_shown(state):
     body = view._confusion_body()
     assert not isinstance(body, pn.pane.Alert)
     assert f"{100 * p4.six_as_nine:.1f}%" in body[1][1].object
-    cells = body[1][0][0].object.renderers[0].data_source.data  # the heat map's cells: (true, predicted, count)
-    shown = {(t, q): c for t, q, c in zip(cells["true"], cells["predicted"], cells["count"])}
+    cells = re.findall(r'title="true (\w+), predicted (\w+)"[^>]*>(\d+)</td>', body[1][0].object)
+    shown = {(t, q): int(c) for t, q, c in cells}  # the table's cells: (true, predicted) -> count
+    assert len(shown) == 100
     assert shown[("6", "9")] == p4.confusion[6, 9] and shown[("9", "6")] == p4.confusion[9, 6]
     assert sum(shown.values()) == p4.confusion.sum()
     d = view.deepfool(1)
