@@ -6,6 +6,7 @@ import numpy as np
 import panel as pn
 import pytest
 import torch
+from bokeh.models import Ellipse, Line
 
 from dashboard.views.adversarial import AdversarialView
 from explorer import attacks, certified, datasets, zoo
@@ -53,6 +54,13 @@ def test_two_d_view_shows_the_sandwich(state):
     table = body[1][1][1].object
     assert {'green', 'black', 'red'} <= set(table['circle'])
     assert list(table["value"]) == pytest.approx([s.certified, s.certified_pairwise, s.exact, s.deepfool])
+    fig = body[1][0].object  # the circles are the three radii about the point, the walk DeepFool's iterates
+    circles = [r.glyph for r in fig.renderers if isinstance(r.glyph, Ellipse)]
+    assert sorted(c.width for c in circles) == pytest.approx(sorted(2 * r for r in (s.certified_pairwise, s.exact,
+                                                                                       s.deepfool)))
+    assert all((c.x, c.y) == pytest.approx(tuple(x)) for c in circles)
+    walk = next(r.data_source.data for r in fig.renderers if isinstance(r.glyph, Line))
+    np.testing.assert_allclose(np.c_[walk["x"], walk["y"]], view.attack().path[0])
 
 
 def test_method_comparison_flips_with_every_method(state):
