@@ -410,18 +410,18 @@ class TrainingView(pn.viewable.Viewer):
         return fig
 
     def curve_figures(self):
-        loss = figure(height=175, width=320, toolbar_location=None, title="Loss", x_axis_label="step", y_axis_type="log",
-                      )
+        """The live curves: small figures without tools (a hidden toolbar's tools would still be
+        built and sent, some 8 bokeh models a figure)."""
+        bare = dict(height=175, width=320, tools="", toolbar_location=None, x_axis_label="step")
+        loss = figure(title="Loss", y_axis_type="log", **bare)
         loss.line("step", "loss", source=self.loss_source, color="#bbbbbb", legend_label="minibatch")
         loss.line("step", "train_loss", source=self.eval_source, color="#1f77b4", legend_label="train")
         loss.line("step", "test_loss", source=self.eval_source, color="#d62728", legend_label="test")
-        acc = figure(height=175, width=320, toolbar_location=None, title="Test accuracy", x_axis_label="step", y_range=(0, 1.02),
-                     tools="pan,wheel_zoom,reset")
+        acc = figure(title="Test accuracy", y_range=(0, 1.02), **bare)
         acc.line("step", "accuracy", source=self.eval_source, color="#2ca02c")
         figs = [loss, acc]
         if self.is_2d:
-            count = figure(height=175, width=320, toolbar_location=None, title="Number of activation regions", x_axis_label="step",
-                           tools="pan,wheel_zoom,reset")
+            count = figure(title="Number of activation regions", **bare)
             count.line("step", "regions", source=self.region_source, color="#9467bd")
             count.add_tools(HoverTool(tooltips=[("step", "@step"), ("regions", "@regions")]))
             figs.append(count)

@@ -80,8 +80,9 @@ def test_five_sessions_at_once_each_render_their_own_link():
 
 
 def test_one_students_clicks_send_nothing_to_another_students_page():
-    """Student A opens tabs and changes a setting; student B's page gets no message meanwhile (Panel's
-    busy spinner follows one flag per process, and would patch every page at every click)."""
+    """Student A opens a tab (which says it is being built, then is) and changes the model; student
+    B's page gets no message meanwhile (Panel's busy spinner follows one flag per process, and would
+    patch every page at every click)."""
     with served_app(num_procs=1) as url:  # both sessions in the same process
         a, b = pull_session(url=url), pull_session(url=url)
         try:
@@ -91,8 +92,14 @@ def test_one_students_clicks_send_nothing_to_another_students_page():
             handle = b._handle_patch
             b._handle_patch = lambda message: (received.append(message), handle(message))
             tabs = next(m for m in a.document.models if isinstance(m, Tabs) and [p.title for p in m.tabs] == TITLES)
+            seen = []  # what A's Spectra tab shows after each message
+            handle_a = a._handle_patch
+            a._handle_patch = lambda message: (handle_a(message), seen.append(_texts(tabs.tabs[tabs.active].child)))
             tabs.active = TITLES.index("Spectra")
             assert run_until(a, lambda: "Layer 0" in _texts(tabs.tabs[tabs.active].child), timeout=60)
+            # the tab said it was being built before it was
+            building = [i for i, text in enumerate(seen) if "Building the Spectra tab" in text]
+            assert building and building[0] < next(i for i, text in enumerate(seen) if "Layer 0" in text)
             spectra_of_moons = _texts(tabs.tabs[tabs.active].child)
             _select(a.document, "Model").value = "digits-mlp"
             assert run_until(a, lambda: _texts(tabs.tabs[tabs.active].child) != spectra_of_moons, timeout=60)
