@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.request import urlopen
 
 import numpy as np
 import psutil
@@ -108,12 +108,13 @@ class Server:
             if self.proc.poll() is not None:
                 self.log.seek(0)
                 raise RuntimeError(f"panel serve exited early:\n{self.log.read()[-3000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            try:  # up once it answers and every process is done warming up (they listen before)
+                urlopen(self.url, timeout=60).close()
+                self.wait_idle(quiet=2.0)
                 return self
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError("panel serve did not listen within 120 s") from None
+                    raise TimeoutError("panel serve did not answer within 120 s") from None
                 time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
