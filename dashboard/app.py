@@ -17,6 +17,7 @@ from panel.util import parse_query
 from . import jobs, offline
 from .state import AppState
 from .views.adversarial import AdversarialView
+from .views.common import error_alert
 from .views.inverse import InverseView
 from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
@@ -113,7 +114,12 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         title, view_class = TABS[index]
         if title in views:
             return
-        view = views[title] = view_class(state=state, **_settings_from(query, title, view_class))
+        try:
+            view = view_class(state=state, **_settings_from(query, title, view_class))
+        except Exception as exc:  # the tab says so; opening it again tries again
+            pages[index].objects = [error_alert(exc, f"The {title} tab")]
+            return
+        views[title] = view
         settings = getattr(view, "URL_SETTINGS", ())
         if location is not None and settings:
             location.sync(view, {name: url_key(title, name) for name in settings})

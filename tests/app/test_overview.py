@@ -152,3 +152,35 @@ def test_a_new_sample_redraws_the_sample_alone(state):
     assert any(t.startswith("Sample #5 ") for t in after) and not any(t.startswith("Sample #0 ") for t in after)
     for title in ("Test samples: predicted class (probability)", "Confusion matrix (test)"):
         assert after[title] == before[title], f"{title!r} was redrawn for a new sample"
+
+
+def test_a_tab_that_cannot_be_built_says_so_and_opening_it_again_tries_again(monkeypatch):
+    pn.extension()
+    import param
+
+    import dashboard.app as app_module
+
+    attempts = []
+
+    class Flaky(pn.viewable.Viewer):
+        state = param.Parameter()
+
+        def __init__(self, **params):
+            attempts.append(params)
+            if len(attempts) == 1:
+                raise RuntimeError("the first build fails")
+            super().__init__(**params)
+
+        def __panel__(self):
+            return pn.pane.Markdown("built")
+
+    monkeypatch.setattr(app_module, "TABS", [app_module.TABS[0], ("Flaky", Flaky)])
+    app = create_app()
+    tabs = app.main[0]
+    tabs.active = 1
+    page = tabs[1]
+    assert isinstance(page[0], pn.pane.Alert) and "the first build fails" in page[0].object
+    assert "Flaky" not in app.views
+    tabs.active = 0
+    tabs.active = 1
+    assert len(attempts) == 2 and "Flaky" in app.views and page[0].object == "built"
