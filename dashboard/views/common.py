@@ -118,12 +118,21 @@ def _palette(cmap: str) -> tuple[str, ...]:
     return tuple(process_cmap(cmap, ncolors=256))
 
 
+@functools.lru_cache(maxsize=16)
+def _palette_rgb(cmap: str) -> np.ndarray:
+    """The colours of :func:`_palette` as a (256, 3) uint8 array."""
+    return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in _palette(cmap)], dtype=np.uint8)
+
+
+def _finite_range(pictures) -> tuple[float, float]:
+    """The range of the finite values of all ``pictures`` ((0, 1) if there are none)."""
+    finite = np.concatenate([values[np.isfinite(values)] for values in pictures])
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
 def _color_mapper(cmap: str, clim, pictures) -> LinearColorMapper:
     """``cmap`` over ``clim`` (default: the finite values' range of all ``pictures``), NaN white."""
-    if clim is None:
-        finite = np.concatenate([values[np.isfinite(values)] for values in pictures])
-        clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    low, high = clim
+    low, high = clim if clim is not None else _finite_range(pictures)
     return LinearColorMapper(palette=list(_palette(cmap)), low=low, high=high if high > low else low + 1,
                              nan_color="white")
 
@@ -154,9 +163,8 @@ def bokeh_picture(values, size: int = 220):
 def _png_data_uri(values, cmap: str, clim) -> str:
     """A picture (row 0 at the top) as an inline PNG: ``cmap`` over ``clim``, NaN white."""
     low, high = clim
-    colours = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in _palette(cmap)], dtype=np.uint8)
     scaled = (np.nan_to_num(values, nan=low) - low) / (high - low if high > low else 1.0)
-    rgb = colours[np.clip(np.round(scaled * 255), 0, 255).astype(np.intp)]
+    rgb = _palette_rgb(cmap)[np.clip(np.round(scaled * 255), 0, 255).astype(np.intp)]
     rgb[np.isnan(values)] = 255
     buffer = io.BytesIO()
     PIL.Image.fromarray(rgb).save(buffer, format="PNG")
@@ -167,11 +175,8 @@ def html_gallery(pictures, cols: int, size: int = 120, cmap: str = "gray_r", cli
     """Small pictures (row 0 at the top), each with its caption above, as one HTML grid of inline
     PNG images: ``cols`` to a row, each ``size`` pixels wide, one colour scale (``clim``, default:
     all the pictures' finite range). A static gallery as one HTML pane costs a session a fraction
-    of a bokeh figure (some 15 models, built and serialised per session), and the string can be
-    cached for every session."""
-    if clim is None:
-        finite = np.concatenate([values[np.isfinite(values)] for values, _ in pictures])
-        clim = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    of a bokeh figure (some 15 models, built and serialised per session)."""
+    clim = clim if clim is not None else _finite_range([values for values, _ in pictures])
     cells = []
     for values, caption in pictures:
         h, w = values.shape
@@ -187,7 +192,7 @@ def html_gallery(pictures, cols: int, size: int = 120, cmap: str = "gray_r", cli
 def html_confusion(matrix, names, title: str) -> str:
     """A confusion matrix (row i: true class i, column j: predicted class j) as an HTML table, the
     cells shaded by count (the Blues colours of :func:`bokeh_confusion`), each cell's title naming
-    its true and predicted class. Light to build and to send, and the same string serves every session."""
+    its true and predicted class: one model to build and send instead of a figure's 15-30."""
     names = [html.escape(str(name)) for name in names]
     matrix = np.asarray(matrix)
     high = max(1, int(matrix.max()))
