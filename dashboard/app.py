@@ -126,15 +126,16 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         pages[index].objects = [view]
 
     def tab_to_state(event):
-        state.tab = titles[event.new]
+        index, title = event.new, titles[event.new]
+        state.tab = title
         doc = pn.state.curdoc
-        if titles[event.new] in views or doc is None or doc.session_context is None:
-            open_tab(event.new)
+        if title in views or doc is None or doc.session_context is None:
+            open_tab(index)
             return
         # served: the tab shows that it is being built at once, and is built on the next tick
-        pages[event.new].objects = [pn.Row(pn.indicators.LoadingSpinner(value=True, size=28),
-                                           pn.pane.Markdown(f"Building the {titles[event.new]} tab…"))]
-        doc.add_next_tick_callback(lambda: open_tab(event.new))
+        pages[index].objects = [pn.Row(pn.indicators.LoadingSpinner(value=True, size=28),
+                                       pn.pane.Markdown(f"Building the {title} tab…"))]
+        doc.add_next_tick_callback(lambda: open_tab(index))
 
     def state_to_tab(event):
         if event.new in titles:
