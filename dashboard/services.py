@@ -61,12 +61,15 @@ def uploaded_model(data: bytes) -> nn.Module:
     """Read an uploaded checkpoint (weights_only); raises CheckpointError with a user message.
 
     The app's datasets hold flat vectors, so a model saved with an image input shape
-    such as (1, 8, 8) gets an ``Unflatten`` in front, as the zoo's CNNs have.
+    such as (1, 8, 8) gets an ``Unflatten`` in front, as the zoo's CNNs have: a chain
+    of layers (``nn.Sequential``) gets it as its first layer, a graph model (any other
+    network ``zoo.save`` writes, e.g. with max pooling or a residual block) is wrapped whole.
     """
     model = zoo.load_file(data)
     if len(model.input_shape) > 1:
         shape, names = model.input_shape, model.class_names
-        model = nn.Sequential(nn.Unflatten(1, shape), *model).eval()
+        layers = list(model) if isinstance(model, nn.Sequential) else [model]
+        model = nn.Sequential(nn.Unflatten(1, shape), *layers).eval()
         model.input_shape, model.class_names = (math.prod(shape),), names
     model.explorer_key = "upload:" + hashlib.sha256(data).hexdigest()
     return model
