@@ -13,6 +13,7 @@ from torch import nn
 from explorer import datasets, zoo
 
 from . import services
+from .safe_text import MAX_QUOTE, bounded
 
 UPLOAD_PREFIX = "upload: "
 
@@ -95,7 +96,7 @@ class AppState(param.Parameterized):
                 f"values and gives {n_out} outputs. Add a dataset with {n_in:,} features and {n_out} classes "
                 "first (Your own data, below)."
             )
-        return self.add_model(UPLOAD_PREFIX + filename, model)
+        return self.add_model(UPLOAD_PREFIX + bounded(filename, MAX_QUOTE), model)
 
     def add_model(self, name: str, model: nn.Module, dataset_name: str | None = None) -> str:
         """Make ``model`` (uploaded, or trained in the Training tab; with its ``explorer_key`` set, as

@@ -24,6 +24,7 @@ from bokeh.plotting import figure
 from explorer import attacks, certified, evaluation, nets, regions, zoo
 
 from .. import jobs, services
+from ..safe_text import quoted
 from ..state import AppState, classifier_names
 from .common import (
     CLASS_COLORS,
@@ -223,7 +224,7 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         names = self.state.dataset.class_names
         verdict = "flips the label" if res.success[0] else "did **not** flip the label"
         return pn.pane.Markdown(
-            f"DeepFool ({res.norm}) {verdict}: **{names[res.original[0]]} → {names[res.adversarial[0]]}** "
+            f"DeepFool ({res.norm}) {verdict}: **{quoted(names[res.original[0]])} → {quoted(names[res.adversarial[0]])}** "
             f"in **{res.iterations[0]}** iterations. ||r||₂ = **{res.l2[0]:.4f}**, "
             f"||r||∞ = **{res.linf[0]:.4f}**, ||r||₂/||x||₂ = {res.l2[0] / np.linalg.norm(res.x[0]):.3f}.",
             css_classes=["adversarial-summary"])

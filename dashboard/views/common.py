@@ -19,6 +19,7 @@ from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
 
 from .. import jobs
+from ..safe_text import message
 
 hv.Store.set_current_backend("bokeh")
 
@@ -27,13 +28,15 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 
 
 def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
-    """A red box that tells the user what went wrong, in words (the server keeps going)."""
+    """A red box that tells the user what went wrong, in words (the server keeps going).
+
+    The error's text may quote a file, a link or a cell: it is shown bounded and as text."""
     if isinstance(exc, (ValueError, TypeError, KeyError, RuntimeError)):
         text = str(exc).strip("'\"") or type(exc).__name__
     else:
         text = f"{type(exc).__name__}: {exc}"
     traceback.print_exception(exc)
-    return pn.pane.Alert(f"**{what} could not be shown.** {text}", alert_type="danger")
+    return pn.pane.Alert(f"**{what} could not be shown.** {message(text)}", alert_type="danger")
 
 
 def percent(x: float) -> str:

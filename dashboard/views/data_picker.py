@@ -13,6 +13,7 @@ import param
 from explorer import datasets, zoo
 
 from ..state import AppState
+from ..safe_text import MAX_QUOTE, bounded, message, quoted
 from .common import error_alert
 from .uploads import Uploader, limit_text
 
@@ -23,13 +24,15 @@ def card_markdown(card: dict, models: list[str]) -> str:
     """The dataset card's facts in words (the class counts go in a table beside it)."""
     shape = card["image_shape"]
     inputs = (f"images {' x '.join(map(str, shape))}" if shape else f"{card['features']:,} features"
-              + (f" ({', '.join(card['feature_names'][:6])}{', ...' if card['features'] > 6 else ''})"
-                 if card["feature_names"] else ""))
+              + (f" ({', '.join(quoted(name, 30) for name in card['feature_names'][:6])}"
+                 f"{', ...' if card['features'] > 6 else ''})" if card["feature_names"] else ""))
     lo, hi = card["value_range"]
-    fit = ", ".join(models) if models else "none yet: upload a model with " \
-        f"{card['features']:,} inputs and {card['classes']} outputs"
+    if models:
+        fit = ", ".join(quoted(model) for model in models[:8]) + (", ..." if len(models) > 8 else "")
+    else:
+        fit = f"none yet: upload a model with {card['features']:,} inputs and {card['classes']} outputs"
     return "\n\n".join([
-        f"**{card['name']}**: {card['samples']:,} samples, {inputs}, {card['classes']} classes.",
+        f"**{quoted(card['name'])}**: {card['samples']:,} samples, {inputs}, {card['classes']} classes.",
         f"**Split:** {card['train']:,} train / {card['test']:,} test ({card['split']}).",
         f"**Values:** {lo:.4g} to {hi:.4g} (clipping range {card['domain'][0]:.4g} to {card['domain'][1]:.4g}).",
         f"**Models that fit:** {fit}."])
@@ -62,15 +65,15 @@ class DataPicker(pn.viewable.Viewer):
             self._read(self._last)
 
     def _on_refused(self, event):
-        self._status.param.update(object=f"**{event.new}**", alert_type="danger", visible=True)
+        self._status.param.update(object=f"**{message(event.new)}**", alert_type="danger", visible=True)
 
     def _read(self, files: dict[str, bytes]):
-        shown = ", ".join(sorted(files))
+        shown = quoted(", ".join(sorted(files)), limit=120)
         try:
             name = self.state.add_dataset(files, label=self.label, header=HEADER_CHOICES[self.header])
         except (datasets.DatasetError, ValueError) as exc:
             more = " (take a file out of the box with its x)" if len(files) > 1 else ""
-            self._status.param.update(object=f"**{shown} was not loaded.** {exc}{more}", alert_type="danger",
+            self._status.param.update(object=f"**{shown} was not loaded.** {message(exc)}{more}", alert_type="danger",
                                       visible=True)
             return
         except Exception as exc:  # anything else a hostile file provokes: refuse it, keep the session
@@ -78,12 +81,12 @@ class DataPicker(pn.viewable.Viewer):
                                       f"({type(exc).__name__}).", alert_type="danger", visible=True)
             return
         if self.state.dataset_name == name:
-            self._status.param.update(object=f"Loaded **{name}**, shown with {self.state.model_name}.",
+            self._status.param.update(object=f"Loaded **{quoted(name)}**, shown with {quoted(self.state.model_name)}.",
                                       alert_type="success", visible=True)
         else:
             data = self.state.dataset_by_name(name)
             text = card_markdown(datasets.card(data), self.state.models_for(data))
-            self._status.param.update(object=f"Loaded **{name}**, but {self.state.model_name} does not fit "
+            self._status.param.update(object=f"Loaded **{quoted(name)}**, but {quoted(self.state.model_name)} does not fit "
                                       f"it.\n\n{text}", alert_type="warning", visible=True)
 
     @param.depends("state.dataset_name", "state.model_name")
@@ -91,7 +94,8 @@ class DataPicker(pn.viewable.Viewer):
         try:
             data = self.state.dataset
             card = datasets.card(data)
-            counts = pd.DataFrame({"class": list(card["counts"]), "samples": list(card["counts"].values())})
+            counts = pd.DataFrame({"class": [bounded(name, MAX_QUOTE) for name in card["counts"]],
+                                   "samples": list(card["counts"].values())})
             return pn.Column(
                 pn.pane.Markdown(card_markdown(card, self.state.models_for(data)), css_classes=["dataset-card"]),
                 pn.pane.DataFrame(counts.head(20), index=False, sizing_mode="stretch_width"))

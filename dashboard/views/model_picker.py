@@ -11,6 +11,7 @@ from explorer import nets, zoo
 
 from .. import services
 from ..state import AppState
+from ..safe_text import message, quoted
 from .common import error_alert, percent
 from .data_picker import DataPicker
 from .uploads import Uploader, limit_text
@@ -39,7 +40,7 @@ class ModelPicker(pn.viewable.Viewer):
         self._dataset_row.visible = len(self.state.param.dataset_name.objects) > 1
 
     def _on_refused(self, event):
-        self._status.param.update(object=f"**{event.new}**", alert_type="danger", visible=True)
+        self._status.param.update(object=f"**{message(event.new)}**", alert_type="danger", visible=True)
 
     def _on_upload(self, event):
         arrived = self._upload.arrived()
@@ -49,14 +50,14 @@ class ModelPicker(pn.viewable.Viewer):
         try:
             name = self.state.add_upload(filename, data)
         except (zoo.CheckpointError, nets.UnsupportedLayerError, ValueError) as exc:
-            self._status.param.update(object=f"**{filename} was not loaded.** {exc}", alert_type="danger",
-                                      visible=True)
+            self._status.param.update(object=f"**{quoted(filename)} was not loaded.** {message(exc)}",
+                                      alert_type="danger", visible=True)
             return
         except Exception as exc:  # anything else a hostile file provokes: refuse it, keep the session
-            self._status.param.update(object=f"**{filename} was not loaded.** It could not be read "
+            self._status.param.update(object=f"**{quoted(filename)} was not loaded.** It could not be read "
                                       f"({type(exc).__name__}).", alert_type="danger", visible=True)
             return
-        self._status.param.update(object=f"Loaded **{name}**.", alert_type="success", visible=True)
+        self._status.param.update(object=f"Loaded **{quoted(name)}**.", alert_type="success", visible=True)
 
     @param.depends("state.model_name", "state.dataset_name")
     def _card(self):
@@ -68,8 +69,8 @@ class ModelPicker(pn.viewable.Viewer):
     def _render_card(self):
         card = self.state.card()
         model = self.state.model
-        facts = [f"### {card['name']}", card["description"], "",
-                 f"**Dataset:** {card['dataset']}"]
+        facts = [f"### {quoted(card['name'])}", card["description"], "",
+                 f"**Dataset:** {quoted(card['dataset'])}"]
         recipe = card.get("recipe")
         if recipe:
             shown = {"l1": ("epochs", "lr", "l1"), "adversarial": ("epochs", "lr", "eps", "pgd_steps")}

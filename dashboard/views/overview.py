@@ -22,6 +22,7 @@ from explorer import evaluation
 from explorer.nets.threads import single_threaded
 
 from .. import services
+from ..safe_text import quoted
 from ..state import AppState
 from .common import CLASS_COLORS, bokeh_confusion, bokeh_picture, error_alert, hv_picture, mosaic, percent, picture
 
@@ -73,7 +74,7 @@ class OverviewView(pn.viewable.Viewer):
     def _reconstruction_body(self):
         errors = services.reconstruction_errors(self.state.model, self.state.dataset_name)
         header = pn.pane.Markdown(
-            f"**{self.state.model_name}** on **{self.state.dataset_name}** (measurements y = A x of sparse "
+            f"**{quoted(self.state.model_name)}** on **{quoted(self.state.dataset_name)}** (measurements y = A x of sparse "
             f"signals): median relative error **{np.median(errors):.3g}** over {len(errors)} test signals. "
             "The Inverse problems tab compares it with FIRENET and the solver; Linear regions and Spectra "
             "work on it as on any network.", css_classes=["overview-summary"])
@@ -100,7 +101,7 @@ class OverviewView(pn.viewable.Viewer):
     def _header(self):
         s = self.summary()
         return pn.pane.Markdown(
-            f"**{self.state.model_name}** on **{self.state.dataset_name}**: test accuracy "
+            f"**{quoted(self.state.model_name)}** on **{quoted(self.state.dataset_name)}**: test accuracy "
             f"**{percent(s['accuracy'])}** ({s['test_samples']} samples).", css_classes=["overview-summary"])
 
     def _map_plot(self):

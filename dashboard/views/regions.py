@@ -26,6 +26,7 @@ from explorer import attacks, evaluation, inverse, regions, stability, zoo
 from explorer.nets import NotPiecewiseLinearError, UnsupportedLayerError
 
 from .. import jobs, services
+from ..safe_text import message
 from ..state import AppState
 from .common import CLASS_COLORS, BackgroundWork, error_alert
 
@@ -441,7 +442,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                 panes.append(pn.pane.Markdown(RECONSTRUCTION_NOTE, css_classes=["regions-reconstruction"]))
             return pn.Column(*panes)
         except NotPiecewiseLinearError as exc:
-            notes = [pn.pane.Alert(f"**No linear regions.** {exc}", alert_type="warning")]
+            notes = [pn.pane.Alert(f"**No linear regions.** {message(exc)}", alert_type="warning")]
             if isinstance(self.state.model, inverse.FIRENet):
                 notes.append(pn.pane.Markdown(FIRENET_NOTE, css_classes=["regions-firenet"]))
             return pn.Column(*notes)

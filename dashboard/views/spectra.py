@@ -25,6 +25,7 @@ from explorer import inverse, nets, spectra, training
 from explorer.models import reconstruction
 
 from .. import services
+from ..safe_text import message
 from ..state import AppState, classifier_names
 from .common import CLASS_COLORS, error_alert, percent
 
@@ -384,7 +385,7 @@ class SpectraView(pn.viewable.Viewer):
             try:
                 spec = self.spectrum(self.method if layer.kind == "conv2d" else "auto")
             except ValueError as exc:  # e.g. the dense operator of a large layer is refused
-                notices.append(pn.pane.Alert(f"{exc} Showing the automatic method's spectrum instead.",
+                notices.append(pn.pane.Alert(f"{message(exc)} Showing the automatic method's spectrum instead.",
                                              alert_type="warning"))
                 spec = _reference(self.state.model, self.layer)
             if not spec.exact and not notices and (layer.kind != "conv2d" or self.method == "auto"):
@@ -414,7 +415,7 @@ class SpectraView(pn.viewable.Viewer):
                 left, right = self._methods_plot(self.method_comparison())
                 methods = pn.Row(_pane(left), _pane(right))
             except ValueError as exc:
-                methods = pn.pane.Alert(f"No exact spectrum to compare with: {exc}", alert_type="warning")
+                methods = pn.pane.Alert(f"No exact spectrum to compare with: {message(exc)}", alert_type="warning")
             return pn.Column(methods, pn.Row(_pane(self._symbol_plot()), self._bounds_table()),
                              pn.pane.Markdown("### WeightWatcher's view of the same layer"),
                              _pane(self._ww_plot(_reference(self.state.model, self.layer))))

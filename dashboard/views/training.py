@@ -29,6 +29,7 @@ from explorer import evaluation, regions, zoo
 from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from .. import services
+from ..safe_text import message, quoted
 from ..state import AppState
 from .common import CLASS_COLORS
 from .training_koopman import KoopmanPanel
@@ -131,7 +132,7 @@ class TrainingView(pn.viewable.Viewer):
         except ValueError as exc:
             self.stepper = None
             self._live.objects = []
-            self._say(str(exc))
+            self._say(message(exc))
             return
         self._say("")
         data = self.stepper.data
@@ -223,7 +224,7 @@ class TrainingView(pn.viewable.Viewer):
                 self.pause()
         except Exception as exc:  # shown to the user, the server keeps going
             self.pause()
-            self._say(str(exc) if isinstance(exc, (ValueError, RuntimeError)) else f"{type(exc).__name__}: {exc}")
+            self._say(message(exc if isinstance(exc, (ValueError, RuntimeError)) else f"{type(exc).__name__}: {exc}"))
         finally:
             self._busy = False
 
@@ -290,7 +291,7 @@ class TrainingView(pn.viewable.Viewer):
         digest = hashlib.sha256(self.stepper.weights().tobytes() + repr(self.stepper.layout()).encode())
         model.explorer_key = "trained:" + digest.hexdigest()
         name = self.state.add_model(self.model_name(), model, self.dataset)
-        self._say(f"**{name}** is now the session's model: the other tabs show it.", "success")
+        self._say(f"**{quoted(name)}** is now the session's model: the other tabs show it.", "success")
         return name
 
     def checkpoint_bytes(self) -> io.BytesIO:

@@ -21,6 +21,8 @@ import param
 
 from explorer import zoo
 
+from ..safe_text import MAX_QUOTE, bounded
+
 CHUNK_BYTES = 8 * 2**20  # one websocket message of an upload
 
 
@@ -77,7 +79,7 @@ class Uploader(pn.widgets.FileDropper):
         name = data["name"]
         if data["chunk"] == 1:
             if self.max_files and len({name, *self.value, *self._received}) > self.max_files:
-                self._refuse(f"{name} was not loaded: an upload is at most {self.max_files} files.")
+                self._refuse(f"{bounded(name, MAX_QUOTE)} was not loaded: an upload is at most {self.max_files} files.")
                 return
             self._received[name] = 0
         elif name not in self._received:
@@ -88,7 +90,7 @@ class Uploader(pn.widgets.FileDropper):
         if held > self.max_bytes or data["total_chunks"] > most_chunks:
             del self._received[name]
             self._file_buffer.pop(name, None)
-            self._refuse(f"{name} was not loaded: the upload would hold more than {limit_text(self.max_bytes)}.")
+            self._refuse(f"{bounded(name, MAX_QUOTE)} was not loaded: the upload would hold more than {limit_text(self.max_bytes)}.")
             return
         if data["chunk"] == data["total_chunks"]:
             del self._received[name]
