@@ -15,7 +15,7 @@ import panel as pn
 from panel.util import parse_query
 
 from . import jobs, offline
-from .state import AppState
+from .state import TAB_TITLES, AppState
 from .views.adversarial import AdversarialView
 from .views.common import error_alert
 from .views.inverse import InverseView
@@ -31,17 +31,9 @@ from .views.training import TrainingView
 TITLE = "Network Explorer"
 _process = {"gc_frozen": False}
 
-# (tab title, Viewer class taking state=AppState). Each topic adds its own line.
-TABS = [
-    ("Overview", OverviewView),
-    ("Linear regions", RegionsView),
-    ("Spectra", SpectraView),
-    ("Adversarial", AdversarialView),
-    ("Inversion", InversionView),
-    ("Inverse problems", InverseView),
-    ("Symmetry", SymmetryView),
-    ("Training", TrainingView),
-]
+# (tab title, Viewer class taking state=AppState), in the order of state.TAB_TITLES
+TABS = list(zip(TAB_TITLES, (OverviewView, RegionsView, SpectraView, AdversarialView, InversionView, InverseView,
+                             SymmetryView, TrainingView), strict=True))
 
 
 def url_key(tab_title: str, setting: str) -> str:
@@ -49,17 +41,20 @@ def url_key(tab_title: str, setting: str) -> str:
     return f"{tab_title.split()[-1].lower()}.{setting}"
 
 
-def _settings_from(query: dict, title: str, view_class) -> dict:
-    """The view's URL_SETTINGS found in the query, as parameter values (unreadable ones dropped)."""
+def _settings_from(query: dict, title: str, view_class, refused: list | None = None) -> dict:
+    """The view's URL_SETTINGS found in the query, as parameter values. A value its parameter does
+    not accept (type, bounds, options, pattern) is dropped, and its key added to ``refused``."""
     settings = {}
     for name in getattr(view_class, "URL_SETTINGS", ()):
         key = url_key(title, name)
         if key in query:
             try:
-                settings[name] = view_class.param[name].deserialize(query[key])
-                view_class.param[name]._validate(settings[name])
-            except Exception:
-                settings.pop(name, None)  # a bad value in a link: the default, as Location would
+                value = view_class.param[name].deserialize(query[key])
+                view_class.param[name]._validate(value)
+                settings[name] = value
+            except Exception:  # a bad value in a link: the default, and a notice
+                if refused is not None:
+                    refused.append(key)
     return settings
 
 
@@ -83,14 +78,31 @@ def link_query(search: str) -> str:
     return urlencode(kept)
 
 
-def _state_from(query: dict) -> AppState:
-    """The session's state with the link's model and tab applied before anything is built."""
+def _state_from(query: dict, refused: list) -> AppState:
+    """The session's state with the link's model and tab applied before anything is built; a model
+    or tab the link names that does not exist is not used, and its key added to ``refused``."""
     state = AppState()
-    if query.get("model") in state.param.model_name.objects:
-        state.model_name = query["model"]
-    if isinstance(query.get("tab"), str):
-        state.tab = query["tab"]
+    if "model" in query:
+        if query["model"] in state.param.model_name.objects:
+            state.model_name = query["model"]
+        else:
+            refused.append("model")
+    if "tab" in query:
+        if query["tab"] in TAB_TITLES:
+            state.tab = query["tab"]
+        else:
+            refused.append("tab")
     return state
+
+
+def link_notice(refused: list[str]) -> str:
+    """What a page says of the link's values it did not use (only the keys: the values are the
+    link's, and are not shown)."""
+    if not refused:
+        return ""
+    keys = ", ".join(f"`{key}`" for key in dict.fromkeys(refused))
+    return (f"The link's value for {keys} was not used: it is not one of the setting's choices or "
+            "within its range. The view shows the setting's default instead.")
 
 
 def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
@@ -103,7 +115,13 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     offline.serve_panel_files_locally()
     location = pn.state.location
     query = dict(location.query_params) if location is not None else {}
-    state = state or _state_from(query)
+    refused: list[str] = []
+    state = state or _state_from(query, refused)
+    notice = pn.pane.Alert(alert_type="warning", visible=False, css_classes=["link-notice"])
+
+    def refuse(keys) -> None:
+        refused.extend(keys)
+        notice.param.update(object=link_notice(refused), visible=True)
     picker = ModelPicker(state=state)
     titles = [title for title, _ in TABS]
     views: dict[str, pn.viewable.Viewer] = {}
@@ -115,14 +133,19 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         if title in views:
             return
         try:
-            view = view_class(state=state, **_settings_from(query, title, view_class))
+            dropped = []
+            view = view_class(state=state, **_settings_from(query, title, view_class, dropped))
+            if dropped:
+                refuse(dropped)
         except Exception as exc:  # the tab says so; opening it again tries again
             pages[index].objects = [error_alert(exc, f"The {title} tab")]
             return
         views[title] = view
         settings = getattr(view, "URL_SETTINGS", ())
         if location is not None and settings:
-            location.sync(view, {name: url_key(title, name) for name in settings})
+            keys = {name: url_key(title, name) for name in settings}
+            # a value the address bar sends later that the view refuses: the notice, and the view unchanged
+            location.sync(view, keys, on_error=lambda mapped: refuse([keys[name] for name in mapped]))
         pages[index].objects = [view]
 
     def tab_to_state(event):
@@ -147,12 +170,15 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     tabs.param.watch(tab_to_state, "active")
     state.param.watch(state_to_tab, "tab")
     if location is not None:
-        location.sync(state, {"model_name": "model", "tab": "tab"})
+        location.sync(state, {"model_name": "model", "tab": "tab"},
+                      on_error=lambda mapped: refuse([{"model_name": "model"}.get(name, name) for name in mapped]))
+    if refused:
+        refuse([])
 
     template = pn.template.FastListTemplate(
         title=TITLE,
         sidebar=[ShareBox(link_query=link_query), picker],
-        main=[tabs],
+        main=[notice, tabs],
         sidebar_width=360,
         accent="#3b6ea5",
         design=offline.Fast,

@@ -16,6 +16,17 @@ from . import services
 from .safe_text import MAX_QUOTE, bounded
 
 UPLOAD_PREFIX = "upload: "
+# The app's tabs, in order (dashboard.app pairs each with its view)
+TAB_TITLES = ("Overview", "Linear regions", "Spectra", "Adversarial", "Inversion", "Inverse problems", "Symmetry",
+              "Training")
+
+# Bounds of the settings a link or a client may send: a value outside them is refused by the
+# setting's parameter (and a widget showing it is set back), never used.
+SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample
+SEED = (0, 2**31 - 1)
+LAYER_INDEX = 1023  # the largest layer or module index a setting may name
+UNIT_INDEX = 2**20  # the largest unit or channel index
+TYPED_LIST = r"^[\w ,;.-]{0,80}$"  # a list typed by hand (numbers, words, separators): no markup, bounded
 
 
 def classifier_names() -> list[str]:
@@ -41,7 +52,7 @@ class AppState(param.Parameterized):
 
     model_name = param.Selector(default="moons-mlp", objects=sidebar_names(), doc="Zoo model or uploaded file")
     dataset_name = param.Selector(default="moons", objects=datasets.names(), doc="Data the model is shown on")
-    tab = param.String(default="Overview", doc="Title of the open tab")
+    tab = param.Selector(default="Overview", objects=list(TAB_TITLES), doc="Title of the open tab")
     message = param.String(default="", doc="Last error or notice for the user")
 
     def __init__(self, **params):

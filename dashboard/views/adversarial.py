@@ -25,7 +25,7 @@ from explorer import attacks, certified, evaluation, nets, regions, zoo
 
 from .. import jobs, services
 from ..safe_text import quoted
-from ..state import AppState, classifier_names
+from ..state import SAMPLE_INDEX, AppState, classifier_names
 from .common import (
     CLASS_COLORS,
     BackgroundWork,
@@ -95,7 +95,7 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
     URL_SETTINGS = ("sample", "norm", "overshoot", "max_iter", "clip", "refine")
 
     state = param.ClassSelector(class_=AppState)
-    sample = param.Integer(default=0, bounds=(0, None), doc="Test sample to attack")
+    sample = param.Integer(default=0, bounds=SAMPLE_INDEX, doc="Test sample to attack")
     norm = param.Selector(default="l2", objects=["l2", "linf"], doc="Norm DeepFool minimises")
     overshoot = param.Number(default=0.02, bounds=(0.0, 0.5), step=0.01, doc="DeepFool's eta")
     max_iter = param.Integer(default=50, bounds=(1, 200), doc="Iterations at most")

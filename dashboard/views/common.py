@@ -39,6 +39,18 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
     return pn.pane.Alert(f"**{what} could not be shown.** {message(text)}", alert_type="danger")
 
 
+def follow_slider(slider, owner, name: str) -> None:
+    """Set ``owner.name`` from ``slider`` for values within the slider's range; any other value (a
+    client can send one past the browser's slider) sets the slider back to ``owner.name``."""
+    def follow(event):
+        if not isinstance(event.new, int) or not slider.start <= event.new <= slider.end:
+            slider.value = getattr(owner, name)
+            return
+        setattr(owner, name, event.new)
+
+    slider.param.watch(follow, "value")
+
+
 def percent(x: float) -> str:
     return f"{100 * x:.1f}%"
 

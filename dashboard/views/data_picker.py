@@ -42,7 +42,8 @@ class DataPicker(pn.viewable.Viewer):
     """Dataset upload with the reader's settings, the refusal or success message, and the dataset's card."""
 
     state = param.ClassSelector(class_=AppState)
-    label = param.String(default="last", doc="CSV: the label column, by name or number (0 = first; last)")
+    label = param.String(default="last", regex=r"^[^\n]{0,200}$",
+                         doc="CSV: the label column, by name or number (0 = first; last)")
     header = param.Selector(default="detect", objects=list(HEADER_CHOICES), doc="CSV: is the first row a header?")
 
     def __init__(self, **params):

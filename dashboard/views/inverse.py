@@ -17,7 +17,7 @@ import param
 from explorer import inverse, zoo
 
 from .. import jobs
-from ..state import AppState
+from ..state import SEED, AppState
 from .common import BackgroundWork
 
 NETS = ("inverse-lista", "inverse-mlp", "inverse-mlp-twins")
@@ -75,7 +75,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
     N = param.Integer(default=inverse.ZOO_PROBLEM["N"], bounds=(4, 1024), doc="Signal length")
     m = param.Integer(default=inverse.ZOO_PROBLEM["m"], bounds=(1, 1024), doc="Measurements")
     s = param.Integer(default=inverse.ZOO_PROBLEM["s"], bounds=(1, 100), doc="Sparsity")
-    problem_seed = param.Integer(default=inverse.ZOO_PROBLEM["seed"], bounds=(0, None))
+    problem_seed = param.Integer(default=inverse.ZOO_PROBLEM["seed"], bounds=SEED)
     noise = param.Number(default=0.0, bounds=(0.0, 0.5), step=0.005, doc="||e||_2 of the measurement noise")
     lam = param.Number(default=0.1, bounds=(0.001, 2.0), step=0.01, doc="SR-LASSO lambda")
     restarts = param.Integer(default=12, bounds=(1, 30))
@@ -85,7 +85,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                                 doc="Search around the twins' measurements or fresh test signals'")
     count = param.Integer(default=20, bounds=(1, 200), doc="Test signals")
     steps = param.Integer(default=30, bounds=(0, 200), doc="Steps of the perturbation search")
-    seed = param.Integer(default=0, bounds=(0, None))
+    seed = param.Integer(default=0, bounds=SEED)
 
     def __init__(self, **params):
         super().__init__(**params)

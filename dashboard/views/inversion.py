@@ -19,7 +19,7 @@ from explorer.generators import random_generator
 from explorer import inversion, zoo
 
 from .. import jobs, services
-from ..state import AppState
+from ..state import SAMPLE_INDEX, SEED, TYPED_LIST, AppState
 from .common import BackgroundWork
 
 DECODER, ENCODER = "digits-vae-decoder", "digits-vae-encoder"
@@ -74,11 +74,12 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
     state = param.ClassSelector(class_=AppState)
     generator = param.Selector(default="random", objects=["random", "trained digits"],
                                doc="Random expansive ReLU generator, or the digits VAE decoder")
-    sizes = param.String(default="20-40-80", doc="Layer sizes of the random generator (e.g. 20-100-500)")
-    generator_seed = param.Integer(default=0, bounds=(0, None))
+    sizes = param.String(default="20-40-80", regex=TYPED_LIST,
+                         doc="Layer sizes of the random generator (e.g. 20-100-500)")
+    generator_seed = param.Integer(default=0, bounds=SEED)
     target = param.Selector(default="random latent", objects=["random latent", "test digit"])
-    digit = param.Integer(default=0, bounds=(0, None), doc="Test digit (trained generator)")
-    seed = param.Integer(default=0, bounds=(0, None), doc="Seed of the latent, the mask, the noise and GD")
+    digit = param.Integer(default=0, bounds=SAMPLE_INDEX, doc="Test digit (trained generator)")
+    seed = param.Integer(default=0, bounds=SEED, doc="Seed of the latent, the mask, the noise and GD")
     corruption = param.Selector(default="none", objects=CORRUPTIONS)
     noise = param.Number(default=0.0, bounds=(0.0, 0.5), step=0.005, doc="Noise std as a fraction of rms(G(z))")
     keep = param.Number(default=0.5, bounds=(0.05, 0.95), step=0.05, doc="Fraction of outputs kept")
@@ -89,7 +90,8 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
     steps = param.Integer(default=1000, bounds=(50, 5000))
     lr = param.Number(default=0.05, bounds=(1e-4, 1.0))
     prior = param.Number(default=0.0, bounds=(0.0, 1.0), doc="Weight of ||z||^2 in GD's loss")
-    sweep_ratios = param.String(default="1.5, 2, 2.5, 3, 5", doc="Expansion ratios for the success sweep")
+    sweep_ratios = param.String(default="1.5, 2, 2.5, 3, 5", regex=TYPED_LIST,
+                                doc="Expansion ratios for the success sweep")
     sweep_trials = param.Integer(default=10, bounds=(2, 100))
 
     def __init__(self, **params):

@@ -18,12 +18,12 @@ import torch
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
-from explorer import evaluation
+from explorer import datasets, evaluation
 from explorer.nets.threads import single_threaded
 
 from .. import services
 from ..safe_text import quoted
-from ..state import AppState
+from ..state import SAMPLE_INDEX, AppState
 from .common import CLASS_COLORS, bokeh_confusion, bokeh_picture, error_alert, hv_picture, mosaic, percent, picture
 
 GALLERY_SIZE = 12
@@ -35,10 +35,10 @@ class OverviewView(pn.viewable.Viewer):
     URL_SETTINGS = ("sample", "resolution", "feature_x", "feature_y")
 
     state = param.ClassSelector(class_=AppState)
-    sample = param.Integer(default=0, bounds=(0, None), doc="Test sample whose probabilities are shown")
+    sample = param.Integer(default=0, bounds=SAMPLE_INDEX, doc="Test sample whose probabilities are shown")
     resolution = param.Integer(default=200, bounds=(20, 600), doc="Grid points per side of the decision map")
-    feature_x = param.Integer(default=0, bounds=(0, None), doc="Tabular data: the feature along x")
-    feature_y = param.Integer(default=1, bounds=(0, None), doc="Tabular data: the feature along y")
+    feature_x = param.Integer(default=0, bounds=(0, datasets.MAX_VALUES), doc="Tabular data: the feature along x")
+    feature_y = param.Integer(default=1, bounds=(0, datasets.MAX_VALUES), doc="Tabular data: the feature along y")
 
     def __init__(self, **params):
         super().__init__(**params)

@@ -27,7 +27,7 @@ from explorer.nets import NotPiecewiseLinearError, UnsupportedLayerError
 
 from .. import jobs, services
 from ..safe_text import message
-from ..state import AppState
+from ..state import LAYER_INDEX, TYPED_LIST, UNIT_INDEX, AppState
 from .common import CLASS_COLORS, BackgroundWork, error_alert
 
 MAX_REGIONS = 60_000
@@ -135,13 +135,14 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
     URL_SETTINGS = ("layer", "color_by", "unit", "plane_kind", "samples", "resolution", "eps")
 
     state = param.ClassSelector(class_=AppState)
-    layer = param.Integer(default=-1, bounds=(-1, None), doc="Show the partition after this many hidden layers (-1: all)")
+    layer = param.Integer(default=-1, bounds=(-1, LAYER_INDEX), doc="Show the partition after this many hidden layers (-1: all)")
     color_by = param.Selector(default="pattern", objects=["pattern", "class"], doc="Colour of the regions")
-    unit = param.Integer(default=-1, bounds=(-1, None), doc="Unit of the shown layer whose bent hyperplane is drawn")
+    unit = param.Integer(default=-1, bounds=(-1, UNIT_INDEX), doc="Unit of the shown layer whose bent hyperplane is drawn")
     plane_kind = param.Selector(default="three samples", objects=["three samples", "sample + random directions",
                                                                      "sample + adversarial direction"],
                                 doc="Slice through image space")
-    samples = param.String(default="0, 1, 2", doc="Test samples the slice goes through")
+    samples = param.String(default="0, 1, 2", regex=TYPED_LIST,
+                           doc="Test samples the slice goes through")
     extent = param.Number(default=1.0, bounds=(0.01, 10.0), doc="Half-side of the random-direction square")
     box = param.NumericTuple(default=None, length=4, allow_None=True,
                              doc="2-D models: the slice (x0, x1, y0, y1); None = a box around the data")

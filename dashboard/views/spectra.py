@@ -26,8 +26,8 @@ from explorer.models import reconstruction
 
 from .. import services
 from ..safe_text import message
-from ..state import AppState, classifier_names
-from .common import CLASS_COLORS, error_alert, percent
+from ..state import LAYER_INDEX, UNIT_INDEX, AppState, classifier_names
+from .common import CLASS_COLORS, error_alert, follow_slider, percent
 
 METHOD_LABELS = {
     "auto": "exact (FFT for circular, dense operator for zero padding)",
@@ -137,9 +137,9 @@ class SpectraView(pn.viewable.Viewer):
     URL_SETTINGS = ("layer", "method", "rank")
 
     state = param.ClassSelector(class_=AppState)
-    layer = param.Integer(default=0, bounds=(0, None), doc="Index of the weight layer (in network order)")
+    layer = param.Integer(default=0, bounds=(0, LAYER_INDEX), doc="Index of the weight layer (in network order)")
     method = param.Selector(default="auto", objects=list(METHOD_LABELS), doc="How a conv layer is understood")
-    rank = param.Integer(default=1, bounds=(0, None), doc="Rank the chosen layer is truncated to")
+    rank = param.Integer(default=1, bounds=(0, UNIT_INDEX), doc="Rank the chosen layer is truncated to")
     compare = param.ListSelector(default=DEFAULT_COMPARE, objects=classifier_names(), doc="Models to compare")
 
     def __init__(self, **params):
@@ -149,7 +149,7 @@ class SpectraView(pn.viewable.Viewer):
         self._method = pn.widgets.Select.from_param(self.param.method, name="Conv method",
                                                     options={v: k for k, v in METHOD_LABELS.items()})
         self._rank = pn.widgets.IntSlider(label="Truncate the layer to rank", start=0, end=1, value=1)
-        self._rank.param.watch(lambda e: setattr(self, "rank", e.new), "value")
+        follow_slider(self._rank, self, "rank")
         self._compare = pn.widgets.MultiChoice.from_param(self.param.compare, name="Compare models")
         self._sync_layers()
 

@@ -23,9 +23,9 @@ from explorer import equivariance as eq
 from explorer import regions, zoo
 
 from .. import jobs, services
-from ..state import AppState, classifier_names
+from ..state import LAYER_INDEX, SAMPLE_INDEX, UNIT_INDEX, AppState, classifier_names
 from .common import (CLASS_COLORS, BackgroundWork, bokeh_grouped_bars, error_alert, html_confusion,
-                     html_gallery, percent)
+                     follow_slider, html_gallery, percent)
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]
 SWEEP_ANGLES = tuple(range(0, 361, 15))
@@ -114,12 +114,12 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
     URL_SETTINGS = ("sample", "angle", "focus", "layer", "channel", "confusion_angle")
 
     state = param.ClassSelector(class_=AppState)
-    sample = param.Integer(default=0, bounds=(0, None), doc="Test digit to rotate")
+    sample = param.Integer(default=0, bounds=SAMPLE_INDEX, doc="Test digit to rotate")
     angle = param.Number(default=45.0, bounds=(0.0, 359.0), step=5.0, doc="One more angle, interpolated")
     models = param.ListSelector(default=DEFAULT_MODELS, objects=digits_models(), doc="Models to compare")
     focus = param.Selector(default="digits-p4cnn", objects=digits_models(), doc="Model whose layers are shown")
-    layer = param.Integer(default=1, bounds=(0, None), doc="Module whose feature maps are shown")
-    channel = param.Integer(default=0, bounds=(0, None), doc="Channel (p4: field) of that layer")
+    layer = param.Integer(default=1, bounds=(0, LAYER_INDEX), doc="Module whose feature maps are shown")
+    channel = param.Integer(default=0, bounds=(0, UNIT_INDEX), doc="Channel (p4: field) of that layer")
     confusion_angle = param.Selector(default=0, objects=list(eq.P4_ANGLES), doc="Rotation of the test split")
 
     def __init__(self, **params):
@@ -127,7 +127,7 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         self._layer_select = pn.widgets.Select(label="Layer", options={})
         self._layer_select.param.watch(lambda e: setattr(self, "layer", e.new), "value")
         self._channel = pn.widgets.IntSlider(label="Channel", start=0, end=1, value=self.channel)
-        self._channel.param.watch(lambda e: setattr(self, "channel", e.new), "value")
+        follow_slider(self._channel, self, "channel")
         self._widgets = pn.Column(
             pn.widgets.IntInput.from_param(self.param.sample, name="Test digit #"),
             pn.widgets.FloatSlider.from_param(self.param.angle, name="Extra angle (degrees)"),

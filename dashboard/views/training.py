@@ -30,7 +30,7 @@ from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from .. import services
 from ..safe_text import message, quoted
-from ..state import AppState
+from ..state import TYPED_LIST, AppState
 from .common import CLASS_COLORS
 from .training_koopman import KoopmanPanel
 
@@ -78,7 +78,8 @@ class TrainingView(pn.viewable.Viewer):
 
     state = param.ClassSelector(class_=AppState)
     dataset = param.Selector(default="moons", objects=services.datasets.names())
-    hidden = param.String(default="16,16", doc="Hidden widths, e.g. 16,16 (at most 6 layers)")
+    hidden = param.String(default="16,16", regex=TYPED_LIST,
+                          doc="Hidden widths, e.g. 16,16 (at most 6 layers)")
     init_scale = param.Number(default=1.0, bounds=(1e-4, 10.0))
     optimiser = param.Selector(default="adam", objects=list(OPTIMISERS))
     lr = param.Number(default=0.01, bounds=(1e-5, 10.0))
