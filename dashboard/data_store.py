@@ -4,10 +4,13 @@
   environment variable ``EXPLORER_DATA``) is read once per process, on first use, and every session
   is offered its datasets (``folder: NAME``).
 - An uploaded dataset belongs to the session that uploaded it: the session's :class:`AppState` holds it
-  and lists its name; here it is only *reachable by its name* (``yours: NAME [sha256 prefix]``, so the
-  name changes with the content and the reader's settings), through a weak reference, for the views'
-  cached adapters that look data up by name. No session can list another's datasets, and an upload is
-  freed when the last session holding it closes.
+  and lists its name, and a session resolves a ``yours:`` name only among its own. Here it is only
+  *reachable by its name*, through a weak reference, for the views' cached adapters that look data up
+  by name. A name stands for one content, never two: ``yours: NAME [sha256 prefix]`` of the files and
+  the reader's settings, the prefix made longer (16, then 64 hex digits) when a different content
+  already holds the shorter name. Two sessions uploading the same files share the one read-only
+  dataset; files that only share a name (or a prefix of their hash) never meet. No session can list
+  another's datasets, and an upload is freed when the last session holding it closes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ import weakref
 
 from explorer import datasets, zoo
 
+from .safe_text import MAX_QUOTE, bounded
+
 DATA_ENV = "EXPLORER_DATA"
 FOLDER_PREFIX = "folder: "
 UPLOAD_PREFIX = "yours: "
 
-_uploaded: "weakref.WeakValueDictionary[str, datasets.Dataset]" = weakref.WeakValueDictionary()
+_uploaded: "weakref.WeakValueDictionary[str, datasets.Dataset]" = weakref.WeakValueDictionary()  # by name
+_by_content: "weakref.WeakValueDictionary[str, datasets.Dataset]" = weakref.WeakValueDictionary()  # by sha256
+DIGEST_LENGTHS = (8, 16, 64)  # hex digits of the content's hash a dataset's name shows, shortest first
 _folder: dict = {}
 _lock = threading.Lock()
 
@@ -85,16 +92,21 @@ def read_upload(files: dict[str, bytes], label="last", header="auto") -> tuple[s
                                     "the files in the server's data folder).")
     digest = hashlib.sha256(repr((label, header)).encode())
     for filename in sorted(files):
-        digest.update(filename.encode() + b"\0" + hashlib.sha256(files[filename]).digest())
-    key = digest.hexdigest()[:8]
+        digest.update(hashlib.sha256(filename.encode()).digest() + hashlib.sha256(files[filename]).digest())
+    content = digest.hexdigest()
     with _lock:
-        known = next((ds for name, ds in list(_uploaded.items()) if name.endswith(f"[{key}]")), None)
+        known = _by_content.get(content)
     if known is not None:
         return known.name, known
     ds = datasets.from_files(files, label=label, header=header)
-    ds.name = f"{UPLOAD_PREFIX}{ds.name} [{key}]"
     with _lock:
-        _uploaded[ds.name] = ds
+        known = _by_content.get(content)  # read meanwhile by another session
+        if known is not None:
+            return known.name, known
+        stem = bounded(ds.name, MAX_QUOTE)
+        ds.name = next(name for name in (f"{UPLOAD_PREFIX}{stem} [{content[:digits]}]" for digits in DIGEST_LENGTHS)
+                       if name not in _uploaded)
+        _uploaded[ds.name] = _by_content[content] = ds
     return ds.name, ds
 
 

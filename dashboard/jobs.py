@@ -205,6 +205,10 @@ def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_i
                 if message[0] == "error":
                     raise message[1]
                 progress(message[1], message[2])
+            elif proc.exitcode is not None and not receive.poll(0):
+                # killed without a word: the pipe need not say so at once (another worker forked
+                # meanwhile may hold a copy of its writing end), the process's exit does
+                raise JobError(f"The computation's process stopped unexpectedly (exit code {proc.exitcode}).")
             # checked after every message too: a job that reports often is still stopped in time
             if time.monotonic() > deadline:
                 raise JobError(f"The computation took longer than {max_seconds:.0f} s, the limit for one job, "

@@ -133,8 +133,14 @@ class AppState(param.Parameterized):
         return name
 
     def dataset_by_name(self, name: str) -> datasets.Dataset:
-        """One of the datasets this session may use (built in, the folder's, its own)."""
-        return self._datasets[name] if name in self._datasets else services.dataset(name)
+        """One of the datasets this session may use (built in, the folder's, its own): another
+        session's upload is not found here, whatever its name."""
+        if name in self._datasets:
+            return self._datasets[name]
+        if name.startswith(services.data_store.UPLOAD_PREFIX):
+            raise KeyError(f"The dataset '{bounded(name, MAX_QUOTE)}' is not one of this session's; add it in the "
+                           "sidebar.")
+        return services.dataset(name)
 
     def models_for(self, data: datasets.Dataset) -> list[str]:
         """The models of this session (zoo classifiers and uploads) that fit the dataset."""

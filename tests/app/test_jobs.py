@@ -154,3 +154,33 @@ def test_tensors_come_back_by_value_even_with_torch_multiprocessing_loaded():
     with torch.no_grad():
         assert torch.allclose(small.double()(x), model.double()(x), atol=1e-9)
     assert report.widths_after == stability.compress(model, (-2, 2, -2, 2), method="crown")[1].widths_after
+
+
+def wait_for_file(path: str, limit: float = 60.0) -> bool:
+    """A job that runs until ``path`` exists (a worker unpickles it by name)."""
+    deadline = time.monotonic() + limit
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return os.path.exists(path)
+
+
+def kill_myself() -> None:
+    """A job whose process dies without a word, as under ``kill -9``."""
+    os.kill(os.getpid(), 9)
+
+
+def test_a_killed_job_is_reported_while_other_jobs_still_run(tmp_path):
+    """The killed job's answer must not wait for the other workers (they may hold its pipe open)."""
+    release = str(tmp_path / "release")
+    others = [threading.Thread(target=jobs.run, args=(wait_for_file, release)) for _ in range(2)]
+    for thread in others:
+        thread.start()
+    try:
+        for _ in range(3):
+            with pytest.raises(jobs.JobError, match="stopped unexpectedly"):
+                jobs.run(kill_myself)
+            assert all(thread.is_alive() for thread in others)  # answered before any other job ended
+    finally:
+        open(release, "w").close()
+        for thread in others:
+            thread.join()
