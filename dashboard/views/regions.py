@@ -93,13 +93,14 @@ def _partition(model, dataset_name: str, key: tuple, plane_model=None):
 
 @pn.cache(max_items=32, hash_funcs=services.MODEL_HASH)
 def _grid(model, dataset_name: str, key: tuple, resolution: int):
+    """The grid estimate of the slice ``key``: a drawing job, in chunks of bounded memory."""
     plane = slice_plane(dataset_name, key, model)
     x0, y0 = plane.polygon.min(0)
     x1, y1 = plane.polygon.max(0)
     if key[0] == "box":
-        return regions.grid_estimate(model, (x0, x1, y0, y1), resolution)
-    return regions.grid_estimate(model, (x0, x1, y0, y1), resolution, origin=plane.origin,
-                                 directions=plane.directions, polygon=plane.polygon)
+        return jobs.run(regions.grid_estimate, model, (x0, x1, y0, y1), resolution)
+    return jobs.run(regions.grid_estimate, model, (x0, x1, y0, y1), resolution, origin=plane.origin,
+                    directions=plane.directions, polygon=plane.polygon)
 
 
 def domain_box(dataset_name: str, key: tuple) -> stability.Box:

@@ -15,6 +15,10 @@ from .sides import _affine
 
 # a grid point counts only if every pre-activation clears zero by this much of its magnitude
 GRID_TOL = 1e-9
+# bytes of float64 work arrays per grid point and unit (values, magnitudes, pre-activations, their
+# magnitudes and the pattern): a chunk of points is sized so that these stay near GRID_CHUNK_BYTES
+GRID_BYTES_PER_UNIT = 40
+GRID_CHUNK_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -41,7 +45,7 @@ class GridEstimate:
 
 
 def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, origin=None,
-                  directions=None, polygon=None, chunk: int = 65536) -> GridEstimate:
+                  directions=None, polygon=None, chunk: int | None = None) -> GridEstimate:
     """Count distinct activation patterns on a grid of cell centres in ``box`` (a lower bound).
 
     A guaranteed lower bound on the exact number of regions of the slice (see
@@ -50,6 +54,8 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     For a model with 2-D input ``box`` is in input coordinates; otherwise give the slice's
     ``origin`` and ``directions`` and ``box`` is in plane coordinates. With a convex CCW
     ``polygon`` only the cell centres inside it count (e.g. a triangle slice in its bounding box).
+    The points go through the network ``chunk`` at a time (default: as many as keep the work
+    arrays near ``GRID_CHUNK_BYTES``, 64 MB, whatever the network's size).
     """
     graph = _graph(model)
     n_in = graph.input_size
@@ -75,6 +81,8 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     seen, skipped = [], 0
     reach = np.hypot(x1 - x0, y1 - y0) * np.abs(directions).sum(0)
     units = sum(layer.units for layer in graph.layers)
+    if chunk is None:
+        chunk = max(1, GRID_CHUNK_BYTES // (GRID_BYTES_PER_UNIT * max(units + n_in, 1)))
     chain = graph.is_chain
     width = -(-units // 8) if chain else units
     with single_threaded():

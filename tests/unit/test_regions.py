@@ -187,6 +187,19 @@ def test_grid_patterns_are_a_subset_of_the_exact_patterns(deep):
     assert grid.count == len(seen) <= part.num_regions
 
 
+def test_grid_estimate_in_small_chunks_sees_the_same_patterns(deep, monkeypatch):
+    """The points go through the net in chunks sized by its width: any chunking gives the same answer."""
+    net, _ = deep
+    whole = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=64, chunk=64 * 64)
+    from explorer.regions import counts
+    monkeypatch.setattr(counts, "GRID_CHUNK_BYTES", 4096)  # the default chunk: a few points
+    small = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=64)
+    odd = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=64, chunk=7)
+    for other in (small, odd):
+        assert other.count == whole.count and other.skipped == whole.skipped
+        assert (other.patterns == whole.patterns).all()
+
+
 def test_layer_partitions_refine_each_other(deep):
     _, part = deep
     counts = [layer.num_regions for layer in part.layers]
