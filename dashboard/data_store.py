@@ -23,6 +23,7 @@ import weakref
 
 from explorer import datasets, zoo
 
+from . import jobs
 from .safe_text import MAX_QUOTE, bounded
 
 DATA_ENV = "EXPLORER_DATA"
@@ -31,6 +32,9 @@ UPLOAD_PREFIX = "yours: "
 
 _uploaded: "weakref.WeakValueDictionary[str, datasets.Dataset]" = weakref.WeakValueDictionary()  # by name
 _by_content: "weakref.WeakValueDictionary[str, datasets.Dataset]" = weakref.WeakValueDictionary()  # by sha256
+# an upload is read in a worker process (served), held to these; the reader's own limits come first
+READ_MEMORY_BYTES = 2**30
+READ_SECONDS = 30.0
 DIGEST_LENGTHS = (8, 16, 64)  # hex digits of the content's hash a dataset's name shows, shortest first
 _folder: dict = {}
 _lock = threading.Lock()
@@ -60,15 +64,21 @@ def folder_datasets() -> tuple[dict[str, datasets.Dataset], dict[str, str]]:
     with _lock:
         if "found" not in _folder:
             folder = data_dir()
-            found, refused = {}, {}
+            found, refused, shown = {}, {}, {}
             if folder:
                 try:
                     found, refused = datasets.from_folder(folder)
-                except datasets.DatasetError as exc:
-                    refused = {folder: str(exc)}
-                for name, message in refused.items():
-                    print(f"[data folder] {name} refused: {message}", file=sys.stderr)
-            _folder["found"] = {FOLDER_PREFIX + name: ds for name, ds in found.items()}
+                except Exception as exc:  # an unreadable folder: no folder datasets, every session still served
+                    refused = {folder: f"{type(exc).__name__}: {exc}"}
+            for name, ds in found.items():  # names bounded: a file name is the teacher's, shown to every session
+                key = FOLDER_PREFIX + bounded(name, MAX_QUOTE)
+                if key in shown:
+                    refused[name] = f"its name is {key!r} too, once cut to {MAX_QUOTE} characters."
+                else:
+                    shown[key] = ds
+            for name, message in refused.items():
+                print(f"[data folder] {bounded(name, MAX_QUOTE)!r} refused: {bounded(message, 400)}", file=sys.stderr)
+            _folder["found"] = shown
             _folder["refused"] = refused
         return _folder["found"], _folder["refused"]
 
@@ -83,7 +93,9 @@ def read_upload(files: dict[str, bytes], label="last", header="auto") -> tuple[s
     """Read uploaded files into a dataset: ``(its name, the dataset)``; raises DatasetError with the reason.
 
     The same files read with the same settings give the same name and, while some session
-    holds it, the same (read-only) object.
+    holds it, the same (read-only) object. The reader runs as a worker job (when the app is
+    served) held to ``READ_MEMORY_BYTES`` and ``READ_SECONDS``: the server's own memory never
+    holds a file's parse.
     """
     size = sum(len(data) for data in files.values())
     if size > zoo.MAX_UPLOAD_BYTES:
@@ -98,7 +110,13 @@ def read_upload(files: dict[str, bytes], label="last", header="auto") -> tuple[s
         known = _by_content.get(content)
     if known is not None:
         return known.name, known
-    ds = datasets.from_files(files, label=label, header=header)
+    try:
+        ds = jobs.run(datasets.from_files, files, label=label, header=header, max_memory=READ_MEMORY_BYTES,
+                      max_seconds=READ_SECONDS)
+    except jobs.JobError as exc:
+        raise datasets.DatasetError(f"The files could not be read within the server's limits for one upload "
+                                    f"({READ_MEMORY_BYTES // 2**30} GB of memory, {READ_SECONDS:.0f} s): "
+                                    f"{exc}") from None
     with _lock:
         known = _by_content.get(content)  # read meanwhile by another session
         if known is not None:
