@@ -6,6 +6,11 @@ dict. No pickled Python objects, ever. The spec is either a list of layer
 dictionaries (version 1, ``"layers"``: an ``nn.Sequential``) or a graph spec
 (version 2, ``"graph"``: nodes fed by earlier nodes, see :mod:`.graph_spec`), written
 for any other module of supported layers by tracing it with ``torch.fx``.
+
+:func:`load_file` reads a file only as far as its declared sizes allow
+(:mod:`.declared_sizes`): the zip directory and the pickle's opcode count before
+``torch.load``, the tensors' storages, the input shape, the class names and every
+layer's sizes before any module is built. Its messages quote the file bounded.
 """
 
 from __future__ import annotations
@@ -21,16 +26,33 @@ from torch import nn
 
 from .. import nets
 from .declared_graph import GraphSpecError, check_graph
-from .declared_sizes import SizeLimitError, check_archive, check_spec
+from .declared_sizes import (
+    MAX_MESSAGE_CHARS,
+    SizeLimitError,
+    check_archive,
+    check_spec,
+    check_tensors,
+    checked_class_names,
+    checked_input_shape,
+    quoted,
+    shortened,
+)
 from .graph_spec import NONLINEAR_TYPES, GraphModel
 from .graph_trace import graph_spec_of
 
 FORMAT = "network-explorer-checkpoint"
 MAX_UPLOAD_BYTES = 50 * 2**20
+ZIP_MAGIC = b"PK\x03\x04"  # how torch.load tells an archive from its legacy (one long pickle) format
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used, with the reason in plain words."""
+    """A checkpoint file that cannot be used, with the reason in plain words.
+
+    The text is at most ``MAX_MESSAGE_CHARS`` characters (a longer one is cut and ends in '…').
+    """
+
+    def __init__(self, message: str):
+        super().__init__(shortened(message, MAX_MESSAGE_CHARS))
 
 
 def _conv_from_spec(d: dict) -> nn.Conv2d:
@@ -102,15 +124,15 @@ def model_from_spec(spec: list[dict], input_shape=None, class_names=None) -> nn.
     layers = []
     for i, d in enumerate(spec):
         kind = d.get("type") if isinstance(d, dict) else None
-        if kind not in _BUILDERS:
+        if not isinstance(kind, str) or kind not in _BUILDERS:
             raise nets.UnsupportedLayerError(
-                f"Layer {i} has type {kind!r}, which is not supported; supported types: "
+                f"Layer {i} has type {quoted(kind)}, which is not supported; supported types: "
                 f"{', '.join(_BUILDERS)}."
             )
         try:
             layers.append(_BUILDERS[kind](d))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise CheckpointError(f"Layer {i} ({kind}) has bad settings: {exc}") from exc
+            raise CheckpointError(f"Layer {i} ({kind}) has bad settings: {shortened(str(exc), 200)}") from exc
     model = nn.Sequential(*layers)
     model.input_shape = tuple(input_shape) if input_shape is not None else None
     model.class_names = list(class_names) if class_names is not None else None
@@ -134,7 +156,7 @@ def save(model: nn.Module, path, input_shape=None, class_names=None) -> Path:
     input_shape = input_shape or getattr(model, "input_shape", None)
     if input_shape is None:
         raise ValueError("Give input_shape (e.g. (64,) or (1, 8, 8)) to save this model.")
-    class_names = list(class_names or getattr(model, "class_names", None) or [])
+    class_names = [str(c) for c in class_names or getattr(model, "class_names", None) or []]
     if not _is_plain_chain(model):
         return _save_graph(model, path, input_shape, class_names)
     nets.canonical(model, input_shape)  # refuse unsupported networks now, not at load time
@@ -206,11 +228,17 @@ def load_file(source) -> nn.Module:
     """Read a checkpoint written by :func:`save` from a path or bytes; eval-mode model.
 
     Raises :class:`CheckpointError` (or :class:`~explorer.nets.UnsupportedLayerError`)
-    with a message fit to show a user, for corrupt, hostile or mismatched files.
+    with a message fit to show a user, for corrupt, hostile or mismatched files: the
+    archive and its pickle are bounded before ``torch.load`` (weights_only), and the
+    tensors, the input shape, the class names and the architecture's sizes before any
+    module is built.
     """
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+    if not data.startswith(ZIP_MAGIC):
+        raise CheckpointError("Not a readable torch checkpoint: explorer.zoo.save (like torch.save) writes a zip "
+                              "archive, and this file is not one.")
     try:
         check_archive(data)
     except SizeLimitError as exc:
@@ -235,24 +263,30 @@ def load_file(source) -> nn.Module:
         if key not in payload:
             raise CheckpointError(f"The checkpoint has no '{key}' entry.")
     state = payload["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict):
         raise CheckpointError("The state dict must map names to tensors.")
-    if "graph" in payload:
-        return _load_graph(payload, state)
     try:
-        check_spec(payload["layers"], payload["input_shape"], sum(v.numel() for v in state.values()))
-    except SizeLimitError as exc:
+        input_shape = checked_input_shape(payload["input_shape"])
+        class_names = checked_class_names(payload.get("class_names"))
+        weights_held = check_tensors(state)
+        if "graph" in payload:
+            output_shape = check_graph(payload["graph"], input_shape, weights_held)
+        else:
+            output_shape = check_spec(payload["layers"], input_shape, weights_held)
+    except (SizeLimitError, GraphSpecError) as exc:
         raise CheckpointError(str(exc)) from exc
-    model = model_from_spec(payload["layers"], payload["input_shape"], payload.get("class_names") or None)
+    if "graph" in payload:
+        return _named_classes(_load_graph(payload["graph"], input_shape, class_names, state), output_shape)
+    model = model_from_spec(payload["layers"], input_shape, class_names)
     _load_weights(model, state)
     try:
         net = nets.canonical(model, model.input_shape)
     except ValueError as exc:
-        raise CheckpointError(f"The layers do not fit the input shape {tuple(model.input_shape)}: {exc}") from exc
+        raise CheckpointError(f"The layers do not fit the input shape {input_shape}: {exc}") from exc
     if net.ops and net.ops[-1].kind == "relu":
         raise CheckpointError("The network ends in a ReLU; a classifier must end in an affine layer "
                               "(Linear) that gives the class scores.")
-    return _named_classes(model, net.output_shape)
+    return _named_classes(model, output_shape)
 
 
 def _load_weights(model: nn.Module, state: dict) -> None:
@@ -261,10 +295,10 @@ def _load_weights(model: nn.Module, state: dict) -> None:
     except RuntimeError as exc:
         first = str(exc).splitlines()
         detail = " ".join(line.strip() for line in first[:3])
-        raise CheckpointError(f"The weights do not fit the architecture: {detail}") from exc
+        raise CheckpointError(f"The weights do not fit the architecture: {shortened(detail, 300)}") from exc
     for name, tensor in state.items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise CheckpointError(f"The weights '{name}' contain NaN or infinite values.")
+            raise CheckpointError(f"The weights {quoted(name)} contain NaN or infinite values.")
 
 
 def _named_classes(model: nn.Module, output_shape: tuple) -> nn.Module:
@@ -277,16 +311,11 @@ def _named_classes(model: nn.Module, output_shape: tuple) -> nn.Module:
     return model.eval()
 
 
-def _load_graph(payload: dict, state: dict) -> GraphModel:
-    """The version-2 part of :func:`load_file`: sizes checked, then the GraphModel built."""
-    graph = payload["graph"]
-    try:
-        output_shape = check_graph(graph, payload["input_shape"], sum(v.numel() for v in state.values()))
-    except (SizeLimitError, GraphSpecError) as exc:
-        raise CheckpointError(str(exc)) from exc
+def _load_graph(graph: list[dict], input_shape: tuple, class_names: list[str] | None, state: dict) -> GraphModel:
+    """The version-2 part of :func:`load_file` (sizes already checked): the GraphModel built and filled."""
     if graph[-1]["type"] in NONLINEAR_TYPES:
         raise CheckpointError(f"The network ends in a {graph[-1]['type']}; a classifier must end in an affine "
                               "layer (Linear) that gives the class scores.")
-    model = GraphModel(graph, payload["input_shape"], payload.get("class_names") or None)
+    model = GraphModel(graph, input_shape, class_names)
     _load_weights(model, state)
-    return _named_classes(model, output_shape)
+    return model

@@ -3,9 +3,10 @@
 Every node's per-sample output shape follows from the spec's numbers alone (PyTorch's
 documented shape formulas: for a conv or pooling window of kernel k, stride s, padding p
 and dilation d over n entries, ``floor((n + 2p - d(k - 1) - 1) / s) + 1``). The limits are
-those of :mod:`explorer.models.declared_sizes` (input, activation per node, weights), and
-``MAX_NODES`` nodes at most. A node whose inputs name an unknown or later node, a missing
-or out-of-range setting, or a negative size is refused with the node and the field named.
+those of :mod:`explorer.models.declared_sizes` (input, activation per node, weights, ``MAX_NODES``
+nodes), and ``MAX_NODE_INPUTS`` inputs a node. A node whose inputs name an unknown or later
+node, a missing or out-of-range setting, or a negative size is refused with the node and the
+field named, quoting the file's values bounded (:func:`~explorer.models.declared_sizes.quoted`).
 
 >>> spec = [{"name": "c", "type": "conv2d", "in": 1, "out": 4, "kernel": [3, 3], "stride": [1, 1],
 ...          "padding": [1, 1], "dilation": [1, 1], "groups": 1, "padding_mode": "zeros", "bias": True,
@@ -24,14 +25,17 @@ import re
 from .. import nets
 from .declared_sizes import (
     MAX_ACTIVATION_ENTRIES,
+    MAX_NODES,
     MAX_PARAMETERS,
     SizeLimitError,
-    checked_input_shape,
     _count,
+    checked_input_shape,
+    quoted,
+    shortened,
 )
 from .graph_spec import NODE_TYPES
 
-MAX_NODES = 4096
+MAX_NODE_INPUTS = 256  # the inputs of one add or cat
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 
 
@@ -42,13 +46,13 @@ class GraphSpecError(ValueError):
 def _sizes(d: dict, key: str, n: int, what: str, low: int) -> list[int]:
     value = d.get(key)
     if not isinstance(value, (list, tuple)) or len(value) != n:
-        raise SizeLimitError(f"{what}: {key} must be a list of {n} integer(s); the file says {value!r}.")
+        raise SizeLimitError(f"{what}: {key} must be a list of {n} integer(s); the file says {quoted(value)}.")
     return [_count(v, f"{what}: {key}", low) for v in value]
 
 
 def _flag(d: dict, key: str, what: str) -> bool:
     if not isinstance(d.get(key), bool):
-        raise GraphSpecError(f"{what}: {key} must be true or false; the file says {d.get(key)!r}.")
+        raise GraphSpecError(f"{what}: {key} must be true or false; the file says {quoted(d.get(key))}.")
     return d[key]
 
 
@@ -56,7 +60,7 @@ def _number(value, what: str, allow_none: bool = False):
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise GraphSpecError(f"{what} must be a finite number; the file says {value!r}.")
+        raise GraphSpecError(f"{what} must be a finite number; the file says {quoted(value)}.")
     return float(value)
 
 
@@ -85,7 +89,7 @@ def _conv(d, shape, n, what):
         raise GraphSpecError(f"{what}: groups={groups} must divide in={c_in} and out={c_out}.")
     if d.get("padding_mode") not in ("zeros", "circular"):
         raise GraphSpecError(f"{what}: padding_mode must be 'zeros' or 'circular'; the file says "
-                             f"{d.get('padding_mode')!r}.")
+                             f"{quoted(d.get('padding_mode'))}.")
     bias = c_out if _flag(d, "bias", what) else 0
     k = _sizes(d, "kernel", n, what, 1)
     return (c_out, *_window(d, shape, n, what, True)), c_out * (c_in // groups) * math.prod(k) + bias
@@ -108,15 +112,16 @@ def _node(d: dict, shapes: list[tuple], what: str) -> tuple[tuple, int]:
     kind, shape = d["type"], shapes[0]
     if kind == "add":
         if len(shapes) < 2 or any(s != shape for s in shapes):
-            raise SizeLimitError(f"{what} adds two or more inputs of one shape; it receives {shapes}.")
+            raise SizeLimitError(f"{what} adds two or more inputs of one shape; it receives {quoted(shapes)}.")
         return shape, 0
     if kind == "cat":
         dim = d.get("dim")
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= len(shape):
-            raise GraphSpecError(f"{what}: dim must be an axis 1..{len(shape)} after the batch; the file says {dim!r}.")
+            raise GraphSpecError(f"{what}: dim must be an axis 1..{len(shape)} after the batch; the file says "
+                                 f"{quoted(dim)}.")
         rest = [s[:dim - 1] + s[dim:] for s in shapes]
         if any(len(s) != len(shape) for s in shapes) or any(r != rest[0] for r in rest):
-            raise SizeLimitError(f"{what} joins inputs of shapes {shapes} along axis {dim}.")
+            raise SizeLimitError(f"{what} joins inputs of shapes {quoted(shapes)} along axis {dim}.")
         return (*shape[:dim - 1], sum(s[dim - 1] for s in shapes), *shape[dim:]), 0
     if len(shapes) != 1:
         raise GraphSpecError(f"{what} takes one input; the file names {len(shapes)}.")
@@ -157,7 +162,7 @@ def _node(d: dict, shapes: list[tuple], what: str) -> tuple[tuple, int]:
     if kind == "reshape":
         target = d.get("shape")
         if not isinstance(target, (list, tuple)) or not 1 <= len(target) <= 3:
-            raise SizeLimitError(f"{what}: shape must list 1 to 3 sizes; the file says {target!r}.")
+            raise SizeLimitError(f"{what}: shape must list 1 to 3 sizes; the file says {quoted(target)}.")
         target = tuple(_count(v, f"{what}: shape", 1) for v in target)
         if math.prod(target) != math.prod(shape):
             raise SizeLimitError(f"{what} reshapes {shape} into {target}, which has another size.")
@@ -167,11 +172,13 @@ def _node(d: dict, shapes: list[tuple], what: str) -> tuple[tuple, int]:
 
 def _inputs(d: dict, known: dict, what: str) -> list[str]:
     inputs = d.get("inputs")
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(s, str) for s in inputs):
-        raise GraphSpecError(f"{what}: inputs must be a non-empty list of node names; the file says {inputs!r}.")
+    if not isinstance(inputs, list) or not 1 <= len(inputs) <= MAX_NODE_INPUTS \
+            or not all(isinstance(s, str) for s in inputs):
+        raise GraphSpecError(f"{what}: inputs must be a list of 1 to {MAX_NODE_INPUTS} node names; the file says "
+                             f"{quoted(inputs)}.")
     for source in inputs:
         if source not in known:
-            raise GraphSpecError(f"{what} reads {source!r}, which is not 'input' nor an earlier node.")
+            raise GraphSpecError(f"{what} reads {quoted(source)}, which is not 'input' nor an earlier node.")
     return inputs
 
 
@@ -191,11 +198,11 @@ def check_graph(graph, input_shape, weights_held: int) -> tuple:
         if not isinstance(d, dict):
             raise GraphSpecError(f"Node {i} is not a dictionary.")
         name, kind = d.get("name"), d.get("type")
-        what = f"Node {i} ({name!r}, {kind})"
+        what = f"Node {i} ({quoted(name)}, {shortened(kind)})"
         if not isinstance(name, str) or not _NAME.fullmatch(name) or name in known:
             raise GraphSpecError(f"{what}: the name must be a new identifier (letters, digits, _) other than 'input'.")
         if kind not in NODE_TYPES:
-            raise nets.UnsupportedLayerError(f"{what}: type {kind!r} is not supported; supported types: "
+            raise nets.UnsupportedLayerError(f"{what}: type {quoted(kind)} is not supported; supported types: "
                                              f"{', '.join(NODE_TYPES)}.")
         out, weights = _node(d, [known[s] for s in _inputs(d, known, what)], what)
         parameters += weights

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from explorer import datasets, nets, training, zoo
-from explorer.models import graph_spec
+from explorer.models import checkpoints, declared_sizes, graph_spec
 from explorer.models.graph_spec import GraphModel
 
 
@@ -184,14 +184,31 @@ HOSTILE_GRAPHS = {
                      "type 'softmax' is not supported"),
     "duplicate name": (lambda: _graph_file([_conv("c", 1, 2, 3), _conv("c", 2, 2, 3, source="c")], [1, 8, 8],
                                            {"w": torch.zeros(200)}), "the name must be a new identifier"),
+    "name of 300,000 characters": (lambda: _graph_file([_conv("n" * 300_000, 1, 2, 3), *_head("c", 72)], [1, 8, 8],
+                                                       {"w": torch.zeros(200)}),
+                                   r"Node 0 \('nnnn*…, conv2d\): the name must be a new identifier"),
+    "type of 300,000 characters": (lambda: _graph_file([{"name": "t", "type": "t" * 300_000, "inputs": ["input"]}],
+                                                       [2], {}), r"Node 0 \('t', tttt*…\): type 'tttt*… is not"),
+    "4,097 nodes": (lambda: _graph_file([_conv("c", 1, 2, 3)] * 4097, [1, 8, 8], {}),
+                    "The graph has 4,097 nodes; the limit is 4,096"),
+    "an add of 100,000 inputs": (lambda: _graph_file([{"name": "s", "type": "add", "inputs": ["input"] * 100_000}],
+                                                     [2], {}),
+                                 r"Node 0 \('s', add\): inputs must be a list of 1 to 256 node names; the file "
+                                 r"says \['input', 'input', "),
+    "a reshape to 100,000 sizes": (lambda: _graph_file([{"name": "r", "type": "reshape", "shape": [1] * 100_000,
+                                                         "inputs": ["input"]}], [2], {}),
+                                   r"shape must list 1 to 3 sizes; the file says \[1, 1, 1, 1, 1, 1, \.\.\.\]"),
 }
 
 
 @pytest.mark.parametrize("case", HOSTILE_GRAPHS)
-def test_hostile_graph_specs_are_refused_with_the_node_named(case):
+def test_hostile_graph_specs_are_refused_with_the_node_named(case, monkeypatch):
+    """Each is refused naming the node, in a bounded message, before any module is built."""
     make, message = HOSTILE_GRAPHS[case]
-    with pytest.raises((zoo.CheckpointError, nets.UnsupportedLayerError), match=message):
+    monkeypatch.setattr(checkpoints, "GraphModel", lambda *args, **kwargs: pytest.fail("a model was built"))
+    with pytest.raises((zoo.CheckpointError, nets.UnsupportedLayerError), match=message) as refusal:
         zoo.load_file(make())
+    assert len(str(refusal.value)) <= declared_sizes.MAX_MESSAGE_CHARS
 
 
 def test_graph_refusals_allocate_almost_nothing(tmp_path):

@@ -2,11 +2,15 @@
 
 The cases of issue 10: a 1 kB file that declares a huge conv layer, an input of
 20000 x 20000 pixels, a deflate bomb, a negative layer size; and the limits' edges.
+Those of issue 31: tensors that claim more values than their storage holds (stride 0,
+overlapping views), pickles that take long to read, input shapes and class names whose
+repr runs to megabytes (every message stays under MAX_MESSAGE_CHARS and names the problem).
 """
 
 from __future__ import annotations
 
 import io
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -16,7 +20,7 @@ import pytest
 import torch
 
 from explorer import zoo
-from explorer.models import declared_sizes
+from explorer.models import checkpoints, declared_sizes
 
 
 def _checkpoint(layers, input_shape, state) -> bytes:
@@ -67,6 +71,114 @@ def deflate_bomb() -> bytes:
     return path.getvalue()
 
 
+def _mlp_checkpoint(**changes) -> bytes:
+    """A valid checkpoint of a 2 -> 3 -> 2 MLP, with ``changes`` to its payload."""
+    small = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    return _checkpoint(zoo.spec_of(small), [2], small.state_dict()) if not changes else _payload(
+        {"format": zoo.FORMAT, "version": 1, "layers": zoo.spec_of(small), "input_shape": [2],
+         "class_names": [], "state_dict": small.state_dict(), **changes})
+
+
+def _payload(payload: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def stride_zero_weights() -> bytes:
+    """One stored value seen as a 8190 x 4096 weight (stride 0): 33.5 M weights declared, 4 bytes held."""
+    one = torch.zeros(1)
+    return _checkpoint([{"type": "linear", "in": 4096, "out": 8190}], [4096],
+                       {"0.weight": one.expand(8190, 4096), "0.bias": one.expand(8190)})
+
+
+def overlapping_view() -> bytes:
+    """A 3 x 3 weight over 10 stored values whose rows overlap (strides (1, 1)): 9 <= 10, yet not its own."""
+    return _checkpoint([{"type": "linear", "in": 3, "out": 3}], [3],
+                       {"0.weight": torch.arange(10.0).as_strided((3, 3), (1, 1)), "0.bias": torch.zeros(3)})
+
+
+def views_past_the_weight_limit() -> bytes:
+    """513 names for one stored block of 2^16 values: each a proper view, 513 x 2^16 > 2^25 in all."""
+    block = torch.zeros(2**16)
+    return _checkpoint([{"type": "linear", "in": 2, "out": 2}], [2], {f"w{i}": block for i in range(513)})
+
+
+def _archive(pickled: bytes) -> bytes:
+    """A torch archive (deflated) around the pickle ``pickled``: what torch.save writes, minus tensors."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", pickled)
+        archive.writestr("archive/byteorder", "little")
+        archive.writestr("archive/version", "3\n")
+    return out.getvalue()
+
+
+def _zeros_pickle(n: int) -> bytes:
+    """A pickle of a list of ``n`` zeros, one BININT1 opcode (2 bytes) each."""
+    return b"\x80\x02]q\x00(" + b"K\x00" * n + b"e."
+
+
+def many_opcodes() -> bytes:
+    """A 4 MB pickle of 2 M opcodes (torch.load takes seconds; a 40 MB one took 73 s here)."""
+    return _archive(_zeros_pickle(2_000_000))
+
+
+def opcodes_under_the_byte_limit() -> bytes:
+    return _archive(_zeros_pickle(300_000))
+
+
+def many_entries() -> bytes:
+    out = io.BytesIO(_mlp_checkpoint())
+    with zipfile.ZipFile(out, "a") as archive:
+        for i in range(5000):
+            archive.writestr(f"archive/data/extra{i}", b"")
+    return out.getvalue()
+
+
+def legacy_format() -> bytes:
+    """torch's pre-1.6 format: one long pickle, which no zip directory bounds."""
+    buffer = io.BytesIO()
+    torch.save({"format": zoo.FORMAT}, buffer, _use_new_zipfile_serialization=False)
+    return buffer.getvalue()
+
+
+def input_shape_of_15_mb() -> bytes:
+    """15,000 references to one 1,000-character string: a 30 kB pickle, a 15 MB repr."""
+    return _mlp_checkpoint(input_shape=["ab" * 500] * 15_000)
+
+
+def input_shape_of_1_m_sizes() -> bytes:
+    """1 M sizes: a 2 MB pickle (deflated to a few kB); refused from the zip directory."""
+    pickled = pickle.dumps({"format": zoo.FORMAT, "input_shape": [1] * 1_000_000}, protocol=2)
+    return _archive(pickled)
+
+
+def nested_input_shape() -> bytes:
+    """Lists that share their items 60 levels deep: a repr of 2^60 entries from a 1 kB pickle."""
+    nest = [1]
+    for _ in range(60):
+        nest = [nest, nest]
+    return _mlp_checkpoint(input_shape=nest)
+
+
+def huge_integer_size() -> bytes:
+    return _mlp_checkpoint(input_shape=[10**600])
+
+
+def many_class_names() -> bytes:
+    """10,000 references to one name of 10,000 characters: a 20 kB pickle, a 100 MB repr."""
+    return _mlp_checkpoint(class_names=["c" * 10_000] * 10_000)
+
+
+def long_class_name() -> bytes:
+    return _mlp_checkpoint(class_names=["a", "x" * 300_000])
+
+
+def class_name_not_a_string() -> bytes:
+    return _mlp_checkpoint(class_names=["a", [0] * 10_000])
+
+
 HOSTILE = {
     "huge conv layer": (huge_conv, r"layers up to Layer 0 \(conv2d\) declare 1,073,745,920 weights; the limit is"),
     "20000 x 20000 input": (huge_input, r"input shape \(1, 20000, 20000\) has 400,000,000 entries; the limit"),
@@ -74,16 +186,59 @@ HOSTILE = {
     "huge activation": (huge_activation, r"Layer 0 \(conv2d\) outputs 64,000,000 values per sample"),
     "declared weights not in the file": (more_weights_than_held, "declares 500,002 weights and the file holds 4"),
     "deflate bomb": (deflate_bomb, "would unpack to 256 MB; the limit is 200 MB"),
+    "stride-0 storage declaring 33 M weights": (
+        stride_zero_weights, r"The tensor '0.weight' declares 33,546,240 values \(shape \(8190, 4096\), strides "
+                              r"\(0, 0\)\) over a storage of 1; a checkpoint holds every value it declares"),
+    "overlapping view": (overlapping_view, r"The tensor '0.weight' declares 9 values .* over a storage of 10"),
+    "views past the weight limit": (views_past_the_weight_limit,
+                                    "tensors up to 'w512' hold 33,619,968 values; the limit is 33,554,432"),
+    "many pickle opcodes": (many_opcodes, "pickle .* holds 4,000,008 bytes; the limit is 1,048,576"),
+    "opcodes under the byte limit": (opcodes_under_the_byte_limit, "pickle holds more than 262,144 opcodes"),
+    "many archive entries": (many_entries, "archive has 5,0[0-9][0-9] entries; the limit is 4,112"),
+    "legacy torch format": (legacy_format, "Not a readable torch checkpoint: .* zip archive, and this file is not"),
+    "input shape of 15 MB": (input_shape_of_15_mb, r"The input shape must list 1 to 3 sizes, e.g. \[64\] or "
+                                                   r"\[1, 28, 28\]; the file says \['ababab[ab]*… \(15,000 entries\)\."),
+    "input shape of 1 M sizes": (input_shape_of_1_m_sizes, "pickle .* holds 2,00[0-9],[0-9]{3} bytes; the limit"),
+    "nested input shape": (nested_input_shape, r"The input shape must be an integer >= 1; the file says \[\[\["),
+    "huge integer size": (huge_integer_size, "The input shape is <an integer of 1,994 bits>; no size may pass "
+                                             "4,194,304"),
+    "10,000 class names": (many_class_names, "The file names 10,000 classes; the limit is 1,000"),
+    "long class name": (long_class_name, r"Class name 1 \('xxxx*…\) has 300,000 characters; the limit is 200"),
+    "class name not a string": (class_name_not_a_string, r"Class name 1 must be a string; the file says \[0, 0, "),
 }
 
 
 @pytest.mark.parametrize("case", HOSTILE)
-def test_hostile_checkpoints_are_refused_with_the_limit_named(case):
+def test_hostile_checkpoints_are_refused_with_the_limit_named(case, monkeypatch):
+    """Each is refused naming its problem, in a bounded message, before any layer is built."""
     make, message = HOSTILE[case]
     data = make()
-    assert len(data) < 400_000  # all of them are small files
-    with pytest.raises(zoo.CheckpointError, match=message):
+    assert len(data) < 2**20  # all of them are small files
+    for builder in ("model_from_spec", "GraphModel"):
+        monkeypatch.setattr(checkpoints, builder, lambda *args, **kwargs: pytest.fail("a model was built"))
+    with pytest.raises(zoo.CheckpointError, match=message) as refusal:
         zoo.load_file(data)
+    assert len(str(refusal.value)) <= declared_sizes.MAX_MESSAGE_CHARS
+
+
+@pytest.mark.parametrize("make", [many_opcodes, opcodes_under_the_byte_limit, many_entries, legacy_format,
+                                  input_shape_of_1_m_sizes])
+def test_archives_that_take_long_to_read_never_reach_torch_load(make, monkeypatch):
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("torch.load was called"))
+    with pytest.raises(zoo.CheckpointError):
+        zoo.load_file(make())
+
+
+def test_torch_load_would_read_the_hostile_pickle():
+    """The opcode limit is what refuses it: the file is a valid archive that torch reads."""
+    assert torch.load(io.BytesIO(opcodes_under_the_byte_limit()), weights_only=True) == [0] * 300_000
+
+
+def test_a_message_quotes_a_value_bounded_whatever_it_holds():
+    assert declared_sizes.quoted("x" * 10**6) == "'" + "x" * 78 + "…"
+    assert declared_sizes.quoted(list(range(10**6))) == "[0, 1, 2, 3, 4, 5, ...]"
+    assert declared_sizes.quoted(2**10**5) == "<an integer of 100,001 bits>"
+    assert len(zoo.CheckpointError("x" * 10**6).args[0]) == declared_sizes.MAX_MESSAGE_CHARS
 
 
 def test_a_file_over_the_upload_limit_names_the_limit():
