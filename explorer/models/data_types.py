@@ -20,17 +20,55 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Dataset", "DatasetError", "MAX_FILE_BYTES", "MAX_SAMPLES", "MAX_VALUES", "MAX_CLASSES",
-           "check_size", "seeded_split", "split_note", "from_arrays", "card"]
+from .declared_sizes import MAX_INPUT_ENTRIES
+
+__all__ = ["Dataset", "DatasetError", "MAX_FILE_BYTES", "MAX_SAMPLES", "MAX_VALUES", "MAX_FEATURES", "MAX_CLASSES",
+           "MAX_NAME_CHARS", "MAX_MESSAGE_CHARS", "quote", "quote_list", "check_size", "seeded_split", "split_note",
+           "integer_classes", "from_arrays", "card"]
 
 MAX_FILE_BYTES = 200 * 2**20  # a file (or its uncompressed content) may hold at most 200 MB
 MAX_SAMPLES = 100_000         # train + test
 MAX_VALUES = 2**26            # input values in all (67 M: 256 MB as float32; MNIST's 70,000 x 784 fit)
+MAX_FEATURES = MAX_INPUT_ENTRIES  # values per sample: what a model's input may hold (2^20, e.g. 3 x 512 x 512)
 MAX_CLASSES = 1000
+MAX_NAME_CHARS = 200          # one class name
+MAX_MESSAGE_CHARS = 500       # an error message, quoted user text included
+
+
+def quote(text, limit: int = 80) -> str:
+    r"""``text`` quoted for a message as :func:`repr` quotes it (control characters escaped), at most
+    ``limit`` characters between the quotes: a longer text is cut and ends in '…'. Nothing is escaped
+    for HTML (whoever renders the message does that).
+
+    >>> quote("x1"), quote("a" * 100, limit=5), quote("line\nbreak")
+    ("'x1'", "'aaaa…'", "'line\\nbreak'")
+    """
+    shown = repr(str(text)[:limit + 1])  # a slice first: a huge text is never copied whole
+    return shown if len(shown) <= limit + 2 else shown[:limit] + "…" + shown[0]
+
+
+def quote_list(items, most: int = 4) -> str:
+    """The first ``most`` of ``items``, each quoted by :func:`quote`, and how many more there are.
+
+    >>> quote_list(["x", "y"]), quote_list(range(10), most=2)
+    ("'x', 'y'", "'0', '1' and 8 more")
+    """
+    items = list(items)
+    shown = ", ".join(quote(item) for item in items[:most])
+    return shown if len(items) <= most else f"{shown} and {len(items) - most:,} more"
 
 
 class DatasetError(ValueError):
-    """A dataset that cannot be made or read; the text names the file, row, column or field."""
+    """A dataset that cannot be made or read; the text names the file, row, column or field.
+
+    The text is bounded (:data:`MAX_MESSAGE_CHARS`; a longer one is cut and ends in '…'), so a
+    message never grows with what a file holds.
+    """
+
+    def __init__(self, message: str):
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS - 1] + "…"
+        super().__init__(message)
 
 
 @dataclass
@@ -70,12 +108,16 @@ class Dataset:
 
 def check_size(what: str, samples: int, values_per_sample: int, file_bytes: int | None = None) -> None:
     """Refuse, before anything is allocated, a dataset over the stated limits (:data:`MAX_SAMPLES`,
-    :data:`MAX_VALUES`, :data:`MAX_FILE_BYTES`)."""
+    :data:`MAX_FEATURES`, :data:`MAX_VALUES`, :data:`MAX_FILE_BYTES`); ``what`` is the file's name."""
+    what = quote(what)
     if file_bytes is not None and file_bytes > MAX_FILE_BYTES:
         raise DatasetError(f"{what} holds {file_bytes / 2**20:.0f} MB; the limit is "
                            f"{MAX_FILE_BYTES // 2**20} MB.")
     if samples > MAX_SAMPLES:
         raise DatasetError(f"{what} has {samples:,} samples; the limit is {MAX_SAMPLES:,}.")
+    if values_per_sample > MAX_FEATURES:
+        raise DatasetError(f"{what} has {values_per_sample:,} values per sample; the limit is {MAX_FEATURES:,} "
+                           "(what a model's input may hold).")
     if samples * values_per_sample > MAX_VALUES:
         raise DatasetError(f"{what} has {samples:,} samples of {values_per_sample:,} values "
                            f"({samples * values_per_sample:,} in all); the limit is {MAX_VALUES:,} values.")
@@ -95,11 +137,30 @@ def split_note(test_fraction: float, seed: int) -> str:
     return f"seeded {100 - round(100 * test_fraction)} / {round(100 * test_fraction)} split (seed {seed})"
 
 
-def _check_finite(what: str, X: np.ndarray) -> None:
+def _check_finite(name: str, field: str, X: np.ndarray) -> None:
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise DatasetError(f"{what}: sample {i}, value {j} is {X[i, j]} (NaN and Inf are not allowed).")
+        raise DatasetError(f"{quote(name)} ({field}): sample {i}, value {j} is {X[i, j]} "
+                           "(NaN and Inf are not allowed).")
+
+
+def integer_classes(*labels: np.ndarray) -> tuple[list[np.ndarray], list[str] | None]:
+    """Class indices and names of integer label arrays read together (train and test).
+
+    Labels that include 0 are the class indices 0..K-1 themselves (a class absent from the
+    file still counts, as in a subset of the digits): ``(labels, None)``. Labels without 0
+    (1-based, or codes such as 3 and 7) name the classes present, in increasing order: label
+    ``c`` becomes the index of ``c`` among them, so no empty class is made.
+
+    >>> indices, names = integer_classes(np.array([2, 1, 2]), np.array([1]))
+    >>> [i.tolist() for i in indices], names
+    ([[1, 0, 1], [0]], ['1', '2'])
+    """
+    present = np.unique(np.concatenate(labels)) if labels else np.array([], dtype=np.int64)
+    if not len(present) or present[0] == 0:
+        return list(labels), None
+    return [np.searchsorted(present, y) for y in labels], [str(c) for c in present.tolist()]
 
 
 def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, image_shape=None,
@@ -111,50 +172,56 @@ def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, ima
     defaults to the data's value range; ``image_shape`` must multiply to ``D``. NaN and Inf
     are refused (``check_finite=False`` skips the check for inputs that cannot hold them, such as bytes).
     """
+    shown = quote(name)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     if X.ndim != 2:
-        raise DatasetError(f"{name}: inputs must be (samples, features), got shape {X.shape}.")
+        raise DatasetError(f"{shown}: inputs must be (samples, features), got shape {X.shape}.")
     if y.shape != (len(X),):
-        raise DatasetError(f"{name}: {len(X)} input rows but labels of shape {y.shape}.")
+        raise DatasetError(f"{shown}: {len(X)} input rows but labels of shape {y.shape}.")
     if check_finite:
-        _check_finite(f"{name} (X)", X)
+        _check_finite(name, "X", X)
     if X_test is None:
         if y_test is not None:
-            raise DatasetError(f"{name}: test labels without test inputs.")
+            raise DatasetError(f"{shown}: test labels without test inputs.")
         Xtr, ytr, Xte, yte = seeded_split(X, y, test_fraction, seed)
         split = split_note(test_fraction, seed)
     else:
         Xtr, ytr = X, y
         Xte, yte = np.asarray(X_test, dtype=np.float32), np.asarray(y_test, dtype=np.int64)
         if Xte.ndim != 2 or Xte.shape[1] != X.shape[1]:
-            raise DatasetError(f"{name}: test inputs have shape {Xte.shape} but train inputs have "
+            raise DatasetError(f"{shown}: test inputs have shape {Xte.shape} but train inputs have "
                                f"{X.shape[1]} features.")
         if yte.shape != (len(Xte),):
-            raise DatasetError(f"{name}: {len(Xte)} test rows but test labels of shape {yte.shape}.")
+            raise DatasetError(f"{shown}: {len(Xte)} test rows but test labels of shape {yte.shape}.")
         if check_finite:
-            _check_finite(f"{name} (X_test)", Xte)
+            _check_finite(name, "X_test", Xte)
         split = "from the file"
     labels = np.concatenate([ytr, yte])
     if len(labels) and labels.min() < 0:
-        raise DatasetError(f"{name}: label {labels.min()} is negative; labels are 0..K-1 or names.")
+        raise DatasetError(f"{shown}: label {labels.min()} is negative; labels are 0..K-1 or names.")
     k = int(labels.max()) + 1 if len(labels) else 0
+    classes = k if class_names is None else max(k, len(class_names))
+    if classes > MAX_CLASSES:  # before any name is made: a label of 10^9 must not make 10^9 names
+        raise DatasetError(f"{shown}: {classes:,} classes; the limit is {MAX_CLASSES}.")
     if class_names is None:
         class_names = [str(c) for c in range(k)]
     class_names = [str(c) for c in class_names]
     if k > len(class_names):
-        raise DatasetError(f"{name}: label {k - 1} but only {len(class_names)} class names.")
-    if len(class_names) > MAX_CLASSES:
-        raise DatasetError(f"{name}: {len(class_names)} classes; the limit is {MAX_CLASSES}.")
+        raise DatasetError(f"{shown}: label {k - 1} but only {len(class_names)} class names.")
+    long_name = next((c for c in class_names if len(c) > MAX_NAME_CHARS), None)
+    if long_name is not None:
+        raise DatasetError(f"{shown}: the class name {quote(long_name)} has {len(long_name):,} characters; "
+                           f"the limit is {MAX_NAME_CHARS}.")
     if image_shape is not None:
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) == 3 and image_shape[0] == 1:
             image_shape = image_shape[1:]  # one channel: a grey image
         if math.prod(image_shape) != X.shape[1] or len(image_shape) not in (2, 3):
-            raise DatasetError(f"{name}: image shape {image_shape} does not hold {X.shape[1]} values per sample "
+            raise DatasetError(f"{shown}: image shape {image_shape} does not hold {X.shape[1]} values per sample "
                                f"(give (H, W) or (C, H, W)).")
     if feature_names is not None and len(feature_names) != X.shape[1]:
-        raise DatasetError(f"{name}: {len(feature_names)} feature names for {X.shape[1]} features.")
+        raise DatasetError(f"{shown}: {len(feature_names)} feature names for {X.shape[1]} features.")
     if domain is None:
         both = (Xtr, Xte)
         lo = min(float(a.min()) for a in both if a.size)

@@ -19,11 +19,12 @@ import gzip
 import io
 import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .data_types import MAX_FILE_BYTES, Dataset, DatasetError, check_size, from_arrays
+from .data_types import Dataset, DatasetError, check_size, from_arrays, quote
 
 __all__ = ["read_idx", "idx_header", "mnist_from_files", "is_gzip"]
 
@@ -36,30 +37,33 @@ def is_gzip(head: bytes) -> bool:
 
 
 def _name_and_stream(source, name: str | None):
-    """(display name, a binary stream of the uncompressed content, compressed size)."""
+    """(display name, a binary stream of the uncompressed content), the file's size checked first."""
     if isinstance(source, (bytes, bytearray, memoryview)):
+        name = name or "the file"
+        check_size(name, 0, 0, len(source))
         raw = io.BytesIO(bytes(source) if isinstance(source, memoryview) else source)
-        size, name = len(source), name or "the file"
     else:
         path = Path(source)
         if not path.is_file():
-            raise DatasetError(f"{path} is not a file.")
-        raw, size, name = open(path, "rb"), path.stat().st_size, name or path.name
-    if size > MAX_FILE_BYTES:
-        raw.close()
-        raise DatasetError(f"{name} holds {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB.")
+            raise DatasetError(f"{quote(path)} is not a file.")
+        name = name or path.name
+        check_size(name, 0, 0, path.stat().st_size)
+        try:
+            raw = open(path, "rb")
+        except OSError as exc:
+            raise DatasetError(f"{quote(name)} could not be opened ({exc.strerror}).") from None
     head = raw.read(2)
     raw.seek(0)
-    return name, (gzip.GzipFile(fileobj=raw) if is_gzip(head) else raw), size
+    return name, (gzip.GzipFile(fileobj=raw) if is_gzip(head) else raw)
 
 
 def _read_exactly(stream, count: int, name: str, what: str) -> bytes:
     try:
         data = stream.read(count)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:  # a damaged gzip stream
-        raise DatasetError(f"{name}: the gzip data is damaged ({exc}).") from None
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream
+        raise DatasetError(f"{quote(name)}: the gzip data is damaged ({exc}).") from None
     if len(data) != count:
-        raise DatasetError(f"{name} is truncated: the {what} should hold {count} bytes but holds {len(data)}.")
+        raise DatasetError(f"{quote(name)} is truncated: the {what} should hold {count} bytes but holds {len(data)}.")
     return data
 
 
@@ -67,11 +71,11 @@ def idx_header(stream, name: str = "the file") -> tuple[int, tuple]:
     """Read and check the magic number and the declared sizes: ``(type code, shape)``."""
     magic = _read_exactly(stream, 4, name, "magic number")
     if magic[0] != 0 or magic[1] != 0 or magic[3] == 0:
-        raise DatasetError(f"{name} is not an IDX file (bad magic number 0x{magic.hex()}; "
+        raise DatasetError(f"{quote(name)} is not an IDX file (bad magic number 0x{magic.hex()}; "
                            "IDX files start with 0x0000, a type byte and the number of dimensions).")
     code, ndim = magic[2], magic[3]
     if code != 0x08:
-        raise DatasetError(f"{name}: IDX type 0x{code:02x} ({TYPE_NAMES.get(code, 'unknown')}) is not supported; "
+        raise DatasetError(f"{quote(name)}: IDX type 0x{code:02x} ({TYPE_NAMES.get(code, 'unknown')}) is not supported; "
                            "only unsigned-byte files (0x08, as MNIST) are read.")
     shape = struct.unpack(f">{ndim}I", _read_exactly(stream, 4 * ndim, name, "header"))
     return code, shape
@@ -83,19 +87,19 @@ def read_idx(source, name: str | None = None, kind: str | None = None) -> np.nda
     ``kind`` ("images" or "labels") also checks the number of dimensions: images are
     (N, H, W) or (N, C, H, W), labels (N,).
     """
-    name, stream, size = _name_and_stream(source, name)
+    name, stream = _name_and_stream(source, name)
     with stream:
         _, shape = idx_header(stream, name)
         if kind == "labels" and len(shape) != 1:
-            raise DatasetError(f"{name}: labels must be one-dimensional, but the header declares shape {shape}.")
+            raise DatasetError(f"{quote(name)}: labels must be one-dimensional, but the header declares shape {shape}.")
         if kind == "images" and len(shape) not in (3, 4):
-            raise DatasetError(f"{name}: images must be (N, H, W) or (N, C, H, W), but the header declares "
+            raise DatasetError(f"{quote(name)}: images must be (N, H, W) or (N, C, H, W), but the header declares "
                                f"shape {shape}.")
         count = math.prod(shape)
         check_size(name, shape[0], count // shape[0] if shape[0] else 0)
         data = _read_exactly(stream, count, name, f"data for shape {shape}")
         if stream.read(1):
-            raise DatasetError(f"{name} holds more data than its header declares for shape {shape}.")
+            raise DatasetError(f"{quote(name)} holds more data than its header declares for shape {shape}.")
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
@@ -152,4 +156,5 @@ def mnist_from_files(train_images=None, train_labels=None, test_images=None, tes
 
 
 def _display(source, what: str) -> str:
-    return f"{Path(source).name} ({what})" if isinstance(source, (str, Path)) else what
+    """A file's name in messages: its own name, or what it is when it is bytes."""
+    return Path(source).name if isinstance(source, (str, Path)) else what

@@ -59,11 +59,11 @@ def test_csv_without_header_and_with_label_names(tmp_path):
     (b"x,y,l\n1,2,0\n3,4\n", r"line 3: 2 columns where line 1 has 3 \(ragged"),
     (b"x,y,l\n1,2,0\n3,abc,1\n", r"line 3, column 'y': 'abc' is not a number"),
     (b"x,y,l\n1,2,0\n3,,1\n", r"line 3, column 'y': is empty"),
-    (b"x,y,l\n1,2,0\n3,nan,1\n", r"line 3, column 'y': nan is not allowed"),
-    (b"x,y,l\n1,2,0\n3,4,1\ninf,4,1\n", r"line 4, column 'x': inf is not allowed"),
+    (b"x,y,l\n1,2,0\n3,nan,1\n", r"line 3, column 'y': 'nan' is not allowed"),
+    (b"x,y,l\n1,2,0\n3,4,1\ninf,4,1\n", r"line 4, column 'x': 'inf' is not allowed"),
     (b"x,y,l\n1,2,0\n3,4,1.5\n", r"line 3, column 'l': label '1.5' is neither an integer nor a name"),
     (b"x,y,l\n1,2,cat\n3,4,0.5\n", r"line 3, column 'l': label '0.5' is neither an integer nor a name"),
-    (b"x,y,l\n1,2,0\n3,4,-1\n", r"line 3, column 'l': label -1 is negative"),
+    (b"x,y,l\n1,2,0\n3,4,-1\n", r"line 3, column 'l': label '-1' is negative"),
     (b"x,y,l\n1,2,a\n3,4,\n", r"line 3, column 'l': the label is empty"),
     (b"x,y,l\n1,2,0\n", r"1 data row"),
     (b"", r"is empty"),
@@ -74,7 +74,7 @@ def test_bad_csv_files_are_refused_with_line_and_column(text, match):
 
 
 def test_csv_label_column_must_exist():
-    refused(r"no column named 'kind'; the columns are x, y, l", datasets.from_csv, b"x,y,l\n1,2,0\n3,4,1\n",
+    refused(r"no column named 'kind'; the columns are 'x', 'y', 'l'", datasets.from_csv, b"x,y,l\n1,2,0\n3,4,1\n",
             label="kind")
     refused(r"label column 5 does not exist; the file has 3 columns", datasets.from_csv, b"1,2,0\n3,4,1\n", label=5)
 
@@ -128,7 +128,7 @@ def test_npz_flat_with_image_shape_and_name_labels(tmp_path):
     (dict(X=np.zeros((5, 2)), y=np.zeros(5), X_test=np.zeros((2, 3)), y_test=np.zeros(2)),
      r"'X_test' has samples of shape \(3,\) but 'X' of shape \(2,\)"),
     (dict(X=np.zeros((5, 2)), y=np.zeros(5), X_test=np.zeros((2, 2))), r"both X_test and y_test"),
-    (dict(y=np.zeros(5)), r"has no array 'X' \(it holds y\)"),
+    (dict(y=np.zeros(5)), r"has no array 'X' \(it holds 'y'\)"),
     (dict(X=np.zeros((4, 6)), y=np.zeros(4), image_shape=np.array([4, 4])), r"image shape \(4, 4\) does not hold 6"),
     (dict(X=np.zeros((2, 2)), y=np.array([0, -3])), r"y\[1\] = -3 is negative"),
 ])
