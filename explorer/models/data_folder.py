@@ -1,7 +1,7 @@
 """Which reader a set of files needs, and every dataset in a folder (a class's data, prepared once).
 
 - one ``.csv`` / ``.tsv`` / ``.txt``: :func:`~explorer.models.user_data.from_csv`;
-- one ``.npz``: :func:`~explorer.models.user_data.from_npz`;
+- one ``.npz``: :func:`~explorer.models.npz_files.from_npz`;
 - IDX files (gzipped or raw): images are told from labels by their headers (3 or 4 vs 1
   dimensions), the test pair from the train pair by ``t10k`` / ``test`` in its name
   (or, without names, by being the smaller), then :func:`~explorer.models.idx_files.mnist_from_files`.
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from .data_types import Dataset, DatasetError, quote, quote_list
 from .idx_files import TYPE_NAMES, _name_and_stream, idx_header, mnist_from_files
-from .user_data import from_csv, from_npz
+from .npz_files import from_npz
+from .user_data import from_csv
 
 __all__ = ["from_files", "from_folder", "TABLE_SUFFIXES"]
 
@@ -159,7 +160,8 @@ def _groups(folder: Path) -> tuple[list[tuple[str, str, dict]], dict[str, str]]:
     not_data = _not_data(loose)
     skipped.update({n: NOT_DATA for n in not_data})
     if len(not_data) < len(loose):
-        groups.append((folder.name, f"{folder.name} (IDX files)", {n: p for n, p in loose.items() if n not in not_data}))
+        idx = {n: p for n, p in loose.items() if n not in not_data}
+        groups.append((folder.name, f"{folder.name} (IDX files)", idx))
     return groups, skipped
 
 

@@ -1,8 +1,9 @@
 """Datasets: generated 2-D toy sets, sklearn's bundled 8x8 digits, and the user's own files.
 
 The readers of the user's files (CSV, ``.npz``, MNIST-format IDX, a folder of them) live in
-:mod:`~explorer.models.user_data`, :mod:`~explorer.models.idx_files` and
-:mod:`~explorer.models.data_folder`, the :class:`Dataset` type and its card in
+:mod:`~explorer.models.user_data` (CSV), :mod:`~explorer.models.npz_files`,
+:mod:`~explorer.models.idx_files` and :mod:`~explorer.models.data_folder`, the
+:class:`Dataset` type and its card in
 :mod:`~explorer.models.data_types`; all are reachable from here
 (``datasets.from_csv``, ``datasets.card``). Nothing here downloads anything. Every
 generator is seeded, so the same name and arguments always give the same arrays.
@@ -30,7 +31,8 @@ from .data_types import (
 )
 from .data_types import seeded_split as _split
 from .idx_files import mnist_from_files, read_idx
-from .user_data import from_csv, from_npz
+from .npz_files import from_npz
+from .user_data import from_csv
 
 __all__ = ["Dataset", "load", "names", "toy_2d", "digits", "mnist_from_files", "DatasetError",
            "from_csv", "from_npz", "from_files", "from_folder", "from_arrays", "read_idx", "card",

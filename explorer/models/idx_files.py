@@ -75,8 +75,8 @@ def idx_header(stream, name: str = "the file") -> tuple[int, tuple]:
                            "IDX files start with 0x0000, a type byte and the number of dimensions).")
     code, ndim = magic[2], magic[3]
     if code != 0x08:
-        raise DatasetError(f"{quote(name)}: IDX type 0x{code:02x} ({TYPE_NAMES.get(code, 'unknown')}) is not supported; "
-                           "only unsigned-byte files (0x08, as MNIST) are read.")
+        raise DatasetError(f"{quote(name)}: IDX type 0x{code:02x} ({TYPE_NAMES.get(code, 'unknown')}) is not "
+                           "supported; only unsigned-byte files (0x08, as MNIST) are read.")
     shape = struct.unpack(f">{ndim}I", _read_exactly(stream, 4 * ndim, name, "header"))
     return code, shape
 
@@ -122,11 +122,11 @@ def mnist_from_files(train_images=None, train_labels=None, test_images=None, tes
 
     Either IDX files (``*-images-idx3-ubyte[.gz]``, ``*-labels-idx1-ubyte[.gz]``: the train
     pair, and the test pair or none, in which case a seeded 75 / 25 split is made) or one
-    ``.npz`` read by :func:`explorer.models.user_data.from_npz` (arrays ``x_train, y_train``
+    ``.npz`` read by :func:`explorer.models.npz_files.from_npz` (arrays ``x_train, y_train``
     and optionally ``x_test, y_test``). Pixels are scaled to [0, 1] and flattened.
     """
     if npz is not None:
-        from .user_data import from_npz
+        from .npz_files import from_npz
 
         return from_npz(npz, name=name, test_fraction=test_fraction, seed=seed)
     if train_images is None or train_labels is None:
