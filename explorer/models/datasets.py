@@ -20,6 +20,7 @@ import numpy as np
 from .data_folder import MAX_FILES, from_files, from_folder
 from .data_types import (
     MAX_CLASSES,
+    MAX_FEATURES,
     MAX_FILE_BYTES,
     MAX_SAMPLES,
     MAX_VALUES,
@@ -27,6 +28,7 @@ from .data_types import (
     DatasetError,
     card,
     from_arrays,
+    quote,
     split_note,
 )
 from .data_types import seeded_split as _split
@@ -36,7 +38,7 @@ from .user_data import from_csv
 
 __all__ = ["Dataset", "load", "names", "toy_2d", "digits", "mnist_from_files", "DatasetError",
            "from_csv", "from_npz", "from_files", "from_folder", "from_arrays", "read_idx", "card",
-           "MAX_FILE_BYTES", "MAX_FILES", "MAX_SAMPLES", "MAX_VALUES", "MAX_CLASSES"]
+           "MAX_FILE_BYTES", "MAX_FILES", "MAX_SAMPLES", "MAX_FEATURES", "MAX_VALUES", "MAX_CLASSES"]
 
 TOY_SETS = ("moons", "circles", "spirals", "xor")
 
@@ -51,7 +53,7 @@ def load(name: str, **kwargs) -> Dataset:
         return toy_2d(name, **kwargs)
     if name == "digits":
         return digits(**kwargs)
-    raise DatasetError(f"Unknown dataset '{name}'; choose one of {', '.join(names())}.")
+    raise DatasetError(f"Unknown dataset {quote(name)}; choose one of {', '.join(names())}.")
 
 
 def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
@@ -86,7 +88,7 @@ def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
         X += rng.normal(scale=0.0 if noise is None else noise, size=X.shape)
         classes = ["different sign", "same sign"]
     else:
-        raise DatasetError(f"Unknown 2-D set '{name}'; choose one of {', '.join(TOY_SETS)}.")
+        raise DatasetError(f"Unknown 2-D set {quote(name)}; choose one of {', '.join(TOY_SETS)}.")
     X = X.astype(np.float32)
     y = np.asarray(y, dtype=np.int64)
     lo, hi = float(X.min()) - 0.5, float(X.max()) + 0.5

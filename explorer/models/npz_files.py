@@ -91,10 +91,10 @@ def _check_extra(declared: dict, name: str) -> None:
     """``class_names`` and ``image_shape`` are small: refuse them from their headers, before loading."""
     if "class_names" in declared:
         shape, dtype = declared["class_names"]
-        count = math.prod(shape)
-        chars = dtype.itemsize // 4 if dtype.kind == "U" else dtype.itemsize
         if dtype.kind not in "USiu":
             raise DatasetError(f"{quote(name)}: 'class_names' has dtype {dtype}; class names are strings.")
+        count = math.prod(shape)
+        chars = dtype.itemsize // 4 if dtype.kind == "U" else dtype.itemsize
         if count > MAX_CLASSES:
             raise DatasetError(f"{quote(name)}: 'class_names' holds {count:,} names; the limit is {MAX_CLASSES}.")
         if dtype.kind in "US" and chars > MAX_NAME_CHARS:
@@ -171,8 +171,8 @@ def from_npz(source, name: str | None = None, test_fraction: float = 0.25, seed:
                 for field, options in {**TRAIN_KEYS, **TEST_KEYS}.items()}
         if (keys["X_test"] is None) != (keys["y_test"] is None):
             raise DatasetError(f"{quote(name)}: give both X_test and y_test, or neither.")
-        used = {k for k in keys.values() if k is not None} | {k for k in ("class_names", "image_shape") if k in members}
-        declared = {k: _declared(zf, members[k], name) for k in sorted(used)}
+        used = [k for k in keys.values() if k is not None] + [k for k in ("class_names", "image_shape") if k in members]
+        declared = {k: _declared(zf, members[k], name) for k in used}
         check_size(name, 0, 0, sum(zf.getinfo(m).file_size for m in members.values()))
         _check_extra(declared, name)
         shapes = {field: declared[k][0] for field, k in keys.items() if k is not None}
@@ -242,9 +242,8 @@ def _npz_dataset(name, arrays, extra, keys, test_fraction, seed) -> Dataset:
             label_arrays[field] = (np.array([index[c] for c in y], dtype=np.int64), True)
         class_names = known
     elif class_names is None:  # integer labels without names: no empty class for labels that lack 0
-        fields = list(label_arrays)
-        indices, class_names = integer_classes(*(label_arrays[f][0] for f in fields))
-        label_arrays = {f: (y, False) for f, y in zip(fields, indices)}
+        indices, class_names = integer_classes(*(y for y, _ in label_arrays.values()))
+        label_arrays = {field: (y, False) for field, y in zip(label_arrays, indices)}
     if "image_shape" in extra:
         given = np.asarray(extra["image_shape"]).reshape(-1)
         if (given < 1).any():

@@ -263,7 +263,7 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
     features = [k for k in range(columns) if k != j]
     check_size(name, len(spans) - (1 if header else 0), len(features))
     X = np.empty((len(spans), len(features)), dtype=np.float32)
-    label_cells, lines = [], []
+    label_cells, line_numbers = [], []
     data_rows = ([] if header else [first]) + ([second] if second is not None else [])
     n = 0
     for line, row in (r for part in (data_rows, rows) for r in part):
@@ -282,10 +282,10 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
             raise DatasetError(f"{quote(name)}, line {line}, column {quote(names[k])}: {quote(row[k])} is not allowed "
                                "(NaN and Inf are refused; values must be finite, and within float32's range).")
         label_cells.append(row[j])
-        lines.append(line)
+        line_numbers.append(line)
         n += 1
     if n < 2:
         raise DatasetError(f"{quote(name)} has {n} data row; at least 2 are needed for a train / test split.")
-    y, class_names = _labels(label_cells, lines, name, names[j], to_float)
+    y, class_names = _labels(label_cells, line_numbers, name, names[j], to_float)
     return from_arrays(name, X[:n], y, class_names=class_names, feature_names=[names[k] for k in features],
                        test_fraction=test_fraction, seed=seed, check_finite=False)

@@ -48,6 +48,9 @@ def test_digits_are_scaled_and_split_without_overlap():
 def test_unknown_dataset_is_named():
     with pytest.raises(datasets.DatasetError, match="Unknown dataset 'cifar'"):
         datasets.load("cifar")
+    with pytest.raises(datasets.DatasetError, match="Unknown dataset '<img src=x>x+…'") as info:  # quoted, bounded
+        datasets.load("<img src=x>" + "x" * 10_000)
+    assert len(str(info.value)) < 200
 
 
 def _write_idx(path, array, compress=False):
