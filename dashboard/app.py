@@ -178,7 +178,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     template = pn.template.FastListTemplate(
         title=TITLE,
         sidebar=[ShareBox(link_query=link_query), picker],
-        main=[notice, tabs],
+        main=[pn.Column(notice, tabs, sizing_mode="stretch_width")],
         sidebar_width=360,
         accent="#3b6ea5",
         design=offline.Fast,
