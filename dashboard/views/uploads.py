@@ -15,6 +15,8 @@ run.sh) bounds one chunk, not the upload. The limit is held twice:
 from __future__ import annotations
 
 import math
+import threading
+from types import SimpleNamespace
 
 import panel as pn
 import param
@@ -58,7 +60,9 @@ class Uploader(pn.widgets.FileDropper):
         params.setdefault("chunk_size", CHUNK_BYTES)
         params.setdefault("layout", "compact")
         super().__init__(**params)
-        self._received: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._parts: dict[str, dict[int, bytes]] = {}  # filename -> the chunks arrived, by number
+        self._dropped: set[str] = set()  # files refused whose later chunks are ignored
         self._seen: dict[str, int] = {}  # filename -> id of the content arrived() last returned
 
     def files(self) -> dict[str, bytes]:
@@ -73,28 +77,49 @@ class Uploader(pn.widgets.FileDropper):
         return new
 
     def _process_event(self, event):
-        data = event.data
+        """An upload chunk: kept by its number until the file is whole (the server's threads may
+        hand a file's chunks over in any order, or at the same time), then given to FileDropper
+        as one chunk."""
         if event.event_name != "upload_event":
             return super()._process_event(event)
-        name = data["name"]
-        if data["chunk"] == 1:
-            if self.max_files and len({name, *self.value, *self._received}) > self.max_files:
-                self._refuse(f"{bounded(name, MAX_QUOTE)} was not loaded: an upload is at most {self.max_files} files.")
-                return
-            self._received[name] = 0
-        elif name not in self._received:
-            return  # the rest of a file already dropped (or never started)
-        self._received[name] += len(data["data"])
-        held = sum(self._received.values()) + sum(len(v) for other, v in self.value.items() if other != name)
+        with self._lock:
+            whole = self._receive(event.data)
+        if whole is not None:
+            super()._process_event(SimpleNamespace(event_name="upload_event", data={
+                **event.data, "chunk": 1, "total_chunks": 1, "data": whole}))
+
+    def _receive(self, data: dict) -> bytes | None:
+        """Keep one chunk; the file's bytes once all its chunks are here, else None. A file that
+        would take the upload over ``max_bytes`` (or announces more chunks than that allows) is
+        dropped at once, with the rest of its chunks."""
+        name, number, total = data["name"], int(data["chunk"]), int(data["total_chunks"])
+        if name in self._dropped and number != 1:
+            return None  # the rest of a file already dropped
+        self._dropped.discard(name)
+        parts = self._parts.get(name)
+        if parts is None:
+            if self.max_files and len({name, *self.value, *self._parts}) > self.max_files:
+                self._drop(name, f"an upload is at most {self.max_files} files.")
+                return None
+            parts = self._parts[name] = {}
+        if not 1 <= number <= total:
+            return None
+        parts[number] = data["data"]
+        held = (sum(len(chunk) for chunks in self._parts.values() for chunk in chunks.values())
+                + sum(len(v) for other, v in self.value.items() if other != name))
         most_chunks = math.ceil((self.max_bytes + 1) / self.chunk_size)  # FilePond sends ceil((size+1)/chunk)
-        if held > self.max_bytes or data["total_chunks"] > most_chunks:
-            del self._received[name]
-            self._file_buffer.pop(name, None)
-            self._refuse(f"{bounded(name, MAX_QUOTE)} was not loaded: the upload would hold more than {limit_text(self.max_bytes)}.")
-            return
-        if data["chunk"] == data["total_chunks"]:
-            del self._received[name]
-        super()._process_event(event)
+        if held > self.max_bytes or total > most_chunks:
+            self._drop(name, f"the upload would hold more than {limit_text(self.max_bytes)}.")
+            return None
+        if len(parts) < total:
+            return None
+        del self._parts[name]
+        return b"".join(_as_bytes(parts[i]) for i in range(1, total + 1))
+
+    def _drop(self, name: str, why: str) -> None:
+        self._parts.pop(name, None)
+        self._dropped.add(name)
+        self._refuse(f"{bounded(name, MAX_QUOTE)} was not loaded: {why}")
 
     def _refuse(self, message: str) -> None:
         with param.discard_events(self):

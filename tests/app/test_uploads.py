@@ -23,13 +23,33 @@ def test_a_file_in_chunks_arrives_whole_and_text_comes_back_as_bytes():
     assert uploader.refused == ""
 
 
+def test_chunks_handed_over_in_any_order_or_at_once_arrive_whole():
+    """The server's threads may process a file's chunks out of order, or several at the same time."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [bytes([i]) * 10 for i in range(9)]
+    uploader = Uploader(max_bytes=1000, chunk_size=10, multiple=True, max_files=3)
+    events = [SimpleNamespace(event_name="upload_event", data={
+        "name": "reversed.bin", "chunk": number, "total_chunks": len(chunks), "data": chunk,
+        "type": "application/octet-stream"}) for number, chunk in enumerate(chunks, start=1)]
+    for event in reversed(events):
+        uploader._process_event(event)
+    shuffled = [SimpleNamespace(event_name="upload_event", data={**e.data, "name": "threads.bin"}) for e in events]
+    random.Random(0).shuffle(shuffled)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(uploader._process_event, shuffled))
+    assert uploader.files() == {"reversed.bin": b"".join(chunks), "threads.bin": b"".join(chunks)}
+    assert uploader._parts == {} and uploader.refused == ""
+
+
 def test_a_file_over_the_limit_is_dropped_whatever_the_client_announces():
     uploader = Uploader(max_bytes=100, chunk_size=10)
     seen = []
     uploader.param.watch(lambda event: seen.append(event.new), "refused")
     send(uploader, "honest.bin", [b"0" * 10] * 12)  # announces 12 chunks of 10: over 100 bytes
     send(uploader, "liar.bin", [b"0" * 40] * 3)  # 3 chunks may hold 100 bytes; these hold 120
-    assert uploader.value == {} and uploader._file_buffer == {} and uploader._received == {}
+    assert uploader.value == {} and uploader._file_buffer == {} and uploader._parts == {}
     assert seen == ["honest.bin was not loaded: the upload would hold more than 100 bytes.",
                     "liar.bin was not loaded: the upload would hold more than 100 bytes."]
     send(uploader, "stray.bin", [b"y"], total_chunks=2, first=2)  # its chunk 1 was never sent: ignored
