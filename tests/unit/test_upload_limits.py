@@ -196,8 +196,8 @@ HOSTILE = {
     "opcodes under the byte limit": (opcodes_under_the_byte_limit, "pickle holds more than 262,144 opcodes"),
     "many archive entries": (many_entries, "archive has 5,0[0-9][0-9] entries; the limit is 4,112"),
     "legacy torch format": (legacy_format, "Not a readable torch checkpoint: .* zip archive, and this file is not"),
-    "input shape of 15 MB": (input_shape_of_15_mb, r"The input shape must list 1 to 3 sizes, e.g. \[64\] or "
-                                                   r"\[1, 28, 28\]; the file says \['ababab[ab]*… \(15,000 entries\)\."),
+    "input shape of 15 MB": (input_shape_of_15_mb, r"The input shape must list 1 to 3 sizes, e.g. \[64\] or \[1, 28, "
+                                                   r"28\]; the file says \['ababab[ab]*… \(15,000 entries\)\."),
     "input shape of 1 M sizes": (input_shape_of_1_m_sizes, "pickle .* holds 2,00[0-9],[0-9]{3} bytes; the limit"),
     "nested input shape": (nested_input_shape, r"The input shape must be an integer >= 1; the file says \[\[\["),
     "huge integer size": (huge_integer_size, "The input shape is <an integer of 1,994 bits>; no size may pass "
