@@ -151,7 +151,7 @@ def save(model: nn.Module, path, input_shape=None, class_names=None) -> Path:
 
     An ``nn.Sequential`` of Linear / Conv2d / ReLU / AvgPool2d / BatchNorm / Flatten layers is
     saved as a list of layers; any other module made of the layers of :mod:`.graph_spec` is
-    traced with ``torch.fx`` and saved as a graph spec.
+    traced with ``torch.fx`` and saved as a graph spec. Class names are saved as strings.
     """
     input_shape = input_shape or getattr(model, "input_shape", None)
     if input_shape is None:

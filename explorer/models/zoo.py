@@ -1,8 +1,9 @@
 """The model zoo: named, trained networks with model cards, and checkpoint files.
 
 A checkpoint is a plain dictionary that ``torch.load(..., weights_only=True)``
-can read: an architecture *spec* (a list of layer dictionaries), the input shape,
-the class names and the state dict. No pickled Python objects, ever.
+can read: an architecture *spec* (a list of layer dictionaries, or a graph spec for
+any other network, see :mod:`.checkpoints`), the input shape, the class names and the
+state dict. No pickled Python objects, ever.
 
 >>> from explorer import zoo
 >>> "digits-mlp" in zoo.names()
