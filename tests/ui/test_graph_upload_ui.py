@@ -1,7 +1,7 @@
 """A residual MaxPool CNN saved with ``zoo.save(model, path, input_shape=(1, 8, 8))`` (the README's
 recipe; issue 31) is uploaded to the served app and used in every tab.
 
-One server (one process, so that both sessions share its caches) serves two clients: a
+The served app all served tests share (``served_url``, tests/conftest.py) serves two clients: a
 ``bokeh.client`` session that sends the upload as the browser does and reads every tab's text from
 the document, and Chromium, which uploads the file through the upload box and opens every tab.
 Each tab must show its content and no red box; Overview's accuracy is the library's.
@@ -26,7 +26,7 @@ from dashboard.app import TABS
 from dashboard.views.common import percent
 from explorer import datasets, training
 from tests.app.test_graph_model_upload import saved_residual_cnn
-from tests.served import app_tabs, browser_ready, run_until, served_app
+from tests.served import app_tabs, browser_ready, run_until
 
 LONG = 180_000  # ms: a tab's first build on a busy 2-core machine
 NAME = "cnn.pt"
@@ -66,12 +66,6 @@ def accuracy(cnn_file):
     return percent(training.accuracy(services.uploaded_model(cnn_file.read_bytes()), data.X_test, data.y_test))
 
 
-@pytest.fixture(scope="module")
-def url():
-    with served_app(num_procs=1) as address:
-        yield address
-
-
 @pytest.fixture
 def event_loop_of_its_own():
     """bokeh.client needs a current event loop; an earlier test's asyncio.run() leaves none."""
@@ -89,9 +83,9 @@ def _texts(*models) -> str:
 
 
 @pytest.mark.usefixtures("event_loop_of_its_own")
-def test_a_served_session_uploads_the_cnn_and_every_tab_shows_it(url, cnn_file, accuracy):
+def test_a_served_session_uploads_the_cnn_and_every_tab_shows_it(served_url, cnn_file, accuracy):
     """What the browser sends (one upload event with the file's bytes), then each tab opened in turn."""
-    session = pull_session(url=url)
+    session = pull_session(url=served_url)
     try:
         browser_ready(session)
         doc = session.document
@@ -118,9 +112,9 @@ def test_a_served_session_uploads_the_cnn_and_every_tab_shows_it(url, cnn_file, 
 
 
 @pytest.mark.ui
-def test_upload_the_cnn_in_chromium_and_open_every_tab(url, page, cnn_file, accuracy, artifacts):
+def test_upload_the_cnn_in_chromium_and_open_every_tab(served_url, page, cnn_file, accuracy, artifacts):
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(url)
+    page.goto(served_url)
     page.wait_for_selector("text=Test accuracy (measured now)")
     page.locator(".model-upload input[type=file]").set_input_files(str(cnn_file))
     page.locator(".upload-status p", has_text=f"Loaded upload: {NAME}").first.wait_for(timeout=LONG)
