@@ -27,18 +27,16 @@ from torch import nn
 from .. import nets
 from .declared_graph import GraphSpecError, check_graph
 from .declared_sizes import (
-    MAX_MESSAGE_CHARS,
     SizeLimitError,
     check_archive,
     check_spec,
     check_tensors,
     checked_class_names,
     checked_input_shape,
-    quoted,
-    shortened,
 )
 from .graph_spec import NONLINEAR_TYPES, GraphModel
 from .graph_trace import graph_spec_of
+from .messages import MAX_MESSAGE_CHARS, quoted, shortened
 
 FORMAT = "network-explorer-checkpoint"
 MAX_UPLOAD_BYTES = 50 * 2**20

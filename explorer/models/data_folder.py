@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .data_types import Dataset, DatasetError, quote, quote_list
+from .data_types import Dataset, DatasetError
+from .messages import quote_list, quoted
 from .idx_files import TYPE_NAMES, _name_and_stream, idx_header, mnist_from_files
 from .npz_files import from_npz
 from .user_data import from_csv
@@ -145,7 +146,7 @@ def _groups(folder: Path) -> tuple[list[tuple[str, str, dict]], dict[str, str]]:
             try:
                 files = {p.name: p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")}
             except OSError as exc:
-                skipped[f"{path.name}/"] = f"{quote(path.name)} could not be listed ({exc.strerror})."
+                skipped[f"{path.name}/"] = f"{quoted(path.name)} could not be listed ({exc.strerror})."
                 continue
             not_data = _not_data(files)
             skipped.update({f"{path.name}/{n}": NOT_DATA for n in not_data})
@@ -177,24 +178,24 @@ def from_folder(folder, progress=None) -> tuple[dict[str, Dataset], dict[str, st
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise DatasetError(f"{quote(folder)} is not a folder.")
+        raise DatasetError(f"{quoted(folder)} is not a folder.")
     try:
         groups, refused = _groups(folder)
     except OSError as exc:
-        raise DatasetError(f"{quote(folder)} could not be listed ({exc.strerror}).") from None
+        raise DatasetError(f"{quoted(folder)} could not be listed ({exc.strerror}).") from None
     shared = Counter(preferred for preferred, _, _ in groups)
     found = {}
     for i, (preferred, alternative, files) in enumerate(groups):
         name = preferred if shared[preferred] == 1 else alternative
         if name in found or name in refused:
-            refused[alternative] = f"Another dataset of the folder is named {quote(name)}; this one is skipped."
+            refused[alternative] = f"Another dataset of the folder is named {quoted(name)}; this one is skipped."
         else:
             try:
                 found[name] = from_files(files, name=name)
             except DatasetError as exc:
                 refused[name] = str(exc)
             except Exception as exc:  # a reader's bug must not hide the folder's other datasets either
-                refused[name] = f"{quote(name)} could not be read ({type(exc).__name__})."
+                refused[name] = f"{quoted(name)} could not be read ({type(exc).__name__})."
         if progress:
             progress(i + 1, len(groups))
     return found, refused

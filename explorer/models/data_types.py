@@ -20,55 +20,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .declared_sizes import MAX_INPUT_ENTRIES
+from .declared_sizes import MAX_CLASS_NAME_CHARS, MAX_CLASSES, MAX_INPUT_ENTRIES
+from .messages import bounded_message, quoted
 
 __all__ = ["Dataset", "DatasetError", "MAX_FILE_BYTES", "MAX_SAMPLES", "MAX_VALUES", "MAX_FEATURES", "MAX_CLASSES",
-           "MAX_NAME_CHARS", "MAX_MESSAGE_CHARS", "quote", "quote_list", "check_size", "seeded_split", "split_note",
+           "MAX_CLASS_NAME_CHARS", "check_size", "seeded_split", "split_note",
            "integer_classes", "from_arrays", "card"]
 
 MAX_FILE_BYTES = 200 * 2**20  # a file (or its uncompressed content) may hold at most 200 MB
 MAX_SAMPLES = 100_000         # train + test
 MAX_VALUES = 2**26            # input values in all (67 M: 256 MB as float32; MNIST's 70,000 x 784 fit)
 MAX_FEATURES = MAX_INPUT_ENTRIES  # values per sample: what a model's input may hold (2^20, e.g. 3 x 512 x 512)
-MAX_CLASSES = 1000
-MAX_NAME_CHARS = 200          # one class name
-MAX_MESSAGE_CHARS = 500       # an error message, quoted user text included
-
-
-def quote(text, limit: int = 80) -> str:
-    r"""``text`` quoted for a message as :func:`repr` quotes it (control characters escaped), at most
-    ``limit`` characters between the quotes: a longer text is cut and ends in '…'. Nothing is escaped
-    for HTML (whoever renders the message does that).
-
-    >>> quote("x1"), quote("a" * 100, limit=5), quote("line\nbreak")
-    ("'x1'", "'aaaa…'", "'line\\nbreak'")
-    """
-    shown = repr(str(text)[:limit + 1])  # a slice first: a huge text is never copied whole
-    return shown if len(shown) <= limit + 2 else shown[:limit] + "…" + shown[0]
-
-
-def quote_list(items, most: int = 4) -> str:
-    """The first ``most`` of ``items``, each quoted by :func:`quote`, and how many more there are.
-
-    >>> quote_list(["x", "y"]), quote_list(range(10), most=2)
-    ("'x', 'y'", "'0', '1' and 8 more")
-    """
-    items = list(items)
-    shown = ", ".join(quote(item) for item in items[:most])
-    return shown if len(items) <= most else f"{shown} and {len(items) - most:,} more"
 
 
 class DatasetError(ValueError):
     """A dataset that cannot be made or read; the text names the file, row, column or field.
 
-    The text is bounded (:data:`MAX_MESSAGE_CHARS`; a longer one is cut and ends in '…'), so a
+    The text is bounded (:data:`~explorer.models.messages.MAX_MESSAGE_CHARS`; a longer one is cut and ends in '…'), so a
     message never grows with what a file holds.
     """
 
     def __init__(self, message: str):
-        if len(message) > MAX_MESSAGE_CHARS:
-            message = message[:MAX_MESSAGE_CHARS - 1] + "…"
-        super().__init__(message)
+        super().__init__(bounded_message(message))
 
 
 @dataclass
@@ -109,7 +82,7 @@ class Dataset:
 def check_size(what: str, samples: int, values_per_sample: int, file_bytes: int | None = None) -> None:
     """Refuse, before anything is allocated, a dataset over the stated limits (:data:`MAX_SAMPLES`,
     :data:`MAX_FEATURES`, :data:`MAX_VALUES`, :data:`MAX_FILE_BYTES`); ``what`` is the file's name."""
-    what = quote(what)
+    what = quoted(what)
     if file_bytes is not None and file_bytes > MAX_FILE_BYTES:
         raise DatasetError(f"{what} holds {file_bytes / 2**20:.0f} MB; the limit is "
                            f"{MAX_FILE_BYTES // 2**20} MB.")
@@ -141,7 +114,7 @@ def _check_finite(name: str, field: str, X: np.ndarray) -> None:
     bad = ~np.isfinite(X)
     if bad.any():
         i, j = np.argwhere(bad)[0]
-        raise DatasetError(f"{quote(name)} ({field}): sample {i}, value {j} is {X[i, j]} "
+        raise DatasetError(f"{quoted(name)} ({field}): sample {i}, value {j} is {X[i, j]} "
                            "(NaN and Inf are not allowed).")
 
 
@@ -172,7 +145,7 @@ def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, ima
     defaults to the data's value range; ``image_shape`` must multiply to ``D``. NaN and Inf
     are refused (``check_finite=False`` skips the check for inputs that cannot hold them, such as bytes).
     """
-    shown = quote(name)
+    shown = quoted(name)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     if X.ndim != 2:
@@ -209,10 +182,10 @@ def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, ima
     class_names = [str(c) for c in class_names]
     if k > len(class_names):
         raise DatasetError(f"{shown}: label {k - 1} but only {len(class_names)} class names.")
-    long_name = next((c for c in class_names if len(c) > MAX_NAME_CHARS), None)
+    long_name = next((c for c in class_names if len(c) > MAX_CLASS_NAME_CHARS), None)
     if long_name is not None:
-        raise DatasetError(f"{shown}: the class name {quote(long_name)} has {len(long_name):,} characters; "
-                           f"the limit is {MAX_NAME_CHARS}.")
+        raise DatasetError(f"{shown}: the class name {quoted(long_name)} has {len(long_name):,} characters; "
+                           f"the limit is {MAX_CLASS_NAME_CHARS}.")
     if image_shape is not None:
         image_shape = tuple(int(s) for s in image_shape)
         if len(image_shape) == 3 and image_shape[0] == 1:

@@ -28,9 +28,9 @@ from .data_types import (
     DatasetError,
     card,
     from_arrays,
-    quote,
     split_note,
 )
+from .messages import quoted
 from .data_types import seeded_split as _split
 from .idx_files import mnist_from_files, read_idx
 from .npz_files import from_npz
@@ -53,7 +53,7 @@ def load(name: str, **kwargs) -> Dataset:
         return toy_2d(name, **kwargs)
     if name == "digits":
         return digits(**kwargs)
-    raise DatasetError(f"Unknown dataset {quote(name)}; choose one of {', '.join(names())}.")
+    raise DatasetError(f"Unknown dataset {quoted(name)}; choose one of {', '.join(names())}.")
 
 
 def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
@@ -88,7 +88,7 @@ def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
         X += rng.normal(scale=0.0 if noise is None else noise, size=X.shape)
         classes = ["different sign", "same sign"]
     else:
-        raise DatasetError(f"Unknown 2-D set {quote(name)}; choose one of {', '.join(TOY_SETS)}.")
+        raise DatasetError(f"Unknown 2-D set {quoted(name)}; choose one of {', '.join(TOY_SETS)}.")
     X = X.astype(np.float32)
     y = np.asarray(y, dtype=np.int64)
     lo, hi = float(X.min()) - 0.5, float(X.max()) + 0.5

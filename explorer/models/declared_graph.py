@@ -6,7 +6,7 @@ and dilation d over n entries, ``floor((n + 2p - d(k - 1) - 1) / s) + 1``). The 
 those of :mod:`explorer.models.declared_sizes` (input, activation per node, weights, ``MAX_NODES``
 nodes), and ``MAX_NODE_INPUTS`` inputs a node. A node whose inputs name an unknown or later
 node, a missing or out-of-range setting, or a negative size is refused with the node and the
-field named, quoting the file's values bounded (:func:`~explorer.models.declared_sizes.quoted`).
+field named, quoting the file's values bounded (:func:`~explorer.models.messages.quoted`).
 
 >>> spec = [{"name": "c", "type": "conv2d", "in": 1, "out": 4, "kernel": [3, 3], "stride": [1, 1],
 ...          "padding": [1, 1], "dilation": [1, 1], "groups": 1, "padding_mode": "zeros", "bias": True,
@@ -30,9 +30,8 @@ from .declared_sizes import (
     SizeLimitError,
     _count,
     checked_input_shape,
-    quoted,
-    shortened,
 )
+from .messages import quoted, shortened
 from .graph_spec import NODE_TYPES
 
 MAX_NODE_INPUTS = 256  # the inputs of one add or cat

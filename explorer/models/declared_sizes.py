@@ -14,10 +14,7 @@ Every message quotes what the file says through :func:`quoted` (at most
 ``MAX_QUOTE_CHARS`` characters, never the whole value: a 15 MB list or a nest of shared
 lists costs no more to quote than a number).
 
->>> quoted([7] * 10**6)
-'[7, 7, 7, 7, 7, 7, ...]'
->>> quoted(["ab" * 500] * 15_000)  # a repr of 15 MB
-"['ababababababababababababababababababababababababababababababababababababababa…"
+See :mod:`explorer.models.messages`.
 """
 
 from __future__ import annotations
@@ -25,10 +22,11 @@ from __future__ import annotations
 import io
 import math
 import pickletools
-import reprlib
 import zipfile
 
 import torch
+
+from .messages import MAX_QUOTE_CHARS, quoted, shortened
 
 MAX_INPUT_ENTRIES = 2**20  # one input sample: e.g. 3 x 512 x 512
 MAX_ACTIVATION_ENTRIES = 2**22  # the largest layer output, per sample; also the largest size a file may declare
@@ -39,10 +37,8 @@ MAX_TENSORS = 4096  # tensors of the state dict (torch reads each one's storage 
 MAX_ARCHIVE_ENTRIES = MAX_TENSORS + 16  # a storage each, the pickle and torch's few small records
 MAX_PICKLE_BYTES = 2**20  # the pickle (data.pkl) unpacked; a 4096-node graph's takes 0.7 MB
 MAX_PICKLE_OPCODES = 2**18  # about 0.5 s for torch's weights-only unpickler; a 4096-node graph has 200,000
-MAX_CLASSES = 1000  # class names, as for datasets
-MAX_CLASS_NAME_CHARS = 200
-MAX_QUOTE_CHARS = 80  # what a message quotes of one value from the file
-MAX_MESSAGE_CHARS = 500  # a whole message
+MAX_CLASSES = 1000  # class names (of a checkpoint and of a dataset)
+MAX_CLASS_NAME_CHARS = 200  # one class name
 
 
 class SizeLimitError(ValueError):
@@ -51,38 +47,6 @@ class SizeLimitError(ValueError):
 
 class _Mismatch(SizeLimitError):
     """A layer does not accept the shape the layers before it produce."""
-
-
-class _ShortRepr(reprlib.Repr):
-    """``reprlib``'s bounded repr; a string shows its start, and an integer too long to write out
-    (Python refuses past 4300 digits) its size."""
-
-    def repr_str(self, x, level):
-        return repr(x[:self.maxstring + 1])  # cut with '…' by quoted()
-
-    def repr_int(self, x, level):
-        if x.bit_length() > 64:
-            return f"<an integer of {x.bit_length():,} bits>"
-        return repr(x)
-
-
-_SHORT = _ShortRepr()
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, MAX_QUOTE_CHARS, MAX_QUOTE_CHARS
-
-
-def quoted(value) -> str:
-    """``repr(value)`` for a message: at most ``MAX_QUOTE_CHARS`` characters, cut with '…'.
-
-    Only the first few items of a container and the first characters of a string are read.
-    """
-    text = _SHORT.repr(value)
-    return text if len(text) <= MAX_QUOTE_CHARS else text[:MAX_QUOTE_CHARS - 1] + "…"
-
-
-def shortened(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
-    """``text`` (a name or a message from elsewhere) cut to ``limit`` characters with '…'."""
-    text = str(text[:limit + 1]) if isinstance(text, str) else quoted(text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def check_archive(data: bytes) -> None:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data_types import Dataset, DatasetError, check_size, from_arrays, quote
+from .data_types import Dataset, DatasetError, check_size, from_arrays
+from .messages import quoted
 
 __all__ = ["read_idx", "idx_header", "mnist_from_files", "is_gzip"]
 
@@ -45,13 +46,13 @@ def _name_and_stream(source, name: str | None):
     else:
         path = Path(source)
         if not path.is_file():
-            raise DatasetError(f"{quote(path)} is not a file.")
+            raise DatasetError(f"{quoted(path)} is not a file.")
         name = name or path.name
         check_size(name, 0, 0, path.stat().st_size)
         try:
             raw = open(path, "rb")
         except OSError as exc:
-            raise DatasetError(f"{quote(name)} could not be opened ({exc.strerror}).") from None
+            raise DatasetError(f"{quoted(name)} could not be opened ({exc.strerror}).") from None
     head = raw.read(2)
     raw.seek(0)
     return name, (gzip.GzipFile(fileobj=raw) if is_gzip(head) else raw)
@@ -61,9 +62,9 @@ def _read_exactly(stream, count: int, name: str, what: str) -> bytes:
     try:
         data = stream.read(count)
     except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream
-        raise DatasetError(f"{quote(name)}: the gzip data is damaged ({exc}).") from None
+        raise DatasetError(f"{quoted(name)}: the gzip data is damaged ({exc}).") from None
     if len(data) != count:
-        raise DatasetError(f"{quote(name)} is truncated: the {what} should hold {count} bytes but holds {len(data)}.")
+        raise DatasetError(f"{quoted(name)} is truncated: the {what} should hold {count} bytes but holds {len(data)}.")
     return data
 
 
@@ -71,11 +72,11 @@ def idx_header(stream, name: str = "the file") -> tuple[int, tuple]:
     """Read and check the magic number and the declared sizes: ``(type code, shape)``."""
     magic = _read_exactly(stream, 4, name, "magic number")
     if magic[0] != 0 or magic[1] != 0 or magic[3] == 0:
-        raise DatasetError(f"{quote(name)} is not an IDX file (bad magic number 0x{magic.hex()}; "
+        raise DatasetError(f"{quoted(name)} is not an IDX file (bad magic number 0x{magic.hex()}; "
                            "IDX files start with 0x0000, a type byte and the number of dimensions).")
     code, ndim = magic[2], magic[3]
     if code != 0x08:
-        raise DatasetError(f"{quote(name)}: IDX type 0x{code:02x} ({TYPE_NAMES.get(code, 'unknown')}) is not "
+        raise DatasetError(f"{quoted(name)}: IDX type 0x{code:02x} ({TYPE_NAMES.get(code, 'unknown')}) is not "
                            "supported; only unsigned-byte files (0x08, as MNIST) are read.")
     shape = struct.unpack(f">{ndim}I", _read_exactly(stream, 4 * ndim, name, "header"))
     return code, shape
@@ -91,15 +92,15 @@ def read_idx(source, name: str | None = None, kind: str | None = None) -> np.nda
     with stream:
         _, shape = idx_header(stream, name)
         if kind == "labels" and len(shape) != 1:
-            raise DatasetError(f"{quote(name)}: labels must be one-dimensional, but the header declares shape {shape}.")
+            raise DatasetError(f"{quoted(name)}: labels must be one-dimensional, but the header declares shape {shape}.")
         if kind == "images" and len(shape) not in (3, 4):
-            raise DatasetError(f"{quote(name)}: images must be (N, H, W) or (N, C, H, W), but the header declares "
+            raise DatasetError(f"{quoted(name)}: images must be (N, H, W) or (N, C, H, W), but the header declares "
                                f"shape {shape}.")
         count = math.prod(shape)
         check_size(name, shape[0], count // shape[0] if shape[0] else 0)
         data = _read_exactly(stream, count, name, f"data for shape {shape}")
         if stream.read(1):
-            raise DatasetError(f"{quote(name)} holds more data than its header declares for shape {shape}.")
+            raise DatasetError(f"{quoted(name)} holds more data than its header declares for shape {shape}.")
     return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 

@@ -33,9 +33,8 @@ from .data_types import (
     check_size,
     from_arrays,
     integer_classes,
-    quote,
-    quote_list,
 )
+from .messages import quote_list, quoted
 
 __all__ = ["from_csv", "read_bytes"]
 
@@ -51,13 +50,13 @@ def read_bytes(source, name: str | None = None) -> tuple[str, bytes]:
     else:
         path = Path(source)
         if not path.is_file():
-            raise DatasetError(f"{quote(path)} is not a file.")
+            raise DatasetError(f"{quoted(path)} is not a file.")
         name = name or path.name
         check_size(name, 0, 0, path.stat().st_size)
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise DatasetError(f"{quote(name)} could not be read ({exc.strerror}).") from None
+            raise DatasetError(f"{quoted(name)} could not be read ({exc.strerror}).") from None
     check_size(name, 0, 0, len(data))
     return name, data
 
@@ -122,7 +121,7 @@ def _sniff_delimiter(data: bytes, spans: list, name: str) -> str:
             return other
     words = {",": "','", ";": "';'", "\t": "tab"}
     both = " and ".join(words[d] for d in even)
-    raise DatasetError(f"{quote(name)}: both {both} split every line into equally many cells, and the commas are "
+    raise DatasetError(f"{quoted(name)}: both {both} split every line into equally many cells, and the commas are "
                        "not all decimal commas, so the separator is ambiguous; save the file with ',' and decimal "
                        "points (or ';' and decimal commas), or give the delimiter.")
 
@@ -136,16 +135,16 @@ def _label_index(label, header: list[str] | None, columns: int, name: str) -> in
             label = int(stripped)
         except ValueError:
             known = f"; the columns are {quote_list(header)}" if header else " (the file has no header row)"
-            raise DatasetError(f"{quote(name)}: no column named {quote(stripped)}{known}.") from None
+            raise DatasetError(f"{quoted(name)}: no column named {quoted(stripped)}{known}.") from None
     index = {"first": 0, "last": columns - 1}.get(label, label)
     if not -columns <= int(index) < columns:
-        raise DatasetError(f"{quote(name)}: label column {int(index)} does not exist; the file has {columns} columns.")
+        raise DatasetError(f"{quoted(name)}: label column {int(index)} does not exist; the file has {columns} columns.")
     return int(index) % columns
 
 
 def _labels(cells: list[str], lines: list[int], name: str, column: str, to_float=float):
     """Class indices and names of a label column (see :func:`from_csv`); anything else refused."""
-    where = f"{quote(name)}, line {{}}, column {quote(column)}"
+    where = f"{quoted(name)}, line {{}}, column {quoted(column)}"
     try:
         numbers = np.array([to_float(c) for c in cells])
     except ValueError:
@@ -153,15 +152,15 @@ def _labels(cells: list[str], lines: list[int], name: str, column: str, to_float
     if numbers is not None:  # all numbers: they must be integers (1.0 is, 1.5 is not)
         bad = np.flatnonzero(~np.isfinite(numbers) | (numbers != np.round(numbers)))
         if len(bad):
-            raise DatasetError(f"{where.format(lines[bad[0]])}: label {quote(cells[bad[0]])} is neither an integer "
+            raise DatasetError(f"{where.format(lines[bad[0]])}: label {quoted(cells[bad[0]])} is neither an integer "
                                "nor a name (labels are integers 0, 1, ... or names).")
         if len(numbers) and numbers.min() < 0:
             i = int(np.argmin(numbers))
-            raise DatasetError(f"{where.format(lines[i])}: label {quote(cells[i])} is negative; integer labels are "
+            raise DatasetError(f"{where.format(lines[i])}: label {quoted(cells[i])} is negative; integer labels are "
                                "0, 1, 2, ...")
         if len(numbers) and numbers.max() >= MAX_CLASSES:
             i = int(np.argmax(numbers))
-            raise DatasetError(f"{where.format(lines[i])}: label {quote(cells[i])}; integer labels must be below "
+            raise DatasetError(f"{where.format(lines[i])}: label {quoted(cells[i])}; integer labels must be below "
                                f"{MAX_CLASSES}.")
         (values,), names = integer_classes(numbers.astype(np.int64))
         return values, names
@@ -169,11 +168,11 @@ def _labels(cells: list[str], lines: list[int], name: str, column: str, to_float
         if not cell:
             raise DatasetError(f"{where.format(line)}: the label is empty.")
         if _is_number(cell, to_float) and not cell.lstrip("+-").isdigit():
-            raise DatasetError(f"{where.format(line)}: label {quote(cell)} is neither an integer nor a name "
+            raise DatasetError(f"{where.format(line)}: label {quoted(cell)} is neither an integer nor a name "
                                "(labels are integers 0, 1, ... or names).")
     names = sorted(set(cells))
     if len(names) > MAX_CLASSES:
-        raise DatasetError(f"{quote(name)}, column {quote(column)}: {len(names):,} different labels; the limit is "
+        raise DatasetError(f"{quoted(name)}, column {quoted(column)}: {len(names):,} different labels; the limit is "
                            f"{MAX_CLASSES}.")
     index = {n: k for k, n in enumerate(names)}
     return np.array([index[c] for c in cells], dtype=np.int64), names
@@ -188,7 +187,7 @@ def _rows(lines: list[str], delimiter: str, name: str):
         except StopIteration:
             return
         except csv.Error as exc:  # e.g. a cell over csv's field size limit, or a NUL byte
-            raise DatasetError(f"{quote(name)}, line {reader.line_num}: {exc}.") from None
+            raise DatasetError(f"{quoted(name)}, line {reader.line_num}: {exc}.") from None
         cells = [c.strip() for c in row]
         if any(cells):
             yield reader.line_num, cells
@@ -199,9 +198,9 @@ def _not_a_number(cell: str, delimiter: str) -> str:
     if not cell:
         return "is empty"
     if delimiter == "," and "," in cell and _is_number(cell, _decimal_float):
-        return (f"{quote(cell)} has a decimal comma, which is read only when ';' or a tab separates the columns "
+        return (f"{quoted(cell)} has a decimal comma, which is read only when ';' or a tab separates the columns "
                 "(save the file with decimal points, or with ';' between the columns)")
-    return f"{quote(cell)} is not a number"
+    return f"{quoted(cell)} is not a number"
 
 
 def from_csv(source, label="last", header="auto", name: str | None = None, delimiter: str | None = None,
@@ -228,22 +227,22 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
     check_size(name, lines_upper - 1, 0)  # before the lines are scanned one by one (one may be a header)
     spans = _line_spans(data)
     if not spans:
-        raise DatasetError(f"{quote(name)} is empty.")
+        raise DatasetError(f"{quoted(name)} is empty.")
     if delimiter is not None and (len(delimiter) != 1 or delimiter in '\n\r"'):
-        raise DatasetError(f"The separator {quote(delimiter)} must be one character (not a quote or a line end).")
+        raise DatasetError(f"The separator {quoted(delimiter)} must be one character (not a quote or a line end).")
     delimiter = delimiter or _sniff_delimiter(data, spans, name)
     widest = max(data.count(delimiter.encode(), start, end) for _, start, end in spans) + 1
     check_size(name, len(spans) - 1, widest - 1)  # cells, before any is parsed
     try:
         lines = data.decode("utf-8-sig").split("\n")
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{quote(name)} is not a UTF-8 text file (byte {exc.start}).") from None
+        raise DatasetError(f"{quoted(name)} is not a UTF-8 text file (byte {exc.start}).") from None
     del data  # its lines replace it
     to_float = float if delimiter == "," else _decimal_float
     rows = _rows(lines, delimiter, name)
     first = next(rows, None)
     if first is None:
-        raise DatasetError(f"{quote(name)} holds no cell.")
+        raise DatasetError(f"{quoted(name)} holds no cell.")
     second = next(rows, None)
     if header == "auto":  # a decimal comma counts as a number here, so that a bad cell is not blamed on a header
         header = second is not None and any(not _is_number(a, _decimal_float) and _is_number(b, _decimal_float)
@@ -251,13 +250,13 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
     columns = len(first[1])
     if columns < 2:
         shown = "tab" if delimiter == "\t" else repr(delimiter)
-        raise DatasetError(f"{quote(name)}: line {first[0]} has {columns} column; a table needs at least one feature "
+        raise DatasetError(f"{quoted(name)}: line {first[0]} has {columns} column; a table needs at least one feature "
                            f"column and a label column (separated by {shown}).")
     head = first[1] if header else None
     if head is not None:
         dup = next((h for h, n in Counter(head).items() if n > 1), None)
         if dup is not None:
-            raise DatasetError(f"{quote(name)}: the header names column {quote(dup)} twice.")
+            raise DatasetError(f"{quoted(name)}: the header names column {quoted(dup)} twice.")
     j = _label_index(label, head, columns, name)
     names = head or [f"column {k}" for k in range(columns)]
     features = [k for k in range(columns) if k != j]
@@ -268,24 +267,24 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
     n = 0
     for line, row in (r for part in (data_rows, rows) for r in part):
         if len(row) != columns:
-            raise DatasetError(f"{quote(name)}, line {line}: {len(row)} columns where line {first[0]} has {columns} "
+            raise DatasetError(f"{quoted(name)}, line {line}: {len(row)} columns where line {first[0]} has {columns} "
                                "(ragged rows).")
         try:
             X[n] = [to_float(row[k]) for k in features]
         except ValueError:
             k = next(k for k in features if not _is_number(row[k], to_float))
-            raise DatasetError(f"{quote(name)}, line {line}, column {quote(names[k])}: "
+            raise DatasetError(f"{quoted(name)}, line {line}, column {quoted(names[k])}: "
                                f"{_not_a_number(row[k], delimiter)}.") from None
         bad = ~np.isfinite(X[n])
         if bad.any():
             k = features[int(np.argmax(bad))]
-            raise DatasetError(f"{quote(name)}, line {line}, column {quote(names[k])}: {quote(row[k])} is not allowed "
+            raise DatasetError(f"{quoted(name)}, line {line}, column {quoted(names[k])}: {quoted(row[k])} is not allowed "
                                "(NaN and Inf are refused; values must be finite, and within float32's range).")
         label_cells.append(row[j])
         line_numbers.append(line)
         n += 1
     if n < 2:
-        raise DatasetError(f"{quote(name)} has {n} data row; at least 2 are needed for a train / test split.")
+        raise DatasetError(f"{quoted(name)} has {n} data row; at least 2 are needed for a train / test split.")
     y, class_names = _labels(label_cells, line_numbers, name, names[j], to_float)
     return from_arrays(name, X[:n], y, class_names=class_names, feature_names=[names[k] for k in features],
                        test_fraction=test_fraction, seed=seed, check_finite=False)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from explorer import datasets
-from explorer.models import data_types, user_data
+from explorer.models import data_types, messages, user_data
 
 ROWS = [(0.5, 1.25, "cat"), (2.0, -3.5, "dog"), (4.75, 0.0, "cat"), (-1.0, 8.5, "bird")]
 
@@ -309,15 +309,15 @@ def test_a_readme_next_to_idx_files_is_skipped_not_read(tmp_path):
 # -- bounded messages --------------------------------------------------------------------------------
 
 def test_quote_bounds_and_escapes_user_text():
-    assert data_types.quote("iris") == "'iris'"
-    assert data_types.quote("a" * 80) == "'" + "a" * 80 + "'"  # exactly at the limit: whole
-    assert data_types.quote("a" * 81) == "'" + "a" * 79 + "…'"
-    assert data_types.quote("x" * 10**7, limit=10) == "'xxxxxxxxx…'"
-    assert data_types.quote("bad\nname\x00") == "'bad\\nname\\x00'"
-    assert data_types.quote("<img src=x onerror=alert(1)>") == "'<img src=x onerror=alert(1)>'"  # not HTML-escaped
-    assert data_types.quote_list([f"c{i}" for i in range(100_000)]) == "'c0', 'c1', 'c2', 'c3' and 99,996 more"
+    assert messages.quoted("iris") == "'iris'"
+    assert messages.quoted("a" * 80) == "'" + "a" * 80 + "'"  # exactly at the limit: whole
+    assert messages.quoted("a" * 81) == "'" + "a" * 79 + "…'"
+    assert messages.quoted("x" * 10**7, limit=10) == "'xxxxxxxxx…'"
+    assert messages.quoted("bad\nname\x00") == "'bad\\nname\\x00'"
+    assert messages.quoted("<img src=x onerror=alert(1)>") == "'<img src=x onerror=alert(1)>'"  # not HTML-escaped
+    assert messages.quote_list([f"c{i}" for i in range(100_000)]) == "'c0', 'c1', 'c2', 'c3' and 99,996 more"
     long = datasets.DatasetError("x" * 10_000)
-    assert len(str(long)) == data_types.MAX_MESSAGE_CHARS and str(long).endswith("…")
+    assert len(str(long)) == messages.MAX_MESSAGE_CHARS and str(long).endswith("…")
 
 
 def test_messages_quote_names_cells_and_columns_bounded(tmp_path):
@@ -331,7 +331,7 @@ def test_messages_quote_names_cells_and_columns_bounded(tmp_path):
     header = ",".join(f"h{i}" * 50 for i in range(5000)) + ",l"
     message = refused(r"no column named 'kind'; the columns are 'h0h0.*and 4,997 more", datasets.from_csv,
                       (header + "\n" + "1," * 5000 + "0\n").encode(), label="kind")
-    assert len(message) <= data_types.MAX_MESSAGE_CHARS
+    assert len(message) <= messages.MAX_MESSAGE_CHARS
     message = refused(r"label 'c+…' in 'y' is not in class_names", datasets.from_npz,
                       npz({"X": np.zeros((2, 2)), "y": np.array(["c" * 150, "a"]), "class_names": np.array(["a"])}))
     assert len(message) < 200

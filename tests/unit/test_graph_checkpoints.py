@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from explorer import datasets, nets, training, zoo
-from explorer.models import checkpoints, declared_sizes, graph_spec
+from explorer.models import checkpoints, graph_spec, messages
 from explorer.models.graph_spec import GraphModel
 
 
@@ -186,9 +186,9 @@ HOSTILE_GRAPHS = {
                                            {"w": torch.zeros(200)}), "the name must be a new identifier"),
     "name of 300,000 characters": (lambda: _graph_file([_conv("n" * 300_000, 1, 2, 3), *_head("c", 72)], [1, 8, 8],
                                                        {"w": torch.zeros(200)}),
-                                   r"Node 0 \('nnnn*…, conv2d\): the name must be a new identifier"),
+                                   r"Node 0 \('nnnn*…', conv2d\): the name must be a new identifier"),
     "type of 300,000 characters": (lambda: _graph_file([{"name": "t", "type": "t" * 300_000, "inputs": ["input"]}],
-                                                       [2], {}), r"Node 0 \('t', tttt*…\): type 'tttt*… is not"),
+                                                       [2], {}), r"Node 0 \('t', tttt*…\): type 'tttt*…' is not"),
     "4,097 nodes": (lambda: _graph_file([_conv("c", 1, 2, 3)] * 4097, [1, 8, 8], {}),
                     "The graph has 4,097 nodes; the limit is 4,096"),
     "an add of 100,000 inputs": (lambda: _graph_file([{"name": "s", "type": "add", "inputs": ["input"] * 100_000}],
@@ -208,7 +208,7 @@ def test_hostile_graph_specs_are_refused_with_the_node_named(case, monkeypatch):
     monkeypatch.setattr(checkpoints, "GraphModel", lambda *args, **kwargs: pytest.fail("a model was built"))
     with pytest.raises((zoo.CheckpointError, nets.UnsupportedLayerError), match=message) as refusal:
         zoo.load_file(make())
-    assert len(str(refusal.value)) <= declared_sizes.MAX_MESSAGE_CHARS
+    assert len(str(refusal.value)) <= messages.MAX_MESSAGE_CHARS
 
 
 def test_graph_refusals_allocate_almost_nothing(tmp_path):

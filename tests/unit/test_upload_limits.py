@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from explorer import zoo
-from explorer.models import checkpoints, declared_sizes
+from explorer.models import checkpoints, declared_sizes, messages
 
 
 def _checkpoint(layers, input_shape, state) -> bytes:
@@ -203,7 +203,7 @@ HOSTILE = {
     "huge integer size": (huge_integer_size, "The input shape is <an integer of 1,994 bits>; no size may pass "
                                              "4,194,304"),
     "10,000 class names": (many_class_names, "The file names 10,000 classes; the limit is 1,000"),
-    "long class name": (long_class_name, r"Class name 1 \('xxxx*…\) has 300,000 characters; the limit is 200"),
+    "long class name": (long_class_name, r"Class name 1 \('xxxx*…'\) has 300,000 characters; the limit is 200"),
     "class name not a string": (class_name_not_a_string, r"Class name 1 must be a string; the file says \[0, 0, "),
 }
 
@@ -218,7 +218,7 @@ def test_hostile_checkpoints_are_refused_with_the_limit_named(case, monkeypatch)
         monkeypatch.setattr(checkpoints, builder, lambda *args, **kwargs: pytest.fail("a model was built"))
     with pytest.raises(zoo.CheckpointError, match=message) as refusal:
         zoo.load_file(data)
-    assert len(str(refusal.value)) <= declared_sizes.MAX_MESSAGE_CHARS
+    assert len(str(refusal.value)) <= messages.MAX_MESSAGE_CHARS
 
 
 @pytest.mark.parametrize("make", [many_opcodes, opcodes_under_the_byte_limit, many_entries, legacy_format,
@@ -235,10 +235,10 @@ def test_torch_load_would_read_the_hostile_pickle():
 
 
 def test_a_message_quotes_a_value_bounded_whatever_it_holds():
-    assert declared_sizes.quoted("x" * 10**6) == "'" + "x" * 78 + "…"
-    assert declared_sizes.quoted(list(range(10**6))) == "[0, 1, 2, 3, 4, 5, ...]"
-    assert declared_sizes.quoted(2**10**5) == "<an integer of 100,001 bits>"
-    assert len(zoo.CheckpointError("x" * 10**6).args[0]) == declared_sizes.MAX_MESSAGE_CHARS
+    assert messages.quoted("x" * 10**6) == "'" + "x" * 79 + "…'"
+    assert messages.quoted(list(range(10**6))) == "[0, 1, 2, 3, 4, 5, ...]"
+    assert messages.quoted(2**10**5) == "<an integer of 100,001 bits>"
+    assert len(zoo.CheckpointError("x" * 10**6).args[0]) == messages.MAX_MESSAGE_CHARS
 
 
 def test_a_file_over_the_upload_limit_names_the_limit():
