@@ -12,6 +12,7 @@ import gc
 from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
+import param
 from panel.util import parse_query
 
 from . import jobs, offline
@@ -50,6 +51,9 @@ def _settings_from(query: dict, title: str, view_class, refused: list | None = N
         if key in query:
             try:
                 value = view_class.param[name].deserialize(query[key])
+                if isinstance(view_class.param[name], param.Integer) and isinstance(value, float) \
+                        and value.is_integer():
+                    value = int(value)  # Panel's query parser reads a negative integer ('-1') as a float
                 view_class.param[name]._validate(value)
                 settings[name] = value
             except Exception:  # a bad value in a link: the default, and a notice

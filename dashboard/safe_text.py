@@ -57,12 +57,14 @@ def message(text, limit: int = MAX_MESSAGE) -> str:
 
 def markdown_renders_no_html() -> None:
     """Every Markdown pane made from now on in this process (``pn.pane.Alert`` is one) renders
-    raw HTML in its text as text. The app's own Markdown uses none.
+    raw HTML in its text as text, and makes no link of a bare name that looks like an address
+    (``model.pt``). The app's own Markdown uses neither.
 
-    Panel's default markdown-it preset (``gfm-like``) passes HTML through; its ``html``
-    option turns that off (``renderer_options`` is a documented Markdown parameter).
+    Panel's default markdown-it preset (``gfm-like``) passes HTML through and links bare
+    addresses; its ``html`` and ``linkify`` options turn that off (``renderer_options`` is a
+    documented Markdown parameter).
     """
-    pn.pane.Markdown.param.renderer_options.default = {"html": False}
+    pn.pane.Markdown.param.renderer_options.default = {"html": False, "linkify": False}
 
 
 markdown_renders_no_html()

@@ -73,3 +73,24 @@ def test_training_refuses_a_hostile_width_and_a_huge_one(state):
         assert view.hidden == "16,16" or view.stepper is None  # refused as a value, or as a network
     assert "<img" not in view.hidden
     assert text.value == view.hidden  # the widget shows what the view holds
+
+
+def test_a_link_refuses_what_its_settings_refuse_and_reads_negative_integers():
+    from dashboard.app import _settings_from
+    from dashboard.views.regions import RegionsView
+
+    refused = []
+    query = {"regions.layer": -1.0, "regions.unit": 10**9, "regions.samples": HOSTILE, "regions.eps": 0.1}
+    settings = _settings_from(query, "Linear regions", RegionsView, refused)
+    assert settings == {"layer": -1, "eps": 0.1} and isinstance(settings["layer"], int)
+    assert refused == ["regions.unit", "regions.samples"]
+
+
+def test_markdown_shows_markup_and_addresses_as_text():
+    from dashboard.safe_text import message
+
+    pane = pn.pane.Alert(f"**Loaded** {message('cnn.pt <img src=x onerror=alert(1)> [x](javascript:alert(1))')}")
+    shown = pane._transform_object(pane.object)["object"]  # the HTML the page gets, escaped once for bokeh
+    assert "&lt;strong&gt;Loaded&lt;/strong&gt;" in shown  # the app's own markup stays
+    assert "&lt;img" not in shown and "&lt;a " not in shown  # no element from the user's text
+    assert "cnn.pt" in shown and "&amp;lt;img src=x" in shown  # the user's text, as text
