@@ -51,7 +51,7 @@ def url(tmp_path_factory):
     (folder / "broken.npz").write_bytes(b"PK\x03\x04 a truncated archive")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(DATA_ENV, str(folder))
-        with served_app() as served:
+        with served_app(num_procs=1) as served:
             yield served
 
 
