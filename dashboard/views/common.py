@@ -7,11 +7,13 @@ import base64
 import functools
 import html
 import io
+import re
 import traceback
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the bokeh backend so .opts works anywhere)
 import numpy as np
+import pandas as pd
 import panel as pn
 import PIL.Image
 from bokeh.models import ColorBar, ColumnDataSource, FactorRange, LinearColorMapper
@@ -37,6 +39,29 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
         text = f"{type(exc).__name__}: {exc}"
     traceback.print_exception(exc)
     return pn.pane.Alert(f"**{what} could not be shown.** {message(text)}", alert_type="danger")
+
+
+CSV_FILENAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.csv")
+MAX_CSV_ROWS = 1_000_000  # the largest table a view shows is a few thousand rows (Spectra's model comparison)
+
+
+def csv_download(table, filename: str, label: str = "Download CSV") -> pn.widgets.FileDownload:
+    """A button that downloads ``table`` (a DataFrame, or a callable returning one) as CSV.
+
+    The CSV is written only when the button is clicked (``to_csv(index=False)``, full precision,
+    at most :data:`MAX_CSV_ROWS` rows). ``filename`` is the view's own word, never user text:
+    lower-case letters, digits and hyphens ending in ``.csv``."""
+    if not CSV_FILENAME.fullmatch(filename):
+        raise ValueError(f"A CSV file name is lower-case letters, digits and hyphens ending in .csv: {filename!r}")
+
+    def write() -> io.BytesIO:
+        frame = table() if callable(table) else table
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"A CSV download needs a DataFrame, not {type(frame).__name__}")
+        return io.BytesIO(frame.head(MAX_CSV_ROWS).to_csv(index=False).encode("utf-8"))
+
+    return pn.widgets.FileDownload(callback=write, filename=filename, label=label, embed=False,
+                                   button_type="light", width=160, css_classes=["csv-download"])
 
 
 def follow_slider(slider, owner, name: str) -> None:

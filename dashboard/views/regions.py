@@ -28,7 +28,7 @@ from explorer.nets import NotPiecewiseLinearError, UnsupportedLayerError
 from .. import jobs, services
 from ..safe_text import message
 from ..state import LAYER_INDEX, TYPED_LIST, UNIT_INDEX, AppState
-from .common import CLASS_COLORS, BackgroundWork, error_alert
+from .common import CLASS_COLORS, BackgroundWork, csv_download, error_alert
 
 MAX_REGIONS = 60_000
 PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
@@ -293,6 +293,14 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                 progress(i + 1, len(names))
         return pd.DataFrame(rows)
 
+    @staticmethod
+    def compression_table(report: stability.CompressionReport) -> pd.DataFrame:
+        """Hidden widths and parameter counts before and after the lossless compression."""
+        return pd.DataFrame({
+            "": ["hidden widths", "parameters"],
+            "before": [" - ".join(map(str, report.widths_before)), report.params_before],
+            "after": [" - ".join(map(str, report.widths_after)) or "(no hidden layer)", report.params_after]})
+
     # -- drawing -------------------------------------------------------------------------------------
     def _shown_layer(self, part) -> int:
         depth = len(part.layers) - 1
@@ -403,20 +411,18 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         bars = hv.Bars(rows, ["layer", methods], "stable units").opts(
             width=560, height=300, tools=["hover"], multi_level=True, color="method",
             cmap=METHOD_COLORS, title="Proven stable units per layer and method", show_legend=False)
-        comp = pd.DataFrame({
-            "": ["hidden widths", "parameters"],
-            "before": [" - ".join(map(str, report.widths_before)), report.params_before],
-            "after": [" - ".join(map(str, report.widths_after)) or "(no hidden layer)", report.params_after]})
+        shown = table.drop(columns=["seconds"])
+        comp = self.compression_table(report)
         return pn.Column(
             pn.pane.HoloViews(bars),
-            pn.pane.DataFrame(table.drop(columns=["seconds"]), index=False, width=640),
+            pn.Column(pn.pane.DataFrame(shown, index=False, width=640), csv_download(shown, "stable-units.csv")),
             pn.pane.Markdown(
                 f"**Lossless compression** ({report.method}): removed {sum(report.removed_inactive)} stably inactive "
                 f"units, folded {sum(report.folded_active)} dependent active units, collapsed layers "
                 f"{[k + 1 for k in report.collapsed_layers] or 'none'}. Largest output difference on "
                 f"{report.points_checked:,} points of the domain: **{report.max_abs_diff:.2e}**.",
                 css_classes=["compression-summary"]),
-            pn.pane.DataFrame(comp, index=False, width=520))
+            pn.Column(pn.pane.DataFrame(comp, index=False, width=520), csv_download(comp, "compression.csv")))
 
     # -- background work -----------------------------------------------------------------------------
     def _on_zoom(self, event=None):
@@ -431,7 +437,9 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
 
     async def _on_recipes(self, event=None):
         await self._in_background(lambda: self.recipe_table(self._set_progress), self._recipe_out,
-                                  lambda t: pn.pane.DataFrame(t, index=False, width=900, float_format="{:.3f}".format))
+                                  lambda t: pn.Column(pn.pane.DataFrame(t, index=False, width=900,
+                                                                        float_format="{:.3f}".format),
+                                                      csv_download(t, "training-recipes.csv")))
 
     @param.depends("state.model_name", "state.dataset_name", "layer", "color_by", "unit", "plane_kind", "samples",
                    "extent", "resolution", "box")

@@ -1,0 +1,100 @@
+"""Every result table a tab shows can be downloaded as CSV, and the CSV holds the table's numbers.
+
+Each view is built as its own tests build it (no server); its background work is run to the end
+with ``asyncio.run``; every ``FileDownload`` in the result is clicked (its callback called) and the
+CSV compared, column by column, with the DataFrame shown next to it.
+"""
+
+import asyncio
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+import panel as pn
+import pytest
+
+from dashboard.views.common import csv_download
+
+
+def _csv(widget: pn.widgets.FileDownload) -> bytes:
+    data = widget.callback().read()
+    return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+def assert_same_table(raw: bytes, shown: pd.DataFrame) -> None:
+    """The CSV ``raw`` has ``shown``'s column names and, column by column, its values (numbers to
+    full precision, the rest as text; NaN as an empty cell)."""
+    header = next(csv.reader(io.StringIO(raw.decode("utf-8"))))
+    assert header == [str(c) for c in shown.columns]
+    read = pd.read_csv(io.BytesIO(raw), keep_default_na=False, na_values=[""])
+    assert len(read) == len(shown)
+    for j, column in enumerate(shown.columns):
+        want, got = shown.iloc[:, j], read.iloc[:, j]
+        if pd.api.types.is_numeric_dtype(want) and not pd.api.types.is_bool_dtype(want):
+            np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-15, atol=0,
+                                       equal_nan=True, err_msg=str(column))
+        else:
+            assert list(got.astype(str)) == list(want.astype(str)), column
+
+
+def downloads(layout) -> list[tuple[pn.widgets.FileDownload, pd.DataFrame]]:
+    """Each CSV button in ``layout`` with the DataFrame pane shown just before it in the same column."""
+    pairs = []
+    for column in [layout, *layout.select(pn.layout.ListLike)]:
+        objects = list(column.objects) if isinstance(column, pn.layout.ListLike) else []
+        for i, obj in enumerate(objects):
+            if isinstance(obj, pn.widgets.FileDownload):
+                panes = [o for o in objects[:i] if isinstance(o, pn.pane.DataFrame)]
+                assert panes, f"{obj.filename}: no table above the button"
+                pairs.append((obj, panes[-1].object))
+    return pairs
+
+
+def check_downloads(layout, names: set[str]) -> None:
+    pairs = downloads(layout)
+    assert {w.filename for w, _ in pairs} == names
+    for widget, shown in pairs:
+        assert widget.label == "Download CSV" and not widget.embed
+        assert_same_table(_csv(widget), shown)
+
+
+def test_the_helper_writes_when_clicked_and_refuses_other_names():
+    calls = []
+
+    def table():
+        calls.append(1)
+        return pd.DataFrame({"a": [1 / 3, np.nan], "b": ["n/a", "x"]})
+
+    widget = csv_download(table, "some-table.csv")
+    assert not calls  # nothing is written before the click
+    assert_same_table(_csv(widget), table())
+    for bad in ("../x.csv", "x.txt", "X.csv", "a b.csv", "", "<b>.csv"):
+        with pytest.raises(ValueError):
+            csv_download(table(), bad)
+
+
+# -- Linear regions ---------------------------------------------------------------------------------
+
+def test_regions_stable_units_and_compression_download(state):
+    from dashboard.views.regions import RegionsView
+
+    view = RegionsView(state=state)
+    asyncio.run(view._on_stability())
+    (out,) = view._stab_out.objects
+    check_downloads(out, {"stable-units.csv", "compression.csv"})
+    table = view.stability_table()
+    pairs = dict((w.filename, shown) for w, shown in downloads(out))
+    pd.testing.assert_frame_equal(pairs["stable-units.csv"], table.drop(columns=["seconds"]))
+    pd.testing.assert_frame_equal(pairs["compression.csv"], view.compression_table(view.compression()))
+
+
+def test_regions_recipe_table_downloads(state):
+    from dashboard.views.regions import RegionsView
+
+    state.model_name = "digits-mlp"
+    view = RegionsView(state=state, samples="0, 1, 2", eps=0.02)
+    asyncio.run(view._on_recipes())
+    (out,) = view._recipe_out.objects
+    check_downloads(out, {"training-recipes.csv"})
+    pd.testing.assert_frame_equal(downloads(out)[0][1], view.recipe_table())
