@@ -29,6 +29,7 @@ from ..state import SAMPLE_INDEX, AppState, classifier_names
 from .common import (
     CLASS_COLORS,
     BackgroundWork,
+    csv_download,
     error_alert,
     hv_picture,
     mosaic,
@@ -162,6 +163,14 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         """The three radii around a 2-D sample."""
         return _sandwich(self.state.model, tuple(map(float, self._x())))
 
+    @staticmethod
+    def radii_table(s: certified.Sandwich) -> pd.DataFrame:
+        """The sandwich's radii (certified <= exact <= DeepFool) and the colour of each one's circle."""
+        return pd.DataFrame({
+            "radius": ["certified (margin/(√2 L))", "certified (pairwise)", "exact distance", "DeepFool ||r||₂"],
+            "circle": ["", "green", "black", "red"],
+            "value": [s.certified, s.certified_pairwise, s.exact, s.deepfool]})
+
     def compare_methods(self) -> pd.DataFrame:
         """DeepFool (L2, Linf) against FGSM and PGD with the smallest flipping epsilon (bisection)."""
         model, x, clip = self.state.model, self._x()[None], self._clip_box()
@@ -208,16 +217,18 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
 
     async def _on_zoo(self, event=None):
         await self._in_background(lambda: self.zoo_table(self._set_progress), self._measure_out,
-                                  lambda t: pn.pane.DataFrame(t, index=False, float_format="{:.4f}".format,
-                                                               css_classes=["zoo-table"]))
+                                  lambda t: pn.Column(pn.pane.DataFrame(t, index=False, float_format="{:.4f}".format,
+                                                                        css_classes=["zoo-table"]),
+                                                      csv_download(t, "robustness-zoo.csv")))
 
     async def _on_plane(self, event=None):
         await self._in_background(self.plane, self._plane_out, self._draw_plane)
 
     async def _on_compare(self, event=None):
         await self._in_background(self.compare_methods, self._compare_out,
-                                  lambda t: pn.pane.DataFrame(t, index=False, float_format="{:.4f}".format,
-                                                               css_classes=["methods-table"]))
+                                  lambda t: pn.Column(pn.pane.DataFrame(t, index=False, float_format="{:.4f}".format,
+                                                                        css_classes=["methods-table"]),
+                                                      csv_download(t, "attack-methods.csv")))
 
     # -- drawing -------------------------------------------------------------------------------
     def _numbers(self, res) -> pn.pane.Markdown:
@@ -318,14 +329,12 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
             fig.ellipse(x=s.x[0], y=s.x[1], width=2 * r, height=2 * r, fill_alpha=0, line_color=RADIUS_COLORS[name],
                         line_width=2)
         fig.scatter([s.nearest[0]], [s.nearest[1]], marker="x", color="black", size=12, line_width=2)
-        table = pd.DataFrame({
-            "radius": ["certified (margin/(√2 L))", "certified (pairwise)", "exact distance", "DeepFool ||r||₂"],
-            "circle": ["", "green", "black", "red"],
-            "value": [s.certified, s.certified_pairwise, s.exact, s.deepfool]})
+        table = self.radii_table(s)
         return pn.Row(pn.pane.Bokeh(fig, sizing_mode="fixed"), pn.Column(
             pn.pane.Markdown("**The sandwich**: certified ≤ exact ≤ DeepFool. Grey lines: the exact linear "
                              "regions; ✕: the nearest point of the decision boundary."),
             pn.pane.DataFrame(table, index=False, float_format="{:.4f}".format, css_classes=["radii-table"]),
+            csv_download(table, "radii.csv"),
             width=300))
 
     def _draw_plane(self, result):

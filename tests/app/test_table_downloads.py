@@ -22,9 +22,14 @@ def _csv(widget: pn.widgets.FileDownload) -> bytes:
     return data if isinstance(data, bytes) else data.encode("utf-8")
 
 
+def text(value) -> str:
+    """A text cell as the CSV holds it: an empty cell and a missing value are the same."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
 def assert_same_table(raw: bytes, shown: pd.DataFrame) -> None:
     """The CSV ``raw`` has ``shown``'s column names and, column by column, its values (numbers to
-    full precision, the rest as text; NaN as an empty cell)."""
+    full precision, the rest as text; NaN and "" as an empty cell)."""
     header = next(csv.reader(io.StringIO(raw.decode("utf-8"))))
     assert header == [str(c) for c in shown.columns]
     read = pd.read_csv(io.BytesIO(raw), keep_default_na=False, na_values=[""])
@@ -32,10 +37,10 @@ def assert_same_table(raw: bytes, shown: pd.DataFrame) -> None:
     for j, column in enumerate(shown.columns):
         want, got = shown.iloc[:, j], read.iloc[:, j]
         if pd.api.types.is_numeric_dtype(want) and not pd.api.types.is_bool_dtype(want):
-            np.testing.assert_allclose(got.to_numpy(float), want.to_numpy(float), rtol=1e-15, atol=0,
-                                       equal_nan=True, err_msg=str(column))
+            kind = want.dtype if pd.api.types.is_float_dtype(want) else np.float64  # float32 is written as float32
+            np.testing.assert_array_equal(got.to_numpy(float).astype(kind), want.to_numpy(kind), err_msg=str(column))
         else:
-            assert list(got.astype(str)) == list(want.astype(str)), column
+            assert [text(v) for v in got] == [text(v) for v in want], column
 
 
 def downloads(layout) -> list[tuple[pn.widgets.FileDownload, pd.DataFrame]]:
@@ -98,3 +103,29 @@ def test_regions_recipe_table_downloads(state):
     (out,) = view._recipe_out.objects
     check_downloads(out, {"training-recipes.csv"})
     pd.testing.assert_frame_equal(downloads(out)[0][1], view.recipe_table())
+
+
+# -- Adversarial ------------------------------------------------------------------------------------
+
+def test_adversarial_radii_table_downloads(state):
+    from dashboard.views.adversarial import AdversarialView
+
+    view = AdversarialView(state=state, sample=4)
+    body = view._body()
+    check_downloads(body, {"radii.csv"})
+    pd.testing.assert_frame_equal(downloads(body)[0][1], view.radii_table(view.sandwich()))
+
+
+def test_adversarial_methods_and_zoo_robustness_download(state):
+    from dashboard.views.adversarial import AdversarialView
+
+    state.model_name = "digits-mlp"
+    view = AdversarialView(state=state, sample=0)
+    asyncio.run(view._on_compare())
+    (out,) = view._compare_out.objects
+    check_downloads(out, {"attack-methods.csv"})
+    pd.testing.assert_frame_equal(downloads(out)[0][1], view.compare_methods())
+    asyncio.run(view._on_zoo())
+    (out,) = view._measure_out.objects
+    check_downloads(out, {"robustness-zoo.csv"})
+    pd.testing.assert_frame_equal(downloads(out)[0][1], view.zoo_table())
