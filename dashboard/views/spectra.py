@@ -27,7 +27,7 @@ from explorer.models import reconstruction
 from .. import services
 from ..safe_text import message
 from ..state import LAYER_INDEX, UNIT_INDEX, AppState, classifier_names
-from .common import CLASS_COLORS, error_alert, follow_slider, percent
+from .common import CLASS_COLORS, csv_download, error_alert, follow_slider, percent
 
 METHOD_LABELS = {
     "auto": "exact (FFT for circular, dense operator for zero padding)",
@@ -213,6 +213,27 @@ class SpectraView(pn.viewable.Viewer):
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["model", "layer", "fraction",
                                                                                       "sigma"])
 
+    def layer_table(self) -> pd.DataFrame:
+        """One row per weight layer: its operator, the method, sigma_max, stable rank and power-law alpha."""
+        rows = []
+        for i, layer in enumerate(self.layers()):
+            spec = _reference(self.state.model, i)
+            stats = self.esd(spec)
+            rows.append({"layer": f"{i}: {layer.name}{_calls_label(self.state.model, i)}", "kind": layer.kind,
+                         "operator": f"{spec.shape[0]}x{spec.shape[1]}",
+                         "method": f"{spec.method} ({'exact' if spec.exact else 'approx.'})",
+                         "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank, "alpha": stats.alpha})
+        return pd.DataFrame(rows)
+
+    BOUND_LABELS = {"reshape": "reshape norm (torch spectral_norm) - lower", "power": "power iteration - lower",
+                    "exact": "exact", "embedding": "larger circulant (zeros) - upper",
+                    "gram": "Gram iteration - upper", "symbol_sup": "sup of the symbol norm - upper"}
+
+    def bounds_table(self) -> pd.DataFrame:
+        """The conv layer's largest singular value: its lower and upper bounds and the exact value."""
+        b = self.bounds()
+        return pd.DataFrame({"largest singular value": [self.BOUND_LABELS[k] for k in b], "value": list(b.values())})
+
     def truncation_curve(self, points: int = 24) -> tuple[np.ndarray, np.ndarray]:
         """Test accuracy of the truncated model at up to ``points`` ranks from 0 to full."""
         full = _reshape_rank(self.layers()[self.layer])
@@ -244,16 +265,8 @@ class SpectraView(pn.viewable.Viewer):
         self._rank.value = full
 
     # -- drawing -------------------------------------------------------------------------------
-    def _summary(self):
-        rows = []
-        for i, layer in enumerate(self.layers()):
-            spec = _reference(self.state.model, i)
-            stats = self.esd(spec)
-            rows.append({"layer": f"{i}: {layer.name}{_calls_label(self.state.model, i)}", "kind": layer.kind,
-                         "operator": f"{spec.shape[0]}x{spec.shape[1]}",
-                         "method": f"{spec.method} ({'exact' if spec.exact else 'approx.'})", "sigma_max": spec.sigma_max, "stable rank": stats.stable_rank,
-                         "alpha": stats.alpha})
-        return pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4g}".format,
+    def _summary(self, table: pd.DataFrame):
+        return pn.pane.DataFrame(table, index=False, float_format="{:.4g}".format,
                                  sizing_mode="stretch_width", css_classes=["spectra-summary"])
 
     # The plots of the first render (summary, sorted values, ESD) are plain bokeh: a shared link to
@@ -306,13 +319,9 @@ class SpectraView(pn.viewable.Viewer):
         return left, right
 
     def _bounds_table(self):
-        b = self.bounds()
-        labels = {"reshape": "reshape norm (torch spectral_norm) - lower", "power": "power iteration - lower",
-                  "exact": "exact", "embedding": "larger circulant (zeros) - upper",
-                  "gram": "Gram iteration - upper", "symbol_sup": "sup of the symbol norm - upper"}
-        return pn.pane.DataFrame(pd.DataFrame({"largest singular value": [labels[k] for k in b],
-                                               "value": list(b.values())}), index=False,
-                                 float_format="{:.6g}".format, width=430)
+        table = self.bounds_table()
+        return pn.Column(pn.pane.DataFrame(table, index=False, float_format="{:.6g}".format, width=430),
+                         csv_download(table, "conv-bounds.csv"))
 
     def _symbol_plot(self):
         m = self.symbol_map()
@@ -348,8 +357,7 @@ class SpectraView(pn.viewable.Viewer):
         fig.xgrid.grid_line_color = None
         return fig
 
-    def _comparison_plot(self):
-        df = self.model_comparison()
+    def _comparison_plot(self, df: pd.DataFrame):
         if df.empty:
             return pn.pane.Markdown("Pick models to compare.")
         curves = []
@@ -412,8 +420,10 @@ class SpectraView(pn.viewable.Viewer):
                 return pn.pane.Markdown(f"Layer {self.layer} is a dense layer: its operator is its weight matrix, "
                                         "and the dense SVD is exact. Pick a conv layer to compare methods.")
             try:
-                left, right = self._methods_plot(self.method_comparison())
-                methods = pn.Row(_pane(left), _pane(right))
+                table = self.method_comparison()
+                left, right = self._methods_plot(table)
+                methods = pn.Column(pn.Row(_pane(left), _pane(right)),
+                                    csv_download(table, "conv-methods.csv"))
             except ValueError as exc:
                 methods = pn.pane.Alert(f"No exact spectrum to compare with: {message(exc)}", alert_type="warning")
             return pn.Column(methods, pn.Row(_pane(self._symbol_plot()), self._bounds_table()),
@@ -425,7 +435,9 @@ class SpectraView(pn.viewable.Viewer):
     @param.depends("state.model_name")
     def _network_body(self):
         try:
-            return pn.Column(self._summary(), pn.pane.Bokeh(self._lipschitz_plot()))
+            table = self.layer_table()
+            return pn.Column(self._summary(table), csv_download(table, "layer-spectra.csv"),
+                             pn.pane.Bokeh(self._lipschitz_plot()))
         except Exception as exc:
             return error_alert(exc, "The network spectra")
 
@@ -439,8 +451,11 @@ class SpectraView(pn.viewable.Viewer):
     @param.depends("compare")
     def _compare_body(self):
         try:
-            plot = self._comparison_plot()
-            return plot if isinstance(plot, pn.pane.Markdown) else _pane(plot)
+            table = self.model_comparison()
+            plot = self._comparison_plot(table)
+            if isinstance(plot, pn.pane.Markdown):
+                return plot
+            return pn.Column(_pane(plot), csv_download(table, "model-spectra.csv"))
         except Exception as exc:
             return error_alert(exc, "The model comparison")
 

@@ -43,25 +43,30 @@ def assert_same_table(raw: bytes, shown: pd.DataFrame) -> None:
             assert [text(v) for v in got] == [text(v) for v in want], column
 
 
-def downloads(layout) -> list[tuple[pn.widgets.FileDownload, pd.DataFrame]]:
-    """Each CSV button in ``layout`` with the DataFrame pane shown just before it in the same column."""
+def downloads(layout) -> list[tuple[pn.widgets.FileDownload, pd.DataFrame | None]]:
+    """Each CSV button in ``layout`` with the table shown just above it in the same column (None
+    where the button is under a plot: it downloads the plot's numbers)."""
     pairs = []
-    for column in [layout, *layout.select(pn.layout.ListLike)]:
-        objects = list(column.objects) if isinstance(column, pn.layout.ListLike) else []
+    for column in layout.select(pn.layout.ListLike):  # the layout itself too
+        objects = list(column.objects)
         for i, obj in enumerate(objects):
             if isinstance(obj, pn.widgets.FileDownload):
-                panes = [o for o in objects[:i] if isinstance(o, pn.pane.DataFrame)]
-                assert panes, f"{obj.filename}: no table above the button"
-                pairs.append((obj, panes[-1].object))
+                above = objects[i - 1] if i else None
+                pairs.append((obj, above.object if isinstance(above, pn.pane.DataFrame) else None))
     return pairs
 
 
-def check_downloads(layout, names: set[str]) -> None:
+def check_downloads(layout, expected: dict) -> None:
+    """The CSV buttons in ``layout`` are those ``expected`` names (file name: the view's DataFrame);
+    the table shown above a button is that DataFrame, and its CSV holds the same values."""
     pairs = downloads(layout)
-    assert {w.filename for w, _ in pairs} == names
+    assert sorted(w.filename for w, _ in pairs) == sorted(expected)
     for widget, shown in pairs:
         assert widget.label == "Download CSV" and not widget.embed
-        assert_same_table(_csv(widget), shown)
+        want = expected[widget.filename]
+        if shown is not None:
+            pd.testing.assert_frame_equal(shown, want)
+        assert_same_table(_csv(widget), want)
 
 
 def test_the_helper_writes_when_clicked_and_refuses_other_names():
@@ -87,11 +92,8 @@ def test_regions_stable_units_and_compression_download(state):
     view = RegionsView(state=state)
     asyncio.run(view._on_stability())
     (out,) = view._stab_out.objects
-    check_downloads(out, {"stable-units.csv", "compression.csv"})
-    table = view.stability_table()
-    pairs = dict((w.filename, shown) for w, shown in downloads(out))
-    pd.testing.assert_frame_equal(pairs["stable-units.csv"], table.drop(columns=["seconds"]))
-    pd.testing.assert_frame_equal(pairs["compression.csv"], view.compression_table(view.compression()))
+    check_downloads(out, {"stable-units.csv": view.stability_table().drop(columns=["seconds"]),
+                          "compression.csv": view.compression_table(view.compression())})
 
 
 def test_regions_recipe_table_downloads(state):
@@ -101,8 +103,7 @@ def test_regions_recipe_table_downloads(state):
     view = RegionsView(state=state, samples="0, 1, 2", eps=0.02)
     asyncio.run(view._on_recipes())
     (out,) = view._recipe_out.objects
-    check_downloads(out, {"training-recipes.csv"})
-    pd.testing.assert_frame_equal(downloads(out)[0][1], view.recipe_table())
+    check_downloads(out, {"training-recipes.csv": view.recipe_table()})
 
 
 # -- Adversarial ------------------------------------------------------------------------------------
@@ -112,8 +113,7 @@ def test_adversarial_radii_table_downloads(state):
 
     view = AdversarialView(state=state, sample=4)
     body = view._body()
-    check_downloads(body, {"radii.csv"})
-    pd.testing.assert_frame_equal(downloads(body)[0][1], view.radii_table(view.sandwich()))
+    check_downloads(body, {"radii.csv": view.radii_table(view.sandwich())})
 
 
 def test_adversarial_methods_and_zoo_robustness_download(state):
@@ -123,9 +123,21 @@ def test_adversarial_methods_and_zoo_robustness_download(state):
     view = AdversarialView(state=state, sample=0)
     asyncio.run(view._on_compare())
     (out,) = view._compare_out.objects
-    check_downloads(out, {"attack-methods.csv"})
-    pd.testing.assert_frame_equal(downloads(out)[0][1], view.compare_methods())
+    check_downloads(out, {"attack-methods.csv": view.compare_methods()})
     asyncio.run(view._on_zoo())
     (out,) = view._measure_out.objects
-    check_downloads(out, {"robustness-zoo.csv"})
-    pd.testing.assert_frame_equal(downloads(out)[0][1], view.zoo_table())
+    check_downloads(out, {"robustness-zoo.csv": view.zoo_table()})
+
+
+# -- Spectra ----------------------------------------------------------------------------------------
+
+def test_spectra_layer_table_conv_operator_and_model_comparison_download(state):
+    from dashboard.views.spectra import SpectraView
+
+    state.model_name = "digits-cnn-orth"
+    view = SpectraView(state=state, layer=0, compare=["digits-mlp", "digits-cnn-orth"])
+    check_downloads(view._network_body(), {"layer-spectra.csv": view.layer_table()})
+    assert len(view.layer_table()) == len(view.layers())
+    check_downloads(view._operator_body(), {"conv-bounds.csv": view.bounds_table(),
+                                            "conv-methods.csv": view.method_comparison()})
+    check_downloads(view._compare_body(), {"model-spectra.csv": view.model_comparison()})
