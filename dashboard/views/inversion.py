@@ -20,7 +20,7 @@ from explorer import inversion, zoo
 
 from .. import jobs, services
 from ..state import SAMPLE_INDEX, SEED, TYPED_LIST, AppState
-from .common import BackgroundWork
+from .common import BackgroundWork, csv_download
 
 DECODER, ENCODER = "digits-vae-decoder", "digits-vae-encoder"
 PRESETS = ["20-100-500", "20-40-80", "20-50-125", "20-60-180", "20-100-200-500", "20-40-80-160-320"]
@@ -272,6 +272,32 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
         return pd.DataFrame(rows, columns=["method", "status", "latent error", "residual",
                                            "pattern distance", "time (ms)", "note"])
 
+    @staticmethod
+    def identifiability_table(problem) -> pd.DataFrame:
+        """The identifiability check at the true latent, one row per layer."""
+        return pd.DataFrame([{
+            "layer": c.layer, "n_in": c.n_in, "n_out": c.n_out, "s_i": c.support, "s_(i-1)": c.input_support,
+            "rank W[S]": c.rank, "spark bound": c.spark_bound, "needs": ("= n_0" if c.layer == 1 else "> 2 s_(i-1)"),
+            "condition": c.condition,
+            "spark": "n/a" if c.layer == 1 else ("checked" if c.spark_checked else "general position assumed"),
+            "coherence guarantee (very conservative)": round(c.coherence_bound, 2)}
+            for c in problem.check.layers])
+
+    @staticmethod
+    def sweep_table(sweep: inversion.SuccessSweep) -> pd.DataFrame:
+        """The success sweep as drawn: one row per expansion ratio and method."""
+        return pd.DataFrame([{"expansion ratio": ratio, "sizes": "-".join(map(str, sizes)), "method": METHOD_NAMES[m],
+                              "success rate": sweep.success[i, j], "median latent error": sweep.median_error[i, j],
+                              "trials": sweep.trials}
+                             for j, (ratio, sizes) in enumerate(zip(sweep.ratios, sweep.sizes))
+                             for i, m in enumerate(sweep.methods)])
+
+    @staticmethod
+    def noise_table(sweep: inversion.NoiseSweep) -> pd.DataFrame:
+        """The noise sweep as drawn: one row per noise level, the oracle's and each method's median error."""
+        return pd.DataFrame({"noise level": sweep.levels, "oracle (LS in true region)": sweep.oracle,
+                             **{METHOD_NAMES[m]: sweep.median_error[i] for i, m in enumerate(sweep.methods)}})
+
     def _latent_plot(self, problem, results):
         k = problem.z.size
         idx = np.arange(k)
@@ -306,14 +332,9 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
                                               f"(The check at the true z alone: {check.message})")
         badge = pn.pane.Alert(f"**{VERDICT_LABELS[verdict]}** — {message} (Jacobian rank "
                               f"{check.jacobian_rank} of {check.latent_dim})", alert_type=BADGE[verdict])
-        table = pd.DataFrame([{
-            "layer": c.layer, "n_in": c.n_in, "n_out": c.n_out, "s_i": c.support, "s_(i-1)": c.input_support,
-            "rank W[S]": c.rank, "spark bound": c.spark_bound, "needs": ("= n_0" if c.layer == 1 else "> 2 s_(i-1)"),
-            "condition": c.condition,
-            "spark": "n/a" if c.layer == 1 else ("checked" if c.spark_checked else "general position assumed"),
-            "coherence guarantee (very conservative)": round(c.coherence_bound, 2)}
-            for c in check.layers])
-        parts = [badge, pn.pane.DataFrame(table, index=False, sizing_mode="stretch_width")]
+        table = self.identifiability_table(problem)
+        parts = [badge, pn.pane.DataFrame(table, index=False, sizing_mode="stretch_width"),
+                 csv_download(table, "identifiability.csv")]
         for m, r in results.items():
             if isinstance(r, str):
                 continue
@@ -332,13 +353,14 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
         return pn.Column(*parts)
 
     def _draw_run(self, problem, results):
+        summary = self.summary_table(results)
         return pn.Column(
             pn.pane.Markdown(f"Corruption: {', '.join(problem.corruption.kind)} (missing entries in yellow). "
                              "Images of random generators show the output vector wrapped in rows.",
                              css_classes=["inversion-summary"]),
             self._images(problem, results),
-            pn.pane.DataFrame(self.summary_table(results), index=False, float_format="{:.3g}".format,
-                              sizing_mode="stretch_width"),
+            pn.pane.DataFrame(summary, index=False, float_format="{:.3g}".format, sizing_mode="stretch_width"),
+            csv_download(summary, "inversion-results.csv"),
             pn.pane.Markdown(STATUS_LEGEND.format(tol=inversion.RESIDUAL_TOL)),
             pn.Row(pn.pane.HoloViews(self._latent_plot(problem, results)), self._loss_plot(results)),
             pn.pane.Markdown("### Supports and identifiability"),
@@ -352,8 +374,9 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
                   for i, m in enumerate(sweep.methods)]
         title = f"Success (error < {sweep.tol:g}) over {sweep.trials} trials; sizes " + ", ".join(
             "-".join(map(str, s)) for s in sweep.sizes)
-        return pn.pane.HoloViews(hv.Overlay(curves).opts(hv.opts.Overlay(
-            width=700, height=320, legend_position="right", ylim=(-0.05, 1.05), title=title)))
+        return pn.Column(pn.pane.HoloViews(hv.Overlay(curves).opts(hv.opts.Overlay(
+            width=700, height=320, legend_position="right", ylim=(-0.05, 1.05), title=title))),
+            csv_download(self.sweep_table(sweep), "inversion-success-sweep.csv"))
 
     def _draw_noise(self, sweep: inversion.NoiseSweep):
         curves = [hv.Curve((sweep.levels, sweep.oracle), "noise level η", "median latent error",
@@ -361,9 +384,10 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
         curves += [hv.Curve((sweep.levels, sweep.median_error[i]), "noise level η", "median latent error",
                             label=METHOD_NAMES[m]).opts(color=METHOD_COLORS[m], line_width=2)
                    for i, m in enumerate(sweep.methods)]
-        return pn.pane.HoloViews(hv.Overlay(curves).opts(hv.opts.Overlay(
+        return pn.Column(pn.pane.HoloViews(hv.Overlay(curves).opts(hv.opts.Overlay(
             logx=True, logy=True, width=700, height=320, legend_position="right",
-            title=f"Latent error vs noise on {'-'.join(map(str, sweep.sizes))}, {sweep.trials} trials")))
+            title=f"Latent error vs noise on {'-'.join(map(str, sweep.sizes))}, {sweep.trials} trials"))),
+            csv_download(self.noise_table(sweep), "inversion-noise-sweep.csv"))
 
     @param.depends("generator", "target", "corruption")
     def _hints(self):

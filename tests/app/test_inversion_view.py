@@ -93,4 +93,4 @@ def test_sweep_runs_in_the_background_with_progress(state):
     sweep = view.sweep()
     assert sweep.sizes == [(10, 20, 40), (10, 50, 250)]
     assert sweep.success[0, 1] == 1.0  # 5x expansion: layer-wise pursuit always succeeds
-    assert isinstance(view._sweep_out[0], pn.pane.HoloViews)
+    assert isinstance(view._sweep_out[0][0], pn.pane.HoloViews)  # the plot, then its CSV button

@@ -141,3 +141,22 @@ def test_spectra_layer_table_conv_operator_and_model_comparison_download(state):
     check_downloads(view._operator_body(), {"conv-bounds.csv": view.bounds_table(),
                                             "conv-methods.csv": view.method_comparison()})
     check_downloads(view._compare_body(), {"model-spectra.csv": view.model_comparison()})
+
+
+# -- Inversion --------------------------------------------------------------------------------------
+
+def test_inversion_results_identifiability_and_sweeps_download(state):
+    from dashboard.views.inversion import InversionView
+
+    view = InversionView(state=state, sizes="10-20-40", methods=["layered", "ls"], sweep_ratios="2, 4",
+                         sweep_trials=2, steps=50, restarts=1)
+    problem, results = view.run()
+    check_downloads(view._draw_run(problem, results),
+                    {"inversion-results.csv": view.summary_table(results),
+                     "identifiability.csv": view.identifiability_table(problem)})
+    sweep = view.sweep()
+    table = view.sweep_table(sweep)
+    assert len(table) == len(sweep.ratios) * len(sweep.methods)
+    check_downloads(view._draw_sweep(sweep), {"inversion-success-sweep.csv": table})
+    noise = view.noise_sweep()
+    check_downloads(view._draw_noise(noise), {"inversion-noise-sweep.csv": view.noise_table(noise)})
