@@ -18,7 +18,7 @@ from explorer import inverse, zoo
 
 from .. import jobs
 from ..state import SEED, AppState
-from .common import BackgroundWork
+from .common import BackgroundWork, csv_download
 
 NETS = ("inverse-lista", "inverse-mlp", "inverse-mlp-twins")
 COLORS = {inverse.FIRENET: "#d62728", inverse.SOLVER: "#555555", "inverse-lista": "#2ca02c",
@@ -208,6 +208,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
         plot = plot.opts(hv.opts.Overlay(logy=True, width=620, height=300, legend_position="right",
                                          title="Error against FIRENET layers (dashed: the other methods)"))
         factor = self.restart_factor(acc)
+        table = self.accuracy_table(acc)
         note = "" if acc.net_error else ("  \nThe trained nets were trained on the zoo's matrix only "
                                          f"({inverse.ZOO_PROBLEM}); set it back to compare them.")
         return pn.Column(
@@ -215,7 +216,8 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                              f"the second restart on (e = 2.72 in theory) to **{acc.layer_error[-1]:.2g}** after "
                              f"{acc.layer_error.size} layers.{note}", css_classes=["inverse-accuracy"]),
             pn.pane.HoloViews(plot),
-            pn.pane.DataFrame(self.accuracy_table(acc), index=False, float_format="{:.3g}".format),
+            pn.pane.DataFrame(table, index=False, float_format="{:.3g}".format),
+            csv_download(table, "inverse-accuracy.csv"),
             pn.pane.HoloViews(self._signals(acc.x_true, acc.x_hat, "One test signal and its reconstructions")))
 
     def stability_table(self, st: inverse.Stability) -> pd.DataFrame:
@@ -228,13 +230,15 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                                                  f"{n}: amplification {st.amplification[n]:.2f}"))
                  for n in st.amplification]
         worst = max(st.amplification, key=st.amplification.get)
+        table = self.stability_table(st)
         where = ("the twins (signals the measurements barely tell apart)" if self.perturb_where() == "twins"
                  else "fresh test signals")
         return pn.Column(
             pn.pane.Markdown(f"Perturbations of norm η = {st.eta:g} around the measurements of {where}, "
                              "found by gradient ascent on ‖Φ(y + e) − Φ(y)‖ (never below a random e's). Most amplified: "
                              f"**{worst}** (× {st.amplification[worst]:.2f}).", css_classes=["inverse-stability"]),
-            pn.pane.DataFrame(self.stability_table(st), index=False, float_format="{:.3g}".format), *panes)
+            pn.pane.DataFrame(table, index=False, float_format="{:.3g}".format),
+            csv_download(table, "inverse-stability.csv"), *panes)
 
     def twins_table(self, res: dict) -> pd.DataFrame:
         return pd.DataFrame([(n, float(np.median((t.error + t.error_twin) / 2)), float(np.median(t.bound)),
@@ -251,6 +255,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                              "both must stretch that gap back to 1: its Lipschitz constant is at least the bound.",
                              css_classes=["inverse-twins"]),
             pn.pane.DataFrame(table, index=False, float_format="{:.3g}".format),
+            csv_download(table, "inverse-twins.csv"),
             pn.pane.HoloViews(self._signals(first.difference[0],
                                             {n: t.x_hat_twin[0] - t.x_hat[0] for n, t in res.items()},
                                             "First pair: x′ − x (spikes) and each method's Φ(y′) − Φ(y)")))
