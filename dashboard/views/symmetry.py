@@ -24,7 +24,7 @@ from explorer import regions, zoo
 
 from .. import jobs, services
 from ..state import LAYER_INDEX, SAMPLE_INDEX, UNIT_INDEX, AppState, classifier_names
-from .common import (CLASS_COLORS, BackgroundWork, bokeh_grouped_bars, error_alert, html_confusion,
+from .common import (CLASS_COLORS, BackgroundWork, bokeh_grouped_bars, csv_download, error_alert, html_confusion,
                      follow_slider, html_gallery, percent)
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]
@@ -175,6 +175,37 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
     def deepfool(self, quarter_turns: int = 1) -> eq.RotatedDeepFool:
         return _deepfool(self.focus, self._sample(), quarter_turns)
 
+    def rotation_table(self) -> pd.DataFrame:
+        """Each compared model's prediction at each angle, with every class probability."""
+        rows = []
+        names = services.dataset("digits").class_names
+        for name in self.models:
+            pred = self.predictions(name)
+            for a, p4, probs in zip(pred.angles, pred.in_p4, pred.probabilities):
+                k = int(probs.argmax())
+                rows.append({"model": name, "angle": _angle_label(a, p4), "prediction": names[k],
+                             "probability": float(probs[k]), **{f"p({c})": float(v) for c, v in zip(names, probs)}})
+        return pd.DataFrame(rows)
+
+    def error_table(self, name: str) -> pd.DataFrame:
+        """A model's equivariance error per layer (rows) and rotation (columns)."""
+        err = self.errors(name)
+        return pd.DataFrame({"layer": err.names, "field": err.kinds,
+                             **{f"{90 * r}°": err.errors[:, j] for j, r in enumerate(err.rotations)}})
+
+    def confusion_table(self, name: str) -> pd.DataFrame:
+        """A model's confusion matrix at the confusion angle: one row per true class, a column per prediction."""
+        c = self.confusion(name)
+        names = [str(n) for n in services.dataset("digits").class_names]
+        return pd.DataFrame({"true": names, **{f"predicted {n}": np.asarray(c.confusion)[:, j]
+                                               for j, n in enumerate(names)}})
+
+    @staticmethod
+    def sweep_table(sweeps: dict) -> pd.DataFrame:
+        """Test accuracy of each model at the p4 angles of the sweep."""
+        return pd.DataFrame([{"model": n, **{f"{a:g}°": s.accuracy[k] for k, a in enumerate(s.angles) if s.in_p4[k]}}
+                             for n, s in sweeps.items()])
+
     def symmetric_regions(self, progress=None) -> dict:
         """Per compared model: the plane and its partition by the first hidden layer, and the asymmetry
         (the largest distance from a region centre turned by 90 degrees to the nearest region centre)."""
@@ -222,15 +253,8 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         captions = [_angle_label(a, p).replace(" (interpolated, not in p4)", "\n(interpolated)")
                     for a, p in zip(first.angles, first.in_p4)]
         images = _gallery(list(zip(first.images, captions)), cols=len(first.images))
-        rows = []
         names = services.dataset("digits").class_names
-        for name in self.models:
-            pred = self.predictions(name)
-            for a, p4, probs in zip(pred.angles, pred.in_p4, pred.probabilities):
-                k = int(probs.argmax())
-                rows.append({"model": name, "angle": _angle_label(a, p4), "prediction": names[k],
-                             "probability": float(probs[k]), **{f"p({c})": float(v) for c, v in zip(names, probs)}})
-        table = pd.DataFrame(rows)
+        table = self.rotation_table()[["model", "angle", "prediction", "probability"]]
         bars = []
         for name in self.models:
             pred = self.predictions(name)
@@ -239,20 +263,20 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
                                            title=f"{name}: class probabilities per angle"))
         return pn.Column(
             images,
-            pn.pane.DataFrame(table[["model", "angle", "prediction", "probability"]], index=False,
-                              float_format="{:.4f}".format, css_classes=["symmetry-predictions"]),
+            pn.pane.DataFrame(table, index=False, float_format="{:.4f}".format, css_classes=["symmetry-predictions"]),
+            csv_download(table, "rotated-predictions.csv"),
             *[pn.Row(pn.pane.Bokeh(b, sizing_mode="fixed")) for b in bars])
 
     def _errors_part(self):
         parts = []
-        for name in self.models:
+        for i, name in enumerate(self.models):
             err = self.errors(name)
-            table = pd.DataFrame({"layer": err.names, "field": err.kinds,
-                                  **{f"{90 * r}°": err.errors[:, j] for j, r in enumerate(err.rotations)}})
+            table = self.error_table(name)
             parts.append(pn.Column(pn.pane.Markdown(f"**{name}**: worst relative error "
                                                     f"{err.per_layer.max():.2e} (float64, 32 test digits)"),
                                    pn.pane.DataFrame(table, index=False, float_format="{:.2e}".format,
-                                                     css_classes=["symmetry-errors"])))
+                                                     css_classes=["symmetry-errors"]),
+                                   csv_download(table, f"equivariance-errors-{i + 1}.csv")))
         return pn.Row(*parts)
 
     def _maps_part(self):
@@ -277,12 +301,13 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
     def _confusion_part(self):
         names = services.dataset("digits").class_names
         parts = []
-        for name in self.models:
+        for i, name in enumerate(self.models):
             c = self.confusion(name)
             table = html_confusion(c.confusion, names, f"{name} at {c.degrees:g}°: accuracy {percent(c.accuracy)}")
             parts.append(pn.Column(pn.pane.HTML(table), pn.pane.Markdown(
                 f"6 read as 9: **{percent(c.six_as_nine)}**; 9 read as 6: **{percent(c.nine_as_six)}**",
-                css_classes=["symmetry-six-nine"]), width=360))
+                css_classes=["symmetry-six-nine"]), csv_download(self.confusion_table(name), f"confusion-{i + 1}.csv"),
+                width=360))
         return pn.Row(*parts)
 
     def _deepfool_part(self):
@@ -309,11 +334,11 @@ class SymmetryView(BackgroundWork, pn.viewable.Viewer):
         plot = hv.Overlay(curves + lines).opts(width=700, height=340, ylim=(0, 1.02), legend_position="bottom_left",
                                                title="Test accuracy against rotation (dots: p4 angles; "
                                                      "others interpolated)")
-        rows = [{"model": n, **{f"{a:g}°": s.accuracy[k] for k, a in enumerate(s.angles) if s.in_p4[k]}}
-                for n, s in sweeps.items()]
+        table = self.sweep_table(sweeps)
         return pn.Column(pn.pane.HoloViews(plot, linked_axes=False),
-                         pn.pane.DataFrame(pd.DataFrame(rows), index=False, float_format="{:.4f}".format,
-                                           css_classes=["symmetry-sweep"]))
+                         pn.pane.DataFrame(table, index=False, float_format="{:.4f}".format,
+                                           css_classes=["symmetry-sweep"]),
+                         csv_download(table, "accuracy-at-p4-angles.csv"))
 
     def _draw_regions(self, results: dict):
         plots = []

@@ -53,7 +53,7 @@ def test_rotated_predictions_match_the_library_and_p4_does_not_change(state):
     assert "30° (interpolated, not in p4)" in set(table["angle"])
     rows = table[table["model"] == "digits-p4cnn"]
     assert rows["prediction"].iloc[0] == str(direct.predictions[0])
-    bars = body[3][0].object.renderers[0].data_source.data  # digits-p4cnn's bars: (class, angle) -> probability
+    bars = body[4][0].object.renderers[0].data_source.data  # digits-p4cnn's bars: (class, angle) -> probability
     height = dict(zip(bars["x"], bars["top"]))
     assert height[("3", "30° (interpolated, not in p4)")] == pytest.approx(p4.probabilities[4, 3])
     assert height[("7", "90°")] == pytest.approx(p4.probabilities[1, 7])

@@ -174,3 +174,23 @@ def test_inverse_accuracy_stability_and_twins_download(state):
     check_downloads(view._draw_stability(st), {"inverse-stability.csv": view.stability_table(st)})
     twins = view.twins()
     check_downloads(view._draw_twins(twins), {"inverse-twins.csv": view.twins_table(twins)})
+
+
+# -- Symmetry ---------------------------------------------------------------------------------------
+
+def test_symmetry_predictions_errors_confusion_and_sweep_download(state):
+    from dashboard.views.symmetry import SymmetryView
+
+    view = SymmetryView(state=state, sample=5, angle=30, confusion_angle=180)
+    models = list(view.models)
+    assert len(models) == 2
+    shown = view.rotation_table()[["model", "angle", "prediction", "probability"]]
+    check_downloads(view._rotations_body(), {"rotated-predictions.csv": shown})
+    check_downloads(view._errors_body(), {f"equivariance-errors-{i + 1}.csv": view.error_table(name)
+                                          for i, name in enumerate(models)})
+    confusions = {f"confusion-{i + 1}.csv": view.confusion_table(name) for i, name in enumerate(models)}
+    check_downloads(view._confusion_body(), confusions)
+    p4 = confusions[f"confusion-{models.index('digits-p4cnn') + 1}.csv"].set_index("true")
+    assert p4.loc["6", "predicted 9"] == view.confusion("digits-p4cnn").confusion[6, 9]
+    sweeps = view.sweeps()
+    check_downloads(view._draw_sweeps(sweeps), {"accuracy-at-p4-angles.csv": view.sweep_table(sweeps)})
