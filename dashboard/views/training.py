@@ -31,7 +31,7 @@ from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 from .. import services
 from ..safe_text import message, quoted
 from ..state import TYPED_LIST, AppState
-from .common import CLASS_COLORS
+from .common import CLASS_COLORS, csv_download
 from .training_koopman import KoopmanPanel
 
 MAX_STEPS = 20_000  # per session
@@ -152,8 +152,9 @@ class TrainingView(pn.viewable.Viewer):
         else:
             gallery = [self.gallery_figure()] if self.stepper.data.image_shape else []
             self._draw_gallery(self.last_frame)
+            confusion = csv_download(self.confusion_table, "training-confusion.csv")
             self._live.objects = [pn.Row(pn.Column(*plots), pn.Column(*gallery, "**Confusion matrix (test set)**",
-                                                                       self._confusion))]
+                                                                       self._confusion, confusion))]
         self.koopman.clear()
 
     def with_param_step(self, step: int) -> None:
@@ -357,6 +358,10 @@ class TrainingView(pn.viewable.Viewer):
                 f"{fps} frames/s · last frame: {1000 * f.step_seconds:.0f} ms training + "
                 f"{1000 * f.region_seconds:.0f} ms {'regions' if f.partition else 'evaluation'} · "
                 f"{self._skipped} frames skipped (a frame was still running)")
+
+    def confusion_table(self):
+        """The confusion matrix shown (of the latest frame), its row names in a "true" column."""
+        return self._confusion_frame(self.last_frame.confusion).rename_axis("true").reset_index()
 
     def _confusion_frame(self, confusion):
         import pandas as pd

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pandas as pd
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, HoverTool
@@ -18,7 +19,7 @@ from bokeh.plotting import figure
 
 from explorer import koopman
 
-from .common import error_alert
+from .common import csv_download, error_alert
 
 STATIONARY_NOTE = (
     "An eigenvalue near 1 means the fitted dynamics is **stationary** in that direction: training has "
@@ -64,6 +65,21 @@ class KoopmanPanel(pn.viewable.Viewer):
                                  energy=self.energy, max_rank=self.max_rank)
         return fit, koopman.compare_with_training(stepper, fit, self.ahead, max_replay_steps=20_000)
 
+    @staticmethod
+    def fit_table(result) -> pd.DataFrame:
+        """The checked jump: the Koopman forecast's test loss and accuracy at the jump's step, what
+        training reached at that step (NaN where it did not get there), and the loss at the window's end."""
+        fit, fc = result
+        return pd.DataFrame({
+            "": ["Koopman jump", "training", "window end"],
+            "step": [fc.step, fc.step, fit.step_stop],
+            "test loss": [fc.predicted_test_loss, fc.trained_test_loss, fc.window_end_test_loss],
+            "test accuracy": [fc.predicted_accuracy, fc.trained_accuracy, np.nan]})
+
+    def result_panes(self, result) -> list:
+        """What the panel shows for a fit: the drawing and its table as CSV."""
+        return [self.draw(result), csv_download(self.fit_table(result), "koopman-fit.csv")]
+
     def draw(self, result) -> pn.viewable.Viewable:
         fit, fc = self.last = result
         lam, res, group = fit.eigenvalues, fit.residuals, fit.group_of
@@ -74,17 +90,18 @@ class KoopmanPanel(pn.viewable.Viewer):
         saved = (f"training needed **{fc.steps_saved:,}** more steps after the window to reach the jump's "
                  f"test loss" if fc.steps_saved is not None else
                  f"training did not reach the jump's test loss within {fc.searched:,} steps after the window")
-        trained = (f"{fc.trained_test_loss:.4f} (accuracy {100 * fc.trained_accuracy:.1f}%)"
-                   if np.isfinite(fc.trained_test_loss) else "not reached")
+        table = self.fit_table(result)
+        reached = np.isfinite(fc.trained_test_loss)
+        trained = (f"{fc.trained_test_loss:.4f} | {100 * fc.trained_accuracy:.1f}%" if reached else "not reached |")
         text = (
             f"**Window** steps {fit.step_start:,} to {fit.step_stop:,} ({fit.kind} observables, "
             f"{len(fit.fits)} fit{'s' * (len(fit.fits) > 1)}, rank {int(fit.ranks.max())} at most, "
             f"energy kept ≥ {fit.energy_kept:.6f}); largest |λ| = {np.abs(lam).max():.4f}; "
             f"{int(bad.sum())} of {len(lam)} Ritz pairs spurious (residual > {koopman.SPURIOUS}).\n\n"
             f"| at step {fc.step:,} | test loss | test accuracy |\n|---|---|---|\n"
-            f"| Koopman jump | {fc.predicted_test_loss:.4f} | {100 * fc.predicted_accuracy:.1f}% |\n"
-            f"| training | {trained} | |\n"
-            f"| (window end, step {fit.step_stop:,}) | {fc.window_end_test_loss:.4f} | |\n\n"
+            f"| Koopman jump | {table['test loss'][0]:.4f} | {100 * table['test accuracy'][0]:.1f}% |\n"
+            f"| training | {trained} |\n"
+            f"| (window end, step {fit.step_stop:,}) | {table['test loss'][2]:.4f} | |\n\n"
             f"Equal loss: {saved}.")
         return pn.pane.Markdown(text)
 
@@ -96,7 +113,7 @@ class KoopmanPanel(pn.viewable.Viewer):
         self._result.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
         try:
             result = await asyncio.to_thread(self.compute)
-            owner.on_document(lambda: setattr(self._result, "objects", [self.draw(result)]))
+            owner.on_document(lambda: setattr(self._result, "objects", self.result_panes(result)))
         except Exception as exc:  # shown to the user, the server keeps going
             self._result.objects = [error_alert(exc, "The Koopman fit")]
 

@@ -65,6 +65,8 @@ def check_downloads(layout, expected: dict) -> None:
         assert widget.label == "Download CSV" and not widget.embed
         want = expected[widget.filename]
         if shown is not None:
+            if not isinstance(shown.index, pd.RangeIndex):  # a table with row names: the CSV's first column
+                shown = shown.rename_axis(want.columns[0]).reset_index()
             pd.testing.assert_frame_equal(shown, want)
         assert_same_table(_csv(widget), want)
 
@@ -194,3 +196,33 @@ def test_symmetry_predictions_errors_confusion_and_sweep_download(state):
     assert p4.loc["6", "predicted 9"] == view.confusion("digits-p4cnn").confusion[6, 9]
     sweeps = view.sweeps()
     check_downloads(view._draw_sweeps(sweeps), {"accuracy-at-p4-angles.csv": view.sweep_table(sweeps)})
+
+
+# -- Training ---------------------------------------------------------------------------------------
+
+def test_training_koopman_fit_downloads(state):
+    from dashboard.views.training import TrainingView
+
+    view = TrainingView(state=state, hidden="8", loss="mse", optimiser="sgd", lr=0.2, batch_size=0,
+                        weight_decay=1e-3, snapshot_every=5)
+    view.replay_to(60)
+    view.koopman.param.update(window=10, ahead=4, kind="node")
+    asyncio.run(view.koopman._on_fit())
+    fit, fc = view.koopman.last
+    table = view.koopman.fit_table((fit, fc))
+    assert list(table["test loss"][:1]) == [fc.predicted_test_loss] and table["step"][0] == fc.step
+    check_downloads(view.koopman._result, {"koopman-fit.csv": table})
+    text = view.koopman._result[0].object
+    assert f"| {fc.predicted_test_loss:.4f} | {100 * fc.predicted_accuracy:.1f}% |" in text
+
+
+def test_training_confusion_matrix_downloads(state):
+    from dashboard.views.training import TrainingView
+
+    view = TrainingView(state=state, dataset="digits", hidden="8")
+    view.replay_to(5)
+    shown = view._confusion.object
+    check_downloads(view._live, {"training-confusion.csv": view.confusion_table()})
+    table = view.confusion_table()
+    assert list(table["true"]) == list(shown.index) and (table.iloc[:, 1:].to_numpy() == shown.to_numpy()).all()
+    assert table.iloc[:, 1:].to_numpy().sum() == len(view.stepper.data.y_test)
