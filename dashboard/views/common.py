@@ -42,7 +42,7 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
 
 
 CSV_FILENAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.csv")
-MAX_CSV_ROWS = 1_000_000  # the largest table a view shows is a few thousand rows (Spectra's model comparison)
+MAX_CSV_ROWS = 100_000  # the largest table a view builds has some thousands (Spectra's model comparison)
 
 
 def csv_download(table, filename: str, label: str = "Download CSV") -> pn.widgets.FileDownload:
@@ -61,7 +61,7 @@ def csv_download(table, filename: str, label: str = "Download CSV") -> pn.widget
         return io.BytesIO(frame.head(MAX_CSV_ROWS).to_csv(index=False).encode("utf-8"))
 
     return pn.widgets.FileDownload(callback=write, filename=filename, label=label, embed=False,
-                                   button_type="light", width=160, css_classes=["csv-download"])
+                                   color="primary", variant="outline", width=160, css_classes=["csv-download"])
 
 
 def follow_slider(slider, owner, name: str) -> None:

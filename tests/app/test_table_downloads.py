@@ -14,6 +14,7 @@ import pandas as pd
 import panel as pn
 import pytest
 
+from dashboard.views import common
 from dashboard.views.common import csv_download
 
 
@@ -71,7 +72,7 @@ def check_downloads(layout, expected: dict) -> None:
         assert_same_table(_csv(widget), want)
 
 
-def test_the_helper_writes_when_clicked_and_refuses_other_names():
+def test_the_helper_writes_when_clicked_and_refuses_other_names(monkeypatch):
     calls = []
 
     def table():
@@ -84,6 +85,8 @@ def test_the_helper_writes_when_clicked_and_refuses_other_names():
     for bad in ("../x.csv", "x.txt", "X.csv", "a b.csv", "", "<b>.csv"):
         with pytest.raises(ValueError):
             csv_download(table(), bad)
+    monkeypatch.setattr(common, "MAX_CSV_ROWS", 1)  # bounded
+    assert _csv(csv_download(table(), "some-table.csv")).decode().splitlines() == ["a,b", f"{1 / 3!r},n/a"]
 
 
 # -- Linear regions ---------------------------------------------------------------------------------
