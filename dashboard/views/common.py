@@ -43,14 +43,16 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
 
 CSV_FILENAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.csv")
 MAX_CSV_ROWS = 100_000  # the largest table a view builds has some thousands (Spectra's model comparison)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
 
 
 def csv_download(table, filename: str, label: str = "Download CSV") -> pn.widgets.FileDownload:
     """A button that downloads ``table`` (a DataFrame, or a callable returning one) as CSV.
 
     The CSV is written only when the button is clicked (``to_csv(index=False)``, full precision,
-    at most :data:`MAX_CSV_ROWS` rows). ``filename`` is the view's own word, never user text:
-    lower-case letters, digits and hyphens ending in ``.csv``."""
+    at most :data:`MAX_CSV_ROWS` rows). A text cell (a class or model name may be the user's)
+    that a spreadsheet would read as a formula is written with a leading ``'``. ``filename`` is
+    the view's own word, never user text: lower-case letters, digits and hyphens ending in ``.csv``."""
     if not CSV_FILENAME.fullmatch(filename):
         raise ValueError(f"A CSV file name is lower-case letters, digits and hyphens ending in .csv: {filename!r}")
 
@@ -58,7 +60,9 @@ def csv_download(table, filename: str, label: str = "Download CSV") -> pn.widget
         frame = table() if callable(table) else table
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"A CSV download needs a DataFrame, not {type(frame).__name__}")
-        return io.BytesIO(frame.head(MAX_CSV_ROWS).to_csv(index=False).encode("utf-8"))
+        frame = frame.head(MAX_CSV_ROWS).map(
+            lambda cell: "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_START) else cell)
+        return io.BytesIO(frame.to_csv(index=False).encode("utf-8"))
 
     return pn.widgets.FileDownload(callback=write, filename=filename, label=label, embed=False,
                                    color="primary", variant="outline", width=160, css_classes=["csv-download"])

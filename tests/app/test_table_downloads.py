@@ -85,6 +85,10 @@ def test_the_helper_writes_when_clicked_and_refuses_other_names(monkeypatch):
     for bad in ("../x.csv", "x.txt", "X.csv", "a b.csv", "", "<b>.csv"):
         with pytest.raises(ValueError):
             csv_download(table(), bad)
+    formula = pd.DataFrame({"class": ["=HYPERLINK(\"http://x\")", "cat", "@SUM(A1)"], "n": [-1, 2, 3]})
+    read = pd.read_csv(io.BytesIO(_csv(csv_download(formula, "classes.csv"))))
+    assert list(read["class"]) == ["'=HYPERLINK(\"http://x\")", "cat", "'@SUM(A1)"]  # text, not formulas
+    assert list(read["n"]) == [-1, 2, 3]  # numbers stay numbers
     monkeypatch.setattr(common, "MAX_CSV_ROWS", 1)  # bounded
     assert _csv(csv_download(table(), "some-table.csv")).decode().splitlines() == ["a,b", f"{1 / 3!r},n/a"]
 
