@@ -1,4 +1,23 @@
-"""Start `panel serve app.py` on a free loopback port for the tests that need a real server."""
+"""Start `panel serve app.py` on a free loopback port for the tests that need a real server.
+
+A server takes 30-60 s of both cores to start (two processes, each warming up), so the tests
+share one where they can. In a new served test file:
+
+* Ask for the ``served_url`` fixture (tests/conftest.py): the URL of the app served with run.sh's
+  flags, started once per test process and shared by every test that asks for it::
+
+      def test_something(page, served_url):
+          page.goto(served_url + "?tab=Spectra")
+
+  Under pytest-xdist each worker process starts at most one such server, when its first test asks,
+  and runs its tests one at a time: a test has the server to itself, but it may find what earlier
+  tests left (sessions not yet discarded, pages the session pool keeps built, jobs of closed
+  sessions still stopping: wait for ``job_processes(url)`` to be empty if that matters), and it must
+  leave the server serving (no stopping its processes).
+* Start one of its own with ``with served_app(...) as url:`` (or a module-scoped fixture around it)
+  only when the test needs a server unlike the shared one: other flags or ``num_procs``, other
+  environment (a ``--data`` folder), or one whose state the test ruins.
+"""
 
 from __future__ import annotations
 
@@ -85,10 +104,15 @@ def stop(proc: subprocess.Popen) -> None:
         pass
 
 
+def server_processes(url: str) -> list[psutil.Process]:
+    """The processes of the server at ``url`` (its ``--num-procs`` workers and the one that forked them)."""
+    port = str(urlsplit(url).port)
+    return [p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])]
+
+
 def job_processes(url: str) -> list[psutil.Process]:
     """The worker processes running jobs for the server at ``url``: children of its forkservers."""
-    port = str(urlsplit(url).port)
-    servers = [p for p in psutil.process_iter(["cmdline"]) if port in (p.info["cmdline"] or [])]
+    servers = server_processes(url)
     forkservers = [child for server in servers for child in server.children()
                    if "forkserver" in " ".join(child.cmdline())]
     return [job for forkserver in forkservers for job in forkserver.children()]
@@ -104,6 +128,17 @@ def browser_ready(session) -> None:
     doc = session.document
     doc.callbacks.trigger_on_change(MessageSentEvent(doc, "bokeh_event", DocumentReady()))
     session.force_roundtrip()
+
+
+def server_process_of(session, url: str) -> int:
+    """The pid of the server process that serves a pulled ``session``: the one holding its websocket."""
+    client_port = session._connection._socket._socket.protocol.stream.socket.getsockname()[1]
+    port = urlsplit(url).port
+    for process in server_processes(url):
+        for c in process.net_connections(kind="tcp"):
+            if c.laddr and c.laddr.port == port and c.raddr and c.raddr.port == client_port:
+                return process.pid
+    raise LookupError(f"no process of the server at {url} holds the websocket from port {client_port}")
 
 
 def click(session, label: str) -> None:

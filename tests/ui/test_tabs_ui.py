@@ -7,7 +7,6 @@ import pytest
 from dashboard.state import AppState
 from dashboard.views.regions import RegionsView
 from explorer import spectra, zoo
-from tests.served import served_app
 
 pytestmark = pytest.mark.ui
 
@@ -20,10 +19,9 @@ def _text(page, css):
     return "\n".join(page.locator(f"{css} p").all_inner_texts())
 
 
-@pytest.fixture(scope="module")
-def url():
-    with served_app() as address:
-        yield address
+@pytest.fixture
+def url(served_url):
+    return served_url  # the shared server (tests/served.py)
 
 
 def test_linear_regions_tab_counts_and_compression(page, url, artifacts):
