@@ -92,7 +92,7 @@ def _state_from(query: dict, refused: list) -> AppState:
         else:
             refused.append("model")
     if "tab" in query:
-        if query["tab"] in TAB_TITLES:
+        if query["tab"] in [title for title, _ in TABS]:
             state.tab = query["tab"]
         else:
             refused.append("tab")
@@ -128,6 +128,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         notice.param.update(object=link_notice(refused), visible=True)
     picker = ModelPicker(state=state)
     titles = [title for title, _ in TABS]
+    state.param.tab.objects = titles  # the state's tab is one of this app's tabs
     views: dict[str, pn.viewable.Viewer] = {}
     pages = [pn.Column(sizing_mode="stretch_width") for _ in TABS]
     tabs = pn.Tabs(*zip(titles, pages), dynamic=True, sizing_mode="stretch_width")
@@ -195,6 +196,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         pn.state.on_session_destroyed(lambda context: jobs.cancel_owner(state))
     template.state = state  # for tests and notebooks
     template.views = views  # the Viewers built so far, by tab title
+    template.tabs = tabs  # the tabs (under the link's notice), for tests
     _freeze_once()
     return template
 

@@ -91,7 +91,7 @@ def test_sessions_are_independent_and_tabs_follow_the_state():
     a, b = create_app(), create_app()
     a.state.model_name = "digits-mlp"
     assert b.state.model_name == "moons-mlp"
-    tabs = a.main[0]
+    tabs = a.tabs
     assert [title for title, _ in TABS] == list(tabs._names)
     if len(TABS) > 1:
         a.state.tab = TABS[1][0]
@@ -176,7 +176,7 @@ def test_a_tab_that_cannot_be_built_says_so_and_opening_it_again_tries_again(mon
 
     monkeypatch.setattr(app_module, "TABS", [app_module.TABS[0], ("Flaky", Flaky)])
     app = create_app()
-    tabs = app.main[0]
+    tabs = app.tabs
     tabs.active = 1
     page = tabs[1]
     assert isinstance(page[0], pn.pane.Alert) and "the first build fails" in page[0].object
