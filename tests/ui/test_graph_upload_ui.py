@@ -9,7 +9,6 @@ Each tab must show its content and no red box; Overview's accuracy is the librar
 
 from __future__ import annotations
 
-import asyncio
 import html
 import re
 
@@ -25,6 +24,7 @@ from dashboard import services
 from dashboard.app import TABS
 from dashboard.views.common import percent
 from explorer import datasets, training
+from tests.app.conftest import event_loop_of_its_own  # noqa: F401  (bokeh.client's event loop, a fixture)
 from tests.app.test_graph_model_upload import saved_residual_cnn
 from tests.served import app_tabs, browser_ready, run_until
 
@@ -64,16 +64,6 @@ def accuracy(cnn_file):
     """The uploaded model's test accuracy on the digits, as the library measures it."""
     data = datasets.load("digits")
     return percent(training.accuracy(services.uploaded_model(cnn_file.read_bytes()), data.X_test, data.y_test))
-
-
-@pytest.fixture
-def event_loop_of_its_own():
-    """bokeh.client needs a current event loop; an earlier test's asyncio.run() leaves none."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    asyncio.set_event_loop(None)
-    loop.close()
 
 
 def _texts(*models) -> str:
