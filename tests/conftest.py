@@ -34,19 +34,26 @@ def served_url():
 #
 # xdist's loadfile sends whole files to the workers, the files with the most tests first: the few long
 # files (browser tests, notebooks) came last and left one worker running them alone. Here the files go
-# out longest first, timed by the last run (kept in .pytest_cache) or else guessed.
+# out longest first, timed by the last run (kept in .pytest_cache) or else guessed; and the files that
+# use ``served_url`` go to one worker together, so that one server serves them all, unless together
+# they would take more than that worker's share of the run (then each worker starts its own).
 
 DURATIONS_KEY = "network-explorer/file-seconds"
+SHARED_UNIT = "the files using served_url"
+
+
+def _text(path: str) -> str:
+    try:
+        return (ROOT / path).read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _guessed_seconds(path: str, tests: int) -> float:
     """A file's seconds when no earlier run timed it: tests on a served app and notebooks are slow."""
     if path.endswith(".ipynb"):
         return 30.0
-    try:
-        text = (ROOT / path).read_text(errors="replace")
-    except OSError:
-        text = ""
+    text = _text(path)
     served = "served_url" in text or "served_app(" in text or "/ui/" in path
     return (25.0 if served else 2.0) * tests
 
@@ -60,22 +67,31 @@ def pytest_xdist_make_scheduler(config, log):
     seconds = config.cache.get(DURATIONS_KEY, {}) if getattr(config, "cache", None) else {}
 
     class LongestFirst(LoadFileScheduling):
-        """loadfile, with the longest files first."""
+        """loadfile, the longest units first, the files using served_url one unit if they fit."""
 
-        sorted_queue = False
+        shared_files: set | None = None  # decided when the first unit is handed out
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return SHARED_UNIT if self.shared_files and path in self.shared_files else path
 
         def _assign_work_unit(self, node) -> None:
-            if not self.sorted_queue:  # the first call: schedule() has just filled the whole queue
-                self.sorted_queue = True
-
-                def cost(unit):
-                    path, tests = unit
-                    return seconds.get(path, _guessed_seconds(path, len(tests)))
-
-                queue = sorted(self.workqueue.items(), key=cost, reverse=True)
-                self.workqueue.clear()
-                self.workqueue.update(queue)
+            if self.shared_files is None:  # schedule() has just filled the whole queue, by file
+                self._plan()
             super()._assign_work_unit(node)
+
+        def _plan(self) -> None:
+            units = dict(self.workqueue)
+            cost = {path: seconds.get(path, _guessed_seconds(path, len(tests))) for path, tests in units.items()}
+            shared = [path for path in units if path.endswith(".py") and "served_url" in _text(path)]
+            together = sum(cost[path] for path in shared)
+            fits = len(shared) > 1 and together <= sum(cost.values()) / max(len(self.nodes), 1)
+            self.shared_files = set(shared) if fits else set()
+            if fits:
+                units[SHARED_UNIT] = {nodeid: False for path in shared for nodeid in units.pop(path)}
+                cost[SHARED_UNIT] = together
+            self.workqueue.clear()
+            self.workqueue.update(sorted(units.items(), key=lambda unit: cost[unit[0]], reverse=True))
 
     return LongestFirst(config, log)
 
@@ -101,4 +117,10 @@ def pytest_configure(config):
     # timed where the reports arrive: in xdist's controller, or in a run without workers
     if getattr(config, "cache", None) is not None and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_FileTimer(config), "network-explorer-file-timer")
+    if config.getoption("nbmake", False):
+        # nbmake: once a notebook's last cell has run, its kernel is stopped at once; a graceful
+        # stop waited 3-6 s per notebook for the kernel to exit (measured), the worker idle meanwhile
+        from nbclient import NotebookClient
+
+        NotebookClient.class_traits()["shutdown_kernel"].default_value = "immediate"
 

@@ -9,11 +9,13 @@ share one where they can. In a new served test file:
       def test_something(page, served_url):
           page.goto(served_url + "?tab=Spectra")
 
-  Under pytest-xdist each worker process starts at most one such server, when its first test asks,
-  and runs its tests one at a time: a test has the server to itself, but it may find what earlier
-  tests left (sessions not yet discarded, pages the session pool keeps built, jobs of closed
-  sessions still stopping: wait for ``job_processes(url)`` to be empty if that matters), and it must
-  leave the server serving (no stopping its processes).
+  Under ``pytest -n 2 --dist loadfile`` the files that name ``served_url`` go to one worker
+  together (tests/conftest.py), so one server serves them all; were they more than that worker's
+  share of the run, each worker would start one. A worker runs its tests one at a time: a test has
+  the server to itself, but it may find what earlier tests left (sessions not yet discarded, pages
+  the session pool keeps built, jobs of closed sessions still stopping: wait for
+  ``job_processes(url)`` to be empty if that matters), and it must leave the server serving (no
+  stopping its processes).
 * Start one of its own with ``with served_app(...) as url:`` (or a module-scoped fixture around it)
   only when the test needs a server unlike the shared one: other flags or ``num_procs``, other
   environment (a ``--data`` folder), or one whose state the test ruins.

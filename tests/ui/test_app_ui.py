@@ -6,6 +6,7 @@ import pytest
 
 from dashboard.state import classifier_names
 from explorer import zoo
+from tests.ui.conftest import VIEWPORT
 
 pytestmark = pytest.mark.ui
 
@@ -59,9 +60,12 @@ def test_pick_every_model_and_upload_a_bad_file(page, artifacts, tmp_path, serve
     assert "large.pt was not loaded" in "\n".join(page.locator(".upload-status p").all_inner_texts())
 
 
-def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(page, served_url):
+def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(browser, served_url):
     """A classroom without internet: the landing page and a shared link (both sessions built
     from the server's reused page, --reuse-sessions) fetch every file from this server."""
+    context = browser.new_context(viewport=VIEWPORT)  # its own: no file comes from an earlier page's cache
+    page = context.new_page()
+    page.set_default_timeout(60_000)
     outside, missing = [], []
     page.on("request", lambda request: outside.append(request.url)
             if urlsplit(request.url).hostname not in ("127.0.0.1", None) else None)
@@ -76,6 +80,7 @@ def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(page, s
     page.locator(".spectra-summary table").first.wait_for()
     page.locator("canvas").first.wait_for()
     page.wait_for_load_state("networkidle")
+    context.close()
     assert outside == []
     assert missing == []
 
