@@ -30,7 +30,8 @@ def text(value) -> str:
 
 def assert_same_table(raw: bytes, shown: pd.DataFrame) -> None:
     """The CSV ``raw`` has ``shown``'s column names and, column by column, its values (numbers to
-    full precision, the rest as text; NaN and "" as an empty cell)."""
+    full precision, the rest as text, a cell a spreadsheet would read as a formula after a quote;
+    NaN and "" as an empty cell)."""
     header = next(csv.reader(io.StringIO(raw.decode("utf-8"))))
     assert header == [str(c) for c in shown.columns]
     read = pd.read_csv(io.BytesIO(raw), keep_default_na=False, na_values=[""])
@@ -41,7 +42,8 @@ def assert_same_table(raw: bytes, shown: pd.DataFrame) -> None:
             kind = want.dtype if pd.api.types.is_float_dtype(want) else np.float64  # float32 is written as float32
             np.testing.assert_array_equal(got.to_numpy(float).astype(kind), want.to_numpy(kind), err_msg=str(column))
         else:
-            assert [text(v) for v in got] == [text(v) for v in want], column
+            written = ["'" + v if isinstance(v, str) and v.startswith(common.FORMULA_START) else v for v in want]
+            assert [text(v) for v in got] == [text(v) for v in written], column  # a formula-like cell: quoted
 
 
 def downloads(layout) -> list[tuple[pn.widgets.FileDownload, pd.DataFrame | None]]:
