@@ -25,8 +25,8 @@ from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
 from .views.regions import RegionsView
 from .views.share import ShareBox
-from .views.spectra import SpectraView
 from .views.symmetry import SymmetryView
+from .tabs.spectra.view import SpectraView
 from .views.training import TrainingView
 
 TITLE = "Network Explorer"
@@ -42,10 +42,16 @@ def url_key(tab_title: str, setting: str) -> str:
     return f"{tab_title.split()[-1].lower()}.{setting}"
 
 
+def settings_class(view_class):
+    """The class whose parameters are a tab's URL_SETTINGS: its analysis (or the view itself)."""
+    return getattr(view_class, "analysis_class", view_class)
+
+
 def _settings_from(query: dict, title: str, view_class, refused: list | None = None) -> dict:
     """The view's URL_SETTINGS found in the query, as parameter values. A value its parameter does
     not accept (type, bounds, options, pattern) is dropped, and its key added to ``refused``."""
     settings = {}
+    view_class = settings_class(view_class)
     for name in getattr(view_class, "URL_SETTINGS", ()):
         key = url_key(title, name)
         if key in query:
@@ -66,8 +72,8 @@ def link_query(search: str) -> str:
     """The query string of a link to the view ``search`` shows, without the tab settings left
     at their defaults (``?model=digits-cnn&tab=Spectra&spectra.layer=0`` ->
     ``model=digits-cnn&tab=Spectra``): the link a class opens, and the page the server keeps ready."""
-    views = {url_key(title, name): view_class for title, view_class in TABS
-             for name in getattr(view_class, "URL_SETTINGS", ())}
+    views = {url_key(title, name): settings_class(view_class) for title, view_class in TABS
+             for name in getattr(settings_class(view_class), "URL_SETTINGS", ())}
     read = parse_query(search)  # the values as the page reads them (Panel's Location)
     kept = []
     for key, value in parse_qsl(search.lstrip("?"), keep_blank_values=True):
@@ -146,11 +152,12 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
             pages[index].objects = [error_alert(exc, f"The {title} tab")]
             return
         views[title] = view
-        settings = getattr(view, "URL_SETTINGS", ())
+        owner = getattr(view, "analysis", view)
+        settings = getattr(owner, "URL_SETTINGS", ())
         if location is not None and settings:
             keys = {name: url_key(title, name) for name in settings}
             # a value the address bar sends later that the view refuses: the notice, and the view unchanged
-            location.sync(view, keys, on_error=lambda mapped: refuse([keys[name] for name in mapped]))
+            location.sync(owner, keys, on_error=lambda mapped: refuse([keys[name] for name in mapped]))
         pages[index].objects = [view]
 
     def tab_to_state(event):

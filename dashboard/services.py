@@ -15,7 +15,6 @@ import hashlib
 import math
 
 import numpy as np
-import panel as pn
 import torch
 from torch import nn
 
@@ -23,12 +22,13 @@ from explorer import datasets, evaluation, inverse, nets, zoo
 from explorer.models import reconstruction
 
 from . import data_store
+from .memo import memoize
 
 MODEL_HASH = {nn.Module: lambda model: model.explorer_key.encode()}
 FIRENET = "firenet"  # the sidebar's FIRENET: built from the zoo problem, not trained
 
 
-@pn.cache(max_items=32)
+@memoize(max_items=32)
 def zoo_model(name: str) -> nn.Module:
     """A zoo model, loaded once per process."""
     model = zoo.load(name)
@@ -36,7 +36,7 @@ def zoo_model(name: str) -> nn.Module:
     return model
 
 
-@pn.cache(max_items=1)
+@memoize(max_items=1)
 def firenet_model() -> nn.Module:
     """FIRENET for the zoo's sparse-recovery problem (12 restarts x 20 steps, lambda 0.1), once per process."""
     problem = inverse.make_problem(**inverse.ZOO_PROBLEM)
@@ -75,7 +75,7 @@ def uploaded_model(data: bytes) -> nn.Module:
     return model
 
 
-@pn.cache(max_items=16)
+@memoize(max_items=16)
 def builtin_dataset(name: str) -> datasets.Dataset:
     """A built-in dataset, or the measurements the reconstruction nets work on (``sparse-dct``)."""
     if name in reconstruction.MEASUREMENT_SETS:
@@ -90,13 +90,13 @@ def dataset(name: str) -> datasets.Dataset:
     return data_store.dataset(name)
 
 
-@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+@memoize(max_items=64)
 def canonical_form(model: nn.Module) -> nets.CanonicalNet:
     """The canonical form, read once per model and process (a graph takes ~0.1 s to read)."""
     return nets.canonical(model)
 
 
-@pn.cache(max_items=256, hash_funcs=MODEL_HASH)
+@memoize(max_items=256)
 def model_sizes(model: nn.Module) -> tuple[int, int]:
     """(input values, outputs) of a classifier."""
     shape = tuple(model.input_shape)  # zoo and uploaded models carry it; any network, PL or not
@@ -119,25 +119,25 @@ def compatible_datasets(model: nn.Module, session: dict | None = None) -> list[s
     return names + [name for name, data in extra.items() if fits(model, data)]
 
 
-@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+@memoize(max_items=64)
 def evaluate(model: nn.Module, dataset_name: str) -> evaluation.Evaluation:
     data = dataset(dataset_name)
     return evaluation.evaluate(model, data.X_test, data.y_test, data.num_classes)
 
 
-@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+@memoize(max_items=64)
 def reconstruction_errors(model: nn.Module, dataset_name: str) -> np.ndarray:
     """||model(y) - x|| / ||x|| on each test measurement of a reconstruction set."""
     data = dataset(dataset_name)
     return reconstruction.relative_errors(model, data.X_test, data.targets_test)
 
 
-@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+@memoize(max_items=64)
 def decision_map(model: nn.Module, box: tuple, resolution: int) -> evaluation.DecisionMap:
     return evaluation.decision_map(model, box, resolution)
 
 
-@pn.cache(max_items=64, hash_funcs=MODEL_HASH)
+@memoize(max_items=64)
 def architecture(model: nn.Module) -> list[dict]:
     """The model card's layer table (FIRENET's 240 layers: one row per restart block)."""
     if isinstance(model, inverse.FIRENet):

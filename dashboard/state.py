@@ -54,6 +54,7 @@ class AppState(param.Parameterized):
     dataset_name = param.Selector(default="moons", objects=datasets.names(), doc="Data the model is shown on")
     tab = param.Selector(default="Overview", objects=list(TAB_TITLES), doc="Title of the open tab")
     message = param.String(default="", doc="Last error or notice for the user")
+    uploads = param.List(default=[], item_type=str, doc="Names of this session's own models (uploaded or trained)")
 
     def __init__(self, **params):
         self._uploads: dict[str, nn.Module] = {}
@@ -69,6 +70,20 @@ class AppState(param.Parameterized):
         if self.model_name == services.FIRENET:
             return services.firenet_model()
         return services.zoo_model(self.model_name)
+
+    def model_by_name(self, name: str) -> nn.Module:
+        """One of this session's models by name: its own (uploaded or trained), FIRENET or the zoo's."""
+        if name in self._uploads:
+            return self._uploads[name]
+        if name == services.FIRENET:
+            return services.firenet_model()
+        if name not in zoo.names():
+            raise KeyError(f"The model '{bounded(name, MAX_QUOTE)}' is not one of this session's.")
+        return services.zoo_model(name)
+
+    def comparable_models(self) -> list[str]:
+        """The classifiers a tab may compare: the zoo's and this session's own."""
+        return [*classifier_names(), *self._uploads]
 
     @property
     def is_upload(self) -> bool:
@@ -114,6 +129,7 @@ class AppState(param.Parameterized):
         the caches hash models by it) the session's model under ``name``."""
         self._uploads[name] = model
         self.param.model_name.objects = [*sidebar_names(), *self._uploads]
+        self.uploads = list(self._uploads)
         self.model_name = name  # offers the model the datasets that fit it
         if dataset_name is not None and dataset_name in self.param.dataset_name.objects:
             self.dataset_name = dataset_name  # the data it was trained on

@@ -9,7 +9,7 @@ from torch import nn
 from dashboard.state import AppState
 from dashboard.views.adversarial import AdversarialView
 from dashboard.views.regions import RegionsView
-from dashboard.views.spectra import SpectraView
+from dashboard.tabs.spectra.view import SpectraView
 from explorer import nets, zoo
 
 
@@ -29,9 +29,9 @@ def test_a_tanh_model_gets_spectra_and_attacks_and_a_clear_refusal_elsewhere(tmp
 
     spectra_view = SpectraView(state=state)
     assert len(nets.weight_layers(state.model)) == 3 and not _alerts(spectra_view, "_layer_body") and not _alerts(spectra_view, "_network_body")
-    spectra_view.layer = 1
+    spectra_view.analysis.layer = 1
     want = np.linalg.svd(model[2].weight.detach().double().numpy(), compute_uv=False)
-    assert np.allclose(np.sort(spectra_view.spectrum().values)[::-1], want, atol=1e-10)
+    assert np.allclose(np.sort(spectra_view.analysis.spectrum().values)[::-1], want, atol=1e-10)
 
     regions_alerts = _alerts(RegionsView(state=state))
     assert len(regions_alerts) == 1 and "(Tanh) is not piecewise linear" in regions_alerts[0]

@@ -12,7 +12,7 @@ from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.views.overview import OverviewView
 from dashboard.views.regions import RegionsView
-from dashboard.views.spectra import SpectraView
+from dashboard.tabs.spectra.view import SpectraView
 from explorer import inverse, regions, zoo
 from explorer.models import reconstruction
 
@@ -77,15 +77,15 @@ def test_firenet_gets_spectra_and_the_reason_it_has_no_linear_regions(data):
     assert "l2 ball" in RegionsView(state=state)._body()[-1].object
 
     spectra_view = SpectraView(state=state)
-    assert [layer.name for layer in spectra_view.layers()] == ["adjoint", "measure"]
+    assert [layer.name for layer in spectra_view.analysis.layers()] == ["adjoint", "measure"]
     assert "called 240 times" in list(spectra_view._layer_select.options)[1]
-    spectra_view.layer = 1
+    spectra_view.analysis.layer = 1
     A = inverse.make_problem(**inverse.ZOO_PROBLEM).A
-    np.testing.assert_allclose(spectra_view.spectrum().values, np.linalg.svd(A, compute_uv=False), atol=1e-12)
+    np.testing.assert_allclose(spectra_view.analysis.spectrum().values, np.linalg.svd(A, compute_uv=False), atol=1e-12)
     assert not _alerts(spectra_view._network_body())
-    full = spectra_view.truncation_accuracy(A.shape[0])
+    full = spectra_view.analysis.truncation_accuracy(A.shape[0])
     assert full == pytest.approx(np.median(services.reconstruction_errors(state.model, "sparse-dct")), rel=1e-9)
-    assert spectra_view.truncation_accuracy(0) > 0.9  # without A the output is 0: error 1
+    assert spectra_view.analysis.truncation_accuracy(0) > 0.9  # without A the output is 0: error 1
 
 
 def test_the_adversarial_tab_points_a_reconstructor_to_the_inverse_problems_tab():

@@ -11,7 +11,7 @@ from panel.util import edit_readonly
 
 from dashboard import session_pool
 from dashboard.app import link_query
-from dashboard.views.spectra import SpectraView
+from dashboard.tabs.spectra.analysis import SpectraAnalysis
 from dashboard.views.share import ShareBox, view_link
 
 
@@ -23,7 +23,7 @@ def location(monkeypatch):
         loc = Location()
         with edit_readonly(loc):
             loc.param.update(protocol="http:", hostname="class.example.org", port="5006", pathname="/app/ws",
-                             search=f"?model=digits-cnn&tab=Spectra&spectra.layer={SpectraView.param['layer'].default}")
+                             search=f"?model=digits-cnn&tab=Spectra&spectra.layer={SpectraAnalysis.param['layer'].default}")
         monkeypatch.setitem(pn.state._locations, doc, loc)
         yield loc
 
@@ -34,7 +34,7 @@ def test_the_link_is_the_page_on_the_server_the_browser_reached_without_the_webs
 
 
 def test_a_link_leaves_out_the_tab_settings_at_their_defaults():
-    layer_default = SpectraView.param["layer"].default
+    layer_default = SpectraAnalysis.param["layer"].default
     assert link_query(f"?model=digits-cnn&tab=Spectra&spectra.layer={layer_default}&spectra.rank=3") == \
         "model=digits-cnn&tab=Spectra&spectra.rank=3"
     assert link_query("?model=digits-cnn&spectra.layer=seven&other=1") == "model=digits-cnn&spectra.layer=seven&other=1"

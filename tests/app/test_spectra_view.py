@@ -8,7 +8,7 @@ from torch import nn
 
 from dashboard.app import TABS
 from dashboard.state import classifier_names
-from dashboard.views.spectra import SpectraView
+from dashboard.tabs.spectra.view import SpectraView
 from explorer import datasets, nets, spectra, training, zoo
 
 
@@ -18,15 +18,15 @@ def test_every_layer_of_every_zoo_model_draws_and_matches_the_library(state, nam
     view = SpectraView(state=state)
     model = zoo.load(name)
     expected = spectra.model_spectra(model)
-    assert len(view.layers()) == len(expected)
+    assert len(view.analysis.layers()) == len(expected)
     for i, ref in enumerate(expected):
-        view.layer = i
-        spec = view.spectrum("auto")
+        view.analysis.layer = i
+        spec = view.analysis.spectrum("auto")
         np.testing.assert_allclose(spec.values, ref.values, rtol=1e-12, atol=1e-12)
         assert not isinstance(view._layer_body(), pn.pane.Alert)
         operator = view._operator_body()
         assert not isinstance(operator, pn.pane.Alert)
-        assert isinstance(operator, pn.Column) == (view.layers()[i].kind == "conv2d")  # dense: one sentence
+        assert isinstance(operator, pn.Column) == (view.analysis.layers()[i].kind == "conv2d")  # dense: one sentence
     assert not isinstance(view._network_body(), pn.pane.Alert)
     assert not isinstance(view._truncation_body(), pn.pane.Alert)
 
@@ -34,13 +34,13 @@ def test_every_layer_of_every_zoo_model_draws_and_matches_the_library(state, nam
 def test_orthogonal_cnn_conv_spectra_are_ones_and_the_bound_multiplies(state):
     state.model_name = "digits-cnn-orth"
     view = SpectraView(state=state)
-    for i, layer in enumerate(view.layers()):
+    for i, layer in enumerate(view.analysis.layers()):
         if layer.kind == "conv2d":
-            view.layer = i
-            assert np.max(np.abs(view.spectrum().values - 1)) < 1e-6
-            m = view.symbol_map()  # a circular layer's heatmap is on its own torus: unitary blocks
+            view.analysis.layer = i
+            assert np.max(np.abs(view.analysis.spectrum().values - 1)) < 1e-6
+            m = view.analysis.symbol_map()  # a circular layer's heatmap is on its own torus: unitary blocks
             assert m.norms.shape == (8, 8) and np.max(np.abs(m.norms - 1)) < 1e-6
-    lip = view.lipschitz()
+    lip = view.analysis.lipschitz()
     assert lip.product == pytest.approx(np.prod(lip.norms))
     last = nets.canonical(zoo.load("digits-cnn-orth")).weight_layers()[-1].weight
     assert lip.norms[-1] == pytest.approx(np.linalg.norm(last, 2), rel=1e-10)
@@ -49,23 +49,23 @@ def test_orthogonal_cnn_conv_spectra_are_ones_and_the_bound_multiplies(state):
 def test_method_selector_changes_the_conv_spectrum(state):
     state.model_name = "digits-cnn"  # zero-padded convs: the methods differ
     view = SpectraView(state=state, layer=1)
-    layer = view.layers()[1]
-    exact = view.spectrum("auto").values
-    view.method = "fft"
-    circular = view.spectrum().values
+    layer = view.analysis.layers()[1]
+    exact = view.analysis.spectrum("auto").values
+    view.analysis.method = "fft"
+    circular = view.analysis.spectrum().values
     ref = spectra.conv_singular_values(layer.weight, layer.in_shape[1:], "zeros", layer.stride, "fft",
                                        pad=layer.padding)
     np.testing.assert_allclose(circular, ref)
-    table = view.method_comparison()
+    table = view.analysis.method_comparison()
     assert set(table.columns) >= {"exact", "fft", "density"}
     np.testing.assert_allclose(table["exact"], exact)
     assert np.nanmax(np.abs(table["fft"] - table["exact"])) > 1e-3
     assert np.all(table["exact"] <= table["interlacing bound"] + 1e-12)
-    b = view.bounds()
+    b = view.analysis.bounds()
     assert b["reshape"] <= b["exact"] * (1 + 1e-9) and b["power"] <= b["exact"] * (1 + 1e-9)
     assert b["exact"] <= b["embedding"] * (1 + 1e-9) and b["exact"] <= b["symbol_sup"]
-    assert view.symbol_map().norms.max() <= b["symbol_sup"]
-    ww = view.weightwatcher()
+    assert view.analysis.symbol_map().norms.max() <= b["symbol_sup"]
+    ww = view.analysis.weightwatcher()
     assert len(ww) == 9 * min(layer.weight.shape[:2])
 
 
@@ -73,20 +73,20 @@ def test_rank_truncation_reports_the_truncated_models_accuracy(state):
     state.model_name = "digits-mlp"
     view = SpectraView(state=state, layer=0)
     data = datasets.load("digits")
-    assert view.rank == 64  # starts untruncated
+    assert view.analysis.rank == 64  # starts untruncated
     full = training.accuracy(zoo.load("digits-mlp"), data.X_test, data.y_test)
-    assert view.truncation_accuracy() == pytest.approx(full)
+    assert view.analysis.truncation_accuracy() == pytest.approx(full)
     view._rank.value = 3
-    assert view.rank == 3
+    assert view.analysis.rank == 3
     small = spectra.truncate_rank(zoo.load("digits-mlp"), 0, 3)
     acc = training.accuracy(small, data.X_test, data.y_test)
-    assert view.truncation_accuracy() == pytest.approx(acc)
+    assert view.analysis.truncation_accuracy() == pytest.approx(acc)
     assert percent_text(acc) in view._truncation_body()[0].object
-    ranks, accs = view.truncation_curve()
+    ranks, accs = view.analysis.truncation_curve()
     assert ranks[0] == 0 and ranks[-1] == 64 and accs[-1] == pytest.approx(full)
     assert accs[0] < 0.5 < full  # rank 0 removes the layer's input: the prediction is the same for all
-    view.layer = 2  # a new layer starts untruncated again
-    assert view.rank == 10
+    view.analysis.layer = 2  # a new layer starts untruncated again
+    assert view.analysis.rank == 10
 
 
 def percent_text(x):
@@ -96,16 +96,16 @@ def percent_text(x):
 def test_layer_list_follows_the_model(state):
     view = SpectraView(state=state)
     assert len(view._layer_select.options) == 3  # moons-mlp
-    view.layer = 2
+    view.analysis.layer = 2
     state.model_name = "digits-cnn"
-    assert len(view._layer_select.options) == 3 and view.layer == 2
+    assert len(view._layer_select.options) == 3 and view.analysis.layer == 2
     state.model_name = "digits-cnn-orth"
-    assert [layer.kind for layer in view.layers()] == ["conv2d", "conv2d", "linear"]
+    assert [layer.kind for layer in view.analysis.layers()] == ["conv2d", "conv2d", "linear"]
 
 
 def test_model_comparison_contains_every_layer(state):
     view = SpectraView(state=state, compare=["digits-cnn-orth", "digits-mlp-l1"])
-    df = view.model_comparison()
+    df = view.analysis.model_comparison()
     assert set(df["model"]) == {"digits-cnn-orth", "digits-mlp-l1"}
     orth = df[(df["model"] == "digits-cnn-orth") & df["layer"].str.contains("conv2d")]
     assert len(orth) == 64 + 1024 and np.max(np.abs(orth["sigma"] - 1)) < 1e-6
@@ -125,17 +125,17 @@ def test_a_layer_too_large_for_the_dense_operator_falls_back_with_a_notice(state
     zoo.save(model, tmp_path / "wide.pt", input_shape=(64,))
     state.add_upload("wide.pt", (tmp_path / "wide.pt").read_bytes())
     view = SpectraView(state=state, layer=0)
-    spec = view.spectrum("auto")  # never refused: the circular approximation, labelled as such
+    spec = view.analysis.spectrum("auto")  # never refused: the circular approximation, labelled as such
     assert spec.method == "fft" and not spec.exact
     with pytest.raises(ValueError, match="limit"):
-        view.spectrum("dense")
+        view.analysis.spectrum("dense")
     body = view._layer_body()
     assert isinstance(body[0], pn.pane.Alert) and "limit" in body[0].object
     assert "**fft** (an approximation)" in body[1].object
     summary = view._network_body()
     assert not isinstance(summary, pn.pane.Alert)
     assert "fft (approx.)" in summary[0].object.to_string()
-    lip = view.lipschitz()
+    lip = view.analysis.lipschitz()
     assert np.isnan(lip.exact[0]) and lip.norms[0] == lip.gram[0]
 
 
@@ -143,7 +143,7 @@ def test_the_layer_select_follows_a_layer_set_from_a_link(state):
     state.model_name = "digits-cnn"
     view = SpectraView(state=state, layer=1)
     assert view._layer_select.value == 1
-    view.layer = 2
+    view.analysis.layer = 2
     assert view._layer_select.value == 2
     view._layer_select.value = 0
-    assert view.layer == 0
+    assert view.analysis.layer == 0

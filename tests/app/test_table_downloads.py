@@ -142,15 +142,15 @@ def test_adversarial_methods_and_zoo_robustness_download(state):
 # -- Spectra ----------------------------------------------------------------------------------------
 
 def test_spectra_layer_table_conv_operator_and_model_comparison_download(state):
-    from dashboard.views.spectra import SpectraView
+    from dashboard.tabs.spectra.view import SpectraView
 
     state.model_name = "digits-cnn-orth"
     view = SpectraView(state=state, layer=0, compare=["digits-mlp", "digits-cnn-orth"])
-    check_downloads(view._network_body(), {"layer-spectra.csv": view.layer_table()})
-    assert len(view.layer_table()) == len(view.layers())
-    check_downloads(view._operator_body(), {"conv-bounds.csv": view.bounds_table(),
-                                            "conv-methods.csv": view.method_comparison()})
-    check_downloads(view._compare_body(), {"model-spectra.csv": view.model_comparison()})
+    check_downloads(view._network_body(), {"layer-spectra.csv": view.analysis.layer_table()})
+    assert len(view.analysis.layer_table()) == len(view.analysis.layers())
+    check_downloads(view._operator_body(), {"conv-bounds.csv": view.analysis.bounds_table(),
+                                            "conv-methods.csv": view.analysis.method_comparison()})
+    check_downloads(view._compare_body(), {"model-spectra.csv": view.analysis.model_comparison()})
 
 
 # -- Inversion --------------------------------------------------------------------------------------
