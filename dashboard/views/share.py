@@ -1,7 +1,7 @@
 """The sidebar's "Share this view with a class": the link of what the teacher sees, kept ready.
 
 A click shows the link of the current view (model, tab and the tab's settings are in its query
-string) and asks every server process to keep that page built ahead for the students who open
+string), kept up to date as the view changes, with a button that copies it; and asks every server process to keep that page built ahead for the students who open
 it (:func:`dashboard.session_pool.share_page`), so that a class opening it at once gets it in
 about a second instead of waiting for 30 page builds.
 """
@@ -14,6 +14,24 @@ import param
 from .. import session_pool
 
 SHARE_LABEL = "Share this view with a class…"
+# Copies the link: the Clipboard API where the page is a secure context (https, localhost), else
+# the older copy command on a hidden text area (a class server reached over plain http on a LAN)
+COPY_JS = """
+const text = link.value;
+function fallback() {
+  const area = document.createElement("textarea");
+  area.value = text; area.style.position = "fixed"; area.style.opacity = "0";
+  document.body.appendChild(area); area.select();
+  try { document.execCommand("copy"); } finally { document.body.removeChild(area); }
+}
+if (navigator.clipboard && window.isSecureContext) {
+  navigator.clipboard.writeText(text).catch(fallback);
+} else {
+  fallback();
+}
+button.label = "Copied";
+setTimeout(() => { button.label = "Copy link"; }, 1500);
+"""
 
 
 def view_link(location, query: str) -> str:
@@ -35,23 +53,34 @@ class ShareBox(pn.viewable.Viewer):
         super().__init__(**params)
         self._button = pn.widgets.Button(label=SHARE_LABEL, css_classes=["share-view"])
         self._shown = pn.Column(sizing_mode="stretch_width")
+        self._link = pn.widgets.TextInput(label="Link for the class", css_classes=["share-link"],
+                                          sizing_mode="stretch_width")
+        self._copy = pn.widgets.Button(label="Copy link", css_classes=["share-copy"], width=110)
+        self._copy_callback = self._copy.js_on_click(args={"link": self._link, "button": self._copy}, code=COPY_JS)
         self._button.on_click(self._share)
+        self._following = False
+
+    def _follow(self, event) -> None:
+        """The view changed (model, tab, a setting) while its link is shown: show the new link."""
+        self._share()
 
     def _share(self, event=None) -> None:
         location = pn.state.location
         if location is None:
             self._shown.objects = [pn.pane.Markdown("No link: this page is not served.")]
             return
+        if not self._following:
+            location.param.watch(self._follow, "search")
+            self._following = True
         query = self.link_query(location.search)
-        link = view_link(location, query)
+        self._link.value = view_link(location, query)
         kept = session_pool.share_page(query, protocol=location.protocol.rstrip(":") or "http",
                                        host=location.hostname or "localhost")
         note = (f"Students who open this link get it at once: each server process keeps "
                 f"{session_pool.POOL_SIZE} of it built ahead." if kept else
                 "This server builds each page when it is opened (`bash run.sh serve` keeps shared "
                 "pages built ahead).")
-        self._shown.objects = [pn.widgets.TextInput(value=link, label="Link for the class", css_classes=["share-link"]),
-                               pn.pane.Markdown(note, css_classes=["share-note"])]
+        self._shown.objects = [self._link, self._copy, pn.pane.Markdown(note, css_classes=["share-note"])]
 
     def __panel__(self):
         return pn.Column(self._button, self._shown, sizing_mode="stretch_width")

@@ -48,6 +48,18 @@ def test_sharing_shows_the_link_and_asks_the_server_to_keep_the_page_ready(locat
     box = ShareBox(link_query=link_query)
     box._button.clicks += 1
     assert asked == [("model=digits-cnn&tab=Spectra", {"protocol": "http", "host": "class.example.org"})]
-    link, note = box._shown.objects
+    link, copy, note = box._shown.objects
     assert link.value == "http://class.example.org:5006/app?model=digits-cnn&tab=Spectra"
     assert ("built ahead" in note.object and "20" in note.object) if kept else "builds each page" in note.object
+    assert copy.label == "Copy link" and "link.value" in box._copy_callback.code["event:button_click"]
+
+
+def test_the_shown_link_follows_a_model_switch(location, monkeypatch):
+    asked = []
+    monkeypatch.setattr(session_pool, "share_page", lambda query, **where: asked.append(query) or True)
+    box = ShareBox(link_query=link_query)
+    box._button.clicks += 1
+    with edit_readonly(location):
+        location.search = "?model=digits-mlp&tab=Spectra"  # what the state's sync writes after a switch
+    assert box._link.value == "http://class.example.org:5006/app?model=digits-mlp&tab=Spectra"
+    assert asked == ["model=digits-cnn&tab=Spectra", "model=digits-mlp&tab=Spectra"]
