@@ -2,21 +2,19 @@
 
 ``create_app()`` runs once per browser session, so every session gets its own
 state and widgets. The state syncs to the URL (``?model=digits-cnn&tab=Overview``)
-so a link opens the same view; a view lists the settings it shares in its
-``URL_SETTINGS`` (e.g. ``?tab=Adversarial&adversarial.norm=linf``).
+so a link opens the same view; a tab's analysis lists the settings it shares in its
+``URL_SETTINGS`` (e.g. ``?tab=Adversarial&adversarial.norm=linf``), and
+:mod:`dashboard.state` reads and writes them.
 """
 
 from __future__ import annotations
 
 import gc
-from urllib.parse import parse_qsl, urlencode
-
 import panel as pn
-import param
-from panel.util import parse_query
 
 from . import jobs, offline
-from .state import TAB_TITLES, AppState
+from . import state as state_links
+from .state import TAB_TITLES, AppState, link_notice, settings_from, state_from, url_key
 from .views.adversarial import AdversarialView
 from .views.common import error_alert
 from .views.inverse import InverseView
@@ -37,82 +35,9 @@ TABS = list(zip(TAB_TITLES, (OverviewView, RegionsView, SpectraView, Adversarial
                              SymmetryView, TrainingView), strict=True))
 
 
-def url_key(tab_title: str, setting: str) -> str:
-    """The query-string key of a tab's setting, e.g. ``adversarial.norm``."""
-    return f"{tab_title.split()[-1].lower()}.{setting}"
-
-
-def settings_class(view_class):
-    """The class whose parameters are a tab's URL_SETTINGS: its analysis (or the view itself)."""
-    return getattr(view_class, "analysis_class", view_class)
-
-
-def _settings_from(query: dict, title: str, view_class, refused: list | None = None) -> dict:
-    """The view's URL_SETTINGS found in the query, as parameter values. A value its parameter does
-    not accept (type, bounds, options, pattern) is dropped, and its key added to ``refused``."""
-    settings = {}
-    view_class = settings_class(view_class)
-    for name in getattr(view_class, "URL_SETTINGS", ()):
-        key = url_key(title, name)
-        if key in query:
-            try:
-                value = view_class.param[name].deserialize(query[key])
-                if isinstance(view_class.param[name], param.Integer) and isinstance(value, float) \
-                        and value.is_integer():
-                    value = int(value)  # Panel's query parser reads a negative integer ('-1') as a float
-                view_class.param[name]._validate(value)
-                settings[name] = value
-            except Exception:  # a bad value in a link: the default, and a notice
-                if refused is not None:
-                    refused.append(key)
-    return settings
-
-
 def link_query(search: str) -> str:
-    """The query string of a link to the view ``search`` shows, without the tab settings left
-    at their defaults (``?model=digits-cnn&tab=Spectra&spectra.layer=0`` ->
-    ``model=digits-cnn&tab=Spectra``): the link a class opens, and the page the server keeps ready."""
-    views = {url_key(title, name): settings_class(view_class) for title, view_class in TABS
-             for name in getattr(settings_class(view_class), "URL_SETTINGS", ())}
-    read = parse_query(search)  # the values as the page reads them (Panel's Location)
-    kept = []
-    for key, value in parse_qsl(search.lstrip("?"), keep_blank_values=True):
-        if key in views:
-            setting = views[key].param[key.split(".", 1)[1]]
-            try:
-                if setting.deserialize(read[key]) == setting.default:
-                    continue
-            except Exception:
-                pass  # an unreadable value stays: the page shows its default as for any link
-        kept.append((key, value))
-    return urlencode(kept)
-
-
-def _state_from(query: dict, refused: list) -> AppState:
-    """The session's state with the link's model and tab applied before anything is built; a model
-    or tab the link names that does not exist is not used, and its key added to ``refused``."""
-    state = AppState()
-    if "model" in query:
-        if query["model"] in state.param.model_name.objects:
-            state.model_name = query["model"]
-        else:
-            refused.append("model")
-    if "tab" in query:
-        if query["tab"] in [title for title, _ in TABS]:
-            state.tab = query["tab"]
-        else:
-            refused.append("tab")
-    return state
-
-
-def link_notice(refused: list[str]) -> str:
-    """What a page says of the link's values it did not use (only the keys: the values are the
-    link's, and are not shown)."""
-    if not refused:
-        return ""
-    keys = ", ".join(f"`{key}`" for key in dict.fromkeys(refused))
-    return (f"The link's value for {keys} was not used: it is not one of the setting's choices or "
-            "within its range. The view shows the setting's default instead.")
+    """The link a teacher shares of the view ``search`` shows (:func:`dashboard.state.link_query`)."""
+    return state_links.link_query(search, dict(TABS))
 
 
 def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
@@ -126,7 +51,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     location = pn.state.location
     query = dict(location.query_params) if location is not None else {}
     refused: list[str] = []
-    state = state or _state_from(query, refused)
+    state = state or state_from(query, refused)
     notice = pn.pane.Alert(alert_type="warning", visible=False, css_classes=["link-notice"])
 
     def refuse(keys) -> None:
@@ -145,7 +70,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
             return
         try:
             dropped = []
-            view = view_class(state=state, **_settings_from(query, title, view_class, dropped))
+            view = view_class(state=state, **settings_from(query, title, view_class, dropped))
             if dropped:
                 refuse(dropped)
         except Exception as exc:  # the tab says so; opening it again tries again

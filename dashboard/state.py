@@ -1,13 +1,24 @@
-"""The app state: everything a view needs to know about the user's choices.
+"""The app's state: the table of tabs, the user's choices, and links that carry them.
 
-One ``AppState`` per session (made in :func:`dashboard.app.create_app`). Its
-parameters are plain values so the state can be synced to the URL: a shared
-link opens the same model and tab.
+- :data:`TABS`: one row per tab (its title and the prefix of its settings in a link, with the
+  prefixes older links used). TensorFlow Playground's ``src/state.ts`` is the model: one table
+  drives both reading and writing the URL.
+- :class:`AppState`: one per session (made in :func:`dashboard.app.create_app`): the model, its
+  dataset, the open tab, and the session's own models and datasets (model and dataset names
+  resolve here and nowhere else).
+- Links: :func:`url_key` writes a setting's key, :func:`settings_from` reads a tab's settings
+  from a link (checking each value against its parameter), :func:`state_from` the model and
+  tab, :func:`link_query` the link a teacher shares, :func:`link_notice` what the page says of
+  values it did not use.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
+
 import param
+from panel.util import parse_query
 from torch import nn
 
 from explorer import datasets, zoo
@@ -16,9 +27,25 @@ from . import services
 from .safe_text import MAX_QUOTE, bounded
 
 UPLOAD_PREFIX = "upload: "
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab: its title, the prefix of its settings in a link (``regions.layer``), and the prefixes
+    links made before used for the same settings (read, never written)."""
+
+    title: str
+    prefix: str
+    old_prefixes: tuple[str, ...] = ()
+
+
 # The app's tabs, in order (dashboard.app pairs each with its view)
-TAB_TITLES = ("Overview", "Linear regions", "Spectra", "Adversarial", "Inversion", "Inverse problems", "Symmetry",
-              "Training")
+TABS = (Tab("Overview", "overview"), Tab("Linear regions", "regions"), Tab("Spectra", "spectra"),
+        Tab("Adversarial", "adversarial"), Tab("Inversion", "inversion"),
+        Tab("Inverse problems", "inverse", old_prefixes=("problems",)), Tab("Symmetry", "symmetry"),
+        Tab("Training", "training"))
+TAB_TITLES = tuple(tab.title for tab in TABS)
+TAB_BY_TITLE = {tab.title: tab for tab in TABS}
 
 # Bounds of the settings a link or a client may send: a value outside them is refused by the
 # setting's parameter (and a widget showing it is set back), never used.
@@ -178,3 +205,97 @@ class AppState(param.Parameterized):
         self.param.dataset_name.objects = allowed
         if self.dataset_name not in allowed:
             self.dataset_name = allowed[0]
+
+
+# -- links ------------------------------------------------------------------------------------------
+
+def settings_class(view_class):
+    """The class whose parameters are a tab's URL_SETTINGS: its analysis (or the view itself)."""
+    return getattr(view_class, "analysis_class", view_class)
+
+
+def url_key(tab_title: str, setting: str) -> str:
+    """The query-string key of a tab's setting, e.g. ``adversarial.norm``."""
+    return f"{TAB_BY_TITLE[tab_title].prefix}.{setting}"
+
+
+def _keys_read(tab_title: str, setting: str) -> list[str]:
+    """The keys a link may carry a setting under: today's, then older links'."""
+    tab = TAB_BY_TITLE[tab_title]
+    return [f"{prefix}.{setting}" for prefix in (tab.prefix, *tab.old_prefixes)]
+
+
+def settings_from(query: dict, title: str, view_class, refused: list | None = None) -> dict:
+    """The tab's URL_SETTINGS found in the query (under today's key or an older one), as parameter
+    values. A value its parameter does not accept (type, bounds, options, pattern) is dropped, and
+    its key added to ``refused``."""
+    settings = {}
+    owner = settings_class(view_class)
+    for name in getattr(owner, "URL_SETTINGS", ()):
+        key = next((key for key in _keys_read(title, name) if key in query), None)
+        if key is None:
+            continue
+        try:
+            value = owner.param[name].deserialize(query[key])
+            if isinstance(owner.param[name], param.Integer) and isinstance(value, float) and value.is_integer():
+                value = int(value)  # Panel's query parser reads a negative integer ('-1') as a float
+            owner.param[name]._validate(value)
+            settings[name] = value
+        except Exception:  # a bad value in a link: the default, and a notice
+            if refused is not None:
+                refused.append(key)
+    return settings
+
+
+def link_query(search: str, view_classes: dict) -> str:
+    """The query string of a link to the view ``search`` shows (``view_classes``: title -> the tab's
+    view), without the tab settings left at their defaults, and with older links' keys written as
+    today's (``?model=digits-cnn&tab=Spectra&spectra.layer=0`` -> ``model=digits-cnn&tab=Spectra``):
+    the link a class opens, and the page the server keeps ready."""
+    owners = {}
+    for title, view_class in view_classes.items():
+        for name in getattr(settings_class(view_class), "URL_SETTINGS", ()):
+            for key in _keys_read(title, name):
+                owners[key] = (settings_class(view_class), name, url_key(title, name))
+    read = parse_query(search)  # the values as the page reads them (Panel's Location)
+    kept = {}
+    for key, value in parse_qsl(search.lstrip("?"), keep_blank_values=True):
+        if key in owners:
+            owner, name, key_now = owners[key]
+            try:
+                if owner.param[name].deserialize(read[key]) == owner.param[name].default:
+                    continue
+            except Exception:
+                pass  # an unreadable value stays: the page shows its default as for any link
+            if key != key_now and key_now in kept:
+                continue  # today's key wins over an older one
+            key = key_now
+        kept[key] = value
+    return urlencode(list(kept.items()))
+
+
+def state_from(query: dict, refused: list) -> AppState:
+    """The session's state with the link's model and tab applied before anything is built; a model
+    or tab the link names that does not exist is not used, and its key added to ``refused``."""
+    state = AppState()
+    if "model" in query:
+        if query["model"] in state.param.model_name.objects:
+            state.model_name = query["model"]
+        else:
+            refused.append("model")
+    if "tab" in query:
+        if query["tab"] in TAB_TITLES:
+            state.tab = query["tab"]
+        else:
+            refused.append("tab")
+    return state
+
+
+def link_notice(refused: list[str]) -> str:
+    """What a page says of the link's values it did not use (only the keys: the values are the
+    link's, and are not shown)."""
+    if not refused:
+        return ""
+    keys = ", ".join(f"`{key}`" for key in dict.fromkeys(refused))
+    return (f"The link's value for {keys} was not used: it is not one of the setting's choices or "
+            "within its range. The view shows the setting's default instead.")

@@ -76,12 +76,12 @@ def test_training_refuses_a_hostile_width_and_a_huge_one(state):
 
 
 def test_a_link_refuses_what_its_settings_refuse_and_reads_negative_integers():
-    from dashboard.app import _settings_from
+    from dashboard.state import settings_from
     from dashboard.views.regions import RegionsView
 
     refused = []
     query = {"regions.layer": -1.0, "regions.unit": 10**9, "regions.samples": HOSTILE, "regions.eps": 0.1}
-    settings = _settings_from(query, "Linear regions", RegionsView, refused)
+    settings = settings_from(query, "Linear regions", RegionsView, refused)
     assert settings == {"layer": -1, "eps": 0.1} and isinstance(settings["layer"], int)
     assert refused == ["regions.unit", "regions.samples"]
 

@@ -107,7 +107,7 @@ def test_view_settings_are_shared_through_the_url():
     from panel.io.location import Location
     from panel.io.state import set_curdoc
 
-    from dashboard.app import url_key
+    from dashboard.state import url_key
 
     location = Location(search="?model=digits-mlp&overview.sample=7")
     doc = Document()

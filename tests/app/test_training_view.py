@@ -7,7 +7,8 @@ import pytest
 import torch
 from panel.util import parse_query
 
-from dashboard.app import TABS, _settings_from
+from dashboard.app import TABS
+from dashboard.state import settings_from
 from dashboard.views.training import TrainingView, parse_hidden
 from explorer import regions, zoo
 from explorer.models.stepper import Setup, Stepper
@@ -32,7 +33,7 @@ def test_a_link_replays_the_same_run(state):
     query = {"training.hidden": "8,4", "training.seed": "5", "training.optimiser": "momentum",
              "training.lr": "0.05", "training.step": "40"}
     query = parse_query("?" + "&".join(f"{k}={v}" for k, v in query.items()))  # as Location reads a link
-    settings = _settings_from(query, "Training", TrainingView)
+    settings = settings_from(query, "Training", TrainingView)
     assert settings["step"] == 40 and settings["optimiser"] == "momentum"
     view = TrainingView(state=state, **settings)
     assert view.stepper.step_count == 40

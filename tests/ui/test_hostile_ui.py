@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from dashboard.app import TABS, url_key
+from dashboard.app import TABS
+from dashboard.state import settings_class, url_key
 from dashboard.data_store import DATA_ENV
 from tests.served import served_app
 
@@ -75,7 +76,8 @@ def remove_from_box(page, box: str) -> None:
 
 def test_every_url_key_of_every_tab_stays_text(url, page, artifacts):
     query = {"model": "digits-mlp", "tab": "Overview"}
-    keys = {title: [url_key(title, name) for name in getattr(view, "URL_SETTINGS", ())] for title, view in TABS}
+    keys = {title: [url_key(title, name) for name in getattr(settings_class(view), "URL_SETTINGS", ())]
+            for title, view in TABS}
     for title_keys in keys.values():
         query.update({key: HOSTILE for key in title_keys})
     page.goto(f"{url}?{urlencode(query)}")

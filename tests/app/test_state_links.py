@@ -1,0 +1,40 @@
+"""Links: one table of tabs writes and reads every setting's key; older links keep working."""
+
+from __future__ import annotations
+
+from dashboard.app import TABS, link_query
+from dashboard.state import TAB_BY_TITLE, TABS as TAB_TABLE, settings_class, settings_from, url_key
+
+INVERSE = dict(TABS)["Inverse problems"]
+
+
+def test_the_app_shows_the_tables_tabs_in_order_with_distinct_prefixes_and_keys():
+    assert [title for title, _ in TABS] == [tab.title for tab in TAB_TABLE]
+    prefixes = [p for tab in TAB_TABLE for p in (tab.prefix, *tab.old_prefixes)]
+    assert len(prefixes) == len(set(prefixes))
+    keys = [url_key(title, name) for title, view in TABS for name in settings_class(view).URL_SETTINGS]
+    assert len(keys) == len(set(keys)) and all(key.count(".") == 1 for key in keys)
+
+
+def test_a_link_made_before_the_prefix_table_opens_the_same_inverse_problems_settings():
+    assert url_key("Inverse problems", "restarts") == "inverse.restarts"
+    default = settings_class(INVERSE).param["restarts"].default
+    wanted = default + 1
+    assert settings_from({"problems.restarts": wanted}, "Inverse problems", INVERSE) == {"restarts": wanted}
+    assert settings_from({"inverse.restarts": wanted}, "Inverse problems", INVERSE) == {"restarts": wanted}
+    # today's key wins over an older one in the same link
+    both = {"inverse.restarts": wanted, "problems.restarts": wanted + 1}  # as Panel parses a query
+    assert settings_from(both, "Inverse problems", INVERSE) == {"restarts": wanted}
+    refused = []
+    assert settings_from({"problems.restarts": "many"}, "Inverse problems", INVERSE, refused) == {}
+    assert refused == ["problems.restarts"]
+
+
+def test_the_shared_link_writes_an_older_key_as_todays_and_drops_defaults():
+    default = settings_class(INVERSE).param["restarts"].default
+    assert link_query(f"?tab=Inverse+problems&problems.restarts={default + 1}") == \
+        f"tab=Inverse+problems&inverse.restarts={default + 1}"
+    assert link_query(f"?tab=Inverse+problems&problems.restarts={default}") == "tab=Inverse+problems"
+    assert link_query(f"?inverse.restarts={default + 1}&problems.restarts={default + 2}") == \
+        f"inverse.restarts={default + 1}"
+    assert TAB_BY_TITLE["Inverse problems"].old_prefixes == ("problems",)
