@@ -69,6 +69,10 @@ case "${1:-}" in
     test) setup test; browser; shift
           exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
     bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;
-    notebooks) setup "test,notebook"; exec "$VENV/bin/jupyter" lab notebooks ;;
+    notebooks) setup "test,notebook"
+        # PANEL_INLINE: a notebook's pn.extension() sends Panel's and Bokeh's scripts from this machine
+        # (the views work without internet); root (a container) needs --allow-root
+        lab_args=(notebooks); if [ "$(id -u)" = 0 ]; then lab_args+=(--allow-root); fi
+        PANEL_INLINE=1 exec "$VENV/bin/jupyter" lab "${lab_args[@]}" ;;
     *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
