@@ -16,13 +16,13 @@ cd "$(dirname "$0")"
 VENV="${VENV:-.venv}"
 PY="$VENV/bin/python"
 TORCH_PIN="torch==2.13.0"   # the CPU wheel; a bare "torch" pulls a multi-GB CUDA build
-# 2 server processes (one per core), each warmed at start by dashboard/warm_up.py; pages served from a
+# 2 server processes (one per core), each warmed at start by dashboard/serving/warm_up.py; pages served from a
 # cached template, a session built once when its websocket connects (--reuse-sessions); 4 threads each
 # for the sessions' callbacks (heavy work goes to worker processes, dashboard/jobs.py); websocket
 # messages up to 16 MiB: an upload (at most zoo.MAX_UPLOAD_BYTES, 50 MB) travels in messages of
-# 8 MiB (dashboard/views/uploads.py).
+# 8 MiB (dashboard/serving/uploads.py).
 # See README, "Serving a class".
-SERVE_FLAGS="--num-procs 2 --setup dashboard/warm_up.py --reuse-sessions --num-threads 4 --websocket-max-message-size 16777216"
+SERVE_FLAGS="--num-procs 2 --setup dashboard/serving/warm_up.py --reuse-sessions --num-threads 4 --websocket-max-message-size 16777216"
 
 python_for_venv() {
     for candidate in python3.11 python3 python; do

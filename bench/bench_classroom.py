@@ -5,7 +5,7 @@ and, as the baseline, a minimal app: a FastListTemplate holding one small HoloVi
 server is started on a free loopback port with the flags of `bash run.sh serve` (SERVE_FLAGS),
 warmed with one session (caches filled; for the link, a teacher then presses "Share this view
 with a class…"), and before each batch the server is left idle until its processes have built
-their ready pages (dashboard/session_pool.py; ``EXPLORER_POOL_SIZE=0`` measures without them).
+their ready pages (dashboard/serving/session_pool.py; ``EXPLORER_POOL_SIZE=0`` measures without them).
 Then N = 1, 10, 30 sessions are opened at the same moment with ``bokeh.client.pull_session``.
 Each session is a separate client process, forked before the start signal, so clients do not
 share an interpreter lock. In a class the
@@ -54,7 +54,7 @@ from urllib.request import urlopen
 import numpy as np
 import psutil
 
-from dashboard import session_pool
+from dashboard.serving import session_pool
 from dashboard.views.share import SHARE_LABEL
 from tests.served import ROOT, SERVE_FLAGS, app_tabs, browser_ready, click, free_port, run_until, stop
 
@@ -138,7 +138,7 @@ class Server:
     def wait_idle(self, timeout: float = 180.0, quiet: float = session_pool.QUIET_SECONDS + 3.0) -> float:
         """Wait until the server has used under 5% of a core for ``quiet`` seconds: longer than its
         processes wait after the last session before they build ready pages, so they have built
-        them (dashboard/session_pool.py); the seconds waited."""
+        them (dashboard/serving/session_pool.py); the seconds waited."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             cpu0 = self.cpu()
@@ -396,7 +396,7 @@ def run_batch(server: Server, page: str, arguments: dict, n: int, tab: str | Non
 
 def share_as_teacher(url: str, arguments: dict, links) -> None:
     """The teacher opens the link, presses "Share this view with a class…" (the server keeps its
-    page ready, dashboard/session_pool.py) and puts the link it shows on ``links``."""
+    page ready, dashboard/serving/session_pool.py) and puts the link it shows on ``links``."""
     import asyncio
 
     from bokeh.client import pull_session

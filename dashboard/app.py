@@ -12,7 +12,8 @@ from __future__ import annotations
 import gc
 import panel as pn
 
-from . import jobs, offline
+from . import jobs
+from .serving import offline, session_pool
 from . import state as state_links
 from .state import TAB_TITLES, AppState, link_notice, settings_from, state_from, url_key
 from .views.adversarial import AdversarialView
@@ -114,7 +115,8 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
 
     template = pn.template.FastListTemplate(
         title=TITLE,
-        sidebar=[ShareBox(link_query=link_query), picker],
+        sidebar=[ShareBox(link_query=link_query, keep_ready=session_pool.share_page,
+                          ready_count=session_pool.POOL_SIZE), picker],
         main=[pn.Column(notice, tabs, sizing_mode="stretch_width")],
         sidebar_width=360,
         accent="#3b6ea5",

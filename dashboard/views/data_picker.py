@@ -15,7 +15,7 @@ from explorer import datasets, zoo
 from ..state import AppState
 from ..safe_text import MAX_QUOTE, bounded, message, quoted
 from .common import error_alert
-from .uploads import Uploader, limit_text
+from ..serving.uploads import Uploader, limit_text
 
 HEADER_CHOICES = {"detect": "auto", "yes": True, "no": False}
 

@@ -14,7 +14,7 @@ from ..state import AppState
 from ..safe_text import message, quoted
 from .common import error_alert, percent
 from .data_picker import DataPicker
-from .uploads import Uploader, limit_text
+from ..serving.uploads import Uploader, limit_text
 
 
 class ModelPicker(pn.viewable.Viewer):

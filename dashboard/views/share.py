@@ -2,7 +2,7 @@
 
 A click shows the link of the current view (model, tab and the tab's settings are in its query
 string), kept up to date as the view changes, with a button that copies it; and asks every server process to keep that page built ahead for the students who open
-it (:func:`dashboard.session_pool.share_page`), so that a class opening it at once gets it in
+it (``keep_ready``: the app passes :func:`dashboard.serving.session_pool.share_page`), so that a class opening it at once gets it in
 about a second instead of waiting for 30 page builds.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import panel as pn
 import param
-
-from .. import session_pool
 
 SHARE_LABEL = "Share this view with a class…"
 # Copies the link: the Clipboard API where the page is a secure context (https, localhost), else
@@ -48,6 +46,9 @@ class ShareBox(pn.viewable.Viewer):
     link_query = param.Callable(default=lambda search: search.lstrip("?"),
                                 doc="The link's query string from the address bar's (the app drops "
                                     "the settings left at their defaults)")
+    keep_ready = param.Callable(default=lambda query, protocol, host: False,
+                                doc="Asks the server to keep the page ``query`` built ahead; True if it will")
+    ready_count = param.Integer(default=0, doc="How many of a shared page each server process keeps built ahead")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -74,10 +75,10 @@ class ShareBox(pn.viewable.Viewer):
             self._following = True
         query = self.link_query(location.search)
         self._link.value = view_link(location, query)
-        kept = session_pool.share_page(query, protocol=location.protocol.rstrip(":") or "http",
-                                       host=location.hostname or "localhost")
+        kept = self.keep_ready(query, protocol=location.protocol.rstrip(":") or "http",
+                               host=location.hostname or "localhost")
         note = (f"Students who open this link get it at once: each server process keeps "
-                f"{session_pool.POOL_SIZE} of it built ahead." if kept else
+                f"{self.ready_count} of it built ahead." if kept else
                 "This server builds each page when it is opened (`bash run.sh serve` keeps shared "
                 "pages built ahead).")
         self._shown.objects = [self._link, self._copy, pn.pane.Markdown(note, css_classes=["share-note"])]

@@ -17,7 +17,7 @@ def test_served_app_answers_with_its_title(served_url):
 
 def test_the_served_websocket_carries_one_piece_of_an_upload():
     """Bokeh refuses websocket messages over its limit; an upload travels in pieces of CHUNK_BYTES."""
-    from dashboard.views.uploads import CHUNK_BYTES, Uploader
+    from dashboard.serving.uploads import CHUNK_BYTES, Uploader
     from tests.served import SERVE_FLAGS
 
     limit = int(SERVE_FLAGS[SERVE_FLAGS.index("--websocket-max-message-size") + 1])

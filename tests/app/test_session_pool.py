@@ -1,4 +1,4 @@
-"""Ready-built sessions (dashboard/session_pool.py): a student gets a page built before she arrived,
+"""Ready-built sessions (dashboard/serving/session_pool.py): a student gets a page built before she arrived,
 wired to her own session; no two students share one; a link is kept ready once opened; the
 pool builds only while its process is idle.
 
@@ -22,8 +22,8 @@ from bokeh.document import Document
 from bokeh.models import Div, TextInput
 from panel.io.server import get_server
 
-from dashboard import session_pool
-from dashboard.session_pool import LANDING, SessionPool, _serialize_ahead, page_key
+from dashboard.serving import session_pool
+from dashboard.serving.session_pool import LANDING, SessionPool, _serialize_ahead, page_key
 from tests.served import free_port, run_until
 
 

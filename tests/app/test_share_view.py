@@ -9,7 +9,7 @@ from panel.io.location import Location
 from panel.io.state import set_curdoc
 from panel.util import edit_readonly
 
-from dashboard import session_pool
+from dashboard.serving import session_pool
 from dashboard.app import link_query
 from dashboard.tabs.spectra.analysis import SpectraAnalysis
 from dashboard.views.share import ShareBox, view_link
@@ -42,22 +42,21 @@ def test_a_link_leaves_out_the_tab_settings_at_their_defaults():
 
 
 @pytest.mark.parametrize("kept", [True, False])
-def test_sharing_shows_the_link_and_asks_the_server_to_keep_the_page_ready(location, monkeypatch, kept):
+def test_sharing_shows_the_link_and_asks_the_server_to_keep_the_page_ready(location, kept):
     asked = []
-    monkeypatch.setattr(session_pool, "share_page", lambda query, **where: asked.append((query, where)) or kept)
-    box = ShareBox(link_query=link_query)
+    box = ShareBox(link_query=link_query, ready_count=session_pool.POOL_SIZE,
+                   keep_ready=lambda query, **where: asked.append((query, where)) or kept)
     box._button.clicks += 1
     assert asked == [("model=digits-cnn&tab=Spectra", {"protocol": "http", "host": "class.example.org"})]
     link, copy, note = box._shown.objects
     assert link.value == "http://class.example.org:5006/app?model=digits-cnn&tab=Spectra"
-    assert ("built ahead" in note.object and "20" in note.object) if kept else "builds each page" in note.object
+    assert ("built ahead" in note.object and str(session_pool.POOL_SIZE) in note.object) if kept else "builds each page" in note.object
     assert copy.label == "Copy link" and "link.value" in box._copy_callback.code["event:button_click"]
 
 
-def test_the_shown_link_follows_a_model_switch(location, monkeypatch):
+def test_the_shown_link_follows_a_model_switch(location):
     asked = []
-    monkeypatch.setattr(session_pool, "share_page", lambda query, **where: asked.append(query) or True)
-    box = ShareBox(link_query=link_query)
+    box = ShareBox(link_query=link_query, keep_ready=lambda query, **where: asked.append(query) or True)
     box._button.clicks += 1
     with edit_readonly(location):
         location.search = "?model=digits-mlp&tab=Spectra"  # what the state's sync writes after a switch

@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 from dashboard.views.model_picker import ModelPicker
-from dashboard.views.uploads import CHUNK_BYTES, Uploader, limit_text
+from dashboard.serving.uploads import CHUNK_BYTES, Uploader, limit_text
 
 
 def send(uploader, name, chunks, total_chunks=None, mime="application/octet-stream", first=1):

@@ -87,7 +87,7 @@ def test_shared_link_opens_the_same_model_and_nothing_loads_from_outside(browser
 
 def test_a_teacher_shares_a_view_and_the_class_opens_its_link(page, artifacts, served_url):
     """"Share this view with a class…" shows the view's link (the server keeps its page built
-    ahead, dashboard/session_pool.py), and that link opens the same view."""
+    ahead, dashboard/serving/session_pool.py), and that link opens the same view."""
     url = served_url
     page.goto(url + "?model=digits-cnn&tab=Spectra")
     page.locator(".spectra-summary table").first.wait_for()
