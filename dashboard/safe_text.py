@@ -5,8 +5,9 @@ a value from a link, an error text that quotes one of them) goes through :func:`
 :func:`message` before it is put into a Markdown or HTML pane: both bound its length and
 escape it, so ``<img src=x onerror=...>`` is shown as those characters and never runs.
 
-Underneath that, :func:`markdown_renders_no_html` makes every Markdown pane of the process
-(alerts included) render raw HTML as text: a string that escaped escaping is still inert.
+Underneath that, :func:`dashboard.views.common.markdown_renders_no_html` makes every Markdown
+pane of the process (alerts included) render raw HTML as text: a string that escaped escaping
+is still inert. This module imports no UI library (the tabs' analyses use it).
 
 >>> quoted("<img src=x onerror=alert(1)>")
 '\\\\<img src=x onerror=alert(1)\\\\>'
@@ -17,8 +18,6 @@ True
 from __future__ import annotations
 
 import re
-
-import panel as pn
 
 MAX_QUOTE = 80  # characters of one quoted name or value
 MAX_MESSAGE = 400  # characters of a whole message that may quote user text
@@ -53,18 +52,3 @@ def message(text, limit: int = MAX_MESSAGE) -> str:
     """A whole message that may quote user text (an exception's text), for a Markdown pane:
     at most ``limit`` characters, shown literally."""
     return markdown_literal(bounded(text, limit))
-
-
-def markdown_renders_no_html() -> None:
-    """Every Markdown pane made from now on in this process (``pn.pane.Alert`` is one) renders
-    raw HTML in its text as text, and makes no link of a bare name that looks like an address
-    (``model.pt``). The app's own Markdown uses neither.
-
-    Panel's default markdown-it preset (``gfm-like``) passes HTML through and links bare
-    addresses; its ``html`` and ``linkify`` options turn that off (``renderer_options`` is a
-    documented Markdown parameter).
-    """
-    pn.pane.Markdown.param.renderer_options.default = {"html": False, "linkify": False}
-
-
-markdown_renders_no_html()

@@ -25,6 +25,21 @@ from ..safe_text import message
 
 hv.Store.set_current_backend("bokeh")
 
+
+def markdown_renders_no_html() -> None:
+    """Every Markdown pane made from now on in this process (``pn.pane.Alert`` is one) renders
+    raw HTML in its text as text, and makes no link of a bare name that looks like an address
+    (``model.pt``). The app's own Markdown uses neither.
+
+    Panel's default markdown-it preset (``gfm-like``) passes HTML through and links bare
+    addresses; its ``html`` and ``linkify`` options turn that off (``renderer_options`` is a
+    documented Markdown parameter).
+    """
+    pn.pane.Markdown.param.renderer_options.default = {"html": False, "linkify": False}
+
+
+markdown_renders_no_html()
+
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 

@@ -1,0 +1,141 @@
+"""What the screen-fit browser test measures in a page, as scripts Chromium runs (shadow roots included).
+
+- :data:`CUT_CONTENT`: every visible element that hides part of its content without a scrollbar
+  (``overflow`` hidden or clip, and its content larger than its box): cut text, a table whose
+  last column is missing, a button whose label is clipped. Content that spills out of a box with
+  ``overflow: visible`` reaches an ancestor: the one that cuts it is reported, or the page scrolls.
+- :data:`LEGENDS_OVER_DATA`: every non-empty legend a Bokeh plot draws inside its data area (in
+  ``plot.center``) rather than beside it.
+- :data:`TOGGLE_CONTRAST`: per toggle group, the contrast ratio (WCAG) between the selected
+  option's background and an unselected one's.
+- :data:`OVERLAPS`: pairs of controls or text blocks (buttons, labels, inputs, paragraphs,
+  headings, tables) whose boxes overlap without one holding the other: a label under a button.
+- :data:`LOADING_OVERLAYS`: the elements showing Panel's loading overlay.
+"""
+
+CUT_CONTENT = """
+() => {
+  const found = [];
+  const skip = new Set(["INPUT", "TEXTAREA", "SELECT", "OPTION", "CANVAS", "IMG", "svg", "SCRIPT", "STYLE"]);
+  const describe = (el) => {
+    const cls = typeof el.className === "string" ? el.className.trim().split(/\\s+/).slice(0, 3).join(".") : "";
+    const text = (el.innerText || el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 60);
+    return `${el.tagName.toLowerCase()}${cls ? "." + cls : ""} "${text}"`;
+  };
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      // a plot clips its glyphs to its axes; the template's body hides its overflow while the sidebar
+      // and the main area scroll on their own (Bokeh's empty root divs reach 8 px below it)
+      if (skip.has(el.tagName) || el.tagName === "BODY" || el.classList.contains("bk-CartesianFrame")) continue;
+      const box = el.getBoundingClientRect();
+      if (box.width < 4 || box.height < 4) continue;
+      const style = getComputedStyle(el);
+      if (style.visibility === "hidden" || style.display === "none") continue;
+      const cutX = ["hidden", "clip"].includes(style.overflowX) && el.scrollWidth - el.clientWidth > 2;
+      const cutY = ["hidden", "clip"].includes(style.overflowY) && el.scrollHeight - el.clientHeight > 2;
+      if (cutX || cutY) {
+        found.push(`${describe(el)}: content ${el.scrollWidth}x${el.scrollHeight} in a box ` +
+                   `${el.clientWidth}x${el.clientHeight}, overflow ${style.overflowX}/${style.overflowY}`);
+      }
+    }
+  };
+  walk(document);
+  return found;
+}
+"""
+
+LEGENDS_OVER_DATA = """
+() => {
+  const found = [];
+  for (const doc of (window.Bokeh ? window.Bokeh.documents : [])) {
+    for (const model of doc.all_models) {
+      if (!model.center || !model.renderers) continue;  // a plot
+      for (const item of model.center) {
+        const isLegend = item.constructor && item.constructor.__name__ === "Legend";
+        if (isLegend && item.visible && item.items.length > 0) {
+          const title = model.title && model.title.text ? model.title.text : "(untitled)";
+          found.push(`legend inside the data area of "${title}"`);
+        }
+      }
+    }
+  }
+  return found;
+}
+"""
+
+TOGGLE_CONTRAST = """
+() => {
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/[\\d.]+/g).slice(0, 3).map(Number).map((c) => {
+      c /= 255;
+      return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratios = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+    for (const group of root.querySelectorAll(".bk-btn-group")) {
+      const active = group.querySelector(".bk-btn.bk-active");
+      const other = group.querySelector(".bk-btn:not(.bk-active)");
+      if (!active || !other || active.getBoundingClientRect().width === 0) continue;
+      const a = luminance(getComputedStyle(active).backgroundColor);
+      const b = luminance(getComputedStyle(other).backgroundColor);
+      ratios.push([active.innerText.trim(), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)]);
+    }
+  };
+  walk(document);
+  return ratios;
+}
+"""
+
+LOADING_OVERLAYS = """
+() => {
+  let count = 0;
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (el.classList && el.classList.contains("pn-loading") && el.getBoundingClientRect().width > 0) count += 1;
+    }
+  };
+  walk(document);
+  return count;
+}
+"""
+
+OVERLAPS = """
+() => {
+  const boxes = [];
+  const wanted = "button, label, select, input, p, h1, h2, h3, h4, table, .bk-btn, .noUi-target";
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+    for (const el of root.querySelectorAll(wanted)) {
+      const box = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      if (box.width < 4 || box.height < 4 || style.visibility === "hidden" || style.display === "none") continue;
+      if (el.closest(".bk-Toolbar, .choices, .filepond--root, .jp-Notebook")) continue;
+      boxes.push([el, box]);
+    }
+  };
+  walk(document);
+  const found = [];
+  const text = (el) => (el.innerText || el.value || el.tagName).trim().replace(/\\s+/g, " ").slice(0, 40);
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, p] = boxes[i], [b, q] = boxes[j];
+      const dx = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+      const dy = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+      if (dx <= 4 || dy <= 4) continue;
+      const inside = (r, s) => r.left >= s.left - 1 && r.right <= s.right + 1 && r.top >= s.top - 1 && r.bottom <= s.bottom + 1;
+      if (inside(p, q) || inside(q, p)) continue;  // one holds the other (a label around its input)
+      found.push(`"${text(a)}" overlaps "${text(b)}" by ${Math.round(dx)}x${Math.round(dy)} px`);
+    }
+  }
+  return found;
+}
+"""
