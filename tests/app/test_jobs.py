@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from dashboard import jobs
 from explorer import regions, stability, zoo
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -184,3 +189,22 @@ def test_a_killed_job_is_reported_while_other_jobs_still_run(tmp_path):
         open(release, "w").close()
         for thread in others:
             thread.join()
+
+
+def test_a_job_does_not_run_the_servers_main_script_again(tmp_path):
+    """Under `panel serve` the main script is the `panel` command: a job must not import it anew
+    (it cost each job about a second). A main script that records each run, and a job from it."""
+    marks = tmp_path / "runs"
+    script = tmp_path / "server_main.py"
+    script.write_text(
+        "import os, sys\n"
+        f"open({str(marks)!r}, 'a').write(__name__ + '\\n')\n"
+        "if __name__ == '__main__':\n"
+        f"    sys.path.insert(0, {str(ROOT)!r})\n"
+        "    from dashboard import jobs\n"
+        "    jobs.use_processes(True)\n"
+        "    print(jobs.run(os.getpid) != os.getpid(), jobs.run(os.getpid) != os.getpid())\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True"]  # two jobs, each in a process of its own
+    assert marks.read_text().split() == ["__main__"]  # the script ran once: never as a job's __mp_main__
