@@ -7,6 +7,8 @@ its own bounds and estimates (:mod:`explorer.spectra.sigma_max`), and
 :func:`lipschitz_bound` multiplies them over a network (:mod:`explorer.spectra.network`).
 Conv1d, dilated and grouped convs are exact wherever plain convs are (:mod:`explorer.spectra.layout`),
 and :func:`residual_singular_values` gives the spectrum of a residual block ``x + conv(x)``.
+:func:`quality_report` gives WeightWatcher's per-layer numbers (power-law alpha, norms,
+Marchenko-Pastur fit, randomization) on its slice-pooled ESD (:mod:`explorer.spectra.quality`).
 
 >>> import numpy as np
 >>> K = np.zeros((1, 1, 3, 3)); K[0, 0, 1, 1] = 2.0          # 2 x identity
@@ -28,6 +30,7 @@ from .conv import (
 from .dense import dense_singular_values
 from .esd import (
     ESDStats,
+    PowerLawFit,
     esd_statistics,
     marchenko_pastur_pdf,
     power_law_fit,
@@ -41,6 +44,7 @@ from .network import (
     lipschitz_bound,
     model_spectra,
 )
+from .quality import LayerQuality, MPFit, QualityReport, marchenko_pastur_fit, quality_report
 from .residual import RESIDUAL_METHODS, residual_singular_values
 from .sigma_max import (
     BOUND_METHODS,
@@ -50,4 +54,4 @@ from .sigma_max import (
 )
 from .truncation import truncate_rank
 
-__all__ = ['BOUND_METHODS', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'RESIDUAL_METHODS', 'ESDStats', 'LayerSpectrum', 'LipschitzBound', 'SymbolMap', 'auto_method', 'conv_matrix', 'conv_operator', 'conv_singular_values', 'conv_symbol', 'dense_singular_values', 'esd_statistics', 'fft_applies', 'interlacing_bound', 'largest_singular_value', 'layer_spectrum', 'lipschitz_bound', 'marchenko_pastur_pdf', 'model_spectra', 'power_law_fit', 'residual_singular_values', 'schur_bound', 'symbol_norm_map', 'truncate_rank', 'weightwatcher_pooled']
+__all__ = ['BOUND_METHODS', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'RESIDUAL_METHODS', 'ESDStats', 'LayerQuality', 'LayerSpectrum', 'LipschitzBound', 'MPFit', 'PowerLawFit', 'QualityReport', 'SymbolMap', 'auto_method', 'conv_matrix', 'conv_operator', 'conv_singular_values', 'conv_symbol', 'dense_singular_values', 'esd_statistics', 'fft_applies', 'interlacing_bound', 'largest_singular_value', 'layer_spectrum', 'lipschitz_bound', 'marchenko_pastur_fit', 'marchenko_pastur_pdf', 'model_spectra', 'power_law_fit', 'quality_report', 'residual_singular_values', 'schur_bound', 'symbol_norm_map', 'truncate_rank', 'weightwatcher_pooled']

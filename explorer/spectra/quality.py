@@ -1,0 +1,425 @@
+"""WeightWatcher's layer-quality report: power-law alpha, norms, Marchenko-Pastur fit, randomization.
+
+WeightWatcher (Martin & Mahoney, "Implicit self-regularization in deep neural networks",
+JMLR 2021; "Predicting trends in the quality of state-of-the-art neural networks without
+access to training or testing data", Nature Communications 2021) judges a trained layer by
+the empirical spectral density (ESD) of its weight matrix ``W``: the eigenvalues
+``lambda = sigma^2`` of ``W^T W``. This module recomputes the numbers of its 0.7.7 release
+(``WeightWatcher(model).analyze(randomize=True, mp_fit=True)``) with its definitions, on
+the same layers, without importing it:
+
+- the layers are the model's ``nn.Linear``, ``nn.Embedding`` and ``nn.Conv2d`` modules in
+  ``named_modules()`` order, with their **raw** weights (no BatchNorm folding; WeightWatcher
+  reads ``module.weight``); a Conv2d is its ``kh * kw`` slices ``K[:, :, a, b]`` pooled
+  (:func:`~explorer.spectra.weightwatcher_pooled`), each multiplied by ``1 / sqrt(2)``
+  (``conv2d_norm``);
+- a layer of ``M * rf`` eigenvalues (``M`` = the slice's short side, ``rf = kh * kw``, 1 for
+  a matrix) is analysed when ``min_evals <= M * rf <= max_evals`` and ``N <= max_N``;
+- ``alpha``, ``xmin``, ``D``, ``sigma``: :func:`~explorer.spectra.power_law_fit` of the
+  eigenvalues above ``1e-5`` (WeightWatcher's ``EVALS_THRESH``);
+- norm metrics over all eigenvalues: ``norm = sum lambda`` (squared Frobenius norm),
+  ``log_norm = log10(norm)``, ``spectral_norm = lambda_max``, ``log_spectral_norm``,
+  ``alpha_weighted = alpha * log10(lambda_max)``, ``log_alpha_norm = log10(sum lambda^alpha)``,
+  ``stable_rank = norm / lambda_max``;
+- the Marchenko-Pastur fit (:func:`marchenko_pastur_fit`): ``sigma_mp``, the bulk edges,
+  ``num_spikes`` and ``mp_softrank``;
+- randomization: every slice's entries permuted (a seeded permutation), the ESD of the
+  result, ``rand_distance`` (the Jensen-Shannon distance between the sorted eigenvalues and
+  the sorted randomized eigenvalues, each normalised to sum 1, as WeightWatcher computes
+  it), ``ww_softrank = max rand / max``, and the MP fit of the randomized ESD, whose
+  ``num_traps`` counts the correlation traps (randomized eigenvalues above the bulk);
+- ``warning``: ``"over-trained"`` when ``alpha < 2``, ``"under-trained"`` when ``alpha > 6``.
+
+Where we differ from WeightWatcher 0.7.7, on purpose: a failed power-law fit is NaN (it
+reports -1, and then warns "over-trained"); a flat spectrum (all eigenvalues equal to 1e-6,
+an orthogonal layer) has no fit (it reports an alpha of order 1e14 or inf); float64 weights
+stay float64 (it converts them to float32); the standard error of a fit with fewer than 8
+eigenvalues is ``(alpha - 1) / sqrt(n)`` (it reports ``-1 / sqrt(n)``); Conv1d layers are
+not analysed (it takes the SVD of the ``(c_out, c_in, k)`` tensor as ``c_out`` matrices);
+for an even-sized kernel with ``c_out < c_in`` it swaps ``N`` and ``M`` (a toggle in
+``conv2D_Wmats``), which changes ``Q`` in its MP fit; we keep ``N >= M``.
+
+The pooled ESD is not the layer's operator spectrum: :func:`~explorer.spectra.model_spectra`
+computes that (on request; it accepts ``progress``), and an orthogonal conv shows the
+difference (operator: every singular value 1; slices: a spread).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+from scipy import linalg, optimize, stats
+from torch import nn
+
+from ..nets.threads import single_threaded
+from .esd import WW_CONV_SCALE, power_law_fit
+
+EVALS_THRESH = 1e-5  # eigenvalues at or below this are left out of the power-law fit (WeightWatcher)
+OVER_TRAINED_THRESH = 2.0  # alpha below this: "over-trained"
+UNDER_TRAINED_THRESH = 6.0  # alpha above this: "under-trained"
+MP_BANDWIDTH = 0.1  # bandwidth of the linear-kernel density estimate the MP fit matches
+SUMMARY_METRICS = ("log_norm", "alpha", "alpha_weighted", "log_alpha_norm", "log_spectral_norm",
+                   "stable_rank", "mp_softrank")
+
+
+@dataclass(frozen=True)
+class MPFit:
+    """A Marchenko-Pastur fit of an ESD (see :func:`marchenko_pastur_fit`).
+
+    The eigenvalues are first rescaled by ``w_scale^2`` to mean 1: ``sigma_mp``, ``num_spikes``
+    and ``mp_softrank`` are computed on that scale, ``bulk_min`` and ``bulk_max`` are given
+    on the eigenvalues' own axis (as WeightWatcher reports them).
+    """
+
+    sigma_mp: float
+    bulk_min: float
+    bulk_max: float
+    num_spikes: int  # rescaled eigenvalues above bulk_max + sqrt(Tracy-Widom width)
+    mp_softrank: float  # bulk_max / largest rescaled eigenvalue
+    w_scale: float
+    ratio: float  # Q = N / M
+
+
+def _mp_density(x: np.ndarray, Q: float, sigma) -> tuple[np.ndarray, float, float]:
+    """Marchenko-Pastur density (WeightWatcher's ``marchenko_pastur_fun``: 0 outside the bulk)."""
+    y = 1 / Q
+    b = np.power(sigma * (1 + np.sqrt(1 / Q)), 2)
+    a = np.power(sigma * (1 - np.sqrt(1 / Q)), 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = np.nan_to_num((1 / (2 * np.pi * sigma * sigma * x * y)) * np.sqrt((b - x) * (x - a)))
+    return val, a, b
+
+
+def marchenko_pastur_fit(eigenvalues, n: int, m: int, bandwidth: float = MP_BANDWIDTH) -> MPFit:
+    """Fit the Marchenko-Pastur bulk to an ESD as WeightWatcher 0.7.7 does (``mp_fit``).
+
+    The eigenvalues are rescaled to mean 1 (``w_scale^2 = len / sum``). A linear-kernel
+    density estimate (bandwidth 0.1) on 1000 points of ``[0, max + 0.5]``, keeping the
+    points where it exceeds 0.01, is compared with the MP density of aspect ratio
+    ``Q = n / m`` and scale ``sigma``: the sum of squared differences is minimised over
+    ``sigma`` by a grid search on ``[0.05, 2) * s0`` in steps of ``0.01 * s0`` (``s0`` puts
+    the bulk edge at the largest eigenvalue) refined by Nelder-Mead (``scipy.optimize.brute``).
+    A ``sigma`` whose bulk edge lies below the density's peak or beyond the grid, or whose
+    lower edge lies above the peak, is rejected. For ``Q = 1`` the quarter-circle law is
+    fitted to the singular values instead. Then
+    ``bulk_max = (sigma (1 + 1/sqrt(Q)))^2``, ``bulk_min = (sigma (1 - 1/sqrt(Q)))^2``,
+    ``num_spikes`` counts eigenvalues above ``bulk_max + sqrt(Q^-1/2 bulk_max^(2/3) m^(-2/3))``
+    (a Tracy-Widom margin) and ``mp_softrank = bulk_max / lambda_max``, all on the rescaled
+    axis; the edges are returned divided by ``w_scale^2`` (the eigenvalues' own axis).
+
+    WeightWatcher re-estimates the density at every ``sigma`` tried; it does not depend on
+    ``sigma``, so it is estimated once here (the same numbers, about 200 times faster).
+
+    Parameters
+    ----------
+    eigenvalues : array_like, shape (k,)
+        The ESD (all eigenvalues, zeros included).
+    n, m : int
+        The long and short side of the (slice) matrix: ``Q = n / m``.
+    bandwidth : float
+        Of the density estimate.
+
+    Returns
+    -------
+    MPFit
+
+    References
+    ----------
+    Martin & Mahoney, JMLR 2021; WeightWatcher 0.7.7 (``RMT_Util.fit_density_with_range``,
+    ``resid_mp``, ``WeightWatcher.mp_fit``).
+
+    Examples
+    --------
+    >>> Z = np.random.default_rng(0).normal(size=(800, 200))
+    >>> fit = marchenko_pastur_fit(np.linalg.svd(Z, compute_uv=False) ** 2, 800, 200)
+    >>> round(fit.sigma_mp, 1), fit.num_spikes
+    (1.0, 0)
+    """
+    from sklearn.neighbors import KernelDensity
+
+    evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
+    if len(evals) < 2 or evals[-1] <= 0:
+        raise ValueError("A Marchenko-Pastur fit needs at least 2 eigenvalues, not all zero.")
+    Q = n / m
+    w_scale = np.sqrt(evals.shape[0]) / np.sqrt(np.sum(evals))
+    rescaled = (w_scale * w_scale) * evals
+    lambda_max = np.max(rescaled)
+    s0 = np.sqrt(lambda_max / np.square(1 + 1.0 / np.sqrt(Q)))
+    to_fit = np.sqrt(rescaled) if Q == 1 else rescaled
+    kde = KernelDensity(kernel="linear", bandwidth=bandwidth).fit(to_fit.reshape(-1, 1))
+    xde = np.linspace(0, np.max(to_fit) + 0.5, 1000)
+    yde = np.exp(kde.score_samples(xde[:, None]))
+    good = yde > 0.01
+    xde, yde = xde[good], yde[good]
+    peak = xde[np.where(yde == max(yde))][0]
+
+    def residual(p):
+        sigma = p
+        if Q == 1:
+            with np.errstate(invalid="ignore"):
+                ymp = np.nan_to_num((1 / (np.pi * sigma * sigma)) * np.sqrt(4 - xde ** 2))
+        else:
+            ymp, a, b = _mp_density(xde, Q, sigma)
+            if (b < peak) | (b > max(xde)) | (a > peak):
+                return np.sum((np.zeros(len(yde)) + 1000) ** 2)
+        return np.sum((ymp - yde) ** 2)
+
+    grid = (slice(0.05 * s0, 2.0 * s0, 0.01 * s0),)
+    sigma = float(np.ravel(optimize.brute(residual, grid, full_output=True)[0])[0])
+    bulk_max = (sigma * (1 + 1 / np.sqrt(Q))) ** 2
+    bulk_min = (sigma * (1 - 1 / np.sqrt(Q))) ** 2
+    tw = 1 / np.sqrt(Q) * np.power(bulk_max, 2 / 3) * np.power(m, -2 / 3)
+    spikes = int(np.sum(rescaled > bulk_max + np.sqrt(tw)))
+    return MPFit(sigma, float(bulk_min / w_scale ** 2), float(bulk_max / w_scale ** 2), spikes,
+                 float(bulk_max / lambda_max), float(w_scale), float(Q))
+
+
+@dataclass
+class LayerQuality:
+    """WeightWatcher's numbers for one layer (its ``analyze()`` columns, same names).
+
+    NaN where a number was not computed (``mp_fit=False``, ``randomize=False``) or a fit failed.
+    """
+
+    layer_id: int  # index in model.named_modules() (the model itself is 0), WeightWatcher's layer_id
+    name: str  # the module's name in the model
+    kind: str  # "linear", "embedding" or "conv2d"
+    N: int  # long side of the (slice) matrix
+    M: int  # short side
+    rf: int  # kh * kw for a conv, 1 for a matrix
+    eigenvalues: np.ndarray = field(repr=False)  # the pooled ESD, ascending (N * ... : M * rf values)
+    alpha: float = math.nan
+    xmin: float = math.nan
+    D: float = math.nan  # KS distance of the power-law fit
+    sigma: float = math.nan  # standard error of alpha
+    num_pl_spikes: int = 0  # eigenvalues >= xmin
+    norm: float = math.nan
+    log_norm: float = math.nan
+    spectral_norm: float = math.nan
+    log_spectral_norm: float = math.nan
+    alpha_weighted: float = math.nan
+    log_alpha_norm: float = math.nan
+    stable_rank: float = math.nan
+    sigma_mp: float = math.nan
+    bulk_min: float = math.nan
+    bulk_max: float = math.nan
+    num_spikes: float = math.nan
+    mp_softrank: float = math.nan
+    W_scale: float = math.nan
+    rand_distance: float = math.nan
+    ww_softrank: float = math.nan
+    ww_maxdist: float = math.nan
+    max_rand_eval: float = math.nan
+    num_traps: float = math.nan  # spikes of the randomized ESD: correlation traps
+    rand_sigma_mp: float = math.nan
+    rand_mp_softrank: float = math.nan
+    rand_bulk_min: float = math.nan
+    rand_bulk_max: float = math.nan
+    warning: str = ""  # "over-trained" (alpha < 2), "under-trained" (alpha > 6) or ""
+
+    @property
+    def num_evals(self) -> int:
+        return len(self.eigenvalues)
+
+
+@dataclass
+class QualityReport:
+    """Per-layer :class:`LayerQuality` and the whole-model summary (see :func:`quality_report`)."""
+
+    layers: list
+    summary: dict  # mean over the layers of each of SUMMARY_METRICS (NaNs left out)
+    under_trained: list  # names of the layers warned "under-trained"
+    over_trained: list  # names of the layers warned "over-trained"
+    skipped: list  # (name, reason) of weight layers not analysed
+
+    def table(self) -> dict:
+        """Column name -> numpy array (one entry per layer), eigenvalues left out."""
+        names = [f.name for f in fields(LayerQuality) if f.name != "eigenvalues"]
+        return {k: np.array([getattr(layer, k) for layer in self.layers]) for k in names}
+
+
+def _layer_slices(module: nn.Module) -> tuple[str, list[np.ndarray], int, int, int] | None:
+    """(kind, WeightWatcher's matrices, N, M, rf) of a module, or None when it is not analysed.
+
+    Conv slices are ``K[:, :, a, b]`` transposed to ``rows >= cols`` (as ``conv2D_Wmats``);
+    a Linear or Embedding weight is one matrix, as it is.
+    """
+    if isinstance(module, nn.Conv2d):
+        kind = "conv2d"
+    elif isinstance(module, nn.Linear):
+        kind = "linear"
+    elif isinstance(module, nn.Embedding):
+        kind = "embedding"
+    else:
+        return None
+    w = module.weight.detach().cpu().to(torch.float64).numpy()
+    if kind != "conv2d":
+        return kind, [w], max(w.shape), min(w.shape), 1
+    kh, kw = w.shape[2:]
+    mats = [w[:, :, a, b] for a in range(kh) for b in range(kw)]
+    if w.shape[0] < w.shape[1]:
+        mats = [m.T for m in mats]
+    return kind, mats, max(w.shape[:2]), min(w.shape[:2]), kh * kw
+
+
+def _pooled_eigenvalues(mats: list[np.ndarray]) -> np.ndarray:
+    """Sorted (ascending) squared singular values of all matrices.
+
+    LAPACK's ``gesdd`` through ``scipy.linalg.svd``, matrix by matrix, as WeightWatcher on a
+    CPU: its Marchenko-Pastur fit is discontinuous in the eigenvalues (a change of 1e-16 can
+    move ``sigma_mp`` by 4%, measured on digits-lenet), so equal numbers need equal rounding.
+    """
+    with single_threaded():
+        sv = np.concatenate([linalg.svd(m, compute_uv=False) for m in mats])
+    return np.sort(sv * sv)
+
+
+def _randomized(mats: list[np.ndarray], replicas: int, rng: np.random.RandomState) -> np.ndarray:
+    """Eigenvalues of every matrix with its entries permuted, ``replicas`` times, sorted ascending.
+
+    Each matrix is flattened row-major and permuted by ``rng.shuffle``, matrix after matrix,
+    replica after replica: with the same seed, the same draws as WeightWatcher's
+    ``random_eigenvalues`` (``np.random.shuffle``).
+    """
+    out = []
+    for _ in range(replicas):
+        for m in mats:
+            flat = m.flatten()
+            rng.shuffle(flat)
+            out.append(flat.reshape(m.shape))
+    return _pooled_eigenvalues(out)
+
+
+def _warning(alpha: float) -> str:
+    if alpha < OVER_TRAINED_THRESH:
+        return "over-trained"
+    if alpha > UNDER_TRAINED_THRESH:
+        return "under-trained"
+    return ""
+
+
+def _analyse(layer: LayerQuality, mats: list[np.ndarray], mp_fit: bool, randomize: bool,
+             rng: np.random.RandomState) -> None:
+    """Fill in a layer's fits and metrics from its (scaled) matrices."""
+    evals = layer.eigenvalues
+    try:
+        fit = power_law_fit(evals[evals > EVALS_THRESH])
+        layer.alpha, layer.xmin, layer.D, layer.sigma = fit.alpha, fit.xmin, fit.ks_distance, fit.sigma
+        layer.num_pl_spikes = int(np.sum(evals >= fit.xmin))
+        layer.warning = _warning(fit.alpha)
+    except ValueError:  # too few values above the threshold, or a flat spectrum
+        pass
+    if mp_fit:
+        try:
+            mp = marchenko_pastur_fit(evals, layer.N, layer.M)
+            layer.sigma_mp, layer.bulk_min, layer.bulk_max = mp.sigma_mp, mp.bulk_min, mp.bulk_max
+            layer.num_spikes, layer.mp_softrank, layer.W_scale = mp.num_spikes, mp.mp_softrank, mp.w_scale
+        except ValueError:
+            pass
+    if randomize:
+        n_comp = layer.M * layer.rf
+        rand = _randomized(mats, 5 if n_comp < 100 else 1, rng)  # WeightWatcher's replicas for small layers
+        layer.max_rand_eval = float(np.max(rand))
+        once = _randomized(mats, 1, rng)
+        divergence = (stats.entropy(evals, (evals + once) / 2) + stats.entropy(once, (evals + once) / 2)) / 2
+        layer.rand_distance = float(np.sqrt(max(divergence, 0.0)))  # WeightWatcher: NaN when rounding makes it < 0
+        layer.ww_softrank = float(np.max(once) / np.max(evals))
+        layer.ww_maxdist = float(np.max(evals) - np.max(once))
+        if mp_fit:
+            try:
+                mp = marchenko_pastur_fit(rand, layer.N, layer.M)
+                layer.num_traps, layer.rand_sigma_mp, layer.rand_mp_softrank = (mp.num_spikes, mp.sigma_mp,
+                                                                                  mp.mp_softrank)
+                layer.rand_bulk_min, layer.rand_bulk_max = mp.bulk_min, mp.bulk_max
+            except ValueError:
+                pass
+    norm = float(np.sum(evals))
+    layer.norm, layer.log_norm = norm, math.log10(norm)
+    layer.spectral_norm = float(np.max(evals))
+    layer.log_spectral_norm = math.log10(layer.spectral_norm)
+    layer.stable_rank = norm / layer.spectral_norm
+    if np.isfinite(layer.alpha):
+        layer.alpha_weighted = layer.alpha * layer.log_spectral_norm
+        layer.log_alpha_norm = float(np.log10(np.sum(evals ** layer.alpha)))
+
+
+def quality_report(model: nn.Module, *, scale: bool = True, mp_fit: bool = True, randomize: bool = True,
+                   seed: int = 0, min_evals: int = 8, max_evals: int = 15000, max_N: int = 50000,
+                   progress: Callable[[int, int], None] | None = None) -> QualityReport:
+    """WeightWatcher's layer-quality numbers for every Linear, Embedding and Conv2d of ``model``.
+
+    Equal, on the same layers, to WeightWatcher 0.7.7's
+    ``WeightWatcher(model=model).analyze(randomize=randomize, mp_fit=mp_fit, min_evals=min_evals,
+    max_evals=max_evals, max_N=max_N, conv2d_norm=scale)`` (see the module docstring for what
+    each number is, and where we differ on purpose). With the same ``seed`` given to
+    ``np.random.seed`` before WeightWatcher runs, the randomized numbers are equal too.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module; its ``nn.Linear``, ``nn.Embedding`` and ``nn.Conv2d`` submodules are read.
+    scale : bool
+        WeightWatcher's ``conv2d_norm``: conv slices times ``1 / sqrt(2)`` (its default).
+    mp_fit : bool
+        Fit the Marchenko-Pastur bulk (``sigma_mp``, edges, spikes, ``mp_softrank``).
+    randomize : bool
+        Compare with the ESD of the permuted weights (``rand_distance``, ``num_traps``, ...).
+    seed : int
+        Of the permutations (``numpy.random.RandomState``).
+    min_evals, max_evals, max_N : int
+        Layers with fewer or more than these ``M * rf`` eigenvalues, or a long side above
+        ``max_N``, are skipped (WeightWatcher's defaults).
+    progress : callable, optional
+        ``progress(done, total)`` after each weight layer.
+
+    Returns
+    -------
+    QualityReport
+        ``layers`` (:class:`LayerQuality`), ``summary`` (the means WeightWatcher's
+        ``get_summary()`` gives), ``under_trained`` / ``over_trained`` (layer names) and
+        ``skipped``.
+
+    References
+    ----------
+    Martin & Mahoney, JMLR 22(165) 2021; Martin, Peng & Mahoney, Nature Communications 12, 4122
+    (2021); WeightWatcher 0.7.7 (``weightwatcher.py``: ``analyze``, ``apply_esd``,
+    ``apply_norm_metrics``, ``apply_random_esd``, ``mp_fit``).
+
+    Examples
+    --------
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+    >>> report = quality_report(net)
+    >>> [layer.name for layer in report.layers], sorted(report.summary)[:3]
+    (['0', '2'], ['alpha', 'alpha_weighted', 'log_alpha_norm'])
+    """
+    modules = [(i, name, m) for i, (name, m) in enumerate(model.named_modules())
+               if isinstance(m, (nn.Linear, nn.Embedding, nn.Conv2d))]
+    rng = np.random.RandomState(seed)
+    layers, skipped = [], []
+    for done, (layer_id, name, module) in enumerate(modules, 1):
+        kind, mats, N, M, rf = _layer_slices(module)
+        if M * rf < min_evals or M * rf > max_evals or N > max_N:
+            skipped.append((name, f"{M * rf} eigenvalues (min_evals {min_evals}, max_evals {max_evals}), "
+                                  f"N = {N} (max_N {max_N})"))
+        else:
+            if kind == "conv2d" and scale:
+                mats = [m * WW_CONV_SCALE for m in mats]
+            evals = _pooled_eigenvalues(mats)
+            layer = LayerQuality(layer_id, name, kind, N, M, rf, evals)
+            _analyse(layer, mats, mp_fit, randomize, rng)
+            layers.append(layer)
+        if progress is not None:
+            progress(done, len(modules))
+    summary = {}
+    for metric in SUMMARY_METRICS:
+        values = np.array([getattr(layer, metric) for layer in layers], dtype=np.float64)
+        if np.isfinite(values).any():
+            summary[metric] = float(np.nanmean(values))
+    return QualityReport(layers, summary, [l.name for l in layers if l.warning == "under-trained"],
+                         [l.name for l in layers if l.warning == "over-trained"], skipped)
