@@ -30,8 +30,10 @@ from .conv import (
 from .dense import dense_singular_values
 from .esd import (
     ESDStats,
+    MPFit,
     PowerLawFit,
     esd_statistics,
+    marchenko_pastur_fit,
     marchenko_pastur_pdf,
     power_law_fit,
     weightwatcher_pooled,
@@ -44,7 +46,7 @@ from .network import (
     lipschitz_bound,
     model_spectra,
 )
-from .quality import LayerQuality, MPFit, QualityReport, marchenko_pastur_fit, quality_report
+from .quality import LayerQuality, QualityReport, quality_report
 from .residual import RESIDUAL_METHODS, residual_singular_values
 from .sigma_max import (
     BOUND_METHODS,
