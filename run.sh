@@ -66,7 +66,7 @@ case "${1:-}" in
                esac
            done
            exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS ${args[@]+"${args[@]}"} ;;
-    test) setup test; browser; shift
+    test) setup "test,ww"; browser; shift
           exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
     bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;
     notebooks) setup "test,notebook"
