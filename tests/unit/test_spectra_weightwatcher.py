@@ -129,6 +129,21 @@ def test_orthogonal_conv_operator_versus_pooled_slices():
     assert pooled.max() < 0.9 and np.median(pooled) < 0.1  # the 81 slices of a 9x9 kernel share the energy
 
 
+def test_operator_contrast_on_the_orthogonal_zoo_model():
+    model = zoo.load("digits-cnn-orth")
+    report = spectra.quality_report(model, mp_fit=False, randomize=False)
+    calls = []
+    rows = spectra.operator_contrast(model, report, progress=lambda d, t: calls.append((d, t)))
+    conv1, conv2, linear = rows
+    for row in (conv1, conv2):  # operator: flat at 1 (float32 weights); slices: a power-law tail
+        assert row.exact and math.isnan(row.alpha) and abs(row.log_spectral_norm) < 1e-6
+        assert row.stable_rank == pytest.approx(row.num_values, rel=1e-6) and row.pooled_stable_rank < 25
+        assert np.isfinite(row.pooled_alpha)
+    # a Linear layer's operator is its matrix: the two views agree
+    assert (linear.alpha, linear.stable_rank) == (linear.pooled_alpha, linear.pooled_stable_rank)
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
 def test_report_norms_equal_the_weight_norms(rng):
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(20, 30))
