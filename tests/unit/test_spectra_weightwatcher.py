@@ -57,6 +57,14 @@ def test_power_law_fit_in_blocks_equals_one_block(rng, monkeypatch):
     assert spectra.power_law_fit(x) == whole
 
 
+@pytest.mark.parametrize("sample", ["lognormal", "pareto"])
+def test_pruned_search_equals_the_exhaustive_one(rng, monkeypatch, sample):
+    x = rng.lognormal(size=3000) if sample == "lognormal" else rng.pareto(1.5, size=3000) + rng.random(3000)
+    pruned = spectra.power_law_fit(x)  # above esd._PRUNE_ABOVE: lower bounds rule candidates out
+    monkeypatch.setattr(esd, "_PRUNE_ABOVE", 10 ** 9)
+    assert spectra.power_law_fit(x) == pruned
+
+
 @pytest.mark.parametrize("alpha", [2.0, 3.5])
 def test_power_law_fit_recovers_a_pareto_exponent_within_its_standard_error(rng, alpha):
     x = (1 - rng.random(4000)) ** (-1 / (alpha - 1))  # Pareto: density ~ x^-alpha on [1, inf)
