@@ -31,11 +31,9 @@ from .dense import dense_singular_values
 from .esd import (
     ESDStats,
     MPFit,
-    PowerLawFit,
     esd_statistics,
     marchenko_pastur_fit,
     marchenko_pastur_pdf,
-    power_law_fit,
     weightwatcher_pooled,
 )
 from .network import (
@@ -46,6 +44,7 @@ from .network import (
     lipschitz_bound,
     model_spectra,
 )
+from .power_law import PowerLawFit, power_law_fit
 from .quality import LayerQuality, OperatorContrast, QualityReport, operator_contrast, quality_report
 from .residual import RESIDUAL_METHODS, residual_singular_values
 from .sigma_max import (

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from explorer import spectra, zoo
-from explorer.spectra import esd
+from explorer.spectra import power_law
 
 
 @pytest.fixture
@@ -53,15 +53,15 @@ def test_power_law_fit_picks_the_ks_optimal_xmin_found_by_brute_force(rng, n):
 def test_power_law_fit_in_blocks_equals_one_block(rng, monkeypatch):
     x = rng.lognormal(size=400)
     whole = spectra.power_law_fit(x)
-    monkeypatch.setattr(esd, "_BLOCK", 997)  # many blocks, ragged ends
+    monkeypatch.setattr(power_law, "_BLOCK", 997)  # many blocks, ragged ends
     assert spectra.power_law_fit(x) == whole
 
 
 @pytest.mark.parametrize("sample", ["lognormal", "pareto"])
 def test_pruned_search_equals_the_exhaustive_one(rng, monkeypatch, sample):
     x = rng.lognormal(size=3000) if sample == "lognormal" else rng.pareto(1.5, size=3000) + rng.random(3000)
-    pruned = spectra.power_law_fit(x)  # above esd._PRUNE_ABOVE: lower bounds rule candidates out
-    monkeypatch.setattr(esd, "_PRUNE_ABOVE", 10 ** 9)
+    pruned = spectra.power_law_fit(x)  # above power_law._PRUNE_ABOVE: lower bounds rule candidates out
+    monkeypatch.setattr(power_law, "_PRUNE_ABOVE", 10 ** 9)
     assert spectra.power_law_fit(x) == pruned
 
 
