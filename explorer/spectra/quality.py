@@ -133,8 +133,10 @@ def _layer_slices(module: nn.Module) -> tuple[str, list[np.ndarray], int, int, i
     """(kind, WeightWatcher's matrices, N, M, rf) of a module, or None when it is not analysed.
 
     Conv slices are ``K[:, :, a, b]`` transposed to ``rows >= cols`` (as ``conv2D_Wmats``);
-    a Linear or Embedding weight is one matrix, as it is.
+    a Linear or Embedding weight is one matrix, as it is. None for a Conv1d (not analysed).
     """
+    if isinstance(module, nn.Conv1d):
+        return None
     if isinstance(module, nn.Conv2d):
         kind = "conv2d"
     elif isinstance(module, nn.Linear):
@@ -286,19 +288,21 @@ def quality_report(model: nn.Module, *, scale: bool = True, mp_fit: bool = True,
     (['0', '2'], ['alpha', 'alpha_weighted', 'log_alpha_norm'])
     """
     modules = [(i, name, m) for i, (name, m) in enumerate(model.named_modules())
-               if isinstance(m, (nn.Linear, nn.Embedding, nn.Conv2d))]
+               if isinstance(m, (nn.Linear, nn.Embedding, nn.Conv2d, nn.Conv1d))]
     rng = np.random.RandomState(seed)
     layers, skipped = [], []
     for done, (layer_id, name, module) in enumerate(modules, 1):
-        kind, mats, N, M, rf = _layer_slices(module)
-        if M * rf < min_evals or M * rf > max_evals or N > max_N:
-            skipped.append((name, f"{M * rf} eigenvalues (min_evals {min_evals}, max_evals {max_evals}), "
-                                  f"N = {N} (max_N {max_N})"))
+        slices = _layer_slices(module)
+        if slices is None:
+            skipped.append((name, "Conv1d: not analysed (see explorer.spectra.quality)"))
+        elif not (min_evals <= slices[3] * slices[4] <= max_evals and slices[2] <= max_N):
+            skipped.append((name, f"{slices[3] * slices[4]} eigenvalues (min_evals {min_evals}, max_evals "
+                                  f"{max_evals}), N = {slices[2]} (max_N {max_N})"))
         else:
+            kind, mats, N, M, rf = slices
             if kind == "conv2d" and scale:
                 mats = [m * WW_CONV_SCALE for m in mats]
-            evals = _pooled_eigenvalues(mats)
-            layer = LayerQuality(layer_id, name, kind, N, M, rf, evals)
+            layer = LayerQuality(layer_id, name, kind, N, M, rf, _pooled_eigenvalues(mats))
             _analyse(layer, mats, mp_fit, randomize, rng)
             layers.append(layer)
         if progress is not None:

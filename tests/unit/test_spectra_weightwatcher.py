@@ -170,12 +170,13 @@ def test_report_norms_equal_the_weight_norms(rng):
 
 
 def test_report_skips_small_layers_and_reports_progress():
-    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 40), nn.Linear(40, 40))  # M = 5, 5, 40
+    model = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 40), nn.Linear(40, 40),  # M = 4, 5, 40
+                          nn.Unflatten(1, (4, 10)), nn.Conv1d(4, 4, 3))
     calls = []
     report = spectra.quality_report(model, randomize=False, progress=lambda d, t: calls.append((d, t)))
-    assert [q.name for q in report.layers] == ["3"] and [name for name, _ in report.skipped] == ["0", "2"]
+    assert [q.name for q in report.layers] == ["3"] and [name for name, _ in report.skipped] == ["0", "2", "5"]
     assert report.layers[0].layer_id == 4  # its index in named_modules(): the model itself is 0
-    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
 def test_randomization_is_seeded_and_zero_for_column_slices():
