@@ -22,7 +22,7 @@ from bokeh.models import FactorRange, HoverTool
 from bokeh.plotting import figure
 
 from explorer import inverse, nets, spectra, training
-from explorer.models import reconstruction
+from explorer.inverse import reconstruction
 
 from .. import services
 from ..safe_text import message

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..nets.threads import single_threaded
-from .conv import _as_weight
+from .conv import as_weight
 
 
 def marchenko_pastur_pdf(x, ratio: float, variance: float = 1.0) -> np.ndarray:
@@ -131,7 +131,7 @@ def weightwatcher_pooled(weight, scale: bool = True) -> np.ndarray:
     ``sqrt(kh*kw/2)`` (``apply_normalize_Wmats`` with ``conv2d_norm``; ``scale=False``
     skips it), and pools their singular values into one ESD.
     """
-    w = _as_weight(weight)
+    w = as_weight(weight)
     kh, kw = w.shape[2:]
     slices = w.permute(2, 3, 0, 1).reshape(kh * kw, w.shape[0], w.shape[1])
     with single_threaded():

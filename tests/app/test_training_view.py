@@ -10,7 +10,7 @@ from panel.util import parse_query
 from dashboard.app import TABS, _settings_from
 from dashboard.views.training import TrainingView, parse_hidden
 from explorer import regions, zoo
-from explorer.models.stepper import Setup, Stepper
+from explorer.training.stepper import Setup, Stepper
 
 
 def test_tab_is_registered():
