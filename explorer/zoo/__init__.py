@@ -27,13 +27,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import architectures
-from ..equivariance.training import train_p4
-from ..data import datasets
-from ..inversion import generators
-from ..spectra import orthogonal
-from ..inverse import reconstruction
 from .. import training
+from ..data import datasets
+from ..equivariance.training import train_p4
+from ..inverse import reconstruction
+from ..inversion import generators
 from ..modelfiles.checkpoints import (
     FORMAT,
     MAX_UPLOAD_BYTES,
@@ -44,6 +42,8 @@ from ..modelfiles.checkpoints import (
     spec_of,
 )
 from ..modelfiles.graph_trace import graph_spec_of
+from ..spectra import orthogonal
+from . import architectures
 
 __all__ = ["names", "card", "load", "build", "ZooEntry", "ENTRIES", "DATA_DIR", "CARDS_FILE",
            # checkpoint files, re-exported so that `zoo.save` / `zoo.load_file` read naturally
