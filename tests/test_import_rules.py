@@ -283,6 +283,12 @@ def test_an_old_path_forwards_with_a_deprecation_warning_naming_the_new_one(old)
         shim.no_such_name
 
 
+def test_no_module_is_registered_under_a_second_name():
+    """No ``sys.modules`` aliases: a module is importable by the path of its file only."""
+    for path in EXPLORER.rglob("*.py"):
+        assert "sys.modules[" not in path.read_text(), path
+
+
 def test_every_old_module_of_models_has_its_shim():
     import importlib
 
