@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 import torch
-from explorer.threads import single_threaded
+from explorer.nets.threads import single_threaded
 
 from explorer import attacks, datasets, zoo
 

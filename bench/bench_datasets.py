@@ -23,7 +23,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from explorer.threads import single_threaded
+from explorer.nets.threads import single_threaded
 
 from explorer import datasets
 

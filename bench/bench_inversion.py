@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.timing import best_of
-from explorer import generators, inversion
+from explorer import inversion
+from explorer.inversion import generators
 
 TRIALS = 50
 NOISE_TRIALS = 30

@@ -21,7 +21,7 @@ from torch import nn
 
 from bench.timing import best_of
 from explorer import datasets, koopman
-from explorer.models.stepper import Setup, Stepper
+from explorer.training.stepper import Setup, Stepper
 from explorer.nets.threads import single_threaded
 
 STEPS = 200

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer import datasets, evaluation, inverse, nets, zoo
-from explorer.models import reconstruction
+from explorer import datasets, inverse, nets, zoo
+from explorer.training import evaluation
+from explorer.inverse import reconstruction
 
 from . import data_store
 from .memo import memoize

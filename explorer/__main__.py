@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .models import zoo
+from . import zoo
 
 
 def main(argv=None) -> int:

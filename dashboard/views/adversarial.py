@@ -21,7 +21,9 @@ import param
 from bokeh.models import HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
-from explorer import attacks, certified, evaluation, nets, regions, zoo
+from explorer import attacks, nets, regions, zoo
+from explorer.attacks import certified
+from explorer.training import evaluation
 
 from .. import jobs, services
 from ..safe_text import quoted

@@ -14,7 +14,7 @@ import pandas as pd
 import panel as pn
 import param
 import torch
-from explorer.generators import random_generator
+from explorer.inversion.generators import random_generator
 
 from explorer import inversion, zoo
 

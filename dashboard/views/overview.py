@@ -18,7 +18,8 @@ import torch
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
-from explorer import datasets, evaluation
+from explorer import datasets
+from explorer.training import evaluation
 from explorer.nets.threads import single_threaded
 
 from .. import services

@@ -22,7 +22,8 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer import attacks, evaluation, inverse, regions, stability, zoo
+from explorer import attacks, inverse, regions, stability, zoo
+from explorer.training import evaluation
 from explorer.nets import NotPiecewiseLinearError, UnsupportedLayerError
 
 from .. import jobs, services

@@ -25,8 +25,9 @@ import param
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer import evaluation, regions, zoo
-from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
+from explorer import regions, zoo
+from explorer.training import evaluation
+from explorer.training.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from .. import services
 from ..safe_text import message, quoted

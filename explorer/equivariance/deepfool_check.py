@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..robustness import deepfool
+from ..attacks import deepfool
 from .group import rotate_flat
 
 __all__ = ["RotatedDeepFool", "rotated_deepfool"]
@@ -45,7 +45,7 @@ class RotatedDeepFool:
 
 
 def rotated_deepfool(model: nn.Module, x, quarter_turns: int = 1, image_shape=(8, 8), **deepfool_kwargs) -> RotatedDeepFool:
-    """Run :func:`explorer.robustness.deepfool` on a flat image ``x`` and on its rotation."""
+    """Run :func:`explorer.attacks.deepfool` on a flat image ``x`` and on its rotation."""
     x = torch.as_tensor(x).reshape(1, -1)
     kwargs = {"norm": "l2", "overshoot": 0.02, "max_iter": 50, "keep_path": False, **deepfool_kwargs}
     both = deepfool(model, torch.cat([x, rotate_flat(x, quarter_turns, image_shape)]), **kwargs)

@@ -29,12 +29,12 @@ from torch import nn
 
 from ..nets import UnsupportedLayerError
 from .group import ORDER
-from .layers import GroupPool, InvariantHead, _P4Conv
+from .layers import GroupPool, InvariantHead, P4Conv
 
 __all__ = ["export_p4"]
 
 
-def _conv(layer: _P4Conv) -> nn.Conv2d:
+def _conv(layer: P4Conv) -> nn.Conv2d:
     w = layer.expanded_weight().detach()
     k = layer.kernel_size
     conv = nn.Conv2d(w.shape[1], w.shape[0], k, padding=k // 2, bias=layer.bias is not None).to(w.dtype)
@@ -90,7 +90,7 @@ def export_p4(model: nn.Sequential, input_shape=None) -> nn.Sequential:
     layers: list[nn.Module] = []
     with torch.no_grad():
         for m in model:
-            if isinstance(m, _P4Conv):
+            if isinstance(m, P4Conv):
                 layers.append(_conv(m))
             elif isinstance(m, GroupPool):
                 layers.append(_group_pool(m, x.shape[1], param.dtype))

@@ -44,7 +44,7 @@ def _init(weight: torch.Tensor, bias: torch.Tensor | None, fan_in: int) -> None:
         nn.init.uniform_(bias, -bound, bound)
 
 
-class _P4Conv(nn.Module):
+class P4Conv(nn.Module):
     """Shared parts: odd kernel, 'same' zero padding, one bias per channel, conv by the expanded weight."""
 
     field_out = "regular"
@@ -72,7 +72,7 @@ class _P4Conv(nn.Module):
         return F.conv2d(x, self.expanded_weight(), self.expanded_bias(), padding=self.kernel_size // 2)
 
 
-class LiftingConv2d(_P4Conv):
+class LiftingConv2d(P4Conv):
     """Scalar field (``C_in`` channels) -> regular p4 field (``4 C_out`` channels, index ``4 c + s``)."""
 
     field_in = "scalar"
@@ -87,7 +87,7 @@ class LiftingConv2d(_P4Conv):
         return w.reshape(ORDER * self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
 
 
-class GroupConv2d(_P4Conv):
+class GroupConv2d(P4Conv):
     """Regular p4 field (``4 C_in`` channels) -> regular p4 field (``4 C_out``); weight ``(C_out, C_in, 4, k, k)``."""
 
     field_in = "regular"

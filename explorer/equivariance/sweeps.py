@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from ..models.evaluation import confusion_matrix, predict_proba
+from ..training.evaluation import confusion_matrix, predict_proba
 from ..nets.threads import single_threaded
 from .group import rotate_any_angle
 

@@ -1,7 +1,7 @@
 """The seeded recipe of the zoo's ``digits-p4cnn``: train a p4 CNN, export it as plain layers.
 
 Training is the plain recipe (cross-entropy, Adam, cosine schedule, one thread,
-fixed seed; :func:`explorer.models.training.train`) on the p4 module of
+fixed seed; :func:`explorer.training.train`) on the p4 module of
 :func:`explorer.equivariance.layers.p4cnn`; the trained net is exported by
 :func:`explorer.equivariance.export.export_p4` into the zoo's plain spec, so the
 checkpoint is an ordinary ``nn.Sequential`` of ``Conv2d`` / ``AvgPool2d`` / ``Linear``.
@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models import datasets, training
+from ..data import datasets
+from .. import training
 from ..nets.threads import single_threaded
 from .export import export_p4
 from .layers import p4cnn

@@ -1,10 +1,11 @@
 """Inverse problems: FIRENETs against trained reconstruction networks (Colbrook, Antun & Hansen, PNAS 2022).
 
 Sparse recovery from y = A x + e (subsampled DCT or Gaussian A, s-sparse x): the
-problem generator (from :mod:`explorer.models.sparse_recovery`, where the zoo's nets
-are trained), a plain SR-LASSO solver, FIRENET as an iteration and as an ``nn.Module``,
-the worst-case perturbation search and the twins lower bound on the Lipschitz
-constant of any accurate network.
+problem generator (:mod:`explorer.inverse.sparse_recovery`), the reconstruction
+networks the zoo trains on it (:mod:`explorer.inverse.reconstruction`: LISTA, MLPs),
+a plain SR-LASSO solver, FIRENET as an iteration and as an ``nn.Module``, the worst-case
+perturbation search and the twins lower bound on the Lipschitz constant of any accurate
+network.
 
 >>> from explorer import inverse
 >>> p = inverse.make_problem(N=32, m=16, s=2, seed=0)
@@ -12,13 +13,13 @@ constant of any accurate network.
 10
 """
 
-from ..models.reconstruction import (
+from .reconstruction import (
     lista_forward,
     lista_sequential,
     relative_errors,
     training_twins,
 )
-from ..models.sparse_recovery import (
+from .sparse_recovery import (
     MEASUREMENTS,
     ZOO_PROBLEM,
     SparseProblem,

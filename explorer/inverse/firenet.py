@@ -20,7 +20,7 @@ a ReLU). :func:`firenet_iterate` is the iteration in numpy; :class:`FIRENet` is 
 thing as a float64 ``nn.Module`` built from the problem (equal to 1e-12).
 
 >>> import numpy as np, torch
->>> from explorer.models import sparse_recovery as sr
+>>> from explorer.inverse import sparse_recovery as sr
 >>> p = sr.make_problem(N=32, m=16, s=2, seed=0)
 >>> X = sr.sparse_signals(p, 4, seed=1); Y = sr.measure(p, X)
 >>> net = FIRENet(p.A, lam=0.1, restarts=3, inner=5)
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .solver import _check, project_ball, soft_threshold, step_sizes
+from .solver import check_problem, project_ball, soft_threshold, step_sizes
 
 __all__ = ["FIRENet", "firenet_iterate", "FirenetRun", "schedule", "UnitBallProjection"]
 
@@ -81,7 +81,7 @@ class FirenetRun:
 def firenet_iterate(A, Y, lam: float, restarts: int, inner: int, eps0: float = 1.0, delta: float = 0.0,
                     x_ref: np.ndarray | None = None) -> FirenetRun:
     """The restarted primal-dual iteration in float64 numpy (rows of ``Y`` are problems)."""
-    A, Y = _check(A, Y, lam)
+    A, Y = check_problem(A, Y, lam)
     if inner < 1:
         raise ValueError(f"Need at least one inner step, got {inner}.")
     tau, sigma = step_sizes(A)
@@ -139,7 +139,7 @@ class FIRENet(nn.Module):
                  delta: float = 0.0):
         super().__init__()
         A = np.asarray(A, dtype=np.float64)
-        _check(A, np.zeros((1, A.shape[0])), lam)
+        check_problem(A, np.zeros((1, A.shape[0])), lam)
         m, N = A.shape
         self.measure = nn.Linear(N, m, bias=False, dtype=torch.float64)
         self.adjoint = nn.Linear(m, N, bias=False, dtype=torch.float64)

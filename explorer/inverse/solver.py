@@ -59,7 +59,7 @@ class Solution:
     converged: bool
 
 
-def _check(A, Y, lam):
+def check_problem(A, Y, lam):
     A = np.asarray(A, dtype=np.float64)
     Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
     if A.ndim != 2 or Y.shape[-1] != A.shape[0]:
@@ -71,7 +71,7 @@ def _check(A, Y, lam):
 
 def solve(A: np.ndarray, Y: np.ndarray, lam: float, tol: float = 1e-13, max_iter: int = 50_000) -> Solution:
     """Plain Chambolle-Pock on SR-LASSO until no entry of x or z moves by tol (or ``max_iter`` steps)."""
-    A, Y = _check(A, Y, lam)
+    A, Y = check_problem(A, Y, lam)
     tau, sigma = step_sizes(A)
     X = np.zeros((Y.shape[0], A.shape[1]))
     Z = np.zeros_like(Y)

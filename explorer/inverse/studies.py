@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..models import reconstruction
-from ..models import sparse_recovery as sr
+from . import reconstruction
+from . import sparse_recovery as sr
 from .firenet import FIRENet, firenet_iterate
 from .perturbation import worst_case_perturbation
 from .solver import solve

@@ -1,7 +1,7 @@
 """The twins barrier: accuracy on two nearly indistinguishable signals forces instability.
 
 Colbrook, Antun & Hansen (PNAS 2022): take twins x, x' with ||x - x'|| = 1 but
-||A x - A x'|| = eta small (:func:`explorer.models.sparse_recovery.make_twins`). If a
+||A x - A x'|| = eta small (:func:`explorer.inverse.sparse_recovery.make_twins`). If a
 map Phi has errors d = ||Phi(A x) - x|| and d' = ||Phi(A x') - x'||, the triangle
 inequality gives
 
@@ -15,7 +15,7 @@ delta on both twins has L >= (1 - 2 delta) / eta, here 20 (1 - 2 delta) for eta 
 norm ||J_Phi||_2 at points of the segment [y, y'] (the local Lipschitz constant there).
 
 >>> import numpy as np
->>> from explorer.models import sparse_recovery as sr
+>>> from explorer.inverse import sparse_recovery as sr
 >>> from explorer.inverse.firenet import FIRENet
 >>> p = sr.make_problem(N=32, m=16, s=2, seed=0)
 >>> X = sr.sparse_signals(p, 3, seed=1)

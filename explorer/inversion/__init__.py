@@ -1,7 +1,7 @@
 """Generator inversion: recover the latent code z from y = observe(G(z)) + noise.
 
 Four methods, all on the float64 dense form of the generator
-(:func:`explorer.models.generators.dense_layers`, x_i = relu(W_i x_{i-1} + b_i)):
+(:func:`explorer.inversion.generators.dense_layers`, x_i = relu(W_i x_{i-1} + b_i)):
 
 - ``"gd"``: Adam on the squared measurement error (+ ``prior`` * ||z||^2), with
   random restarts, keeping the restart of lowest loss (Bora et al., CSGM 2017).
@@ -25,7 +25,8 @@ positively homogeneous. Every result is finished with a *polish*: least squares 
 of the estimate (y ~ J z + c there, J = D_L W_L ... D_1 W_1), kept only if it lowers
 the residual; from any point of the true region it returns z to rounding error.
 
->>> from explorer import generators, inversion
+>>> from explorer import inversion
+>>> from explorer.inversion import generators
 >>> import numpy as np
 >>> g = generators.random_generator([20, 100, 500], seed=0)
 >>> z = np.random.default_rng(1).standard_normal(20)

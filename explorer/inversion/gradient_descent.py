@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..models.generators import DenseLayer
+from .generators import DenseLayer
 from ..nets.threads import single_threaded
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.generators import dense_layers, forward_all
+from .generators import dense_layers, forward_all
 from ..nets.threads import single_threaded
-from .observation import _observe, _region_map
+from .observation import apply_observation, region_map
 from .uniqueness import Uniqueness, local_family, uniqueness
 
 SPARK_SUBSETS = 2000  # most column subsets enumerated to check a spark exactly
@@ -153,8 +153,8 @@ def _identifiability(layers, z, mask, A) -> Identifiability:
     mask = None if mask is None else np.asarray(mask, dtype=bool)
     A = None if A is None else np.asarray(A, dtype=np.float64)
     checks, empty = _layer_checks(layers, xs, mask, A)
-    J, _ = _region_map(layers, xs[0])
-    Jo = _observe(J, mask, A)
+    J, _ = region_map(layers, xs[0])
+    Jo = apply_observation(J, mask, A)
     jrank = int(np.linalg.matrix_rank(Jo)) if Jo.size else 0
     card = all(c.condition for c in checks)
     result = lambda verdict, msg, u=None, other=None: Identifiability(checks, card, jrank, n0, verdict, msg, u, other)

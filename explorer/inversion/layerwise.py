@@ -9,14 +9,14 @@ from scipy.optimize import linprog, nnls
 NOISELESS_TOL = 1e-9  # support threshold relative to the layer's largest entry
 
 
-class _Underdetermined(Exception):
+class Underdetermined(Exception):
     pass
 
 
 def _lstsq_checked(M, v, what: str):
     rank = np.linalg.matrix_rank(M) if M.size else 0
     if rank < M.shape[1]:
-        raise _Underdetermined(f"{what}: {M.shape[0]} equations of rank {rank} for {M.shape[1]} unknowns.")
+        raise Underdetermined(f"{what}: {M.shape[0]} equations of rank {rank} for {M.shape[1]} unknowns.")
     return np.linalg.lstsq(M, v, rcond=None)[0]
 
 
@@ -48,7 +48,7 @@ def _lp_linf(W, t, S, hidden: bool) -> np.ndarray:
     return res.x[:n]
 
 
-def _layerwise(layers, y, mask, A, method: str, noise_std: float):
+def layerwise_solve(layers, y, mask, A, method: str, noise_std: float):
     """Invert layer by layer from the top; returns (z, per-layer residuals)."""
     noisy = noise_std > 0
     if A is not None:

@@ -9,12 +9,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..models.generators import Corruption, corrupt, dense_layers, forward_all
+from .generators import Corruption, corrupt, dense_layers, forward_all
 from ..nets.threads import single_threaded
 from .gradient_descent import invert_batch_gd
 from .identifiability import Identifiability, identifiability
-from .layerwise import NOISELESS_TOL, _layerwise, _Underdetermined
-from .observation import _observation, _observe, _polish, _region_map, _residual
+from .layerwise import NOISELESS_TOL, layerwise_solve, Underdetermined
+from .observation import observation_of, apply_observation, polish_latent, region_map, relative_residual
 from .uniqueness import DISTINCT_TOL, local_family, uniqueness
 
 METHODS = ("gd", "layered", "lp", "ls")
@@ -99,7 +99,7 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
     Parameters
     ----------
     generator : nn.Module or list of DenseLayer
-        A Linear/ReLU generator (e.g. :func:`explorer.models.generators.random_generator`).
+        A Linear/ReLU generator (e.g. :func:`explorer.inversion.generators.random_generator`).
     y : array
         Observed values: G(z) (+ noise); with ``mask`` all n outputs or only the
         observed ones; with ``A`` the m measurements A G(z).
@@ -119,7 +119,7 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
     layers = dense_layers(generator)
-    y, mask, A = _observation(layers[-1].W.shape[0], y, mask, A)
+    y, mask, A = observation_of(layers[-1].W.shape[0], y, mask, A)
     noise = float(noise_std or 0.0)
     t0 = time.perf_counter()
     status, message = _prechecks(layers, y.size, y, mask, A)
@@ -127,7 +127,7 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
     with single_threaded():
         if method == "gd":
             masks = None if mask is None else mask[None]
-            Y = y[None] if mask is None else _scatter(y, mask)[None]
+            Y = y[None] if mask is None else scatter(y, mask)[None]
             z, losses, best = invert_batch_gd([layers], Y, masks, None if A is None else A[None],
                                               restarts, steps, lr, prior, seed, progress)
             z, losses, best = z[0], losses[0], int(best[0])
@@ -136,17 +136,17 @@ def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: 
             # LP solver's absolute tolerances do not depend on the size of y
             unit = max(np.abs(y).max(initial=0.0), 1e-300) if not any(l.b.any() for l in layers) else 1.0
             try:
-                z, layer_res = _layerwise(layers, y / unit, mask, A, method, noise / unit)
+                z, layer_res = layerwise_solve(layers, y / unit, mask, A, method, noise / unit)
                 z = z * unit
-            except _Underdetermined as exc:
+            except Underdetermined as exc:
                 if status == "ok":  # a precheck's reason is the more basic one
                     status, message = "underdetermined", str(exc)
                 z = _minimum_norm_fallback(layers, y / unit, mask, A) * unit
                 polish = False
         if polish:
-            z = _polish(layers, z, y, mask, A)
+            z = polish_latent(layers, z, y, mask, A)
         xs = forward_all(layers, z)
-        residual = _residual(layers, z, y, mask, A)
+        residual = relative_residual(layers, z, y, mask, A)
         if status == "ok":
             status, message = _post_check(layers, z, y, mask, A, noise, residual, z_true, tol)
         else:  # a more basic reason; still say whether the answer fits
@@ -169,7 +169,7 @@ def _supports(layers, xs) -> list:
     return [x > 0 for layer, x in zip(layers, xs[1:]) if layer.relu]
 
 
-def _scatter(y, mask):
+def scatter(y, mask):
     full = np.zeros(mask.size)
     full[mask] = y
     return full
@@ -210,9 +210,9 @@ def fit_check(residual: float, y, noise_std: float = 0.0, tol: float = RESIDUAL_
     return True, f"Relative residual {residual:.3g} <= {tol:g}."
 
 
-def _assess(layers, z, y, mask, A, noise: float, z_true=None, tol: float = RESIDUAL_TOL) -> tuple[str, str, float]:
+def assess(layers, z, y, mask, A, noise: float, z_true=None, tol: float = RESIDUAL_TOL) -> tuple[str, str, float]:
     """(status, message, residual) of an answer z found outside :func:`invert` (the sweeps' batched GD)."""
-    residual = _residual(layers, z, y, mask, A)
+    residual = relative_residual(layers, z, y, mask, A)
     status, message = _prechecks(layers, y.size, y, mask, A)
     if status == "ok":
         status, message = _post_check(layers, z, y, mask, A, noise, residual, z_true, tol)
@@ -233,11 +233,11 @@ def _post_check(layers, z, y, mask, A, noise: float, residual: float, z_true, to
     if z_true is not None and noise == 0:
         z_true = np.asarray(z_true, dtype=np.float64).reshape(-1)
         gap = np.linalg.norm(z - z_true) / max(np.linalg.norm(z_true), 1e-300)
-        if gap > DISTINCT_TOL and fit_check(_residual(layers, z_true, y, mask, A), y, 0.0, tol)[0]:
+        if gap > DISTINCT_TOL and fit_check(relative_residual(layers, z_true, y, mask, A), y, 0.0, tol)[0]:
             return "not unique", (f"{why} The answer and the true z (relative distance {gap:.3g}) both reproduce "
                                   "the observation: it does not determine z.")
-    J, _ = _region_map(layers, xs[0])
-    rank = np.linalg.matrix_rank(_observe(J, mask, A))
+    J, _ = region_map(layers, xs[0])
+    rank = np.linalg.matrix_rank(apply_observation(J, mask, A))
     if rank < xs[0].size:
         if local_family(layers, z, mask, A) is not None:
             return "not identifiable", (f"{why} Around the answer the observed map has rank {rank} < {xs[0].size}: "
@@ -266,7 +266,7 @@ class Problem:
 def make_problem(generator, z=None, seed: int = 0, **corruption) -> Problem:
     """Draw z ~ N(0, I) (``seed``) unless given, compute x = G(z) and corrupt it.
 
-    ``corruption`` goes to :func:`explorer.models.generators.corrupt` (noise, missing,
+    ``corruption`` goes to :func:`explorer.inversion.generators.corrupt` (noise, missing,
     keep, block, image_shape, measurements).
     """
     layers = dense_layers(generator)

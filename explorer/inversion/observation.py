@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models.generators import DenseLayer, dense_layers, forward_all
+from .generators import DenseLayer, dense_layers, forward_all
 from ..nets.threads import single_threaded
 
 
-def _observation(n_out: int, y, mask, A):
+def observation_of(n_out: int, y, mask, A):
     """Validate (y, mask, A); return y restricted to what is observed, mask, A."""
     y = np.asarray(y, dtype=np.float64).reshape(-1)
     if mask is not None and A is not None:
@@ -35,11 +35,11 @@ def _observation(n_out: int, y, mask, A):
     return y, None, None
 
 
-def _observe(x, mask, A):
+def apply_observation(x, mask, A):
     return A @ x if A is not None else (x[mask] if mask is not None else x)
 
 
-def _region_map(layers: list[DenseLayer], z) -> tuple[np.ndarray, np.ndarray]:
+def region_map(layers: list[DenseLayer], z) -> tuple[np.ndarray, np.ndarray]:
     """(J, c) with G(z') = J z' + c for every z' in the linear region of z."""
     xs = forward_all(layers, z)
     J, c = np.eye(xs[0].size), np.zeros(xs[0].size)
@@ -58,10 +58,10 @@ def region_least_squares(generator, z_region, y, mask=None, A=None) -> np.ndarra
     the true region of z* and noiseless y this returns z* to rounding error.
     """
     layers = dense_layers(generator)
-    y, mask, A = _observation(layers[-1].W.shape[0], y, mask, A)
+    y, mask, A = observation_of(layers[-1].W.shape[0], y, mask, A)
     with single_threaded():
-        J, c = _region_map(layers, z_region)
-        return np.linalg.lstsq(_observe(J, mask, A), y - _observe(c, mask, A), rcond=None)[0]
+        J, c = region_map(layers, z_region)
+        return np.linalg.lstsq(apply_observation(J, mask, A), y - apply_observation(c, mask, A), rcond=None)[0]
 
 
 def oracle(generator, z_true, y, mask=None, A=None) -> np.ndarray:
@@ -69,18 +69,18 @@ def oracle(generator, z_true, y, mask=None, A=None) -> np.ndarray:
     return region_least_squares(generator, z_true, y, mask, A)
 
 
-def _residual(layers, z, y, mask, A) -> float:
-    r = _observe(forward_all(layers, z)[-1], mask, A) - y
+def relative_residual(layers, z, y, mask, A) -> float:
+    r = apply_observation(forward_all(layers, z)[-1], mask, A) - y
     return float(np.linalg.norm(r) / max(np.linalg.norm(y), 1e-300))
 
 
-def _polish(layers, z, y, mask, A, rounds: int = 5) -> np.ndarray:
+def polish_latent(layers, z, y, mask, A, rounds: int = 5) -> np.ndarray:
     """Repeat least squares in the current region while it lowers the residual."""
-    best, best_r = z, _residual(layers, z, y, mask, A)
+    best, best_r = z, relative_residual(layers, z, y, mask, A)
     for _ in range(rounds):
-        J, c = _region_map(layers, best)
-        cand = np.linalg.lstsq(_observe(J, mask, A), y - _observe(c, mask, A), rcond=None)[0]
-        r = _residual(layers, cand, y, mask, A)
+        J, c = region_map(layers, best)
+        cand = np.linalg.lstsq(apply_observation(J, mask, A), y - apply_observation(c, mask, A), rcond=None)[0]
+        r = relative_residual(layers, cand, y, mask, A)
         if not r < best_r:
             break
         same_region = all(np.array_equal(a > 0, b > 0) for a, b in

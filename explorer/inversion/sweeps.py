@@ -8,11 +8,11 @@ from typing import Callable
 
 import numpy as np
 
-from ..models.generators import forward_all, random_layers
+from .generators import forward_all, random_layers
 from ..nets.threads import single_threaded
 from .gradient_descent import invert_batch_gd
-from .methods import METHODS, RESIDUAL_TOL, _assess, _scatter, invert
-from .observation import _polish, oracle
+from .methods import METHODS, RESIDUAL_TOL, assess, scatter, invert
+from .observation import polish_latent, oracle
 
 
 def expansion_sizes(ratio: float, latent: int = 20, depth: int = 2) -> tuple:
@@ -38,13 +38,13 @@ def _run_methods_inner(layer_sets, zs, Ys, masks, methods, noise_stds, gd_option
     statuses = np.full(shape, "", dtype=object)
     for mi, method in enumerate(methods):
         if method == "gd":
-            full = [(_scatter(y, m) if m is not None else y) for y, m in zip(Ys, masks)]
+            full = [(scatter(y, m) if m is not None else y) for y, m in zip(Ys, masks)]
             mk = None if masks[0] is None else np.stack(masks)
             z_hat, _, _ = invert_batch_gd(layer_sets, np.stack(full), mk, **gd_options)
             for j, (layers, z, y, m) in enumerate(zip(layer_sets, zs, Ys, masks)):
-                zh = _polish(layers, z_hat[j], y, m, None)
+                zh = polish_latent(layers, z_hat[j], y, m, None)
                 errors[mi, j] = np.linalg.norm(zh - z) / np.linalg.norm(z)
-                statuses[mi, j], _, residuals[mi, j] = _assess(layers, zh, y, m, None, noise_stds[j], z)
+                statuses[mi, j], _, residuals[mi, j] = assess(layers, zh, y, m, None, noise_stds[j], z)
             tick(len(zs))
             continue
         for j, (layers, z, y, m) in enumerate(zip(layer_sets, zs, Ys, masks)):

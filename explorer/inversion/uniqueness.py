@@ -35,9 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from ..models.generators import DenseLayer, forward_all
-from .layerwise import _layerwise, _Underdetermined
-from .observation import _observe, _polish, _region_map
+from .generators import DenseLayer, forward_all
+from .layerwise import layerwise_solve, Underdetermined
+from .observation import apply_observation, polish_latent, region_map
 
 FREE_TOL = 1e-4  # K = {0} when every LP optimum is below this (they are 0 or 1 otherwise)
 MATCH_TOL = 1e-9  # a second latent reproduces the observation to this relative error
@@ -110,15 +110,15 @@ def _reach(layers: list[DenseLayer], target) -> np.ndarray | None:
     """A latent whose forward pass through ``layers`` should give ``target`` (not checked here)."""
     unit = max(np.abs(target).max(initial=0.0), 1e-300) if not any(l.b.any() for l in layers) else 1.0
     try:
-        z, _ = _layerwise(layers, target / unit, None, None, "layered", 0.0)
-    except (_Underdetermined, ValueError):
+        z, _ = layerwise_solve(layers, target / unit, None, None, "layered", 0.0)
+    except (Underdetermined, ValueError):
         return None
-    return _polish(layers, z * unit, target, None, None)
+    return polish_latent(layers, z * unit, target, None, None)
 
 
 def _same_observation(layers, z, z2, mask, A) -> bool:
-    y = _observe(forward_all(layers, z)[-1], mask, A)
-    y2 = _observe(forward_all(layers, z2)[-1], mask, A)
+    y = apply_observation(forward_all(layers, z)[-1], mask, A)
+    y2 = apply_observation(forward_all(layers, z2)[-1], mask, A)
     far = np.linalg.norm(z2 - z) > DISTINCT_TOL * max(np.linalg.norm(z), 1e-12)
     return bool(far and np.linalg.norm(y2 - y) <= MATCH_TOL * max(np.linalg.norm(y), 1e-300))
 
@@ -128,8 +128,8 @@ def local_family(layers: list[DenseLayer], z, mask=None, A=None) -> np.ndarray |
     keep the activation pattern, if it checks out (None when the rank is full or z sits
     on a region boundary along v)."""
     z = np.asarray(z, dtype=np.float64).reshape(-1)
-    J, _ = _region_map(layers, z)
-    v = _null_space(_observe(J, mask, A), z.size)
+    J, _ = region_map(layers, z)
+    v = _null_space(apply_observation(J, mask, A), z.size)
     if v.shape[1] == 0:
         return None
     v = v[:, 0] * max(np.linalg.norm(z), 1.0)

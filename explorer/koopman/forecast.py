@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.stepper import Stepper
+from ..training.stepper import Stepper
 from .dmd import DMD, exact_dmd
 from .observables import observable_groups, with_constant
 

@@ -48,7 +48,7 @@ def _layers(layout):
 
 def observable_groups(layout, kind: str = "whole") -> list[Group]:
     """The groups of ``kind`` for a ``layout`` of (parameter name, shape, slice) rows (as
-    :meth:`explorer.models.stepper.Stepper.layout` returns)."""
+    :meth:`explorer.training.stepper.Stepper.layout` returns)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not '{kind}'.")
     total = max(sl.stop for _, _, sl in layout)

@@ -107,7 +107,7 @@ class Bounds:
     upper: list
 
 
-def _interval(W, b, lo, hi):
+def interval_image(W, b, lo, hi):
     mid, rad = 0.5 * (lo + hi), 0.5 * (hi - lo)
     c = W @ mid + b
     r = np.abs(W) @ rad
@@ -119,7 +119,7 @@ def ibp(blocks, box: Box) -> Bounds:
     lo, hi = box.lower, box.upper
     lows, ups = [], []
     for W, b in blocks[:-1]:
-        l, u = _interval(W, b, lo, hi)
+        l, u = interval_image(W, b, lo, hi)
         lows.append(l)
         ups.append(u)
         lo, hi = np.maximum(l, 0), np.maximum(u, 0)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polygons import ZERO_TOL, _areas, _dot2, _next_index, _snap, _split
-from .sides import _edges, _inside_slice, _one_sided, _winner
+from .polygons import ZERO_TOL, polygon_areas, dot2, next_index, snap, split_polygons
+from .sides import edges_of, inside_slice, one_sided, winner_of
 
 
-def _class_cells(V, n, out_A, out_c, diam):
+def class_cells(V, n, out_A, out_c, diam):
     """Per class c: the padded cells (V, n) and the region of each (lowest-index tie rule)."""
     n_out = out_A.shape[1]
     f = V[..., :1] * out_A[:, None, :, 0] + V[..., 1:] * out_A[:, None, :, 1] + out_c[:, None]  # logits at vertices
@@ -41,20 +41,20 @@ def _class_cells(V, n, out_A, out_c, diam):
                 break
             a = out_A[r_of, cls] - out_A[r_of, m]
             b = out_c[r_of, cls] - out_c[r_of, m]
-            z = _snap(_dot2(Vc, a) + b[:, None], np.linalg.norm(a, axis=1) * diam + np.abs(b))
+            z = snap(dot2(Vc, a) + b[:, None], np.linalg.norm(a, axis=1) * diam + np.abs(b))
             validc = np.arange(Vc.shape[1]) < nc[:, None]
             keep = (validc & (z > 0)).any(1)
             if m > cls:  # a tie on the whole polygon goes to cls, the lower index
                 keep |= ~(validc & (z != 0)).any(1)
-            (Vc, nc), _ = _split(Vc[keep], nc[keep], z[keep])
+            (Vc, nc), _ = split_polygons(Vc[keep], nc[keep], z[keep])
             r_of = r_of[keep]
-            big = (nc >= 3) & (_areas(Vc, nc) > 0)
+            big = (nc >= 3) & (polygon_areas(Vc, nc) > 0)
             Vc, nc, r_of = Vc[big], nc[big], r_of[big]
         out.append((Vc, nc, r_of))
     return out
 
 
-def _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly):
+def decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly):
     """Class cells and the decision boundary, region by region (exact: logits are affine per region).
 
     Returns the boundary segments (M, 2, 2), the region of each, and the class cells
@@ -65,13 +65,13 @@ def _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly
         out_c = np.concatenate([np.zeros_like(out_c), out_c], axis=1)
     n_out = out_A.shape[1]
     segs, owners, cells = [], [], []
-    for cls, (Vc, nc, r_of) in enumerate(_class_cells(V, n, out_A, out_c, diam)):
+    for cls, (Vc, nc, r_of) in enumerate(class_cells(V, n, out_A, out_c, diam)):
         cells += [(Vc[i, :nc[i]].copy(), cls, int(r_of[i])) for i in range(len(r_of))]
         if not len(r_of):
             continue
         # candidate edges: on a tie line f_cls = f_m for some m, inside the slice
         Kc = Vc.shape[1]
-        En = np.take_along_axis(Vc, _next_index(nc, Kc)[..., None], 1)
+        En = np.take_along_axis(Vc, next_index(nc, Kc)[..., None], 1)
         tie = np.zeros(Vc.shape[:2], dtype=bool)
         for m in range(n_out):
             if m == cls:
@@ -79,17 +79,17 @@ def _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly
             a = out_A[r_of, cls] - out_A[r_of, m]
             b = out_c[r_of, cls] - out_c[r_of, m]
             tol = 1e-9 * (np.linalg.norm(a, axis=1) * diam + np.abs(b))[:, None]
-            tie |= (np.abs(_dot2(Vc, a) + b[:, None]) <= tol) & (np.abs(_dot2(En, a) + b[:, None]) <= tol)
+            tie |= (np.abs(dot2(Vc, a) + b[:, None]) <= tol) & (np.abs(dot2(En, a) + b[:, None]) <= tol)
         tie &= np.linalg.norm(En - Vc, axis=2) > 0
-        rr, kk, start, end, mid, normal = _edges(Vc, nc)
+        rr, kk, start, end, mid, normal = edges_of(Vc, nc)
         on = tie[rr, kk]
         rr, start, end, mid, normal = rr[on], start[on], end[on], mid[on], normal[on]
-        inner = _inside_slice(mid, poly)
+        inner = inside_slice(mid, poly)
         rr, start, end, mid, normal = rr[inner], start[inner], end[inner], mid[inner], normal[inner]
         if not len(rr):
             continue
-        _, f, df, fmag = _one_sided(graph, origin, directions, poly, mid, normal)
-        beyond = _winner(f, df, fmag)
+        _, f, df, fmag = one_sided(graph, origin, directions, poly, mid, normal)
+        beyond = winner_of(f, df, fmag)
         emit = beyond > cls  # another class beyond; reported once, from the lower class
         if emit.any():
             segs.append(np.stack([start[emit], end[emit]], axis=1))

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..nets.threads import single_threaded
-from .partition import _graph
-from .polygons import _check_polygon
-from .sides import _affine
+from .partition import graph_of
+from .polygons import check_polygon
+from .sides import affine_of
 
 # a grid point counts only if every pre-activation clears zero by this much of its magnitude
 GRID_TOL = 1e-9
@@ -57,7 +57,7 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     The points go through the network ``chunk`` at a time (default: as many as keep the work
     arrays near ``GRID_CHUNK_BYTES``, 64 MB, whatever the network's size).
     """
-    graph = _graph(model)
+    graph = graph_of(model)
     n_in = graph.input_size
     if origin is None:
         if n_in != 2:
@@ -72,7 +72,7 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     gy = y0 + (np.arange(resolution) + 0.5) * (y1 - y0) / resolution
     U = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
     if polygon is not None:
-        poly = _check_polygon(polygon)
+        poly = check_polygon(polygon)
         e = np.roll(poly, -1, 0) - poly
         inside = np.ones(len(U), dtype=bool)
         for p, d in zip(poly, e):
@@ -111,8 +111,8 @@ def _grid_choices(graph, h, mag, chain: bool):
     hs, mags, bits = [h], [mag], []
     clear = np.ones(len(h), dtype=bool)
     for layer in graph.layers:
-        z = _affine(layer.sources, layer.bias, hs)
-        zmag = _affine(layer.sources, layer.bias, mags, absolute=True)
+        z = affine_of(layer.sources, layer.bias, hs)
+        zmag = affine_of(layer.sources, layer.bias, mags, absolute=True)
         if chain:  # ReLU: on iff z > 0
             clear &= ((np.abs(z) > GRID_TOL * zmag) | (zmag == 0)).all(1)
             on = z > 0

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..nets.threads import single_threaded
 from .linear_regions import MAP_TOL
-from .partition import TooManyRegionsError, _graph
+from .partition import TooManyRegionsError, graph_of
 from .polygons import ZERO_TOL
 
 
@@ -44,7 +44,7 @@ def partition_line(model, a, b, max_regions: int = 1_000_000) -> LinePartition:
     winners are merged again. Roots closer than ``1e-12`` (relative) to an existing
     breakpoint are snapped to it. Patterns are as in :func:`partition_plane`.
     """
-    graph = _graph(model)
+    graph = graph_of(model)
     n_in = graph.input_size
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sides import _edges, _inside_slice, _one_sided
+from .sides import edges_of, inside_slice, one_sided
 
 MAP_TOL = 1e-9
 
@@ -24,14 +24,14 @@ def _hash(words: np.ndarray) -> np.ndarray:
     return (words * keys).sum(1, dtype=np.uint64) if words.shape[1] else np.zeros(len(words), np.uint64)
 
 
-def _linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c):
+def merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c):
     """Label activation regions by linear region (connected, equal output map).
 
     Only regions whose output map equals another region's map can merge (a random
     projection of the maps finds them). For their edges the neighbour is found exactly:
     at the edge midpoint m, stepping infinitesimally along the outward normal d, a unit
     is on iff z > 0, or z = 0 and its derivative along d is positive (forward mode
-    through the network, :func:`.sides._one_sided`, also for other pieces and max windows);
+    through the network, :func:`.sides.one_sided`, also for other pieces and max windows);
     that pattern is looked up among the regions' patterns.
     """
     from scipy.sparse import coo_matrix
@@ -47,10 +47,10 @@ def _linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_
     cand[order[1:][gap]] = cand[order[:-1][gap]] = True
     if not cand.any():
         return np.arange(R, dtype=np.int64)
-    rr, _, _, _, mid, normal = _edges(V, n, cand)
-    inner = _inside_slice(mid, poly)  # skip edges on the slice's boundary
+    rr, _, _, _, mid, normal = edges_of(V, n, cand)
+    inner = inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
-    bits = _one_sided(graph, origin, directions, poly, mid, normal)[0].astype(patterns.dtype)
+    bits = one_sided(graph, origin, directions, poly, mid, normal)[0].astype(patterns.dtype)
     words, nwords = _pattern_words(patterns), _pattern_words(bits)
     hp, hn = _hash(words), _hash(nwords)
     order = np.argsort(hp)

@@ -12,18 +12,18 @@ import numpy as np
 
 from ..nets import PLGraph, canonical
 from ..nets.threads import single_threaded
-from .boundary import _decision_boundary
-from .linear_regions import _linear_regions
+from .boundary import decision_boundary
+from .linear_regions import merge_linear_regions
 from .planes import box_polygon
 from .polygons import (
     SLIVER_TOL,
-    _areas,
-    _check_polygon,
-    _clip_line,
-    _diameter,
-    _vertex_means,
+    polygon_areas,
+    check_polygon,
+    clip_line,
+    diameter,
+    vertex_means,
 )
-from .refine import Refiner, TooManyRegionsError, _preact
+from .refine import Refiner, TooManyRegionsError, preact_of
 
 __all__ = ["LayerPartition", "Partition", "TooManyRegionsError", "partition_2d", "partition_plane"]
 
@@ -152,11 +152,11 @@ class Partition:
         segs = []
         for t in spec.pieces.breakpoints:
             b = prev.preact_c[:, unit] - t
-            segs.append(_clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * _diameter(self.domain) + np.abs(b))[0])
+            segs.append(clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * diameter(self.domain) + np.abs(b))[0])
         return np.concatenate(segs)
 
 
-def _graph(model) -> PLGraph:
+def graph_of(model) -> PLGraph:
     return model if isinstance(model, PLGraph) else canonical(model).graph()
 
 
@@ -184,7 +184,7 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
     each window's winning position; see :class:`~explorer.nets.graph.Layer`).
     The counts are exact up to the tolerances stated in the module docstring.
     """
-    graph = _graph(model)
+    graph = graph_of(model)
     n_in = graph.input_size
     origin = np.asarray(origin, dtype=np.float64).ravel()
     directions = np.asarray(directions, dtype=np.float64)
@@ -193,7 +193,7 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
     if origin.size != n_in or directions.shape != (2, n_in):
         raise ValueError(f"The model takes {n_in} inputs: origin must have {n_in} entries and "
                          f"directions shape (2, {n_in}); got {origin.shape} and {directions.shape}.")
-    poly = _check_polygon(polygon)
+    poly = check_polygon(polygon)
     n_layers = len(graph.layers) if upto_layer is None else int(upto_layer)
     if not 0 <= n_layers <= len(graph.layers):
         raise ValueError(f"upto_layer must be between 0 and {len(graph.layers)}.")
@@ -210,8 +210,8 @@ def _still_read(graph, n_layers: int, full: bool) -> list:
 def _partition(graph, n_layers, origin, directions, poly, max_regions, progress, classes=True):
     full = n_layers == len(graph.layers)
     chain = graph.is_chain
-    diam = _diameter(poly)
-    min_area = SLIVER_TOL * _areas(poly[None], np.array([len(poly)]))[0]
+    diam = diameter(poly)
+    min_area = SLIVER_TOL * polygon_areas(poly[None], np.array([len(poly)]))[0]
     V = poly[None].copy()
     n = np.array([len(poly)])
     maps = {0: (directions.T[None], origin[None])}  # h_j = A_j[r] @ u + c_j[r]; the input's is shared
@@ -224,8 +224,8 @@ def _partition(graph, n_layers, origin, directions, poly, max_regions, progress,
                 for layer in todo)
     done = 0
     for k, layer in enumerate(todo, start=1):
-        G, g = _preact(layer.sources, layer.bias, maps, len(n))  # pre-activations on parent region p
-        layers.append(LayerPartition(len(layers), V.copy(), n.copy(), patterns, _areas(V, n), G, g))
+        G, g = preact_of(layer.sources, layer.bias, maps, len(n))  # pre-activations on parent region p
+        layers.append(LayerPartition(len(layers), V.copy(), n.copy(), patterns, polygon_areas(V, n), G, g))
         cut = Refiner(V, n, diam, min_area, max_regions, progress, done, total)
         if layer.kind == "max":
             choice = cut.cut_max(G, g, layer.windows)
@@ -238,7 +238,7 @@ def _partition(graph, n_layers, origin, directions, poly, max_regions, progress,
             idx = layer.windows[np.arange(layer.units), choice]
             A, c = np.take_along_axis(Gp, idx[..., None], 1), np.take_along_axis(gp, idx, 1)
         else:
-            cen = _vertex_means(V, n)
+            cen = vertex_means(V, n)
             z = cen[:, :1] * Gp[..., 0] + cen[:, 1:] * Gp[..., 1] + gp
             if chain:
                 choice = z > 0
@@ -253,19 +253,19 @@ def _partition(graph, n_layers, origin, directions, poly, max_regions, progress,
         patterns = np.concatenate([patterns[parent], choice], axis=1)
         ancestors = [a[parent] for a in ancestors] + [np.arange(len(n))]
     if full:
-        out_A, out_c = _preact(graph.output_sources, graph.output_bias, maps, len(n))
+        out_A, out_c = preact_of(graph.output_sources, graph.output_bias, maps, len(n))
     else:
         out_A = out_c = None
-    layers.append(LayerPartition(len(layers), V, n, patterns, _areas(V, n), out_A, out_c))
-    cen = _vertex_means(V, n)
+    layers.append(LayerPartition(len(layers), V, n, patterns, polygon_areas(V, n), out_A, out_c))
+    cen = vertex_means(V, n)
     predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
     labels = np.arange(len(n))
     if full:
         if classes:
             logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
             predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-            segs, seg_r, cells = _decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
-        labels = _linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c)
+            segs, seg_r, cells = decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
+        labels = merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c)
     return Partition(origin, directions, poly, patterns, [layer.units for layer in todo], layers[-1].areas,
                      cen, out_A, out_c, predicted, segs, seg_r, cells, int(labels.max(initial=-1) + 1), labels,
                      layers, ancestors, graph)

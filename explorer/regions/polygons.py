@@ -13,32 +13,32 @@ ZERO_TOL = 1e-12
 SLIVER_TOL = 1e-14
 
 
-def _next_index(n: np.ndarray, K: int) -> np.ndarray:
+def next_index(n: np.ndarray, K: int) -> np.ndarray:
     idx = np.arange(K)
     return np.where(idx + 1 < n[:, None], idx + 1, 0)
 
 
-def _areas(V: np.ndarray, n: np.ndarray) -> np.ndarray:
+def polygon_areas(V: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Shoelace areas of padded CCW polygons."""
     K = V.shape[1]
-    nxt = _next_index(n, K)
+    nxt = next_index(n, K)
     Vn = np.take_along_axis(V, nxt[..., None], 1)
     cross = V[..., 0] * Vn[..., 1] - V[..., 1] * Vn[..., 0]
     return 0.5 * np.where(np.arange(K) < n[:, None], cross, 0.0).sum(1)
 
 
-def _vertex_means(V: np.ndarray, n: np.ndarray) -> np.ndarray:
+def vertex_means(V: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Mean of each polygon's vertices (an interior point of a convex polygon)."""
     valid = np.arange(V.shape[1]) < n[:, None]
     return (V * valid[..., None]).sum(1) / n[:, None]
 
 
-def _dot2(V: np.ndarray, a: np.ndarray) -> np.ndarray:
+def dot2(V: np.ndarray, a: np.ndarray) -> np.ndarray:
     """Row-wise dot products V[r, k] . a[r] for V (R, K, 2), a (R, 2)."""
     return V[..., 0] * a[:, :1] + V[..., 1] * a[:, 1:]
 
 
-def _left_mul(W: np.ndarray, A: np.ndarray) -> np.ndarray:
+def left_mul(W: np.ndarray, A: np.ndarray) -> np.ndarray:
     """W @ A[r] for every r, as one matrix product: W (u, h), A (R, h, 2) -> (R, u, 2)."""
     R, h, _ = A.shape
     return (A.transpose(0, 2, 1).reshape(R * 2, h) @ W.T).reshape(R, 2, -1).transpose(0, 2, 1)
@@ -50,7 +50,7 @@ def _compact(pts: np.ndarray, keep: np.ndarray):
     return np.take_along_axis(pts, order[..., None], 1), cnt
 
 
-def _split(V: np.ndarray, n: np.ndarray, z: np.ndarray):
+def split_polygons(V: np.ndarray, n: np.ndarray, z: np.ndarray):
     """Cut convex polygons by the zero line of affine values ``z`` given at their vertices.
 
     ``z`` must already be snapped (exact zeros for vertices on the line). Returns the
@@ -73,7 +73,7 @@ def _edge_crossings(V: np.ndarray, n: np.ndarray, z: np.ndarray):
     """
     K = V.shape[1]
     valid = np.arange(K) < n[:, None]
-    nxt = _next_index(n, K)
+    nxt = next_index(n, K)
     zn = np.take_along_axis(z, nxt, 1)
     Vn = np.take_along_axis(V, nxt[..., None], 1)
     cross = valid & (z * zn < 0)
@@ -81,17 +81,17 @@ def _edge_crossings(V: np.ndarray, n: np.ndarray, z: np.ndarray):
     return valid, cross, V + t[..., None] * (Vn - V)
 
 
-def _snap(z: np.ndarray, scale: np.ndarray) -> np.ndarray:
+def snap(z: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return np.where(np.abs(z) <= ZERO_TOL * scale[:, None], 0.0, z)
 
 
-def _pad(V: np.ndarray, K: int) -> np.ndarray:
+def pad_polygons(V: np.ndarray, K: int) -> np.ndarray:
     if V.shape[1] >= K:
         return V
     return np.concatenate([V, np.zeros((V.shape[0], K - V.shape[1], 2))], axis=1)
 
 
-def _clip_line(V, n, a, b, scale):
+def clip_line(V, n, a, b, scale):
     """Segments where the line ``a . u + b = 0`` meets each convex polygon.
 
     Returns (segments (M, 2, 2), index of the polygon of each segment (M,)).
@@ -100,12 +100,12 @@ def _clip_line(V, n, a, b, scale):
     R = V.shape[0]
     if R == 0:
         return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
-    z = _snap(_dot2(V, a) + b[:, None], scale)
+    z = snap(dot2(V, a) + b[:, None], scale)
     valid, cross, crossings = _edge_crossings(V, n, z)
     P = np.concatenate([V, crossings], axis=1)
     ok = np.concatenate([valid & (z == 0), cross], axis=1)
     along = np.stack([-a[:, 1], a[:, 0]], axis=1)
-    s = _dot2(P, along)
+    s = dot2(P, along)
     lo = np.argmin(np.where(ok, s, np.inf), axis=1)
     hi = np.argmax(np.where(ok, s, -np.inf), axis=1)
     rows = np.arange(R)
@@ -115,16 +115,16 @@ def _clip_line(V, n, a, b, scale):
     return seg[has], rows[has]
 
 
-def _diameter(poly: np.ndarray) -> float:
+def diameter(poly: np.ndarray) -> float:
     return float(np.max(np.linalg.norm(poly[:, None] - poly[None], axis=-1)))
 
 
-def _check_polygon(polygon) -> np.ndarray:
+def check_polygon(polygon) -> np.ndarray:
     poly = np.asarray(polygon, dtype=np.float64)
     if poly.ndim != 2 or poly.shape[1] != 2 or poly.shape[0] < 3:
         raise ValueError("polygon must be a (k, 2) array with k >= 3 vertices.")
     e = np.roll(poly, -1, 0) - poly
     turn = e[:, 0] * np.roll(e, -1, 0)[:, 1] - e[:, 1] * np.roll(e, -1, 0)[:, 0]
-    if _areas(poly[None], np.array([len(poly)]))[0] <= 0 or (turn < -1e-12 * np.abs(e).max() ** 2).any():
+    if polygon_areas(poly[None], np.array([len(poly)]))[0] <= 0 or (turn < -1e-12 * np.abs(e).max() ** 2).any():
         raise ValueError("polygon must be convex with its vertices in counter-clockwise order.")
     return poly

@@ -10,7 +10,7 @@ sources (:class:`~explorer.nets.graph.PLGraph`). Layer k then refines R:
   arXiv 1711.02114, for ReLU; a breakpoint t is the zero of ``z - t``);
 - a max layer splits R into the argmax cells of each window,
   ``{z_i >= z_j for all j in the window}`` (convex polygons, ties to the lowest position,
-  as in :func:`.boundary._class_cells`).
+  as in :func:`.boundary.class_cells`).
 
 Everything is vectorised over regions; cuts leaving a piece below the sliver area are
 refused and argmax cells below it are dropped (tolerances in :mod:`explorer.regions`).
@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .boundary import _class_cells
-from .polygons import ZERO_TOL, _areas, _dot2, _left_mul, _pad, _snap, _split
+from .boundary import class_cells
+from .polygons import ZERO_TOL, polygon_areas, dot2, left_mul, pad_polygons, snap, split_polygons
 
 
 class TooManyRegionsError(RuntimeError):
     """The partition would exceed ``max_regions``; it is stopped instead of freezing."""
 
 
-def _preact(sources: dict, bias: np.ndarray, maps: dict, R: int):
+def preact_of(sources: dict, bias: np.ndarray, maps: dict, R: int):
     """(G (R, size, 2), g (R, size)): ``sum_j W_j (A_j u + c_j) + bias`` on every region.
 
     ``maps[j]`` is (A_j, c_j) with one row per region, or one row shared by all (the input).
@@ -36,7 +36,7 @@ def _preact(sources: dict, bias: np.ndarray, maps: dict, R: int):
     G = g = None
     for j, W in sources.items():
         A, c = maps[j]
-        Gj, gj = _left_mul(W, A), c @ W.T
+        Gj, gj = left_mul(W, A), c @ W.T
         G = Gj if G is None else G + Gj
         g = gj if g is None else g + gj
     if G is None:
@@ -84,23 +84,23 @@ class Refiner:
                 continue
             p = start[cand]
             Vc, nc = V[cand], n[cand]
-            z = _snap(_dot2(Vc, G[p, j]) + g[p, j][:, None], scale[p, j])
+            z = snap(dot2(Vc, G[p, j]) + g[p, j][:, None], scale[p, j])
             valid_c = np.arange(Vc.shape[1]) < nc[:, None]
             cut = (valid_c & (z > 0)).any(1) & (valid_c & (z < 0)).any(1)
             if not cut.any():
                 continue
             cand, p, Vc, nc, z = cand[cut], p[cut], Vc[cut], nc[cut], z[cut]
-            (Vp, np_), (Vm, nm) = _split(Vc, nc, z)
-            ok = (_areas(Vp, np_) >= self.min_area) & (_areas(Vm, nm) >= self.min_area)
+            (Vp, np_), (Vm, nm) = split_polygons(Vc, nc, z)
+            ok = (polygon_areas(Vp, np_) >= self.min_area) & (polygon_areas(Vm, nm) >= self.min_area)
             if not ok.any():
                 continue
             cand, p = cand[ok], p[ok]
             Vp, np_, Vm, nm = Vp[ok], np_[ok], Vm[ok], nm[ok]
             K = max(V.shape[1], Vp.shape[1], Vm.shape[1])
-            V = _pad(V, K)
-            V[cand] = _pad(Vp, K)
+            V = pad_polygons(V, K)
+            V[cand] = pad_polygons(Vp, K)
             n[cand] = np_
-            V = np.concatenate([V, _pad(Vm, K)])
+            V = np.concatenate([V, pad_polygons(Vm, K)])
             n = np.concatenate([n, nm])
             start = np.concatenate([start, p])
             parent = np.concatenate([parent, parent[cand]])
@@ -120,13 +120,13 @@ class Refiner:
             if len(entries) == 1:
                 continue
             p = self.parent
-            cells = _class_cells(self.V, self.n, G[p][:, entries], g[p][:, entries], self.diam)
+            cells = class_cells(self.V, self.n, G[p][:, entries], g[p][:, entries], self.diam)
             K = max(c[0].shape[1] for c in cells)
-            V = np.concatenate([_pad(Vc, K) for Vc, _, _ in cells])
+            V = np.concatenate([pad_polygons(Vc, K) for Vc, _, _ in cells])
             n = np.concatenate([nc for _, nc, _ in cells])
             r_of = np.concatenate([r for _, _, r in cells])
             won = np.concatenate([np.full(len(r), first[i], np.int8) for i, (_, _, r) in enumerate(cells)])
-            area = _areas(V, n)
+            area = polygon_areas(V, n)
             largest = np.zeros(len(n), dtype=bool)  # a region keeps its largest cell in any case
             by_region = np.lexsort((-area, r_of))
             head = np.r_[True, r_of[by_region][1:] != r_of[by_region][:-1]]

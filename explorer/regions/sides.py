@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polygons import _diameter, _next_index
+from .polygons import diameter, next_index
 
 # |z| below this times the magnitude of its terms counts as z = 0 on the edge
 SIDE_TOL = 1e-10
 
 
-def _edges(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
+def edges_of(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
     """Every edge (vertex k to k + 1) of the polygons ``rows`` (default: all).
 
     Returns (polygon index, edge index, start, end, midpoint, unit outward normal) per edge.
     """
     K = V.shape[1]
-    En = np.take_along_axis(V, _next_index(n, K)[..., None], 1)
+    En = np.take_along_axis(V, next_index(n, K)[..., None], 1)
     valid = np.arange(K) < n[:, None]
     if rows is not None:
         valid &= rows[:, None]
@@ -34,15 +34,15 @@ def _edges(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
     return rr, kk, a, e, 0.5 * (a + e), normal
 
 
-def _inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+def inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """Points strictly inside the convex CCW slice polygon (not on its sides)."""
     d_e = np.roll(poly, -1, 0) - poly
     d_n = np.stack([d_e[:, 1], -d_e[:, 0]], axis=1) / np.linalg.norm(d_e, axis=1)[:, None]
     dist = ((points[:, None, :] - poly[None]) * d_n[None]).sum(-1)
-    return np.all(dist < -1e-9 * _diameter(poly), axis=1)
+    return np.all(dist < -1e-9 * diameter(poly), axis=1)
 
 
-def _affine(sources: dict, bias, values: list, absolute: bool = False):
+def affine_of(sources: dict, bias, values: list, absolute: bool = False):
     """``sum_j W_j values[j] (+ bias)`` over a layer's sources (|W_j| and |bias| if ``absolute``)."""
     out = None
     for j, W in sources.items():
@@ -53,7 +53,7 @@ def _affine(sources: dict, bias, values: list, absolute: bool = False):
     return out if bias is None else out + (np.abs(bias) if absolute else bias)
 
 
-def _one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarray):
+def one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarray):
     """Choices, logits and their derivatives just beyond plane points ``mid`` along ``normal``.
 
     A pre-activation z is at breakpoint t when ``|z - t| <= SIDE_TOL * (m + |t|)`` with the
@@ -65,11 +65,11 @@ def _one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndar
     Returns (choices (M, units) int8, logits (M, out), derivatives (M, out), logit magnitudes (M, out)).
     """
     h, dh = [origin + mid @ directions], [normal @ directions]
-    mag = [np.abs(h[0]) + _diameter(poly) * np.abs(directions).sum(0)]
+    mag = [np.abs(h[0]) + diameter(poly) * np.abs(directions).sum(0)]
     choices = []
     for layer in graph.layers:
-        z, dz = _affine(layer.sources, layer.bias, h), _affine(layer.sources, None, dh)
-        zmag = _affine(layer.sources, layer.bias, mag, absolute=True)
+        z, dz = affine_of(layer.sources, layer.bias, h), affine_of(layer.sources, None, dh)
+        zmag = affine_of(layer.sources, layer.bias, mag, absolute=True)
         if layer.kind == "max":
             zw, dw, mw = z[:, layer.windows], dz[:, layer.windows], zmag[:, layer.windows]
             best = zw >= zw.max(-1, keepdims=True) - SIDE_TOL * mw.max(-1, keepdims=True)
@@ -91,10 +91,10 @@ def _one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndar
         choices.append(choice.astype(np.int8))
     pattern = np.concatenate(choices, axis=1) if choices else np.zeros((len(mid), 0), dtype=np.int8)
     src, bias = graph.output_sources, graph.output_bias
-    return pattern, _affine(src, bias, h), _affine(src, None, dh), _affine(src, bias, mag, absolute=True)
+    return pattern, affine_of(src, bias, h), affine_of(src, None, dh), affine_of(src, bias, mag, absolute=True)
 
 
-def _winner(f: np.ndarray, df: np.ndarray, fmag: np.ndarray) -> np.ndarray:
+def winner_of(f: np.ndarray, df: np.ndarray, fmag: np.ndarray) -> np.ndarray:
     """The class just beyond the points: argmax of (f, then df), ties to the lowest index.
 
     One logit is read as the logits (0, f), like the forward pass (class 1 iff f > 0).

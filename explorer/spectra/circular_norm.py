@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..nets.threads import single_threaded
-from .conv import _circular_values, _polyphase
+from .conv import circular_values, polyphase_kernel
 
 _PRUNE_EXACT_BATCH = 4  # float64 SVDs per round of pruning
 
@@ -138,7 +138,7 @@ def _symbol_norms_squared(kp: np.ndarray, u, v, m, chunk: int = 64) -> np.ndarra
     return out
 
 
-def _circular_sigma_max(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, int]) -> float:
+def circular_sigma_max(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, int]) -> float:
     """The exact largest singular value of a circular conv (float64), pruning frequencies.
 
     1. ``L`` = the exact ``||P(w)||^2`` at the frequency of largest ``||P(w)||_F``.
@@ -153,12 +153,12 @@ def _circular_sigma_max(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, 
     (``(q1 q2)^2`` above 8 times their count) go straight to the SVD of every block.
     """
     m = (n[0] // stride[0], n[1] // stride[1])
-    kp = _polyphase(w, stride).numpy()
+    kp = polyphase_kernel(w, stride).numpy()
     if kp.shape[0] < kp.shape[1]:
         kp = kp.transpose(1, 0, 2, 3)  # P(w)^T: the same norm, a smaller Gram matrix
     u, v = _unique_frequencies(*m)
     if (kp.shape[2] * kp.shape[3]) ** 2 > 8 * len(u):  # computing D would cost more than all the SVDs
-        return float(_circular_values(w, n, stride)[0])
+        return float(circular_values(w, n, stride)[0])
     with single_threaded():
         D = _gram_coefficients(kp)
         r1, r2 = D.shape[0] // 2, D.shape[1] // 2

@@ -59,7 +59,7 @@ CONV_METHODS = ("auto", "fft", "dense", "density")
 MAX_DENSE_SIZE = 2048
 
 
-def _as_weight(weight) -> torch.Tensor:
+def as_weight(weight) -> torch.Tensor:
     w = torch.as_tensor(np.asarray(weight.detach() if isinstance(weight, torch.Tensor) else weight),
                         dtype=torch.float64)
     if w.dim() != 4:
@@ -67,7 +67,7 @@ def _as_weight(weight) -> torch.Tensor:
     return w
 
 
-def _pair(v) -> tuple[int, int]:
+def int_pair(v) -> tuple[int, int]:
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"Expected a pair of integers, got {v!r}.")
@@ -75,7 +75,7 @@ def _pair(v) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def _map_symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride, fn: Callable) -> torch.Tensor:
+def map_symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride, fn: Callable) -> torch.Tensor:
     """``fn(blocks)`` over the symbol blocks at every (om1[i], om2[j]), rows split over the cores.
 
     Small matrix work runs fastest with single-threaded LAPACK, so each worker builds
@@ -83,7 +83,7 @@ def _map_symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride, f
     batch (torch and numpy release the GIL inside these calls). Results keep the (F1, F2) grid.
     """
     def work(rows: torch.Tensor) -> torch.Tensor:
-        P = _symbol(w, rows, om2, stride)
+        P = symbol_on_grid(w, rows, om2, stride)
         out = fn(P.reshape(-1, *P.shape[2:]))
         return out.reshape(len(rows), len(om2), *out.shape[1:])
 
@@ -100,9 +100,9 @@ def _svdvals(blocks: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.linalg.svd(blocks.numpy(), compute_uv=False))
 
 
-def _symbol_svdvals(w, om1, om2, stride) -> torch.Tensor:
+def symbol_svdvals(w, om1, om2, stride) -> torch.Tensor:
     """Singular values of the symbol blocks: shape (F1, F2, min(c_out, c_in s^2))."""
-    return _map_symbol(w, om1, om2, stride, _svdvals)
+    return map_symbol(w, om1, om2, stride, _svdvals)
 
 
 def _cpu_count() -> int:
@@ -112,7 +112,7 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _polyphase(w: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
+def polyphase_kernel(w: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
     """Split a kernel into its ``s1*s2`` phases: ``(c_out, c_in*s1*s2, ceil(kh/s1), ceil(kw/s2))``.
 
     Phase ``(r1, r2)`` holds the taps ``K[:, :, s1*q1 + r1, s2*q2 + r2]``.
@@ -137,12 +137,12 @@ def conv_symbol(weight, omega1, omega2, stride=1, dilation=1, groups=1) -> np.nd
     the groups; a Conv1d weight has kernel height 1, so ``P`` does not depend on ``w1``.
     """
     layout = conv_layout(weight, 1, stride, None, dilation, groups)
-    return _symbol(block_diagonal(layout), torch.as_tensor(omega1, dtype=torch.float64),
+    return symbol_on_grid(block_diagonal(layout), torch.as_tensor(omega1, dtype=torch.float64),
                    torch.as_tensor(omega2, dtype=torch.float64), layout.stride).numpy()
 
 
-def _symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride) -> torch.Tensor:
-    kp = _polyphase(w, stride).to(torch.complex128)
+def symbol_on_grid(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride) -> torch.Tensor:
+    kp = polyphase_kernel(w, stride).to(torch.complex128)
     q1 = torch.arange(kp.shape[2], dtype=torch.float64)
     q2 = torch.arange(kp.shape[3], dtype=torch.float64)
     e1 = torch.exp(-1j * torch.outer(om1, q1))  # (F1, Q1)
@@ -152,7 +152,7 @@ def _symbol(w: torch.Tensor, om1: torch.Tensor, om2: torch.Tensor, stride) -> to
     return torch.einsum("ocav,ua->uvoc", t, e1).contiguous()
 
 
-def _output_size(n: int, k: int, p: int, s: int) -> int:
+def output_size(n: int, k: int, p: int, s: int) -> int:
     return (n + 2 * p - k) // s + 1
 
 
@@ -215,15 +215,15 @@ def conv_matrix(weight, input_size, padding="circular", stride=1, pad=None,
         return op(basis).reshape(n_in, n_out).T.numpy().copy()
 
 
-def _torus_grid(m: int, half: bool) -> torch.Tensor:
+def torus_grid(m: int, half: bool) -> torch.Tensor:
     u = torch.arange(m // 2 + 1 if half else m, dtype=torch.float64)
     return 2 * math.pi * u / m
 
 
-def _circular_values(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, int]) -> torch.Tensor:
+def circular_values(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, int]) -> torch.Tensor:
     """Exact singular values of the circular conv, using P(-w) = conj P(w) to halve the work."""
     m1, m2 = n[0] // stride[0], n[1] // stride[1]
-    sv = _symbol_svdvals(w, _torus_grid(m1, False), _torus_grid(m2, True), stride)
+    sv = symbol_svdvals(w, torus_grid(m1, False), torus_grid(m2, True), stride)
     # column v pairs with column m2 - v (with u -> -u), except v = 0 and v = m2 / 2
     twice = [v for v in range(m2 // 2 + 1) if 0 < v and 2 * v != m2]
     once = [v for v in range(m2 // 2 + 1) if v not in twice]
@@ -231,14 +231,14 @@ def _circular_values(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, int
     return torch.sort(vals, descending=True).values
 
 
-def _check_circular(w, n, stride, pad):
+def check_circular(w, n, stride, pad):
     k = w.shape[2:]
-    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    p = int_pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
     for axis in range(2):
         if n[axis] % stride[axis]:
             raise ValueError(f"Input size {n} must be divisible by the stride {stride} for the exact "
                              "circular method; use method='dense'.")
-        if _output_size(n[axis], k[axis], p[axis], stride[axis]) != n[axis] // stride[axis]:
+        if output_size(n[axis], k[axis], p[axis], stride[axis]) != n[axis] // stride[axis]:
             raise ValueError(
                 f"With kernel {tuple(k)}, padding {p} and stride {stride} the output is not the "
                 f"{n[0] // stride[0]}x{n[1] // stride[1]} torus the FFT method needs "
@@ -256,7 +256,7 @@ def fft_applies(weight, input_size, stride=1, pad=None, dilation=1, groups=1) ->
     """
     layout = conv_layout(weight, input_size, stride, pad, dilation, groups)
     try:
-        _check_circular(layout.kernels[0], layout.size, layout.stride, layout.pad)
+        check_circular(layout.kernels[0], layout.size, layout.stride, layout.pad)
     except ValueError:
         return False
     return True
@@ -304,15 +304,15 @@ def _plain_values(w: torch.Tensor, n, padding, s, method, pad) -> np.ndarray:
         return dense_singular_values(conv_matrix(w, n, padding, s, pad))
     if method == "fft":
         if padding == "circular":
-            _check_circular(w, n, s, pad)
+            check_circular(w, n, s, pad)
         elif n[0] % s[0] or n[1] % s[1]:
             raise ValueError(f"Input size {n} must be divisible by the stride {s}.")
-        return _circular_values(w, n, s).numpy()
+        return circular_values(w, n, s).numpy()
     # density: the symbol on the Toeplitz grid over the half plane w1 in (0, pi)
     m1, m2 = -(-n[0] // s[0]), -(-n[1] // s[1])
     om1 = math.pi * torch.arange(1, m1 + 1, dtype=torch.float64) / (m1 + 1)
     j2 = math.pi * torch.arange(1, m2 + 1, dtype=torch.float64) / (m2 + 1)
-    vals = torch.sort(_symbol_svdvals(w, om1, torch.cat([j2, -j2]), s).reshape(-1), descending=True).values
+    vals = torch.sort(symbol_svdvals(w, om1, torch.cat([j2, -j2]), s).reshape(-1), descending=True).values
     return vals[::2].numpy()  # 2 m1 m2 samples of the distribution -> m1 m2 quantiles
 
 
@@ -335,5 +335,5 @@ def symbol_norm_map(weight, grid: int = 32, stride=1, dilation=1, groups=1) -> S
     """
     layout = conv_layout(weight, 1, stride, None, dilation, groups)
     om = 2 * math.pi * (torch.arange(grid, dtype=torch.float64) - grid // 2) / grid
-    norms = torch.stack([_symbol_svdvals(w, om, om, layout.stride)[..., 0] for w in layout.kernels]).amax(0)
+    norms = torch.stack([symbol_svdvals(w, om, om, layout.stride)[..., 0] for w in layout.kernels]).amax(0)
     return SymbolMap(om.numpy(), om.numpy(), norms.numpy())

@@ -33,7 +33,7 @@ from torch import nn
 
 from .. import nets
 from ..nets.threads import single_threaded
-from .conv import _symbol, _torus_grid, conv_matrix, fft_applies
+from .conv import symbol_on_grid, torus_grid, conv_matrix, fft_applies
 from .dense import dense_singular_values
 from .layout import conv_layout
 
@@ -63,13 +63,13 @@ def _as_layer(conv, input_shape) -> nets.WeightLayer:
 def _fft_values(layer: nets.WeightLayer) -> np.ndarray:
     grid = conv_layout(layer.weight, layer.in_shape[1:], layer.stride, layer.padding, layer.dilation, layer.groups)
     (n1, n2), (p1, p2) = grid.size, grid.pad
-    om1, om2 = _torus_grid(n1, False), _torus_grid(n2, False)
+    om1, om2 = torus_grid(n1, False), torus_grid(n2, False)
     phase = torch.exp(1j * (p1 * om1[:, None] + p2 * om2[None, :]))[..., None, None]
     vals = []
     with single_threaded():
         for k in grid.kernels:
             eye = torch.eye(k.shape[0], dtype=torch.complex128)
-            blocks = (eye + phase * _symbol(k, om1, om2, (1, 1))).reshape(-1, k.shape[0], k.shape[1])
+            blocks = (eye + phase * symbol_on_grid(k, om1, om2, (1, 1))).reshape(-1, k.shape[0], k.shape[1])
             vals.append(np.linalg.svd(blocks.numpy(), compute_uv=False).reshape(-1))
     return np.sort(np.concatenate(vals))[::-1].copy()
 

@@ -10,17 +10,17 @@ import numpy as np
 import torch
 
 from ..nets.threads import single_threaded
-from .circular_norm import _circular_sigma_max
+from .circular_norm import circular_sigma_max
 from .conv import (
-    _as_weight,
-    _check_circular,
-    _circular_values,
-    _map_symbol,
-    _output_size,
-    _pair,
-    _polyphase,
-    _symbol_svdvals,
-    _torus_grid,
+    as_weight,
+    check_circular,
+    circular_values,
+    map_symbol,
+    output_size,
+    int_pair,
+    polyphase_kernel,
+    symbol_svdvals,
+    torus_grid,
     conv_matrix,
     conv_operator,
     conv_singular_values,
@@ -34,7 +34,7 @@ BOUND_METHODS = ("exact", "gram", "power", "symbol_sup", "embedding", "reshape")
 
 def _embedding_size(w: torch.Tensor, n, stride, pad) -> tuple[int, int]:
     k = w.shape[2:]
-    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    p = int_pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
     return tuple(-(-(n[i] + 2 * p[i]) // stride[i]) * stride[i] for i in range(2))
 
 
@@ -46,12 +46,12 @@ def interlacing_bound(weight, input_size, stride=1, pad=None) -> np.ndarray:
     (rows selected, columns restricted), so by interlacing ``sigma_i(zeros, n) <=
     sigma_i(circular, N)``. Returns the first ``min(c_in n^2, c_out m^2)`` of the latter.
     """
-    w = _as_weight(weight)
-    n, s = _pair(input_size), _pair(stride)
-    big = _circular_values(w, _embedding_size(w, n, s, pad), s).numpy()
+    w = as_weight(weight)
+    n, s = int_pair(input_size), int_pair(stride)
+    big = circular_values(w, _embedding_size(w, n, s, pad), s).numpy()
     k = w.shape[2:]
-    p = _pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
-    m = [_output_size(n[i], k[i], p[i], s[i]) for i in range(2)]
+    p = int_pair(pad) if pad is not None else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+    m = [output_size(n[i], k[i], p[i], s[i]) for i in range(2)]
     return big[: min(w.shape[1] * n[0] * n[1], w.shape[0] * m[0] * m[1])]
 
 
@@ -63,9 +63,9 @@ def schur_bound(weight, input_size, padding="circular", stride=1, pad=None) -> f
     sums are ``A_|K| 1`` and its column sums ``A_|K|^T 1`` (by autograd), for every padding,
     stride and input size. Loose, but it needs neither the FFT structure nor a dense matrix.
     """
-    w = _as_weight(weight).abs()
-    n = _pair(input_size)
-    op = conv_operator(w, n, padding, _pair(stride), pad)
+    w = as_weight(weight).abs()
+    n = int_pair(input_size)
+    op = conv_operator(w, n, padding, int_pair(stride), pad)
     x = torch.ones((1, w.shape[1], *n), dtype=torch.float64, requires_grad=True)
     with single_threaded():
         y = op(x)
@@ -142,7 +142,7 @@ def largest_singular_value(weight, input_size=None, padding="circular", stride=1
     (``embedding = exact`` for circular padding); see the tests for each link.
 
     - ``"exact"``: the exact value (circular: the symbol's largest block norm, most
-      frequencies ruled out by Cholesky certificates, see :func:`_circular_sigma_max`;
+      frequencies ruled out by Cholesky certificates, see :func:`circular_sigma_max`;
       zeros, or a circular layer the FFT method does not apply to: dense operator, size-limited).
     - ``"gram"``: Gram iteration upper bound (Delattre et al. 2023) on the circular
       symbol blocks; for zero padding on the circulant the operator embeds in
@@ -178,38 +178,38 @@ def largest_singular_value(weight, input_size=None, padding="circular", stride=1
         size = None if input_size is None else layout.size
         return max(largest_singular_value(k, size, padding, layout.stride, method, layout.pad, iters,
                                           power_iters, grid, seed) for k in layout.kernels)
-    w = _as_weight(arr)
-    s = _pair(stride)
+    w = as_weight(arr)
+    s = int_pair(stride)
     if method == "reshape":
         return float(dense_singular_values(w.reshape(w.shape[0], -1).numpy())[0])
     if method == "symbol_sup":
         om = 2 * math.pi * torch.arange(grid, dtype=torch.float64) / grid
-        top = float(_symbol_svdvals(w, om, om[: grid // 2 + 1], s)[..., 0].max())
-        q = _polyphase(w, s).shape[2:]
+        top = float(symbol_svdvals(w, om, om[: grid // 2 + 1], s)[..., 0].max())
+        q = polyphase_kernel(w, s).shape[2:]
         reach = math.pi * ((q[0] - 1) / 2 + (q[1] - 1) / 2) / grid
         if reach ** 2 >= 2:
             raise ValueError(f"grid={grid} is too coarse for a {tuple(q)} kernel; use a finer grid.")
         return top / (1 - reach ** 2 / 2)
     if input_size is None:
         raise ValueError(f"method {method!r} needs the input_size of the conv layer.")
-    n = _pair(input_size)
+    n = int_pair(input_size)
     if method == "power":
         op = conv_operator(w, n, padding, s, pad)
         return _power_iteration(op, (w.shape[1], *n), power_iters, seed)
     if padding == "circular" and not fft_applies(w, n, s, pad):
         return _irregular_circular(w, n, s, pad, method, iters)
     if method == "exact" and padding == "circular":
-        _check_circular(w, n, s, pad)
-        return _circular_sigma_max(w, n, s)
+        check_circular(w, n, s, pad)
+        return circular_sigma_max(w, n, s)
     if method == "exact":
         return float(conv_singular_values(w, n, padding, s, "auto", pad)[0])
     # gram / embedding work on a circulant: the layer itself, or the one a zero-padded layer embeds in
     if padding == "zeros":
         n = _embedding_size(w, n, s, pad)
     else:
-        _check_circular(w, n, s, pad)
+        check_circular(w, n, s, pad)
     if method == "embedding":
-        return _circular_sigma_max(w, n, s)
+        return circular_sigma_max(w, n, s)
     m1, m2 = n[0] // s[0], n[1] // s[1]
-    bounds = _map_symbol(w, _torus_grid(m1, False), _torus_grid(m2, True), s, lambda b: _gram_bounds(b, iters))
+    bounds = map_symbol(w, torus_grid(m1, False), torus_grid(m2, True), s, lambda b: _gram_bounds(b, iters))
     return float(bounds.max())

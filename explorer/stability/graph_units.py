@@ -91,9 +91,9 @@ def clear_choice(layer, z: np.ndarray, tol: np.ndarray) -> np.ndarray:
     return np.where(near, -1, layer.pieces.piece(z)).astype(np.int8)
 
 
-def stable_units_graph(graph, box: Box, method: str, time_limit: float, samples: int, seed: int,
-                       progress=None) -> Stability:
-    """:func:`explorer.stability.stable_units` on a graph (module docstring)."""
+def stable_units_graph(graph, box: Box, method: str) -> Stability:
+    """:func:`explorer.stability.stable_units` on a graph (module docstring), before the MILP pass of
+    :func:`explorer.stability.graph_milp.milp_pass` (which ``method='milp'`` adds)."""
     if method == "exact":
         return _exact_graph(graph, box)
     ib = ibp_graph(graph, box)
@@ -101,11 +101,7 @@ def stable_units_graph(graph, box: Box, method: str, time_limit: float, samples:
     pieces = [proven_pieces(layer, l, u) for layer, l, u in zip(graph.layers, b.lower, b.upper)]
     result = Stability(method, [status_of(layer, p) for layer, p in zip(graph.layers, pieces)],
                        b.lower, b.upper, piece=pieces)
-    if method == "milp":
-        from .graph_milp import milp_pass
-
-        milp_pass(graph, box, result, time_limit, samples, seed, progress)
-    return result
+    return result  # method 'milp': the caller runs graph_milp.milp_pass on it
 
 
 def _exact_graph(graph, box: Box) -> Stability:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nets.bounds import Box
-from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability, _preacts
+from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability, preacts
 
 # A sign is proven when HiGHS's dual bound clears zero by this margin (ten times the solver's
 # integrality tolerance, 1e-6 for binaries, and its 1e-7 feasibility tolerance), relative:
@@ -19,16 +19,16 @@ from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability, _preacts
 PROOF_TOL = 1e-5
 
 
-def _milp_pass(blocks, box, result: Stability, time_limit, samples, seed, progress):
+def chain_milp_pass(blocks, box, result: Stability, time_limit, samples, seed, progress):
     """Pre-pass with samples, then one MILP per unit still open (in place).
 
     A unit is shown unstable only by two inputs where its float64 pre-activation clears
-    the sign margin both ways (:func:`._preacts`); it is proven stable only by a solver
+    the sign margin both ways (:func:`.preacts`); it is proven stable only by a solver
     bound that clears ``PROOF_TOL``.
     """
     rng = np.random.default_rng(seed)
     X = np.concatenate([box.sample(samples, rng, corners=max(samples // 4, 1)), box.center[None]])
-    Z, T = _preacts(blocks, X, margins=True)
+    Z, T = preacts(blocks, X, margins=True)
     best_pos = [(z - t).argmax(0) for z, t in zip(Z, T)]  # per unit: the most clearly positive sample
     best_neg = [(z + t).argmin(0) for z, t in zip(Z, T)]
     seen = []
@@ -147,6 +147,6 @@ def _solve_unit(blocks, box, encoding, k, unit, minimise, time_limit):
     if res.x is None:
         return False, None
     x = np.clip(res.x[: box.dim], box.lower, box.upper)
-    Z, T = _preacts(blocks, x[None], margins=True)
+    Z, T = preacts(blocks, x[None], margins=True)
     z, t = Z[k][0, unit], T[k][0, unit]
     return False, (x if ((z < -t) if minimise else (z > t)) else None)

@@ -61,11 +61,12 @@ import numpy as np
 from .. import regions
 from ..nets import bounds as _bounds
 from ..nets import canonical
-from ..nets.bounds import Box, _interval, as_box
+from ..nets.bounds import Box, interval_image, as_box
 from ..nets.graph_net import GraphNet
 from ..nets.threads import single_threaded
+from .graph_milp import milp_pass
 from .graph_units import stable_units_graph
-from .milp import _milp_pass
+from .milp import chain_milp_pass
 from .verdicts import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Stability
 
 METHODS = ("ibp", "crown", "milp", "exact")
@@ -100,7 +101,9 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
         box = as_box(domain, graph.input_size)
         start = time.perf_counter()
         with single_threaded():
-            result = stable_units_graph(graph, box, method, time_limit, samples, seed, progress)
+            result = stable_units_graph(graph, box, method)
+            if method == "milp":
+                milp_pass(graph, box, result, time_limit, samples, seed, progress)
         result.seconds = time.perf_counter() - start
         return result
     blocks = net.dense_blocks()
@@ -116,7 +119,7 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
             b = ib if method == "ibp" else _bounds.crown(nblocks, unit, ib)
             result = Stability(method, _from_bounds(b), b.lower, b.upper)
             if method == "milp":
-                _milp_pass(nblocks, unit, result, time_limit, samples, seed, progress)
+                chain_milp_pass(nblocks, unit, result, time_limit, samples, seed, progress)
             result.lower = [l * s for l, s in zip(result.lower, scales)]
             result.upper = [u * s for u, s in zip(result.upper, scales)]
             result.witnesses = {key: tuple(np.clip(box.center + box.radius * t, box.lower, box.upper)
@@ -139,7 +142,7 @@ def _normalised(blocks, box: Box):
     lo, hi = -np.ones(box.dim), np.ones(box.dim)
     out, scales = [], []
     for k in range(len(blocks) - 1):
-        l, u = _interval(W, b, lo, hi)
+        l, u = interval_image(W, b, lo, hi)
         s = np.maximum(np.abs(l), np.abs(u))
         s = np.where(s > 0, s, 1.0)
         out.append((W / s[:, None], b / s))

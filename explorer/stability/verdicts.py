@@ -58,7 +58,7 @@ class Stability:
 SIGN_TOL = 1e-9
 
 
-def _preacts(blocks, X, margins: bool = False):
+def preacts(blocks, X, margins: bool = False):
     """Pre-activations of every hidden layer at the rows of X; with ``margins`` also the
     sign margins ``SIGN_TOL * (|W| |h| + |b|)``, far above float64 rounding: where
     ``|z| > margin`` the computed sign is the true one."""

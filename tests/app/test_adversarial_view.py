@@ -9,7 +9,8 @@ import torch
 from bokeh.models import Ellipse, Line
 
 from dashboard.views.adversarial import AdversarialView
-from explorer import attacks, certified, datasets, zoo
+from explorer import attacks, datasets, zoo
+from explorer.attacks import certified
 
 
 def test_digits_attack_really_flips_and_matches_the_library(state):

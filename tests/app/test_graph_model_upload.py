@@ -18,7 +18,7 @@ from torch import nn
 
 from dashboard import services
 from explorer import attacks, datasets, nets, regions, spectra, stability, zoo
-from explorer.models.graph_spec import GraphModel
+from explorer.modelfiles.graph_spec import GraphModel
 
 CLASS_NAMES = [f"digit {k}" for k in range(10)]
 

@@ -7,7 +7,8 @@ import panel as pn
 import pytest
 
 from dashboard.views.inversion import InversionView, parse_sizes
-from explorer import generators, inversion
+from explorer import inversion
+from explorer.inversion import generators
 
 
 def test_random_generator_run_matches_the_library(state):

@@ -14,7 +14,7 @@ from dashboard.views.overview import OverviewView
 from dashboard.views.regions import RegionsView
 from dashboard.tabs.spectra.view import SpectraView
 from explorer import inverse, regions, zoo
-from explorer.models import reconstruction
+from explorer.inverse import reconstruction
 
 
 def _alerts(pane) -> list[str]:

@@ -11,7 +11,8 @@ from dashboard.app import TABS
 from dashboard.views import regions as view_module
 from dashboard.views.common import CLASS_COLORS
 from dashboard.views.regions import RegionsView
-from explorer import datasets, evaluation, regions, stability, zoo
+from explorer import datasets, regions, stability, zoo
+from explorer.training import evaluation
 
 
 def renderers(fig, glyph_type):

@@ -11,7 +11,7 @@ from dashboard.app import TABS
 from dashboard.state import settings_from
 from dashboard.views.training import TrainingView, parse_hidden
 from explorer import regions, zoo
-from explorer.models.stepper import Setup, Stepper
+from explorer.training.stepper import Setup, Stepper
 
 
 def test_tab_is_registered():

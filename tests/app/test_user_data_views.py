@@ -13,7 +13,9 @@ from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.views.overview import OverviewView
 from dashboard.views.regions import RegionsView
-from explorer import certified, datasets, evaluation, regions, training, zoo
+from explorer import datasets, regions, training, zoo
+from explorer.attacks import certified
+from explorer.training import evaluation
 
 
 def two_blobs_csv(n=120, seed=0) -> bytes:

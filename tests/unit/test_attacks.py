@@ -1,4 +1,4 @@
-"""Known answers for explorer.attacks and explorer.certified.
+"""Known answers for explorer.attacks and explorer.attacks.certified.
 
 Affine classifiers have closed-form minimal perturbations (DeepFool, CVPR 2016,
 Eq. 3 and 8-9); ReLU models are checked by invariants: every reported
@@ -13,7 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import attacks, certified, datasets, zoo
+from explorer import attacks, datasets, zoo
+from explorer.attacks import certified
 
 ETA = 0.02
 

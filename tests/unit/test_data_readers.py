@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from explorer import datasets
-from explorer.models import data_types, messages, user_data
+from explorer.data import data_types, messages, user_data
 
 ROWS = [(0.5, 1.25, "cat"), (2.0, -3.5, "dog"), (4.75, 0.0, "cat"), (-1.0, 8.5, "bird")]
 
@@ -251,7 +251,7 @@ def test_bad_files_in_a_folder_are_listed_and_the_good_ones_kept(tmp_path, monke
     def broken_reader(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("explorer.models.data_folder.from_npz", broken_reader)
+    monkeypatch.setattr("explorer.data.data_folder.from_npz", broken_reader)
     found, bad = datasets.from_folder(tmp_path)  # whatever fails in a reader, the others are kept
     assert sorted(found) == ["mac", "points"] and bad["fine"] == "'fine' could not be read (RuntimeError)."
 

@@ -152,7 +152,7 @@ def test_interpolated_angles_agree_with_rot90_near_multiples_and_are_flagged(dig
 
 def test_zoo_entry_matches_the_export_and_names_its_trainer():
     entry = zoo.ENTRIES["digits-p4cnn"]
-    assert entry.trainer_function() is eq.train_p4
+    assert entry.trainer is eq.train_p4
     arch = entry.recipe.extra
     plain = export_p4(p4cnn(tuple(arch["channels"]), tuple(arch["pool_after"]), head=arch["head"]))
     zoo.model_from_spec(entry.layers, (64,)).load_state_dict(plain.state_dict())  # strict: same layers

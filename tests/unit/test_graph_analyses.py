@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import attacks, certified, datasets, nets, spectra, zoo
+from explorer import attacks, datasets, nets, spectra, zoo
+from explorer.attacks import certified
 
 
 @pytest.mark.parametrize("name", ["digits-resnet", "digits-lenet", "moons-leaky"])

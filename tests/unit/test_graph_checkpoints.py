@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from explorer import datasets, nets, training, zoo
-from explorer.models import checkpoints, graph_spec, messages
-from explorer.models.graph_spec import GraphModel
+from explorer.modelfiles import checkpoints, graph_spec
+from explorer.data import messages
+from explorer.modelfiles.graph_spec import GraphModel
 
 
 class EveryLayer(nn.Module):

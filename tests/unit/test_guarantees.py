@@ -16,8 +16,8 @@ from torch import nn
 from explorer import nets, regions, spectra, stability
 from explorer.nets import canonical
 from explorer.nets.threads import single_threaded
-from explorer.regions.polygons import _areas
-from explorer.robustness import certified
+from explorer.regions.polygons import polygon_areas
+from explorer.attacks import certified
 from explorer.stability import ACTIVE, INACTIVE, UNSTABLE
 from tests.unit.builders import mlp, set_linear
 
@@ -164,7 +164,7 @@ def test_class_cells_tile_the_slice_and_boundary_separates_classes(name):
     box = (-2.0, 2.0, -2.0, 2.0)
     part = regions.partition_2d(net, box)
     cells = part.class_cells
-    area = sum(_areas(c[None], np.array([len(c)]))[0] for c, _, _ in cells)
+    area = sum(polygon_areas(c[None], np.array([len(c)]))[0] for c, _, _ in cells)
     assert abs(area - 16.0) <= 1e-12 * 16
     # each cell's class is the forward pass's at an interior point
     inner = np.array([c.mean(0) for c, _, _ in cells])

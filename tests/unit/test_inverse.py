@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from explorer import inverse, zoo
-from explorer.models import reconstruction
+from explorer.inverse import reconstruction
 
 NETS = ["inverse-lista", "inverse-mlp", "inverse-mlp-twins"]
 

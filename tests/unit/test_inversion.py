@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import generators as G
+from explorer.inversion import generators as G
 from explorer import inversion as I
 from explorer import zoo
 

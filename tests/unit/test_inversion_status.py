@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from explorer import generators as G
+from explorer.inversion import generators as G
 from explorer import inversion as I
 from explorer import zoo
 

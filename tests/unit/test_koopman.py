@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from explorer import koopman
-from explorer.models.stepper import Setup, Stepper
+from explorer.training.stepper import Setup, Stepper
 
 
 def _least_squares_gd(eta_of_hmax, steps=26, n=5, seed=0):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from explorer import inverse, nets, regions, spectra, zoo
-from explorer.models import reconstruction
+from explorer.inverse import reconstruction
 
 TRAINED = ("inverse-lista", "inverse-mlp", "inverse-mlp-twins")
 

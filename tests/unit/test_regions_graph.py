@@ -229,7 +229,7 @@ def test_graph_boundary_pieces_separate_two_classes(build):
     left, right = _forward(net, mid + 1e-7 * normal).argmax(1), _forward(net, mid - 1e-7 * normal).argmax(1)
     assert (left != right).mean() > 0.95  # a step 1e-7 off may cross another line at a few corners
     assert 1 <= part.num_linear_regions <= part.num_regions
-    cells = sum(regions.polygons._areas(p[0][None], np.array([len(p[0])]))[0] for p in part.class_cells)
+    cells = sum(regions.polygons.polygon_areas(p[0][None], np.array([len(p[0])]))[0] for p in part.class_cells)
     assert np.isclose(cells, 64.0, rtol=1e-10)
 
 

@@ -1,16 +1,17 @@
-"""Known answers for explorer.spectra and explorer.orthogonal (research note spectra.md, section 4)."""
+"""Known answers for explorer.spectra and explorer.spectra.orthogonal (research note spectra.md, section 4)."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
-from explorer.threads import single_threaded
+from explorer.nets.threads import single_threaded
 from scipy.integrate import quad
 from torch import nn
 from torch.nn import functional as F
 
-from explorer import nets, orthogonal, spectra, zoo
+from explorer import nets, spectra, zoo
+from explorer.spectra import orthogonal
 from explorer.spectra import circular_norm
 
 

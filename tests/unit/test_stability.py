@@ -1,4 +1,4 @@
-"""Known answers for explorer.bounds and explorer.stability (research note, sections 5-7)."""
+"""Known answers for explorer.nets.bounds and explorer.stability (research note, sections 5-7)."""
 
 import itertools
 
@@ -8,7 +8,8 @@ import torch
 from scipy.optimize import linprog
 from torch import nn
 
-from explorer import bounds, nets, stability, zoo
+from explorer import nets, stability, zoo
+from explorer.nets import bounds
 from explorer.nets import canonical
 from explorer.stability import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Box
 from tests.unit.builders import mlp, set_linear
@@ -194,7 +195,8 @@ def test_dependent_active_units_fold_into_the_next_layer():
 
 @pytest.mark.parametrize("name", [n for n in zoo.names() if zoo.ENTRIES[n].task == "classifier"])
 def test_compressed_zoo_models_agree_with_the_originals(name):
-    from explorer import datasets, evaluation
+    from explorer import datasets
+    from explorer.training import evaluation
 
     model = zoo.load(name)
     data = datasets.load(zoo.card(name)["dataset"])

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from explorer import bounds, stability
+from explorer import stability
+from explorer.nets import bounds
 from explorer.nets import Box, PLGraph, canonical, crown_graph, ibp_graph
 from explorer.nets.graph import Layer, Pieces
 from explorer.nets.graph_bounds import _pieces_relaxation

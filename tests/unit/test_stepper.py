@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from explorer import regions
-from explorer.models import evaluation
-from explorer.models.stepper import Setup, Stepper
+from explorer.training import evaluation
+from explorer.training.stepper import Setup, Stepper
 
 
 @pytest.mark.parametrize("setup", [

@@ -3,7 +3,7 @@
 import threading
 
 import torch
-from explorer.threads import single_threaded
+from explorer.nets.threads import single_threaded
 
 
 def test_overlapping_uses_restore_the_original_thread_count():

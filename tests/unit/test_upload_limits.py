@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from explorer import zoo
-from explorer.models import checkpoints, declared_sizes, messages
+from explorer.modelfiles import checkpoints, declared_sizes
+from explorer.data import messages
 
 
 def _checkpoint(layers, input_shape, state) -> bytes:

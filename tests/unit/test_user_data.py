@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from explorer import datasets
-from explorer.models import data_types
+from explorer.data import data_types
 
 
 def write_idx(path, array, compress=False):

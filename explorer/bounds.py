@@ -1,0 +1,10 @@
+"""Deprecated path ``explorer.bounds``, removed in 0.3.0.
+
+The module now lives at :mod:`explorer.nets.bounds`. Each attribute read here warns
+with a ``DeprecationWarning`` naming its new path and returns the object found there
+(see :mod:`explorer._deprecation`).
+"""
+
+from explorer._deprecation import forward
+
+__getattr__, __dir__ = forward("explorer.bounds", "explorer.nets.bounds")

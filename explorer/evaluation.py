@@ -1,0 +1,10 @@
+"""Deprecated path ``explorer.evaluation``, removed in 0.3.0.
+
+The module now lives at :mod:`explorer.training.evaluation`. Each attribute read here warns
+with a ``DeprecationWarning`` naming its new path and returns the object found there
+(see :mod:`explorer._deprecation`).
+"""
+
+from explorer._deprecation import forward
+
+__getattr__, __dir__ = forward("explorer.evaluation", "explorer.training.evaluation")
