@@ -22,7 +22,7 @@ import param
 from torch import nn
 
 from explorer import datasets, inverse, nets, spectra, training
-from explorer.models import reconstruction
+from explorer.inverse import reconstruction
 
 from ... import services
 from ...memo import memoize
