@@ -288,6 +288,8 @@ def load_file(source) -> nn.Module:
 
 
 def _load_weights(model: nn.Module, state: dict) -> None:
+    if {t.dtype for t in state.values() if t.is_floating_point()} == {torch.float64}:
+        model.double()  # a float64 checkpoint loads in float64, so it computes what was saved
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

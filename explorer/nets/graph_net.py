@@ -28,9 +28,8 @@ class GraphNet(CanonicalNet):
     each window's winning position (max pool), see :class:`~explorer.nets.graph.Layer`.
     """
 
-    def __init__(self, module64: nn.Module | None, graph: PLGraph, input_shape: tuple):
-        """``module64`` runs the forward pass; without one (a graph made by an analysis, such as a
-        compressed network) the graph itself does, in float64 numpy."""
+    def __init__(self, module64: nn.Module, graph: PLGraph, input_shape: tuple):
+        """``module64`` (float64, eval mode) runs the forward pass; ``graph`` is its PLGraph."""
         super().__init__([], input_shape)
         self.module64 = module64
         self._graph = graph
@@ -52,7 +51,7 @@ class GraphNet(CanonicalNet):
 
     def weight_layers(self) -> list:
         """Every Linear / Conv1d / Conv2d the model calls (:func:`explorer.nets.weight_layers`)."""
-        return [] if self.module64 is None else weight_layers(self.module64, self.input_shape)
+        return weight_layers(self.module64, self.input_shape)
 
     def graph(self) -> PLGraph:
         return self._graph
@@ -60,8 +59,6 @@ class GraphNet(CanonicalNet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dtype != torch.float64:
             return self.forward(x.to(torch.float64)).to(x.dtype)
-        if self.module64 is None:
-            return torch.from_numpy(self._graph.evaluate(self._flat(x))[0])
         return self.module64(self._as_batch(x))
 
     def _flat(self, x) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Lossless compression: remove stable units and merge stably active layers.
 
 A ReLU chain becomes a smaller ``nn.Sequential`` (below); any other piecewise-linear network
-becomes a smaller :class:`~explorer.nets.GraphNet` (its forward pass run by its graph) with every
-stable unit substituted into its consumers (:mod:`explorer.stability.graph_compression`).
+becomes a smaller torch module of standard layers (:class:`explorer.nets.graph_module.PLGraphModule`)
+with every stable unit substituted into its consumers (:mod:`explorer.stability.graph_compression`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from torch import nn
 from .. import regions
 from ..nets import canonical
 from ..nets.bounds import Box, as_box
+from ..nets.graph_module import PLGraphModule
 from ..nets.graph_net import GraphNet
 from ..nets.threads import single_threaded
 from .graph_compression import compress_graph, parameters
@@ -63,7 +64,7 @@ def _independent_rows(M: np.ndarray, rtol: float = 1e-10):
 
 
 def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stability: Stability | None = None,
-             points=None, samples: int = 4096, seed: int = 0) -> tuple[nn.Sequential, CompressionReport]:
+             points=None, samples: int = 4096, seed: int = 0) -> tuple[nn.Module, CompressionReport]:
     """An equivalent smaller network on ``domain`` (Serra, Kumar & Ramalingam 2020).
 
     Steps, layer by layer on the dense blocks (float64):
@@ -74,7 +75,8 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
        W' = W_{k+1} W_k, b' = W_{k+1} b_k + b_{k+1}.
 
     Units with status ``unknown`` are kept. Returns (float64 ``nn.Sequential``, report); for a
-    network that is not a ReLU chain, (smaller ``GraphNet``, report), where ``removed_inactive``
+    network that is not a ReLU chain, (smaller float64
+    :class:`~explorer.nets.graph_module.PLGraphModule` of standard layers, report), where ``removed_inactive``
     counts the stably inactive units of ReLU-family layers, ``folded_active`` every other stable
     unit substituted, and ``collapsed_layers`` the layers with no unit left;
     ``report.max_abs_diff`` is the largest output difference over ``samples`` random points,
@@ -83,7 +85,7 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
     """
     net = canonical(model)
     if isinstance(net, GraphNet) and not net.graph().is_chain:
-        return _compress_graph(net, domain, method, time_limit, stability, points, samples, seed)
+        return _compress_graph(model, net, domain, method, time_limit, stability, points, samples, seed)
     blocks = net.dense_blocks()
     box = as_box(domain, blocks[0][0].shape[1])
     st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
@@ -173,14 +175,16 @@ def _check(net, small, box: Box, points, samples, seed):
     return float(np.abs(a - b).max()), len(X)
 
 
-def _compress_graph(net, domain, method, time_limit, stability, points, samples, seed):
+def _compress_graph(model, net, domain, method, time_limit, stability, points, samples, seed):
     """:func:`compress` on a graph: substitute the stable units, check on the domain."""
     graph = net.graph()
     box = as_box(domain, graph.input_size)
     st = stability or stable_units(net, box, method=method, time_limit=time_limit, seed=seed)
     with single_threaded():
         small_graph, removed = compress_graph(graph, st.piece)
-        small = GraphNet(None, small_graph, net.input_shape)
+        small = PLGraphModule(small_graph, net.input_shape)
+        if hasattr(model, "class_names"):
+            small.class_names = model.class_names
         rng = np.random.default_rng(seed + 1)
         X = [box.sample(samples, rng, corners=samples // 4), box.center[None]]
         X += [np.stack(pair) for pair in st.witnesses.values()]
@@ -189,7 +193,8 @@ def _compress_graph(net, domain, method, time_limit, stability, points, samples,
         X = np.concatenate(X)
         with torch.no_grad():
             want = net(torch.from_numpy(X).reshape(len(X), *net.input_shape)).reshape(len(X), -1).numpy()
-    diff = float(np.abs(small_graph.evaluate(X)[0] - want).max())
+            got = small(torch.from_numpy(X).reshape(len(X), *net.input_shape)).numpy()
+    diff = float(np.abs(got - want).max())
     inactive = [int((s == INACTIVE).sum()) for s in st.status]
     after = [layer.units - r for layer, r in zip(graph.layers, removed)]
     report = CompressionReport([layer.units for layer in graph.layers], [w for w in after if w],
