@@ -25,6 +25,7 @@ from .bounds import Bounds, Box, as_box, crown, ibp
 from .from_module import canonical, check_supported, describe
 from .graph import Layer, Pieces, PLGraph
 from .graph_bounds import crown_graph, ibp_graph
+from .graph_module import PLGraphModule
 from .graph_net import GraphNet, NotAChainError
 from .ops import (
     MAX_DENSE_ENTRIES,
@@ -39,6 +40,6 @@ from .tracing import NotPiecewiseLinearError, read_graph
 from .weights import weight_layers
 
 __all__ = ['MAX_DENSE_ENTRIES', 'Bounds', 'Box', 'CanonicalNet', 'GraphNet', 'Layer', 'NotAChainError',
-           'NotPiecewiseLinearError', 'Op', 'OperatorTooLargeError', 'PLGraph', 'Pieces', 'UnsupportedLayerError',
-           'WeightLayer', 'as_box', 'canonical', 'check_supported', 'crown', 'crown_graph', 'describe', 'ibp',
-           'ibp_graph', 'read_graph', 'single_threaded', 'weight_layers']
+           'NotPiecewiseLinearError', 'Op', 'OperatorTooLargeError', 'PLGraph', 'PLGraphModule', 'Pieces',
+           'UnsupportedLayerError', 'WeightLayer', 'as_box', 'canonical', 'check_supported', 'crown', 'crown_graph',
+           'describe', 'ibp', 'ibp_graph', 'read_graph', 'single_threaded', 'weight_layers']
