@@ -67,21 +67,70 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
              points=None, samples: int = 4096, seed: int = 0) -> tuple[nn.Module, CompressionReport]:
     """An equivalent smaller network on ``domain`` (Serra, Kumar & Ramalingam 2020).
 
-    Steps, layer by layer on the dense blocks (float64):
+    Steps, layer by layer on the dense blocks of a ReLU chain (float64):
     1. delete stably inactive units (row of W_k, column of W_{k+1});
     2. stably active units with dependent rows W_dep = K W_base:
        W_{k+1}[:, base] += W_{k+1}[:, dep] K, b_{k+1} += W_{k+1}[:, dep] (b_dep - K b_base), delete dep;
     3. a layer left with stably active units only is multiplied into the next:
        W' = W_{k+1} W_k, b' = W_{k+1} b_k + b_{k+1}.
+    Any other network has every stable unit substituted into its consumers
+    (:func:`~explorer.stability.graph_compression.compress_graph`). Units with status
+    ``unknown`` are kept.
 
-    Units with status ``unknown`` are kept. Returns (float64 ``nn.Sequential``, report); for a
-    network that is not a ReLU chain, (smaller float64
-    :class:`~explorer.nets.graph_module.PLGraphModule` of standard layers, report), where ``removed_inactive``
-    counts the stably inactive units of ReLU-family layers, ``folded_active`` every other stable
-    unit substituted, and ``collapsed_layers`` the layers with no unit left;
-    ``report.max_abs_diff`` is the largest output difference over ``samples`` random points,
-    box corners, the vertices of the exact regions of a slice of the box (the box itself for
-    2-D inputs) and ``points`` if given.
+    Parameters
+    ----------
+    model : nn.Module
+        A piecewise-linear network (see :func:`explorer.nets.canonical`).
+    domain : Box or tuple
+        The input box on which the result must equal ``model``.
+    method : {"ibp", "crown", "milp", "exact"}
+        How stable units are proven (:func:`~explorer.stability.stable_units`).
+    time_limit : float
+        Seconds per MILP.
+    stability : Stability, optional
+        A result of :func:`~explorer.stability.stable_units` for this model and domain.
+    points : array, optional
+        Extra inputs (n, *input) at which the result is checked.
+    samples : int
+        Random points of the box at which the result is checked.
+    seed : int
+        Seed of the stability search and of the check's points.
+
+    Returns
+    -------
+    small : nn.Module
+        For a ReLU chain a float64 ``nn.Sequential``; for any other network a float64
+        :class:`~explorer.nets.graph_module.PLGraphModule` of standard layers (trainable
+        ``nn.Parameter`` weights, saved by :func:`explorer.zoo.save`).
+    report : CompressionReport
+        ``removed_inactive`` counts the stably inactive units of ReLU-family layers,
+        ``folded_active`` every other stable unit substituted, and ``collapsed_layers`` the
+        layers with no unit left; ``max_abs_diff`` is the largest output difference over
+        ``samples`` random points, box corners, the vertices of the exact regions of a slice
+        of the box (the box itself for 2-D inputs) and ``points`` if given.
+
+    Examples
+    --------
+    A skip connection around a LeakyReLU layer whose first unit is always active on the box:
+
+    >>> import numpy as np, torch
+    >>> from torch import nn
+    >>> from explorer.nets import Box
+    >>> class Skip(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.a, self.out = nn.Linear(2, 3).double(), nn.Linear(3, 1).double()
+    ...     def forward(self, x):
+    ...         return self.out(nn.functional.leaky_relu(self.a(x), 0.1)) + x.sum(1, keepdim=True)
+    >>> net = Skip()
+    >>> with torch.no_grad():
+    ...     _ = net.a.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    ...     _ = net.a.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
+    >>> small, report = compress(net, Box(-np.ones(2), np.ones(2)), method="crown")
+    >>> report.widths_before, report.widths_after, report.max_abs_diff < 1e-12
+    ([3], [2], True)
+    >>> all(p.requires_grad for p in small.parameters())
+    True
     """
     net = canonical(model)
     if isinstance(net, GraphNet) and not net.graph().is_chain:
