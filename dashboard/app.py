@@ -22,7 +22,7 @@ from .views.inverse import InverseView
 from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
 from .views.overview import OverviewView
-from .views.regions import RegionsView
+from .tabs.regions.view import RegionsView
 from .views.share import ShareBox
 from .views.symmetry import SymmetryView
 from .tabs.spectra.view import SpectraView

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import PIL.Image
-from bokeh.models import ColorBar, ColumnDataSource, FactorRange, LinearColorMapper
+from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Legend, LinearColorMapper
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
 
@@ -54,6 +54,17 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
         text = f"{type(exc).__name__}: {exc}"
     traceback.print_exception(exc)
     return pn.pane.Alert(f"**{what} could not be shown.** {message(text)}", alert_type="danger")
+
+
+def legend_outside(fig, location: str = "below") -> None:
+    """Move a bokeh figure's legend out of the data area (``below`` or ``right`` of it)."""
+    if fig.legend:
+        legend = fig.legend[0]
+        fig.center = [item for item in fig.center if not isinstance(item, Legend)]
+        legend.location = "center" if location == "right" else "top_left"
+        if location == "below":
+            legend.orientation = "horizontal"
+        fig.add_layout(legend, location)
 
 
 CSV_FILENAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.csv")
@@ -124,6 +135,32 @@ class BackgroundWork:
         finally:
             jobs.OWNER.reset(owner)
             self._progress.visible = False
+
+
+def building(what: str) -> pn.Row:
+    """A spinner and "Building <what>…": shown where a result will appear."""
+    return pn.Row(pn.indicators.LoadingSpinner(value=True, size=24), pn.pane.Markdown(f"Building {what}…"),
+                  css_classes=["building"])
+
+
+def show_built(target: pn.Column, build, what: str, announce: bool = True) -> None:
+    """Put ``build()`` (a Panel object) in ``target``. Served and ``announce``: first "Building
+    <what>…", and the result on the next tick, so the page says what it waits for. The layout's
+    objects are replaced (no loading overlay is set, so none can be left behind), and of several
+    calls made before a tick only the last one builds."""
+    doc = pn.state.curdoc
+    turn = getattr(target, "_built_turn", 0) + 1
+    target._built_turn = turn
+    if not announce or doc is None or doc.session_context is None:  # a notebook or a test: at once
+        target.objects = [build()]
+        return
+    target.objects = [building(what)]
+
+    def finish():
+        if target._built_turn == turn:
+            target.objects = [build()]
+
+    doc.add_next_tick_callback(finish)
 
 
 def picture(x, image_shape, domain=None):

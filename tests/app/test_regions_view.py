@@ -8,9 +8,9 @@ import pytest
 from bokeh.models import GlyphRenderer, MultiLine, Patches
 
 from dashboard.app import TABS
-from dashboard.views import regions as view_module
+from dashboard.tabs.regions import analysis as analysis_module
+from dashboard.tabs.regions.view import RegionsView
 from dashboard.views.common import CLASS_COLORS
-from dashboard.views.regions import RegionsView
 from explorer import datasets, regions, stability, zoo
 from explorer.training import evaluation
 
@@ -29,7 +29,7 @@ def test_two_d_counts_are_the_librarys(state):
     box = evaluation.data_box(np.concatenate([data.X_train, data.X_test]))
     model = zoo.load("moons-mlp")
     part = regions.partition_2d(model, box=box)
-    counts = view.counts()
+    counts = view.analysis.counts()
     assert counts["activation regions"] == part.num_regions
     assert counts["linear regions"] == part.num_linear_regions
     assert counts["grid estimate (lower bound)"] == regions.grid_estimate(model, box, 64).count <= part.num_regions
@@ -47,13 +47,13 @@ def test_layer_slider_and_colouring_redraw_without_recomputing(state, monkeypatc
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(view_module.regions, "partition_plane", counting)
+    monkeypatch.setattr(analysis_module.regions, "partition_plane", counting)
     view = RegionsView(state=state, box=(-1.234, 1.5, -1.0, 1.0))  # a box no other test uses
-    part = view.partition()
+    part = view.analysis.partition()
     assert len(calls) == 1
     for layer in (0, 1, 2, -1):
         for color_by in ("pattern", "class"):
-            view.param.update(layer=layer, color_by=color_by, unit=3)
+            view.analysis.param.update(layer=layer, color_by=color_by, unit=3)
             assert not isinstance(view._body(), pn.pane.Alert)
             fig = view.figure()
             (patches,) = renderers(fig, Patches)
@@ -66,7 +66,7 @@ def test_layer_slider_and_colouring_redraw_without_recomputing(state, monkeypatc
 
 def test_class_colours_and_decision_boundary_are_drawn(state):
     view = RegionsView(state=state, color_by="class")
-    part = view.partition()
+    part = view.analysis.partition()
     fig = view.figure()
     (patches,) = renderers(fig, Patches)
     # class colouring draws the regions split along the decision boundary (exact class cells)
@@ -78,7 +78,7 @@ def test_class_colours_and_decision_boundary_are_drawn(state):
 
 def test_picked_unit_draws_its_bent_hyperplane(state):
     view = RegionsView(state=state, layer=2, unit=5)
-    part = view.partition()
+    part = view.analysis.partition()
     fig = view.figure()
     lines = renderers(fig, MultiLine)
     expected = part.bent_hyperplane(2, 5)
@@ -87,8 +87,8 @@ def test_picked_unit_draws_its_bent_hyperplane(state):
 
 def test_stability_bars_and_compression_match_the_library(state):
     view = RegionsView(state=state)
-    table = view.stability_table()
-    box = stability.Box.from_extent(*view.slice_key()[1:])
+    table = view.analysis.stability_table()
+    box = stability.Box.from_extent(*view.analysis.slice_key()[1:])
     model = zoo.load("moons-mlp")
     exact = stability.stable_units(model, box, method="exact")
     for k, c in enumerate(exact.counts()):
@@ -98,7 +98,7 @@ def test_stability_bars_and_compression_match_the_library(state):
         crown = table[(table.layer == k + 1) & (table.method == "crown")].iloc[0]
         ibp = table[(table.layer == k + 1) & (table.method == "ibp")].iloc[0]
         assert ibp.stable <= crown.stable <= milp.stable <= row.stable
-    report = view.compression()
+    report = view.analysis.compression()
     assert report.max_abs_diff <= 1e-9
     assert sum(report.widths_after) == sum(report.widths_before) - sum(report.removed_inactive) - sum(
         report.folded_active) - sum(report.widths_before[k] for k in report.collapsed_layers)
@@ -118,19 +118,19 @@ def test_image_slice_through_three_samples(state):
     data = datasets.load("digits")
     plane = regions.plane_through(data.X_test[[3, 10, 20]])
     part = regions.partition_plane(zoo.load("digits-mlp"), *plane)
-    assert view.counts()["activation regions"] == part.num_regions
+    assert view.analysis.counts()["activation regions"] == part.num_regions
     fig = view.figure()
     assert not isinstance(view._body(), pn.pane.Alert)
-    view.param.update(plane_kind="sample + random directions", samples="7", extent=0.5)
-    assert view.slice_key() == ("random", 7, 0, 0.5)
-    assert view.counts()["activation regions"] >= 1
+    view.analysis.param.update(plane_kind="sample + random directions", samples="7", extent=0.5)
+    assert view.analysis.slice_key() == ("random", 7, 0, 0.5)
+    assert view.analysis.counts()["activation regions"] >= 1
     assert fig is not None
 
 
 def test_recipe_table_is_measured(state):
     state.model_name = "digits-mlp"
     view = RegionsView(state=state, samples="0, 1, 2", eps=0.02)
-    table = view.recipe_table()
+    table = view.analysis.recipe_table()
     assert list(table.model) == ["digits-mlp", "digits-mlp-l1", "digits-mlp-adv"]
     plane = regions.plane_through(datasets.load("digits").X_test[[0, 1, 2]])
     box = stability.Box.linf_ball(datasets.load("digits").X_test[0], 0.02, clip=(0.0, 1.0))
@@ -146,11 +146,11 @@ def test_bad_settings_are_explained(state):
     view = RegionsView(state=state, samples="1, x")
     body = view._body()
     assert isinstance(body, pn.pane.Alert) and "integers" in body.object
-    view.samples = "1, 2"
+    view.analysis.samples = "1, 2"
     assert "exactly three" in view._body().object
     state.model_name = "moons-mlp"
     with pytest.raises(ValueError, match="digits"):
-        view.recipe_table()
+        view.analysis.recipe_table()
 
 
 def test_uploaded_model_gets_the_same_treatment(state, tmp_path):
@@ -162,9 +162,9 @@ def test_uploaded_model_gets_the_same_treatment(state, tmp_path):
     zoo.save(model, tmp_path / "mine.pt", input_shape=(2,))
     state.add_upload("mine.pt", (tmp_path / "mine.pt").read_bytes())
     view = RegionsView(state=state, box=(-1.0, 1.0, -1.0, 1.0))
-    assert view.counts()["activation regions"] == regions.partition_2d(model, box=(-1, 1, -1, 1)).num_regions
+    assert view.analysis.counts()["activation regions"] == regions.partition_2d(model, box=(-1, 1, -1, 1)).num_regions
     assert not isinstance(view._body(), pn.pane.Alert)
-    assert view.compression().max_abs_diff <= 1e-9
+    assert view.analysis.compression().max_abs_diff <= 1e-9
 
 
 def test_slice_along_the_adversarial_direction_contains_the_adversarial_point(state):
@@ -174,10 +174,10 @@ def test_slice_along_the_adversarial_direction_contains_the_adversarial_point(st
     view = RegionsView(state=state, plane_kind="sample + adversarial direction", samples="4", extent=0.1)
     data = datasets.load("digits")
     r = attacks.deepfool(zoo.load("digits-mlp"), data.X_test[4:5].astype(np.float32), clip=(0.0, 1.0)).r[0]
-    plane = view.plane()
+    plane = view.analysis.plane()
     np.testing.assert_allclose(plane.directions[0], r / np.linalg.norm(r), atol=1e-6)
     u = plane.to_plane(data.X_test[4] + r)[0]
     assert np.abs(u).max() < np.abs(plane.polygon).max()
-    part = view.partition()
+    part = view.analysis.partition()
     assert len(part.boundary_segments) > 0  # the decision boundary crosses between x and x + r
     assert not isinstance(view._body(), pn.pane.Alert)

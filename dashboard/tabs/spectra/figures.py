@@ -11,25 +11,14 @@ import math
 import holoviews as hv
 import numpy as np
 import pandas as pd
-from bokeh.models import FactorRange, HoverTool, Legend
+from bokeh.models import FactorRange, HoverTool
 from bokeh.plotting import figure
 
 from explorer import spectra
 
-from ...views.common import CLASS_COLORS
+from ...views.common import CLASS_COLORS, legend_outside
 
 METHOD_NAMES = {"exact": "exact", "fft": "circular FFT", "density": "density (zero-padding approx.)"}
-
-
-def legend_outside(fig, location: str = "below") -> None:
-    """Move a bokeh figure's legend out of the data area (``below`` or ``right`` of it)."""
-    if fig.legend:
-        legend = fig.legend[0]
-        fig.center = [item for item in fig.center if not isinstance(item, Legend)]
-        legend.location = "center" if location == "right" else "top_left"
-        if location == "below":
-            legend.orientation = "horizontal"
-        fig.add_layout(legend, location)
 
 
 def sorted_values(spec: spectra.LayerSpectrum):

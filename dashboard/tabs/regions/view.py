@@ -1,0 +1,189 @@
+"""The Linear regions tab's view: widgets from :class:`RegionsAnalysis`'s parameters, its figures laid out.
+
+The partition of the slice with its counts; stable units and lossless compression; the training
+recipes compared. Every number is the analysis's, every picture :mod:`.figures`'. The plot is put
+in place by :func:`show_built`: a new model, dataset or slice says "Building…" until it is drawn,
+and no loading overlay is ever left over it.
+"""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+
+from explorer import inverse
+from explorer.nets import NotPiecewiseLinearError
+
+from ...safe_text import message
+from ...state import AppState
+from ...views.common import BackgroundWork, csv_download, error_alert, show_built
+from . import figures
+from .analysis import RegionsAnalysis
+
+RECONSTRUCTION_NOTE = (
+    "A reconstruction network: the plane is in **measurement space** (through measurements y of test "
+    "signals) and on each region the network is one affine map y → x̂; its outputs are a signal, so "
+    "there is no class map or decision boundary. For LISTA a region's pattern says which entries each "
+    "soft-thresholding step keeps (a support per step); the MLPs' patterns are their ReLUs'.")
+FIRENET_NOTE = (
+    "FIRENET's soft thresholding is piecewise linear (a difference of two ReLUs), but each layer's dual "
+    "step also projects onto the unit l2 ball, z ↦ z / max(1, ‖z‖₂). Wherever that projection is active "
+    "the network is curved, not affine, so measurement space is not cut into linear regions and the "
+    "exact partition does not apply. Its stability is measured directly instead: worst-case "
+    "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
+    "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
+SLICE_SETTINGS = ["plane_kind", "samples", "extent", "resolution", "box"]  # a new slice: a new partition
+DRAWING_SETTINGS = ["layer", "color_by", "unit"]  # the same partition, drawn again
+
+
+class RegionsView(BackgroundWork, pn.viewable.Viewer):
+    """The Linear regions tab of one session: its analysis follows the session's model and dataset."""
+
+    analysis_class = RegionsAnalysis
+    state = param.ClassSelector(class_=AppState)
+
+    def __init__(self, state: AppState, **settings):
+        super().__init__(state=state)
+        self.analysis = a = RegionsAnalysis(model=state.model, dataset=state.dataset, **settings)
+        w = pn.widgets
+        self._slice_widgets = pn.Column(
+            w.Select.from_param(a.param.plane_kind, name="Slice"),
+            w.TextInput.from_param(a.param.samples, name="Test samples (3, or 1 for the other slices)"),
+            w.FloatInput.from_param(a.param.extent, name="Half-side of the square (1-sample slices)"))
+        zoom = w.Button(label="Recompute for the visible area", width=220)
+        zoom.on_click(self._on_zoom)
+        reset = w.Button(label="Back to the data box", width=220)
+        reset.on_click(lambda event: setattr(self.analysis, "box", None))
+        self._box_widgets = pn.Column(zoom, reset)
+        self._layer_slider = w.IntSlider.from_param(a.param.layer, name="After hidden layer (-1 = all)", start=-1,
+                                                    end=max(a.depth(), 1))
+        self._widgets = pn.Column(
+            self._slice_widgets, self._box_widgets, self._layer_slider,
+            w.RadioButtonGroup.from_param(a.param.color_by, name="Colour by"),
+            w.IntInput.from_param(a.param.unit, name="Highlight unit (-1 = none)"),
+            w.IntInput.from_param(a.param.resolution, name="Grid estimate resolution"),
+            width=300)
+        self._stab_widgets = pn.FlexBox(
+            w.FloatInput.from_param(a.param.eps, name="L∞ radius ε (image models)", width=180),
+            w.FloatInput.from_param(a.param.time_limit, name="MILP seconds per unit", width=180))
+        self._stab_button = w.Button(label="Find stable units and compress", color="primary")
+        self._stab_button.on_click(self._on_stability)
+        self._recipe_button = w.Button(label="Compare training recipes (digits MLPs)")
+        self._recipe_button.on_click(self._on_recipes)
+        self._progress = pn.indicators.Progress(value=0, max=100, width=400, visible=False)
+        self._stab_out = pn.Column()
+        self._recipe_out = pn.Column()
+        self._out = pn.Column(sizing_mode="stretch_width")
+        self._fig = None
+        self._following = False
+        state.param.watch(self._follow_state, ["model_name", "dataset_name"])
+        a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS)
+        a.param.watch(lambda *events: self._draw(announce=False), DRAWING_SETTINGS)
+        self._draw(announce=False)
+
+    def _follow_state(self, event=None):
+        a = self.analysis
+        if a.model is self.state.model and a.dataset is self.state.dataset:
+            return  # the model's dataset changed with it: already followed
+        self._following = True  # one drawing for the model, its dataset, box and layer together
+        try:
+            a.param.update(model=self.state.model, dataset=self.state.dataset)
+            self._layer_slider.param.update(start=-1, end=max(a.depth(), 1))
+        finally:
+            self._following = False
+        self._draw()
+
+    def _draw(self, announce: bool = True):
+        if not self._following:
+            show_built(self._out, self._body, "the partition", announce)
+
+    # -- composition ----------------------------------------------------------------------------
+    def figure(self, picture=None):
+        """The bokeh figure of the partition after the chosen layer (kept for the zoom button)."""
+        a = self.analysis
+        self._fig = figures.partition(picture or a.picture(), a.dataset.class_names, a.is_2d,
+                                      a.dataset.is_reconstruction)
+        return self._fig
+
+    def _counts_pane(self):
+        c = self.analysis.counts()
+        per_layer = " → ".join(str(n) for n in c["per layer"])
+        return pn.pane.Markdown(
+            f"**Exact** (float64): **{c['activation regions']:,}** activation regions, "
+            f"**{c['linear regions']:,}** linear regions (neighbours with equal maps merged), "
+            f"found in {c['seconds'] * 1e3:.0f} ms.  \n"
+            f"Regions after each layer: {per_layer}.  \n"
+            f"Grid estimate ({c['grid resolution']}²): **≥ {c['grid estimate (lower bound)']:,}** "
+            f"(a lower bound: regions smaller than a cell are missed).  \n" + (
+                f"Serra et al. upper bound for these widths on a 2-D input (so for any slice): "
+                f"**{c['Serra et al. upper bound']:,}**." if "Serra et al. upper bound" in c else
+                "Layers are piecewise-linear steps of a graph (skip connections, max pools or other "
+                "ReLU-family activations): a max pool's argmax switches are region boundaries too."),
+            css_classes=["regions-counts"])
+
+    def _body(self):
+        a = self.analysis
+        try:
+            self._slice_widgets.visible = not a.is_2d
+            self._box_widgets.visible = a.is_2d
+            picture = a.picture()
+            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane()]
+            if picture.note:
+                panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
+            if a.dataset.is_reconstruction:
+                panes.append(pn.pane.Markdown(RECONSTRUCTION_NOTE, css_classes=["regions-reconstruction"]))
+            return pn.Column(*panes)
+        except NotPiecewiseLinearError as exc:
+            notes = [pn.pane.Alert(f"**No linear regions.** {message(exc)}", alert_type="warning")]
+            if isinstance(a.model, inverse.FIRENet):
+                notes.append(pn.pane.Markdown(FIRENET_NOTE, css_classes=["regions-firenet"]))
+            return pn.Column(*notes)
+        except Exception as exc:
+            return error_alert(exc, "The partition")
+
+    def _draw_stability(self, result):
+        table, report = result
+        shown = table.drop(columns=["seconds"])
+        comp = self.analysis.compression_table(report)
+        return pn.Column(
+            pn.pane.HoloViews(figures.stability_bars(table)),
+            pn.Column(pn.pane.DataFrame(shown, index=False, max_width=640, sizing_mode="stretch_width"),
+                      csv_download(shown, "stable-units.csv")),
+            pn.pane.Markdown(
+                f"**Lossless compression** ({report.method}): removed {sum(report.removed_inactive)} stably inactive "
+                f"units, folded {sum(report.folded_active)} dependent active units, collapsed layers "
+                f"{[k + 1 for k in report.collapsed_layers] or 'none'}. Largest output difference on "
+                f"{report.points_checked:,} points of the domain: **{report.max_abs_diff:.2e}**.",
+                css_classes=["compression-summary"]),
+            pn.Column(pn.pane.DataFrame(comp, index=False, width=520), csv_download(comp, "compression.csv")))
+
+    # -- background work -----------------------------------------------------------------------------
+    def _on_zoom(self, event=None):
+        """Use the figure's visible ranges (after the user zoomed or panned) as the new box."""
+        if self._fig is not None and self.analysis.is_2d:
+            xr, yr = self._fig.x_range, self._fig.y_range
+            self.analysis.box = (float(xr.start), float(xr.end), float(yr.start), float(yr.end))
+
+    async def _on_stability(self, event=None):
+        a = self.analysis
+        await self._in_background(lambda: (a.stability_table(self._set_progress), a.compression()),
+                                  self._stab_out, self._draw_stability)
+
+    async def _on_recipes(self, event=None):
+        await self._in_background(lambda: self.analysis.recipe_table(self._set_progress), self._recipe_out,
+                                  lambda t: pn.Column(pn.pane.DataFrame(t, index=False, float_format="{:.3f}".format,
+                                                                        max_width=900, sizing_mode="stretch_width"),
+                                                      csv_download(t, "training-recipes.csv")))
+
+    def __panel__(self):
+        return pn.FlexBox(
+            self._widgets,
+            pn.Column(
+                self._out,
+                pn.pane.Markdown("### Stable units and lossless compression"),
+                pn.pane.Markdown("Domain: the slice's box (2-D models) or the L∞ ball of radius ε around the "
+                                 "first chosen sample, clipped to the data range (image models)."),
+                self._stab_widgets, self._stab_button, self._progress, self._stab_out,
+                pn.pane.Markdown("### Training recipes: plain vs l1 vs adversarial"),
+                self._recipe_button, self._recipe_out, min_width=640, sizing_mode="stretch_width"),
+        )
