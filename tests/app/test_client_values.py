@@ -33,10 +33,16 @@ def widgets_of(view) -> list:
     return [w for w in layout.select(pn.widgets.Widget) if not w.disabled]
 
 
+def settings_of(view):
+    """The object holding the tab's settings: its analysis (a tab package's view) or the view."""
+    return getattr(view, "analysis", view)
+
+
 def settings_are_valid(view) -> None:
-    for name, parameter in view.param.objects("existing").items():
+    owner = settings_of(view)
+    for name, parameter in owner.param.objects("existing").items():
         if isinstance(parameter, (param.Number, param.String, param.Selector)) and name != "name":
-            parameter._validate(getattr(view, name))  # raises if the view kept a value it must refuse
+            parameter._validate(getattr(owner, name))  # raises if the view kept a value it must refuse
 
 
 CASES = [case for case in TABS if case[0] != "Training"]  # Training: its own test below
@@ -58,7 +64,7 @@ def test_values_past_the_widgets_are_refused_and_the_widgets_set_back(state, tit
         elif isinstance(widget, pn.widgets.TextInput):
             send(widget, HOSTILE)
         settings_are_valid(view)
-    strings = [getattr(view, name) for name, p in view.param.objects("existing").items()
+    strings = [getattr(settings_of(view), name) for name, p in settings_of(view).param.objects("existing").items()
                if isinstance(p, param.String)]
     assert not any("<img" in str(value) for value in strings), title
 
@@ -77,7 +83,7 @@ def test_training_refuses_a_hostile_width_and_a_huge_one(state):
 
 def test_a_link_refuses_what_its_settings_refuse_and_reads_negative_integers():
     from dashboard.state import settings_from
-    from dashboard.views.regions import RegionsView
+    from dashboard.tabs.regions.view import RegionsView
 
     refused = []
     query = {"regions.layer": -1.0, "regions.unit": 10**9, "regions.samples": HOSTILE, "regions.eps": 0.1}

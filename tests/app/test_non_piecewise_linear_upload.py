@@ -8,7 +8,7 @@ from torch import nn
 
 from dashboard.state import AppState
 from dashboard.views.adversarial import AdversarialView
-from dashboard.views.regions import RegionsView
+from dashboard.tabs.regions.view import RegionsView
 from dashboard.tabs.spectra.view import SpectraView
 from explorer import nets, zoo
 

@@ -11,7 +11,7 @@ from dashboard.state import AppState, reconstruction_names, sidebar_names
 from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.views.overview import OverviewView
-from dashboard.views.regions import RegionsView
+from dashboard.tabs.regions.view import RegionsView
 from dashboard.tabs.spectra.view import SpectraView
 from explorer import inverse, regions, zoo
 from explorer.inverse import reconstruction
@@ -58,12 +58,12 @@ def test_overview_and_card_show_the_measured_reconstruction_error(name, data):
 def test_linear_regions_of_lista_are_the_library_partition_without_classes(data):
     state = AppState(model_name="inverse-lista")
     view = RegionsView(state=state, samples="0, 1, 2")
-    counts = view.counts()
+    counts = view.analysis.counts()
     part = regions.partition_plane(zoo.load("inverse-lista"), *regions.plane_through(data.X_test[[0, 1, 2]]),
                                    classes=False)
     assert counts["activation regions"] == part.num_regions > 100
     assert counts["linear regions"] == part.num_linear_regions < part.num_regions  # y's own ReLU pairs
-    assert view.partition().predicted is None and len(view.partition().boundary_segments) == 0
+    assert view.analysis.partition().predicted is None and len(view.analysis.partition().boundary_segments) == 0
     body = view._body()
     assert not _alerts(body) and "measurement space" in body[-1].object
     fig = view.figure()

@@ -98,23 +98,23 @@ def test_the_helper_writes_when_clicked_and_refuses_other_names(monkeypatch):
 # -- Linear regions ---------------------------------------------------------------------------------
 
 def test_regions_stable_units_and_compression_download(state):
-    from dashboard.views.regions import RegionsView
+    from dashboard.tabs.regions.view import RegionsView
 
     view = RegionsView(state=state)
     asyncio.run(view._on_stability())
     (out,) = view._stab_out.objects
-    check_downloads(out, {"stable-units.csv": view.stability_table().drop(columns=["seconds"]),
-                          "compression.csv": view.compression_table(view.compression())})
+    check_downloads(out, {"stable-units.csv": view.analysis.stability_table().drop(columns=["seconds"]),
+                          "compression.csv": view.analysis.compression_table(view.analysis.compression())})
 
 
 def test_regions_recipe_table_downloads(state):
-    from dashboard.views.regions import RegionsView
+    from dashboard.tabs.regions.view import RegionsView
 
     state.model_name = "digits-mlp"
     view = RegionsView(state=state, samples="0, 1, 2", eps=0.02)
     asyncio.run(view._on_recipes())
     (out,) = view._recipe_out.objects
-    check_downloads(out, {"training-recipes.csv": view.recipe_table()})
+    check_downloads(out, {"training-recipes.csv": view.analysis.recipe_table()})
 
 
 # -- Adversarial ------------------------------------------------------------------------------------

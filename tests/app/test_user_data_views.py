@@ -12,7 +12,7 @@ from dashboard.state import AppState
 from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.views.overview import OverviewView
-from dashboard.views.regions import RegionsView
+from dashboard.tabs.regions.view import RegionsView
 from explorer import datasets, regions, training, zoo
 from explorer.attacks import certified
 from explorer.training import evaluation
@@ -65,8 +65,8 @@ def test_csv_2d_dataset_through_overview_regions_and_adversarial(state):
     assert overview._map_plot().xaxis[0].axis_label == "u"
     # Linear regions: the exact partition of the CSV's data box
     view = RegionsView(state=state, resolution=32)
-    assert view.slice_key() == ("box", *box)
-    assert view.counts()["activation regions"] == regions.partition_2d(model, box=box).num_regions
+    assert view.analysis.slice_key() == ("box", *box)
+    assert view.analysis.counts()["activation regions"] == regions.partition_2d(model, box=box).num_regions
     assert not isinstance(view._body(), pn.pane.Alert)
     # Adversarial: the sandwich around a CSV test point
     adv = AdversarialView(state=state, sample=3)

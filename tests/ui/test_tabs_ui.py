@@ -5,7 +5,7 @@ import re
 import pytest
 
 from dashboard.state import AppState
-from dashboard.views.regions import RegionsView
+from dashboard.tabs.regions.view import RegionsView
 from explorer import spectra, zoo
 
 pytestmark = pytest.mark.ui
@@ -28,7 +28,7 @@ def test_linear_regions_tab_counts_and_compression(page, url, artifacts):
     page.goto(url + "?model=moons-mlp&tab=Linear%20regions")
     counts = _text(page, ".regions-counts")
     shown = int(re.search(r"([\d,]+) activation regions", counts).group(1).replace(",", ""))
-    expected = RegionsView(state=AppState(model_name="moons-mlp")).counts()["activation regions"]
+    expected = RegionsView(state=AppState(model_name="moons-mlp")).analysis.counts()["activation regions"]
     assert shown == expected
     page.get_by_role("button", name="Find stable units and compress").click()
     summary = _text(page, ".compression-summary")
@@ -43,7 +43,7 @@ def test_linear_regions_tab_on_graph_networks(page, url, artifacts, name):
     page.goto(url + f"?model={name}&tab=Linear%20regions")
     counts = _text(page, ".regions-counts")
     shown = int(re.search(r"([\d,]+) activation regions", counts).group(1).replace(",", ""))
-    expected = RegionsView(state=AppState(model_name=name)).counts()["activation regions"]
+    expected = RegionsView(state=AppState(model_name=name)).analysis.counts()["activation regions"]
     assert shown == expected and "Serra" not in counts and "argmax switches" in counts
     page.screenshot(path=str(artifacts / f"tab-linear-regions-{name}.png"), full_page=True)
 
@@ -53,7 +53,7 @@ def test_reconstruction_networks_in_the_linear_regions_and_spectra_tabs(page, ur
     page.goto(url + "?model=inverse-lista&tab=Linear%20regions")
     counts = _text(page, ".regions-counts")
     shown = int(re.search(r"([\d,]+) activation regions", counts).group(1).replace(",", ""))
-    assert shown == RegionsView(state=AppState(model_name="inverse-lista")).counts()["activation regions"]
+    assert shown == RegionsView(state=AppState(model_name="inverse-lista")).analysis.counts()["activation regions"]
     assert "measurement space" in _text(page, ".regions-reconstruction")
     page.screenshot(path=str(artifacts / "tab-linear-regions-inverse-lista.png"), full_page=True)
     page.goto(url + "?model=firenet&tab=Linear%20regions")
