@@ -76,7 +76,7 @@ def overview_first_render(raw: list[Path]) -> float:
 
     from dashboard.state import AppState
     from dashboard.views.model_picker import ModelPicker
-    from dashboard.views.overview import OverviewView
+    from dashboard.tabs.overview.view import OverviewView
     from explorer import zoo
 
     pn.extension()

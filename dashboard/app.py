@@ -21,7 +21,7 @@ from .views.common import error_alert
 from .views.inverse import InverseView
 from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
-from .views.overview import OverviewView
+from .tabs.overview.view import OverviewView
 from .tabs.regions.view import RegionsView
 from .views.share import ShareBox
 from .views.symmetry import SymmetryView

@@ -9,7 +9,7 @@ from torch import nn
 from dashboard.app import TABS, create_app
 from dashboard.state import AppState, classifier_names
 from dashboard.views.model_picker import ModelPicker
-from dashboard.views.overview import OverviewView
+from dashboard.tabs.overview.view import OverviewView
 from explorer import datasets, training, zoo
 
 
@@ -20,7 +20,7 @@ def test_overview_accuracy_is_the_models_accuracy(state, name):
     data = datasets.load(zoo.card(name)["dataset"])
     assert state.dataset_name == zoo.card(name)["dataset"]
     expected = training.accuracy(zoo.load(name), data.X_test, data.y_test)
-    summary = view.summary()
+    summary = view.analysis.summary()
     assert summary["accuracy"] == pytest.approx(expected, abs=1e-9)
     assert summary["confusion"].sum() == len(data.y_test)
     assert np.trace(summary["confusion"]) == round(expected * len(data.y_test))
@@ -30,7 +30,7 @@ def test_overview_accuracy_is_the_models_accuracy(state, name):
 
 def test_decision_map_labels_are_the_models_predictions(state):
     view = OverviewView(state=state, resolution=40)
-    dm = view.decision_map()
+    dm = view.analysis.decision_map()
     model = zoo.load("moons-mlp")
     rng = np.random.default_rng(0)
     for i, j in rng.integers(0, 40, size=(20, 2)):
@@ -82,7 +82,7 @@ def test_good_upload_is_selected_and_evaluated(state, tmp_path):
     assert state.model_name == "upload: mine.pt" and state.dataset_name == "digits"
     data = datasets.load("digits")
     expected = training.accuracy(model.eval(), data.X_test, data.y_test)
-    assert OverviewView(state=state).summary()["accuracy"] == pytest.approx(expected)
+    assert OverviewView(state=state).analysis.summary()["accuracy"] == pytest.approx(expected)
     assert "upload: mine.pt" not in AppState().param.model_name.objects  # other sessions don't see it
 
 
@@ -115,8 +115,8 @@ def test_view_settings_are_shared_through_the_url():
         pn.state._locations[doc] = location
         app = create_app()
         overview = app.views["Overview"]
-        assert app.state.model_name == "digits-mlp" and overview.sample == 7
-        overview.sample = 3
+        assert app.state.model_name == "digits-mlp" and overview.analysis.sample == 7
+        overview.analysis.sample = 3
         assert f"{url_key('Overview', 'sample')}=3" in location.search
 
 
@@ -130,7 +130,7 @@ def test_upload_of_a_cnn_with_image_input_shape_is_accepted(state, tmp_path):
     assert state.dataset_name == "digits"
     data = datasets.load("digits")
     expected = training.accuracy(model.eval(), data.X_test.reshape(-1, 1, 8, 8), data.y_test)
-    assert OverviewView(state=state).summary()["accuracy"] == pytest.approx(expected)
+    assert OverviewView(state=state).analysis.summary()["accuracy"] == pytest.approx(expected)
 
 
 def test_a_new_sample_redraws_the_sample_alone(state):
@@ -147,7 +147,7 @@ def test_a_new_sample_redraws_the_sample_alone(state):
 
     before = plots()
     assert any(t.startswith("Sample #0 ") for t in before)
-    view.sample = 5
+    view.analysis.sample = 5
     after = plots()
     assert any(t.startswith("Sample #5 ") for t in after) and not any(t.startswith("Sample #0 ") for t in after)
     for title in ("Test samples: predicted class (probability)", "Confusion matrix (test)"):

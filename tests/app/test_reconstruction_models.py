@@ -10,7 +10,7 @@ from dashboard import services
 from dashboard.state import AppState, reconstruction_names, sidebar_names
 from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
-from dashboard.views.overview import OverviewView
+from dashboard.tabs.overview.view import OverviewView
 from dashboard.tabs.regions.view import RegionsView
 from dashboard.tabs.spectra.view import SpectraView
 from explorer import inverse, regions, zoo
@@ -40,7 +40,7 @@ def test_the_sidebar_offers_every_reconstructor_on_its_measurements():
 def test_overview_and_card_show_the_measured_reconstruction_error(name, data):
     state = AppState(model_name=name)
     view = OverviewView(state=state, sample=3)
-    x, x_hat, error = view.reconstruction()
+    x, x_hat, error = view.analysis.reconstruction()
     model = state.model
     with torch.no_grad():
         direct = model(torch.as_tensor(data.X_test[3:4], dtype=next(model.parameters()).dtype))[0].double().numpy()

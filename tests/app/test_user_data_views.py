@@ -11,7 +11,7 @@ from dashboard import data_store
 from dashboard.state import AppState
 from dashboard.views.adversarial import AdversarialView
 from dashboard.views.model_picker import ModelPicker
-from dashboard.views.overview import OverviewView
+from dashboard.tabs.overview.view import OverviewView
 from dashboard.tabs.regions.view import RegionsView
 from explorer import datasets, regions, training, zoo
 from explorer.attacks import certified
@@ -58,9 +58,9 @@ def test_csv_2d_dataset_through_overview_regions_and_adversarial(state):
     # Overview: the decision map over the CSV's own box, accuracy on its own test split
     overview = OverviewView(state=state, resolution=30)
     model = zoo.load("moons-mlp")
-    assert overview.summary()["accuracy"] == pytest.approx(training.accuracy(model, data.X_test, data.y_test))
+    assert overview.analysis.summary()["accuracy"] == pytest.approx(training.accuracy(model, data.X_test, data.y_test))
     box = evaluation.data_box(np.concatenate([data.X_train, data.X_test]))
-    assert overview.decision_map().box == pytest.approx(box)
+    assert overview.analysis.decision_map().box == pytest.approx(box)
     assert not isinstance(overview._body(), pn.pane.Alert)
     assert overview._map_plot().xaxis[0].axis_label == "u"
     # Linear regions: the exact partition of the CSV's data box
@@ -132,7 +132,7 @@ def test_a_model_that_fits_only_the_users_data_is_paired_with_it(state, tmp_path
     view = OverviewView(state=state, sample=2)
     data = state.dataset
     expected = training.accuracy(state.model, data.X_test, data.y_test)
-    assert view.summary()["accuracy"] == pytest.approx(expected)
+    assert view.analysis.summary()["accuracy"] == pytest.approx(expected)
     gallery = view._gallery()
     mosaic = gallery.get(0).data
     first = data.X_test[0].reshape(28, 28)
