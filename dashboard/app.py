@@ -18,7 +18,7 @@ from . import state as state_links
 from .state import TAB_TITLES, AppState, link_notice, settings_from, state_from, url_key
 from .views.adversarial import AdversarialView
 from .views.common import error_alert
-from .views.inverse import InverseView
+from .tabs.inverse.view import InverseView
 from .views.inversion import InversionView
 from .views.model_picker import ModelPicker
 from .tabs.overview.view import OverviewView

@@ -61,6 +61,7 @@ class Accuracy:
     net_error: dict = field(default_factory=dict)   # name -> median error
     x_true: np.ndarray | None = None   # one test signal and every method's reconstruction of it
     x_hat: dict = field(default_factory=dict)
+    solver_converged: bool = True  # False: the solver stopped at its iteration limit, still moving
 
 
 def accuracy_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, restarts: int = 12,
@@ -71,7 +72,7 @@ def accuracy_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, r
     ref = solve(problem.A, Y, lam)
     out = Accuracy(np.median(run.layer_error, axis=1), restarts, inner,
                    float(np.median(np.linalg.norm(ref.x - X, axis=1))), ref.iterations, x_true=X[0],
-                   x_hat={FIRENET: run.x[0], SOLVER: ref.x[0]})
+                   x_hat={FIRENET: run.x[0], SOLVER: ref.x[0]}, solver_converged=ref.converged)
     for name, net in (nets or {}).items():
         if not _fits(net, problem):
             continue

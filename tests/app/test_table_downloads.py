@@ -175,15 +175,15 @@ def test_inversion_results_identifiability_and_sweeps_download(state):
 # -- Inverse problems -------------------------------------------------------------------------------
 
 def test_inverse_accuracy_stability_and_twins_download(state):
-    from dashboard.views.inverse import InverseView
+    from dashboard.tabs.inverse.view import InverseView
 
     view = InverseView(state=state, restarts=2, inner=10, count=2, steps=5)
-    acc = view.accuracy()
-    check_downloads(view._draw_accuracy(acc), {"inverse-accuracy.csv": view.accuracy_table(acc)})
-    st = view.stability()
-    check_downloads(view._draw_stability(st), {"inverse-stability.csv": view.stability_table(st)})
-    twins = view.twins()
-    check_downloads(view._draw_twins(twins), {"inverse-twins.csv": view.twins_table(twins)})
+    acc = view.analysis.accuracy()
+    check_downloads(view._draw_accuracy(acc), {"inverse-accuracy.csv": view.analysis.accuracy_table(acc)})
+    st = view.analysis.stability()
+    check_downloads(view._draw_stability(st), {"inverse-stability.csv": view.analysis.stability_table(st)})
+    twins = view.analysis.twins()
+    check_downloads(view._draw_twins(twins), {"inverse-twins.csv": view.analysis.twins_table(twins)})
 
 
 # -- Symmetry ---------------------------------------------------------------------------------------

@@ -98,14 +98,14 @@ def test_inversion_tab_inverts(page, url, artifacts):
 
 
 def test_inverse_problems_tab_shows_firenet_converging_and_the_twins_net_unstable(page, url, artifacts):
-    from dashboard.views.inverse import InverseView
+    from dashboard.tabs.inverse.analysis import InverseAnalysis
 
     page.goto(url + "?tab=Inverse%20problems&problems.restarts=6&problems.count=8")
     page.get_by_role("button", name="Reconstruct").click()
     summary = _text(page, ".inverse-accuracy")
     factor = float(re.search(r"factor ([0-9.]+) per restart", summary).group(1))
-    acc = InverseView(state=AppState(), restarts=6, count=8).accuracy()
-    assert factor == pytest.approx(InverseView.restart_factor(acc), abs=0.006)
+    acc = InverseAnalysis(restarts=6, count=8).accuracy()
+    assert factor == pytest.approx(InverseAnalysis.restart_factor(acc), abs=0.006)
     assert 2.4 < factor < 3.2
     page.get_by_role("button", name="Worst-case perturbations").click()
     assert "Most amplified: inverse-mlp-twins" in _text(page, ".inverse-stability")

@@ -1,0 +1,1 @@
+"""The Inverse problems tab: FIRENET against trained reconstruction networks (accuracy, stability, the twins)."""
