@@ -143,15 +143,21 @@ def building(what: str) -> pn.Row:
                   css_classes=["building"])
 
 
+def served_document():
+    """The served session's document, or None (a notebook, a test)."""
+    doc = pn.state.curdoc
+    return doc if doc is not None and doc.session_context is not None else None
+
+
 def show_built(target: pn.Column, build, what: str, announce: bool = True) -> None:
     """Put ``build()`` (a Panel object) in ``target``. Served and ``announce``: first "Building
     <what>…", and the result on the next tick, so the page says what it waits for. The layout's
     objects are replaced (no loading overlay is set, so none can be left behind), and of several
     calls made before a tick only the last one builds."""
-    doc = pn.state.curdoc
+    doc = served_document()
     turn = getattr(target, "_built_turn", 0) + 1
     target._built_turn = turn
-    if not announce or doc is None or doc.session_context is None:  # a notebook or a test: at once
+    if not announce or doc is None:  # a notebook or a test: at once
         target.objects = [build()]
         return
     target.objects = [building(what)]

@@ -181,3 +181,74 @@ def test_slice_along_the_adversarial_direction_contains_the_adversarial_point(st
     part = view.analysis.partition()
     assert len(part.boundary_segments) > 0  # the decision boundary crosses between x and x + r
     assert not isinstance(view._body(), pn.pane.Alert)
+
+
+def test_the_analysis_runs_without_panel_and_counts_the_librarys_regions():
+    from tests.app.panel_free import run_without_ui
+
+    printed = run_without_ui(
+        "from dashboard.tabs.regions.analysis import RegionsAnalysis\n"
+        "from explorer import datasets, regions, zoo\n"
+        "model = zoo.load('moons-mlp')\n"
+        "a = RegionsAnalysis(model=model, dataset=datasets.load('moons'), box=(-1.0, 1.0, -1.0, 1.0), resolution=32)\n"
+        "print(a.counts()['activation regions'], regions.partition_2d(model, box=(-1, 1, -1, 1)).num_regions)\n")
+    shown, library = printed.split()
+    assert shown == library and int(shown) > 1
+
+
+def test_class_colouring_works_before_the_output_layer(state):
+    """A region of an earlier layer takes the one class predicted all over it, or 'several classes'
+    where the decision boundary crosses it; the view says why, and the key names the classes."""
+    view = RegionsView(state=state, color_by="class", layer=1)
+    part = view.analysis.partition()
+    picture = view.analysis.picture()
+    assert len(picture.polygons) == part.layers[1].num_regions and picture.color_by == "class"
+    cells = {}
+    for _, c, r in part.class_cells:  # the classes of the class cells inside each layer-1 region
+        cells.setdefault(int(part.ancestors[1][r]), set()).add(int(c))
+    assert sorted(cells) == list(range(part.layers[1].num_regions))
+    for region, classes in cells.items():
+        assert picture.classes[region] == (classes.pop() if len(classes) == 1 else analysis_module.SEVERAL)
+    assert analysis_module.SEVERAL in picture.classes  # the boundary crosses some layer-1 region of moons-mlp
+    assert len(set(picture.classes) - {analysis_module.SEVERAL}) == 2
+    body = view._body()
+    assert "regions-colour-note" in body[0].css_classes and "grey" in body[0].object
+    fig = view.figure()
+    labels = [item.label.value for item in fig.legend[0].items if "value" in item.label.properties_with_values()]
+    names = state.dataset.class_names
+    assert {f"region: {names[0]}", f"region: {names[1]}", "region: several classes"} <= set(labels)
+    assert fig.legend[0] in fig.right and not any(type(item).__name__ == "Legend" for item in fig.center)
+
+
+def test_a_model_switch_with_a_highlighted_unit_leaves_no_loading_overlay(state):
+    view = RegionsView(state=state, layer=2, unit=5)
+    state.model_name = "digits-mlp"
+    assert view.analysis.layer == 2 and view.analysis.box is None and view.analysis.model is state.model
+    body = view._out.objects[0]
+    assert not isinstance(body, pn.pane.Alert) and not view._out.loading
+    np.testing.assert_array_equal(view.analysis.picture().bent, view.analysis.partition().bent_hyperplane(2, 5))
+    assert view.analysis.counts()["activation regions"] == regions.partition_plane(
+        zoo.load("digits-mlp"), *regions.plane_through(datasets.load("digits").X_test[[0, 1, 2]])).num_regions
+
+
+def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
+    """Served, a new model and dataset show "Building the partition…" first, then the plot (next tick)."""
+    from dashboard.views import common
+
+    class ServedDocument:  # what show_built uses of a served session's document
+        def __init__(self):
+            self.callbacks = []
+
+        def add_next_tick_callback(self, callback):
+            self.callbacks.append(callback)
+
+    view = RegionsView(state=state)
+    doc = ServedDocument()
+    monkeypatch.setattr(common, "served_document", lambda: doc)
+    state.model_name = "digits-mlp"
+    (shown,) = view._out.objects
+    assert "building" in shown.css_classes and "Building the partition" in shown[1].object
+    assert len(doc.callbacks) == 1
+    doc.callbacks[0]()
+    (body,) = view._out.objects
+    assert not isinstance(body, pn.pane.Alert) and "regions-counts" in body[1].css_classes
