@@ -44,6 +44,17 @@ CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
+def legend_outside(fig, location: str = "below") -> None:
+    """Move a bokeh figure's legend out of the data area (``below`` or ``right`` of it)."""
+    if fig.legend:
+        legend = fig.legend[0]
+        fig.center = [item for item in fig.center if not isinstance(item, Legend)]
+        legend.location = "center" if location == "right" else "top_left"
+        if location == "below":
+            legend.orientation = "horizontal"
+        fig.add_layout(legend, location)
+
+
 def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
     """A red box that tells the user what went wrong, in words (the server keeps going).
 
@@ -54,17 +65,6 @@ def error_alert(exc: BaseException, what: str = "This view") -> pn.pane.Alert:
         text = f"{type(exc).__name__}: {exc}"
     traceback.print_exception(exc)
     return pn.pane.Alert(f"**{what} could not be shown.** {message(text)}", alert_type="danger")
-
-
-def legend_outside(fig, location: str = "below") -> None:
-    """Move a bokeh figure's legend out of the data area (``below`` or ``right`` of it)."""
-    if fig.legend:
-        legend = fig.legend[0]
-        fig.center = [item for item in fig.center if not isinstance(item, Legend)]
-        legend.location = "center" if location == "right" else "top_left"
-        if location == "below":
-            legend.orientation = "horizontal"
-        fig.add_layout(legend, location)
 
 
 CSV_FILENAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}\.csv")

@@ -252,3 +252,14 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
     doc.callbacks[0]()
     (body,) = view._out.objects
     assert not isinstance(body, pn.pane.Alert) and "regions-counts" in body[1].css_classes
+
+
+def test_the_analyses_bound_their_settings_as_the_state_does():
+    """The analyses keep their own copies of dashboard.state's bounds (that module imports Panel)."""
+    from dashboard import state as state_module
+    from dashboard.tabs.inverse import analysis as inverse_analysis
+    from dashboard.tabs.overview import analysis as overview_analysis
+
+    assert (analysis_module.LAYER_INDEX, analysis_module.UNIT_INDEX, analysis_module.TYPED_LIST) == (
+        state_module.LAYER_INDEX, state_module.UNIT_INDEX, state_module.TYPED_LIST)
+    assert overview_analysis.SAMPLE_INDEX == state_module.SAMPLE_INDEX and inverse_analysis.SEED == state_module.SEED

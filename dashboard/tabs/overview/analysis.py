@@ -32,9 +32,9 @@ from explorer.nets.threads import single_threaded
 
 from ... import services
 from ...memo import memoize
-from ...state import SAMPLE_INDEX
 
 GALLERY_SIZE = 12
+SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample (dashboard.state's bound; it imports Panel)
 
 
 @memoize(max_items=64)
