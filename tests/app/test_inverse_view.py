@@ -61,3 +61,59 @@ def test_another_problem_drops_the_trained_nets_and_bad_settings_get_a_message(s
     asyncio.run(view._on_accuracy())
     alert = view._outs["accuracy"][0]
     assert isinstance(alert, pn.pane.Alert) and "at most N = 40" in alert.object
+
+
+def test_the_analysis_runs_without_panel_and_gives_the_librarys_errors():
+    from tests.app.panel_free import run_without_ui
+
+    printed = run_without_ui(
+        "from dashboard.tabs.inverse.analysis import InverseAnalysis\n"
+        "from explorer import inverse\n"
+        "a = InverseAnalysis(N=40, m=20, kind='gaussian', s=3, restarts=3, inner=10, count=4)\n"
+        "direct = inverse.accuracy_study(a.problem_kwargs(), restarts=3, inner=10, count=4)\n"
+        "print(repr(float(a.accuracy().layer_error[-1])), repr(float(direct.layer_error[-1])))\n")
+    shown, library = printed.split()
+    assert shown == library
+
+
+def test_a_solver_that_stops_at_its_limit_is_said_not_to_converge(state):
+    view = InverseView(state=state, N=40, m=20, kind="gaussian", s=3, noise=0.05, lam=0.1, restarts=2, inner=5,
+                       count=4)
+    acc = view.analysis.accuracy()
+    problem = inverse.make_problem(**view.analysis.problem_kwargs())
+    X = inverse.sparse_signals(problem, 4, seed=0)
+    ref = inverse.solve(problem.A, inverse.measure(problem, X, noise=0.05, seed=1), 0.1)
+    assert not ref.converged and acc.solver_converged == ref.converged
+    row = view.analysis.accuracy_table(acc).set_index("method").loc[inverse.SOLVER, "size"]
+    assert row.startswith("did not converge") and str(ref.iterations) in row
+    text = view._draw_accuracy(acc)[0].object
+    assert "did not converge" in text
+
+
+def test_signal_plots_fit_their_signals_and_the_perturbed_output_has_its_own_colour(state):
+    import holoviews as hv
+
+    from dashboard.tabs.inverse import figures
+
+    view = InverseView(state=state, restarts=2, inner=10, count=2, steps=5)
+    st = view.analysis.stability()
+    name = next(iter(st.amplification))
+    plot = figures.signals(st.x_true, {figures.CLEAN: st.x_clean[name], figures.PERTURBED: st.x_perturbed[name]}, "t")
+    lo, hi = hv.Store.lookup_options("bokeh", plot, "plot").kwargs["ylim"]
+    values = np.concatenate([st.x_true, st.x_clean[name], st.x_perturbed[name]])
+    assert lo <= values.min() and values.max() <= hi
+    assert hi - lo <= 1.2 * (values.max() - values.min()) + 0.1  # scaled to the signal, not a fixed range
+    colors = [hv.Store.lookup_options("bokeh", curve, "style").kwargs["color"] for curve in plot.values()]
+    assert len(set(colors)) == 3  # x, Φ(y) and Φ(y + e) in three colours
+    panes = view._draw_stability(st)[-1]
+    assert all(not pane.linked_axes for pane in panes)  # no pane takes another plot's range
+
+
+def test_the_twins_table_says_what_its_bound_means(state):
+    view = InverseView(state=state, restarts=2, inner=10)
+    table = view.analysis.twins_table(view.analysis.twins()).set_index("method")
+    for method, row in table.iterrows():
+        if row["lower bound (d − δ − δ')/η"] <= 0:
+            assert row["what the bound says"].startswith("vacuous") and row["bound holds"]
+        else:
+            assert "accurate on both twins" in row["what the bound says"]

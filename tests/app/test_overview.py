@@ -184,3 +184,31 @@ def test_a_tab_that_cannot_be_built_says_so_and_opening_it_again_tries_again(mon
     tabs.active = 0
     tabs.active = 1
     assert len(attempts) == 2 and "Flaky" in app.views and page[0].object == "built"
+
+
+def test_the_analysis_runs_without_panel_and_gives_the_models_accuracy():
+    from tests.app.panel_free import run_without_ui
+
+    printed = run_without_ui(
+        "from dashboard.tabs.overview.analysis import OverviewAnalysis\n"
+        "from explorer import datasets, training, zoo\n"
+        "model, data = zoo.load('digits-mlp'), datasets.load('digits')\n"
+        "print(repr(OverviewAnalysis(model=model, dataset=data).summary()['accuracy']), "
+        "repr(training.accuracy(model, data.X_test, data.y_test)))\n")
+    shown, library = map(float, printed.split())
+    assert shown == pytest.approx(library, abs=1e-12) and shown > 0.9
+
+
+def test_the_decision_map_has_equal_scales_and_a_class_key_beside_it(state):
+    from bokeh.models import Legend
+
+    view = OverviewView(state=state, resolution=40)
+    fig = view._map_plot()
+    x0, x1, y0, y1 = view.analysis.decision_map().box
+    assert fig.frame_width / fig.frame_height == pytest.approx((x1 - x0) / (y1 - y0), rel=0.01)  # a circle is round
+    (legend,) = [item for item in fig.right if isinstance(item, Legend)]
+    assert not any(isinstance(item, Legend) for item in fig.center)  # nothing over the data
+    assert legend.items[0].label.field == "class"  # one entry per class, in the points' colours
+    names = set(fig.renderers[1].data_source.data["class"])
+    assert names == {f"class {name}" for name in state.dataset.class_names}
+    assert "save" in [type(tool).__name__.lower().replace("tool", "") for tool in fig.tools]

@@ -95,6 +95,21 @@ def test_the_helper_writes_when_clicked_and_refuses_other_names(monkeypatch):
     assert _csv(csv_download(table(), "some-table.csv")).decode().splitlines() == ["a,b", f"{1 / 3!r},n/a"]
 
 
+# -- Overview ---------------------------------------------------------------------------------------
+
+def test_overview_confusion_matrix_downloads(state):
+    from dashboard.tabs.overview.view import OverviewView
+    from explorer import evaluation
+
+    state.model_name = "digits-mlp"
+    view = OverviewView(state=state)
+    table = view.analysis.confusion_table()
+    data = state.dataset
+    library = evaluation.evaluate(state.model, data.X_test, data.y_test, data.num_classes).confusion
+    np.testing.assert_array_equal(table.drop(columns=["true"]).to_numpy(), library)
+    check_downloads(view._confusion(), {"confusion-matrix.csv": table})
+
+
 # -- Linear regions ---------------------------------------------------------------------------------
 
 def test_regions_stable_units_and_compression_download(state):
