@@ -40,7 +40,7 @@ def signals(x_true: np.ndarray, curves: dict, title: str, true_label: str = "tru
     plot = hv.Spikes((idx, x_true), "index", "value", label=true_label).opts(color="black", line_width=2)
     for name, x in curves.items():
         plot *= hv.Curve((idx, x), "index", "value", label=name).opts(color=color(name), line_width=1.5, alpha=0.85)
-    return plot.opts(hv.opts.Overlay(width=640, height=260, legend_position="right", title=title,
+    return plot.opts(hv.opts.Overlay(width=760, height=260, legend_position="right", title=title,
                                      ylim=signal_range(x_true, *curves.values()), shared_axes=False))
 
 
@@ -53,5 +53,5 @@ def accuracy(acc: inverse.Accuracy):
         plot *= hv.HLine(float(_floor(e))).opts(color=color(name), line_dash="dashed")
         plot *= hv.Scatter(([layers[-1]], [float(_floor(e))]), "layer", "median error", label=name).opts(
             color=color(name), size=8)
-    return plot.opts(hv.opts.Overlay(logy=True, width=640, height=300, legend_position="right", shared_axes=False,
+    return plot.opts(hv.opts.Overlay(logy=True, width=760, height=300, legend_position="right", shared_axes=False,
                                      title="Error against FIRENET layers (dashed: the other methods)"))

@@ -73,7 +73,7 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
         self._outs = {}
         for label, key in [("Reconstruct", "accuracy"), ("Worst-case perturbations", "stability"),
                            ("Twins bound", "twins")]:
-            b = w.Button(label=label, color="primary")
+            b = w.Button(label=label, color="primary", width=210)
             b.on_click(getattr(self, f"_on_{key}"))
             self._buttons.append(b)
             self._outs[key] = pn.Column(sizing_mode="stretch_width")
@@ -135,5 +135,5 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
         return pn.FlexBox(self._widgets, pn.Column(
             pn.pane.Markdown(PAPER), pn.FlexBox(*self._buttons, self._progress),
             self._outs["accuracy"], pn.pane.Markdown("### Stability"), self._outs["stability"],
-            pn.pane.Markdown("### The twins barrier"), self._outs["twins"], min_width=640,
-            sizing_mode="stretch_width"))
+            pn.pane.Markdown("### The twins barrier"), self._outs["twins"], sizing_mode="stretch_width",
+            styles={"flex": "1 1 780px"}))  # beside the widgets where the plots fit, else below them

@@ -185,5 +185,6 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                                  "first chosen sample, clipped to the data range (image models)."),
                 self._stab_widgets, self._stab_button, self._progress, self._stab_out,
                 pn.pane.Markdown("### Training recipes: plain vs l1 vs adversarial"),
-                self._recipe_button, self._recipe_out, min_width=640, sizing_mode="stretch_width"),
+                self._recipe_button, self._recipe_out, sizing_mode="stretch_width",
+                styles={"flex": "1 1 760px"}),  # beside the widgets where the plot fits, else below them
         )
