@@ -134,7 +134,8 @@ def test_the_analysis_runs_without_panel_and_gives_the_librarys_numbers():
     code = (
         "import json, sys\n"
         "from dashboard.tabs.adversarial.analysis import AdversarialAnalysis\n"
-        "from explorer import attacks, certified, datasets, zoo\n"
+        "from explorer import attacks, datasets, zoo\n"
+        "from explorer.attacks import certified\n"
         "data, model = datasets.load('moons'), zoo.load('moons-mlp')\n"
         "analysis = AdversarialAnalysis(model=model, dataset=data, sample=4)\n"
         "print(json.dumps({'exact': analysis.sandwich().exact,\n"

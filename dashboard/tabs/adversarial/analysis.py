@@ -4,7 +4,7 @@ DeepFool radii of a 2-D sample; the exact regions of the plane through an image 
 
 No Panel here: a notebook or a test drives :class:`AdversarialAnalysis` directly, and the tab's
 view draws what it returns. Every number comes from :mod:`explorer.attacks` /
-:mod:`explorer.certified`; results are computed once per process (:func:`dashboard.memo.memoize`),
+:mod:`explorer.attacks.certified`; results are computed once per process (:func:`dashboard.memo.memoize`),
 the long ones in worker processes when served (:func:`dashboard.jobs.run`).
 
 Example
@@ -25,7 +25,9 @@ import pandas as pd
 import param
 from torch import nn
 
-from explorer import attacks, certified, datasets, evaluation, regions, zoo
+from explorer import attacks, datasets, regions, zoo
+from explorer.attacks import certified
+from explorer.training import evaluation
 
 from ... import jobs, services
 from ...memo import memoize

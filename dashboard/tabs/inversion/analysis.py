@@ -26,7 +26,7 @@ import param
 import torch
 
 from explorer import datasets, inversion, zoo
-from explorer.generators import random_generator
+from explorer.inversion.generators import random_generator
 
 from ... import jobs, services
 from ..bounds import SAMPLE_INDEX, SEED, TYPED_LIST
