@@ -16,15 +16,15 @@ from . import jobs
 from .serving import offline, session_pool
 from . import state as state_links
 from .state import TAB_TITLES, AppState, link_notice, settings_from, state_from, url_key
-from .views.adversarial import AdversarialView
+from .tabs.adversarial.view import AdversarialView
 from .views.common import error_alert
 from .tabs.inverse.view import InverseView
-from .views.inversion import InversionView
+from .tabs.inversion.view import InversionView
 from .views.model_picker import ModelPicker
 from .tabs.overview.view import OverviewView
 from .tabs.regions.view import RegionsView
 from .views.share import ShareBox
-from .views.symmetry import SymmetryView
+from .tabs.symmetry.view import SymmetryView
 from .tabs.spectra.view import SpectraView
 from .views.training import TrainingView
 

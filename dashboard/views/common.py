@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import PIL.Image
+from bokeh.colors import named
 from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Legend, LinearColorMapper
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
@@ -42,6 +43,26 @@ markdown_renders_no_html()
 
 CLASS_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+_NAMED_COLORS = frozenset(named.__all__)  # the CSS colour names bokeh knows
+
+
+# A MultiChoice keeps its closed option list in its box (hidden, yet counted as content cut off):
+# not laid out until the list opens
+CLOSED_CHOICES = ".choices:not(.is-open) .choices__list--dropdown {display: none;}"
+
+
+def class_colors(names) -> list[str]:
+    """One colour per class: a class named after a CSS colour ("green", "Red") is drawn in it,
+    the others take :data:`CLASS_COLORS` in turn (cycling past ten classes).
+
+    >>> class_colors(["blue", "red", "seven"])
+    ['blue', 'red', '#1f77b4']
+    """
+    out, palette = [], iter(CLASS_COLORS * (1 + len(names) // len(CLASS_COLORS)))
+    for name in names:
+        word = str(name).strip().lower()
+        out.append(word if word in _NAMED_COLORS else next(palette))
+    return out
 
 
 def legend_outside(fig, location: str = "below") -> None:
@@ -339,13 +360,14 @@ def bokeh_confusion(matrix, names, title: str, width: int = 420, height: int = 3
     return fig
 
 
-def bokeh_grouped_bars(probabilities, names, groups, title: str, width: int = 560, height: int = 260):
+def bokeh_grouped_bars(probabilities, names, groups, title: str, width: int = 620, height: int = 260):
     """Class probabilities side by side: ``probabilities[g, c]`` for each group g (one colour and
-    legend entry each, e.g. an angle) within each class c, as a plain bokeh figure."""
+    legend entry each, e.g. an angle) within each class c, as a plain bokeh figure with its legend
+    right of the bars (``width`` holds both) and the save tool (PNG)."""
     names = [str(name) for name in names]
     fig = figure(x_range=FactorRange(*[(name, group) for name in names for group in groups], group_padding=0.8),
                  y_range=(0, 1.05), width=width, height=height, title=title, y_axis_label="probability",
-                 tools="hover", toolbar_location=None,
+                 tools="hover,save", toolbar_location="above",
                  tooltips=[("class, group", "@x"), ("probability", "@top{0.000}")])
     probabilities = np.asarray(probabilities, dtype=float)
     source = ColumnDataSource({"x": [(name, group) for name in names for group in groups],
@@ -358,9 +380,8 @@ def bokeh_grouped_bars(probabilities, names, groups, title: str, width: int = 56
     fig.xgrid.visible = False
     fig.xaxis.axis_label = "class"
     fig.xaxis.group_text_font_size = "10pt"
-    fig.legend.location = "top_left"
-    fig.legend.background_fill_alpha = 0.7
     fig.legend.label_text_font_size = "8pt"
     fig.legend.glyph_height = fig.legend.glyph_width = 10
     fig.legend.spacing, fig.legend.padding = 0, 4
+    legend_outside(fig, "right")
     return fig

@@ -1,14 +1,18 @@
 """The Adversarial tab, driven through its parameters (no browser)."""
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import panel as pn
 import pytest
 import torch
-from bokeh.models import Ellipse, Line
+from bokeh.models import Circle, Line
 
-from dashboard.views.adversarial import AdversarialView
+from dashboard.tabs.adversarial.view import AdversarialView
 from explorer import attacks, datasets, zoo
 from explorer.attacks import certified
 
@@ -16,7 +20,7 @@ from explorer.attacks import certified
 def test_digits_attack_really_flips_and_matches_the_library(state):
     state.model_name = "digits-cnn"
     view = AdversarialView(state=state, sample=7)
-    res = view.attack()
+    res = view.analysis.attack()
     x = datasets.load("digits").X_test[7]
     np.testing.assert_allclose(res.x[0], x)
     model = zoo.load("digits-cnn")
@@ -24,7 +28,7 @@ def test_digits_attack_really_flips_and_matches_the_library(state):
         assert model(torch.as_tensor(res.x_adv)).argmax(1).item() != model(torch.as_tensor(x[None])).argmax(1).item()
     direct = attacks.deepfool(model, x[None], clip=(0.0, 1.0))
     np.testing.assert_allclose(res.l2, direct.l2, rtol=1e-6)
-    before, after = view.probabilities(res)
+    before, after = view.analysis.probabilities(res)
     assert before.argmax() == res.original[0] and after.argmax() == res.adversarial[0]
     body = view._body()
     assert not isinstance(body, pn.pane.Alert)
@@ -35,18 +39,18 @@ def test_digits_attack_really_flips_and_matches_the_library(state):
 def test_settings_reach_the_attack(state):
     state.model_name = "digits-mlp"
     view = AdversarialView(state=state, sample=3)
-    l2 = view.attack()
-    view.param.update(norm="linf", clip=False, max_iter=3)
-    linf = view.attack()
+    l2 = view.analysis.attack()
+    view.analysis.param.update(norm="linf", clip=False, max_iter=3)
+    linf = view.analysis.attack()
     assert linf.norm == "linf" and linf.iterations[0] <= 3
     assert linf.linf[0] <= l2.linf[0] + 1e-6  # the L-infinity attack finds a smaller L-infinity step
-    view.param.update(norm="l2", clip=True, refine=True, max_iter=50)
-    assert view.attack().l2[0] <= l2.l2[0] * (1 + 1e-6)
+    view.analysis.param.update(norm="l2", clip=True, refine=True, max_iter=50)
+    assert view.analysis.attack().l2[0] <= l2.l2[0] * (1 + 1e-6)
 
 
 def test_two_d_view_shows_the_sandwich(state):
     view = AdversarialView(state=state, sample=4)
-    s = view.sandwich()
+    s = view.analysis.sandwich()
     x = datasets.load("moons").X_test[4]
     direct = certified.sandwich(zoo.load("moons-mlp"), x)
     assert s.exact == pytest.approx(direct.exact) and s.certified <= s.exact <= s.deepfool
@@ -56,22 +60,27 @@ def test_two_d_view_shows_the_sandwich(state):
     assert {'green', 'black', 'red'} <= set(table['circle'])
     assert list(table["value"]) == pytest.approx([s.certified, s.certified_pairwise, s.exact, s.deepfool])
     fig = body[1][0].object  # the circles are the three radii about the point, the walk DeepFool's iterates
-    circles = [r.glyph for r in fig.renderers if isinstance(r.glyph, Ellipse)]
-    assert sorted(c.width for c in circles) == pytest.approx(sorted(2 * r for r in (s.certified_pairwise, s.exact,
-                                                                                       s.deepfool)))
+    circles = [r.glyph for r in fig.renderers if isinstance(r.glyph, Circle)]
+    assert sorted(2 * c.radius for c in circles) == pytest.approx(sorted(2 * r for r in (s.certified_pairwise,
+                                                                                            s.exact, s.deepfool)))
     assert all((c.x, c.y) == pytest.approx(tuple(x)) for c in circles)
+    assert fig.match_aspect and fig.frame_width == fig.frame_height  # equal aspect: an L2 ball is a circle
+    assert fig.x_range.end - fig.x_range.start == pytest.approx(fig.y_range.end - fig.y_range.start)
+    (legend,) = fig.right  # the key beside the data: every class by name, and the three radii
+    labels = [item.label.value for item in legend.items]
+    assert {"class 0", "class 1", "certified radius", "exact radius", "DeepFool radius"} <= set(labels)
     walk = next(r.data_source.data for r in fig.renderers if isinstance(r.glyph, Line))
-    np.testing.assert_allclose(np.c_[walk["x"], walk["y"]], view.attack().path[0])
+    np.testing.assert_allclose(np.c_[walk["x"], walk["y"]], view.analysis.attack().path[0])
 
 
 def test_method_comparison_flips_with_every_method(state):
     state.model_name = "digits-mlp"
     view = AdversarialView(state=state, sample=0)
-    table = view.compare_methods()
+    table = view.analysis.compare_methods()
     assert list(table["method"]) == ["DeepFool", "DeepFool", "FGSM", "FGSM", "PGD", "PGD"]
     assert table["flips"].all()
     df_l2 = table[(table.method == "DeepFool") & (table.norm == "l2")]["||r||_2"].item()
-    assert df_l2 == pytest.approx(view.attack().l2[0], rel=1e-6)
+    assert df_l2 == pytest.approx(view.analysis.attack().l2[0], rel=1e-6)
 
 
 def test_robustness_runs_in_the_background_with_progress(state):
@@ -80,7 +89,7 @@ def test_robustness_runs_in_the_background_with_progress(state):
     seen = []
     view._progress.param.watch(lambda e: seen.append(e.new), "value")
     asyncio.run(view._on_measure())
-    rob = view.measure()
+    rob = view.analysis.measure()
     assert seen and seen[-1] == 100 and not view._progress.visible
     text = view._measure_out[0][0].object
     assert f"{rob.rho_adv:.4f}" in text and rob.success_rate == 1.0
@@ -92,7 +101,7 @@ def test_robustness_runs_in_the_background_with_progress(state):
 def test_zoo_table_lists_the_digits_models(state):
     state.model_name = "digits-mlp"
     view = AdversarialView(state=state)
-    table = view.zoo_table()
+    table = view.analysis.zoo_table()
     digits_models = [n for n in zoo.names()
                      if zoo.card(n)["dataset"] == "digits" and zoo.card(n)["task"] == "classifier"]
     assert list(table["model"]) == digits_models
@@ -104,12 +113,12 @@ def test_zoo_table_lists_the_digits_models(state):
 def test_plane_through_the_sample_shows_the_boundary_within_r(state):
     state.model_name = "digits-mlp"
     view = AdversarialView(state=state, sample=2)
-    part, res = view.plane()
+    part, res = view.analysis.plane()
     assert part.num_regions > 1 and len(part.boundary_segments) > 0
     np.testing.assert_allclose(part.to_input([[0.0, 0.0]])[0], res.x[0], atol=1e-6)
     asyncio.run(view._on_plane())
     assert isinstance(view._plane_out[0], pn.Column)
-    view.sample = 3  # results of another sample are cleared
+    view.analysis.sample = 3  # results of another sample are cleared
     assert len(view._plane_out) == 0
 
 
@@ -118,3 +127,24 @@ def test_plane_section_only_for_image_models(state):
     assert len(view._plane_section()) == 0
     state.model_name = "digits-mlp"
     assert len(view._plane_section()) == 3
+
+
+def test_the_analysis_runs_without_panel_and_gives_the_librarys_numbers():
+    """A notebook's way: the analysis in a fresh interpreter, no Panel, bokeh or HoloViews imported."""
+    code = (
+        "import json, sys\n"
+        "from dashboard.tabs.adversarial.analysis import AdversarialAnalysis\n"
+        "from explorer import attacks, datasets, zoo\n"
+        "from explorer.attacks import certified\n"
+        "data, model = datasets.load('moons'), zoo.load('moons-mlp')\n"
+        "analysis = AdversarialAnalysis(model=model, dataset=data, sample=4)\n"
+        "print(json.dumps({'exact': analysis.sandwich().exact,\n"
+        "                  'library': certified.sandwich(model, data.X_test[4]).exact,\n"
+        "                  'l2': float(analysis.attack().l2[0]),\n"
+        "                  'library_l2': float(attacks.deepfool(model, data.X_test[4:5]).l2[0]),\n"
+        "                  'ui': sorted(m for m in sys.modules if m.split('.')[0] in UI)}))\n"
+    ).replace("UI", repr(("panel", "bokeh", "holoviews", "hvplot")))
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                    env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout)
+    assert out["ui"] == []
+    assert out["exact"] == pytest.approx(out["library"]) and out["l2"] == pytest.approx(out["library_l2"], rel=1e-6)

@@ -1,12 +1,17 @@
 """The Inversion tab, driven through its parameters (no browser)."""
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import panel as pn
 import pytest
 
-from dashboard.views.inversion import InversionView, parse_sizes
+from dashboard.tabs.inversion.analysis import parse_sizes
+from dashboard.tabs.inversion.view import InversionView
 from explorer import inversion
 from explorer.inversion import generators
 
@@ -14,7 +19,7 @@ from explorer.inversion import generators
 def test_random_generator_run_matches_the_library(state):
     view = InversionView(state=state, sizes="20-100-500", generator_seed=3, seed=5, steps=300,
                          methods=["layered", "gd"])
-    problem, results = view.run()
+    problem, results = view.analysis.run()
     layers = generators.dense_layers(generators.random_generator((20, 100, 500), seed=3))
     z = np.random.default_rng(5).standard_normal(20)
     np.testing.assert_allclose(problem.z, z)
@@ -22,7 +27,7 @@ def test_random_generator_run_matches_the_library(state):
     direct = inversion.invert(layers, problem.x, "layered", z_true=z)
     np.testing.assert_allclose(results["layered"].z_hat, direct.z_hat, atol=1e-12)
     assert results["layered"].rel_error < 1e-10 and results["gd"].losses.shape == (3, 300)
-    table = view.summary_table(results)
+    table = view.analysis.summary_table(results)
     assert list(table["status"]) == ["ok", "ok"]
     drawn = view._draw_run(problem, results)
     assert not isinstance(drawn, pn.pane.Alert)
@@ -31,7 +36,7 @@ def test_random_generator_run_matches_the_library(state):
 def test_trained_digit_with_missing_block(state):
     view = InversionView(state=state, generator="trained digits", target="test digit", digit=4,
                          corruption="block missing", block=3, methods=["layered", "ls"], steps=100)
-    problem, results = view.run()
+    problem, results = view.analysis.run()
     assert problem.corruption.mask.sum() == 64 - 9 and problem.z.size == 6
     assert results["layered"].rel_error < 1e-8  # 55 pixels still pin down 6 latent numbers
     assert problem.check.verdict in ("unique", "unique among sparse", "not guaranteed")
@@ -40,16 +45,16 @@ def test_trained_digit_with_missing_block(state):
 def test_compressed_sensing_reports_layerwise_does_not_apply(state):
     view = InversionView(state=state, sizes="10-50-250", corruption="compressed sensing", measurements=60,
                          methods=["gd", "layered"], steps=800)
-    _, results = view.run()
+    _, results = view.analysis.run()
     assert isinstance(results["layered"], str) and "compressed sensing" in results["layered"]
     assert results["gd"].rel_error < 1e-6
-    table = view.summary_table(results)
+    table = view.analysis.summary_table(results)
     assert table.loc[1, "status"] == "does not apply"
 
 
 def test_narrow_generator_gets_a_not_identifiable_badge(state):
     view = InversionView(state=state, sizes="10-6-80", methods=["layered"])
-    problem, results = view.run()
+    problem, results = view.analysis.run()
     assert problem.check.verdict == "not identifiable"
     assert results["layered"].status == "not identifiable"
     badge = view._supports(problem, results)[0]
@@ -60,17 +65,17 @@ def test_masked_answer_that_fits_but_is_wrong_is_not_ok_and_the_badge_says_not_u
     # 8 of 20 outputs of a 5-10-20 generator: layer-wise pursuit fits them with a latent 12% off
     view = InversionView(state=state, sizes="5-10-20", generator_seed=4, seed=0, corruption="random pixels missing",
                          keep=0.4, methods=["layered", "gd"], steps=300)
-    problem, results = view.run()
+    problem, results = view.analysis.run()
     r = results["layered"]
     assert r.residual < 1e-12 and r.rel_error > 0.1 and r.status == "not unique"
-    assert "ok" not in list(view.summary_table(results)["status"])
+    assert "ok" not in list(view.analysis.summary_table(results)["status"])
     badge = view._supports(problem, results)[0]
     assert badge.alert_type == "danger" and "not unique" in badge.object
 
 
 def test_unique_badge_only_when_proved(state):
     view = InversionView(state=state, sizes="20-100-500", generator_seed=3, seed=5, methods=["layered"])
-    problem, results = view.run()
+    problem, results = view.analysis.run()
     assert problem.check.verdict == "unique" and results["layered"].status == "ok"
     badge = view._supports(problem, results)[0]
     assert badge.alert_type == "success" and "unique (proved)" in badge.object
@@ -91,7 +96,30 @@ def test_sweep_runs_in_the_background_with_progress(state):
     view._progress.param.watch(lambda e: seen.append(e.new), "value")
     asyncio.run(view._on_sweep())
     assert seen and seen[-1] == 100 and not view._progress.visible
-    sweep = view.sweep()
+    sweep = view.analysis.sweep()
     assert sweep.sizes == [(10, 20, 40), (10, 50, 250)]
     assert sweep.success[0, 1] == 1.0  # 5x expansion: layer-wise pursuit always succeeds
     assert isinstance(view._sweep_out[0][0], pn.pane.HoloViews)  # the plot, then its CSV button
+
+
+def test_the_analysis_runs_without_panel_and_gives_the_librarys_numbers():
+    """A notebook's way: the analysis in a fresh interpreter, no Panel, bokeh or HoloViews imported."""
+    code = (
+        "import json, sys\n"
+        "import numpy as np\n"
+        "from dashboard.tabs.inversion.analysis import InversionAnalysis\n"
+        "from explorer import inversion\n"
+        "from explorer.inversion import generators\n"
+        "analysis = InversionAnalysis(sizes='20-100-500', generator_seed=3, seed=5, methods=['layered'])\n"
+        "problem, results = analysis.run()\n"
+        "layers = generators.dense_layers(generators.random_generator((20, 100, 500), seed=3))\n"
+        "z = np.random.default_rng(5).standard_normal(20)\n"
+        "direct = inversion.invert(layers, generators.forward_all(layers, z)[-1], 'layered', z_true=z)\n"
+        "print(json.dumps({'gap': float(np.abs(results['layered'].z_hat - direct.z_hat).max()),\n"
+        "                  'status': analysis.summary_table(results)['status'].tolist(),\n"
+        "                  'ui': sorted(m for m in sys.modules if m.split('.')[0] in UI)}))\n"
+    ).replace("UI", repr(("panel", "bokeh", "holoviews", "hvplot")))
+    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                    env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout)
+    assert out["ui"] == []
+    assert out["gap"] <= 1e-12 and out["status"] == ["ok"]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from dashboard.state import AppState
-from dashboard.views.adversarial import AdversarialView
+from dashboard.tabs.adversarial.view import AdversarialView
 from dashboard.tabs.regions.view import RegionsView
 from dashboard.tabs.spectra.view import SpectraView
 from explorer import nets, zoo
@@ -36,5 +36,5 @@ def test_a_tanh_model_gets_spectra_and_attacks_and_a_clear_refusal_elsewhere(tmp
     regions_alerts = _alerts(RegionsView(state=state))
     assert len(regions_alerts) == 1 and "(Tanh) is not piecewise linear" in regions_alerts[0]
     adversarial = AdversarialView(state=state)
-    assert adversarial.attack().success.any()  # DeepFool on the model itself
+    assert adversarial.analysis.attack().success.any()  # DeepFool on the model itself
     assert any("is not piecewise linear" in a for a in _alerts(adversarial))

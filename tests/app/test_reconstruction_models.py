@@ -8,7 +8,7 @@ import torch
 
 from dashboard import services
 from dashboard.state import AppState, reconstruction_names, sidebar_names
-from dashboard.views.adversarial import AdversarialView
+from dashboard.tabs.adversarial.view import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.tabs.overview.view import OverviewView
 from dashboard.tabs.regions.view import RegionsView

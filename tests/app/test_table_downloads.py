@@ -135,23 +135,23 @@ def test_regions_recipe_table_downloads(state):
 # -- Adversarial ------------------------------------------------------------------------------------
 
 def test_adversarial_radii_table_downloads(state):
-    from dashboard.views.adversarial import AdversarialView
+    from dashboard.tabs.adversarial.view import AdversarialView
 
     view = AdversarialView(state=state, sample=4)
     body = view._body()
-    check_downloads(body, {"radii.csv": view.radii_table(view.sandwich())})
+    check_downloads(body, {"radii.csv": view.analysis.radii_table(view.analysis.sandwich())})
 
 
 def test_adversarial_methods_and_zoo_robustness_download(state):
-    from dashboard.views.adversarial import AdversarialView
+    from dashboard.tabs.adversarial.view import AdversarialView
 
     view = AdversarialView(state=state, sample=0)  # moons: its few zoo models are measured fast
     asyncio.run(view._on_compare())
     (out,) = view._compare_out.objects
-    check_downloads(out, {"attack-methods.csv": view.compare_methods()})
+    check_downloads(out, {"attack-methods.csv": view.analysis.compare_methods()})
     asyncio.run(view._on_zoo())
     (out,) = view._measure_out.objects
-    check_downloads(out, {"robustness-zoo.csv": view.zoo_table()})
+    check_downloads(out, {"robustness-zoo.csv": view.analysis.zoo_table()})
 
 
 # -- Spectra ----------------------------------------------------------------------------------------
@@ -171,20 +171,20 @@ def test_spectra_layer_table_conv_operator_and_model_comparison_download(state):
 # -- Inversion --------------------------------------------------------------------------------------
 
 def test_inversion_results_identifiability_and_sweeps_download(state):
-    from dashboard.views.inversion import InversionView
+    from dashboard.tabs.inversion.view import InversionView
 
     view = InversionView(state=state, sizes="10-20-40", methods=["layered", "ls"], sweep_ratios="2, 4",
                          sweep_trials=2, steps=50, restarts=1)
-    problem, results = view.run()
+    problem, results = view.analysis.run()
     check_downloads(view._draw_run(problem, results),
-                    {"inversion-results.csv": view.summary_table(results),
-                     "identifiability.csv": view.identifiability_table(problem)})
-    sweep = view.sweep()
-    table = view.sweep_table(sweep)
+                    {"inversion-results.csv": view.analysis.summary_table(results),
+                     "identifiability.csv": view.analysis.identifiability_table(problem)})
+    sweep = view.analysis.sweep()
+    table = view.analysis.sweep_table(sweep)
     assert len(table) == len(sweep.ratios) * len(sweep.methods)
     check_downloads(view._draw_sweep(sweep), {"inversion-success-sweep.csv": table})
-    noise = view.noise_sweep()
-    check_downloads(view._draw_noise(noise), {"inversion-noise-sweep.csv": view.noise_table(noise)})
+    noise = view.analysis.noise_sweep()
+    check_downloads(view._draw_noise(noise), {"inversion-noise-sweep.csv": view.analysis.noise_table(noise)})
 
 
 # -- Inverse problems -------------------------------------------------------------------------------
@@ -204,21 +204,21 @@ def test_inverse_accuracy_stability_and_twins_download(state):
 # -- Symmetry ---------------------------------------------------------------------------------------
 
 def test_symmetry_predictions_errors_confusion_and_sweep_download(state):
-    from dashboard.views.symmetry import SymmetryView
+    from dashboard.tabs.symmetry.view import SymmetryView
 
     view = SymmetryView(state=state, sample=5, angle=30, confusion_angle=180)
-    models = list(view.models)
+    models = list(view.analysis.models)
     assert len(models) == 2
-    shown = view.rotation_table()[["model", "angle", "prediction", "probability"]]
+    shown = view.analysis.rotation_table()[["model", "angle", "prediction", "probability"]]
     check_downloads(view._rotations_body(), {"rotated-predictions.csv": shown})
-    check_downloads(view._errors_body(), {f"equivariance-errors-{i + 1}.csv": view.error_table(name)
+    check_downloads(view._errors_body(), {f"equivariance-errors-{i + 1}.csv": view.analysis.error_table(name)
                                           for i, name in enumerate(models)})
-    confusions = {f"confusion-{i + 1}.csv": view.confusion_table(name) for i, name in enumerate(models)}
+    confusions = {f"confusion-{i + 1}.csv": view.analysis.confusion_table(name) for i, name in enumerate(models)}
     check_downloads(view._confusion_body(), confusions)
     p4 = confusions[f"confusion-{models.index('digits-p4cnn') + 1}.csv"].set_index("true")
-    assert p4.loc["6", "predicted 9"] == view.confusion("digits-p4cnn").confusion[6, 9]
-    sweeps = view.sweeps()
-    check_downloads(view._draw_sweeps(sweeps), {"accuracy-at-p4-angles.csv": view.sweep_table(sweeps)})
+    assert p4.loc["6", "predicted 9"] == view.analysis.confusion("digits-p4cnn").confusion[6, 9]
+    sweeps = view.analysis.sweeps()
+    check_downloads(view._draw_sweeps(sweeps), {"accuracy-at-p4-angles.csv": view.analysis.sweep_table(sweeps)})
 
 
 # -- Training ---------------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def test_training_confusion_matrix_downloads(state):
     view = TrainingView(state=state, dataset="digits", hidden="8")
     view.replay_to(5)
     shown = view._confusion.object
-    check_downloads(view._live, {"training-confusion.csv": view.confusion_table()})
-    table = view.confusion_table()
+    check_downloads(view._live, {"training-confusion.csv": view.analysis.confusion_table()})
+    table = view.analysis.confusion_table()
     assert list(table["true"]) == list(shown.index) and (table.iloc[:, 1:].to_numpy() == shown.to_numpy()).all()
     assert table.iloc[:, 1:].to_numpy().sum() == len(view.stepper.data.y_test)

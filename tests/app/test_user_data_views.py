@@ -9,7 +9,7 @@ from torch import nn
 
 from dashboard import data_store
 from dashboard.state import AppState
-from dashboard.views.adversarial import AdversarialView
+from dashboard.tabs.adversarial.view import AdversarialView
 from dashboard.views.model_picker import ModelPicker
 from dashboard.tabs.overview.view import OverviewView
 from dashboard.tabs.regions.view import RegionsView
@@ -70,13 +70,13 @@ def test_csv_2d_dataset_through_overview_regions_and_adversarial(state):
     assert not isinstance(view._body(), pn.pane.Alert)
     # Adversarial: the sandwich around a CSV test point
     adv = AdversarialView(state=state, sample=3)
-    np.testing.assert_allclose(adv.attack().x[0], data.X_test[3])
-    s = adv.sandwich()
+    np.testing.assert_allclose(adv.analysis.attack().x[0], data.X_test[3])
+    s = adv.analysis.sandwich()
     assert s.exact == pytest.approx(certified.sandwich(model, data.X_test[3]).exact)
     assert s.certified <= s.exact <= s.deepfool + 1e-9
     assert not isinstance(adv._body(), pn.pane.Alert)
     calls = []
-    rob = adv.measure(lambda done, total: calls.append((done, total)))
+    rob = adv.analysis.measure(lambda done, total: calls.append((done, total)))
     assert len(rob.success) == len(data.X_test) == 30 and calls and calls[-1][0] == calls[-1][1]
     assert rob.accuracy == pytest.approx(training.accuracy(model, data.X_test, data.y_test))
 

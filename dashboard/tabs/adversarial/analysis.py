@@ -1,0 +1,205 @@
+"""The Adversarial tab's numbers: DeepFool on one test sample, a comparison of attack methods,
+robustness over the test split, and the neighbourhood of the sample (the certified <= exact <=
+DeepFool radii of a 2-D sample; the exact regions of the plane through an image along r).
+
+No Panel here: a notebook or a test drives :class:`AdversarialAnalysis` directly, and the tab's
+view draws what it returns. Every number comes from :mod:`explorer.attacks` /
+:mod:`explorer.attacks.certified`; results are computed once per process (:func:`dashboard.memo.memoize`),
+the long ones in worker processes when served (:func:`dashboard.jobs.run`).
+
+Example
+-------
+>>> from explorer import datasets, zoo
+>>> analysis = AdversarialAnalysis(model=zoo.load("moons-mlp"), dataset=datasets.load("moons"), sample=4)
+>>> s = analysis.sandwich()
+>>> bool(s.certified <= s.exact <= s.deepfool)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import param
+from torch import nn
+
+from explorer import attacks, datasets, regions, zoo
+from explorer.attacks import certified
+from explorer.training import evaluation
+
+from ... import jobs, services
+from ...memo import memoize
+from ..bounds import SAMPLE_INDEX, zoo_classifiers
+
+NEIGHBOURHOOD_RESOLUTION = 200  # decision-map pixels per side around a 2-D sample
+
+
+# -- library calls, once per process (models are keyed by their explorer_key) ---------------------
+
+@memoize(max_items=128)
+def deepfool(model: nn.Module, x: np.ndarray, norm: str, overshoot: float, max_iter: int, clip, refine: bool):
+    return attacks.deepfool(model, np.asarray(x, dtype=np.float32)[None], norm=norm, overshoot=overshoot,
+                            max_iter=max_iter, clip=clip, refine=refine)
+
+
+@memoize(max_items=64)
+def sandwich(model: nn.Module, x: np.ndarray) -> certified.Sandwich:
+    return certified.sandwich(model, np.asarray(x, dtype=np.float64))
+
+
+@memoize(max_items=16)
+def adversarial_plane(model: nn.Module, x: np.ndarray, r: np.ndarray):
+    return jobs.run(attacks.adversarial_plane, model, np.asarray(x, dtype=np.float64), np.asarray(r, dtype=np.float64))
+
+
+@memoize(max_items=64)
+def partition(model: nn.Module, box: tuple):
+    return jobs.run(regions.partition_2d, model, box=box)
+
+
+@memoize(max_items=32)
+def robustness(model: nn.Module, data: datasets.Dataset, clip, progress=None) -> attacks.RobustnessResult:
+    return jobs.run(attacks.robustness, model, data.X_test, data.y_test, clip=clip, progress=progress)
+
+
+@dataclass
+class Neighbourhood:
+    """What the 2-D view draws around a sample: the square ``box`` (x0, x1, y0, y1), the decision
+    map and the exact linear regions in it, and the three radii about the sample."""
+
+    box: tuple
+    decision: evaluation.DecisionMap
+    partition: object
+    sandwich: certified.Sandwich
+
+
+class AdversarialAnalysis(param.Parameterized):
+    """DeepFool on a test sample, method comparison, robustness and the sample's neighbourhood.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The classifier attacked (a zoo model, an upload, any module; the radii need a
+        piecewise-linear one).
+    dataset : explorer.datasets.Dataset
+        The data: the sample is its test split's ``sample``-th; its domain clips images.
+    sample, norm, overshoot, max_iter, clip, refine
+        The tab's settings (see each parameter's doc).
+    resolve : callable, optional
+        ``name -> nn.Module`` for the zoo models compared on the test split (default: the zoo).
+    """
+
+    URL_SETTINGS = ("sample", "norm", "overshoot", "max_iter", "clip", "refine")
+
+    model = param.ClassSelector(class_=nn.Module, doc="The classifier attacked")
+    dataset = param.ClassSelector(class_=datasets.Dataset, doc="The data whose test samples are attacked")
+    sample = param.Integer(default=0, bounds=SAMPLE_INDEX, doc="Test sample to attack")
+    norm = param.Selector(default="l2", objects=["l2", "linf"], doc="Norm DeepFool minimises")
+    overshoot = param.Number(default=0.02, bounds=(0.0, 0.5), step=0.01, doc="DeepFool's eta")
+    max_iter = param.Integer(default=50, bounds=(1, 200), doc="Iterations at most")
+    clip = param.Boolean(default=True, doc="Keep the adversarial input in the data's valid range")
+    refine = param.Boolean(default=False, doc="SuperDeepFool refinement (L2 only)")
+    resolve = param.Callable(default=services.zoo_model, doc="Model name -> nn.Module, for the zoo comparison")
+
+    # -- what the data is ------------------------------------------------------------------------
+    @property
+    def is_2d(self) -> bool:
+        return self.dataset.num_features == 2
+
+    @property
+    def is_reconstruction(self) -> bool:
+        """The model reconstructs a signal: it has no classes to flip."""
+        return self.dataset.is_reconstruction
+
+    def clip_box(self) -> tuple | None:
+        """The data's valid range when clipping applies (images), else None."""
+        return self.dataset.domain if self.clip and self.dataset.image_shape else None
+
+    def x(self) -> np.ndarray:
+        """The chosen test sample (the last one when ``sample`` is past the end)."""
+        X = self.dataset.X_test
+        return X[min(self.sample, len(X) - 1)]
+
+    # -- the numbers ------------------------------------------------------------------------------
+    def attack(self) -> attacks.DeepFoolResult:
+        """DeepFool on the chosen sample with the chosen settings."""
+        refine = self.refine and self.norm == "l2"
+        return deepfool(self.model, self.x(), self.norm, float(self.overshoot), int(self.max_iter), self.clip_box(),
+                        refine)
+
+    def probabilities(self, res: attacks.DeepFoolResult) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities at x and at x_adv."""
+        p = evaluation.predict_proba(self.model, np.concatenate([res.x, res.x_adv]))
+        return p[0], p[1]
+
+    def sandwich(self) -> certified.Sandwich:
+        """The three radii around a 2-D sample."""
+        return sandwich(self.model, self.x())
+
+    @staticmethod
+    def radii_table(s: certified.Sandwich) -> pd.DataFrame:
+        """The sandwich's radii (certified <= exact <= DeepFool) and the colour of each one's circle."""
+        return pd.DataFrame({
+            "radius": ["certified (margin/(√2 L))", "certified (pairwise)", "exact distance", "DeepFool ||r||₂"],
+            "circle": ["", "green", "black", "red"],
+            "value": [s.certified, s.certified_pairwise, s.exact, s.deepfool]})
+
+    @staticmethod
+    def window(res: attacks.DeepFoolResult) -> tuple:
+        """The square around the point that holds the iterates and the DeepFool circle, with a margin."""
+        x = res.x[0]
+        reach = max(float(np.abs(res.path[0] - x).max()), float(res.l2[0]), 1e-3)
+        h = 1.4 * reach
+        return (float(x[0] - h), float(x[0] + h), float(x[1] - h), float(x[1] + h))
+
+    def neighbourhood(self, res: attacks.DeepFoolResult) -> Neighbourhood:
+        """A 2-D sample's surroundings: decision map, exact regions and radii in :meth:`window`."""
+        s = self.sandwich()  # first: a model that is not piecewise linear is refused here
+        box = self.window(res)
+        return Neighbourhood(box, services.decision_map(self.model, box, NEIGHBOURHOOD_RESOLUTION),
+                             partition(self.model, box), s)
+
+    def compare_methods(self) -> pd.DataFrame:
+        """DeepFool (L2, Linf) against FGSM and PGD with the smallest flipping epsilon (bisection)."""
+        model, x, clip = self.model, self.x()[None], self.clip_box()
+        rows = []
+        for norm in ("l2", "linf"):
+            df = attacks.deepfool(model, x, norm=norm, clip=clip)
+            rows.append(("DeepFool", norm, df.success[0], df.l2[0], df.linf[0]))
+        for method in ("fgsm", "pgd"):
+            for norm in ("l2", "linf"):
+                kw = dict(steps=20) if method == "pgd" else {}
+                me = attacks.minimal_epsilon(model, x, method=method, norm=norm, clip=clip, tol=1e-4, **kw)
+                r = me.r.reshape(-1)
+                rows.append((method.upper(), norm, me.success[0], np.linalg.norm(r), np.abs(r).max()))
+        return pd.DataFrame(rows, columns=["method", "norm", "flips", "||r||_2", "||r||_inf"])
+
+    def _split_clip(self) -> tuple | None:
+        return self.dataset.domain if self.dataset.image_shape else None
+
+    def measure(self, progress=None) -> attacks.RobustnessResult:
+        """DeepFool over the whole test split (once per model, dataset and clip setting)."""
+        result = robustness(self.model, self.dataset, self._split_clip(), progress=progress)
+        if progress:
+            progress(1, 1)  # a result computed before reports that it is done too
+        return result
+
+    def zoo_table(self, progress=None) -> pd.DataFrame:
+        """Robustness of every zoo classifier trained on the current dataset, one row each."""
+        names = [n for n in zoo_classifiers() if zoo.card(n)["dataset"] == self.dataset.name]
+        rows = []
+        for i, name in enumerate(names):
+            rob = robustness(self.resolve(name), self.dataset, self._split_clip())
+            rows.append((name, rob.accuracy, rob.success_rate, rob.median_l2, rob.rho_adv))
+            if progress:
+                progress(i + 1, len(names))
+        return pd.DataFrame(rows, columns=["model", "accuracy", "success", "median ||r||_2", "rho_adv"])
+
+    def plane(self):
+        """Exact regions on the plane through x spanned by DeepFool's r and a random direction."""
+        res = self.attack()
+        if not res.success[0]:
+            raise ValueError("DeepFool did not flip this sample, so there is no direction to show.")
+        return adversarial_plane(self.model, res.x[0], res.r[0]), res

@@ -1,0 +1,21 @@
+"""Bounds of the settings a link or a client may send, for the tabs' analyses (no UI library here).
+
+A value outside them is refused by the setting's parameter (and a widget showing it is set back),
+never used. :mod:`dashboard.state` holds the same bounds for the views; it imports Panel (link
+parsing), so an analysis takes them from here.
+"""
+
+from __future__ import annotations
+
+from explorer import datasets, zoo
+
+SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample
+SEED = (0, 2**31 - 1)
+LAYER_INDEX = 1023  # the largest layer or module index a setting may name
+UNIT_INDEX = 2**20  # the largest unit or channel index
+TYPED_LIST = r"^[\w ,;.-]{0,80}$"  # a list typed by hand (numbers, words, separators): no markup, bounded
+
+
+def zoo_classifiers() -> list[str]:
+    """The zoo's classifiers (as :func:`dashboard.state.classifier_names`)."""
+    return [name for name in zoo.names() if zoo.ENTRIES[name].task == "classifier"]
