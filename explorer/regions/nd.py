@@ -198,7 +198,7 @@ def partition_nd(model, domain=None, max_regions: int = 100_000,
     return partition_slice(graph, np.zeros(d), np.eye(d), domain, max_regions, progress)
 
 
-def partition_slice(model, origin, directions, domain=None, max_regions: int = 100_000,
+def partition_slice(model, origin, directions=None, domain=None, max_regions: int = 100_000,
                     progress: Callable[[int, int], None] | None = None) -> PartitionND:
     """Exact partition of the slice ``x = origin + directions.T @ u`` (``u`` in ``domain``).
 
