@@ -12,7 +12,9 @@ the linear regions of ReLU neural networks*, and of relucent, Cooper et al.). Pe
 2. finds a point strictly inside by shooting the ray from the facet point along the normal to
    the cell's far side (half-way), re-centred on the mean of the vertices when close to a facet;
 3. finds the cell's facets, vertices and rays with one convex hull of its polar (:mod:`.polytopes`),
-   with no linear programme; the point inside each facet that is not on the domain's boundary
+   with no linear programme; a point inside each facet not on the domain's boundary (a positive
+   combination of its vertices and rays; the facet's Chebyshev centre, one LP, when that point
+   lies within ``FACET_CLEARANCE`` of another facet, as on slivers whose vertices are 1e6 away)
    seeds the next search step.
 
 Each wave of the search is vectorised (patterns, inequalities, ray shots); only the hull is
@@ -22,6 +24,7 @@ per region. The regions come in breadth-first order from the start, which is det
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linprog
 
 from .cells import cell_rows
 from .polytopes import polar
@@ -30,6 +33,7 @@ from .sides import _one_sided
 
 SHOT_TOL = 1e-9  # a ray shot shorter than this times the scale enters no full-dimensional region
 CENTRE_RATIO = 1e-3  # re-centre when the nearest facet is this much closer than the farthest
+FACET_CLEARANCE = 1e-9  # a facet point this close (relative) to another facet is re-centred by an LP
 
 
 class Region:
@@ -142,5 +146,17 @@ def _describe(A, b, unit, c, scale):
     reg.neighbour_key = None
     reg.vertices, reg.rays, reg.incidence = pol.vertices, pol.rays, pol.incidence
     reg.bounded, reg.open_cone = pol.bounded, pol.open_cone
-    reg.point_on_facets = pol.facet_points(0.5 * scale)
+    reg.point_on_facets = pts = pol.facet_points(c, 0.5 * scale)
+    # a facet point next to another facet (a sliver far out, vertices 1e6 away) is replaced by the
+    # facet's Chebyshev centre (one LP), so the step across it does not graze a lower face
+    slack = reg.b[None, :] - pts @ reg.A.T
+    np.fill_diagonal(slack, np.inf)
+    tight = np.nonzero(slack.min(1, initial=np.inf) < FACET_CLEARANCE * (scale + np.abs(pts).max(1)))[0]
+    for f in tight:
+        others = np.arange(len(reg.b)) != f
+        res = linprog(np.r_[np.zeros(len(c)), -1.0], A_ub=np.hstack([reg.A[others], np.ones((others.sum(), 1))]),
+                      b_ub=reg.b[others], A_eq=np.r_[reg.A[f], 0.0][None], b_eq=reg.b[f:f + 1],
+                      bounds=[(None, None)] * len(c) + [(0, scale)], method="highs")
+        if res.status == 0 and res.x[-1] > 0:
+            pts[f] = res.x[:-1]
     return reg

@@ -42,13 +42,15 @@ class Polar:
 
     __slots__ = ("facets", "vertices", "rays", "incidence", "bounded", "open_cone", "lineality")
 
-    def facet_points(self, step: float) -> np.ndarray:
-        """A point in the relative interior of each facet: the mean of its vertices plus
-        ``step`` times the sum of its extreme rays (and of the lineality directions)."""
+    def facet_points(self, centre: np.ndarray, step: float) -> np.ndarray:
+        """A point in the relative interior of each facet: a strictly positive combination of
+        its vertices (weights ``1 / (step + |v - centre|)``, so far vertices pull little) plus
+        ``step`` times its extreme rays and the lineality directions."""
         nv = len(self.vertices)
-        inc_v, inc_r = self.incidence[:nv].astype(np.float64), self.incidence[nv:].astype(np.float64)
-        cnt = np.maximum(inc_v.sum(0), 1.0)
-        pts = (inc_v.T @ self.vertices) / cnt[:, None]
+        w = 1.0 / (step + np.linalg.norm(self.vertices - centre, axis=1))
+        inc_v = self.incidence[:nv].astype(np.float64) * w[:, None]
+        inc_r = self.incidence[nv:].astype(np.float64)
+        pts = (inc_v.T @ self.vertices) / np.maximum(inc_v.sum(0), 1e-300)[:, None]
         if len(self.rays):
             pts += step * (inc_r.T @ self.rays)
         if len(self.lineality):
