@@ -58,10 +58,21 @@ class Polar:
         return pts
 
 
+def _round_groups(P: np.ndarray, tol: float) -> np.ndarray:
+    """Label of every row (0, 1, ... in order of first appearance), rows equal after rounding to
+    ``tol`` sharing one (a hash of the rounded rows; two equal rows that round apart stay two,
+    which only repeats a vertex or a facet of the same hyperplane)."""
+    if len(P) < 2:
+        return np.zeros(len(P), dtype=np.int64)
+    q = np.round(P / tol).astype(np.int64).view(np.uint64)
+    keys = np.arange(1, 2 * P.shape[1], 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    _, first, inverse = np.unique((q * keys).sum(1, dtype=np.uint64), return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.ravel()]
+
+
 def _group_rows(A: np.ndarray, b: np.ndarray):
-    """Indices of the distinct rows of (A, b) (rows unit length) and, per distinct row, its equals."""
-    key = np.concatenate([A, b[:, None]], axis=1)
-    rep = _merge_points(key, DUP_TOL * (1.0 + np.abs(b).max()))
+    """Indices of the distinct rows of (A, b) (rows unit length) and the group of every row."""
+    rep = _round_groups(np.concatenate([A, b[:, None]], axis=1), DUP_TOL * (1.0 + np.abs(b).max()))
     first = np.zeros(rep.max() + 1, dtype=np.int64)
     first[rep[::-1]] = np.arange(len(rep))[::-1]
     return first, rep
@@ -103,11 +114,9 @@ def polar(A: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> Polar | 
     out = Polar()
     keep = _group_rows(A, b)[0] if len(A) else np.zeros(0, np.int64)
     Q = A[keep] / s[keep, None]
-    if len(Q):
-        _, S, Vt = np.linalg.svd(Q, full_matrices=True)
-        k = int((S > RANK_TOL * S[0]).sum())
-    else:
-        Vt, k = np.eye(d), 0
+    S = np.linalg.svd(Q, compute_uv=False) if len(Q) else np.zeros(0)
+    k = int((S > RANK_TOL * S[0]).sum()) if len(S) else 0
+    Vt = np.eye(d) if k == d else np.linalg.svd(Q, full_matrices=True)[2] if len(Q) else np.eye(d)
     basis, out.lineality = Vt[:k], Vt[k:] * scale
     Y = Q @ basis.T
     verts, rays, inc = [], [], []
@@ -142,7 +151,7 @@ def polar(A: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> Polar | 
             if not rows.any():
                 continue
             G = eq[rows, :-1] if is_ray else eq[rows, :-1] / -eq[rows, -1:]
-            labels = _merge_points(G, VERTEX_TOL * (1.0 + np.abs(G).max()))
+            labels = _round_groups(G, VERTEX_TOL * (1.0 + np.abs(G).max()))
             G, member = _grouped(labels, G, mem[rows][:, 1:].astype(np.float64))
             (rays if is_ray else verts).extend(G @ basis)
             inc.extend(member)

@@ -166,7 +166,24 @@ def test_progress_max_regions_and_bad_domains():
 
 
 def test_results_are_deterministic():
-    net = mlp([4, 6, 6], seed=3)
-    a, b = regions.partition_nd(net), regions.partition_nd(net)
+    net = mlp([4, 5, 5], seed=3)
+    a, b = regions.partition_nd(net, [[-1, 1]] * 4), regions.partition_nd(net, [[-1, 1]] * 4)
     np.testing.assert_array_equal(a.patterns, b.patterns)
     np.testing.assert_array_equal(a.facet_neighbour, b.facet_neighbour)
+
+
+def _issue_net(d):
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(d, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1))
+
+
+def test_the_issues_3d_net_has_relucents_count_in_the_cube():
+    """relucent 1.0.0 found 107 cells of this net in [-1, 1]^3 (research note peers_measured.md)."""
+    assert regions.partition_nd(_issue_net(3).double(), [[-1, 1]] * 3).num_regions == 107
+
+
+@pytest.mark.slow
+def test_the_issues_3d_net_has_relucents_count_in_the_whole_space():
+    """772 in R^3 (relucent); two of them are slivers whose vertices lie 6e6 away."""
+    part = regions.partition_nd(_issue_net(3).double())
+    assert part.num_regions == 772 and part.unmatched_facets == 0
