@@ -11,6 +11,9 @@ imports, it runs on the cube cases (its whole-space runs take minutes each here;
 ``BENCH_RELUCENT_ALL=1`` to run them too) and its counts must equal ours. When it is missing
 the bench says so and prints our times only.
 
+Timed: the partition (patterns, irredundant inequalities, vertices, rays, Chebyshev balls,
+output maps); volumes are computed on first use and not timed (relucent's search computes none).
+
 Run: ``python -m bench regions_nd``. The last line is the figure.
 """
 

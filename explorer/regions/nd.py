@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -90,8 +91,8 @@ class PartitionND:
     side of the domain; ``facet_neighbour[s]`` the region beyond it (-1: the domain's boundary);
     ``vertices``/``rays`` (CSR by ``vertex_offsets``/``ray_offsets``); on r the output is
     ``output_A[r] @ u + output_c[r]``; ``centres[r]``/``inradius[r]`` its Chebyshev ball (inradius
-    inf when balls of any size fit); ``volumes[r]`` (inf when unbounded); ``predicted[r]`` the class
-    at the centre (argmax, ties to the lowest index; one output: class 1 iff positive).
+    inf when balls of any size fit); ``volumes[r]`` (inf when unbounded; computed on first use);
+    ``predicted[r]`` the class at the centre (argmax, ties to the lowest index; one output: class 1 iff positive).
     Slice coordinates are input coordinates for :func:`partition_nd`. ``unmatched_facets`` counts
     facets whose region beyond did not list them back across the same plane (rounding at
     near-degenerate faces; their neighbour is -2): 0 on every net tested.
@@ -115,7 +116,6 @@ class PartitionND:
     output_c: np.ndarray
     centres: np.ndarray
     inradius: np.ndarray
-    volumes: np.ndarray
     bounded: np.ndarray
     predicted: np.ndarray
     unmatched_facets: int = 0
@@ -125,6 +125,13 @@ class PartitionND:
     def num_regions(self) -> int:
         """Number of activation regions (distinct patterns of full-dimensional cells)."""
         return len(self.patterns)
+
+    @cached_property
+    def volumes(self) -> np.ndarray:
+        """Volume of every region (inf where unbounded): the convex hull of its vertices (qhull),
+        computed on first use (in 5-D it costs about as much as the search)."""
+        return np.array([volume(self.region_vertices(r)) if self.bounded[r] else np.inf
+                         for r in range(self.num_regions)])
 
     @property
     def dim(self) -> int:
@@ -192,6 +199,18 @@ def partition_nd(model, domain=None, max_regions: int = 100_000,
     Returns
     -------
     PartitionND (see its docstring). Exact up to the tolerances of :mod:`explorer.regions.nd`.
+
+    Raises
+    ------
+    ValueError for a malformed domain or one with no interior; TooManyRegionsError past
+    ``max_regions``.
+
+    References
+    ----------
+    M. Masden, "Algorithmic determination of the combinatorial structure of the linear regions
+    of ReLU neural networks", arXiv 2207.07696 (search across facets); relucent (B. Cooper et
+    al., ICLR 2026) for the same search with Gurobi; T. Zaslavsky, "Facing up to arrangements",
+    Mem. AMS 154 (1975), for the counts the tests check.
     """
     graph = _graph(model)
     d = graph.input_size
@@ -288,9 +307,8 @@ def _assemble(graph, origin, D, domain, regions, scale) -> PartitionND:
         centres[redo], radii[redo] = c2, r2
     radii[open_cone] = np.inf
     bounded = np.array([reg.bounded for reg in regions], dtype=bool)
-    vols = np.array([volume(V[v_off[r]: v_off[r + 1]]) if bounded[r] else np.inf for r in range(R)])
     logits = np.einsum("rok,rk->ro", out_A, centres) + out_c
     predicted = (logits[:, 0] > 0).astype(np.int64) if n_out == 1 else logits.argmax(1)
     return PartitionND(origin, D, domain, patterns, [layer.units for layer in graph.layers], f_off, fA, fb,
-                       funit, nb, v_off, V, r_off, Rays, out_A, out_c, centres, radii, vols, bounded,
+                       funit, nb, v_off, V, r_off, Rays, out_A, out_c, centres, radii, bounded,
                        predicted, int((nb == -2).sum()), graph)
