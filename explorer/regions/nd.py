@@ -208,8 +208,8 @@ def partition_nd(model, domain=None, max_regions: int = 100_000,
     References
     ----------
     M. Masden, "Algorithmic determination of the combinatorial structure of the linear regions
-    of ReLU neural networks", arXiv 2207.07696 (search across facets); relucent (B. Cooper et
-    al., ICLR 2026) for the same search with Gurobi; T. Zaslavsky, "Facing up to arrangements",
+    of ReLU neural networks" (2022; search across facets); relucent (github.com/bl-ake/relucent,
+    ICLR 2026) for the same search with Gurobi; T. Zaslavsky, "Facing up to arrangements",
     Mem. AMS 154 (1975), for the counts the tests check.
     """
     graph = _graph(model)

@@ -1,9 +1,8 @@
 """Every activation region of a d-dimensional domain, found by a search across facets.
 
-The regions of a piecewise-linear network form a polyhedral complex whose dual graph is
-connected, so a breadth-first search from one region across each facet finds them all
-(the local search of Masden, *Algorithmic determination of the combinatorial structure of
-the linear regions of ReLU neural networks*, and of relucent, Cooper et al.). Per region
+The regions of a piecewise-linear network subdivide the (convex) domain into convex cells, whose
+dual graph is connected, so a breadth-first search from one region across each facet finds them
+all (the local search relucent does, github.com/bl-ake/relucent, there with Gurobi LPs). Per region
 (:func:`.cells.cell_rows`) it
 
 1. takes the pattern just beyond the facet point it was entered from, along the facet's normal

@@ -3,7 +3,7 @@ Chebyshev centres and volumes (float64, scipy's qhull and HiGHS).
 
 A polyhedron ``P = {x : A x <= b}`` (rows of A unit length) with a point c strictly inside is,
 after the shift ``y = x - c``, ``{y : q_j . y <= 1}`` with ``q_j = a_j / (b_j - a_j . c)``.
-Its polar is ``conv({0} U {q_j})`` (Ziegler, *Lectures on Polytopes*, 2.11; the same duality
+Its polar is ``conv({0} U {q_j})`` (polarity, Ziegler, *Lectures on Polytopes*, ch. 2; the same duality
 qhull's halfspace intersection uses), so one convex hull of ``m + 1`` points gives
 
 - the *facets*: row j defines a facet iff ``q_j`` is a vertex of the polar other than 0;

@@ -9,7 +9,7 @@ they form a polyhedral complex, and C is a subcomplex. Then, with no grid:
 - ``b0`` = the components of C: cells joined when they share a vertex (closed cells that touch
   at a point are connected);
 - ``b_{d-1}`` = the bounded components of ``R^d \\ C`` (Alexander duality, e.g. Hatcher,
-  *Algebraic Topology*, Cor. 3.45): the cells outside C joined across every shared face (vertex,
+  *Algebraic Topology*, section 3.3): the cells outside C joined across every shared face (vertex,
   edge, facet) that is not in C, minus those reaching the domain's boundary through a face not in C;
 - the Euler characteristic ``chi(C) = #vertices - #edges + #2-faces (- #3-cells)`` over the
   distinct faces of C's cells (faces are keyed by their vertex sets after vertices closer than
