@@ -165,7 +165,7 @@ def polar(A: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> Polar | 
     out.rays = np.array(rays).reshape(-1, d)
     out.incidence = inc[:, is_facet]
     out.bounded = bool(bounded) and k == d
-    out.open_cone = bool(open_cone) or k < d
+    out.open_cone = bool(open_cone)  # with lineality: open iff open across it
     return out
 
 

@@ -187,3 +187,24 @@ def test_the_issues_3d_net_has_relucents_count_in_the_whole_space():
     """772 in R^3 (relucent); two of them are slivers whose vertices lie 6e6 away."""
     part = regions.partition_nd(_issue_net(3).double())
     assert part.num_regions == 772 and part.unmatched_facets == 0
+
+
+def test_regions_containing_lines_parallel_and_repeated_planes():
+    """A net that ignores x3 has the regions of its 2-D arrangement, each times a line (same
+    inradius, none bounded); 3 parallel planes give 4 slabs; relu(x1) and relu(-x1) share one
+    plane: 2 regions, 1 shared facet."""
+    from tests.unit.nd_builders import lines
+
+    net = one_layer(3, 5, 1)
+    with torch.no_grad():
+        net[0].weight[:, 2] = 0
+    flat = lines(net[0].weight[:, :2].detach().numpy(), net[0].bias.detach().numpy())
+    p3, p2 = regions.partition_nd(net), regions.partition_nd(flat)
+    assert p3.num_regions == p2.num_regions == 16 and not p3.bounded.any()
+    row = {r.tobytes(): i for i, r in enumerate(p2.patterns)}
+    np.testing.assert_allclose(p3.inradius, p2.inradius[[row[r.tobytes()] for r in p3.patterns]], rtol=1e-7)
+    slabs = regions.partition_nd(lines([[1, 0, 0]] * 3, [0.0, -0.5, -1.0]))
+    assert slabs.num_regions == 4 and len(regions.dual_graph(slabs).edges) == 3
+    twin = regions.partition_nd(lines([[1, 0, 0], [-1, 0, 0]], [0.0, 0.0]), [[-1, 1]] * 3)
+    assert twin.num_regions == 2 and len(regions.dual_graph(twin).edges) == 1
+    np.testing.assert_allclose(twin.volumes, [4.0, 4.0])
