@@ -42,12 +42,13 @@ class Region:
                  "bounded", "open_cone", "out_A", "out_c", "point_on_facets")
 
 
-def _shoot(A, b, keep, p, n):
-    """Largest t with p + t n inside ``A u <= b`` (rows in ``keep``); inf when nothing stops it."""
-    s = np.maximum(b - np.einsum("mk,k->m", A, p), 0.0)
-    an = A @ n
+def _shoot(A, b, keep, P, N):
+    """For each point p = P[i] and direction n = N[i]: the largest t with p + t n inside
+    ``A u <= b`` (rows in ``keep``); inf when nothing stops the ray."""
+    s = np.maximum(b - P @ A.T, 0.0)
+    an = N @ A.T
     hit = keep & (an > 1e-12)
-    return float(np.min(s[hit] / an[hit])) if hit.any() else np.inf
+    return np.where(hit, s / np.where(hit, an, 1.0), np.inf).min(1, initial=np.inf)
 
 
 def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, progress):
@@ -62,7 +63,7 @@ def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, p
     box = np.vstack([np.zeros(d), np.full(d, 2 * scale / np.sqrt(d))])  # only its diameter is read
     P, N = start[None], (n0 / np.linalg.norm(n0))[None]
     refs = [(-1, -1)]
-    seen, regions, misses = {}, [], 0
+    seen, regions, misses, done = {}, [], 0, 0
     n_dom = len(dom_b)
     dom_unit = np.stack([np.zeros(n_dom, np.int64), np.arange(n_dom)], axis=1)
     while len(P):
@@ -88,12 +89,10 @@ def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, p
                 if not feasible[q]:
                     misses += 1
                     continue
-                best, shot = None, 0.0
-                for i in fresh[key]:
-                    t = _shoot(A[q], b[q], keep[q], P[i], N[i])
-                    if t > shot:
-                        best, shot = i, t
-                if best is None or shot <= SHOT_TOL * scale:
+                idx = np.array(fresh[key])
+                t = _shoot(A[q], b[q], keep[q], P[idx], N[idx])
+                best, shot = idx[np.argmax(t)], float(t.max())
+                if shot <= SHOT_TOL * scale:
                     misses += 1
                     continue
                 c = P[best] + min(shot / 2, scale) * N[best]
@@ -109,10 +108,8 @@ def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, p
                         f"The domain has more than {max_regions:,} regions; shrink it, use a slice, "
                         "or raise max_regions.")
         todo_P, todo_N, refs = [], [], []
-        for r in range(len(regions)):
+        for r in range(done, len(regions)):
             reg = regions[r]
-            if reg.neighbour_key is not None:
-                continue
             reg.neighbour_key = [None] * len(reg.b)
             inner = np.nonzero(reg.unit[:, 0] > 0)[0]
             if len(inner):
@@ -121,6 +118,7 @@ def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, p
                 refs += [(r, f) for f in inner]
         if progress is not None:
             progress(len(regions), len(regions) + len(refs))
+        done = len(regions)
         P = np.concatenate(todo_P) if todo_P else np.zeros((0, d))
         N = np.concatenate(todo_N) if todo_N else np.zeros((0, d))
     return regions, misses

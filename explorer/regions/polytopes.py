@@ -116,19 +116,19 @@ def polar(A: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> Polar | 
     Q = A[keep] / s[keep, None]
     S = np.linalg.svd(Q, compute_uv=False) if len(Q) else np.zeros(0)
     k = int((S > RANK_TOL * S[0]).sum()) if len(S) else 0
-    Vt = np.eye(d) if k == d else np.linalg.svd(Q, full_matrices=True)[2] if len(Q) else np.eye(d)
+    Vt = np.linalg.svd(Q, full_matrices=True)[2] if 0 < k < d else np.eye(d)  # rows span k dims
     basis, out.lineality = Vt[:k], Vt[k:] * scale
     Y = Q @ basis.T
     verts, rays, inc = [], [], []
     if k == 1:  # the polar is the segment [min(0, y), max(0, y)]
         y = Y[:, 0]
         is_facet = np.zeros(len(y), bool)
-        for top in dict.fromkeys((y.max(), y.min())):
-            if (top > 0 and top == y.max()) or (top < 0 and top == y.min()):
-                on = np.abs(y - top) <= DUP_TOL * abs(top)
-                is_facet |= on
-                verts.append(basis[0] / top)
-                inc.append(on)
+        ends = ([y.max()] if y.max() > 0 else []) + ([y.min()] if y.min() < 0 else [])
+        for top in ends:  # each end of the segment away from 0 is a facet, at u = basis / top
+            on = np.abs(y - top) <= DUP_TOL * abs(top)
+            is_facet |= on
+            verts.append(basis[0] / top)
+            inc.append(on)
         bounded = y.max() > 0 > y.min()
         if not bounded:
             rays.append(basis[0] * (-1.0 if y.max() > 0 else 1.0))
