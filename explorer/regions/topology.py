@@ -205,8 +205,9 @@ class _Complex:
         cells_in = np.nonzero(mask)[0]
         b0 = _components(cells_in, lambda i: [k for k in self.faces[i] if len(k) == 1])[0]
         outside = np.nonzero(~mask)[0]
-        ncomp, comp = _components(outside, lambda i: [k for k in self.faces[i] if k[0] != "cell" and k not in inC])
-        reach = {comp[i] for i in outside for k in self.faces[i] if k[0] != "cell" and k not in inC and self.boundary(k)}
+        free = {i: [k for k in self.faces[i] if k[0] != "cell" and k not in inC] for i in outside}  # faces not in C
+        ncomp, comp = _components(outside, free.__getitem__)
+        reach = {comp[i] for i in outside if any(self.boundary(k) for k in free[i])}
         holes = ncomp - len(reach)
         b = np.zeros(self.d, dtype=np.int64)
         b[0] = b0
