@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .linear_regions import _hash, _pattern_words
-from .sides import _edges, _inside_slice, _one_sided
+from .linear_regions import hash_words, pattern_words
+from .sides import edges_of, inside_slice, one_sided
 
 __all__ = ["DualGraph", "dual_graph"]
 
@@ -110,12 +110,12 @@ def dual_graph(partition) -> DualGraph:
         raise ValueError("dual_graph needs a partition by all layers (upto_layer=None).")
     V, n = last.vertices, last.counts
     R = len(n)
-    rr, kk, _, _, mid, normal = _edges(V, n)
-    inner = _inside_slice(mid, partition.domain)
-    bits = _one_sided(partition.graph, partition.origin, partition.directions, partition.domain,
+    rr, kk, _, _, mid, normal = edges_of(V, n)
+    inner = inside_slice(mid, partition.domain)
+    bits = one_sided(partition.graph, partition.origin, partition.directions, partition.domain,
                       mid[inner], normal[inner])[0].astype(partition.patterns.dtype)
-    words, nwords = _pattern_words(partition.patterns), _pattern_words(bits)
-    hp, hn = _hash(words), _hash(nwords)
+    words, nwords = pattern_words(partition.patterns), pattern_words(bits)
+    hp, hn = hash_words(words), hash_words(nwords)
     order = np.argsort(hp)
     pos = np.clip(np.searchsorted(hp[order], hn), 0, R - 1)
     other = order[pos]

@@ -6,7 +6,7 @@ all (the local search relucent does, github.com/bl-ake/relucent, there with Guro
 (:func:`.cells.cell_rows`) it
 
 1. takes the pattern just beyond the facet point it was entered from, along the facet's normal
-   (forward mode, :func:`.sides._one_sided`: a unit at a breakpoint takes the side its derivative
+   (forward mode, :func:`.sides.one_sided`: a unit at a breakpoint takes the side its derivative
    points to), so a hyperplane shared by several units is crossed once and a pattern is exact;
 2. finds a point strictly inside by shooting the ray from the facet point along the normal to
    the cell's far side (half-way), re-centred on the mean of the vertices when close to a facet;
@@ -28,7 +28,7 @@ from scipy.optimize import linprog
 from .cells import cell_rows
 from .polytopes import polar
 from .refine import TooManyRegionsError
-from .sides import _one_sided
+from .sides import one_sided
 
 SHOT_TOL = 1e-9  # a ray shot shorter than this times the scale enters no full-dimensional region
 CENTRE_RATIO = 1e-3  # re-centre when the nearest facet is this much closer than the farthest
@@ -67,7 +67,7 @@ def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, p
     n_dom = len(dom_b)
     dom_unit = np.stack([np.zeros(n_dom, np.int64), np.arange(n_dom)], axis=1)
     while len(P):
-        pats = _one_sided(graph, origin, directions, box, P, N)[0]
+        pats = one_sided(graph, origin, directions, box, P, N)[0]
         keys = [row.tobytes() for row in pats]
         for (r, f), key in zip(refs, keys):
             if r >= 0:

@@ -78,7 +78,7 @@ def _group_rows(A: np.ndarray, b: np.ndarray):
     return first, rep
 
 
-def _merge_points(P: np.ndarray, tol: float) -> np.ndarray:
+def merge_points(P: np.ndarray, tol: float) -> np.ndarray:
     """Label of every point (0, 1, ... in order of first appearance), points closer than ``tol``
     (chained) sharing one."""
     if len(P) < 2:

@@ -38,7 +38,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .polytopes import _merge_points, chebyshev, polar
+from .polytopes import merge_points, chebyshev, polar
 
 __all__ = ["Topology", "decision_topology"]
 
@@ -175,7 +175,7 @@ class _Complex:
 
     def __init__(self, cells, dom_A, dom_b, tol):
         allV = np.concatenate([c[1] for c in cells])
-        labels = _merge_points(allV, tol)
+        labels = merge_points(allV, tol)
         self.d = allV.shape[1]
         starts = np.cumsum([0] + [len(c[1]) for c in cells])
         P = np.zeros((labels.max() + 1, self.d))
