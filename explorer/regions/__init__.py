@@ -39,9 +39,16 @@ Tolerances (stated once, used everywhere):
 ...     _ = net[0].weight.copy_(torch.tensor([[1.0, 0.0]])); _ = net[0].bias.zero_()
 >>> partition_2d(net, box=(-1, 1, -1, 1)).num_regions
 2
+
+Beyond the plane, :func:`partition_nd` (inputs of 2 to about 6 entries, in a box, a polytope
+or the whole space) and :func:`partition_slice` (a 3-D slice, e.g. :func:`space_through` four
+samples) find every region by a search across facets (:mod:`.nd`); :func:`dual_graph` gives
+which region touches which, and :func:`decision_topology` the Betti numbers of each class's
+decision region on a 2-D or 3-D slice, from the cells (no grid).
 """
 
 from .counts import GridEstimate, grid_estimate, serra_upper_bound
+from .dual_graph import DualGraph, dual_graph
 from .line import LinePartition, partition_line
 from .linear_regions import MAP_TOL
 from .partition import (
@@ -51,7 +58,13 @@ from .partition import (
     partition_2d,
     partition_plane,
 )
+from .nd import PartitionND, Space, partition_nd, partition_slice, space_through
 from .planes import Plane, box_polygon, plane_from_directions, plane_through
 from .polygons import SLIVER_TOL, ZERO_TOL
+from .topology import Topology, decision_topology
 
-__all__ = ['MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'GridEstimate', 'LayerPartition', 'LinePartition', 'Partition', 'Plane', 'TooManyRegionsError', 'box_polygon', 'grid_estimate', 'partition_2d', 'partition_line', 'partition_plane', 'plane_from_directions', 'plane_through', 'serra_upper_bound']
+__all__ = ['MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'DualGraph', 'GridEstimate', 'LayerPartition', 'LinePartition',
+           'Partition', 'PartitionND', 'Plane', 'Space', 'Topology', 'TooManyRegionsError', 'box_polygon',
+           'decision_topology', 'dual_graph', 'grid_estimate', 'partition_2d', 'partition_line', 'partition_nd',
+           'partition_plane', 'partition_slice', 'plane_from_directions', 'plane_through', 'serra_upper_bound',
+           'space_through']

@@ -10,7 +10,7 @@ from .sides import edges_of, inside_slice, one_sided
 MAP_TOL = 1e-9
 
 
-def _pattern_words(P: np.ndarray) -> np.ndarray:
+def pattern_words(P: np.ndarray) -> np.ndarray:
     """Patterns (R, T) packed into (R, words) uint64, for hashing and exact comparison:
     bool patterns 8 units a byte, int8 choices one byte each."""
     packed = np.packbits(P, axis=1) if P.dtype == bool else P.astype(np.int8).view(np.uint8)
@@ -19,7 +19,7 @@ def _pattern_words(P: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
-def _hash(words: np.ndarray) -> np.ndarray:
+def hash_words(words: np.ndarray) -> np.ndarray:
     keys = np.arange(1, 2 * words.shape[1], 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     return (words * keys).sum(1, dtype=np.uint64) if words.shape[1] else np.zeros(len(words), np.uint64)
 
@@ -51,8 +51,8 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A,
     inner = inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
     bits = one_sided(graph, origin, directions, poly, mid, normal)[0].astype(patterns.dtype)
-    words, nwords = _pattern_words(patterns), _pattern_words(bits)
-    hp, hn = _hash(words), _hash(nwords)
+    words, nwords = pattern_words(patterns), pattern_words(bits)
+    hp, hn = hash_words(words), hash_words(nwords)
     order = np.argsort(hp)
     pos = np.clip(np.searchsorted(hp[order], hn), 0, R - 1)
     other = order[pos]
