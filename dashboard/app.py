@@ -26,7 +26,7 @@ from .views.regions import RegionsView
 from .views.share import ShareBox
 from .views.symmetry import SymmetryView
 from .tabs.spectra.view import SpectraView
-from .views.training import TrainingView
+from .tabs.training.view import TrainingView
 
 TITLE = "Network Explorer"
 _process = {"gc_frozen": False}
