@@ -269,8 +269,8 @@ class TrainingView(pn.viewable.Viewer):
 
     def _make_controls(self) -> pn.Column:
         w = pn.widgets
-        self._play = w.Button(label="▶ Play", button_type="success", width=70)
-        self._pause = w.Button(label="Pause", button_type="warning", width=70, disabled=True)
+        self._play = w.Button(label="▶ Play", color="success", width=70)
+        self._pause = w.Button(label="Pause", color="warning", width=70, disabled=True)
         step = w.Button(label="Step", width=60)
         reset = w.Button(label="Reset", width=62)
         # served with --num-threads, plain callbacks run in a pool thread: the work that changes
@@ -279,10 +279,10 @@ class TrainingView(pn.viewable.Viewer):
         self._pause.on_click(self._on_pause)
         step.on_click(self.single_step)
         reset.on_click(lambda e: self.on_document(self._reset))
-        use = w.Button(label="Use this net in every tab", button_type="primary", sizing_mode="stretch_width")
+        use = w.Button(label="Use this net in every tab", color="primary", sizing_mode="stretch_width")
         use.on_click(lambda e: self.on_document(self.use_model))
         download = w.FileDownload(callback=self.checkpoint_bytes, filename="trained.pt", label="Download checkpoint",
-                                  button_type="light", sizing_mode="stretch_width")
+                                  color="light", sizing_mode="stretch_width")
         return pn.Column(
             pn.pane.Markdown("**Network** (activation: ReLU, the one the exact analyses support)"),
             *_widgets(self.analysis, RECIPE), pn.FlexBox(self._play, self._pause, step, reset), use, download,
@@ -293,7 +293,7 @@ class TrainingView(pn.viewable.Viewer):
         self._redraw()
 
     def _koopman_section(self) -> pn.Column:
-        fit = pn.widgets.Button(label="Fit the window and jump ahead", button_type="primary",
+        fit = pn.widgets.Button(label="Fit the window and jump ahead", color="primary",
                                 sizing_mode="stretch_width")
         fit.on_click(self._on_fit)
         controls = pn.Column(*_widgets(self.analysis.koopman, KOOPMAN), fit, width=CONTROLS_WIDTH)
