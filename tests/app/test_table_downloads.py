@@ -209,7 +209,7 @@ def test_symmetry_predictions_errors_confusion_and_sweep_download(state):
 # -- Training ---------------------------------------------------------------------------------------
 
 def test_training_koopman_fit_downloads(state):
-    from dashboard.tabs.training.forecast import loss_text
+    from dashboard.tabs.training.analysis_koopman import loss_text
     from dashboard.tabs.training.view import TrainingView
 
     view = TrainingView(state=state, hidden="8", loss="mse", optimiser="sgd", lr=0.2, batch_size=0,

@@ -4,7 +4,7 @@ No Panel here: a notebook or a test drives :class:`TrainingAnalysis` directly, a
 draws what it returns. Every number comes from :mod:`explorer.models.stepper` (the seeded run),
 :mod:`explorer.regions` (the exact regions of a frame's weights, 2-D data),
 :mod:`explorer.evaluation` (decision map, confusion matrix) and, through
-:class:`~dashboard.tabs.training.forecast.KoopmanAnalysis`, :mod:`explorer.koopman`.
+:class:`~dashboard.tabs.training.analysis_koopman.KoopmanAnalysis`, :mod:`explorer.koopman`.
 
 A session may train at most :data:`MAX_STEPS` steps and :data:`MAX_SECONDS` of compute. The
 recipe and the step reached are the tab's link settings (:attr:`TrainingAnalysis.URL_SETTINGS`),
@@ -38,7 +38,7 @@ from explorer import datasets, evaluation, regions, zoo
 from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from ... import services
-from .forecast import KoopmanAnalysis
+from .analysis_koopman import KoopmanAnalysis
 
 # as dashboard.state's (which imports Panel): a list typed by hand, no markup, bounded; a seed
 TYPED_LIST = r"^[\w ,;.-]{0,80}$"

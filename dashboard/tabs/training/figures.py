@@ -19,7 +19,7 @@ from ...safe_text import MAX_QUOTE, bounded
 from ...views.common import CLASS_COLORS
 from ..spectra.figures import legend_outside
 from .analysis import GALLERY, MAX_REGIONS, Frame
-from .forecast import loss_text
+from .analysis_koopman import loss_text
 
 
 NO_GRID = np.zeros((1, 1), dtype=np.uint32)  # the grid image when the exact regions are drawn

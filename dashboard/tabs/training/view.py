@@ -23,7 +23,7 @@ from ...state import AppState
 from ...views.common import csv_download, error_alert
 from . import figures
 from .analysis import BUILD, MAX_STEPS, TrainingAnalysis, dataset_names
-from .forecast import STATIONARY_NOTE
+from .analysis_koopman import STATIONARY_NOTE
 
 REPLAY_CHUNK = 200  # steps per frame while a link's run is replayed
 FRAME_MS = 100  # the player asks for a frame this often; a frame still running makes it skip one (counted)
