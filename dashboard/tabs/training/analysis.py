@@ -13,10 +13,9 @@ server process), not in :mod:`dashboard.jobs`; ``docs/architecture.md`` gives th
 
 Example
 -------
->>> from explorer import datasets
 >>> analysis = TrainingAnalysis(dataset="moons", hidden="8,8", seed=1)
 >>> frame = analysis.advance(20)
->>> analysis.step, frame.partition.num_regions == analysis.history()["regions"].iloc[-1]
+>>> analysis.step, frame.partition.num_regions == int(analysis.history()["regions"].iloc[-1])
 (20, True)
 """
 

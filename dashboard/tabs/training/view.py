@@ -58,7 +58,7 @@ class TrainingView(pn.viewable.Viewer):
         self.analysis = TrainingAnalysis(resolve=state.dataset_by_name, **settings)
         self._offer_datasets()
         self._doc = pn.state.curdoc
-        self._running, self._busy, self._callback = False, False, None
+        self._running, self._busy, self._callback, self._fitting = False, False, None, False
         self._target = None  # the step a link asks for, while the player replays to it
         self._stop_requested = True
         self._skipped, self._frames = 0, []
@@ -112,7 +112,7 @@ class TrainingView(pn.viewable.Viewer):
             if stepper is not self.analysis.stepper:
                 return  # reset while the frame ran: it belongs to the old network
             self._frames = (self._frames + [time.perf_counter() - start])[-20:]
-            self.on_document(lambda: self._draw(self.analysis.record(frame)))
+            self.on_document(lambda: self._show(frame, stepper))
             if frame.diverged:
                 self._say("The loss stopped being finite: training diverged. Lower the learning rate and reset.")
                 self.pause()
@@ -122,8 +122,12 @@ class TrainingView(pn.viewable.Viewer):
         finally:
             self._busy = False
 
+    def _show(self, frame, stepper) -> None:
+        if stepper is self.analysis.stepper:  # not reset since the frame was trained
+            self._draw(self.analysis.record(frame))
+
     def play(self, event=None) -> None:
-        if self.analysis.stepper is None or self._running:
+        if self.analysis.stepper is None or self._running or self._fitting:
             return
         self._running, self._stop_requested = True, False
         self._callback = pn.state.add_periodic_callback(self._tick, period=FRAME_MS)
@@ -142,6 +146,8 @@ class TrainingView(pn.viewable.Viewer):
         self._play.disabled, self._pause.disabled = False, True
 
     async def single_step(self, event=None) -> None:
+        if self._fitting:
+            return
         self.pause()
         self._stop_requested = False
         await self.advance(1)
@@ -182,7 +188,10 @@ class TrainingView(pn.viewable.Viewer):
 
     # -- the Koopman fit ----------------------------------------------------------------------------
     async def _on_fit(self, event=None) -> None:
-        self.pause()  # the fit reads the snapshots; training waits
+        if self._fitting:
+            return
+        self.pause()  # the fit reads the snapshots: training waits until it is done
+        self._fitting = True
         while self._busy:
             await asyncio.sleep(0.01)
         self._koopman_result.objects = [pn.indicators.LoadingSpinner(value=True, size=30)]
@@ -191,9 +200,11 @@ class TrainingView(pn.viewable.Viewer):
             result = await asyncio.to_thread(self.analysis.koopman_fit)
             self.on_document(lambda: self._draw_fit(result))
         except Exception as exc:  # shown to the user, the server keeps going
-            self._koopman_result.objects = [error_alert(exc, "The Koopman fit")]
+            alert = error_alert(exc, "The Koopman fit")
+            self.on_document(lambda: setattr(self._koopman_result, "objects", [alert]))
         finally:
             jobs.OWNER.reset(owner)
+            self._fitting = False
 
     def _draw_fit(self, result) -> None:
         k = self.analysis.koopman
