@@ -80,13 +80,12 @@ def main() -> None:
     pn.extension()
     view = TrainingView(state=AppState(), dataset="moons", hidden="16,16")
     view.replay_to(200)
-    view._stop_requested = False
 
     def frame():
-        view._draw(view.compute_frame(10))
+        view._draw(view.analysis.record(view.analysis.train(10)))
 
     frame_s = best_of(frame, 10)
-    f = view.last_frame
+    f = view.analysis.last_frame
     print(f"frame (10 steps + exact partition + redraw data) at step {f.step}: {1e3 * frame_s:.1f} ms "
           f"({f.partition.num_regions} regions; training {1e3 * f.step_seconds:.1f} ms, partition and "
           f"measures {1e3 * f.region_seconds:.1f} ms); target <= 200 ms")
