@@ -97,9 +97,9 @@ def eigenvalue_data(table: pd.DataFrame) -> tuple[dict, dict]:
 def curve_figures(src: dict, is_2d: bool) -> list:
     """The live curves: the losses (log scale; legend beside the plot), the test accuracy and, for
     2-D data, the number of activation regions."""
-    bare = dict(height=190, width=330, tools="save", toolbar_location="right", x_axis_label="step")
+    bare = dict(height=190, width=360, tools="save", toolbar_location="right", x_axis_label="step")
     loss = figure(title="Loss", y_axis_type="log", **{**bare, "width": 420})
-    loss.line("step", "loss", source=src["loss"], color="#bbbbbb", legend_label="minibatch")
+    loss.line("step", "loss", source=src["loss"], color="#999999", legend_label="minibatch")
     loss.line("step", "train_loss", source=src["eval"], color="#1f77b4", legend_label="train")
     loss.line("step", "test_loss", source=src["eval"], color="#d62728", legend_label="test")
     legend_outside(loss, "right")
@@ -127,8 +127,9 @@ def region_figure(src: dict, box: tuple, class_names: list[str]):
     fig.multi_line("xs", "ys", source=src["boundary"], line_color="black", line_width=2,
                    legend_label="decision boundary")
     fig.scatter("x", "y", source=src["points"], color="color", size=4, line_color="white")
-    for c, name in enumerate(class_names):  # the key: one square per class (no data, a legend entry only)
-        fig.scatter([], [], marker="square", size=10, color=class_color(c), legend_label=bounded(name, MAX_QUOTE))
+    for c, name in enumerate(class_names):  # the key: a square per class (one point at NaN: BokehJS keys
+        fig.scatter([np.nan], [np.nan], marker="square", size=10, color=class_color(c),  # only glyphs with data)
+                    legend_label=bounded(name, MAX_QUOTE))
     legend_outside(fig, "right")
     return fig
 

@@ -69,8 +69,8 @@ class TrainingView(pn.viewable.Viewer):
         self._koopman_result = pn.Column(pn.pane.Markdown("Train a while, then fit a window of snapshots."),
                                          min_width=360, max_width=640, sizing_mode="stretch_width")
         self._layout = pn.Column(
-            pn.FlexBox(self._make_controls(), pn.Column(self._message, self._status, self._live, min_width=360,
-                                                        sizing_mode="stretch_width")),
+            pn.Row(self._make_controls(), pn.Column(self._message, self._status, self._live, min_width=360,
+                                                    sizing_mode="stretch_width"), sizing_mode="stretch_width"),
             self._koopman_section(), sizing_mode="stretch_width")
         self._redraw()
         self.analysis.param.watch(lambda e: self.on_document(self._redraw), list(BUILD))
