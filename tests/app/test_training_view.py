@@ -18,7 +18,7 @@ from dashboard.tabs.training.analysis import TrainingAnalysis, parse_hidden
 from dashboard.tabs.training.analysis_koopman import loss_text
 from dashboard.tabs.training.view import TrainingView
 from explorer import koopman, regions, zoo
-from explorer.models.stepper import Setup, Stepper
+from explorer.training.stepper import Setup, Stepper
 
 
 def test_tab_is_registered():
@@ -31,7 +31,7 @@ def test_the_analysis_runs_without_panel_and_its_loss_is_the_librarys():
     code = (
         "import sys\n"
         "from dashboard.tabs.training.analysis import TrainingAnalysis\n"
-        "from explorer.models.stepper import Setup, Stepper\n"
+        "from explorer.training.stepper import Setup, Stepper\n"
         "a = TrainingAnalysis(dataset='moons', hidden='8,8', seed=3)\n"
         "frame = a.advance(30)\n"
         "ref = Stepper(Setup(hidden=(8, 8), seed=3))\n"

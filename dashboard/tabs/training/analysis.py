@@ -1,9 +1,9 @@
 """The Training tab's numbers: a ReLU network built from a recipe, trained a few steps at a time.
 
 No Panel here: a notebook or a test drives :class:`TrainingAnalysis` directly, and the tab's view
-draws what it returns. Every number comes from :mod:`explorer.models.stepper` (the seeded run),
+draws what it returns. Every number comes from :mod:`explorer.training.stepper` (the seeded run),
 :mod:`explorer.regions` (the exact regions of a frame's weights, 2-D data),
-:mod:`explorer.evaluation` (decision map, confusion matrix) and, through
+:mod:`explorer.training.evaluation` (decision map, confusion matrix) and, through
 :class:`~dashboard.tabs.training.analysis_koopman.KoopmanAnalysis`, :mod:`explorer.koopman`.
 
 A session may train at most :data:`MAX_STEPS` steps and :data:`MAX_SECONDS` of compute. The
@@ -33,8 +33,9 @@ import pandas as pd
 import param
 from torch import nn
 
-from explorer import datasets, evaluation, regions, zoo
-from explorer.models.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
+from explorer import datasets, regions, zoo
+from explorer.training import evaluation
+from explorer.training.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from ... import services
 from .analysis_koopman import KoopmanAnalysis
@@ -111,7 +112,7 @@ class TrainingAnalysis(param.Parameterized):
 
     Attributes
     ----------
-    stepper : explorer.models.stepper.Stepper or None
+    stepper : explorer.training.stepper.Stepper or None
         The run (None when the recipe is refused: :attr:`problem` says why).
     koopman : KoopmanAnalysis
         The Koopman fit's settings and its last result.
@@ -142,7 +143,7 @@ class TrainingAnalysis(param.Parameterized):
 
     # -- the run ------------------------------------------------------------------------------------
     def setup(self) -> Setup:
-        """The :class:`~explorer.models.stepper.Setup` of the recipe (raises ValueError for a bad one)."""
+        """The :class:`~explorer.training.stepper.Setup` of the recipe (raises ValueError for a bad one)."""
         return Setup(dataset=self.dataset, hidden=parse_hidden(self.hidden), init_scale=self.init_scale,
                      optimiser=self.optimiser, lr=self.lr, batch_size=self.batch_size,
                      weight_decay=self.weight_decay, method=self.method, loss=self.loss, seed=self.seed,

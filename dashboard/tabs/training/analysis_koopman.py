@@ -9,7 +9,7 @@ tables and sentences say what the fit found in the settings' own terms. Every nu
 
 Example
 -------
->>> from explorer.models.stepper import Setup, Stepper
+>>> from explorer.training.stepper import Setup, Stepper
 >>> run = Stepper(Setup(hidden=(8,), loss="mse", optimiser="sgd", lr=0.2, batch_size=0, snapshot_every=5))
 >>> report = run.step(100)
 >>> analysis = KoopmanAnalysis(window=10, ahead=4)
@@ -25,7 +25,7 @@ import pandas as pd
 import param
 
 from explorer import koopman
-from explorer.models.stepper import Stepper
+from explorer.training.stepper import Stepper
 
 from ... import jobs
 

@@ -13,7 +13,8 @@ import pandas as pd
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from explorer import evaluation, regions
+from explorer import regions
+from explorer.training import evaluation
 
 from ...safe_text import MAX_QUOTE, bounded
 from ...views.common import CLASS_COLORS
