@@ -9,6 +9,9 @@
   redraw data put into the bokeh sources). Target: at most 200 ms (5 frames a second).
 - DMD: ``koopman.exact_dmd`` of 25 snapshots of 10^4 weights (+ the constant), rank <= 10.
   Target: at most 200 ms.
+- A frame's 10 steps as a :mod:`dashboard.jobs` job (worker process; the stepper shipped there
+  and back) against the same steps in this process, at steps 200 and 5,000: why the Training
+  tab steps in a thread (docs/architecture.md). Reported, no target.
 
 Run: ``python -m bench.bench_training``; the headline is the last line.
 """
@@ -25,6 +28,12 @@ from explorer.training.stepper import Setup, Stepper
 from explorer.nets.threads import single_threaded
 
 STEPS = 200
+
+
+def steps_job(stepper: Stepper, n: int) -> Stepper:
+    """A frame's steps in a worker process: the stepper comes and goes back pickled."""
+    stepper.step(n)
+    return stepper
 
 
 def bare_loop(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int) -> None:
@@ -66,18 +75,17 @@ def main() -> None:
     import panel as pn
 
     from dashboard.state import AppState
-    from dashboard.views.training import TrainingView
+    from dashboard.tabs.training.view import TrainingView
 
     pn.extension()
     view = TrainingView(state=AppState(), dataset="moons", hidden="16,16")
     view.replay_to(200)
-    view._stop_requested = False
 
     def frame():
-        view._draw(view.compute_frame(10))
+        view._draw(view.analysis.record(view.analysis.train(10)))
 
     frame_s = best_of(frame, 10)
-    f = view.last_frame
+    f = view.analysis.last_frame
     print(f"frame (10 steps + exact partition + redraw data) at step {f.step}: {1e3 * frame_s:.1f} ms "
           f"({f.partition.num_regions} regions; training {1e3 * f.step_seconds:.1f} ms, partition and "
           f"measures {1e3 * f.region_seconds:.1f} ms); target <= 200 ms")
@@ -87,8 +95,36 @@ def main() -> None:
     with single_threaded():
         dmd_s = best_of(lambda: koopman.exact_dmd(koopman.with_constant(W), max_rank=10), 5)
     print(f"exact DMD of 25 snapshots of 10^4 weights: {1e3 * dmd_s:.1f} ms (target <= 200 ms)")
+    jobs_line(data)
     print(f"training: step ratio {ratio:.2f}x a bare torch loop (<= 1.5), frame {1e3 * frame_s:.0f} ms (<= 200), "
           f"DMD {1e3 * dmd_s:.0f} ms (<= 200)")
+
+
+def jobs_line(data) -> None:
+    """10 steps in this process against 10 steps as a worker job, the stepper shipped both ways."""
+    import pickle
+
+    from dashboard import jobs
+
+    jobs.use_processes(True)
+    try:
+        jobs.warm_up()
+        empty_s = best_of(lambda: jobs.run(int), 5)
+        for at in (200, 5_000):
+            stepper = Stepper(Setup(dataset="moons", hidden=(16, 16)), data)
+            stepper.step(at)
+            here_s = best_of(lambda: stepper.step(10), 5)
+            held = [stepper]
+
+            def shipped():
+                held[0] = jobs.run(steps_job, held[0], 10)
+
+            job_s = best_of(shipped, 5)
+            print(f"10 steps at step {at:,}: {1e3 * here_s:.0f} ms in this process, {1e3 * job_s:.0f} ms as a job "
+                  f"(the stepper pickled: {len(pickle.dumps(stepper)) / 1e6:.2f} MB; an empty job "
+                  f"{1e3 * empty_s:.0f} ms)")
+    finally:
+        jobs.use_processes(False)
 
 
 if __name__ == "__main__":

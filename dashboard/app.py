@@ -26,7 +26,7 @@ from .tabs.regions.view import RegionsView
 from .views.share import ShareBox
 from .tabs.symmetry.view import SymmetryView
 from .tabs.spectra.view import SpectraView
-from .views.training import TrainingView
+from .tabs.training.view import TrainingView
 
 TITLE = "Network Explorer"
 _process = {"gc_frozen": False}

@@ -3,8 +3,8 @@
 The server's sessions share one event loop and one interpreter lock; an MILP pass
 or a robustness sweep run in a thread would hold both for seconds. :func:`run` calls
 an :mod:`explorer` function in a fresh process forked from a *forkserver* that has
-already imported ``explorer`` (a job starts in milliseconds, not the seconds of a
-torch import), waits for it without holding the lock, and returns its result.
+already imported ``explorer`` and ``torch._dynamo`` (a job starts in milliseconds, not the
+seconds of a torch import), waits for it without holding the lock, and returns its result.
 
 Two kinds of job:
 
@@ -74,7 +74,9 @@ def use_processes(on: bool = True) -> None:
 
 def _context():
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["explorer"])
+    # torch._dynamo too: torch imports it when the first optimiser is built, 4-13 s a job otherwise
+    # (measured; every job is a fresh process, e.g. the Training tab's Koopman check replays a run)
+    ctx.set_forkserver_preload(["explorer", "torch._dynamo"])
     return ctx
 
 

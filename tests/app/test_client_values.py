@@ -70,15 +70,15 @@ def test_values_past_the_widgets_are_refused_and_the_widgets_set_back(state, tit
 
 
 def test_training_refuses_a_hostile_width_and_a_huge_one(state):
-    from dashboard.views.training import TrainingView
+    from dashboard.tabs.training.view import TrainingView
 
     view = TrainingView(state=state)
     text = next(w for w in widgets_of(view) if isinstance(w, pn.widgets.TextInput) and w.name == "Hidden widths")
     for value in (HOSTILE, "1000000"):
         send(text, value)
-        assert view.hidden == "16,16" or view.stepper is None  # refused as a value, or as a network
-    assert "<img" not in view.hidden
-    assert text.value == view.hidden  # the widget shows what the view holds
+        assert view.analysis.hidden == "16,16" or view.analysis.stepper is None  # refused as a value, or as a network
+    assert "<img" not in view.analysis.hidden
+    assert text.value == view.analysis.hidden  # the widget shows what the analysis holds
 
 
 def test_a_link_refuses_what_its_settings_refuse_and_reads_negative_integers():

@@ -224,28 +224,32 @@ def test_symmetry_predictions_errors_confusion_and_sweep_download(state):
 # -- Training ---------------------------------------------------------------------------------------
 
 def test_training_koopman_fit_downloads(state):
-    from dashboard.views.training import TrainingView
+    from dashboard.tabs.training.analysis_koopman import loss_text
+    from dashboard.tabs.training.view import TrainingView
 
     view = TrainingView(state=state, hidden="8", loss="mse", optimiser="sgd", lr=0.2, batch_size=0,
                         weight_decay=1e-3, snapshot_every=5)
     view.replay_to(60)
-    view.koopman.param.update(window=10, ahead=4, kind="node")
-    asyncio.run(view.koopman._on_fit())
-    fit, fc = view.koopman.last
-    table = view.koopman.fit_table((fit, fc))
+    k = view.analysis.koopman
+    k.param.update(window=10, ahead=4, kind="node")
+    asyncio.run(view._on_fit())
+    fit, fc = k.last
+    table = k.table((fit, fc))
     assert list(table["test loss"][:1]) == [fc.predicted_test_loss] and table["step"][0] == fc.step
-    check_downloads(view.koopman._result, {"koopman-fit.csv": table})
-    text = view.koopman._result[0].object
-    assert f"| {fc.predicted_test_loss:.4f} | {100 * fc.predicted_accuracy:.1f}% |" in text
+    check_downloads(view._koopman_result, {"koopman-fit.csv": table, "koopman-eigenvalues.csv": k.eigenvalues()})
+    text = view._koopman_result[0].object
+    assert (f"test loss is **{loss_text(fc.predicted_test_loss)}** ({100 * fc.predicted_accuracy:.1f}% accuracy)"
+            in text)
 
 
 def test_training_confusion_matrix_downloads(state):
-    from dashboard.views.training import TrainingView
+    from dashboard.tabs.training.view import TrainingView
 
     view = TrainingView(state=state, dataset="digits", hidden="8")
     view.replay_to(5)
     shown = view._confusion.object
-    check_downloads(view._live, {"training-confusion.csv": view.analysis.confusion_table()})
-    table = view.analysis.confusion_table()
-    assert list(table["true"]) == list(shown.index) and (table.iloc[:, 1:].to_numpy() == shown.to_numpy()).all()
-    assert table.iloc[:, 1:].to_numpy().sum() == len(view.stepper.data.y_test)
+    a = view.analysis
+    check_downloads(view._live, {"training-confusion.csv": a.confusion_table(), "training-history.csv": a.history()})
+    table = a.confusion_table()
+    assert list(table["true"]) == list(shown["true"]) and (table.iloc[:, 1:].to_numpy() == shown.iloc[:, 1:].to_numpy()).all()
+    assert table.iloc[:, 1:].to_numpy().sum() == len(a.data.y_test)
