@@ -3,15 +3,18 @@
 For each tab, on the model that gives it the most to show, and each of its sub-views (the inner
 tabs), the page is checked with the scripts of ``tests/ui/screen_fit.py``: no content cut
 without a scrollbar, no control or text drawn over another, no legend over a plot's data, every
-toggle group's selected option at least 3:1 in contrast against the others. Then a model switch
+toggle group's selected option at least 3:1 in contrast against the others, and no plot left blank. Then a model switch
 with a highlighted unit, and a dataset switch, must leave no loading overlay once the plot is back.
 """
 
 from __future__ import annotations
 
+import io
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from dashboard.state import TAB_TITLES
 from tests.ui import screen_fit
@@ -47,8 +50,25 @@ def _settled(page, timeout: float = SETTLE_S) -> None:
     raise AssertionError(f"the page was still loading after {timeout} s")
 
 
+def blank_plots(page) -> list[str]:
+    """The plots on screen that drew nothing: a canvas whose pixels are (almost) all one colour."""
+    found = []
+    canvases = page.locator(".bk-Canvas")
+    for i in range(canvases.count()):
+        canvas = canvases.nth(i)
+        box = canvas.bounding_box()
+        if box is None or box["width"] < 60 or box["height"] < 60 or not canvas.is_visible():
+            continue
+        pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"), dtype=np.int16)
+        background = np.bincount(pixels.ravel()).argmax()
+        if (np.abs(pixels - background) > 24).mean() < 0.005:  # axes and labels alone cover ~1-3 %
+            found.append(f"a {int(box['width'])}x{int(box['height'])} plot at ({int(box['x'])}, {int(box['y'])}) is blank")
+    return found
+
+
 def _defects(page) -> list[str]:
-    found = [f"cut: {line}" for line in page.evaluate(screen_fit.CUT_CONTENT)]
+    found = [f"blank: {line}" for line in blank_plots(page)]
+    found += [f"cut: {line}" for line in page.evaluate(screen_fit.CUT_CONTENT)]
     found += [f"overlap: {line}" for line in page.evaluate(screen_fit.OVERLAPS)]
     found += [f"legend: {line}" for line in page.evaluate(screen_fit.LEGENDS_OVER_DATA)]
     found += [f"toggle '{label}' selected at contrast {ratio:.2f}:1"

@@ -73,8 +73,8 @@ class SpectraView(pn.viewable.Viewer):
                 f"({'exact' if spec.exact else 'an approximation'}), sigma_max **{spec.sigma_max:.6g}**, "
                 f"stable rank **{stats.stable_rank:.2f}**, power-law alpha **{stats.alpha:.2f}**.")
             notices = [pn.pane.Alert(message(notice), alert_type="warning")] if notice else []
-            return pn.Column(*notices, head, pn.FlexBox(pn.pane.Bokeh(figures.sorted_values(spec)),
-                                                        pn.pane.Bokeh(figures.esd(stats))))
+            return pn.Column(*notices, head, pn.Row(pn.pane.Bokeh(figures.sorted_values(spec)),
+                                                    pn.pane.Bokeh(figures.esd(stats))))
         except Exception as exc:
             return error_alert(exc, "The layer spectrum")
 
@@ -89,13 +89,13 @@ class SpectraView(pn.viewable.Viewer):
             try:
                 table = a.method_comparison()
                 left, right = figures.methods(table)
-                methods = pn.Column(pn.FlexBox(_pane(left), _pane(right)), csv_download(table, "conv-methods.csv"))
+                methods = pn.Column(pn.Row(_pane(left), _pane(right)), csv_download(table, "conv-methods.csv"))
             except ValueError as exc:
                 methods = pn.pane.Alert(f"No exact spectrum to compare with: {message(exc)}", alert_type="warning")
             bounds = a.bounds_table()
             return pn.Column(
                 methods,
-                pn.FlexBox(_pane(figures.symbol(a.symbol_map())),
+                pn.Row(_pane(figures.symbol(a.symbol_map())),
                            pn.Column(pn.pane.DataFrame(bounds, index=False, float_format="{:.6g}".format, width=430),
                                      csv_download(bounds, "conv-bounds.csv"))),
                 pn.pane.Markdown("### WeightWatcher's view of the same layer"),
