@@ -104,8 +104,8 @@ class OverviewView(pn.viewable.Viewer):
                 return pn.pane.Bokeh(figures.signal(x, x_hat, a.shown_sample(), error))
             bars = _fixed(self._probabilities())
             if not a.dataset.image_shape:
-                return pn.FlexBox(bars)
-            return pn.FlexBox(_fixed(self._sample_image()), bars)
+                return bars
+            return pn.Row(_fixed(self._sample_image()), bars)  # (Bokeh figures in a FlexBox drew blank)
         except Exception as exc:
             return error_alert(exc, "The chosen sample")
 
@@ -116,8 +116,7 @@ class OverviewView(pn.viewable.Viewer):
             f"signals): median relative error **{np.median(errors):.3g}** over {len(errors)} test signals. "
             "The Inverse problems tab compares it with FIRENET and the solver; Linear regions and Spectra "
             "work on it as on any network.", css_classes=["overview-summary"])
-        return pn.Column(header, self._sample, pn.FlexBox(self._sample_out, pn.pane.Bokeh(
-            figures.error_histogram(errors))))
+        return pn.Column(header, self._sample, self._sample_out, pn.pane.Bokeh(figures.error_histogram(errors)))
 
     def _body(self):
         a = self.analysis
@@ -130,10 +129,10 @@ class OverviewView(pn.viewable.Viewer):
             if a.dataset.image_shape:
                 top = pn.pane.HoloViews(self._gallery(), sizing_mode="fixed")
             else:
-                top = pn.FlexBox(pn.pane.Bokeh(self._scatter()), pn.Column(*self._feature_widgets, width=220))
+                top = pn.Row(pn.pane.Bokeh(self._scatter()), pn.Column(*self._feature_widgets, width=220))
             return pn.Column(self._header(), top,
-                             pn.FlexBox(pn.Column(self._sample, self._sample_out, sizing_mode="fixed", width=680),
-                                        self._confusion()))
+                             pn.Column(self._sample, self._sample_out, sizing_mode="fixed", width=680),
+                             self._confusion())
         except Exception as exc:
             return error_alert(exc, "The overview")
 

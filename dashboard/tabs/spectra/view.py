@@ -13,7 +13,7 @@ import param
 
 from ...safe_text import message
 from ...state import AppState
-from ...views.common import csv_download, error_alert, follow_slider, percent
+from ...views.common import CLOSED_CHOICES, csv_download, error_alert, follow_slider, percent
 from . import figures
 from .analysis import METHOD_LABELS, SpectraAnalysis
 
@@ -44,7 +44,7 @@ class SpectraView(pn.viewable.Viewer):
                                           end=self.analysis.full_rank(), value=self.analysis.rank)
         follow_slider(self._rank, self.analysis, "rank")
         self._compare = pn.widgets.MultiChoice(label="Compare models", options=state.comparable_models(),
-                                               value=list(self.analysis.compare))
+                                               value=list(self.analysis.compare), stylesheets=[CLOSED_CHOICES])
         self._compare.link(self.analysis, value="compare")
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
         state.param.watch(lambda e: setattr(self._compare, "options", state.comparable_models()), "uploads")
