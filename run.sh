@@ -67,6 +67,7 @@ case "${1:-}" in
            done
            exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS ${args[@]+"${args[@]}"} ;;
     test) setup "test,ww"; browser; shift
+          "$PY" -m ruff check explorer dashboard tests bench app.py
           exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
     bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;
     notebooks) setup "test,notebook"

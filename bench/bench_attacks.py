@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 import torch
-from explorer.nets.threads import single_threaded
 
 from explorer import attacks, datasets, zoo
+from explorer.nets.threads import single_threaded
 
 MODELS = ("digits-mlp", "digits-cnn")
 REPEATS = 3

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from explorer.nets.threads import single_threaded
 from torch import nn
 
 from bench.timing import best_of
 from explorer import stability
-from explorer.nets import bounds
-from explorer.nets import PLGraph, canonical, crown_graph, ibp_graph
+from explorer.nets import PLGraph, bounds, canonical, crown_graph, ibp_graph
+from explorer.nets.threads import single_threaded
 from explorer.stability import units
 from tests.unit.builders import mlp
 

@@ -56,7 +56,16 @@ import psutil
 
 from dashboard.serving import session_pool
 from dashboard.views.share import SHARE_LABEL
-from tests.served import ROOT, SERVE_FLAGS, app_tabs, browser_ready, click, free_port, run_until, stop
+from tests.served import (
+    ROOT,
+    SERVE_FLAGS,
+    app_tabs,
+    browser_ready,
+    click,
+    free_port,
+    run_until,
+    stop,
+)
 
 MAX_SESSIONS = 60
 SOLO_REPEATS = 5  # students who open the tab one at a time while the batch stays connected

@@ -23,9 +23,9 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from explorer.nets.threads import single_threaded
 
 from explorer import datasets
+from explorer.nets.threads import single_threaded
 
 REPEATS = 5
 SHAPES = {"train": 60_000, "t10k": 10_000}
@@ -75,8 +75,8 @@ def overview_first_render(raw: list[Path]) -> float:
     from torch import nn
 
     from dashboard.state import AppState
-    from dashboard.views.model_picker import ModelPicker
     from dashboard.tabs.overview.view import OverviewView
+    from dashboard.views.model_picker import ModelPicker
     from explorer import zoo
 
     pn.extension()

@@ -17,12 +17,11 @@ Run: ``python -m bench regions`` (or ``python -m bench.bench_regions``).
 from __future__ import annotations
 
 import numpy as np
-from explorer.nets.threads import single_threaded
 
 from bench.timing import best_of
 from explorer import regions
-from explorer.nets import bounds
-from explorer.nets import canonical
+from explorer.nets import bounds, canonical
+from explorer.nets.threads import single_threaded
 from tests.unit.builders import mlp
 
 

@@ -24,8 +24,8 @@ from torch import nn
 
 from bench.timing import best_of
 from explorer import datasets, koopman
-from explorer.training.stepper import Setup, Stepper
 from explorer.nets.threads import single_threaded
+from explorer.training.stepper import Setup, Stepper
 
 STEPS = 200
 

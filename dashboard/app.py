@@ -10,23 +10,24 @@ so a link opens the same view; a tab's analysis lists the settings it shares in 
 from __future__ import annotations
 
 import gc
+
 import panel as pn
 
 from . import jobs
-from .serving import offline, session_pool
 from . import state as state_links
+from .serving import offline, session_pool
 from .state import TAB_TITLES, AppState, link_notice, settings_from, state_from, url_key
 from .tabs.adversarial.view import AdversarialView
-from .views.common import error_alert
 from .tabs.inverse.view import InverseView
 from .tabs.inversion.view import InversionView
-from .views.model_picker import ModelPicker
 from .tabs.overview.view import OverviewView
 from .tabs.regions.view import RegionsView
-from .views.share import ShareBox
-from .tabs.symmetry.view import SymmetryView
 from .tabs.spectra.view import SpectraView
+from .tabs.symmetry.view import SymmetryView
 from .tabs.training.view import TrainingView
+from .views.common import error_alert
+from .views.model_picker import ModelPicker
+from .views.share import ShareBox
 
 TITLE = "Network Explorer"
 _process = {"gc_frozen": False}

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from explorer import datasets, inverse, nets, zoo
-from explorer.training import evaluation
 from explorer.inverse import reconstruction
+from explorer.training import evaluation
 
 from . import data_store
 from .memo import memoize

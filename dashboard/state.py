@@ -49,11 +49,6 @@ TAB_BY_TITLE = {tab.title: tab for tab in TABS}
 
 # Bounds of the settings a link or a client may send: a value outside them is refused by the
 # setting's parameter (and a widget showing it is set back), never used.
-SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample
-SEED = (0, 2**31 - 1)
-LAYER_INDEX = 1023  # the largest layer or module index a setting may name
-UNIT_INDEX = 2**20  # the largest unit or channel index
-TYPED_LIST = r"^[\w ,;.-]{0,80}$"  # a list typed by hand (numbers, words, separators): no markup, bounded
 
 
 def classifier_names() -> list[str]:

@@ -15,7 +15,6 @@ from panel.io.resources import get_dist_path
 from panel.theme import Fast as PanelFast
 from panel.theme.base import Inherit
 
-
 # The selected option of a toggle group (and a pressed toggle) filled with the accent colour and
 # white text: a contrast ratio of 5.4 against the unselected options' white (Panel's Fast design
 # tells them apart by 5 grey levels).

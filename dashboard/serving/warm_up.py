@@ -14,8 +14,8 @@ import tornado.netutil
 from bokeh.document import Document
 
 from dashboard import jobs
-from dashboard.serving import session_pool
 from dashboard.app import create_app
+from dashboard.serving import session_pool
 from dashboard.state import AppState
 from explorer.nets.threads import one_thread_per_process
 

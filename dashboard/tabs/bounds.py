@@ -1,8 +1,8 @@
 """Bounds of the settings a link or a client may send, for the tabs' analyses (no UI library here).
 
 A value outside them is refused by the setting's parameter (and a widget showing it is set back),
-never used. :mod:`dashboard.state` holds the same bounds for the views; it imports Panel (link
-parsing), so an analysis takes them from here.
+never used. The one home of these bounds: the analyses and :mod:`dashboard.state` import them
+from here (the state module imports Panel for link parsing; an analysis must not).
 """
 
 from __future__ import annotations

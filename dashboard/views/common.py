@@ -17,7 +17,13 @@ import pandas as pd
 import panel as pn
 import PIL.Image
 from bokeh.colors import named
-from bokeh.models import ColorBar, ColumnDataSource, FactorRange, Legend, LinearColorMapper
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    FactorRange,
+    Legend,
+    LinearColorMapper,
+)
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
 

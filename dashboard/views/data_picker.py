@@ -12,10 +12,10 @@ import param
 
 from explorer import datasets, zoo
 
-from ..state import AppState
 from ..safe_text import MAX_QUOTE, bounded, message, quoted
-from .common import error_alert
 from ..serving.uploads import Uploader, limit_text
+from ..state import AppState
+from .common import error_alert
 
 HEADER_CHOICES = {"detect": "auto", "yes": True, "no": False}
 

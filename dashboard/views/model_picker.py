@@ -10,11 +10,11 @@ import param
 from explorer import nets, zoo
 
 from .. import services
-from ..state import AppState
 from ..safe_text import message, quoted
+from ..serving.uploads import Uploader, limit_text
+from ..state import AppState
 from .common import error_alert, percent
 from .data_picker import DataPicker
-from ..serving.uploads import Uploader, limit_text
 
 
 class ModelPicker(pn.viewable.Viewer):

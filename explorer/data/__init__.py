@@ -12,6 +12,14 @@
 Imports no other part of ``explorer``.
 """
 
-from . import data_folder, data_types, datasets, idx_files, messages, npz_files, user_data
+from . import (
+    data_folder,
+    data_types,
+    datasets,
+    idx_files,
+    messages,
+    npz_files,
+    user_data,
+)
 
 __all__ = ["datasets", "data_types", "user_data", "npz_files", "idx_files", "data_folder", "messages"]

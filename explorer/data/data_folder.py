@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 from .data_types import Dataset, DatasetError
+from .idx_files import TYPE_NAMES, idx_header, mnist_from_files, name_and_stream
 from .messages import quote_list, quoted
-from .idx_files import TYPE_NAMES, name_and_stream, idx_header, mnist_from_files
 from .npz_files import from_npz
 from .user_data import from_csv
 

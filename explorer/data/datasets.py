@@ -30,9 +30,9 @@ from .data_types import (
     from_arrays,
     split_note,
 )
-from .messages import quoted
 from .data_types import seeded_split as _split
 from .idx_files import mnist_from_files, read_idx
+from .messages import quoted
 from .npz_files import from_npz
 from .user_data import from_csv
 

@@ -18,8 +18,8 @@ import zipfile
 import numpy as np
 
 from .data_types import (
-    MAX_CLASSES,
     MAX_CLASS_NAME_CHARS,
+    MAX_CLASSES,
     Dataset,
     DatasetError,
     check_size,

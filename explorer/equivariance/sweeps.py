@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from ..training.evaluation import confusion_matrix, predict_proba
 from ..nets.threads import single_threaded
+from ..training.evaluation import confusion_matrix, predict_proba
 from .group import rotate_any_angle
 
 __all__ = [

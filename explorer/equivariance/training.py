@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import datasets
 from .. import training
+from ..data import datasets
 from ..nets.threads import single_threaded
 from .export import export_p4
 from .layers import p4cnn

@@ -13,12 +13,15 @@ network.
 10
 """
 
+from .firenet import FIRENet, FirenetRun, firenet_iterate, schedule
+from .perturbation import Perturbation, worst_case_perturbation
 from .reconstruction import (
     lista_forward,
     lista_sequential,
     relative_errors,
     training_twins,
 )
+from .solver import Solution, objective, project_ball, soft_threshold, solve
 from .sparse_recovery import (
     MEASUREMENTS,
     ZOO_PROBLEM,
@@ -29,9 +32,6 @@ from .sparse_recovery import (
     measure,
     sparse_signals,
 )
-from .firenet import FIRENet, FirenetRun, firenet_iterate, schedule
-from .perturbation import Perturbation, worst_case_perturbation
-from .solver import Solution, objective, project_ball, soft_threshold, solve
 from .studies import (
     FIRENET,
     SOLVER,

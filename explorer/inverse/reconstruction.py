@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nets.threads import single_threaded
-from . import sparse_recovery as sr
 from .. import training
 from ..data.data_types import Dataset
+from ..nets.threads import single_threaded
+from . import sparse_recovery as sr
 
 __all__ = ["ista_weights", "lista_forward", "lista_sequential", "lista_layers", "mlp_layers",
            "training_pairs", "training_twins", "relative_errors", "lista_trainer", "mlp_trainer",

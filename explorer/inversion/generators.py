@@ -33,9 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import nets
+from .. import nets, training
 from ..nets.threads import single_threaded
-from .. import training
 
 __all__ = ["random_generator", "random_layers", "DenseLayer", "dense_layers", "forward_all", "Corruption", "corrupt",
            "gaussian_noise", "random_mask", "block_mask", "sensing_matrix", "train_digits_vae",

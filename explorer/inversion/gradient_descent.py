@@ -8,8 +8,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .generators import DenseLayer
 from ..nets.threads import single_threaded
+from .generators import DenseLayer
 
 
 def invert_batch_gd(layer_sets: list[list[DenseLayer]], Y: np.ndarray, masks=None, A=None,

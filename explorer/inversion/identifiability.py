@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .generators import dense_layers, forward_all
 from ..nets.threads import single_threaded
+from .generators import dense_layers, forward_all
 from .observation import apply_observation, region_map
 from .uniqueness import Uniqueness, local_family, uniqueness
 

@@ -9,12 +9,18 @@ from typing import Callable
 
 import numpy as np
 
-from .generators import Corruption, corrupt, dense_layers, forward_all
 from ..nets.threads import single_threaded
+from .generators import Corruption, corrupt, dense_layers, forward_all
 from .gradient_descent import invert_batch_gd
 from .identifiability import Identifiability, identifiability
-from .layerwise import NOISELESS_TOL, layerwise_solve, Underdetermined
-from .observation import observation_of, apply_observation, polish_latent, region_map, relative_residual
+from .layerwise import NOISELESS_TOL, Underdetermined, layerwise_solve
+from .observation import (
+    apply_observation,
+    observation_of,
+    polish_latent,
+    region_map,
+    relative_residual,
+)
 from .uniqueness import DISTINCT_TOL, local_family, uniqueness
 
 METHODS = ("gd", "layered", "lp", "ls")

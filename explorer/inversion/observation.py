@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .generators import DenseLayer, dense_layers, forward_all
 from ..nets.threads import single_threaded
+from .generators import DenseLayer, dense_layers, forward_all
 
 
 def observation_of(n_out: int, y, mask, A):

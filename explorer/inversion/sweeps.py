@@ -8,11 +8,11 @@ from typing import Callable
 
 import numpy as np
 
-from .generators import forward_all, random_layers
 from ..nets.threads import single_threaded
+from .generators import forward_all, random_layers
 from .gradient_descent import invert_batch_gd
-from .methods import METHODS, RESIDUAL_TOL, assess, scatter, invert
-from .observation import polish_latent, oracle
+from .methods import METHODS, RESIDUAL_TOL, assess, invert, scatter
+from .observation import oracle, polish_latent
 
 
 def expansion_sizes(ratio: float, latent: int = 20, depth: int = 2) -> tuple:

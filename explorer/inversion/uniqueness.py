@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from .generators import DenseLayer, forward_all
-from .layerwise import layerwise_solve, Underdetermined
+from .layerwise import Underdetermined, layerwise_solve
 from .observation import apply_observation, polish_latent, region_map
 
 FREE_TOL = 1e-4  # K = {0} when every LP optimum is below this (they are 0 or 1 otherwise)

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .. import nets
+from ..data.messages import MAX_MESSAGE_CHARS, quoted, shortened
 from .declared_graph import GraphSpecError, check_graph
 from .declared_sizes import (
     SizeLimitError,
@@ -36,7 +37,6 @@ from .declared_sizes import (
 )
 from .graph_spec import NONLINEAR_TYPES, GraphModel
 from .graph_trace import graph_spec_of
-from ..data.messages import MAX_MESSAGE_CHARS, quoted, shortened
 
 FORMAT = "network-explorer-checkpoint"
 MAX_UPLOAD_BYTES = 50 * 2**20

@@ -24,6 +24,7 @@ import numbers
 import re
 
 from .. import nets
+from ..data.messages import quoted, shortened
 from .declared_sizes import (
     MAX_NODES,
     SizeLimitError,
@@ -32,7 +33,6 @@ from .declared_sizes import (
     checked_count,
     checked_input_shape,
 )
-from ..data.messages import quoted, shortened
 from .graph_spec import NODE_TYPES
 
 MAX_NODE_INPUTS = 256  # the inputs of one add or cat

@@ -27,7 +27,7 @@ import zipfile
 import torch
 
 from ..data.data_types import MAX_CLASS_NAME_CHARS, MAX_CLASSES, MAX_INPUT_ENTRIES
-from ..data.messages import MAX_QUOTE_CHARS, quoted, shortened
+from ..data.messages import quoted, shortened
 
 MAX_ACTIVATION_ENTRIES = 2**22  # the largest layer output, per sample; also the largest size a file may declare
 MAX_PARAMETERS = 2**25  # weights of the whole network (the values of all the file's tensors)

@@ -14,6 +14,7 @@ back into a graph with the same units per layer.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import torch
 from torch import nn

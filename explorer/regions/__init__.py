@@ -51,6 +51,7 @@ from .counts import GridEstimate, grid_estimate, serra_upper_bound
 from .dual_graph import DualGraph, dual_graph
 from .line import LinePartition, partition_line
 from .linear_regions import MAP_TOL
+from .nd import PartitionND, Space, partition_nd, partition_slice, space_through
 from .partition import (
     LayerPartition,
     Partition,
@@ -58,7 +59,6 @@ from .partition import (
     partition_2d,
     partition_plane,
 )
-from .nd import PartitionND, Space, partition_nd, partition_slice, space_through
 from .planes import Plane, box_polygon, plane_from_directions, plane_through
 from .polygons import SLIVER_TOL, ZERO_TOL
 from .topology import Topology, decision_topology

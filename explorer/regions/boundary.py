@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polygons import ZERO_TOL, polygon_areas, dot2, next_index, snap, split_polygons
+from .polygons import ZERO_TOL, dot2, next_index, polygon_areas, snap, split_polygons
 from .sides import edges_of, inside_slice, one_sided, winner_of
 
 

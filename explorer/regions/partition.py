@@ -17,10 +17,10 @@ from .linear_regions import merge_linear_regions
 from .planes import box_polygon
 from .polygons import (
     SLIVER_TOL,
-    polygon_areas,
     check_polygon,
     clip_line,
     diameter,
+    polygon_areas,
     vertex_means,
 )
 from .refine import Refiner, TooManyRegionsError, preact_of

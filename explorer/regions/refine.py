@@ -21,7 +21,15 @@ from __future__ import annotations
 import numpy as np
 
 from .boundary import class_cells
-from .polygons import ZERO_TOL, polygon_areas, dot2, left_mul, pad_polygons, snap, split_polygons
+from .polygons import (
+    ZERO_TOL,
+    dot2,
+    left_mul,
+    pad_polygons,
+    polygon_areas,
+    snap,
+    split_polygons,
+)
 
 
 class TooManyRegionsError(RuntimeError):

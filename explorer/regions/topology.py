@@ -38,7 +38,7 @@ from itertools import combinations
 
 import numpy as np
 
-from .polytopes import merge_points, chebyshev, polar
+from .polytopes import chebyshev, merge_points, polar
 
 __all__ = ["Topology", "decision_topology"]
 

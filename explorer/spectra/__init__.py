@@ -45,7 +45,13 @@ from .network import (
     model_spectra,
 )
 from .power_law import PowerLawFit, power_law_fit
-from .quality import LayerQuality, OperatorContrast, QualityReport, operator_contrast, quality_report
+from .quality import (
+    LayerQuality,
+    OperatorContrast,
+    QualityReport,
+    operator_contrast,
+    quality_report,
+)
 from .residual import RESIDUAL_METHODS, residual_singular_values
 from .sigma_max import (
     BOUND_METHODS,

@@ -32,9 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nets.threads import single_threaded
-from ..data import datasets
 from .. import training
+from ..data import datasets
+from ..nets.threads import single_threaded
 
 __all__ = ["CayleyConv2d", "export_conv2d", "orthogonal_cnn", "export_model", "train_orthogonal", "zoo_spec"]
 

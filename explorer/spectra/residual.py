@@ -33,7 +33,7 @@ from torch import nn
 
 from .. import nets
 from ..nets.threads import single_threaded
-from .conv import symbol_on_grid, torus_grid, conv_matrix, fft_applies
+from .conv import conv_matrix, fft_applies, symbol_on_grid, torus_grid
 from .dense import dense_singular_values
 from .layout import conv_layout
 

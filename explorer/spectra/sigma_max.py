@@ -15,16 +15,16 @@ from .conv import (
     as_weight,
     check_circular,
     circular_values,
-    map_symbol,
-    output_size,
-    int_pair,
-    polyphase_kernel,
-    symbol_svdvals,
-    torus_grid,
     conv_matrix,
     conv_operator,
     conv_singular_values,
     fft_applies,
+    int_pair,
+    map_symbol,
+    output_size,
+    polyphase_kernel,
+    symbol_svdvals,
+    torus_grid,
 )
 from .dense import dense_singular_values
 from .layout import conv_layout

@@ -20,7 +20,15 @@ from ..nets.bounds import Box
 from .compression import CompressionReport, compress
 from .milp import PROOF_TOL
 from .units import METHODS, stable_units
-from .verdicts import ACTIVE, INACTIVE, STABLE, STATUS_NAMES, UNKNOWN, UNSTABLE, Stability
+from .verdicts import (
+           ACTIVE,
+           INACTIVE,
+           STABLE,
+           STATUS_NAMES,
+           UNKNOWN,
+           UNSTABLE,
+           Stability,
+)
 
 __all__ = ["Box", "INACTIVE", "ACTIVE", "UNSTABLE", "UNKNOWN", "STABLE", "STATUS_NAMES", "METHODS", "PROOF_TOL",
            "Stability", "stable_units", "CompressionReport", "compress"]

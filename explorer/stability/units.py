@@ -61,7 +61,7 @@ import numpy as np
 from .. import regions
 from ..nets import bounds as _bounds
 from ..nets import canonical
-from ..nets.bounds import Box, interval_image, as_box
+from ..nets.bounds import Box, as_box, interval_image
 from ..nets.graph_net import GraphNet
 from ..nets.threads import single_threaded
 from .graph_milp import milp_pass

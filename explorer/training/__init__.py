@@ -9,7 +9,15 @@ Imports :mod:`explorer.nets` and :mod:`explorer.data`.
 """
 
 from . import evaluation, recipes, stepper
-from .recipes import CUSTOM_RECIPES, RECIPES, Recipe, accuracy, minibatch_descent, pgd_linf, train
+from .recipes import (
+           CUSTOM_RECIPES,
+           RECIPES,
+           Recipe,
+           accuracy,
+           minibatch_descent,
+           pgd_linf,
+           train,
+)
 
 __all__ = ["Recipe", "train", "minibatch_descent", "accuracy", "pgd_linf", "RECIPES", "CUSTOM_RECIPES",
            "recipes", "stepper", "evaluation"]

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nets.threads import single_threaded
 from ..data.datasets import Dataset
+from ..nets.threads import single_threaded
 
 __all__ = ["Recipe", "train", "minibatch_descent", "accuracy", "pgd_linf"]
 

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nets.threads import single_threaded
 from ..data import datasets
 from ..data.datasets import Dataset
+from ..nets.threads import single_threaded
 from .recipes import pgd_linf
 
 __all__ = ["Setup", "Stepper", "StepReport", "Snapshot", "build_network", "OPTIMISERS", "LOSSES",

@@ -22,7 +22,13 @@ from bokeh.models import Select, Tabs
 
 from dashboard.app import TABS
 from explorer import zoo
-from tests.served import browser_ready, click, job_processes, run_until, server_process_of
+from tests.served import (
+    browser_ready,
+    click,
+    job_processes,
+    run_until,
+    server_process_of,
+)
 
 TITLES = [title for title, _ in TABS]
 

@@ -8,8 +8,8 @@ from torch import nn
 
 from dashboard.app import TABS, create_app
 from dashboard.state import AppState, classifier_names
-from dashboard.views.model_picker import ModelPicker
 from dashboard.tabs.overview.view import OverviewView
+from dashboard.views.model_picker import ModelPicker
 from explorer import datasets, training, zoo
 
 

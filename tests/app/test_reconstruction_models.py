@@ -9,10 +9,10 @@ import torch
 from dashboard import services
 from dashboard.state import AppState, reconstruction_names, sidebar_names
 from dashboard.tabs.adversarial.view import AdversarialView
-from dashboard.views.model_picker import ModelPicker
 from dashboard.tabs.overview.view import OverviewView
 from dashboard.tabs.regions.view import RegionsView
 from dashboard.tabs.spectra.view import SpectraView
+from dashboard.views.model_picker import ModelPicker
 from explorer import inverse, regions, zoo
 from explorer.inverse import reconstruction
 

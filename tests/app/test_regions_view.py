@@ -255,7 +255,7 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
 
 
 def test_the_analyses_bound_their_settings_as_the_state_does():
-    """The analyses keep their own copies of dashboard.state's bounds (that module imports Panel)."""
+    """The analyses and the state module bound their settings alike (dashboard/tabs/bounds.py)."""
     from dashboard import state as state_module
     from dashboard.tabs.inverse import analysis as inverse_analysis
     from dashboard.tabs.overview import analysis as overview_analysis

@@ -4,6 +4,7 @@ import requests
 
 from dashboard.app import TITLE
 
+
 def test_served_app_answers_with_its_title(served_url):
     url = served_url
     page = requests.get(url, timeout=30)

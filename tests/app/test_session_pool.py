@@ -23,9 +23,13 @@ from bokeh.models import Div, TextInput
 from panel.io.server import get_server
 
 from dashboard.serving import session_pool
-from dashboard.serving.session_pool import LANDING, SessionPool, _serialize_ahead, page_key
+from dashboard.serving.session_pool import (
+    LANDING,
+    SessionPool,
+    _serialize_ahead,
+    page_key,
+)
 from tests.served import free_port, run_until
-
 
 pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/app/conftest.py)
 

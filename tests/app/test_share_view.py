@@ -9,8 +9,8 @@ from panel.io.location import Location
 from panel.io.state import set_curdoc
 from panel.util import edit_readonly
 
-from dashboard.serving import session_pool
 from dashboard.app import link_query
+from dashboard.serving import session_pool
 from dashboard.tabs.spectra.analysis import SpectraAnalysis
 from dashboard.views.share import ShareBox, view_link
 

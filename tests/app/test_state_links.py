@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dashboard.app import TABS, link_query
-from dashboard.state import TAB_BY_TITLE, TABS as TAB_TABLE, settings_class, settings_from, url_key
+from dashboard.state import TAB_BY_TITLE, settings_class, settings_from, url_key
+from dashboard.state import TABS as TAB_TABLE
 
 INVERSE = dict(TABS)["Inverse problems"]
 

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from dashboard.app import TABS
-from dashboard.views.common import _palette
 from dashboard.tabs.symmetry.view import SymmetryView
+from dashboard.views.common import _palette
 from explorer import datasets, zoo
 from explorer import equivariance as eq
 

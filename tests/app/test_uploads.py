@@ -2,8 +2,8 @@
 
 from types import SimpleNamespace
 
-from dashboard.views.model_picker import ModelPicker
 from dashboard.serving.uploads import CHUNK_BYTES, Uploader, limit_text
+from dashboard.views.model_picker import ModelPicker
 
 
 def send(uploader, name, chunks, total_chunks=None, mime="application/octet-stream", first=1):

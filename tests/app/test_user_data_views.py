@@ -10,9 +10,9 @@ from torch import nn
 from dashboard import data_store
 from dashboard.state import AppState
 from dashboard.tabs.adversarial.view import AdversarialView
-from dashboard.views.model_picker import ModelPicker
 from dashboard.tabs.overview.view import OverviewView
 from dashboard.tabs.regions.view import RegionsView
+from dashboard.views.model_picker import ModelPicker
 from explorer import datasets, regions, training, zoo
 from explorer.attacks import certified
 from explorer.training import evaluation

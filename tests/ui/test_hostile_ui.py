@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from dashboard.app import TABS
-from dashboard.state import settings_class, url_key
 from dashboard.data_store import DATA_ENV
+from dashboard.state import settings_class, url_key
 from tests.served import served_app
 
 pytestmark = pytest.mark.ui
@@ -129,7 +129,7 @@ def test_hostile_file_names_contents_and_folder_stay_text(url, page, artifacts):
     no_script_ran(page)
 
     # the teacher's folder: its hostile file is offered to every session (moons-mlp fits 2-D, 2 classes)
-    dataset = page.locator("select").filter(has=page.locator(f"option[value^='folder: ']")).first
+    dataset = page.locator("select").filter(has=page.locator("option[value^='folder: ']")).first
     option = dataset.locator("option[value^='folder: ']").first
     assert option.inner_text().startswith(f"folder: {HOSTILE}")
     dataset.select_option(value=option.get_attribute("value"))

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from explorer import datasets, nets, training, zoo
-from explorer.modelfiles import checkpoints, graph_spec
 from explorer.data import messages
+from explorer.modelfiles import checkpoints, graph_spec
 from explorer.modelfiles.graph_spec import GraphModel
 
 

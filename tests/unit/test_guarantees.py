@@ -14,10 +14,10 @@ import torch
 from torch import nn
 
 from explorer import nets, regions, spectra, stability
+from explorer.attacks import certified
 from explorer.nets import canonical
 from explorer.nets.threads import single_threaded
 from explorer.regions.polygons import polygon_areas
-from explorer.attacks import certified
 from explorer.stability import ACTIVE, INACTIVE, UNSTABLE
 from tests.unit.builders import mlp, set_linear
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.inversion import generators as G
 from explorer import inversion as I
 from explorer import zoo
+from explorer.inversion import generators as G
 
 LAYERWISE = ("layered", "lp")
 

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from explorer.inversion import generators as G
 from explorer import inversion as I
 from explorer import zoo
+from explorer.inversion import generators as G
 
 
 def _non_unique_generator() -> list:

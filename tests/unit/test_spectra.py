@@ -5,14 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from explorer.nets.threads import single_threaded
 from scipy.integrate import quad
 from torch import nn
 from torch.nn import functional as F
 
 from explorer import nets, spectra, zoo
-from explorer.spectra import orthogonal
-from explorer.spectra import circular_norm
+from explorer.nets.threads import single_threaded
+from explorer.spectra import circular_norm, orthogonal
 
 
 @pytest.fixture

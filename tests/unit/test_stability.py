@@ -9,8 +9,7 @@ from scipy.optimize import linprog
 from torch import nn
 
 from explorer import nets, stability, zoo
-from explorer.nets import bounds
-from explorer.nets import canonical
+from explorer.nets import bounds, canonical
 from explorer.stability import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Box
 from tests.unit.builders import mlp, set_linear
 

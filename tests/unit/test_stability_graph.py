@@ -9,8 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from explorer import attacks, stability, zoo
-from explorer.nets import bounds
-from explorer.nets import Box, PLGraph, canonical, crown_graph, ibp_graph
+from explorer.nets import Box, PLGraph, bounds, canonical, crown_graph, ibp_graph
 from explorer.nets.graph import Layer, Pieces
 from explorer.nets.graph_bounds import _pieces_relaxation
 from explorer.stability import ACTIVE, INACTIVE, STABLE, UNKNOWN, UNSTABLE

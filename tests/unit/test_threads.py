@@ -3,6 +3,7 @@
 import threading
 
 import torch
+
 from explorer.nets.threads import single_threaded
 
 

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from explorer import zoo
-from explorer.modelfiles import checkpoints, declared_sizes
 from explorer.data import messages
+from explorer.modelfiles import checkpoints, declared_sizes
 
 
 def _checkpoint(layers, input_shape, state) -> bytes:

@@ -16,7 +16,14 @@ from bokeh.plotting import figure
 from explorer import attacks, datasets
 
 from ...safe_text import quoted
-from ...views.common import class_colors, hv_picture, legend_outside, mosaic, percent, picture
+from ...views.common import (
+    class_colors,
+    hv_picture,
+    legend_outside,
+    mosaic,
+    percent,
+    picture,
+)
 from .analysis import Neighbourhood
 
 GALLERY_SIZE = 12

@@ -27,9 +27,9 @@ from explorer import inverse, zoo
 
 from ... import jobs
 from ...memo import memoize
+from ..bounds import SEED
 
 NETS = ("inverse-lista", "inverse-mlp", "inverse-mlp-twins")
-SEED = (0, 2**31 - 1)  # dashboard.state's bound of a seed (that module imports Panel, this one must not)
 
 
 def _nets(names) -> dict:

@@ -26,15 +26,15 @@ import torch
 from torch import nn
 
 from explorer import datasets
-from explorer.training import evaluation
 from explorer.inverse import reconstruction
 from explorer.nets.threads import single_threaded
+from explorer.training import evaluation
 
 from ... import services
 from ...memo import memoize
+from ..bounds import SAMPLE_INDEX
 
 GALLERY_SIZE = 12
-SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample (dashboard.state's bound; it imports Panel)
 
 
 @memoize(max_items=64)

@@ -16,8 +16,16 @@ from bokeh.plotting import figure
 from explorer import datasets
 from explorer.training import evaluation
 
-from ...views.common import (CLASS_COLORS, bokeh_confusion, bokeh_picture, hv_picture, legend_outside, mosaic,
-                             percent, picture)
+from ...views.common import (
+    CLASS_COLORS,
+    bokeh_confusion,
+    bokeh_picture,
+    hv_picture,
+    legend_outside,
+    mosaic,
+    percent,
+    picture,
+)
 
 TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 FRAME = 440  # pixels of a plot's longer side

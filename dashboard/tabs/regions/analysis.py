@@ -30,16 +30,14 @@ import param
 from torch import nn
 
 from explorer import attacks, datasets, inverse, regions, stability, zoo
-from explorer.training import evaluation
 from explorer.nets import UnsupportedLayerError
+from explorer.training import evaluation
 
 from ... import jobs, services
 from ...memo import memoize
+from ..bounds import LAYER_INDEX, TYPED_LIST, UNIT_INDEX
 
 # the bounds dashboard.state gives a link's settings (that module imports Panel, this one must not)
-LAYER_INDEX = 1023  # the largest layer index a setting may name
-UNIT_INDEX = 2**20  # the largest unit index
-TYPED_LIST = r"^[\w ,;.-]{0,80}$"  # a list typed by hand (numbers, words, separators): no markup, bounded
 MAX_REGIONS = 60_000
 RECIPE_MODELS = ("digits-mlp", "digits-mlp-l1", "digits-mlp-adv")
 PLANE_KINDS = ("three samples", "sample + random directions", "sample + adversarial direction")

@@ -26,9 +26,8 @@ from explorer.inverse import reconstruction
 
 from ... import services
 from ...memo import memoize
+from ..bounds import LAYER_INDEX, UNIT_INDEX
 
-LAYER_INDEX = 1023  # the largest layer index a setting may name
-UNIT_INDEX = 2**20  # the largest rank
 METHOD_LABELS = {
     "auto": "exact (FFT for circular, dense operator for zero padding)",
     "fft": "circular FFT (exact for circular padding; approximation for zeros)",

@@ -13,7 +13,13 @@ import param
 
 from ...safe_text import message
 from ...state import AppState
-from ...views.common import CLOSED_CHOICES, csv_download, error_alert, follow_slider, percent
+from ...views.common import (
+    CLOSED_CHOICES,
+    csv_download,
+    error_alert,
+    follow_slider,
+    percent,
+)
 from . import figures
 from .analysis import METHOD_LABELS, SpectraAnalysis
 

@@ -12,7 +12,13 @@ import numpy as np
 from explorer import equivariance as eq
 
 from ...safe_text import quoted
-from ...views.common import CLASS_COLORS, bokeh_grouped_bars, html_confusion, html_gallery, percent
+from ...views.common import (
+    CLASS_COLORS,
+    bokeh_grouped_bars,
+    html_confusion,
+    html_gallery,
+    percent,
+)
 from .analysis import angle_label
 
 

@@ -15,7 +15,13 @@ import param
 
 from ...safe_text import message, quoted
 from ...state import AppState
-from ...views.common import CLOSED_CHOICES, BackgroundWork, csv_download, error_alert, follow_slider
+from ...views.common import (
+    CLOSED_CHOICES,
+    BackgroundWork,
+    csv_download,
+    error_alert,
+    follow_slider,
+)
 from . import figures
 from .analysis import ERROR_SAMPLES, SymmetryAnalysis
 

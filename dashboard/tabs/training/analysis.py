@@ -38,11 +38,10 @@ from explorer.training import evaluation
 from explorer.training.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
 
 from ... import services
+from ..bounds import SEED, TYPED_LIST
 from .analysis_koopman import KoopmanAnalysis
 
 # as dashboard.state's (which imports Panel): a list typed by hand, no markup, bounded; a seed
-TYPED_LIST = r"^[\w ,;.-]{0,80}$"
-SEED = (0, 2**31 - 1)
 
 MAX_STEPS = 20_000  # per session
 MAX_SECONDS = 600.0  # of training compute per session

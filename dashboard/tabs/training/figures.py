@@ -22,7 +22,6 @@ from ..spectra.figures import legend_outside
 from .analysis import GALLERY, MAX_REGIONS, Frame
 from .analysis_koopman import loss_text
 
-
 NO_GRID = np.zeros((1, 1), dtype=np.uint32)  # the grid image when the exact regions are drawn
 
 
