@@ -1,8 +1,8 @@
 """Bounds of the settings a link or a client may send, for the tabs' analyses (no UI library here).
 
 A value outside them is refused by the setting's parameter (and a widget showing it is set back),
-never used. The one home of these bounds: the analyses and :mod:`dashboard.state` import them
-from here (the state module imports Panel for link parsing; an analysis must not).
+never used. The one home of these bounds: the analyses import them from here (an analysis
+imports no UI library, so it cannot take them from the state module, which imports Panel).
 """
 
 from __future__ import annotations

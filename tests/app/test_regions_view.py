@@ -254,12 +254,19 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
     assert not isinstance(body, pn.pane.Alert) and "regions-counts" in body[1].css_classes
 
 
-def test_the_analyses_bound_their_settings_as_the_state_does():
-    """The analyses and the state module bound their settings alike (dashboard/tabs/bounds.py)."""
-    from dashboard import state as state_module
+def test_the_analyses_take_their_setting_bounds_from_one_home():
+    """The bounds a link or a client may send live in dashboard/tabs/bounds.py only: the analyses
+    import them (no copy to drift apart)."""
+    import inspect
+
+    from dashboard.tabs import bounds
     from dashboard.tabs.inverse import analysis as inverse_analysis
     from dashboard.tabs.overview import analysis as overview_analysis
 
     assert (analysis_module.LAYER_INDEX, analysis_module.UNIT_INDEX, analysis_module.TYPED_LIST) == (
-        state_module.LAYER_INDEX, state_module.UNIT_INDEX, state_module.TYPED_LIST)
-    assert overview_analysis.SAMPLE_INDEX == state_module.SAMPLE_INDEX and inverse_analysis.SEED == state_module.SEED
+        bounds.LAYER_INDEX, bounds.UNIT_INDEX, bounds.TYPED_LIST)
+    assert overview_analysis.SAMPLE_INDEX == bounds.SAMPLE_INDEX and inverse_analysis.SEED == bounds.SEED
+    for module in (analysis_module, inverse_analysis, overview_analysis):
+        source = inspect.getsource(module)
+        assert not any(f"\n{name} = " in source for name in ("LAYER_INDEX", "UNIT_INDEX", "TYPED_LIST",
+                                                            "SAMPLE_INDEX", "SEED"))
