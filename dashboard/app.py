@@ -84,7 +84,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         if location is not None and settings:
             keys = {name: url_key(title, name) for name in settings}
             # a value the address bar sends later that the view refuses: the notice, and the view unchanged
-            location.sync(owner, keys, on_error=lambda mapped: refuse([keys[name] for name in mapped]))
+            state_links.sync_to_link(location, owner, keys, refuse)
         pages[index].objects = [view]
 
     def tab_to_state(event):
@@ -109,8 +109,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     tabs.param.watch(tab_to_state, "active")
     state.param.watch(state_to_tab, "tab")
     if location is not None:
-        location.sync(state, {"model_name": "model", "tab": "tab"},
-                      on_error=lambda mapped: refuse([{"model_name": "model"}.get(name, name) for name in mapped]))
+        state_links.sync_to_link(location, state, {"model_name": "model", "tab": "tab"}, refuse)
     if refused:
         refuse([])
 

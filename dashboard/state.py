@@ -269,6 +269,31 @@ def link_query(search: str, view_classes: dict) -> str:
     return urlencode(list(kept.items()))
 
 
+def sync_to_link(location, owner: param.Parameterized, keys: dict[str, str], refuse) -> None:
+    """Keep ``owner``'s parameters and the address bar's ``keys`` (parameter -> query key) in step.
+
+    A value the address bar sends is checked against its parameter one by one: what the parameter
+    accepts is used, the keys of what it refuses go to ``refuse(keys)`` (and the parameter keeps
+    its value). Panel hands back the whole batch when one value fails, and reads a negative integer
+    it wrote itself (``regions.layer=-1``) as ``-1.0``, which an Integer parameter refuses: so
+    every echo of the address bar would otherwise be refused, and the other values of its batch
+    dropped with it."""
+    def apply(mapped: dict) -> None:
+        refused = []
+        for name, value in mapped.items():
+            if isinstance(owner.param[name], param.Integer) and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            try:
+                if getattr(owner, name) != value:
+                    setattr(owner, name, value)
+            except Exception:
+                refused.append(keys[name])
+        if refused:
+            refuse(refused)
+
+    location.sync(owner, keys, on_error=apply)
+
+
 def state_from(query: dict, refused: list) -> AppState:
     """The session's state with the link's model and tab applied before anything is built; a model
     or tab the link names that does not exist is not used, and its key added to ``refused``."""

@@ -39,3 +39,37 @@ def test_the_shared_link_writes_an_older_key_as_todays_and_drops_defaults():
     assert link_query(f"?inverse.restarts={default + 1}&problems.restarts={default + 2}") == \
         f"inverse.restarts={default + 1}"
     assert TAB_BY_TITLE["Inverse problems"].old_prefixes == ("problems",)
+
+
+def test_an_address_bar_echo_keeps_its_negative_integers_and_applies_the_other_values():
+    """Panel writes regions.layer=-1 and reads it back as -1.0; the echo is not a refusal, and a
+    value changed in the same batch is applied (before, the whole batch was dropped and noticed)."""
+    import panel as pn
+    from bokeh.document import Document
+    from panel.io.location import Location
+    from panel.io.state import set_curdoc
+    from panel.util import edit_readonly
+
+    from dashboard.state import AppState, sync_to_link
+    from dashboard.tabs.regions.view import RegionsView
+
+    doc = Document()
+    with set_curdoc(doc):
+        location = Location()
+        with edit_readonly(location):
+            location.param.update(protocol="http:", hostname="x", port="5006", pathname="/app",
+                                  search="?model=moons-mlp&tab=Linear%20regions")
+        pn.state._locations[doc] = location
+        analysis = RegionsView(state=AppState()).analysis
+        keys = {name: url_key("Linear regions", name) for name in analysis.URL_SETTINGS}
+        refused = []
+        sync_to_link(location, analysis, keys, refused.extend)
+        written = location.search
+        assert "regions.layer=-1" in written and "regions.unit=-1" in written
+        other = 128 if analysis.resolution != 128 else 64
+        with edit_readonly(location):
+            location.search = written.replace(f"regions.resolution={analysis.resolution}", f"regions.resolution={other}")
+        assert refused == [] and analysis.resolution == other and analysis.layer == -1 and analysis.unit == -1
+        with edit_readonly(location):
+            location.search = location.search.replace("regions.layer=-1", "regions.layer=5000")  # over the bound
+        assert refused == ["regions.layer"] and analysis.layer == -1
