@@ -272,26 +272,25 @@ def link_query(search: str, view_classes: dict) -> str:
 def sync_to_link(location, owner: param.Parameterized, keys: dict[str, str], refuse) -> None:
     """Keep ``owner``'s parameters and the address bar's ``keys`` (parameter -> query key) in step.
 
-    A value the address bar sends is checked against its parameter one by one: what the parameter
-    accepts is used, the keys of what it refuses go to ``refuse(keys)`` (and the parameter keeps
-    its value). Panel hands back the whole batch when one value fails, and reads a negative integer
-    it wrote itself (``regions.layer=-1``) as ``-1.0``, which an Integer parameter refuses: so
-    every echo of the address bar would otherwise be refused, and the other values of its batch
-    dropped with it."""
-    def apply(mapped: dict) -> None:
+    When the address bar sends a value its parameter refuses, Panel keeps the whole batch away
+    from ``owner`` and hands it here: the keys whose own value the parameter refuses go to
+    ``refuse(keys)``. Panel reads a negative integer it wrote itself (``regions.layer=-1``) back
+    as ``-1.0``, which an Integer parameter refuses: such an echo of the current value is not a
+    refusal (before, every Linear regions link showed a notice for ``regions.layer`` and
+    ``regions.unit``)."""
+    def refused_keys(mapped: dict) -> None:
         refused = []
         for name, value in mapped.items():
             if isinstance(owner.param[name], param.Integer) and isinstance(value, float) and value.is_integer():
                 value = int(value)
             try:
-                if getattr(owner, name) != value:
-                    setattr(owner, name, value)
+                owner.param[name]._validate(value)
             except Exception:
                 refused.append(keys[name])
         if refused:
             refuse(refused)
 
-    location.sync(owner, keys, on_error=apply)
+    location.sync(owner, keys, on_error=refused_keys)
 
 
 def state_from(query: dict, refused: list) -> AppState:

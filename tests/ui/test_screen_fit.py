@@ -56,10 +56,17 @@ def blank_plots(page) -> list[str]:
     canvases = page.locator(".bk-Canvas")
     for i in range(canvases.count()):
         canvas = canvases.nth(i)
-        box = canvas.bounding_box()
+        try:
+            box = canvas.bounding_box(timeout=5_000)
+        except Exception:  # redrawn meanwhile: the next check sees the new one
+            continue
         if box is None or box["width"] < 60 or box["height"] < 60 or not canvas.is_visible():
             continue
-        pixels = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"), dtype=np.int16)
+        try:
+            shot = canvas.screenshot(timeout=10_000)
+        except Exception:
+            continue
+        pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=np.int16)
         background = np.bincount(pixels.ravel()).argmax()
         if (np.abs(pixels - background) > 24).mean() < 0.005:  # axes and labels alone cover ~1-3 %
             found.append(f"a {int(box['width'])}x{int(box['height'])} plot at ({int(box['x'])}, {int(box['y'])}) is blank")
