@@ -25,6 +25,7 @@ from explorer import datasets, zoo
 
 from . import services
 from .safe_text import MAX_QUOTE, bounded
+from .tabs.bounds import zoo_classifiers
 
 UPLOAD_PREFIX = "upload: "
 
@@ -53,7 +54,7 @@ TAB_BY_TITLE = {tab.title: tab for tab in TABS}
 
 def classifier_names() -> list[str]:
     """The zoo's classifiers (generators live in the Inversion tab)."""
-    return [name for name in zoo.names() if zoo.ENTRIES[name].task == "classifier"]
+    return zoo_classifiers()
 
 
 def reconstruction_names() -> list[str]:

@@ -17,8 +17,7 @@ from explorer import regions
 from explorer.training import evaluation
 
 from ...safe_text import MAX_QUOTE, bounded
-from ...views.common import CLASS_COLORS
-from ..spectra.figures import legend_outside
+from ...views.common import CLASS_COLORS, legend_outside
 from .analysis import GALLERY, MAX_REGIONS, Frame
 from .analysis_koopman import loss_text
 
