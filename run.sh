@@ -18,7 +18,7 @@ PY="$VENV/bin/python"
 TORCH_PIN="torch==2.13.0"   # the CPU wheel; a bare "torch" pulls a multi-GB CUDA build
 # 2 server processes (one per core), each warmed at start by dashboard/serving/warm_up.py; pages served from a
 # cached template, a session built once when its websocket connects (--reuse-sessions); 4 threads each
-# for the sessions' callbacks (heavy work goes to worker processes, dashboard/jobs.py); websocket
+# for the sessions' callbacks (heavy work goes to worker processes, dashboard/serving/jobs.py); websocket
 # messages up to 16 MiB: an upload (at most zoo.MAX_UPLOAD_BYTES, 50 MB) travels in messages of
 # 8 MiB (dashboard/serving/uploads.py).
 # See README, "Serving a class".

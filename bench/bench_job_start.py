@@ -2,7 +2,7 @@
 
 Under ``panel serve`` the process's ``__main__`` is the ``panel`` command, which imports Panel
 and Bokeh. multiprocessing used to run that script again in every job process (as
-``__mp_main__``) before the job: about a second per job. :mod:`dashboard.jobs` now starts a job
+``__mp_main__``) before the job: about a second per job. :mod:`dashboard.serving.jobs` now starts a job
 without it. Measured in a fresh process whose main script imports panel and bokeh as the
 command does: the median of 20 trivial jobs (``os.getpid`` in a worker), against the time that
 script's imports take in a fresh interpreter (what each job paid before), in the same run.
@@ -23,7 +23,7 @@ SERVER_MAIN = """
 import os, statistics, sys, time
 import panel, bokeh.server.server  # what the `panel serve` command imports
 sys.path.insert(0, {root!r})
-from dashboard import jobs
+from dashboard.serving import jobs
 jobs.use_processes(True)
 jobs.warm_up()
 times = []

@@ -4,7 +4,7 @@ The server's sessions share one asyncio event loop and one interpreter lock. Whi
 heavy computation runs (MILP stable units of ``digits-cnn-orth``, the robustness sweep of
 ``digits-cnn``, an inversion sweep, an exact partition), a timer on the loop asks to run every 20 ms; its lateness is how long any
 other student's click would wait. Measured twice in this process: the job in a thread
-(as the app did before ``dashboard.jobs``), and through ``dashboard.jobs.run`` in a worker
+(as the app did before ``dashboard.serving.jobs``), and through ``dashboard.serving.jobs.run`` in a worker
 process (as the served app does now). Printed: the worst and the 99th-percentile lag.
 """
 
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from dashboard import jobs
+from dashboard.serving import jobs
 from explorer import attacks, datasets, inversion, regions, stability, zoo
 
 TICK = 0.02

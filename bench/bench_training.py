@@ -9,7 +9,7 @@
   redraw data put into the bokeh sources). Target: at most 200 ms (5 frames a second).
 - DMD: ``koopman.exact_dmd`` of 25 snapshots of 10^4 weights (+ the constant), rank <= 10.
   Target: at most 200 ms.
-- A frame's 10 steps as a :mod:`dashboard.jobs` job (worker process; the stepper shipped there
+- A frame's 10 steps as a :mod:`dashboard.serving.jobs` job (worker process; the stepper shipped there
   and back) against the same steps in this process, at steps 200 and 5,000: why the Training
   tab steps in a thread (docs/architecture.md). Reported, no target.
 
@@ -104,7 +104,7 @@ def jobs_line(data) -> None:
     """10 steps in this process against 10 steps as a worker job, the stepper shipped both ways."""
     import pickle
 
-    from dashboard import jobs
+    from dashboard.serving import jobs
 
     jobs.use_processes(True)
     try:

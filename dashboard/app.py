@@ -13,9 +13,8 @@ import gc
 
 import panel as pn
 
-from . import jobs
 from . import state as state_links
-from .serving import offline, session_pool
+from .serving import jobs, offline, session_pool
 from .state import TAB_TITLES, AppState, link_notice, settings_from, state_from, url_key
 from .tabs.adversarial.view import AdversarialView
 from .tabs.inverse.view import InverseView

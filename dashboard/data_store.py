@@ -23,8 +23,8 @@ import weakref
 
 from explorer import datasets, zoo
 
-from . import jobs
 from .safe_text import MAX_QUOTE, bounded
+from .serving import jobs
 
 DATA_ENV = "EXPLORER_DATA"
 FOLDER_PREFIX = "folder: "

@@ -6,6 +6,8 @@
                         workers started, the pool started, before the first student
 - :mod:`.offline`       the page loads nothing from outside hosts (Panel's files from this
                         server, no web font), and the design's selected-toggle style
+- :mod:`.jobs`          heavy work in worker processes (a forkserver that has imported explorer):
+                        progress, time and memory caps, cancellation when a session closes
 - :mod:`.uploads`       the upload box: a file in numbered chunks, the size limit held on both
                         sides of the websocket
 

@@ -5,7 +5,7 @@ It builds the landing page, the Spectra link and the tabs whose first build in a
 costs more than the next ones (zoo models, evaluations, decision maps, spectra land in the
 process's ``pn.cache``; the plotting code is imported; measured: Training 0.8 s, Linear
 regions 0.55 s, Symmetry 0.3 s more the first time, the other tabs the same) and
-starts the worker-process server of :mod:`dashboard.jobs`, so that the first sessions
+starts the worker-process server of :mod:`dashboard.serving.jobs`, so that the first sessions
 cost what every later one costs.
 """
 
@@ -13,9 +13,8 @@ import panel as pn
 import tornado.netutil
 from bokeh.document import Document
 
-from dashboard import jobs
 from dashboard.app import create_app
-from dashboard.serving import session_pool
+from dashboard.serving import jobs, session_pool
 from dashboard.state import AppState
 from explorer.nets.threads import one_thread_per_process
 

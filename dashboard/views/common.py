@@ -27,8 +27,8 @@ from bokeh.models import (
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
 
-from .. import jobs
 from ..safe_text import message
+from ..serving import jobs
 
 hv.Store.set_current_backend("bokeh")
 
@@ -142,7 +142,7 @@ class BackgroundWork:
 
     The Viewer provides ``self.state`` and ``self._progress`` (a ``pn.indicators.Progress``);
     the work function may report through :meth:`_set_progress` as its ``progress`` callback.
-    It runs in a thread, and the heavy calls inside it go through :func:`dashboard.jobs.run`
+    It runs in a thread, and the heavy calls inside it go through :func:`dashboard.serving.jobs.run`
     to a worker process on the session's account.
     """
 

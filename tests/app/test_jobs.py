@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard import jobs
+from dashboard.serving import jobs
 from explorer import regions, stability, zoo
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -65,10 +65,10 @@ def report_forever(progress):
 
 
 def test_a_job_that_reports_often_is_still_stopped_at_its_time_limit():
-    start, reports = time.monotonic(), []
+    reports = []  # (done, when): timed from the first report, so a slow process start (a loaded machine) is not counted
     with pytest.raises(jobs.JobError, match="longer than 1 s"):
-        jobs.run(report_forever, progress=lambda done, total: reports.append(done), max_seconds=1)
-    assert time.monotonic() - start < 10 and len(reports) > 10
+        jobs.run(report_forever, progress=lambda done, total: reports.append((done, time.monotonic())), max_seconds=1)
+    assert len(reports) > 10 and time.monotonic() - reports[0][1] < 10
 
 
 def test_a_job_over_its_memory_limit_is_stopped():
@@ -201,7 +201,7 @@ def test_a_job_does_not_run_the_servers_main_script_again(tmp_path):
         f"open({str(marks)!r}, 'a').write(__name__ + '\\n')\n"
         "if __name__ == '__main__':\n"
         f"    sys.path.insert(0, {str(ROOT)!r})\n"
-        "    from dashboard import jobs\n"
+        "    from dashboard.serving import jobs\n"
         "    jobs.use_processes(True)\n"
         "    print(jobs.run(os.getpid) != os.getpid(), jobs.run(os.getpid) != os.getpid())\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=ROOT)

@@ -5,7 +5,7 @@ DeepFool radii of a 2-D sample; the exact regions of the plane through an image 
 No Panel here: a notebook or a test drives :class:`AdversarialAnalysis` directly, and the tab's
 view draws what it returns. Every number comes from :mod:`explorer.attacks` /
 :mod:`explorer.attacks.certified`; results are computed once per process (:func:`dashboard.memo.memoize`),
-the long ones in worker processes when served (:func:`dashboard.jobs.run`).
+the long ones in worker processes when served (:func:`dashboard.serving.jobs.run`).
 
 Example
 -------
@@ -29,8 +29,9 @@ from explorer import attacks, datasets, regions, zoo
 from explorer.attacks import certified
 from explorer.training import evaluation
 
-from ... import jobs, services
+from ... import services
 from ...memo import memoize
+from ...serving import jobs
 from ..bounds import SAMPLE_INDEX, zoo_classifiers
 
 NEIGHBOURHOOD_RESOLUTION = 200  # decision-map pixels per side around a 2-D sample

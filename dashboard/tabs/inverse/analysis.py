@@ -4,7 +4,7 @@ Antun & Hansen 2022).
 Set up sparse recovery y = A x + e; reconstruct with FIRENET (restarts x inner steps = layers), the
 trained LISTA and MLPs of the zoo and a plain SR-LASSO solver; the error layer by layer, the
 worst-case perturbation of each reconstructor and the twins bound. Every number comes from
-:mod:`explorer.inverse`; the studies run through :func:`dashboard.jobs.run` (worker processes
+:mod:`explorer.inverse`; the studies run through :func:`dashboard.serving.jobs.run` (worker processes
 in the served app, the calling thread elsewhere).
 
 No Panel here: a notebook or a test drives :class:`InverseAnalysis` directly.
@@ -25,8 +25,8 @@ import param
 
 from explorer import inverse, zoo
 
-from ... import jobs
 from ...memo import memoize
+from ...serving import jobs
 from ..bounds import SEED
 
 NETS = ("inverse-lista", "inverse-mlp", "inverse-mlp-twins")

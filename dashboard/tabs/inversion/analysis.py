@@ -8,7 +8,7 @@ the digits data whose test digits the trained generator's targets come from.
 
 No Panel here: a notebook or a test drives :class:`InversionAnalysis` directly, and the tab's view
 draws what it returns. Every number comes from :mod:`explorer.inversion`; the long runs go to
-worker processes when served (:func:`dashboard.jobs.run`).
+worker processes when served (:func:`dashboard.serving.jobs.run`).
 
 Example
 -------
@@ -28,7 +28,8 @@ import torch
 from explorer import datasets, inversion, zoo
 from explorer.inversion.generators import random_generator
 
-from ... import jobs, services
+from ... import services
+from ...serving import jobs
 from ..bounds import SAMPLE_INDEX, SEED, TYPED_LIST
 
 DECODER, ENCODER = "digits-vae-decoder", "digits-vae-encoder"

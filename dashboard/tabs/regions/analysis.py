@@ -33,8 +33,9 @@ from explorer import attacks, datasets, inverse, regions, stability, zoo
 from explorer.nets import UnsupportedLayerError
 from explorer.training import evaluation
 
-from ... import jobs, services
+from ... import services
 from ...memo import memoize
+from ...serving import jobs
 from ..bounds import LAYER_INDEX, TYPED_LIST, UNIT_INDEX
 
 # the bounds dashboard.state gives a link's settings (that module imports Panel, this one must not)

@@ -31,8 +31,9 @@ from torch import nn
 from explorer import datasets, regions, zoo
 from explorer import equivariance as eq
 
-from ... import jobs, services
+from ... import services
 from ...memo import memoize
+from ...serving import jobs
 from ..bounds import LAYER_INDEX, SAMPLE_INDEX, UNIT_INDEX, zoo_classifiers
 
 DEFAULT_MODELS = ["digits-cnn", "digits-p4cnn"]

@@ -9,7 +9,7 @@ draws what it returns. Every number comes from :mod:`explorer.training.stepper` 
 A session may train at most :data:`MAX_STEPS` steps and :data:`MAX_SECONDS` of compute. The
 recipe and the step reached are the tab's link settings (:attr:`TrainingAnalysis.URL_SETTINGS`),
 so a link replays the run. The steps run in the calling thread (the app's: a worker thread of the
-server process), not in :mod:`dashboard.jobs`; ``docs/architecture.md`` gives the measurements why.
+server process), not in :mod:`dashboard.serving.jobs`; ``docs/architecture.md`` gives the measurements why.
 
 Example
 -------

@@ -2,7 +2,7 @@
 and the jump checked against training at the same step.
 
 No Panel here. :class:`KoopmanAnalysis` holds the fit's settings; :meth:`KoopmanAnalysis.fit`
-fits the window and checks the jump through :func:`dashboard.jobs.run` (a worker process in the
+fits the window and checks the jump through :func:`dashboard.serving.jobs.run` (a worker process in the
 served app: the check replays the seeded run up to the jump's step, seconds of training); its
 tables and sentences say what the fit found in the settings' own terms. Every number comes from
 :mod:`explorer.koopman`.
@@ -27,7 +27,7 @@ import param
 from explorer import koopman
 from explorer.training.stepper import Stepper
 
-from ... import jobs
+from ...serving import jobs
 
 MAX_REPLAY_STEPS = 20_000  # the check replays the run at most this far
 
@@ -67,7 +67,7 @@ class KoopmanAnalysis(param.Parameterized):
         """Fit the last ``window`` snapshots of ``stepper``'s run, jump ``ahead`` snapshots past them
         and measure the jump next to the run at that step: ``(KoopmanFit, Forecast)``, also kept as
         ``last``. The fit takes milliseconds; the check, which replays the run up to the jump, is a
-        job (:func:`dashboard.jobs.run`: a worker process in the served app)."""
+        job (:func:`dashboard.serving.jobs.run`: a worker process in the served app)."""
         steps, W = stepper.trajectory()
         stop = len(steps) - 1
         fit = koopman.fit_window(steps, W, stepper.layout(), start=max(0, stop - self.window + 1), stop=stop,

@@ -17,8 +17,8 @@ import time
 import panel as pn
 import param
 
-from ... import jobs
 from ...safe_text import message, quoted
+from ...serving import jobs
 from ...state import AppState
 from ...views.common import csv_download, error_alert
 from . import figures
