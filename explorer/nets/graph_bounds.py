@@ -200,7 +200,7 @@ def _pieces_relaxation(p, l, u):
       Sound because f - c is piecewise linear, zero at l and u, so its extremes on [l, u] are
       at breakpoints; for ``clamp(lo, hi)`` this is the parallelogram of the two lines of slope
       ``(hi - lo) / (u - l)`` through (lo, lo) and (hi, hi) (the chord-based relaxation of a
-      hard tanh, e.g. Singh et al.'s DeepPoly, NeurIPS 2018, written for this package).
+      hard tanh, e.g. Singh et al.'s DeepPoly, POPL 2019, written for this package).
     """
     t = p.breakpoints
     inside = (l[:, None] < t[None]) & (t[None] < u[:, None])
