@@ -38,8 +38,27 @@ SPURIOUS = 0.05
 
 @dataclass
 class DMD:
-    """The fit of one trajectory: eigenvalues (r,), modes (n, r), residuals (r,), the
-    singular values of X0 (all of them), the rank kept and the energy it keeps."""
+    """The exact-DMD fit of one trajectory, as :func:`exact_dmd` returns it.
+
+    Attributes
+    ----------
+    eigenvalues : numpy.ndarray of shape (r,), complex128
+        The Ritz values, largest modulus first.
+    modes : numpy.ndarray of shape (n, r), complex128
+        The exact DMD modes, one column per eigenvalue.
+    residuals : numpy.ndarray of shape (r,), float64
+        ``||A z - lambda z||`` of every Ritz pair with ``||z|| = 1`` (module docstring).
+    singular_values : numpy.ndarray, float64
+        All singular values of ``X0``.
+    rank : int
+        The truncation rank r.
+    energy_kept : float
+        ``sum_{i<=r} s_i^2 / sum s_i^2``.
+    amplitudes : numpy.ndarray of shape (r,), complex128
+        ``b`` with ``modes @ b`` the last snapshot (least squares).
+    last : numpy.ndarray of shape (n,), float64
+        The last snapshot.
+    """
 
     eigenvalues: np.ndarray
     modes: np.ndarray
@@ -56,7 +75,29 @@ class DMD:
         return self.residuals > SPURIOUS
 
     def predict(self, ahead: int) -> np.ndarray:
-        """The state ``ahead`` steps after the last snapshot: ``Re(Phi Lambda^ahead b)``."""
+        """The state ``ahead`` steps after the last snapshot: ``Re(Phi Lambda^ahead b)``.
+
+        Parameters
+        ----------
+        ahead : int
+            Number of snapshot intervals after the last snapshot, ``>= 0``.
+
+        Returns
+        -------
+        numpy.ndarray of shape (n,), float64
+
+        Raises
+        ------
+        ValueError
+            If ``ahead`` is negative.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.stack([0.5 ** t * np.array([4.0, 2.0]) for t in range(5)], axis=1)
+        >>> exact_dmd(X).predict(2).round(6).tolist()     # 0.5 ** 6 * (4, 2)
+        [0.0625, 0.03125]
+        """
         if ahead < 0:
             raise ValueError("ahead must be >= 0.")
         return (self.modes @ (self.eigenvalues ** int(ahead) * self.amplitudes)).real
@@ -73,7 +114,49 @@ def _rank(s: np.ndarray, energy: float, max_rank: int | None, rcond: float) -> i
 
 def exact_dmd(X: np.ndarray, energy: float = 0.999999, max_rank: int | None = None,
               rcond: float = 1e-10) -> DMD:
-    """Exact DMD of the snapshots ``X`` (n, m+1), columns in time order; see the module text."""
+    """Exact DMD of a trajectory's snapshots, with a residual per Ritz pair (module docstring).
+
+    Parameters
+    ----------
+    X : array_like of shape (n, m + 1)
+        The snapshots as columns, in time order, at least 3; read as float64.
+    energy : float, default 0.999999
+        In (0, 1]: keep the smallest rank whose singular values hold this fraction of
+        ``sum s_i^2``.
+    max_rank : int, optional
+        An upper limit on the rank.
+    rcond : float, default 1e-10
+        Singular values at or below ``rcond * s_1`` are never kept.
+
+    Returns
+    -------
+    DMD
+        Eigenvalues, modes, residuals, the singular values of ``X0``, the rank and the
+        energy it keeps, and the amplitudes of the last snapshot.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-D with at least 3 snapshots, holds NaN or infinity, is all zero, or
+        ``energy`` is not in (0, 1].
+
+    References
+    ----------
+    .. [1] J. H. Tu, C. W. Rowley, D. M. Luchtenburg, S. L. Brunton and J. N. Kutz, "On Dynamic
+       Mode Decomposition: Theory and Applications", Journal of Computational Dynamics 1(2),
+       2014.
+    .. [2] Z. Drmac, I. Mezic and R. Mohr, "Data Driven Modal Decompositions: Analysis and
+       Enhancements", SIAM Journal on Scientific Computing 40(4), 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.array([[0.9, 0.2], [0.0, 0.5]])
+    >>> X = np.stack([np.linalg.matrix_power(A, t) @ [1.0, 1.0] for t in range(6)], axis=1)
+    >>> fit = exact_dmd(X)
+    >>> np.round(fit.eigenvalues.real, 6).tolist(), fit.rank, bool(fit.residuals.max() < 1e-10)
+    ([0.9, 0.5], 2, True)
+    """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] < 3:
         raise ValueError(f"DMD needs a (state, time) array with at least 3 snapshots; got shape {X.shape}.")

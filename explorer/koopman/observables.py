@@ -31,7 +31,15 @@ KINDS = ("whole", "layer", "node")
 
 @dataclass
 class Group:
-    """One observable: a name and the indices of the flat weight vector it holds."""
+    """One observable group: a name and the coordinates of the flat weight vector it holds.
+
+    Attributes
+    ----------
+    name : str
+        ``"all weights"``, ``"layer k"`` or ``"layer k unit j"`` (1-based).
+    index : numpy.ndarray of shape (q,), int
+        The group's coordinates in the flat weight vector.
+    """
 
     name: str
     index: np.ndarray
@@ -47,8 +55,38 @@ def _layers(layout):
 
 
 def observable_groups(layout, kind: str = "whole") -> list[Group]:
-    """The groups of ``kind`` for a ``layout`` of (parameter name, shape, slice) rows (as
-    :meth:`explorer.training.stepper.Stepper.layout` returns)."""
+    """The observable groups of ``kind`` for a flat weight vector (module docstring).
+
+    Parameters
+    ----------
+    layout : list of (str, tuple, slice)
+        (parameter name, shape, slice of the flat vector) rows, as
+        :meth:`explorer.training.stepper.Stepper.layout` returns; a layer's ``weight`` and
+        ``bias`` share the name's prefix.
+    kind : {"whole", "layer", "node"}, default "whole"
+        One group for all weights, one per layer, or one per unit.
+
+    Returns
+    -------
+    list of Group
+        Groups that partition the flat weight vector.
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not one of :data:`KINDS`.
+
+    References
+    ----------
+    .. [1] A. S. Dogra and W. T. Redman, "Optimizing Neural Networks via Koopman Operator Theory",
+       NeurIPS 2020.
+
+    Examples
+    --------
+    >>> layout = [("0.weight", (2, 3), slice(0, 6)), ("0.bias", (2,), slice(6, 8))]
+    >>> [(g.name, len(g.index)) for g in observable_groups(layout, "layer")]
+    [('layer 1', 8)]
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not '{kind}'.")
     total = max(sl.stop for _, _, sl in layout)
@@ -69,5 +107,21 @@ def observable_groups(layout, kind: str = "whole") -> list[Group]:
 
 
 def with_constant(states: np.ndarray) -> np.ndarray:
-    """(n, m) states with a last row of ones: the constant observable."""
+    """States with a last row of ones: the constant observable.
+
+    Parameters
+    ----------
+    states : numpy.ndarray of shape (n, m)
+        One state per column.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n + 1, m)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with_constant(np.array([[2.0, 3.0]])).tolist()
+    [[2.0, 3.0], [1.0, 1.0]]
+    """
     return np.vstack([states, np.ones((1, states.shape[1]))])

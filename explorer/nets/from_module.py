@@ -103,6 +103,30 @@ def _fold_batchnorm(affine: nn.Module, bn: nn.Module, name: str) -> None:
 
 
 def check_supported(name: str, module: nn.Module) -> None:
+    """Refuse a layer of a chain whose settings the canonical chain does not support.
+
+    Parameters
+    ----------
+    name : str
+        The layer's name, for the message.
+    module : nn.Module
+        The layer. ``Conv2d`` needs ``groups=1``, ``dilation=1``, zero or circular padding
+        given as integers; ``Flatten`` ``start_dim=1, end_dim=-1``; ``Unflatten`` ``dim=1``;
+        ``AvgPool2d`` neither ``ceil_mode`` nor ``count_include_pad=False``. Other layers pass.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        Naming the layer and the setting that is not supported.
+
+    Examples
+    --------
+    >>> check_supported("pool", nn.AvgPool2d(2))
+    >>> check_supported("conv", nn.Conv2d(2, 2, 3, groups=2))
+    Traceback (most recent call last):
+    ...
+    explorer.nets.ops.UnsupportedLayerError: Conv2d 'conv': groups and dilation must be 1.
+    """
     if isinstance(module, nn.Conv2d):
         if module.groups != 1 or tuple(module.dilation) != (1, 1):
             raise UnsupportedLayerError(f"Conv2d '{name}': groups and dilation must be 1.")
@@ -136,15 +160,36 @@ def canonical(model: nn.Module, input_shape: tuple | None = None) -> CanonicalNe
         module torch.fx can trace whose operations are piecewise linear (skip connections,
         ``torch.cat``, MaxPool, LeakyReLU, PReLU, Hardtanh, clamp, Conv1d, grouped or dilated
         convolutions, ...) gives a :class:`~explorer.nets.graph_net.GraphNet`.
-    input_shape : tuple, optional
+    input_shape : tuple of int, optional
         Shape of one input without the batch dimension. Read from
         ``model.input_shape`` when not given, else from the first Linear layer.
+
+    Returns
+    -------
+    CanonicalNet
+        A float64, eval-mode copy (BatchNorm folded into the layer before it): a
+        :class:`CanonicalNet` chain, or a :class:`~explorer.nets.graph_net.GraphNet` (a
+        subclass) for any other piecewise-linear network. A :class:`CanonicalNet` is
+        returned as it is.
 
     Raises
     ------
     UnsupportedLayerError
         Naming the first operation that is not supported; :class:`NotPiecewiseLinearError`
         (a subclass) for a layer that is not piecewise linear (e.g. ``Tanh``, ``GELU``).
+    ValueError
+        If ``input_shape`` is not given and cannot be inferred, or a layer refuses inputs of
+        that shape.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> net = canonical(nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1)).eval())
+    >>> type(net).__name__, net.input_shape, net.hidden_sizes, net.output_shape
+    ('CanonicalNet', (2,), [4], (1,))
+    >>> type(canonical(nn.Sequential(nn.Linear(2, 4), nn.LeakyReLU(), nn.Linear(4, 1)))).__name__
+    'GraphNet'
     """
     if isinstance(model, CanonicalNet):
         return model
@@ -217,8 +262,38 @@ def _chain(model: nn.Module, input_shape) -> CanonicalNet:
 def describe(model: nn.Module, input_shape: tuple | None = None) -> list[dict]:
     """A table of the layers: name, type, output shape, parameter count.
 
-    Uses the original module (before BatchNorm folding) so the counts match
-    what the user built.
+    Uses the original module (before BatchNorm folding) so the counts match what the user
+    built. For a network that is not a chain, every layer module is listed in call order
+    (the additions, concatenations and functional calls between them are not).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any model :func:`canonical` reads; with ``input_shape`` known, also one that is not
+        piecewise linear.
+    input_shape : tuple of int, optional
+        Shape of one input; read from ``model.input_shape`` when not given, else from the
+        first Linear layer.
+
+    Returns
+    -------
+    list of dict
+        One row per layer after an ``"input"`` row, with keys ``layer`` (name), ``type``
+        (class name), ``output_shape`` (str, per sample) and ``parameters`` (int).
+
+    Raises
+    ------
+    UnsupportedLayerError
+        As :func:`canonical` (:class:`NotPiecewiseLinearError` only when ``input_shape`` is
+        not known).
+    ValueError
+        If ``input_shape`` is needed and cannot be inferred.
+
+    Examples
+    --------
+    >>> rows = describe(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)))
+    >>> [(r["layer"], r["type"], r["output_shape"], r["parameters"]) for r in rows]
+    [('input', 'Input', '(2,)', 0), ('0', 'Linear', '(3,)', 9), ('1', 'ReLU', '(3,)', 0), ('2', 'Linear', '(1,)', 4)]
     """
     if input_shape is None:
         input_shape = getattr(model, "input_shape", None)

@@ -50,6 +50,27 @@ def output_range(layer, l: np.ndarray, u: np.ndarray):
 
     A continuous piecewise-linear function attains its extremes on an interval at the
     ends or at a breakpoint inside; a max of a window ranges over [max of lowers, max of uppers].
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        A pieces or max layer.
+    l, u : numpy.ndarray of shape (layer.size,), float64
+        Bounds of its pre-activations, ``l <= u``.
+
+    Returns
+    -------
+    lower, upper : numpy.ndarray of shape (layer.units,), float64
+        The smallest and largest value of every output over the box.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.nets.graph import Layer, Pieces
+    >>> relu6 = Layer("r", "pieces", {0: np.eye(2)}, np.zeros(2), Pieces.clamp(2, 0.0, 6.0))
+    >>> lo, hi = output_range(relu6, np.array([-1.0, 2.0]), np.array([3.0, 9.0]))
+    >>> lo.tolist(), hi.tolist()
+    ([0.0, 2.0], [3.0, 6.0])
     """
     if layer.kind == "max":
         return l[layer.windows].max(1), u[layer.windows].max(1)
@@ -60,7 +81,40 @@ def output_range(layer, l: np.ndarray, u: np.ndarray):
 
 
 def ibp_graph(graph, box: Box) -> Bounds:
-    """Interval bounds of every layer's pre-activations (see the module docstring)."""
+    """Interval bounds of every layer's pre-activations (see the module docstring).
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    box : Box
+        The input domain, with ``graph.input_size`` coordinates.
+
+    Returns
+    -------
+    Bounds
+        ``method="ibp"``; one (size_k,) lower and upper array per layer.
+
+    Raises
+    ------
+    ValueError
+        If the box does not have ``graph.input_size`` coordinates.
+
+    References
+    ----------
+    .. [1] S. Gowal, K. Dvijotham, R. Stanforth, R. Bunel, C. Qin, J. Uesato, R. Arandjelovic,
+       T. Mann and P. Kohli, "On the Effectiveness of Interval Bound Propagation for Training
+       Verifiably Robust Models", arXiv 1810.12715, 2018.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.nets.graph import PLGraph
+    >>> g = PLGraph.from_blocks([(np.array([[1.0, -1.0]]), np.zeros(1)), (np.array([[1.0]]), np.zeros(1))])
+    >>> b = ibp_graph(g, Box(np.zeros(2), np.ones(2)))
+    >>> b.lower[0].tolist(), b.upper[0].tolist()
+    ([-1.0], [1.0])
+    """
     if box.dim != graph.input_size:
         raise ValueError(f"The box has {box.dim} coordinates but the network takes {graph.input_size} inputs.")
     mids, rads = [box.center], [box.radius]
@@ -79,9 +133,24 @@ def ibp_graph(graph, box: Box) -> Bounds:
 
 @dataclass
 class Relaxation:
-    """Linear bounds of a layer's output by its pre-activation, valid on ``[l, u]``:
-    ``lower @ z + lower_const <= h <= upper @ z + upper_const``. For a pieces layer the
-    matrices are diagonal and held as vectors (``diagonal``); for max, sparse selections."""
+    """Linear bounds of a layer's output by its pre-activation, valid on ``[l, u]``.
+
+    ``lower @ z + lower_const <= h <= upper @ z + upper_const`` for every ``z`` in ``[l, u]``.
+
+    Attributes
+    ----------
+    diagonal : bool
+        True for a pieces layer: ``upper`` and ``lower`` are the diagonals, numpy arrays of
+        shape (units,). False for a max layer: they are scipy sparse (units, size) selections.
+    upper : numpy.ndarray or scipy.sparse matrix
+        The upper bound's coefficients.
+    upper_const : numpy.ndarray of shape (units,), float64
+        The upper bound's constant.
+    lower : numpy.ndarray or scipy.sparse matrix
+        The lower bound's coefficients.
+    lower_const : numpy.ndarray of shape (units,), float64
+        The lower bound's constant.
+    """
 
     diagonal: bool
     upper: object
@@ -90,7 +159,20 @@ class Relaxation:
     lower_const: np.ndarray
 
     def back(self, L: np.ndarray):
-        """(coefficients on z, constant) of an upper bound of ``L @ h``."""
+        """An upper bound of ``L @ h`` as a linear function of ``z``, one backward step of CROWN.
+
+        Parameters
+        ----------
+        L : numpy.ndarray of shape (rows, units), float64
+            Coefficients on the layer's output ``h``.
+
+        Returns
+        -------
+        coefficients : numpy.ndarray of shape (rows, size), float64
+            ``C`` with ``L @ h <= C @ z + const`` on ``[l, u]`` (upper relaxation where ``L``
+            is positive, lower where negative).
+        const : numpy.ndarray of shape (rows,), float64
+        """
         pos, neg = np.maximum(L, 0), np.minimum(L, 0)
         const = pos @ self.upper_const + neg @ self.lower_const
         if self.diagonal:
@@ -118,7 +200,7 @@ def _pieces_relaxation(p, l, u):
       Sound because f - c is piecewise linear, zero at l and u, so its extremes on [l, u] are
       at breakpoints; for ``clamp(lo, hi)`` this is the parallelogram of the two lines of slope
       ``(hi - lo) / (u - l)`` through (lo, lo) and (hi, hi) (the chord-based relaxation of a
-      hard tanh, e.g. Singh et al.'s DeepPoly, NeurIPS 2018, written for this package).
+      hard tanh, e.g. Singh et al.'s DeepPoly, POPL 2019, written for this package).
     """
     t = p.breakpoints
     inside = (l[:, None] < t[None]) & (t[None] < u[:, None])
@@ -178,19 +260,124 @@ def _max_relaxation(windows, l, u, size):
 
 
 def relaxation(layer, l: np.ndarray, u: np.ndarray) -> Relaxation:
-    """The linear relaxation of a layer on ``[l, u]`` (see the two helpers' docstrings for the rules)."""
+    """The linear relaxation of a layer on ``[l, u]``.
+
+    Pieces: the function itself where it is affine on ``[l, u]``; the chord above and a line
+    through the breakpoint below (CROWN's adaptive slope) for one breakpoint inside, with the
+    roles swapped where the function is concave there; the chord shifted up and down for two
+    breakpoints inside. Max: the entry with the largest lower bound below; that entry above
+    when it always wins, else the constant largest upper bound.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        A pieces or max layer.
+    l, u : numpy.ndarray of shape (layer.size,), float64
+        Bounds of its pre-activations.
+
+    Returns
+    -------
+    Relaxation
+        Valid for every ``z`` in ``[l, u]``.
+
+    References
+    ----------
+    .. [1] H. Zhang, T.-W. Weng, P.-Y. Chen, C.-J. Hsieh and L. Daniel, "Efficient Neural
+       Network Robustness Certification with General Activation Functions", NeurIPS 2018,
+       arXiv 1811.00866 (sec. 3.1, the adaptive lower bound).
+    .. [2] K. Xu et al., "Automatic Perturbation Analysis for Scalable Certified Robustness
+       and Beyond", NeurIPS 2020, arXiv 2002.12920 (auto_LiRPA's BoundMaxPool).
+
+    Examples
+    --------
+    A ReLU on ``[-1, 3]``: the chord ``0.75 z + 0.75`` above, ``z`` below (since ``u >= -l``):
+
+    >>> import numpy as np
+    >>> from explorer.nets.graph import Layer, Pieces
+    >>> relu = Layer("r", "pieces", {0: np.eye(1)}, np.zeros(1), Pieces.relu_family(1))
+    >>> r = relaxation(relu, np.array([-1.0]), np.array([3.0]))
+    >>> r.upper.tolist(), r.upper_const.tolist(), r.lower.tolist(), r.lower_const.tolist()
+    ([0.75], [0.75], [1.0], [0.0])
+    """
     if layer.kind == "max":
         return _max_relaxation(layer.windows, l, u, layer.size)[0]
     return Relaxation(True, *_pieces_relaxation(layer.pieces, l, u))
 
 
 def max_winners(layer, l: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Per window of a max layer, the position that always wins on [l, u] (-1 if none is proven)."""
+    """Per window of a max layer, the position that always wins on ``[l, u]``.
+
+    A window's entry with the largest lower bound always wins when that lower bound is at
+    least every other entry's upper bound.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        A max layer (``kind == "max"``).
+    l, u : numpy.ndarray of shape (layer.size,), float64
+        Bounds of its pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray of shape (layer.units,), int
+        The winning position in each window, -1 where no winner is proven.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.nets.graph import Layer
+    >>> pool = Layer("p", "max", {0: np.eye(4)}, np.zeros(4), windows=np.array([[0, 1], [2, 3]]))
+    >>> max_winners(pool, np.array([2.0, 0.0, 0.0, 0.5]), np.array([3.0, 1.0, 1.0, 1.5])).tolist()
+    [0, -1]
+    """
     return _max_relaxation(layer.windows, l, u, layer.size)[1]
 
 
 def crown_graph(graph, box: Box, ibp_bounds: Bounds | None = None) -> Bounds:
-    """CROWN bounds of every layer's pre-activations, intersected with IBP's (module docstring)."""
+    """CROWN bounds of every layer's pre-activations, intersected with IBP's (module docstring).
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    box : Box
+        The input domain, with ``graph.input_size`` coordinates.
+    ibp_bounds : Bounds, optional
+        :func:`ibp_graph`'s bounds on the same graph and box, computed when not given.
+
+    Returns
+    -------
+    Bounds
+        ``method="crown"``; one (size_k,) lower and upper array per layer, at least as tight
+        as IBP's.
+
+    Raises
+    ------
+    ValueError
+        If the box does not have ``graph.input_size`` coordinates.
+
+    References
+    ----------
+    .. [1] H. Zhang, T.-W. Weng, P.-Y. Chen, C.-J. Hsieh and L. Daniel, "Efficient Neural
+       Network Robustness Certification with General Activation Functions", NeurIPS 2018,
+       arXiv 1811.00866.
+    .. [2] K. Xu, Z. Shi, H. Zhang, Y. Wang, K.-W. Chang, M. Huang, B. Kailkhura, X. Lin and
+       C.-J. Hsieh, "Automatic Perturbation Analysis for Scalable Certified Robustness and
+       Beyond", NeurIPS 2020, arXiv 2002.12920.
+
+    Examples
+    --------
+    ``|s| = relu(s) + relu(-s)`` with ``s = x1 + x2`` in [-2, 2], then one more ReLU layer:
+    IBP bounds its pre-activation by 4, CROWN by the true maximum 2.
+
+    >>> import numpy as np
+    >>> from explorer.nets.graph import PLGraph
+    >>> W1, W2 = np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([[1.0, 1.0]])
+    >>> g = PLGraph.from_blocks([(W1, np.zeros(2)), (W2, np.zeros(1)), (np.ones((1, 1)), np.zeros(1))])
+    >>> box = Box(-np.ones(2), np.ones(2))
+    >>> ibp_graph(g, box).upper[1].tolist(), crown_graph(g, box).upper[1].tolist()
+    ([4.0], [2.0])
+    """
     ib = ibp_bounds or ibp_graph(graph, box)
     mid, rad = box.center, box.radius
     lows, ups, relax = [], [], []

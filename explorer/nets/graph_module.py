@@ -135,7 +135,17 @@ class PLGraphModule(nn.Module):
         return z
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The graph's output (batch, output_size) for inputs x (batch, *input_shape)."""
+        """The graph's output for a batch of inputs.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, *input_shape), float64
+            The inputs.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, graph.output_size), float64
+        """
         h = [self.flatten(x)]
         for prefix, sources, act in self._plan:
             z = self._affine(prefix, sources, h)

@@ -32,9 +32,16 @@ class OperatorTooLargeError(ValueError):
 class Op:
     """One step of the canonical chain.
 
-    ``kind`` is one of ``linear``, ``conv2d``, ``avgpool2d``, ``reshape`` (affine)
-    or ``relu``. ``module`` is a float64 copy with BatchNorm already folded in.
-    Shapes are per sample.
+    Attributes
+    ----------
+    kind : {"linear", "conv2d", "avgpool2d", "reshape", "relu"}
+        The first four are affine.
+    name : str
+        The layer's name in the original model.
+    module : nn.Module
+        A float64, eval-mode copy with BatchNorm already folded in.
+    in_shape, out_shape : tuple of int
+        The shapes of its input and output, per sample.
     """
 
     kind: str
@@ -48,10 +55,25 @@ class Op:
 class WeightLayer:
     """A layer that carries a weight, as seen by the spectra and zoo code.
 
-    ``kind`` is ``"linear"``, ``"conv1d"`` or ``"conv2d"``. A conv's ``stride``, ``padding``
-    (pixels per side) and ``dilation`` have one entry per spatial axis (1-tuples for
-    ``conv1d``); a grouped conv's weight is PyTorch's ``(c_out, c_in / groups, ...)``.
-    Shapes are per sample.
+    Attributes
+    ----------
+    name : str
+        The module's name (a second call of one module is ``"name (call 2)"``).
+    kind : {"linear", "conv1d", "conv2d"}
+        The layer type.
+    weight : numpy.ndarray, float64
+        ``(out, in)`` for linear, ``(c_out, c_in / groups, k)`` or ``(c_out, c_in / groups, kh, kw)``
+        for convolutions (PyTorch's layout), BatchNorm folded in where it applies.
+    bias : numpy.ndarray of shape (out,) or (c_out,), float64, or None
+    in_shape, out_shape : tuple of int
+        The shapes of the layer's input and output, per sample.
+    stride, padding, dilation : tuple of int
+        A conv's settings, one entry per spatial axis (1-tuples for ``conv1d``); padding is
+        in pixels per side.
+    padding_mode : str
+        A conv's padding mode (``"zeros"``, ``"circular"``, ...).
+    groups : int
+        A conv's number of groups.
     """
 
     name: str
@@ -78,6 +100,23 @@ class CanonicalNet(nn.Module):
 
     Build it with :func:`canonical`. Calling it runs the forward pass; the other
     methods expose pre-activations, activation patterns and local affine maps.
+
+    Parameters
+    ----------
+    ops : list of Op
+        The chain's steps in order, float64 modules.
+    input_shape : tuple of int
+        The shape of one input, without the batch dimension.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from explorer.nets import canonical
+    >>> _ = torch.manual_seed(0)
+    >>> net = canonical(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)))
+    >>> [op.kind for op in net.ops], net.num_relu_layers, net(torch.zeros(5, 2)).shape
+    (['linear', 'relu', 'linear'], 1, torch.Size([5, 1]))
     """
 
     def __init__(self, ops: list[Op], input_shape: tuple):
@@ -91,10 +130,12 @@ class CanonicalNet(nn.Module):
     # -- structure -----------------------------------------------------------------
     @property
     def output_shape(self) -> tuple:
+        """The shape of one output, without the batch dimension."""
         return self.ops[-1].out_shape if self.ops else self.input_shape
 
     @property
     def num_relu_layers(self) -> int:
+        """Number of hidden (ReLU) layers."""
         return sum(op.kind == "relu" for op in self.ops)
 
     @property
@@ -103,7 +144,13 @@ class CanonicalNet(nn.Module):
         return [math.prod(op.in_shape) for op in self.ops if op.kind == "relu"]
 
     def weight_layers(self) -> list[WeightLayer]:
-        """Every Linear and Conv2d layer with its (BatchNorm-folded) weights."""
+        """Every Linear and Conv2d layer with its (BatchNorm-folded) weights.
+
+        Returns
+        -------
+        list of WeightLayer
+            In chain order, float64 copies.
+        """
         layers = []
         for op in self.ops:
             m = op.module
@@ -135,6 +182,23 @@ class CanonicalNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output, computed in float64.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, *input_shape), (batch, n_in) or input_shape
+            Inputs of any floating dtype.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, *output_shape)
+            In the dtype of ``x``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not fit the input shape.
+        """
         if x.dtype != torch.float64:
             return self.forward(x.to(torch.float64)).to(x.dtype)
         x = self._as_batch(x)
@@ -143,7 +207,24 @@ class CanonicalNet(nn.Module):
         return x
 
     def preactivations(self, x) -> list[torch.Tensor]:
-        """Pre-activation of every ReLU unit: one (batch, units) float64 tensor per layer."""
+        """Pre-activation of every ReLU unit.
+
+        Parameters
+        ----------
+        x : array_like or torch.Tensor
+            One input of ``input_shape``, a batch (batch, *input_shape), or a batch of
+            flattened inputs (batch, n_in); read as float64.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One (batch, units) float64 tensor per hidden layer.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` does not fit the input shape.
+        """
         h = self._as_batch(x)
         out = []
         with torch.no_grad():
@@ -154,13 +235,48 @@ class CanonicalNet(nn.Module):
         return out
 
     def activation_pattern(self, x) -> list[torch.Tensor]:
-        """Which units are on (pre-activation > 0): one bool (batch, units) tensor per layer."""
+        """Which units are on (pre-activation > 0).
+
+        Parameters
+        ----------
+        x : array_like or torch.Tensor
+            One input of ``input_shape``, a batch (batch, *input_shape), or a batch of
+            flattened inputs (batch, n_in); read as float64.
+
+        Returns
+        -------
+        list of torch.Tensor
+            One bool (batch, units) tensor per hidden layer.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> from explorer.nets import canonical
+        >>> lin = nn.Linear(1, 2)
+        >>> with torch.no_grad():
+        ...     _ = lin.weight.copy_(torch.tensor([[1.0], [-1.0]])); _ = lin.bias.zero_()
+        >>> net = canonical(nn.Sequential(lin, nn.ReLU(), nn.Linear(2, 1)))
+        >>> net.activation_pattern(torch.tensor([[2.0], [-2.0]]))[0].tolist()
+        [[True, False], [False, True]]
+        """
         return [z > 0 for z in self.preactivations(x)]
 
     def forward_with_pattern(self, x, pattern: list[torch.Tensor]) -> torch.Tensor:
-        """Run the network with each ReLU replaced by a fixed 0/1 mask.
+        """Run the network with each ReLU replaced by a fixed 0/1 mask; the result is affine in ``x``.
 
-        ``pattern[k]`` has shape (units,) or (batch, units). The result is affine in x.
+        Parameters
+        ----------
+        x : array_like or torch.Tensor
+            One input of ``input_shape``, a batch (batch, *input_shape), or a batch of
+            flattened inputs (batch, n_in); read as float64.
+        pattern : list of torch.Tensor or array_like
+            ``pattern[k]`` of shape (units,) or (batch, units), bool or 0/1: the mask of hidden
+            layer k (as :meth:`activation_pattern` gives).
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, *output_shape), float64
         """
         h = self._as_batch(x)
         k = 0
@@ -176,8 +292,35 @@ class CanonicalNet(nn.Module):
     def region_affine_map(self, x) -> tuple[np.ndarray, np.ndarray]:
         """The affine map ``f(y) = A y + c`` of the network on the region containing ``x``.
 
-        ``x`` is one input; A has shape (outputs, inputs) with both sides flattened.
-        Exact in float64: it agrees with the forward pass at x to rounding error.
+        Exact in float64: it agrees with the forward pass at ``x`` to rounding error.
+
+        Parameters
+        ----------
+        x : array_like or torch.Tensor
+            One input (of ``input_shape``, or flattened).
+
+        Returns
+        -------
+        A : numpy.ndarray of shape (outputs, inputs), float64
+            Both sides flattened.
+        c : numpy.ndarray of shape (outputs,), float64
+
+        Raises
+        ------
+        ValueError
+            If ``x`` holds more than one input or does not fit the input shape.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> from explorer.nets import canonical
+        >>> _ = torch.manual_seed(0)
+        >>> net = canonical(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)))
+        >>> x = torch.tensor([0.3, -0.1], dtype=torch.float64)
+        >>> A, c = net.region_affine_map(x)
+        >>> A.shape, bool(abs(A @ x.numpy() + c - net(x[None]).numpy()[0]).max() < 1e-12)
+        ((1, 2), True)
         """
         x = self._as_batch(x)
         if x.shape[0] != 1:
@@ -192,12 +335,25 @@ class CanonicalNet(nn.Module):
         return A.numpy(), c.numpy()
 
     def affine_blocks(self) -> list[tuple[np.ndarray, np.ndarray, bool]]:
-        """Every affine block as a dense matrix, with whether a ReLU follows it: [(W, b, relu)].
+        """Every affine block as a dense matrix, with whether a ReLU follows it.
 
         Shapes are flattened; convolutions become their (sparse but stored dense)
-        operator matrices, refused above ``MAX_DENSE_ENTRIES`` entries. A network may end
-        in a ReLU here (generators do). Built once per net (a conv operator can take a
-        second) and returned read-only, shared by every caller.
+        operator matrices. A network may end in a ReLU here (generators do). Built once
+        per net (a conv operator can take a second) and returned read-only, shared by
+        every caller.
+
+        Returns
+        -------
+        list of (numpy.ndarray, numpy.ndarray, bool)
+            ``[(W, b, relu)]``: ``W`` of shape (n_out, n_in) and ``b`` of shape (n_out,),
+            float64 and read-only; ``relu`` says whether a ReLU follows the block.
+
+        Raises
+        ------
+        OperatorTooLargeError
+            If a block would have more than ``MAX_DENSE_ENTRIES`` entries.
+        ValueError
+            If the network starts with a ReLU.
         """
         if self._dense is None:
             blocks = []
@@ -217,6 +373,16 @@ class CanonicalNet(nn.Module):
         """The network as a :class:`~explorer.nets.graph.PLGraph` (a chain of ReLU layers here).
 
         A network that ends in a ReLU gets an identity output after its last layer.
+
+        Returns
+        -------
+        PLGraph
+            Built once per net and shared.
+
+        Raises
+        ------
+        OperatorTooLargeError
+            As :meth:`affine_blocks`.
         """
         if self._pl_graph is None:
             blocks = self.affine_blocks()
@@ -227,10 +393,30 @@ class CanonicalNet(nn.Module):
         return self._pl_graph
 
     def dense_blocks(self) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The affine blocks between ReLUs as matrices: [(W_1, b_1), ..., (W_L, b_L)].
+        """The affine blocks between ReLUs as matrices.
 
-        The network is x -> W_L relu(... relu(W_1 x + b_1) ...) + b_L; see
-        :meth:`affine_blocks`. A network that ends in a ReLU has no such form.
+        The network is ``x -> W_L relu(... relu(W_1 x + b_1) ...) + b_L``; see
+        :meth:`affine_blocks`.
+
+        Returns
+        -------
+        list of (numpy.ndarray, numpy.ndarray)
+            ``[(W_1, b_1), ..., (W_L, b_L)]``, float64, read-only, inputs flattened.
+
+        Raises
+        ------
+        ValueError
+            If the network ends in a ReLU (it has no last affine block).
+        OperatorTooLargeError
+            As :meth:`affine_blocks`.
+
+        Examples
+        --------
+        >>> from torch import nn
+        >>> from explorer.nets import canonical
+        >>> net = canonical(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)))
+        >>> [(W.shape, b.shape) for W, b in net.dense_blocks()]
+        [((3, 2), (3,)), ((1, 3), (1,))]
         """
         blocks = self.affine_blocks()
         if not blocks or blocks[-1][2]:

@@ -29,6 +29,21 @@ def single_threaded():
     count, the last to leave restores it. threadpoolctl rescans the loaded libraries on
     every call (about 1 ms); a cached controller would miss libraries loaded later
     (measured: scipy's BLAS then ran multi-threaded and sigma_max took 26 ms, not 17).
+
+    Yields
+    ------
+    None
+        The body runs single-threaded; the thread counts are restored when the last
+        concurrent user leaves.
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with single_threaded():
+    ...     inside = torch.get_num_threads()
+    >>> inside, torch.get_num_threads() == before
+    (1, True)
     """
     global _depth, _saved_threads
     with _lock:

@@ -377,7 +377,30 @@ def _tuple(value, n: int) -> tuple:
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
-    """The fx graph of a model: an exported program's module as it is, else ``symbolic_trace``."""
+    """The fx graph of a model: an exported program's module as it is, else ``symbolic_trace``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any module; an ``fx.GraphModule`` (for example ``torch.export``'s ``.module()``) is
+        returned unchanged.
+
+    Returns
+    -------
+    torch.fx.GraphModule
+        The traced module.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        If ``torch.fx`` cannot trace the forward pass (data-dependent control flow, ...).
+
+    Examples
+    --------
+    >>> gm = trace(nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
+    >>> [node.op for node in gm.graph.nodes]
+    ['placeholder', 'call_module', 'call_module', 'output']
+    """
     if isinstance(model, fx.GraphModule):
         return model
     try:
@@ -391,8 +414,48 @@ def trace(model: nn.Module) -> fx.GraphModule:
 def read_graph(model: nn.Module, input_shape: tuple) -> tuple[PLGraph, nn.Module]:
     """The PLGraph of ``model`` and its float64 eval-mode copy, checked against each other.
 
-    Raises :class:`NotPiecewiseLinearError` naming a layer that is not piecewise linear and
-    :class:`UnsupportedLayerError` naming any other operation the reader does not know.
+    The graph's forward pass must reproduce the module's on four random inputs (to 1e-8,
+    relative), or the model is refused.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A piecewise-linear module torch.fx can trace, or the module of a ``torch.export``
+        program exported with a dynamic batch dimension.
+    input_shape : tuple of int
+        The shape of one input, without the batch dimension.
+
+    Returns
+    -------
+    graph : PLGraph
+        The network's layers and output map, float64.
+    module64 : nn.Module
+        The float64, eval-mode copy of ``model`` (parameters frozen) the graph was read from.
+
+    Raises
+    ------
+    NotPiecewiseLinearError
+        Naming a layer that is not piecewise linear (Tanh, GELU, LayerNorm, ...).
+    UnsupportedLayerError
+        Naming any other operation the reader does not know, an exported program with a
+        fixed batch size, or a graph that does not reproduce the forward pass.
+    OperatorTooLargeError
+        If an operation's dense map would exceed ``MAX_DENSE_ENTRIES`` entries.
+
+    Examples
+    --------
+    A skip connection around a ReLU layer:
+
+    >>> import torch
+    >>> class Skip(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.a, self.b = nn.Linear(2, 3), nn.Linear(3, 2)
+    ...     def forward(self, x):
+    ...         return x + self.b(torch.relu(self.a(x)))
+    >>> graph, module64 = read_graph(Skip(), (2,))
+    >>> [layer.units for layer in graph.layers], sorted(graph.output_sources), graph.is_chain
+    ([3], [0, 1], False)
     """
     module64 = copy.deepcopy(model).to(torch.float64).eval()
     for p in module64.parameters():

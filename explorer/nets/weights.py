@@ -106,8 +106,7 @@ def weight_layers(model: nn.Module, input_shape: tuple | None = None) -> list[We
     ...). A float64, eval-mode copy runs once on a zero input of shape ``(1, *input_shape)``
     with forward hooks; each call of a weight layer gives one :class:`WeightLayer` (float64
     weights, shapes per sample; a layer called twice appears twice, the second as
-    ``"name (call 2)"``). ``input_shape`` is read from ``model.input_shape`` when not given,
-    else taken from a first Linear layer. A :class:`CanonicalNet` gives its own
+    ``"name (call 2)"``). A :class:`CanonicalNet` gives its own
     :meth:`~CanonicalNet.weight_layers` (the same layers, under the original names).
 
     **BatchNorm folding.** An eval-mode ``BatchNorm1d/2d`` whose input tensor *is* the output
@@ -119,9 +118,32 @@ def weight_layers(model: nn.Module, input_shape: tuple | None = None) -> list[We
     ``BN o layer``; where the layer's output also feeds another branch, that branch sees the
     unfolded layer.
 
-    Raises ``ValueError`` when the forward pass fails on the zero input (naming the shape it
-    was given) and :class:`UnsupportedLayerError` for a ``padding="same"`` conv that pads
-    its sides unequally.
+    Parameters
+    ----------
+    model : nn.Module
+        Any module (it need not be piecewise linear).
+    input_shape : tuple of int, optional
+        The shape of one input, without the batch dimension; read from ``model.input_shape``
+        when not given, else taken from a first Linear layer.
+
+    Returns
+    -------
+    list of WeightLayer
+        One per call of a weight layer, in call order.
+
+    Raises
+    ------
+    ValueError
+        When ``input_shape`` is not given and cannot be inferred, or the forward pass fails
+        on the zero input (naming the shape it was given).
+    UnsupportedLayerError
+        For a ``padding="same"`` conv that pads its sides unequally.
+
+    Examples
+    --------
+    >>> model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2)).eval()
+    >>> [(l.name, l.weight.shape, l.weight.dtype) for l in weight_layers(model)]
+    [('0', (4, 3), dtype('float64')), ('3', (2, 4), dtype('float64'))]
     """
     if isinstance(model, CanonicalNet):
         return model.weight_layers()

@@ -28,8 +28,27 @@ from .verdicts import ACTIVE, INACTIVE, Stability
 class CompressionReport:
     """What :func:`compress` did, and how far the result is from the original on the domain.
 
-    ``params_before`` / ``params_after`` count weights and biases of the dense blocks (a
-    convolution counts as its full operator matrix, since the result is an MLP).
+    Attributes
+    ----------
+    widths_before, widths_after : list of int
+        The hidden layers' widths before and after (layers with no unit left are dropped).
+    removed_inactive : list of int
+        Per original hidden layer, the stably inactive units removed.
+    folded_active : list of int
+        Per original hidden layer, the other stable units folded into the next layer.
+    collapsed_layers : list of int
+        0-based indices of original hidden layers multiplied out (no unit left).
+    params_before, params_after : int
+        Weights and biases of the dense blocks (a convolution counts as its full operator
+        matrix, since the result is an MLP) or of the graph.
+    max_abs_diff : float
+        The largest output difference found at the checked points.
+    points_checked : int
+        How many points were checked.
+    method : str
+        The stability method used.
+    stability : Stability
+        The stability result the compression used.
     """
 
     widths_before: list
@@ -108,6 +127,18 @@ def compress(model, domain, method: str = "milp", time_limit: float = 1.0, stabi
         layers with no unit left; ``max_abs_diff`` is the largest output difference over
         ``samples`` random points, box corners, the vertices of the exact regions of a slice
         of the box (the box itself for 2-D inputs) and ``points`` if given.
+
+    Raises
+    ------
+    ValueError
+        If ``stability`` does not belong to this model, or the domain does not fit it.
+    UnsupportedLayerError
+        If the model is not piecewise linear (from :func:`explorer.nets.canonical`).
+
+    References
+    ----------
+    .. [1] T. Serra, A. Kumar and S. Ramalingam, "Lossless Compression of Deep Neural
+       Networks", CPAIOR 2020, arXiv 2001.00218.
 
     Examples
     --------

@@ -32,10 +32,48 @@ def _substitute(sources: dict, bias: np.ndarray, expr: list, n_in: int):
 
 
 def compress_graph(graph: PLGraph, piece: list):
-    """The smaller graph and, per original layer, how many units were substituted.
+    """Substitute every stable unit of a graph into its consumers (module docstring).
 
-    ``piece[k]`` holds each unit's proven piece / winning position (-1: keep the unit), as in
-    :attr:`explorer.stability.Stability.piece`.
+    Parameters
+    ----------
+    graph : PLGraph
+        The network.
+    piece : list of array_like
+        ``piece[k]`` holds each unit's proven piece / winning position in layer k (-1: keep
+        the unit), as in :attr:`explorer.stability.Stability.piece`.
+
+    Returns
+    -------
+    small : PLGraph
+        The same function on the domain the pieces were proven on; a layer with no unit left
+        disappears.
+    removed : list of int
+        Per original layer, how many units were substituted.
+
+    Raises
+    ------
+    ValueError
+        If ``piece`` does not have one entry per unit of every layer.
+
+    References
+    ----------
+    .. [1] T. Serra, A. Kumar and S. Ramalingam, "Lossless Compression of Deep Neural
+       Networks", CPAIOR 2020, arXiv 2001.00218.
+
+    Examples
+    --------
+    ``relu(x + 5) + relu(-x)`` on a domain where the first unit is always active:
+
+    >>> import numpy as np
+    >>> from explorer.nets.graph import PLGraph
+    >>> g = PLGraph.from_blocks([(np.array([[1.0], [-1.0]]), np.array([5.0, 0.0])),
+    ...                          (np.array([[1.0, 1.0]]), np.zeros(1))])
+    >>> small, removed = compress_graph(g, [np.array([1, -1])])
+    >>> removed, [layer.units for layer in small.layers], parameters(g), parameters(small)
+    ([1], [1], 7, 5)
+    >>> x = np.array([[-2.0], [0.5]])
+    >>> bool(np.allclose(small.evaluate(x)[0], g.evaluate(x)[0]))
+    True
     """
     if len(piece) != len(graph.layers) or any(len(p) != layer.units for p, layer in zip(piece, graph.layers)):
         raise ValueError("The stability result does not belong to this network.")
@@ -76,7 +114,18 @@ def compress_graph(graph: PLGraph, piece: list):
 
 
 def parameters(graph: PLGraph) -> int:
-    """Weights and biases of a graph's layers and output."""
+    """Number of weights and biases of a graph's layers and output.
+
+    Parameters
+    ----------
+    graph : PLGraph
+        The network.
+
+    Returns
+    -------
+    int
+        The entries of every ``W_kj``, ``b_k``, ``W_oj`` and the output bias.
+    """
     return int(sum(W.size for layer in graph.layers for W in layer.sources.values()) +
                sum(layer.bias.size for layer in graph.layers) +
                sum(W.size for W in graph.output_sources.values()) + graph.output_bias.size)

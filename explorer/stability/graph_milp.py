@@ -163,7 +163,31 @@ def _goals(layer, unit, p, l, u):
 
 
 def milp_pass(graph, box, result: Stability, time_limit, samples, seed, progress):
-    """Pre-pass with samples, then the programs of the module docstring per open unit (in place)."""
+    """Pre-pass with samples, then the programs of the module docstring per open unit (in place).
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    box : Box
+        The input domain.
+    result : Stability
+        CROWN's verdicts, bounds and pieces on ``graph`` and ``box``; its ``status``,
+        ``piece``, ``witnesses`` and ``milp_solves`` are updated in place.
+    time_limit : float
+        Seconds per MILP solve.
+    samples : int
+        Random points of the pre-pass (plus ``samples // 4`` box corners and the centre).
+    seed : int
+        Seed of the pre-pass's points.
+    progress : callable or None
+        Called as ``progress(done, total)`` after each unit the programs decide.
+
+    References
+    ----------
+    .. [1] V. Tjeng, K. Xiao and R. Tedrake, "Evaluating Robustness of Neural Networks with
+       Mixed Integer Programming", ICLR 2019, arXiv 1711.07356.
+    """
     rng = np.random.default_rng(seed)
     X = np.concatenate([box.sample(samples, rng, corners=max(samples // 4, 1)), box.center[None]])
     Z, T = graph_preacts(graph, X)

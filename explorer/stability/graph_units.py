@@ -27,12 +27,46 @@ from .verdicts import ACTIVE, INACTIVE, SIGN_TOL, STABLE, UNKNOWN, UNSTABLE, Sta
 
 
 def relu_like(layer) -> bool:
-    """Whether a layer's units take the ReLU codes (one breakpoint, at 0: ReLU, LeakyReLU, PReLU)."""
+    """Whether a layer's units take the ReLU codes (one breakpoint, at 0: ReLU, LeakyReLU, PReLU).
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        A layer of a graph.
+
+    Returns
+    -------
+    bool
+        True for a pieces layer with the single breakpoint 0.
+    """
     return layer.kind == "pieces" and len(layer.pieces.breakpoints) == 1 and layer.pieces.breakpoints[0] == 0
 
 
 def status_of(layer, piece: np.ndarray) -> np.ndarray:
-    """Status codes for the proven pieces (-1: not proven, UNKNOWN)."""
+    """Status codes for the proven pieces.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        The layer the pieces belong to.
+    piece : numpy.ndarray of shape (units,), integer
+        The proven piece (or winning position) of every unit, -1 where not proven.
+
+    Returns
+    -------
+    numpy.ndarray of shape (units,), int8
+        For a ReLU-like layer (:func:`relu_like`) INACTIVE for piece 0, ACTIVE for piece 1;
+        for any other layer STABLE for a proven piece; UNKNOWN for -1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.nets.graph import Layer, Pieces
+    >>> from explorer.stability import STATUS_NAMES
+    >>> relu = Layer("r", "pieces", {0: np.eye(3)}, np.zeros(3), Pieces.relu_family(3))
+    >>> [STATUS_NAMES[int(s)] for s in status_of(relu, np.array([1, 0, -1]))]
+    ['active', 'inactive', 'unknown']
+    """
     if relu_like(layer):
         return np.where(piece == 1, ACTIVE, np.where(piece == 0, INACTIVE, UNKNOWN)).astype(np.int8)
     return np.where(piece >= 0, STABLE, UNKNOWN).astype(np.int8)
@@ -43,6 +77,26 @@ def proven_pieces(layer, l: np.ndarray, u: np.ndarray) -> np.ndarray:
 
     Pieces: ``p = #{t <= l}``, stable when ``u <= t_p`` (or p is the last piece), so a unit with
     ``z = 0`` everywhere counts as ACTIVE as in the chain case. Max: :func:`max_winners`.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        A pieces or max layer.
+    l, u : numpy.ndarray of shape (layer.size,), float64
+        Sound bounds of its pre-activations.
+
+    Returns
+    -------
+    numpy.ndarray of shape (layer.units,), int8
+        The proven piece (or winning window position) per unit, -1 where none is shown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.nets.graph import Layer, Pieces
+    >>> relu6 = Layer("r", "pieces", {0: np.eye(3)}, np.zeros(3), Pieces.clamp(3, 0.0, 6.0))
+    >>> proven_pieces(relu6, np.array([-2.0, 1.0, 7.0]), np.array([-1.0, 5.0, 9.0])).tolist()
+    [0, 1, 2]
     """
     if layer.kind == "max":
         return max_winners(layer, l, u).astype(np.int8)
@@ -53,10 +107,27 @@ def proven_pieces(layer, l: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def graph_preacts(graph, X: np.ndarray):
-    """Pre-activations of every layer at the rows of X and their rounding margins
-    ``SIGN_TOL * m`` with m the magnitude of the float64 computation (``|W| m_h + |b|``, carried
-    through the activations as ``|s| m_z + |d|``, or the winner's for a max): where a value clears
-    its margin from a breakpoint (or from a rival entry), the computed side is the true one."""
+    """Pre-activations of every layer at the rows of ``X`` and their rounding margins.
+
+    The margin is ``SIGN_TOL * m`` with m the magnitude of the float64 computation
+    (``|W| m_h + |b|``, carried through the activations as ``|s| m_z + |d|``, or the winner's for
+    a max): where a value clears its margin from a breakpoint (or from a rival entry), the
+    computed side is the true one.
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    X : numpy.ndarray of shape (n, graph.input_size), float64
+        The inputs.
+
+    Returns
+    -------
+    Z : list of numpy.ndarray
+        One (n, size_k) float64 array of pre-activations per layer.
+    T : list of numpy.ndarray
+        The margins, shaped as ``Z``.
+    """
     h, mags = [X], [np.abs(X)]
     Z, T = [], []
     for layer in graph.layers:
@@ -75,8 +146,24 @@ def graph_preacts(graph, X: np.ndarray):
 
 
 def clear_choice(layer, z: np.ndarray, tol: np.ndarray) -> np.ndarray:
-    """The piece (or winning position) of every unit at every sample, -1 where it is within the
-    rounding margin of a breakpoint (or of a rival entry), see :func:`graph_preacts`."""
+    """The piece (or winning position) of every unit at every sample, where the float64 values
+    show it beyond doubt.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        A pieces or max layer.
+    z : numpy.ndarray of shape (n, layer.size), float64
+        Its pre-activations at n samples.
+    tol : numpy.ndarray of shape (n, layer.size), float64
+        Their rounding margins (:func:`graph_preacts`).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n, layer.units), int8
+        The piece or winning position, -1 where a value is within its margin of a breakpoint
+        (or of a rival entry).
+    """
     if layer.kind == "max":
         w = layer.windows
         zw, tw = z[:, w], tol[:, w]
@@ -92,8 +179,44 @@ def clear_choice(layer, z: np.ndarray, tol: np.ndarray) -> np.ndarray:
 
 
 def stable_units_graph(graph, box: Box, method: str) -> Stability:
-    """:func:`explorer.stability.stable_units` on a graph (module docstring), before the MILP pass of
-    :func:`explorer.stability.graph_milp.milp_pass` (which ``method='milp'`` adds)."""
+    """:func:`explorer.stability.stable_units` on a graph (module docstring), before the MILP pass.
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    box : Box
+        The input domain, with ``graph.input_size`` coordinates.
+    method : {"ibp", "crown", "milp", "exact"}
+        ``"milp"`` gives CROWN's verdicts here; the caller then runs
+        :func:`explorer.stability.graph_milp.milp_pass` on the result. ``"exact"`` needs
+        2 inputs.
+
+    Returns
+    -------
+    Stability
+        ``status``, ``lower`` / ``upper`` and ``piece`` per layer (and ``witnesses`` for
+        ``"exact"``).
+
+    Raises
+    ------
+    ValueError
+        For ``method="exact"`` on a graph without exactly 2 inputs, or a box that does not fit.
+
+    Examples
+    --------
+    A LeakyReLU unit that is always on and a clamp unit held at its upper limit on ``[0, 1]``:
+
+    >>> import numpy as np
+    >>> from explorer.nets.graph import Layer, Pieces, PLGraph
+    >>> leaky = Layer("a", "pieces", {0: np.ones((1, 1))}, np.array([1.0]), Pieces.relu_family(1, 0.1))
+    >>> clamp = Layer("b", "pieces", {1: np.ones((1, 1))}, np.array([5.0]), Pieces.clamp(1, 0.0, 3.0))
+    >>> g = PLGraph(1, [leaky, clamp], {2: np.ones((1, 1))}, np.zeros(1))
+    >>> from explorer.stability import STATUS_NAMES
+    >>> st = stable_units_graph(g, Box(np.zeros(1), np.ones(1)), "crown")
+    >>> [STATUS_NAMES[int(s[0])] for s in st.status], [p.tolist() for p in st.piece]
+    (['active', 'stable'], [[1], [2]])
+    """
     if method == "exact":
         return _exact_graph(graph, box)
     ib = ibp_graph(graph, box)

@@ -24,7 +24,33 @@ def chain_milp_pass(blocks, box, result: Stability, time_limit, samples, seed, p
 
     A unit is shown unstable only by two inputs where its float64 pre-activation clears
     the sign margin both ways (:func:`.preacts`); it is proven stable only by a solver
-    bound that clears ``PROOF_TOL``.
+    bound that clears ``PROOF_TOL``. The programs use the big-M ReLU encoding with the
+    bounds in ``result``.
+
+    Parameters
+    ----------
+    blocks : list of (numpy.ndarray, numpy.ndarray)
+        The dense blocks of the (normalised) ReLU chain, float64.
+    box : Box
+        The input domain of ``blocks``.
+    result : Stability
+        CROWN's verdicts and bounds on ``blocks`` and ``box``; its ``status``, ``witnesses``
+        and ``milp_solves`` are updated in place.
+    time_limit : float
+        Seconds per MILP solve.
+    samples : int
+        Random points of the pre-pass (plus ``samples // 4`` box corners and the centre).
+    seed : int
+        Seed of the pre-pass's points.
+    progress : callable or None
+        Called as ``progress(done, total)`` after each unit the programs decide.
+
+    References
+    ----------
+    .. [1] V. Tjeng, K. Xiao and R. Tedrake, "Evaluating Robustness of Neural Networks with
+       Mixed Integer Programming", ICLR 2019, arXiv 1711.07356.
+    .. [2] T. Serra, A. Kumar and S. Ramalingam, "Lossless Compression of Deep Neural
+       Networks", CPAIOR 2020, arXiv 2001.00218.
     """
     rng = np.random.default_rng(seed)
     X = np.concatenate([box.sample(samples, rng, corners=max(samples // 4, 1)), box.center[None]])

@@ -84,14 +84,68 @@ def stable_units(model, domain, method: str = "crown", time_limit: float = 1.0, 
     ``active`` is proven z >= 0 on the whole domain, ``inactive`` z <= 0, ``unstable``
     comes with witnesses of both signs, ``unknown`` claims nothing; the verdicts do not
     change under positive rescaling of any layer (see the module docstring for exactly
-    what each method guarantees). ``lower`` / ``upper`` are in the model's units.
+    what each method guarantees). A network that is not a ReLU chain is handled as a graph
+    (:func:`~explorer.stability.graph_units.stable_units_graph`), where STABLE may occur too.
 
     Parameters
     ----------
-    domain : :class:`Box`, a ``(lower, upper)`` pair, or ``(x0, x1, y0, y1)`` for 2-D inputs.
-    method : ``"ibp"``, ``"crown"``, ``"milp"`` or ``"exact"`` (2-D inputs), see the module docstring.
-    time_limit : seconds per MILP solve.
-    samples : points of the MILP data pre-pass (plus as many box corners / 4).
+    model : nn.Module or CanonicalNet
+        A piecewise-linear network (see :func:`explorer.nets.canonical`).
+    domain : Box, tuple of (array_like, array_like), or tuple of 4 floats
+        A :class:`Box`, a ``(lower, upper)`` pair, or ``(x0, x1, y0, y1)`` for 2-D inputs.
+    method : {"ibp", "crown", "milp", "exact"}, default "crown"
+        See the module docstring; ``"exact"`` needs 2-D inputs.
+    time_limit : float, default 1.0
+        Seconds per MILP solve (``method="milp"``).
+    samples : int, default 2048
+        Random points of the MILP data pre-pass (plus ``samples // 4`` box corners and the centre).
+    seed : int, default 0
+        Seed of the pre-pass's points.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each unit the MILP pass decides.
+
+    Returns
+    -------
+    Stability
+        ``status[k]`` (int8 codes per unit of hidden layer k), the pre-activation bounds
+        ``lower`` / ``upper`` in the model's units, ``witnesses`` of unstable units,
+        ``piece``, ``seconds`` and ``milp_solves``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``method``, a domain that does not fit the model's inputs, or
+        ``method="exact"`` on a model without exactly 2 inputs.
+    UnsupportedLayerError
+        If the model is not piecewise linear (from :func:`explorer.nets.canonical`).
+
+    References
+    ----------
+    .. [1] A. Kumar, T. Serra and S. Ramalingam, "Equivalent and Approximate Transformations
+       of Deep Neural Networks", arXiv 1905.11428, 2019.
+    .. [2] T. Serra, A. Kumar and S. Ramalingam, "Lossless Compression of Deep Neural
+       Networks", CPAIOR 2020, arXiv 2001.00218.
+    .. [3] V. Tjeng, K. Xiao and R. Tedrake, "Evaluating Robustness of Neural Networks with
+       Mixed Integer Programming", ICLR 2019, arXiv 1711.07356.
+
+    Examples
+    --------
+    On ``[-1, 1]^2`` the units ``x1 + 5``, ``x2`` and ``x1 + x2 - 5`` are active, unstable
+    and inactive:
+
+    >>> import numpy as np, torch
+    >>> from torch import nn
+    >>> lin = nn.Linear(2, 3)
+    >>> with torch.no_grad():
+    ...     _ = lin.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    ...     _ = lin.bias.copy_(torch.tensor([5.0, 0.0, -5.0]))
+    >>> net = nn.Sequential(lin, nn.ReLU(), nn.Linear(3, 1))
+    >>> from explorer.stability import STATUS_NAMES
+    >>> st = stable_units(net, Box(-np.ones(2), np.ones(2)), method="milp")
+    >>> [STATUS_NAMES[int(s)] for s in st.status[0]], sorted(st.witnesses)
+    (['active', 'unstable', 'inactive'], [(0, 1)])
+    >>> [STATUS_NAMES[int(s)] for s in stable_units(net, (-1.0, 1.0, -1.0, 1.0), method="ibp").status[0]]
+    ['active', 'unknown', 'inactive']
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}'; choose one of {', '.join(METHODS)}.")
