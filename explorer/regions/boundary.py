@@ -23,7 +23,43 @@ from .sides import edges_of, inside_slice, one_sided, winner_of
 
 
 def class_cells(V, n, out_A, out_c, diam):
-    """Per class c: the padded cells (V, n) and the region of each (lowest-index tie rule)."""
+    """Split padded convex regions into the cells where each class wins (lowest-index tie rule).
+
+    The logits are affine on each region, so the cell of class ``c`` in a region is the
+    convex polygon ``{f_c > f_m for m < c, f_c >= f_m for m > c}`` (closed up); a region
+    whose logits ``f_c`` and ``f_m`` are equal everywhere goes to the lower index. Cells of
+    zero area are dropped.
+
+    Parameters
+    ----------
+    V : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices of the regions (plane coordinates); region r uses ``V[r, :n[r]]``.
+    n : numpy.ndarray of shape (R,), int
+        Number of vertices of each region.
+    out_A : numpy.ndarray of shape (R, n_out, 2), float64
+        Slopes of the logits on each region: ``f(u) = out_A[r] @ u + out_c[r]``.
+    out_c : numpy.ndarray of shape (R, n_out), float64
+        Offsets of the logits on each region.
+    diam : float
+        Diameter of the slice (scales the zero tolerance ``ZERO_TOL``).
+
+    Returns
+    -------
+    list of tuple
+        One ``(Vc, nc, region)`` per class: the padded cells ``Vc`` of shape (C, K', 2) with
+        ``nc`` (C,) vertices each, and ``region`` (C,) int, the index of the region holding each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.regions.planes import box_polygon
+    >>> from explorer.regions.polygons import polygon_areas
+    >>> V, n = box_polygon(-1, 1, -1, 1)[None], np.array([4])
+    >>> out_A = np.array([[[0.0, 0.0], [1.0, 0.0]]])            # logits (0, u_x)
+    >>> cells = class_cells(V, n, out_A, np.zeros((1, 2)), diam=3.0)
+    >>> [polygon_areas(Vc, nc).tolist() for Vc, nc, _ in cells]
+    [[2.0], [2.0]]
+    """
     n_out = out_A.shape[1]
     f = V[..., :1] * out_A[:, None, :, 0] + V[..., 1:] * out_A[:, None, :, 1] + out_c[:, None]  # logits at vertices
     valid = np.arange(V.shape[1]) < n[:, None]
@@ -55,10 +91,42 @@ def class_cells(V, n, out_A, out_c, diam):
 
 
 def decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly):
-    """Class cells and the decision boundary, region by region (exact: logits are affine per region).
+    """Class cells and the decision boundary, region by region (exact: the logits are affine per region).
 
-    Returns the boundary segments (M, 2, 2), the region of each, and the class cells
-    [(polygon, c, region)].
+    A boundary piece is an edge of a class cell that lies on a tie line ``f_c = f_m`` strictly
+    inside the slice and has another class just beyond it (:func:`.sides.one_sided`); each
+    piece is reported once, from the cell of the lower class. One logit ``f`` is read as the
+    logits ``(0, f)`` (class 1 iff ``f > 0``).
+
+    Parameters
+    ----------
+    V : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices of the final regions (plane coordinates).
+    n : numpy.ndarray of shape (R,), int
+        Number of vertices of each region.
+    out_A : numpy.ndarray of shape (R, n_out, 2), float64
+        Slopes of the logits on each region.
+    out_c : numpy.ndarray of shape (R, n_out), float64
+        Offsets of the logits on each region.
+    diam : float
+        Diameter of the slice polygon.
+    graph : explorer.nets.graph.PLGraph
+        The network, for the classes just beyond each candidate edge.
+    origin : numpy.ndarray of shape (n_in,), float64
+        Input point of the plane's origin.
+    directions : numpy.ndarray of shape (2, n_in), float64
+        The plane's directions: ``x = origin + directions.T @ u``.
+    poly : numpy.ndarray of shape (k, 2), float64
+        The slice polygon (convex, CCW).
+
+    Returns
+    -------
+    segments : numpy.ndarray of shape (M, 2, 2), float64
+        The boundary pieces (start and end points, plane coordinates).
+    regions : numpy.ndarray of shape (M,), int64
+        The region whose cell holds each piece.
+    cells : list of tuple
+        ``(polygon (k, 2), class, region)`` for every class cell; together they tile the slice.
     """
     if out_A.shape[1] == 1:  # one logit: class 1 where it is positive; treat as logits (0, f)
         out_A = np.concatenate([np.zeros_like(out_A), out_A], axis=1)

@@ -39,18 +39,45 @@ def _affine(sources: dict, bias, maps: dict, absolute: bool = False):
 
 
 def cell_rows(graph, origin: np.ndarray, directions: np.ndarray, choices: np.ndarray):
-    """Inequalities and output maps of a batch of patterns.
+    """Inequalities and output maps of a batch of activation patterns.
 
     Parameters
     ----------
-    graph : PLGraph; origin (n_in,); directions (d, n_in); choices (R, units) int8, the
-        layers' choices concatenated.
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    origin : numpy.ndarray of shape (n_in,), float64
+        The input point at ``u = 0``.
+    directions : numpy.ndarray of shape (d, n_in), float64
+        The slice's directions.
+    choices : numpy.ndarray of shape (R, units), int8
+        The layers' choices (pieces, window winners) concatenated, one pattern per row.
 
     Returns
     -------
-    A (R, M, d), b (R, M): unit rows ``A u <= b`` (zero rows where dropped); ``keep`` (R, M) bool:
-    the row is a real constraint; ``unit`` (M, 2) int: (layer, index) of each row, layers 1-based;
-    ``feasible`` (R,) bool: no violated constant row; out_A (R, n_out, d), out_c (R, n_out).
+    A : numpy.ndarray of shape (R, M, d), float64
+        Unit rows ``A u <= b`` (zero rows where dropped).
+    b : numpy.ndarray of shape (R, M), float64
+        Their offsets.
+    keep : numpy.ndarray of shape (R, M), bool
+        Whether each row is a real constraint.
+    unit : numpy.ndarray of shape (M, 2), int64
+        ``(layer, index)`` of each row, layers 1-based.
+    feasible : numpy.ndarray of shape (R,), bool
+        No constant row is violated.
+    out_A : numpy.ndarray of shape (R, n_out, d), float64
+        Slopes of the output on each cell.
+    out_c : numpy.ndarray of shape (R, n_out), float64
+        Offsets of the output on each cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from explorer.nets.graph import PLGraph
+    >>> graph = PLGraph.from_blocks([(np.eye(2), np.zeros(2)), (np.ones((1, 2)), np.zeros(1))])
+    >>> A, b, keep, unit, feasible, out_A, out_c = cell_rows(graph, np.zeros(2), np.eye(2),
+    ...                                                      np.array([[1, 0]], dtype=np.int8))
+    >>> A[0].tolist(), out_A[0].tolist()          # x >= 0, y <= 0; output x
+    ([[-1.0, -0.0], [0.0, 1.0]], [[1.0, 0.0]])
     """
     R = len(choices)
     d = directions.shape[0]

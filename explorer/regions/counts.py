@@ -33,9 +33,20 @@ class GridEstimate:
     with ``m_0 = |x| + `` the extent of the slice along each input coordinate: it exceeds
     the rounding error of z by far, and it is zero only where z is zero on a whole
     neighbourhood. So every other point has a pattern that holds on a neighbourhood: it lies
-    in the interior of the region with its pattern, which has positive area. Hence ``count <= num_regions`` of the exact
-    partition of the same slice: a guaranteed lower bound (regions smaller than a cell,
-    or seen only at skipped points, are missed).
+    in the interior of the region with its pattern, which has positive area. Hence
+    ``count <= num_regions`` of the exact partition of the same slice: a guaranteed lower
+    bound (regions smaller than a cell, or seen only at skipped points, are missed).
+
+    Attributes
+    ----------
+    count : int
+        Number of distinct patterns seen (a lower bound on the number of regions).
+    resolution : int
+        Grid points per side.
+    patterns : numpy.ndarray of shape (count, units)
+        The distinct patterns seen: bool (ReLU chain) or int8 choices (pieces, window winners).
+    skipped : int
+        Grid points within ``GRID_TOL`` of some unit's breakpoint (not counted).
     """
 
     count: int
@@ -51,11 +62,46 @@ def grid_estimate(model, box=(-1.0, 1.0, -1.0, 1.0), resolution: int = 256, orig
     A guaranteed lower bound on the exact number of regions of the slice (see
     :class:`GridEstimate` for why: points on a bent hyperplane are skipped).
 
-    For a model with 2-D input ``box`` is in input coordinates; otherwise give the slice's
-    ``origin`` and ``directions`` and ``box`` is in plane coordinates. With a convex CCW
-    ``polygon`` only the cell centres inside it count (e.g. a triangle slice in its bounding box).
-    The points go through the network ``chunk`` at a time (default: as many as keep the work
-    arrays near ``GRID_CHUNK_BYTES``, 64 MB, whatever the network's size).
+    Parameters
+    ----------
+    model : torch.nn.Module or explorer.nets.graph.PLGraph
+        A piecewise-linear network (anything :func:`explorer.nets.canonical` accepts).
+    box : tuple of 4 floats
+        ``(x0, x1, y0, y1)``: input coordinates for a model with 2-D input, else plane coordinates.
+    resolution : int
+        Grid cells per side (at least 1).
+    origin : array_like of shape (n_in,), optional
+        The slice's origin; required (with ``directions``) when the input is not 2-D.
+    directions : array_like of shape (2, n_in), optional
+        The slice's directions: ``x = origin + directions.T @ u``.
+    polygon : array_like of shape (k, 2), optional
+        A convex CCW polygon in plane coordinates: only the cell centres inside it count
+        (e.g. a triangle slice in its bounding box).
+    chunk : int, optional
+        Points sent through the network at a time (default: as many as keep the work
+        arrays near ``GRID_CHUNK_BYTES``, 64 MB, whatever the network's size).
+
+    Returns
+    -------
+    GridEstimate
+        ``count`` (the lower bound), ``patterns`` seen and ``skipped`` points.
+
+    Raises
+    ------
+    ValueError
+        When ``origin`` is missing for a model whose input is not 2-D, when ``resolution < 1``,
+        or for a polygon that is not convex and CCW.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)).double()
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.eye(2)); _ = net[0].bias.zero_()
+    >>> est = grid_estimate(net, resolution=8)            # the two axes cut 4 quadrants
+    >>> est.count, est.skipped
+    (4, 0)
     """
     graph = graph_of(model)
     n_in = graph.input_size
@@ -144,10 +190,39 @@ def _grid_choices(graph, h, mag, chain: bool):
 
 
 def serra_upper_bound(n_in: int, widths) -> int:
-    """Upper bound on the number of linear regions (Serra et al. 2018, Theorem 1).
+    """Upper bound on the number of linear regions of a ReLU MLP (Serra et al. 2018, Theorem 1).
 
-    sum over (j_1..j_L) in J of prod_l C(n_l, j_l), where
-    0 <= j_l <= min(n_0, n_1 - j_1, ..., n_{l-1} - j_{l-1}, n_l). Exact integer.
+    ``sum over (j_1..j_L) in J of prod_l C(n_l, j_l)``, where
+    ``0 <= j_l <= min(n_0, n_1 - j_1, ..., n_{l-1} - j_{l-1}, n_l)``, computed exactly with integers.
+
+    Parameters
+    ----------
+    n_in : int
+        Input dimension ``n_0``.
+    widths : sequence of int
+        Hidden layer widths ``n_1, ..., n_L``.
+
+    Returns
+    -------
+    int
+        The bound (exact integer).
+
+    Raises
+    ------
+    ValueError
+        When ``n_in`` or a width is below 1.
+
+    References
+    ----------
+    T. Serra, C. Tjandraatmadja and S. Ramalingam, "Bounding and counting linear regions of
+    deep neural networks", ICML 2018 (arXiv 1711.02114).
+
+    Examples
+    --------
+    >>> serra_upper_bound(2, [64])           # 1 + 64 + C(64, 2)
+    2081
+    >>> serra_upper_bound(1, [3, 3])
+    16
     """
     widths = [int(w) for w in widths]
     if n_in < 1 or any(w < 1 for w in widths):

@@ -38,11 +38,22 @@ __all__ = ["DualGraph", "dual_graph"]
 class DualGraph:
     """Regions and the facets they share.
 
-    ``edges`` (E, 2) int64 with ``edges[e, 0] < edges[e, 1]``; ``edge_unit`` (E, 2): (layer,
-    index) of the unit (or max window) whose breakpoint the shared facet lies on, layers
-    1-based. Per region r its facets ``facet_offsets[r]:facet_offsets[r + 1]`` with
-    ``facet_unit`` (layer 0: a side of the domain, then index is the side) and
-    ``facet_neighbour`` (-1 on the domain's boundary).
+    Attributes
+    ----------
+    num_nodes : int
+        Number of regions R.
+    edges : numpy.ndarray of shape (E, 2), int64
+        Pairs of neighbouring regions, ``edges[e, 0] < edges[e, 1]``, sorted, each pair once.
+    edge_unit : numpy.ndarray of shape (E, 2), int64
+        ``(layer, index)`` of the unit (or max window) whose breakpoint the shared facet lies
+        on, layers 1-based.
+    facet_offsets : numpy.ndarray of shape (R + 1,), int64
+        Region r's facets are ``facet_offsets[r]:facet_offsets[r + 1]``.
+    facet_unit : numpy.ndarray of shape (F, 2), int64
+        ``(layer, index)`` per facet; layer 0 is a side of the domain, then index is the side.
+    facet_neighbour : numpy.ndarray of shape (F,), int64
+        The region beyond each facet; -1 on the domain's boundary, -2 where none was matched
+        (a sliver beyond, below the engine's area tolerance).
     """
 
     num_nodes: int
@@ -53,13 +64,27 @@ class DualGraph:
     facet_neighbour: np.ndarray
 
     def degrees(self) -> np.ndarray:
-        """Number of neighbours of each region."""
+        """Number of neighbours of each region.
+
+        Returns
+        -------
+        numpy.ndarray of shape (num_nodes,), int64
+            ``degrees()[r]``: the edges at region r.
+        """
         return np.bincount(self.edges.ravel(), minlength=self.num_nodes)
 
     def to_networkx(self):
-        """A ``networkx.Graph`` with nodes 0..R-1 and edges carrying ``layer`` and ``unit``.
+        """The dual graph as a ``networkx.Graph``.
 
-        Raises ImportError when networkx (the optional ``regions`` extra) is missing.
+        Returns
+        -------
+        networkx.Graph
+            Nodes ``0..num_nodes - 1``; each edge carries ``layer`` and ``unit`` (of ``edge_unit``).
+
+        Raises
+        ------
+        ImportError
+            When networkx (the optional ``regions`` extra) is missing.
         """
         try:
             import networkx as nx
@@ -95,12 +120,32 @@ def dual_graph(partition) -> DualGraph:
 
     Parameters
     ----------
-    partition : the result of ``partition_2d`` / ``partition_plane`` (all layers) or of
+    partition : Partition or PartitionND
+        The result of ``partition_2d`` / ``partition_plane`` (by all layers) or of
         ``partition_nd`` / ``partition_slice``.
 
     Returns
     -------
-    DualGraph: plain arrays, and ``to_networkx()``.
+    DualGraph
+        Plain arrays (edges, the unit of each shared facet, facets per region) and ``to_networkx()``.
+
+    Raises
+    ------
+    ValueError
+        For a 2-D partition by only the first layers (``upto_layer`` given).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from explorer import regions
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)).double()
+    >>> part = regions.partition_nd(net)                 # 3 generic lines: 7 regions, 9 edges
+    >>> g = dual_graph(part)
+    >>> g.num_nodes, len(g.edges), int(g.degrees().sum())
+    (7, 9, 18)
     """
     if hasattr(partition, "facet_neighbour"):
         return _from_facets(partition.num_regions, partition.facet_offsets, partition.facet_unit,

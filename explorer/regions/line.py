@@ -19,6 +19,19 @@ class LinePartition:
 
     Region r is ``breakpoints[r] <= t <= breakpoints[r+1]``; the output there is
     ``slopes[r] * t + intercepts[r]``.
+
+    Attributes
+    ----------
+    a, b : numpy.ndarray of shape (n_in,), float64
+        The segment's ends.
+    breakpoints : numpy.ndarray of shape (R + 1,), float64
+        Increasing, from 0 to 1: the ends of the regions in ``t``.
+    patterns : numpy.ndarray of shape (R, units)
+        Activation pattern of each region: bool (ReLU chain) or int8 choices.
+    slopes, intercepts : numpy.ndarray of shape (R, n_out), float64
+        The output on region r is ``slopes[r] * t + intercepts[r]``.
+    num_linear_regions : int
+        Regions left after merging neighbours whose output maps are equal (to ``MAP_TOL``).
     """
 
     a: np.ndarray
@@ -31,6 +44,7 @@ class LinePartition:
 
     @property
     def num_regions(self) -> int:
+        """Number of activation regions along the segment."""
         return len(self.breakpoints) - 1
 
 
@@ -39,10 +53,44 @@ def partition_line(model, a, b, max_regions: int = 1_000_000) -> LinePartition:
 
     Same method as :func:`partition_plane` in one dimension: every layer output is affine
     in t on an interval of the previous layers, so each unit's crossings of its breakpoints
-    ``z = t`` (and, for a max window, every crossing ``z_i = z_j`` of two of its entries)
-    inside the interval are breakpoints; adjacent pieces of one interval with the same
-    winners are merged again. Roots closer than ``1e-12`` (relative) to an existing
-    breakpoint are snapped to it. Patterns are as in :func:`partition_plane`.
+    (and, for a max window, every crossing ``z_i = z_j`` of two of its entries) inside the
+    interval are breakpoints; adjacent pieces of one interval with the same winners are
+    merged again. Roots closer than ``1e-12`` (relative) to an existing breakpoint are
+    snapped to it. Patterns are as in :func:`partition_plane`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or explorer.nets.graph.PLGraph
+        A piecewise-linear network (anything :func:`explorer.nets.canonical` accepts).
+    a, b : array_like of shape (n_in,)
+        The segment's ends (flattened; one input each).
+    max_regions : int
+        Stop with :class:`~explorer.regions.TooManyRegionsError` beyond this many regions.
+
+    Returns
+    -------
+    LinePartition
+        ``breakpoints``, ``patterns``, the output's ``slopes`` and ``intercepts`` per region,
+        ``num_regions`` and ``num_linear_regions``.
+
+    Raises
+    ------
+    ValueError
+        When ``a`` or ``b`` does not have the model's input size.
+    TooManyRegionsError
+        Past ``max_regions``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(1, 2), nn.ReLU(), nn.Linear(2, 1)).double()
+    >>> with torch.no_grad():          # |x| = relu(x) + relu(-x): kinks at 0 only
+    ...     _ = net[0].weight.copy_(torch.tensor([[1.0], [-1.0]])); _ = net[0].bias.zero_()
+    ...     _ = net[2].weight.fill_(1.0); _ = net[2].bias.zero_()
+    >>> line = partition_line(net, [-1.0], [1.0])
+    >>> line.num_regions, line.breakpoints.tolist(), line.slopes.ravel().tolist()
+    (2, [0.0, 0.5, 1.0], [-2.0, 2.0])
     """
     graph = graph_of(model)
     n_in = graph.input_size

@@ -11,8 +11,27 @@ MAP_TOL = 1e-9
 
 
 def pattern_words(P: np.ndarray) -> np.ndarray:
-    """Patterns (R, T) packed into (R, words) uint64, for hashing and exact comparison:
-    bool patterns 8 units a byte, int8 choices one byte each."""
+    """Pack activation patterns into 64-bit words, for hashing and exact comparison.
+
+    Bool patterns take 8 units a byte, int8 choices one byte each; rows are zero-padded to
+    whole words.
+
+    Parameters
+    ----------
+    P : numpy.ndarray of shape (R, T), bool or int8
+        One pattern per row.
+
+    Returns
+    -------
+    numpy.ndarray of shape (R, words), uint64
+        Equal rows of ``P`` give equal rows here and different rows different ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pattern_words(np.array([[True, False], [True, False]])).shape
+    (2, 1)
+    """
     packed = np.packbits(P, axis=1) if P.dtype == bool else P.astype(np.int8).view(np.uint8)
     pad = (-packed.shape[1]) % 8
     packed = np.concatenate([packed, np.zeros((len(P), pad), np.uint8)], axis=1)
@@ -20,6 +39,18 @@ def pattern_words(P: np.ndarray) -> np.ndarray:
 
 
 def hash_words(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of packed patterns (a weighted sum with odd multipliers).
+
+    Parameters
+    ----------
+    words : numpy.ndarray of shape (R, W), uint64
+        Packed patterns from :func:`pattern_words`.
+
+    Returns
+    -------
+    numpy.ndarray of shape (R,), uint64
+        Equal rows hash equally; a hash match is confirmed by comparing the words.
+    """
     keys = np.arange(1, 2 * words.shape[1], 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     return (words * keys).sum(1, dtype=np.uint64) if words.shape[1] else np.zeros(len(words), np.uint64)
 
@@ -32,7 +63,34 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A,
     at the edge midpoint m, stepping infinitesimally along the outward normal d, a unit
     is on iff z > 0, or z = 0 and its derivative along d is positive (forward mode
     through the network, :func:`.sides.one_sided`, also for other pieces and max windows);
-    that pattern is looked up among the regions' patterns.
+    that pattern is looked up among the regions' patterns. Maps are equal when they differ
+    by at most ``MAP_TOL`` times their largest entry.
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    origin : numpy.ndarray of shape (n_in,), float64
+        Input point of the plane's origin.
+    directions : numpy.ndarray of shape (2, n_in), float64
+        The plane's directions.
+    poly : numpy.ndarray of shape (k, 2), float64
+        The slice polygon (convex, CCW); edges on its sides are not crossed.
+    V : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices of the activation regions.
+    n : numpy.ndarray of shape (R,), int
+        Number of vertices of each region.
+    patterns : numpy.ndarray of shape (R, units), bool or int8
+        Activation pattern of each region.
+    out_A : numpy.ndarray of shape (R, n_out, 2), float64
+        Slopes of the output on each region.
+    out_c : numpy.ndarray of shape (R, n_out), float64
+        Offsets of the output on each region.
+
+    Returns
+    -------
+    numpy.ndarray of shape (R,), int64
+        Label of the linear region of each activation region (0, 1, ...; equal labels merge).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components

@@ -43,14 +43,35 @@ __all__ = ["PartitionND", "Space", "partition_nd", "partition_slice", "space_thr
 
 
 class Space(NamedTuple):
-    """An affine slice ``x = origin + directions.T @ u`` with ``u`` in ``{A u <= b}``."""
+    """An affine slice ``x = origin + directions.T @ u`` with ``u`` in ``{A u <= b}``.
+
+    Attributes
+    ----------
+    origin : numpy.ndarray of shape (n_in,), float64
+        The input point at ``u = 0``.
+    directions : numpy.ndarray of shape (k, n_in), float64
+        Orthonormal rows spanning the slice.
+    domain : tuple
+        ``(A (m, k), b (m,))``: the polytope ``A u <= b`` in slice coordinates.
+    """
 
     origin: np.ndarray  # (n_in,)
     directions: np.ndarray  # (k, n_in), orthonormal rows
     domain: tuple  # (A (m, k), b (m,))
 
     def to_input(self, u) -> np.ndarray:
-        """Inputs (m, n_in) of slice points ``u`` (m, k)."""
+        """Input points of slice points.
+
+        Parameters
+        ----------
+        u : array_like of shape (m, k)
+            Points in slice coordinates.
+
+        Returns
+        -------
+        numpy.ndarray of shape (m, n_in), float64
+            ``origin + u @ directions``.
+        """
         return self.origin + np.asarray(u, dtype=np.float64) @ self.directions
 
 
@@ -58,8 +79,33 @@ def space_through(x0, x1, x2, x3, margin: float = 0.0) -> Space:
     """The 3-D slice through four inputs, with their tetrahedron as the domain.
 
     Directions are Gram-Schmidt of ``x1 - x0``, ``x2 - x0``, ``x3 - x0`` (orthonormal, so slice
-    distances are input distances); ``origin`` is x0. ``margin`` > 0 enlarges the tetrahedron
-    about its centroid by that fraction. Raises ValueError when the four are coplanar.
+    distances are input distances); ``origin`` is x0.
+
+    Parameters
+    ----------
+    x0, x1, x2, x3 : array_like
+        Four inputs of the same size n_in (flattened).
+    margin : float
+        When positive, enlarge the tetrahedron about its centroid by this fraction.
+
+    Returns
+    -------
+    Space
+        ``origin`` x0, ``directions`` (3, n_in) and the tetrahedron as ``domain`` (4 faces).
+
+    Raises
+    ------
+    ValueError
+        When the four points are coplanar.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = space_through(np.zeros(5), *np.eye(5)[:3])
+    >>> s.directions.shape, len(s.domain[1])
+    ((3, 5), 4)
+    >>> float(np.linalg.norm(s.to_input([[3.0, 4.0, 0.0]])))     # slice distances are input distances
+    5.0
     """
     p = np.stack([np.asarray(x, dtype=np.float64).ravel() for x in (x0, x1, x2, x3)])
     q, r = np.linalg.qr((p[1:] - p[0]).T)
@@ -84,18 +130,48 @@ def space_through(x0, x1, x2, x3, margin: float = 0.0) -> Space:
 class PartitionND:
     """Exact partition of a d-dimensional domain (or of R^d) into activation regions.
 
-    Per region r: ``patterns[r]`` (bool for a ReLU chain, else int8 choices, as in
-    :class:`~explorer.regions.Partition`); its cell ``{u : A u <= b}`` with the irredundant rows
-    ``facet_A[s]``, ``facet_b[s]`` for ``s`` in ``facets(r)`` (unit normals); ``facet_unit[s]`` =
-    (layer, index) of the unit (or max window) whose breakpoint the facet lies on, layer 0 for a
-    side of the domain; ``facet_neighbour[s]`` the region beyond it (-1: the domain's boundary);
-    ``vertices``/``rays`` (CSR by ``vertex_offsets``/``ray_offsets``); on r the output is
-    ``output_A[r] @ u + output_c[r]``; ``centres[r]``/``inradius[r]`` its Chebyshev ball (inradius
-    inf when balls of any size fit); ``volumes[r]`` (inf when unbounded; computed on first use);
-    ``predicted[r]`` the class at the centre (argmax, ties to the lowest index; one output: class 1 iff positive).
-    Slice coordinates are input coordinates for :func:`partition_nd`. ``unmatched_facets`` counts
-    facets whose region beyond did not list them back across the same plane (rounding at
-    near-degenerate faces; their neighbour is -2): 0 on every net tested.
+    Slice coordinates are input coordinates for :func:`partition_nd`; per-region facets,
+    vertices and rays are stored flat and indexed by offsets (CSR). ``volumes`` (inf where
+    unbounded) is computed on first use.
+
+    Attributes
+    ----------
+    origin : numpy.ndarray of shape (n_in,), float64
+        The input point at ``u = 0``.
+    directions : numpy.ndarray of shape (d, n_in), float64
+        The slice's directions.
+    domain : tuple or None
+        ``(A, b)`` unit rows of the domain ``A u <= b``; None for the whole space.
+    patterns : numpy.ndarray of shape (R, units)
+        Bool for a ReLU chain, else int8 choices, as in :class:`~explorer.regions.Partition`.
+    layer_sizes : list of int
+        Units per layer.
+    facet_offsets : numpy.ndarray of shape (R + 1,), int64
+        Region r's facets are ``facet_offsets[r]:facet_offsets[r + 1]`` (:meth:`facets`).
+    facet_A, facet_b : numpy.ndarray of shape (F, d) and (F,), float64
+        The irredundant rows of every cell ``{u : A u <= b}``, unit normals.
+    facet_unit : numpy.ndarray of shape (F, 2), int64
+        ``(layer, index)`` of the unit (or max window) whose breakpoint the facet lies on;
+        layer 0 for a side of the domain.
+    facet_neighbour : numpy.ndarray of shape (F,), int64
+        The region beyond each facet (-1: the domain's boundary, -2: unmatched).
+    vertex_offsets, vertices : numpy.ndarray
+        (R + 1,) offsets and (V, d) vertices of every region (:meth:`region_vertices`).
+    ray_offsets, rays : numpy.ndarray
+        (R + 1,) offsets and (Q, d) unit extreme rays of every region (:meth:`region_rays`).
+    output_A, output_c : numpy.ndarray of shape (R, n_out, d) and (R, n_out), float64
+        On region r the output is ``output_A[r] @ u + output_c[r]``.
+    centres, inradius : numpy.ndarray of shape (R, d) and (R,), float64
+        The Chebyshev ball of every region (inradius inf when balls of any size fit).
+    bounded : numpy.ndarray of shape (R,), bool
+        Whether each region is bounded.
+    predicted : numpy.ndarray of shape (R,), int64
+        The class at the centre (argmax, ties to the lowest index; one output: class 1 iff positive).
+    unmatched_facets : int
+        Facets whose region beyond did not list them back across the same plane (rounding at
+        near-degenerate faces; their neighbour is -2): 0 on every net tested.
+    graph : explorer.nets.graph.PLGraph
+        The network partitioned.
     """
 
     origin: np.ndarray
@@ -135,29 +211,96 @@ class PartitionND:
 
     @property
     def dim(self) -> int:
+        """Dimension d of the slice (number of directions)."""
         return self.directions.shape[0]
 
     def facets(self, r: int) -> slice:
+        """The facets of one region, as a slice into the ``facet_*`` arrays.
+
+        Parameters
+        ----------
+        r : int
+            Region index.
+
+        Returns
+        -------
+        slice
+            ``facet_offsets[r]:facet_offsets[r + 1]``.
+        """
         return slice(self.facet_offsets[r], self.facet_offsets[r + 1])
 
     def cell(self, r: int):
-        """(A, b): region r is ``{u : A u <= b}`` (irredundant rows)."""
+        """The irredundant inequalities of one region.
+
+        Parameters
+        ----------
+        r : int
+            Region index.
+
+        Returns
+        -------
+        A : numpy.ndarray of shape (f, d), float64
+            Unit normals of the region's facets.
+        b : numpy.ndarray of shape (f,), float64
+            Offsets: region r is ``{u : A u <= b}``.
+        """
         s = self.facets(r)
         return self.facet_A[s], self.facet_b[s]
 
     def region_vertices(self, r: int) -> np.ndarray:
+        """The vertices of one region.
+
+        Parameters
+        ----------
+        r : int
+            Region index.
+
+        Returns
+        -------
+        numpy.ndarray of shape (v, d), float64
+            Its vertices in slice coordinates (fewer than d + 1 for an unbounded region).
+        """
         return self.vertices[self.vertex_offsets[r]: self.vertex_offsets[r + 1]]
 
     def region_rays(self, r: int) -> np.ndarray:
+        """The extreme rays of one region (its recession cone's generators).
+
+        Parameters
+        ----------
+        r : int
+            Region index.
+
+        Returns
+        -------
+        numpy.ndarray of shape (q, d), float64
+            Unit rays; none for a bounded region.
+        """
         return self.rays[self.ray_offsets[r]: self.ray_offsets[r + 1]]
 
     def packed_patterns(self) -> np.ndarray:
-        """Patterns as bytes: 8 units a byte for bool patterns, one byte a unit for choices."""
+        """Patterns as bytes: 8 units a byte for bool patterns, one byte a unit for choices.
+
+        Returns
+        -------
+        numpy.ndarray of shape (R, nbytes), uint8
+            One row per region.
+        """
         P = self.patterns
         return np.packbits(P, axis=1) if P.dtype == bool else P.astype(np.int8).view(np.uint8)
 
     def to_input(self, u) -> np.ndarray:
-        """Inputs of slice points ``u`` (m, d)."""
+        """Input points of slice points.
+
+        Parameters
+        ----------
+        u : array_like of shape (m, d)
+            Points in slice coordinates.
+
+        Returns
+        -------
+        numpy.ndarray of shape (m, n_in), float64
+            ``origin + u @ directions``.
+        """
         return self.origin + np.asarray(u, dtype=np.float64) @ self.directions
 
 
@@ -190,20 +333,28 @@ def partition_nd(model, domain=None, max_regions: int = 100_000,
 
     Parameters
     ----------
-    model : a piecewise-linear network (anything :func:`explorer.nets.canonical` accepts) or a PLGraph.
-    domain : None (the whole space: unbounded regions), a (d, 2) array of lower / upper bounds,
+    model : torch.nn.Module or explorer.nets.graph.PLGraph
+        A piecewise-linear network (anything :func:`explorer.nets.canonical` accepts).
+    domain : None, array_like of shape (d, 2), or tuple
+        None for the whole space (unbounded regions), a (d, 2) array of lower / upper bounds,
         or a polytope ``(A (m, d), b (m,))`` meaning ``A x <= b``.
-    max_regions : stop with :class:`~explorer.regions.TooManyRegionsError` beyond this many.
-    progress : called as ``progress(regions_found, regions_found + facets_waiting)``.
+    max_regions : int
+        Stop with :class:`~explorer.regions.TooManyRegionsError` beyond this many regions.
+    progress : callable, optional
+        Called as ``progress(regions_found, regions_found + facets_waiting)``.
 
     Returns
     -------
-    PartitionND (see its docstring). Exact up to the tolerances of :mod:`explorer.regions.nd`.
+    PartitionND
+        Every region's pattern, facets, vertices, rays, output map, Chebyshev ball and class.
+        Exact up to the tolerances of :mod:`explorer.regions.nd`.
 
     Raises
     ------
-    ValueError for a malformed domain or one with no interior; TooManyRegionsError past
-    ``max_regions``.
+    ValueError
+        For a malformed domain or one with no interior.
+    TooManyRegionsError
+        Past ``max_regions``.
 
     References
     ----------
@@ -211,6 +362,18 @@ def partition_nd(model, domain=None, max_regions: int = 100_000,
     of ReLU neural networks" (2022; search across facets); relucent (github.com/bl-ake/relucent,
     ICLR 2026) for the same search with Gurobi; T. Zaslavsky, "Facing up to arrangements",
     Mem. AMS 154 (1975), for the counts the tests check.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1)).double()
+    >>> partition_nd(net).num_regions          # 4 generic planes in R^3: 1 + 4 + 6 + 4
+    15
+    >>> round(float(partition_nd(net, [[-1, 1]] * 3).volumes.sum()), 9)
+    8.0
     """
     graph = _graph(model)
     d = graph.input_size
@@ -221,9 +384,47 @@ def partition_slice(model, origin, directions=None, domain=None, max_regions: in
                     progress: Callable[[int, int], None] | None = None) -> PartitionND:
     """Exact partition of the slice ``x = origin + directions.T @ u`` (``u`` in ``domain``).
 
-    ``directions`` (k, n_in) with k from 2 to about 6 (three: a 3-D slice, e.g. from
-    :func:`space_through`); ``domain`` as for :func:`partition_nd`, in slice coordinates. A
-    :class:`Space` may be passed as ``origin`` alone.
+    Parameters
+    ----------
+    model : torch.nn.Module or explorer.nets.graph.PLGraph
+        A piecewise-linear network (anything :func:`explorer.nets.canonical` accepts).
+    origin : array_like of shape (n_in,), or Space
+        The input point at ``u = 0``; a :class:`Space` (e.g. from :func:`space_through`)
+        may be passed alone, giving ``directions`` and ``domain`` too.
+    directions : array_like of shape (k, n_in), optional
+        k from 1 to 8 (about 6 in practice; three: a 3-D slice).
+    domain : None, array_like of shape (k, 2), or tuple
+        As for :func:`partition_nd`, in slice coordinates.
+    max_regions : int
+        Stop with :class:`~explorer.regions.TooManyRegionsError` beyond this many regions.
+    progress : callable, optional
+        Called as ``progress(regions_found, regions_found + facets_waiting)``.
+
+    Returns
+    -------
+    PartitionND
+        In slice coordinates.
+
+    Raises
+    ------
+    ValueError
+        When ``origin`` or ``directions`` do not fit the model's input, for a slice of more than
+        8 dimensions, or for a malformed domain or one with no interior.
+    TooManyRegionsError
+        Past ``max_regions``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 2)).double()
+    >>> space = space_through(np.zeros(5), *np.eye(5)[:3], margin=0.5)
+    >>> part = partition_slice(net, space)
+    >>> part.dim, bool(part.bounded.all()), part.num_regions == len(np.unique(part.patterns, axis=0))
+    (3, True, True)
     """
     if isinstance(origin, Space):
         origin, directions, domain = origin

@@ -36,7 +36,31 @@ FACET_CLEARANCE = 1e-9  # a facet point this close (relative) to another facet i
 
 
 class Region:
-    """What the search keeps of one region (arrays in slice coordinates)."""
+    """What the search keeps of one region (arrays in slice coordinates).
+
+    Attributes
+    ----------
+    choice : numpy.ndarray of shape (units,), int8
+        The region's pattern (choices of every layer, concatenated).
+    point : numpy.ndarray of shape (d,), float64
+        A point strictly inside.
+    A, b : numpy.ndarray of shape (f, d) and (f,), float64
+        The irredundant rows ``A u <= b`` (unit normals), the domain's sides included.
+    unit : numpy.ndarray of shape (f, 2), int64
+        ``(layer, index)`` of each facet's unit; layer 0 for a side of the domain.
+    neighbour_key : list
+        Per facet, the pattern bytes of the region beyond it (None on the domain's boundary).
+    vertices, rays : numpy.ndarray of shape (v, d) and (q, d), float64
+        Vertices and unit extreme rays.
+    incidence : numpy.ndarray of shape (v + q, f), bool
+        Which vertex or ray lies on which facet.
+    bounded, open_cone : bool
+        The region is bounded; its recession cone is full-dimensional.
+    out_A, out_c : numpy.ndarray of shape (n_out, d) and (n_out,), float64
+        The network's affine map on the region.
+    point_on_facets : numpy.ndarray of shape (f, d), float64
+        A point in the relative interior of each facet (where the search crosses it).
+    """
 
     __slots__ = ("choice", "point", "A", "b", "unit", "neighbour_key", "vertices", "rays", "incidence",
                  "bounded", "open_cone", "out_A", "out_c", "point_on_facets")
@@ -52,10 +76,38 @@ def _shoot(A, b, keep, P, N):
 
 
 def search(graph, origin, directions, dom_A, dom_b, start, scale, max_regions, progress):
-    """All regions of the domain ``dom_A u <= dom_b`` (empty rows: the whole space).
+    """All regions of the domain ``dom_A u <= dom_b`` (no rows: the whole space), breadth-first.
 
-    ``start`` is a point inside the domain. Returns the list of :class:`Region` and a count of
-    facet points that entered no new full-dimensional region (rounding diagnostics).
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    origin : numpy.ndarray of shape (n_in,), float64
+        The input point at ``u = 0``.
+    directions : numpy.ndarray of shape (d, n_in), float64
+        The slice's directions.
+    dom_A, dom_b : numpy.ndarray of shape (m, d) and (m,), float64
+        Unit rows of the domain (m may be 0).
+    start : numpy.ndarray of shape (d,), float64
+        A point inside the domain.
+    scale : float
+        The domain's scale (its diameter, or a bound on where the first layer's hyperplanes lie).
+    max_regions : int
+        Stop beyond this many regions.
+    progress : callable or None
+        Called as ``progress(regions_found, regions_found + facets_waiting)`` after each wave.
+
+    Returns
+    -------
+    regions : list of Region
+        In breadth-first order from the start (deterministic).
+    misses : int
+        Facet points that entered no new full-dimensional region (rounding diagnostics).
+
+    Raises
+    ------
+    TooManyRegionsError
+        Past ``max_regions``.
     """
     d = directions.shape[0]
     rng = np.random.default_rng(0)

@@ -35,6 +35,23 @@ class LayerPartition:
     Region r has the CCW vertices ``vertices[r, :counts[r]]`` (plane coordinates; the rest
     is padding), also given one array per region by ``polygons``. On region r the next
     layer's pre-activations (the output, after the last layer) are ``preact_A[r] @ u + preact_c[r]``.
+
+    Attributes
+    ----------
+    layer : int
+        Number of layers applied.
+    vertices : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices of every region.
+    counts : numpy.ndarray of shape (R,), int
+        Number of vertices of every region.
+    patterns : numpy.ndarray of shape (R, units of layers 1..layer)
+        Bool (ReLU chain) or int8 choices.
+    areas : numpy.ndarray of shape (R,), float64
+        Area of every region.
+    preact_A : numpy.ndarray of shape (R, units, 2), float64, or None
+        Slopes of the next layer's pre-activations (of the output after the last layer).
+    preact_c : numpy.ndarray of shape (R, units), float64, or None
+        Their offsets.
     """
 
     layer: int
@@ -47,6 +64,7 @@ class LayerPartition:
 
     @property
     def num_regions(self) -> int:
+        """Number of regions of this partition."""
         return len(self.counts)
 
     @cached_property
@@ -59,25 +77,55 @@ class LayerPartition:
 class Partition:
     """Exact partition of a 2-D slice into activation regions.
 
-    ``polygons[r]`` is region r (CCW vertices in plane coordinates); ``patterns[r]``
-    its activation pattern (all hidden units, layer after layer); on region r the
-    output is ``output_A[r] @ u + output_c[r]``. ``layers[k]`` is the partition by the
-    first k hidden layers and ``ancestors[k][r]`` the index of the layer-k region that
-    contains final region r (for a layer slider that never recomputes).
     The class at a point is the forward pass's: argmax of the logits with ties to the
     **lowest index** (class 1 iff the logit is positive for a one-output model), also
-    where logits are equal on a whole region. ``class_cells`` splits each region into
+    where logits are equal on a whole region. ``class_cells`` split each region into
     the convex pieces where one class wins: together they **tile the slice** (their
     areas sum to its area up to rounding; cells meet only on lines), and the class of
     every cell is the forward pass's at each of its interior points, so a class map drawn
     from them is exact (``predicted`` is the class at a region's centroid only).
-    ``boundary_segments`` (M, 2, 2) are the decision-boundary pieces in plane coordinates
-    and ``boundary_regions[m]`` the region whose cell holds piece m: every piece is an
-    edge inside the slice with **two different classes** on its two sides (each piece
-    once), and every point where the class changes lies on a piece. So the boundary has
-    no spurious pieces (e.g. between a tie region and its own class) and none missing
-    (e.g. a one-output model's, or a width-1 net's). All up to the tolerances of
+    Every boundary piece is an edge inside the slice with **two different classes** on its
+    two sides (each piece once), and every point where the class changes lies on a piece.
+    So the boundary has no spurious pieces (e.g. between a tie region and its own class) and
+    none missing (e.g. a one-output model's, or a width-1 net's). All up to the tolerances of
     :mod:`explorer.regions`.
+
+    Attributes
+    ----------
+    origin : numpy.ndarray of shape (n_in,), float64
+        The input point at ``u = 0``.
+    directions : numpy.ndarray of shape (2, n_in), float64
+        The plane's directions: ``x = origin + directions.T @ u``.
+    domain : numpy.ndarray of shape (k, 2), float64
+        The slice polygon (convex, CCW).
+    patterns : numpy.ndarray of shape (R, units)
+        Activation pattern of each region (all hidden units, layer after layer): bool for a
+        ReLU chain, else int8 choices.
+    layer_sizes : list of int
+        Units per layer.
+    areas, centroids : numpy.ndarray of shape (R,) and (R, 2), float64
+        Area and vertex mean of each region.
+    output_A, output_c : numpy.ndarray of shape (R, n_out, 2) and (R, n_out), float64, or None
+        On region r the output is ``output_A[r] @ u + output_c[r]`` (None with ``upto_layer``).
+    predicted : numpy.ndarray of shape (R,), int64, or None
+        The class at each centroid (None without classes).
+    boundary_segments : numpy.ndarray of shape (M, 2, 2), float64
+        The decision-boundary pieces in plane coordinates.
+    boundary_regions : numpy.ndarray of shape (M,), int64
+        The region whose cell holds each piece.
+    class_cells : list of tuple
+        ``(polygon (k, 2), winning class, region index)``: the regions split by the boundary.
+    num_linear_regions : int
+        Number of linear regions (connected unions of regions with equal output maps).
+    linear_region_of : numpy.ndarray of shape (R,), int64
+        Label of the linear region holding each activation region.
+    layers : list of LayerPartition
+        ``layers[k]`` is the partition by the first k layers.
+    ancestors : list of numpy.ndarray
+        ``ancestors[k][r]``: the layer-k region that contains final region r (for a layer
+        slider that never recomputes).
+    graph : explorer.nets.graph.PLGraph
+        The network partitioned.
     """
 
     origin: np.ndarray
@@ -110,15 +158,53 @@ class Partition:
         return self.layers[-1].polygons
 
     def to_input(self, u) -> np.ndarray:
-        """Input points of plane points ``u`` (m, 2)."""
+        """Input points of plane points.
+
+        Parameters
+        ----------
+        u : array_like of shape (m, 2)
+            Points in plane coordinates.
+
+        Returns
+        -------
+        numpy.ndarray of shape (m, n_in), float64
+            ``origin + u @ directions``.
+        """
         return self.origin + np.asarray(u, dtype=np.float64) @ self.directions
 
     def unit_ranges(self, layer: int):
-        """Exact min and max over the slice of every pre-activation of layer ``layer`` (1-based).
+        """Exact min and max over the slice of every pre-activation of one layer.
 
         Each pre-activation is affine on every region of the previous layer's partition, so its
-        extremes sit at region vertices. Returns (lo, hi, argmin, argmax): (units,) arrays and
-        the (units, 2) plane points where they are reached.
+        extremes sit at region vertices.
+
+        Parameters
+        ----------
+        layer : int
+            The layer, 1-based.
+
+        Returns
+        -------
+        lo, hi : numpy.ndarray of shape (units,), float64
+            Minimum and maximum of each pre-activation over the slice.
+        argmin, argmax : numpy.ndarray of shape (units, 2), float64
+            Plane points where they are reached.
+
+        Raises
+        ------
+        ValueError
+            When ``layer`` is not between 1 and the number of layers partitioned.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Linear(2, 1), nn.ReLU(), nn.Linear(1, 1)).double()
+        >>> with torch.no_grad():
+        ...     _ = net[0].weight.copy_(torch.tensor([[1.0, 2.0]])); _ = net[0].bias.fill_(0.5)
+        >>> lo, hi, at_lo, at_hi = partition_2d(net).unit_ranges(1)
+        >>> lo.tolist(), hi.tolist(), at_hi.tolist()
+        ([-2.5], [3.5], [[1.0, 1.0]])
         """
         if not 1 <= layer <= len(self.layers) - 1:
             raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
@@ -133,10 +219,28 @@ class Partition:
         return zmin.min(0), zmax.max(0), flat[zmin.argmin(0)], flat[zmax.argmax(0)]
 
     def bent_hyperplane(self, layer: int, unit: int) -> np.ndarray:
-        """Segments (M, 2, 2) where unit ``unit`` of layer ``layer`` (1-based) has its
-        pre-activation at a breakpoint (zero for a ReLU): its bent hyperplane across the slice.
+        """Where one unit's pre-activation sits at a breakpoint: its bent hyperplane across the slice.
 
-        A max layer has none (its outputs switch where two window entries tie): refused.
+        The zero line of a ReLU's pre-activation (every breakpoint's line for other elementwise
+        pieces), clipped to every region of the previous layer's partition.
+
+        Parameters
+        ----------
+        layer : int
+            The layer, 1-based.
+        unit : int
+            The unit's index in the layer.
+
+        Returns
+        -------
+        numpy.ndarray of shape (M, 2, 2), float64
+            Segments in plane coordinates.
+
+        Raises
+        ------
+        ValueError
+            When ``layer`` or ``unit`` is out of range, or for a max layer (its outputs switch
+            where two window entries tie, not on one bent hyperplane per unit).
         """
         if not 1 <= layer <= len(self.layers) - 1:
             raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
@@ -157,6 +261,23 @@ class Partition:
 
 
 def graph_of(model) -> PLGraph:
+    """The :class:`~explorer.nets.graph.PLGraph` of a model (a PLGraph is returned as it is).
+
+    Parameters
+    ----------
+    model : torch.nn.Module or explorer.nets.graph.PLGraph
+        Anything :func:`explorer.nets.canonical` accepts, or a PLGraph.
+
+    Returns
+    -------
+    explorer.nets.graph.PLGraph
+        The network as layers fed by earlier layers, float64.
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError
+        For a model with an operation that is not piecewise linear or not supported.
+    """
     return model if isinstance(model, PLGraph) else canonical(model).graph()
 
 
@@ -165,24 +286,71 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
                     progress: Callable[[int, int], None] | None = None, classes: bool = True) -> Partition:
     """Exact partition of the slice ``x = origin + directions.T @ u``, ``u`` in ``polygon``.
 
+    Patterns are bool (unit on) for a ReLU chain, else int8 choices (each unit's piece, or
+    each window's winning position; see :class:`~explorer.nets.graph.Layer`).
+    The counts are exact up to the tolerances stated in :mod:`explorer.regions`.
+
     Parameters
     ----------
-    model : a piecewise-linear network (anything :func:`explorer.nets.canonical` accepts:
+    model : torch.nn.Module or explorer.nets.graph.PLGraph
+        A piecewise-linear network (anything :func:`explorer.nets.canonical` accepts:
         ReLU chains, and graphs with skip connections, ``torch.cat``, max pools, LeakyReLU, ...).
-    origin : (n_in,) input point; directions : (2, n_in); polygon : (k, 2) convex, CCW.
-    max_regions : stop with :class:`TooManyRegionsError` beyond this many regions.
-    upto_layer : partition by the first ``upto_layer`` layers only (then the
-        output maps, classes and decision boundary are not computed: they are ``None``/empty).
-    progress : called as ``progress(cuts_done, cuts_total)`` (one cut per unit and breakpoint,
-        one per max window).
-    classes : the outputs are class scores: find the argmax cells and the decision boundary.
+    origin : array_like of shape (n_in,)
+        The input point at ``u = 0``.
+    directions : array_like of shape (2, n_in)
+        The plane's directions (any two independent ones; not orthonormalised here).
+    polygon : array_like of shape (k, 2)
+        Convex, counter-clockwise, in plane coordinates.
+    max_regions : int
+        Stop with :class:`TooManyRegionsError` beyond this many regions.
+    upto_layer : int, optional
+        Partition by the first ``upto_layer`` layers only (then the output maps, classes and
+        decision boundary are not computed: they are ``None`` / empty).
+    progress : callable, optional
+        Called as ``progress(cuts_done, cuts_total)`` (one cut per unit and breakpoint, one per
+        max window).
+    classes : bool
+        The outputs are class scores: find the argmax cells and the decision boundary.
         ``False`` for a network whose outputs are not classes (a reconstruction network): then
         ``predicted`` is None and there are no class cells or boundary (the output maps and the
         linear regions are computed as always).
 
-    Patterns are bool (unit on) for a ReLU chain, else int8 choices (each unit's piece, or
-    each window's winning position; see :class:`~explorer.nets.graph.Layer`).
-    The counts are exact up to the tolerances stated in the module docstring.
+    Returns
+    -------
+    Partition
+        Regions (polygons, patterns, areas), output maps, classes, decision boundary, linear
+        regions, and the partition after every layer.
+
+    Raises
+    ------
+    ValueError
+        When ``origin`` or ``directions`` do not fit the model's input, for a polygon that is not
+        convex and CCW, or an ``upto_layer`` out of range.
+    TooManyRegionsError
+        Past ``max_regions``.
+
+    References
+    ----------
+    T. Serra, C. Tjandraatmadja and S. Ramalingam, "Bounding and counting linear regions of
+    deep neural networks", ICML 2018 (arXiv 1711.02114); A. I. Humayun, R. Balestriero,
+    G. Balakrishnan and R. Baraniuk, "SplineCam: exact visualization and characterization of
+    deep network geometry and decision boundaries", CVPR 2023.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from torch import nn
+    >>> from explorer.regions import plane_through
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).double()
+    >>> plane = plane_through(np.eye(4)[:3])
+    >>> part = partition_plane(net, plane.origin, plane.directions, plane.polygon)
+    >>> bool(np.isclose(part.areas.sum(), np.sqrt(3) / 2))            # the triangle's area
+    True
+    >>> part.num_regions == len(np.unique(part.patterns, axis=0))
+    True
     """
     graph = graph_of(model)
     n_in = graph.input_size
@@ -272,9 +440,44 @@ def _partition(graph, n_layers, origin, directions, poly, max_regions, progress,
 
 
 def partition_2d(model, box=(-1.0, 1.0, -1.0, 1.0), **kwargs) -> Partition:
-    """Exact partition of the box ``(x0, x1, y0, y1)`` of a model with 2-D input.
+    """Exact partition of a box of a model with 2-D input.
 
-    Plane coordinates are input coordinates. Keyword arguments go to :func:`partition_plane`.
+    Plane coordinates are input coordinates.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A piecewise-linear network with 2 inputs (anything :func:`explorer.nets.canonical` accepts).
+    box : tuple of 4 floats
+        ``(x0, x1, y0, y1)``.
+    **kwargs
+        Passed to :func:`partition_plane` (``max_regions``, ``upto_layer``, ``progress``, ``classes``).
+
+    Returns
+    -------
+    Partition
+        See :func:`partition_plane`.
+
+    Raises
+    ------
+    ValueError
+        When the model does not take 2 inputs, or the box is empty.
+    TooManyRegionsError
+        Past ``max_regions``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)).double()
+    >>> with torch.no_grad():        # relu(x) + relu(y): the axes cut 4 quadrants, 4 linear maps
+    ...     _ = net[0].weight.copy_(torch.eye(2)); _ = net[0].bias.zero_()
+    ...     _ = net[2].weight.fill_(1.0); _ = net[2].bias.fill_(-0.5)
+    >>> part = partition_2d(net, box=(-1, 1, -1, 1))
+    >>> part.num_regions, part.num_linear_regions, part.areas.tolist()
+    (4, 4, [1.0, 1.0, 1.0, 1.0])
+    >>> len(part.boundary_segments) > 0, sorted(set(part.predicted.tolist()))
+    (True, [0, 1])
     """
     net = canonical(model)
     if int(np.prod(net.input_shape)) != 2:

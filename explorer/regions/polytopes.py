@@ -35,17 +35,47 @@ VERTEX_TOL = 1e-9
 class Polar:
     """The faces of one polyhedron around an interior point (see the module docstring).
 
-    ``facets`` indexes the input rows (one per distinct facet, the first of rows that are
-    equal); ``vertices`` (V, d), ``rays`` (Q, d) unit; ``incidence`` (V + Q, len(facets))
-    bool: generator on facet; ``bounded``; ``open_cone``: the recession cone is full-dimensional.
+    Built by :func:`polar`.
+
+    Attributes
+    ----------
+    facets : numpy.ndarray of shape (f,), int64
+        Indices of the input rows that define facets (one per distinct facet, the first of
+        rows that are equal).
+    vertices : numpy.ndarray of shape (v, d), float64
+        The vertices.
+    rays : numpy.ndarray of shape (q, d), float64
+        Unit extreme rays.
+    incidence : numpy.ndarray of shape (v + q, f), bool
+        Whether each vertex (then each ray) lies on each facet.
+    bounded : bool
+        The polyhedron is bounded.
+    open_cone : bool
+        The recession cone is full-dimensional (balls of any size fit).
+    lineality : numpy.ndarray of shape (l, d), float64
+        Directions of the lines the polyhedron contains, scaled by ``scale``.
     """
 
     __slots__ = ("facets", "vertices", "rays", "incidence", "bounded", "open_cone", "lineality")
 
     def facet_points(self, centre: np.ndarray, step: float) -> np.ndarray:
-        """A point in the relative interior of each facet: a strictly positive combination of
-        its vertices (weights ``1 / (step + |v - centre|)``, so far vertices pull little) plus
-        ``step`` times its extreme rays and the lineality directions."""
+        """A point in the relative interior of each facet.
+
+        A strictly positive combination of the facet's vertices (weights ``1 / (step + |v - centre|)``,
+        so far vertices pull little) plus ``step`` times its extreme rays and the lineality directions.
+
+        Parameters
+        ----------
+        centre : numpy.ndarray of shape (d,), float64
+            The interior point the polar was built around.
+        step : float
+            Length given to rays and lineality directions.
+
+        Returns
+        -------
+        numpy.ndarray of shape (f, d), float64
+            One point per facet, in the order of ``facets``.
+        """
         nv = len(self.vertices)
         w = 1.0 / (step + np.linalg.norm(self.vertices - centre, axis=1))
         inc_v = self.incidence[:nv].astype(np.float64) * w[:, None]
@@ -79,8 +109,26 @@ def _group_rows(A: np.ndarray, b: np.ndarray):
 
 
 def merge_points(P: np.ndarray, tol: float) -> np.ndarray:
-    """Label of every point (0, 1, ... in order of first appearance), points closer than ``tol``
-    (chained) sharing one."""
+    """Label points so that points closer than ``tol`` (chained) share one label.
+
+    Parameters
+    ----------
+    P : numpy.ndarray of shape (m, d), float64
+        The points.
+    tol : float
+        Distance below which two points are merged.
+
+    Returns
+    -------
+    numpy.ndarray of shape (m,), int64
+        Labels 0, 1, ... in order of first appearance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> merge_points(np.array([[0.0, 0.0], [1.0, 0.0], [1e-12, 0.0]]), 1e-9).tolist()
+    [0, 1, 0]
+    """
     if len(P) < 2:
         return np.zeros(len(P), dtype=np.int64)
     pairs = cKDTree(P).query_pairs(tol, output_type="ndarray")
@@ -103,9 +151,40 @@ def _grouped(labels: np.ndarray, values: np.ndarray, member: np.ndarray):
 
 
 def polar(A: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> Polar | None:
-    """Facets, vertices and rays of ``{x : A x <= b}`` (unit rows) around ``c`` strictly inside.
+    """Facets, vertices and rays of ``{x : A x <= b}`` around a point strictly inside.
 
-    Returns None when c is not strictly inside (a slack is not positive).
+    One convex hull (qhull) of the polar ``conv({0} U {q_j})``, ``q_j = a_j / (b_j - a_j . c)``;
+    see the module docstring.
+
+    Parameters
+    ----------
+    A : numpy.ndarray of shape (m, d), float64
+        Unit rows.
+    b : numpy.ndarray of shape (m,), float64
+        Offsets.
+    c : numpy.ndarray of shape (d,), float64
+        A point strictly inside.
+    scale : float
+        The problem's scale (length of the lineality directions).
+
+    Returns
+    -------
+    Polar or None
+        The faces; None when ``c`` is not strictly inside (a slack is not positive) or qhull fails.
+
+    References
+    ----------
+    G. M. Ziegler, *Lectures on Polytopes*, Springer GTM 152 (1995), ch. 2 (polarity);
+    C. B. Barber, D. P. Dobkin and H. Huhdanpaa, "The Quickhull algorithm for convex hulls",
+    ACM TOMS 22(4), 1996.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.vstack([-np.eye(2), np.eye(2)])              # the square [-1, 1]^2
+    >>> pol = polar(A, np.ones(4), np.zeros(2), 1.0)
+    >>> sorted(pol.facets.tolist()), len(pol.vertices), pol.bounded
+    ([0, 1, 2, 3], 4, True)
     """
     d = A.shape[1]
     s = b - A @ c
@@ -170,11 +249,39 @@ def polar(A: np.ndarray, b: np.ndarray, c: np.ndarray, scale: float) -> Polar | 
 
 
 def chebyshev(rows: list, cap: float, chunk: int = 256):
-    """Chebyshev centre and inradius of each polyhedron ``{x : A x <= b}`` (unit rows), capped at ``cap``.
+    """Chebyshev centre and inradius of each polyhedron ``{x : A x <= b}`` (unit rows), capped.
 
-    ``rows`` is a list of (A (m, d), b (m,)). The LPs ``max r : a_j . x + r <= b_j, r <= cap`` are
-    independent, so ``chunk`` of them are solved as one block-diagonal LP by HiGHS (the
-    optimum of the sum is the sum of the optima). Returns (centres (R, d), radii (R,)).
+    The LPs ``max r : a_j . x + r <= b_j, r <= cap`` are independent, so ``chunk`` of them
+    are solved as one block-diagonal LP by HiGHS (the optimum of the sum is the sum of the optima).
+
+    Parameters
+    ----------
+    rows : list of tuple
+        ``(A (m, d), b (m,))`` per polyhedron, all of the same d.
+    cap : float
+        Largest radius reported (``numpy.inf`` for none).
+    chunk : int
+        Polyhedra per LP.
+
+    Returns
+    -------
+    centres : numpy.ndarray of shape (R, d), float64
+        A centre of the largest inscribed ball of each.
+    radii : numpy.ndarray of shape (R,), float64
+        Its radius (at most ``cap``).
+
+    Raises
+    ------
+    RuntimeError
+        When HiGHS cannot solve the LPs (e.g. an empty or unbounded polyhedron with ``cap=inf``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> A = np.vstack([-np.eye(2), np.eye(2)])
+    >>> centres, radii = chebyshev([(A, np.array([0.0, 0.0, 4.0, 2.0]))], cap=10.0)   # [0, 4] x [0, 2]
+    >>> radii.tolist()
+    [1.0]
     """
     if not rows:
         return np.zeros((0, 0)), np.zeros(0)
@@ -203,7 +310,24 @@ def chebyshev(rows: list, cap: float, chunk: int = 256):
 
 
 def volume(vertices: np.ndarray) -> float:
-    """Volume of the convex hull of a full-dimensional point set (0 if it is flat)."""
+    """Volume of the convex hull of a full-dimensional point set (0 if it is flat).
+
+    Parameters
+    ----------
+    vertices : numpy.ndarray of shape (m, d), float64
+        The points.
+
+    Returns
+    -------
+    float
+        The d-dimensional volume (qhull); 0 for fewer than d + 1 points or a flat set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> volume(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)) * 6
+    1.0
+    """
     d = vertices.shape[1]
     if len(vertices) <= d:
         return 0.0

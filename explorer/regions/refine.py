@@ -33,13 +33,33 @@ from .polygons import (
 
 
 class TooManyRegionsError(RuntimeError):
-    """The partition would exceed ``max_regions``; it is stopped instead of freezing."""
+    """The partition would exceed ``max_regions``; it is stopped instead of freezing.
+
+    A ``RuntimeError``; its message says how far the partition got.
+    """
 
 
 def preact_of(sources: dict, bias: np.ndarray, maps: dict, R: int):
-    """(G (R, size, 2), g (R, size)): ``sum_j W_j (A_j u + c_j) + bias`` on every region.
+    """A layer's pre-activations ``sum_j W_j (A_j u + c_j) + bias`` on every region, as affine maps.
 
-    ``maps[j]`` is (A_j, c_j) with one row per region, or one row shared by all (the input).
+    Parameters
+    ----------
+    sources : dict
+        Maps a source index j (0: the input) to the layer's weight ``W_j`` of shape (size, size_j).
+    bias : numpy.ndarray of shape (size,), float64
+        The layer's bias.
+    maps : dict
+        ``maps[j] = (A_j, c_j)``: the output of source j on each region, ``A_j`` (R, size_j, 2) and
+        ``c_j`` (R, size_j), or one row shared by all regions (the input).
+    R : int
+        Number of regions.
+
+    Returns
+    -------
+    G : numpy.ndarray of shape (R, size, 2), float64
+        Slopes of the pre-activations in plane coordinates.
+    g : numpy.ndarray of shape (R, size), float64
+        Their offsets.
     """
     G = g = None
     for j, W in sources.items():
@@ -56,7 +76,34 @@ def preact_of(sources: dict, bias: np.ndarray, maps: dict, R: int):
 
 
 class Refiner:
-    """The regions (V, n) being refined within one layer, with the parent region of each."""
+    """The regions being refined within one layer, with the parent region of each.
+
+    Parameters
+    ----------
+    V : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices of the regions at the layer's start.
+    n : numpy.ndarray of shape (R,), int
+        Their numbers of vertices.
+    diam : float
+        Diameter of the slice (scales the zero tolerance).
+    min_area : float
+        Cuts leaving a piece below this area are refused (the sliver tolerance).
+    max_regions : int
+        Raise :class:`TooManyRegionsError` beyond this many regions.
+    progress : callable or None
+        Called as ``progress(done, total)`` after each cut.
+    done, total : int
+        Cuts done before this layer, and in all.
+
+    Attributes
+    ----------
+    V, n : numpy.ndarray
+        The regions so far.
+    parent : numpy.ndarray of shape (R',), int
+        The region at the layer's start each one was cut from.
+    done : int
+        Cuts done so far.
+    """
 
     def __init__(self, V, n, diam, min_area, max_regions, progress, done, total):
         self.V, self.n, self.parent = V, n, np.arange(len(n))
@@ -75,7 +122,22 @@ class Refiner:
                 f"{self.total} cuts). Shrink the slice or raise max_regions.")
 
     def cut_lines(self, G, g):
-        """Cut every region along ``G[p, j] . u + g[p, j] = 0`` for each unit j (p its parent)."""
+        """Cut every region along ``G[p, j] . u + g[p, j] = 0`` for each unit j (p its parent).
+
+        Updates ``V``, ``n`` and ``parent`` in place.
+
+        Parameters
+        ----------
+        G : numpy.ndarray of shape (R0, units, 2), float64
+            Slopes of the pre-activations (minus a breakpoint) on each parent region.
+        g : numpy.ndarray of shape (R0, units), float64
+            Their offsets.
+
+        Raises
+        ------
+        TooManyRegionsError
+            Past ``max_regions``.
+        """
         V, n, parent = self.V, self.n, self.parent
         if len(n) != len(G):  # already cut in this layer: index the maps by the regions now
             G, g = G[parent], g[parent]
@@ -117,8 +179,30 @@ class Refiner:
         self.V, self.n, self.parent = V, n, parent
 
     def cut_max(self, G, g, windows: np.ndarray) -> np.ndarray:
-        """Split every region into the argmax cells of each window; returns the winning
-        window position of every (new) region and window, (R, units) int8."""
+        """Split every region into the argmax cells of each max window.
+
+        Updates ``V``, ``n`` and ``parent`` in place; a region keeps its largest cell in any case,
+        and the other cells below the sliver area are dropped.
+
+        Parameters
+        ----------
+        G : numpy.ndarray of shape (R0, size, 2), float64
+            Slopes of the window entries' pre-activations on each parent region.
+        g : numpy.ndarray of shape (R0, size), float64
+            Their offsets.
+        windows : numpy.ndarray of shape (units, w), int
+            The pre-activation indices of each window.
+
+        Returns
+        -------
+        numpy.ndarray of shape (R, units), int8
+            The winning window position in every (new) region and window.
+
+        Raises
+        ------
+        TooManyRegionsError
+            Past ``max_regions``.
+        """
         choice = np.zeros((len(self.n), len(windows)), dtype=np.int8)
         for u, window in enumerate(windows):
             self._tick()

@@ -18,9 +18,32 @@ SIDE_TOL = 1e-10
 
 
 def edges_of(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
-    """Every edge (vertex k to k + 1) of the polygons ``rows`` (default: all).
+    """Every edge (vertex k to k + 1) of a batch of padded CCW polygons.
 
-    Returns (polygon index, edge index, start, end, midpoint, unit outward normal) per edge.
+    Parameters
+    ----------
+    V : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices.
+    n : numpy.ndarray of shape (R,), int
+        Number of vertices of each polygon.
+    rows : numpy.ndarray of shape (R,), bool, optional
+        Only the polygons marked (default: all).
+
+    Returns
+    -------
+    polygon, edge : numpy.ndarray of shape (E,), int64
+        The polygon of each edge and the edge's index in it.
+    start, end, midpoint : numpy.ndarray of shape (E, 2), float64
+        The edge's points.
+    normal : numpy.ndarray of shape (E, 2), float64
+        Its unit outward normal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rr, kk, a, e, mid, normal = edges_of(np.array([[[0, 0], [1, 0], [0, 1]]], dtype=float), np.array([3]))
+    >>> mid[0].tolist(), normal[0].tolist()
+    ([0.5, 0.0], [0.0, -1.0])
     """
     K = V.shape[1]
     En = np.take_along_axis(V, next_index(n, K)[..., None], 1)
@@ -35,7 +58,20 @@ def edges_of(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
 
 
 def inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Points strictly inside the convex CCW slice polygon (not on its sides)."""
+    """Which points lie strictly inside the convex CCW slice polygon (not on its sides).
+
+    Parameters
+    ----------
+    points : numpy.ndarray of shape (m, 2), float64
+        Plane points.
+    poly : numpy.ndarray of shape (k, 2), float64
+        The slice polygon.
+
+    Returns
+    -------
+    numpy.ndarray of shape (m,), bool
+        True farther than ``1e-9`` times the diameter inside every side.
+    """
     d_e = np.roll(poly, -1, 0) - poly
     d_n = np.stack([d_e[:, 1], -d_e[:, 0]], axis=1) / np.linalg.norm(d_e, axis=1)[:, None]
     dist = ((points[:, None, :] - poly[None]) * d_n[None]).sum(-1)
@@ -43,7 +79,23 @@ def inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
 
 
 def affine_of(sources: dict, bias, values: list, absolute: bool = False):
-    """``sum_j W_j values[j] (+ bias)`` over a layer's sources (|W_j| and |bias| if ``absolute``)."""
+    """``sum_j W_j values[j] (+ bias)`` over a layer's sources, for a batch of points.
+
+    Parameters
+    ----------
+    sources : dict
+        Maps a source index j (0: the input) to the weight ``W_j`` of shape (size, size_j).
+    bias : numpy.ndarray of shape (size,), float64, or None
+        Added when given.
+    values : list of numpy.ndarray
+        ``values[j]`` of shape (M, size_j): the outputs of the input and the earlier layers.
+    absolute : bool
+        Use ``|W_j|`` and ``|bias|`` (for magnitudes).
+
+    Returns
+    -------
+    numpy.ndarray of shape (M, size), float64
+    """
     out = None
     for j, W in sources.items():
         term = values[j] @ (np.abs(W) if absolute else W).T
@@ -62,7 +114,33 @@ def one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarr
     along each input (so a vertex computed 1e-17 off a line through the origin is on it).
     Beyond the point a unit is on piece ``#{t : z > t, or z = t and dz > 0}``; a max window is
     won by the argmax of (z, then dz), ties (to the same tolerance) to the lowest position.
-    Returns (choices (M, units) int8, logits (M, out), derivatives (M, out), logit magnitudes (M, out)).
+
+    Parameters
+    ----------
+    graph : explorer.nets.graph.PLGraph
+        The network.
+    origin : numpy.ndarray of shape (n_in,), float64
+        The input point at ``u = 0``.
+    directions : numpy.ndarray of shape (k, n_in), float64
+        The slice's directions.
+    poly : numpy.ndarray of shape (p, k), float64
+        Points spanning the slice's extent (its polygon, or two box corners); only its
+        diameter is read.
+    mid : numpy.ndarray of shape (M, k), float64
+        The points (slice coordinates).
+    normal : numpy.ndarray of shape (M, k), float64
+        The direction to step along at each point.
+
+    Returns
+    -------
+    choices : numpy.ndarray of shape (M, units), int8
+        The choices of every layer just beyond each point.
+    logits : numpy.ndarray of shape (M, n_out), float64
+        The outputs at the points.
+    derivatives : numpy.ndarray of shape (M, n_out), float64
+        Their derivatives along ``normal`` on that side.
+    magnitudes : numpy.ndarray of shape (M, n_out), float64
+        The magnitudes of the logits (for tie tolerances).
     """
     h, dh = [origin + mid @ directions], [normal @ directions]
     mag = [np.abs(h[0]) + diameter(poly) * np.abs(directions).sum(0)]
@@ -98,6 +176,27 @@ def winner_of(f: np.ndarray, df: np.ndarray, fmag: np.ndarray) -> np.ndarray:
     """The class just beyond the points: argmax of (f, then df), ties to the lowest index.
 
     One logit is read as the logits (0, f), like the forward pass (class 1 iff f > 0).
+
+    Parameters
+    ----------
+    f : numpy.ndarray of shape (M, n_out), float64
+        The logits at the points.
+    df : numpy.ndarray of shape (M, n_out), float64
+        Their derivatives along the step.
+    fmag : numpy.ndarray of shape (M, n_out), float64
+        Their magnitudes (values within ``1e-9`` times the largest tie).
+
+    Returns
+    -------
+    numpy.ndarray of shape (M,), int64
+        The class just beyond each point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f, df = np.array([[1.0, 1.0]]), np.array([[0.0, 2.0]])   # tied, class 1 rises
+    >>> winner_of(f, df, np.ones((1, 2))).tolist()
+    [1]
     """
     if f.shape[1] == 1:
         f, df, fmag = (np.concatenate([np.zeros_like(a), a], axis=1) for a in (f, df, fmag))

@@ -47,8 +47,19 @@ INCIDENCE_TOL = 1e-9
 
 @dataclass
 class Topology:
-    """``betti[c]`` = (b0, b1) on a 2-D slice, (b0, b1, b2) on a 3-D one, for each class c;
-    ``euler[c]``; ``cells_per_class[c]``; ``complex_betti``: the same for the whole domain."""
+    """Betti numbers of each class's decision region, and of the whole domain.
+
+    Attributes
+    ----------
+    betti : numpy.ndarray of shape (n_classes, d), int64
+        ``betti[c]`` = (b0, b1) on a 2-D slice, (b0, b1, b2) on a 3-D one.
+    euler : numpy.ndarray of shape (n_classes,), int64
+        Euler characteristic of each class's region.
+    cells_per_class : numpy.ndarray of shape (n_classes,), int64
+        Number of convex class cells of each class.
+    complex_betti : numpy.ndarray of shape (d,), int64
+        The Betti numbers of the whole domain: (1, 0) or (1, 0, 0).
+    """
 
     betti: np.ndarray
     euler: np.ndarray
@@ -132,19 +143,43 @@ def _cells_nd(part):
 def decision_topology(partition) -> Topology:
     """Betti numbers of each class's decision region (and of the whole domain) on a 2-D or 3-D slice.
 
+    See the module docstring for the method (class cells, Alexander duality, the Euler characteristic).
+
     Parameters
     ----------
-    partition : a 2-D :class:`~explorer.regions.Partition` (``partition_2d``, ``partition_plane``),
-        or a :class:`~explorer.regions.PartitionND` of dimension 2 or 3 with a bounded domain.
+    partition : Partition or PartitionND
+        A 2-D :class:`~explorer.regions.Partition` (``partition_2d``, ``partition_plane`` with
+        classes), or a :class:`~explorer.regions.PartitionND` of dimension 2 or 3 with a bounded domain.
 
     Returns
     -------
-    Topology (see the module docstring for the method).
+    Topology
+        ``betti`` and ``euler`` per class, ``cells_per_class`` and ``complex_betti``.
 
     Raises
     ------
-    ValueError for a partition without classes, of another dimension or of the whole space;
-    RuntimeError when the cells do not form a complex (the consistency checks fail).
+    ValueError
+        For a partition without classes, of another dimension or of the whole space.
+    RuntimeError
+        When the cells do not form a complex (the consistency checks fail).
+
+    References
+    ----------
+    A. Hatcher, *Algebraic Topology*, Cambridge University Press (2002), section 3.3
+    (Alexander duality).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from explorer import regions
+    >>> net = nn.Sequential(nn.Linear(3, 1), nn.ReLU(), nn.Linear(1, 1)).double()
+    >>> with torch.no_grad():                  # class 1 where x > 0.5: a slab of the cube
+    ...     _ = net[0].weight.copy_(torch.tensor([[1.0, 0.0, 0.0]])); _ = net[0].bias.zero_()
+    ...     _ = net[2].weight.fill_(1.0); _ = net[2].bias.fill_(-0.5)
+    >>> top = decision_topology(regions.partition_nd(net, [[-1, 1]] * 3))
+    >>> top.betti.tolist(), top.complex_betti.tolist()
+    ([[1, 0, 0], [1, 0, 0]], [1, 0, 0])
     """
     if hasattr(partition, "facet_neighbour"):
         if partition.dim not in (2, 3):

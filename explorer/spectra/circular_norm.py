@@ -151,6 +151,34 @@ def circular_sigma_max(w: torch.Tensor, n: tuple[int, int], stride: tuple[int, i
     The answer is the maximum of exactly computed values (float64 SVDs of the blocks), so
     it is exact whatever is pruned. Kernels with many taps for few frequencies
     (``(q1 q2)^2`` above 8 times their count) go straight to the SVD of every block.
+
+    Parameters
+    ----------
+    w : torch.Tensor of shape (c_out, c_in, kh, kw), float64
+        A plain conv kernel (groups 1, dilation applied).
+    n : tuple of 2 ints
+        The input size ``(n1, n2)``, divisible by the stride (the layer must be one the exact
+        FFT method applies to, see :func:`~explorer.spectra.fft_applies`).
+    stride : tuple of 2 ints
+        The stride ``(s1, s2)``.
+
+    Returns
+    -------
+    float
+        The operator norm of the circular conv on the ``n1 x n2`` torus.
+
+    References
+    ----------
+    H. Sedghi, V. Gupta and P. M. Long, "The singular values of convolutional layers",
+    ICLR 2019; N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
+    SIAM 2002, Theorem 10.3 (the Cholesky certificate).
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.zeros(1, 1, 3, 3, dtype=torch.float64); w[0, 0, 1, 1] = 2.0; w[0, 0, 1, 2] = 1.0
+    >>> round(circular_sigma_max(w, (8, 8), (1, 1)), 12)        # |2 + e^{i w}| at w = 0
+    3.0
     """
     m = (n[0] // stride[0], n[1] // stride[1])
     kp = polyphase_kernel(w, stride).numpy()

@@ -12,6 +12,23 @@ from ..nets.threads import single_threaded
 def dense_singular_values(W) -> np.ndarray:
     """All singular values of a matrix, in descending order (float64).
 
+    Parameters
+    ----------
+    W : array_like or torch.Tensor of shape (m, n)
+        A dense layer's weight (a tensor is detached).
+
+    Returns
+    -------
+    numpy.ndarray of shape (min(m, n),), float64
+        Descending.
+
+    Raises
+    ------
+    ValueError
+        When ``W`` is not a matrix.
+
+    Examples
+    --------
     >>> dense_singular_values(np.diag([3.0, -1.0]))
     array([3., 1.])
     """

@@ -17,8 +17,40 @@ from .power_law import power_law_fit
 def marchenko_pastur_pdf(x, ratio: float, variance: float = 1.0) -> np.ndarray:
     """Marchenko-Pastur density of the eigenvalues of ``Z^T Z / N`` for an ``N x M`` matrix Z.
 
-    Entries i.i.d. with the given variance, ``ratio = M / N <= 1``; support
+    Entries i.i.d. with the given variance, ``ratio = M / N <= 1``; the support is
     ``variance (1 -+ sqrt(ratio))^2``.
+
+    Parameters
+    ----------
+    x : array_like
+        Where to evaluate the density.
+    ratio : float
+        ``M / N`` in (0, 1].
+    variance : float
+        Variance of the entries.
+
+    Returns
+    -------
+    numpy.ndarray of x's shape, float64
+        The density (0 outside the support).
+
+    Raises
+    ------
+    ValueError
+        When ``ratio`` is not in (0, 1].
+
+    References
+    ----------
+    V. A. Marchenko and L. A. Pastur, "Distribution of eigenvalues for some sets of random
+    matrices", Mat. Sb. 72(114):4 (1967).
+
+    Examples
+    --------
+    >>> x = np.linspace(0, 4, 40001)                     # support [0.25, 2.25] for ratio 1/4
+    >>> round(float(marchenko_pastur_pdf(x, 0.25).sum() * (x[1] - x[0])), 3)    # integrates to 1
+    1.0
+    >>> marchenko_pastur_pdf([0.1, 3.0], 0.25).tolist()
+    [0.0, 0.0]
     """
     if not 0 < ratio <= 1:
         raise ValueError(f"ratio = M / N must be in (0, 1]; got {ratio}.")
@@ -36,7 +68,31 @@ MP_BANDWIDTH = 0.1  # of the linear-kernel density estimate WeightWatcher's MP f
 
 @dataclass
 class ESDStats:
-    """Statistics of the eigenvalues ``lambda = sigma^2`` of ``W^T W`` (WeightWatcher's ESD)."""
+    """Statistics of the eigenvalues ``lambda = sigma^2`` of ``W^T W`` (WeightWatcher's ESD).
+
+    Built by :func:`esd_statistics`.
+
+    Attributes
+    ----------
+    eigenvalues : numpy.ndarray of shape (k,), float64
+        The ESD, descending.
+    stable_rank : float
+        ``sum sigma^2 / sigma_max^2``.
+    sigma_max : float
+        The largest singular value.
+    alpha : float
+        Power-law exponent of the ESD's tail (NaN when no fit).
+    xmin : float
+        Where the fitted tail starts.
+    ks_distance : float
+        Kolmogorov-Smirnov distance of the fit.
+    mp_ratio : float
+        ``M / N`` of the operator (short side / long side).
+    mp_variance : float
+        Entry variance of a random matrix with the same Frobenius norm.
+    mp_long_side : int
+        ``N``.
+    """
 
     eigenvalues: np.ndarray  # descending
     stable_rank: float  # sum sigma^2 / sigma_max^2
@@ -56,15 +112,35 @@ class ESDStats:
         return scale * (1 - r) ** 2, scale * (1 + r) ** 2
 
     def mp_pdf(self, lam) -> np.ndarray:
-        """Marchenko-Pastur reference density on the ``lambda`` axis."""
+        """Marchenko-Pastur reference density on the ``lambda`` axis.
+
+        Parameters
+        ----------
+        lam : array_like
+            Eigenvalues at which to evaluate it.
+
+        Returns
+        -------
+        numpy.ndarray of lam's shape, float64
+        """
         N = self.mp_long_side
         return marchenko_pastur_pdf(np.asarray(lam) / N, self.mp_ratio, self.mp_variance) / N
 
     def power_law_pdf(self, lam) -> np.ndarray:
         """The fitted tail as a density of the whole ESD on the ``lambda`` axis (zero below ``xmin``).
 
-        p(lambda) = f (alpha - 1) / xmin (lambda / xmin)^(-alpha) for lambda >= xmin, where f is
-        the fraction of the positive eigenvalues in the tail, so it integrates to f.
+        ``p(lambda) = f (alpha - 1) / xmin (lambda / xmin)^(-alpha)`` for ``lambda >= xmin``, where f
+        is the fraction of the positive eigenvalues in the tail, so it integrates to f.
+
+        Parameters
+        ----------
+        lam : array_like
+            Eigenvalues at which to evaluate it.
+
+        Returns
+        -------
+        numpy.ndarray of lam's shape, float64
+            Zeros when there is no fit (``alpha`` NaN).
         """
         lam = np.asarray(lam, dtype=np.float64)
         if not np.isfinite(self.alpha):
@@ -82,13 +158,41 @@ ESD_MAX_CANDIDATES = 4096
 
 
 def esd_statistics(values, shape: tuple) -> ESDStats:
-    """ESD statistics of singular values ``values`` of an operator of ``shape = (rows, cols)``.
+    """ESD statistics of the singular values of an operator.
 
     The power-law fit is :func:`power_law_fit` over every ``xmin``; above 15,000 eigenvalues
-    over ``ESD_MAX_CANDIDATES`` evenly spaced ones.
+    over ``ESD_MAX_CANDIDATES`` evenly spaced ones. The Marchenko-Pastur reference is the ESD
+    of a random ``rows x cols`` matrix with i.i.d. entries and the same Frobenius norm (so the
+    same mean eigenvalue).
 
-    The Marchenko-Pastur reference is the ESD of a random ``rows x cols`` matrix with
-    i.i.d. entries and the same Frobenius norm (so the same mean eigenvalue).
+    Parameters
+    ----------
+    values : array_like of shape (k,)
+        Singular values (any order).
+    shape : tuple of 2 ints
+        ``(rows, cols)`` of the operator.
+
+    Returns
+    -------
+    ESDStats
+        Eigenvalues, stable rank, ``sigma_max``, the power-law fit (NaN where it fails: too
+        few values or a flat spectrum) and the Marchenko-Pastur reference.
+
+    Raises
+    ------
+    ValueError
+        When the spectrum is empty or zero.
+
+    References
+    ----------
+    C. H. Martin and M. W. Mahoney, "Implicit self-regularization in deep neural networks:
+    evidence from random matrix theory and implications for learning", JMLR 22(165), 2021.
+
+    Examples
+    --------
+    >>> st = esd_statistics([2.0, 1.0, 1.0, 0.0], (4, 4))
+    >>> st.eigenvalues.tolist(), st.stable_rank, st.sigma_max
+    ([4.0, 1.0, 1.0, 0.0], 1.5, 2.0)
     """
     sv = np.sort(np.asarray(values, dtype=np.float64))[::-1]
     if len(sv) == 0 or sv[0] <= 0:
@@ -156,6 +260,17 @@ def weightwatcher_pooled(weight, scale: bool = True) -> np.ndarray:
     numpy.ndarray, shape (kh * kw * min(c_out, c_in),), float64
         Singular values, descending; square them for WeightWatcher's eigenvalues.
 
+    Raises
+    ------
+    ValueError
+        For a weight that is neither 2-D nor 4-D.
+
+    References
+    ----------
+    C. H. Martin and M. W. Mahoney, "Implicit self-regularization in deep neural networks:
+    evidence from random matrix theory and implications for learning", JMLR 22(165), 2021;
+    WeightWatcher 0.7.7 (``conv2D_Wmats``).
+
     Examples
     --------
     >>> K = np.zeros((2, 2, 1, 1)); K[:, :, 0, 0] = [[3.0, 0.0], [0.0, 1.0]]
@@ -177,6 +292,21 @@ class MPFit:
     The eigenvalues are first rescaled by ``w_scale^2`` to mean 1: ``sigma_mp``, ``num_spikes``
     and ``mp_softrank`` are computed on that scale, ``bulk_min`` and ``bulk_max`` are given
     on the eigenvalues' own axis (as WeightWatcher reports them).
+
+    Attributes
+    ----------
+    sigma_mp : float
+        The fitted scale.
+    bulk_min, bulk_max : float
+        Edges of the fitted bulk.
+    num_spikes : int
+        Rescaled eigenvalues above ``bulk_max`` plus the square root of the Tracy-Widom width.
+    mp_softrank : float
+        ``bulk_max`` / the largest rescaled eigenvalue.
+    w_scale : float
+        The rescaling: ``sqrt(len / sum)``.
+    ratio : float
+        ``Q = N / M``.
     """
 
     sigma_mp: float
@@ -230,6 +360,12 @@ def marchenko_pastur_fit(eigenvalues, n: int, m: int, bandwidth: float = MP_BAND
     Returns
     -------
     MPFit
+        ``sigma_mp``, the bulk edges, ``num_spikes``, ``mp_softrank``, ``w_scale`` and ``ratio``.
+
+    Raises
+    ------
+    ValueError
+        For fewer than 2 eigenvalues, or all of them zero.
 
     References
     ----------

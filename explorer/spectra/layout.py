@@ -27,7 +27,21 @@ import torch
 
 @dataclass(frozen=True)
 class ConvLayout:
-    """A conv layer as ``len(kernels)`` plain 2-D convs on the same input size."""
+    """A conv layer as ``len(kernels)`` plain 2-D convs on the same input size.
+
+    Attributes
+    ----------
+    kernels : tuple of torch.Tensor
+        Per group, ``(c_out / g, c_in / g, kh', kw')`` float64, dilation applied.
+    size : tuple of 2 ints
+        The input size ``(n1, n2)`` (``(1, n)`` for a Conv1d).
+    stride : tuple of 2 ints
+        The stride.
+    pad : tuple of 2 ints or None
+        Pixels per side; None means ``(k' - 1) // 2`` of the dilated kernel.
+    one_d : bool
+        The layer is a Conv1d (kernel height 1, image height 1).
+    """
 
     kernels: tuple  # per group: (c_out / g, c_in / g, kh', kw') float64 tensors, dilation applied
     size: tuple[int, int]
@@ -37,7 +51,22 @@ class ConvLayout:
 
 
 def as_conv_weight(weight) -> torch.Tensor:
-    """A Conv1d ``(c_out, c_in, k)`` or Conv2d ``(c_out, c_in, kh, kw)`` weight as float64."""
+    """A Conv1d ``(c_out, c_in, k)`` or Conv2d ``(c_out, c_in, kh, kw)`` weight as float64.
+
+    Parameters
+    ----------
+    weight : array_like or torch.Tensor
+        The weight (a tensor is detached).
+
+    Returns
+    -------
+    torch.Tensor of the weight's shape, float64
+
+    Raises
+    ------
+    ValueError
+        When the weight is neither 3-D nor 4-D.
+    """
     w = torch.as_tensor(np.asarray(weight.detach() if isinstance(weight, torch.Tensor) else weight),
                         dtype=torch.float64)
     if w.dim() not in (3, 4):
@@ -47,7 +76,33 @@ def as_conv_weight(weight) -> torch.Tensor:
 
 
 def axes(v, one_d: bool, fill: int, what: str) -> tuple[int, int]:
-    """An int or per-axis tuple as a pair; a Conv1d's single axis becomes the second."""
+    """An int or per-axis tuple as a pair; a Conv1d's single axis becomes the second.
+
+    Parameters
+    ----------
+    v : int or tuple or list
+        One value, or one per spatial axis (1 for a Conv1d, 2 for a Conv2d).
+    one_d : bool
+        The layer is a Conv1d.
+    fill : int
+        The first entry for a Conv1d (its image height axis).
+    what : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    tuple of 2 ints
+
+    Raises
+    ------
+    ValueError
+        For a sequence of the wrong length.
+
+    Examples
+    --------
+    >>> axes(3, True, 1, "stride"), axes((2, 3), False, 1, "stride")
+    ((1, 3), (2, 3))
+    """
     n_axes = 1 if one_d else 2
     if isinstance(v, (tuple, list)):
         if len(v) != n_axes:
@@ -60,7 +115,31 @@ def axes(v, one_d: bool, fill: int, what: str) -> tuple[int, int]:
 
 
 def dilate(w: torch.Tensor, dilation: tuple[int, int]) -> torch.Tensor:
-    """The kernel of ``(c_out, c_in, kh, kw)`` with its taps ``dilation`` apart (zeros between)."""
+    """The kernel with its taps ``dilation`` apart (zeros between).
+
+    Parameters
+    ----------
+    w : torch.Tensor of shape (c_out, c_in, kh, kw)
+        The kernel.
+    dilation : tuple of 2 ints
+        ``(d1, d2)``, each at least 1.
+
+    Returns
+    -------
+    torch.Tensor of shape (c_out, c_in, d1 (kh - 1) + 1, d2 (kw - 1) + 1)
+        ``w`` itself for ``(1, 1)``.
+
+    Raises
+    ------
+    ValueError
+        When a dilation is below 1.
+
+    Examples
+    --------
+    >>> import torch
+    >>> dilate(torch.ones(1, 1, 1, 2), (1, 3))[0, 0].tolist()
+    [[1.0, 0.0, 0.0, 1.0]]
+    """
     d1, d2 = dilation
     if d1 < 1 or d2 < 1:
         raise ValueError(f"dilation must be positive; got {dilation}.")
@@ -75,8 +154,37 @@ def dilate(w: torch.Tensor, dilation: tuple[int, int]) -> torch.Tensor:
 def conv_layout(weight, input_size, stride=1, pad=None, dilation=1, groups=1) -> ConvLayout:
     """Split a Conv1d / Conv2d layer (any dilation and groups) into plain 2-D convs.
 
-    ``weight`` is PyTorch's ``(c_out, c_in / groups, *kernel)``; ``input_size``, ``stride``,
-    ``pad`` and ``dilation`` are ints or one entry per spatial axis.
+    Parameters
+    ----------
+    weight : array_like or torch.Tensor
+        PyTorch's ``(c_out, c_in / groups, kh, kw)`` or ``(c_out, c_in / groups, k)``.
+    input_size : int or tuple
+        One entry per spatial axis (or one int for all).
+    stride : int or tuple
+        One entry per spatial axis.
+    pad : int or tuple, optional
+        Pixels padded per side; None for ``(k' - 1) // 2`` of the dilated kernel.
+    dilation : int or tuple
+        One entry per spatial axis.
+    groups : int
+        Must divide ``c_out``.
+
+    Returns
+    -------
+    ConvLayout
+        The groups' kernels (dilation applied), and the size, stride and padding as pairs.
+
+    Raises
+    ------
+    ValueError
+        For a malformed weight, a wrong number of per-axis entries, a dilation below 1, or
+        groups that do not divide ``c_out``.
+
+    Examples
+    --------
+    >>> lay = conv_layout(np.ones((4, 1, 3)), 10, dilation=2, groups=2)     # a Conv1d
+    >>> len(lay.kernels), tuple(lay.kernels[0].shape), lay.size, lay.one_d
+    (2, (2, 1, 1, 5), (1, 10), True)
     """
     w = as_conv_weight(weight)
     one_d = w.dim() == 3
@@ -95,7 +203,18 @@ def conv_layout(weight, input_size, stride=1, pad=None, dilation=1, groups=1) ->
 
 
 def block_diagonal(layout: ConvLayout) -> torch.Tensor:
-    """The ``groups = 1`` kernel ``(c_out, c_in, kh', kw')`` of the layout: groups on the diagonal."""
+    """The ``groups = 1`` kernel of a layout, with the groups' kernels on the diagonal.
+
+    Parameters
+    ----------
+    layout : ConvLayout
+        From :func:`conv_layout`.
+
+    Returns
+    -------
+    torch.Tensor of shape (c_out, c_in, kh', kw'), float64
+        Zero between the groups' channel blocks.
+    """
     co, ci = (sum(k.shape[i] for k in layout.kernels) for i in range(2))
     full = layout.kernels[0].new_zeros(co, ci, *layout.kernels[0].shape[2:])
     o = c = 0

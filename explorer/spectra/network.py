@@ -23,7 +23,23 @@ from .sigma_max import largest_singular_value
 
 @dataclass
 class LayerSpectrum:
-    """The singular values of one weight layer, and how they were computed."""
+    """The singular values of one weight layer, and how they were computed.
+
+    Attributes
+    ----------
+    name : str
+        The layer's name (:func:`explorer.nets.weight_layers`).
+    kind : str
+        ``"linear"``, ``"conv1d"`` or ``"conv2d"``.
+    method : str
+        The method used: ``"dense"``, ``"fft"`` or ``"density"``.
+    values : numpy.ndarray of shape (k,), float64
+        The singular values, descending.
+    shape : tuple of 2 ints
+        ``(rows, cols)`` of the operator matrix.
+    circular : bool
+        Circular padding (conv layers).
+    """
 
     name: str
     kind: str  # "linear", "conv1d" or "conv2d"
@@ -33,6 +49,7 @@ class LayerSpectrum:
 
     @property
     def sigma_max(self) -> float:
+        """The largest singular value."""
         return float(self.values[0])
 
     @property
@@ -65,6 +82,28 @@ def auto_method(layer: nets.WeightLayer) -> str:
     most ``MAX_DENSE_SIZE`` rows and columns (per group: a grouped operator is a direct sum),
     else an approximation: ``"fft"`` (the circular approximation) for a zero-padded layer whose
     input the stride divides, ``"density"`` otherwise.
+
+    Parameters
+    ----------
+    layer : explorer.nets.WeightLayer
+        A layer from :func:`explorer.nets.weight_layers`.
+
+    Returns
+    -------
+    str
+        ``"dense"``, ``"fft"`` or ``"density"``.
+
+    Raises
+    ------
+    ValueError
+        For a conv whose padding mode is neither ``"zeros"`` nor ``"circular"``.
+
+    Examples
+    --------
+    >>> from explorer import nets
+    >>> conv = nn.Conv2d(1, 2, 3, padding=1, padding_mode="circular")
+    >>> auto_method(nets.weight_layers(conv, (1, 8, 8))[0])
+    'fft'
     """
     if layer.kind == "linear":
         return "dense"
@@ -86,8 +125,32 @@ def layer_spectrum(layer: nets.WeightLayer, method: str = "auto") -> LayerSpectr
     position of a ``(..., features)`` input is ``I (x) W``, with the same values repeated);
     conv layers (Conv1d, Conv2d, any stride, dilation, groups; zero or circular padding) the
     named ``method``, where ``"auto"`` is :func:`auto_method` (it never refuses such a layer).
-    ``LayerSpectrum.method`` names the method used and ``.exact`` says whether the values
-    are the operator's singular values (``"dense"``, or ``"fft"`` on a circular layer).
+
+    Parameters
+    ----------
+    layer : explorer.nets.WeightLayer
+        A layer from :func:`explorer.nets.weight_layers`.
+    method : {"auto", "fft", "dense", "density"}
+        For conv layers (see :func:`~explorer.spectra.conv_singular_values`).
+
+    Returns
+    -------
+    LayerSpectrum
+        ``method`` names the method used and ``exact`` says whether the values are the
+        operator's singular values (``"dense"``, or ``"fft"`` on a circular layer).
+
+    Raises
+    ------
+    ValueError
+        For an unsupported padding mode, or a named method that does not apply.
+
+    Examples
+    --------
+    >>> from explorer import nets
+    >>> conv = nn.Conv2d(2, 3, 3, padding=1)
+    >>> spec = layer_spectrum(nets.weight_layers(conv, (2, 4, 4))[0])
+    >>> spec.method, spec.exact, spec.shape, len(spec.values)
+    ('dense', True, (48, 32), 32)
     """
     if layer.kind == "linear":
         return LayerSpectrum(layer.name, layer.kind, "dense", dense_singular_values(layer.weight),
@@ -107,12 +170,38 @@ def model_spectra(model: nn.Module, method: str = "auto",
 
     The layers are :func:`explorer.nets.weight_layers(model, input_shape) <explorer.nets.weight_layers>`
     (``input_shape`` from ``model.input_shape`` when not given), so any ``nn.Module`` works.
-
     With ``method="auto"`` every layer gets :func:`auto_method`: the exact FFT method
     where it applies, else the exact dense operator, else (only for a conv layer whose
     operator exceeds ``MAX_DENSE_SIZE`` and that the exact FFT does not fit) an
-    approximation, ``"fft"`` or ``"density"``. Each result names its method and says whether it is ``exact``.
-    A named conv method is used as asked (and raises where it does not apply).
+    approximation, ``"fft"`` or ``"density"``. A named conv method is used as asked.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module calling Linear, Conv1d or Conv2d layers.
+    method : {"auto", "fft", "dense", "density"}
+        The conv method.
+    progress : callable, optional
+        ``progress(done, total)`` after each layer.
+    input_shape : tuple, optional
+        One sample's shape.
+
+    Returns
+    -------
+    list of LayerSpectrum
+        Each names its method and says whether it is ``exact``.
+
+    Raises
+    ------
+    ValueError
+        Where a named method does not apply, or for an unsupported padding mode.
+
+    Examples
+    --------
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="circular"), nn.ReLU(),
+    ...                     nn.Flatten(), nn.Linear(2 * 8 * 8, 3))
+    >>> [(s.name, s.method, s.exact) for s in model_spectra(net, input_shape=(1, 8, 8))]
+    [('0', 'fft', True), ('3', 'dense', True)]
     """
     layers = nets.weight_layers(model, input_shape)
     out = []
@@ -141,10 +230,25 @@ def _three_norms(layer: nets.WeightLayer, power_iters: int, gram_iters: int) -> 
 class LipschitzBound:
     """Per-layer norms and the product bound on the network's L2 Lipschitz constant.
 
-    ReLU is 1-Lipschitz, so ``Lip(f) <= prod_k ||A_k||_2``. ``norms`` holds each layer's
-    exact norm where it can be computed and its rigorous upper bound otherwise (Gram
-    iteration; for a large circular layer the FFT does not apply to, Schur's test),
-    and ``methods`` says which for each layer: ``"exact"`` or ``"bound"``.
+    ReLU is 1-Lipschitz, so ``Lip(f) <= prod_k ||A_k||_2``.
+
+    Attributes
+    ----------
+    names, kinds : list of str
+        The layers' names and kinds.
+    norms : numpy.ndarray of shape (L,), float64
+        Each layer's exact norm where it can be computed, its rigorous upper bound otherwise
+        (Gram iteration; for a large circular layer the FFT does not apply to, Schur's test).
+    gram : numpy.ndarray of shape (L,), float64
+        Gram-iteration upper bounds.
+    estimates : numpy.ndarray of shape (L,), float64
+        Power-iteration estimates (lower).
+    exact : numpy.ndarray of shape (L,), float64
+        Exact norms where feasible, NaN otherwise.
+    product : float
+        ``prod(norms)``: an upper bound on the Lipschitz constant.
+    methods : list of str
+        Per layer, ``"exact"`` or ``"bound"``: what ``norms`` holds.
     """
 
     names: list[str]
@@ -170,6 +274,44 @@ def lipschitz_bound(model: nn.Module, power_iters: int = 100, gram_iters: int = 
     bound across a residual sum (``x + g(x)`` may reach ``1 + Lip(g)``), an unfolded
     BatchNorm, GELU or SiLU (slopes above 1), LayerNorm or attention.
     The certified L2 radius of a margin ``m`` is at least ``m / (sqrt(2) * product)``.
+    A layer called again on the same input shape is computed once.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Any module calling Linear, Conv1d or Conv2d layers.
+    power_iters : int
+        Power-iteration steps for the lower estimates.
+    gram_iters : int
+        Gram-iteration steps for the upper bounds.
+    progress : callable, optional
+        ``progress(done, total)`` after each layer.
+    input_shape : tuple, optional
+        One sample's shape (from ``model.input_shape`` when not given).
+
+    Returns
+    -------
+    LipschitzBound
+        Per-layer ``norms`` (exact or bound, see ``methods``), ``gram``, ``estimates``,
+        ``exact`` and their ``product``.
+
+    References
+    ----------
+    C. Szegedy et al., "Intriguing properties of neural networks", ICLR 2014 (the product
+    bound); Y. Tsuzuku, I. Sato and M. Sugiyama, "Lipschitz-margin training", NeurIPS 2018
+    (the certified radius); A. Delattre, Q. Barthelemy, A. Araujo and A. Allauzen, "Efficient
+    bound of Lipschitz constant for convolutional layers by Gram iteration", ICML 2023.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+    ...     _ = net[2].weight.copy_(torch.tensor([[3.0, 4.0, 0.0]]))
+    >>> lip = lipschitz_bound(net, input_shape=(2,))
+    >>> lip.norms.round(9).tolist(), round(lip.product, 9), lip.methods
+    ([2.0, 5.0], 10.0, ['exact', 'exact'])
     """
     layers = nets.weight_layers(model, input_shape)
     gram, est, exact = [], [], []

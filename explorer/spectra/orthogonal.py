@@ -43,7 +43,30 @@ class CayleyConv2d(nn.Module):
     """A ``c_in -> c_out`` circular conv on a fixed ``n1 x n2`` input that is exactly orthogonal.
 
     The parameter is an ordinary ``c_out x c_out x k x k`` kernel ``weight`` (the
-    skew part of its symbol is used), plus a bias. Requires ``c_in <= c_out``.
+    skew part of its symbol is used), plus a bias.
+
+    Parameters
+    ----------
+    in_channels : int
+        ``c_in``, at most ``out_channels`` (the layer is an isometry).
+    out_channels : int
+        ``c_out``.
+    kernel_size : int
+        Side k of the square kernel that parametrises the layer.
+    input_size : tuple of 2 ints
+        The fixed image size ``(n1, n2)``.
+    bias : bool
+        Add a learnable bias (zero at init).
+
+    Raises
+    ------
+    ValueError
+        When ``in_channels > out_channels``.
+
+    References
+    ----------
+    A. Trockman and J. Z. Kolter, "Orthogonalizing convolutional layers with the Cayley
+    transform", ICLR 2021.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, input_size, bias: bool = True):
@@ -57,7 +80,13 @@ class CayleyConv2d(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
 
     def symbol(self) -> torch.Tensor:
-        """The unitary blocks ``Q(f)``: shape ``(n1, n2, c_out, c_in)``, complex."""
+        """The unitary blocks ``Q(f)`` of the layer, one per DFT frequency.
+
+        Returns
+        -------
+        torch.Tensor of shape (n1, n2, c_out, c_in), complex
+            The first ``c_in`` columns of ``(I + A(f))^{-1} (I - A(f))``, ``A = W - W^H``.
+        """
         n1, n2 = self.input_size
         W = torch.fft.fft2(self.weight, s=(n1, n2)).permute(2, 3, 0, 1)  # (n1, n2, c, c)
         A = W - W.mH
@@ -66,6 +95,23 @@ class CayleyConv2d(nn.Module):
         return Q[..., : self.in_channels]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the orthogonal conv (plus bias) by the 2-D DFT.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (batch, c_in, n1, n2)
+            Real images of the layer's ``input_size``.
+
+        Returns
+        -------
+        torch.Tensor of shape (batch, c_out, n1, n2)
+            Real; ``||y - bias|| = ||x||`` per sample.
+
+        Raises
+        ------
+        ValueError
+            When the image size is not ``input_size``.
+        """
         if tuple(x.shape[-2:]) != self.input_size:
             raise ValueError(f"CayleyConv2d was built for {self.input_size} inputs, got {tuple(x.shape[-2:])}.")
         X = torch.fft.fft2(x).permute(2, 3, 1, 0)  # (n1, n2, c_in, batch)
@@ -82,6 +128,29 @@ def export_conv2d(layer: CayleyConv2d) -> nn.Conv2d:
     ``h[d] = (1/(n1 n2)) sum_f Q(f) exp(-2 pi i f.d / n)`` = ``fft2(Q)[d] / (n1 n2)``.
     Offsets ``d = -n/2 .. n/2 - 1`` go to kernel taps ``d + n/2`` of an ``(n+1) x (n+1)``
     kernel (the last tap stays zero) with circular padding ``n/2``.
+
+    Parameters
+    ----------
+    layer : CayleyConv2d
+        The layer; its input size must be even.
+
+    Returns
+    -------
+    torch.nn.Conv2d
+        float64, kernel ``(c_out, c_in, n1 + 1, n2 + 1)``, padding ``(n1 / 2, n2 / 2)``, circular.
+
+    Raises
+    ------
+    ValueError
+        When the input size is odd.
+
+    Examples
+    --------
+    >>> layer = CayleyConv2d(2, 3, 3, input_size=(4, 4)).double()
+    >>> conv = export_conv2d(layer)
+    >>> x = torch.randn(1, 2, 4, 4, dtype=torch.float64)
+    >>> tuple(conv.weight.shape), bool(torch.allclose(conv(x), layer(x)))
+    ((3, 2, 5, 5), True)
     """
     n1, n2 = layer.input_size
     if n1 % 2 or n2 % 2:
@@ -101,7 +170,31 @@ def export_conv2d(layer: CayleyConv2d) -> nn.Conv2d:
 
 
 def orthogonal_cnn(channels=(16, 16), image_size=(8, 8), num_classes: int = 10, kernel_size: int = 3) -> nn.Sequential:
-    """A CNN on flat single-channel images: Cayley convs + ReLU, 2x2 average pooling, a linear head."""
+    """A CNN on flat single-channel images: Cayley convs + ReLU, 2x2 average pooling, a linear head.
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Output channels of each Cayley conv (non-decreasing, starting from 1 input channel).
+    image_size : tuple of 2 ints
+        The image's ``(n1, n2)``; inputs are flat ``(batch, n1 * n2)``.
+    num_classes : int
+        Outputs of the head.
+    kernel_size : int
+        Kernel side of every Cayley conv.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        ``Unflatten``, ``(CayleyConv2d, ReLU)`` per entry of ``channels``, ``AvgPool2d(2)``,
+        ``Flatten``, ``Linear``.
+
+    Examples
+    --------
+    >>> net = orthogonal_cnn(channels=(2,), image_size=(4, 4), num_classes=3)
+    >>> net(torch.zeros(5, 16)).shape
+    torch.Size([5, 3])
+    """
     layers: list[nn.Module] = [nn.Unflatten(1, (1, *image_size))]
     c_in = 1
     for c in channels:
@@ -113,7 +206,18 @@ def orthogonal_cnn(channels=(16, 16), image_size=(8, 8), num_classes: int = 10, 
 
 
 def export_model(model: nn.Sequential) -> nn.Sequential:
-    """Replace every :class:`CayleyConv2d` by its exported ``nn.Conv2d`` (float32 copy)."""
+    """Replace every :class:`CayleyConv2d` of a sequential model by its exported ``nn.Conv2d``.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        A flat sequential model (e.g. from :func:`orthogonal_cnn`).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        A float32 copy in eval mode, the other modules shared.
+    """
     return nn.Sequential(*[export_conv2d(m) if isinstance(m, CayleyConv2d) else m for m in model]).float().eval()
 
 
@@ -124,6 +228,25 @@ def train_orthogonal(model: nn.Module, data: datasets.Dataset, recipe: training.
     ``model`` is the untrained plain ``nn.Sequential`` built from the zoo spec (its conv
     layers are full-size circular convs); the trained Cayley layers are exported into
     it, so the checkpoint loads with :func:`explorer.zoo.load_file`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The plain model built from :func:`zoo_spec`; its weights are overwritten.
+    data : explorer.data.datasets.Dataset
+        Flat square single-channel images (``X_train`` of shape (n, side * side)).
+    recipe : explorer.training.Recipe
+        Its seed, epochs, learning rate, ...; the method is always plain training.
+    progress : callable, optional
+        ``progress(done, total)`` during training.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        ``model`` with the exported weights, in eval mode.
+    metrics : dict
+        ``train_accuracy``, ``test_accuracy``, ``test_samples`` and ``cayley_test_accuracy``
+        (the Cayley model before export).
     """
     torch.manual_seed(recipe.seed)
     channels = tuple(m.out_channels for m in model if isinstance(m, nn.Conv2d))
@@ -144,7 +267,28 @@ def train_orthogonal(model: nn.Module, data: datasets.Dataset, recipe: training.
 
 
 def zoo_spec(channels=(16, 16), image_size=(8, 8), num_classes: int = 10) -> list[dict]:
-    """The plain zoo spec of :func:`orthogonal_cnn` after export (full-size circular convs)."""
+    """The plain zoo spec of :func:`orthogonal_cnn` after export (full-size circular convs).
+
+    Parameters
+    ----------
+    channels : tuple of int
+        Output channels of each conv.
+    image_size : tuple of 2 ints
+        The image's ``(n1, n2)``, even.
+    num_classes : int
+        Outputs of the head.
+
+    Returns
+    -------
+    list of dict
+        Layer specs for :mod:`explorer.zoo` (unflatten, conv2d + relu per channel count,
+        avgpool2d, flatten, linear).
+
+    Examples
+    --------
+    >>> [layer["type"] for layer in zoo_spec(channels=(4,), image_size=(4, 4), num_classes=2)]
+    ['unflatten', 'conv2d', 'relu', 'avgpool2d', 'flatten', 'linear']
+    """
     n1, n2 = image_size
     spec: list[dict] = [{"type": "unflatten", "shape": [1, n1, n2]}]
     c_in = 1

@@ -22,7 +22,23 @@ _SAMPLED = (256, 4096)  # points at which the lower bounds compare the CDFs, coa
 
 @dataclass(frozen=True)
 class PowerLawFit:
-    """A power-law fit ``p(x) ~ x^-alpha`` of the tail ``x >= xmin`` (see :func:`power_law_fit`)."""
+    """A power-law fit ``p(x) ~ x^-alpha`` of the tail ``x >= xmin`` (see :func:`power_law_fit`).
+
+    Attributes
+    ----------
+    alpha : float
+        The exponent.
+    xmin : float
+        Where the tail starts.
+    ks_distance : float
+        ``max |empirical CDF - fitted CDF|`` over the tail.
+    sigma : float
+        Standard error of alpha: ``(alpha - 1) / sqrt(n_tail)``.
+    n_tail : int
+        Values in the tail (from ``xmin`` up).
+    small_sample : bool
+        The bias-corrected small-sample estimator was used.
+    """
 
     alpha: float
     xmin: float

@@ -70,6 +70,45 @@ class LayerQuality:
     """WeightWatcher's numbers for one layer (its ``analyze()`` columns, same names).
 
     NaN where a number was not computed (``mp_fit=False``, ``randomize=False``) or a fit failed.
+
+    Attributes
+    ----------
+    layer_id : int
+        Index in ``model.named_modules()`` (the model itself is 0), WeightWatcher's ``layer_id``.
+    name : str
+        The module's name in the model.
+    kind : str
+        ``"linear"``, ``"embedding"`` or ``"conv2d"``.
+    N, M : int
+        Long and short side of the (slice) matrix.
+    rf : int
+        ``kh * kw`` for a conv, 1 for a matrix.
+    eigenvalues : numpy.ndarray of shape (M * rf,), float64
+        The pooled ESD, ascending.
+    alpha, xmin, D, sigma : float
+        The power-law fit: exponent, start of the tail, KS distance, standard error of alpha.
+    num_pl_spikes : int
+        Eigenvalues ``>= xmin``.
+    norm, log_norm : float
+        ``sum lambda`` (the squared Frobenius norm) and its log10.
+    spectral_norm, log_spectral_norm : float
+        ``lambda_max`` and its log10.
+    alpha_weighted, log_alpha_norm : float
+        ``alpha * log10(lambda_max)`` and ``log10(sum lambda^alpha)``.
+    stable_rank : float
+        ``norm / lambda_max``.
+    sigma_mp, bulk_min, bulk_max, num_spikes, mp_softrank, W_scale : float
+        The Marchenko-Pastur fit (:class:`~explorer.spectra.MPFit`).
+    rand_distance : float
+        Jensen-Shannon distance between the ESD and the randomized ESD.
+    ww_softrank, ww_maxdist, max_rand_eval : float
+        ``max rand / max``, ``max - max rand`` and the largest randomized eigenvalue.
+    num_traps : float
+        Spikes of the randomized ESD: correlation traps.
+    rand_sigma_mp, rand_mp_softrank, rand_bulk_min, rand_bulk_max : float
+        The Marchenko-Pastur fit of the randomized ESD.
+    warning : str
+        ``"over-trained"`` (alpha < 2), ``"under-trained"`` (alpha > 6) or ``""``.
     """
 
     layer_id: int  # index in model.named_modules() (the model itself is 0), WeightWatcher's layer_id
@@ -110,12 +149,25 @@ class LayerQuality:
 
     @property
     def num_evals(self) -> int:
+        """Number of eigenvalues in the pooled ESD (``M * rf``)."""
         return len(self.eigenvalues)
 
 
 @dataclass
 class QualityReport:
-    """Per-layer :class:`LayerQuality` and the whole-model summary (see :func:`quality_report`)."""
+    """Per-layer :class:`LayerQuality` and the whole-model summary (see :func:`quality_report`).
+
+    Attributes
+    ----------
+    layers : list of LayerQuality
+        The analysed layers, in ``named_modules()`` order.
+    summary : dict
+        Mean over the layers of each of ``SUMMARY_METRICS`` (NaNs left out).
+    under_trained, over_trained : list of str
+        Names of the layers warned "under-trained" / "over-trained".
+    skipped : list of tuple
+        ``(name, reason)`` of the weight layers not analysed.
+    """
 
     layers: list
     summary: dict  # mean over the layers of each of SUMMARY_METRICS (NaNs left out)
@@ -124,7 +176,22 @@ class QualityReport:
     skipped: list  # (name, reason) of weight layers not analysed
 
     def table(self) -> dict:
-        """Column name -> numpy array (one entry per layer), eigenvalues left out."""
+        """The report as columns, one entry per layer (eigenvalues left out).
+
+        Returns
+        -------
+        dict
+            Column name (a :class:`LayerQuality` field) -> numpy.ndarray of shape (layers,).
+
+        Examples
+        --------
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> report = quality_report(nn.Sequential(nn.Linear(20, 10)), mp_fit=False, randomize=False)
+        >>> table = report.table()
+        >>> table["name"].tolist(), table["N"].tolist(), table["M"].tolist()
+        (['0'], [20], [10])
+        """
         names = [f.name for f in fields(LayerQuality) if f.name != "eigenvalues"]
         return {k: np.array([getattr(layer, k) for layer in self.layers]) for k in names}
 
@@ -318,7 +385,27 @@ def quality_report(model: nn.Module, *, scale: bool = True, mp_fit: bool = True,
 
 @dataclass
 class OperatorContrast:
-    """One layer seen two ways: the true operator's ESD and WeightWatcher's pooled slices."""
+    """One layer seen two ways: the true operator's ESD and WeightWatcher's pooled slices.
+
+    Attributes
+    ----------
+    name : str
+        The module's name.
+    method : str
+        How the operator's singular values were computed (``LayerSpectrum.method``).
+    exact : bool
+        Whether they are the operator's (else an approximation, see :func:`model_spectra`).
+    num_values : int
+        Operator singular values (the pooled ESD has ``LayerQuality.num_evals``).
+    alpha : float
+        Power-law alpha of the operator's eigenvalues ``sigma^2`` (NaN: no tail, e.g. orthogonal).
+    stable_rank : float
+        Of the operator.
+    log_spectral_norm : float
+        ``log10 sigma_max^2`` of the operator.
+    pooled_alpha, pooled_stable_rank, pooled_log_spectral_norm : float
+        The same three numbers from WeightWatcher's view (:class:`LayerQuality`).
+    """
 
     name: str
     method: str  # how the operator's singular values were computed (LayerSpectrum.method)
@@ -348,6 +435,7 @@ def operator_contrast(model: nn.Module, report: QualityReport, input_shape: tupl
     Parameters
     ----------
     model : torch.nn.Module
+        The model the report was computed on.
     report : QualityReport
         From :func:`quality_report` on the same model.
     input_shape : tuple, optional
@@ -361,6 +449,11 @@ def operator_contrast(model: nn.Module, report: QualityReport, input_shape: tupl
     -------
     list of OperatorContrast
         In the report's order (a module called twice: its first call).
+
+    Raises
+    ------
+    ValueError
+        Where ``method`` does not apply to a layer, or for an unsupported padding mode.
 
     Examples
     --------

@@ -77,13 +77,45 @@ def _fft_values(layer: nets.WeightLayer) -> np.ndarray:
 def residual_singular_values(conv, input_shape: tuple | None = None, method: str = "auto") -> np.ndarray:
     """All singular values of ``x -> x + conv(x)`` (bias ignored), descending, float64.
 
-    ``conv`` is an ``nn.Conv1d`` / ``nn.Conv2d`` (with ``input_shape`` = ``(c, n1, n2)`` or
-    ``(c, n)`` per sample) or a :class:`~explorer.nets.WeightLayer` from
-    :func:`~explorer.nets.weight_layers`. Its output must have its input's shape.
+    Parameters
+    ----------
+    conv : torch.nn.Conv1d, torch.nn.Conv2d or explorer.nets.WeightLayer
+        The residual branch; its output must have its input's shape (``c_in = c_out``,
+        stride 1, "same" padding). A :class:`~explorer.nets.WeightLayer` comes from
+        :func:`~explorer.nets.weight_layers`.
+    input_shape : tuple, optional
+        ``(c, n1, n2)`` or ``(c, n)`` per sample; required for a module.
+    method : {"auto", "fft", "dense"}
+        ``"fft"``: exact for a circular, stride-1 conv (``I + P_c(w)`` per frequency, see the
+        module docstring); ``"dense"``: exact for any padding (SVD of ``I + A``, size-limited
+        like :func:`~explorer.spectra.conv_matrix`); ``"auto"``: ``"fft"`` where it applies.
 
-    ``method``: ``"fft"`` (exact for a circular, stride-1 conv: ``I + P_c(w)`` per frequency,
-    see the module text), ``"dense"`` (exact for any padding: SVD of ``I + A``, size-limited
-    like :func:`~explorer.spectra.conv_matrix`), or ``"auto"`` (``"fft"`` where it applies).
+    Returns
+    -------
+    numpy.ndarray of shape (c n1 n2,), float64
+        Descending.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, a missing ``input_shape``, a Linear layer, an output shape
+        different from the input's, an unsupported padding mode, ``method="fft"`` where it does
+        not apply, or a dense operator over the size limit.
+    TypeError
+        When ``conv`` is neither a conv module nor a WeightLayer.
+
+    References
+    ----------
+    H. Sedghi, V. Gupta and P. M. Long, "The singular values of convolutional layers", ICLR 2019.
+
+    Examples
+    --------
+    >>> conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular", bias=False)
+    >>> with torch.no_grad():
+    ...     _ = conv.weight.zero_(); conv.weight[0, 0, 1, 1] = 1.0          # x + x = 2x
+    >>> vals = residual_singular_values(conv, (1, 4, 4))
+    >>> len(vals), float(vals.min()), float(vals.max())
+    (16, 2.0, 2.0)
     """
     if method not in RESIDUAL_METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {RESIDUAL_METHODS}.")
