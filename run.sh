@@ -68,7 +68,11 @@ case "${1:-}" in
            exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS ${args[@]+"${args[@]}"} ;;
     test) setup "test,ww"; browser; shift
           "$PY" -m ruff check explorer dashboard tests bench app.py
-          exec "$PY" -m pytest -n 2 --dist loadfile tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
+          # one BLAS/OpenMP thread per process: two test workers (and the servers, kernels and jobs they
+          # start) share 2 cores, where threaded BLAS on small matrices is 10-100x slower (measured)
+          export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+          # the 20 slowest tests are printed at the end, so a test that grows is seen
+          exec "$PY" -m pytest -n 2 --dist loadfile --durations=20 tests notebooks --nbmake --nbmake-timeout=300 "$@" ;;
     bench) setup "test,bench"; shift; exec "$PY" -m bench "$@" ;;
     notebooks) setup "test,notebook"
         # PANEL_INLINE: a notebook's pn.extension() sends Panel's and Bokeh's scripts from this machine

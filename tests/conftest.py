@@ -3,7 +3,12 @@ and the order in which ``pytest -n 2 --dist loadfile`` hands the test files to i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# one BLAS/OpenMP thread per test process (and the servers, kernels and jobs it starts), as
+# `bash run.sh test` sets it: set before anything imports torch
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest
 
