@@ -94,7 +94,7 @@ def pgd_linf(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, ste
     Parameters
     ----------
     model : torch.nn.Module
-        A classifier returning logits (N, K) (in eval mode during the attack).
+        A classifier returning logits (N, K).
     x : torch.Tensor of shape (N, *input)
         The inputs.
     y : torch.Tensor of shape (N,), int64
