@@ -36,7 +36,21 @@ __all__ = ["CertifiedRadius", "lipschitz_blocks", "certified_radius", "exact_dis
 
 @dataclass
 class CertifiedRadius:
-    """Certified L2 radii of a batch: ``radius`` (N,) with the margin, the label and L."""
+    """Certified L2 radii of a batch, with what they were computed from.
+
+    Attributes
+    ----------
+    radius : numpy.ndarray of shape (N,), float64
+        No perturbation of smaller L2 norm changes the prediction at each input.
+    margin : numpy.ndarray of shape (N,), float64
+        ``f_y - max_{j != y} f_j`` at each input, y the predicted class.
+    label : numpy.ndarray of shape (N,), int64
+        The predicted class y.
+    lipschitz : float
+        L, the product of the blocks' spectral norms (an upper bound on Lip(f)).
+    pairwise : bool
+        Whether the pairwise radius was computed (see :func:`certified_radius`).
+    """
 
     radius: np.ndarray
     margin: np.ndarray
@@ -52,6 +66,28 @@ def lipschitz_blocks(model: nn.Module) -> tuple[list[float], np.ndarray | None]:
     per-layer upper bounds of :func:`explorer.spectra.lipschitz_bound` and ``None``
     for the last block. A network that is not a chain gets one number, its graph's
     :meth:`~explorer.nets.PLGraph.lipschitz_upper_bound`, and ``None``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU network that :func:`explorer.nets.canonical` reads.
+
+    Returns
+    -------
+    norms : list of float
+        One spectral norm (or upper bound) per block; their product bounds Lip(f).
+    W_last : numpy.ndarray of shape (K, n_last), float64, or None
+        The last block's dense matrix, for the pairwise radius; ``None`` when it is not available.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    >>> norms, W_last = lipschitz_blocks(model)
+    >>> len(norms), W_last.shape
+    (2, (3, 8))
+    >>> bool(np.isclose(norms[0], torch.linalg.matrix_norm(model[0].weight, 2).item()))
+    True
     """
     net = nets.canonical(model)
     if isinstance(net, nets.GraphNet) and not net.graph().is_chain:  # one bound for the whole graph
@@ -67,10 +103,49 @@ def lipschitz_blocks(model: nn.Module) -> tuple[list[float], np.ndarray | None]:
 def certified_radius(model: nn.Module, x, pairwise: bool = False, norms=None) -> CertifiedRadius:
     """Certified L2 radius around each input: no smaller perturbation changes the prediction.
 
-    ``margin / (sqrt(2) * prod_l ||W_l||_2)``, or with ``pairwise=True``
-    ``min_j (f_y - f_j) / (||W_L[y] - W_L[j]||_2 * prod_{l<L} ||W_l||_2)``, where y is
-    the predicted class. ``norms`` may pass :func:`lipschitz_blocks` computed earlier.
-    For an affine model with two classes both equal the exact distance.
+    The radius is ``margin / (sqrt(2) * prod_l ||W_l||_2)``, or with ``pairwise=True``
+    ``min_j (f_y - f_j) / (||W_L[y] - W_L[j]||_2 * prod_{l<L} ||W_l||_2)``, where y is the
+    predicted class (ReLU is 1-Lipschitz). For an affine model with two classes the pairwise
+    radius equals the exact distance to the decision boundary.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU classifier with at least 2 outputs that :func:`explorer.nets.canonical` reads.
+    x : array_like or torch.Tensor of shape (N, *input) or (*input,)
+        The inputs (a single input becomes a batch of one); computed in float64.
+    pairwise : bool, default False
+        Use the pairwise bound (needs the last block as a dense matrix).
+    norms : tuple, optional
+        :func:`lipschitz_blocks`'s result, computed earlier.
+
+    Returns
+    -------
+    CertifiedRadius
+        ``radius`` (N,), with the ``margin``, the predicted ``label``, the bound ``lipschitz``
+        and ``pairwise``.
+
+    Raises
+    ------
+    ValueError
+        A model with fewer than 2 outputs, or ``pairwise=True`` for a model whose last block
+        is too large for a dense matrix or that is not a chain.
+
+    References
+    ----------
+    Y. Tsuzuku, I. Sato and M. Sugiyama, "Lipschitz-margin training: scalable certification of
+    perturbation invariance for deep neural networks", NeurIPS 2018, arXiv:1802.04034.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(2, 2).double()
+    >>> x = np.array([[0.3, -0.1]])
+    >>> f, w = model(torch.tensor(x))[0].detach(), (model.weight[1] - model.weight[0]).detach()
+    >>> exact = abs(float(f[1] - f[0])) / float(w.norm())  # distance to the boundary of an affine model
+    >>> cert = certified_radius(model, x, pairwise=True)
+    >>> bool(np.isclose(cert.radius[0], exact)), bool(certified_radius(model, x).radius[0] <= exact)
+    (True, True)
     """
     net = nets.canonical(model)
     block_norms, W_last = lipschitz_blocks(net) if norms is None else norms
@@ -100,7 +175,26 @@ def certified_radius(model: nn.Module, x, pairwise: bool = False, norms=None) ->
 
 
 def point_segment_distance(p: np.ndarray, segments: np.ndarray) -> np.ndarray:
-    """Euclidean distance from the point p (2,) to each segment (M, 2, 2)."""
+    """Euclidean distance from a point in the plane to each of a set of segments.
+
+    Parameters
+    ----------
+    p : numpy.ndarray of shape (2,)
+        The point.
+    segments : numpy.ndarray of shape (M, 2, 2)
+        Segment m runs from ``segments[m, 0]`` to ``segments[m, 1]``; a segment may be a point.
+
+    Returns
+    -------
+    numpy.ndarray of shape (M,), float64
+        The distance from ``p`` to the nearest point of each segment.
+
+    Examples
+    --------
+    >>> segments = np.array([[[-1.0, 0.0], [1.0, 0.0]], [[2.0, 0.0], [3.0, 0.0]]])
+    >>> point_segment_distance(np.array([0.0, 1.0]), segments) ** 2
+    array([1., 5.])
+    """
     a, b = segments[:, 0], segments[:, 1]
     ab = b - a
     t = np.clip(np.einsum("md,md->m", p - a, ab) / np.maximum(np.einsum("md,md->m", ab, ab), 1e-300), 0, 1)
@@ -108,16 +202,56 @@ def point_segment_distance(p: np.ndarray, segments: np.ndarray) -> np.ndarray:
 
 
 def exact_distance_2d(model: nn.Module, x, radius: float) -> tuple[float, np.ndarray]:
-    """Exact L2 distance from a 2-D input x to the decision boundary, and the nearest point.
+    """Exact L2 distance from a 2-D input to the decision boundary, and the nearest point on it.
 
-    ``radius`` must be at least the distance (e.g. the norm of any perturbation that
-    flips the label, such as DeepFool's); the exact partition of the square of that
-    half-width around x is computed and the nearest boundary segment found. The
-    partition's boundary pieces are exactly the edges with two different classes on
-    their sides (ties to the lowest index, tie regions included: see
-    :class:`explorer.regions.Partition`), so the nearest point of a piece is the nearest
-    point of the closure of another class: the distance is exact, up to the partition's
-    tolerances.
+    The exact partition of the square of half-width ``1.01 * radius`` around x is computed
+    (:func:`explorer.regions.partition_2d`) and the nearest boundary segment found. The
+    partition's boundary pieces are exactly the edges with two different classes on their
+    sides (ties to the lowest index, tie regions included: see :class:`explorer.regions.Partition`),
+    so the nearest point of a piece is the nearest point of the closure of another class: the
+    distance is exact, up to the partition's tolerances.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU classifier with 2 inputs.
+    x : array_like of shape (2,)
+        The input.
+    radius : float
+        At least the distance (e.g. the norm of any perturbation that flips the label, such as
+        DeepFool's); the square searched has this half-width.
+
+    Returns
+    -------
+    distance : float
+        The smallest L2 distance from x to another class's closure (the "maximum safe radius").
+    nearest : numpy.ndarray of shape (2,), float64
+        The boundary point at that distance.
+
+    Raises
+    ------
+    ValueError
+        A model without 2 inputs, a ``radius`` that is not positive, or no decision boundary
+        within ``radius`` of x.
+
+    References
+    ----------
+    M. Wu, M. Wicker, W. Ruan, X. Huang and M. Kwiatkowska, "A game-based approximate
+    verification of deep neural networks with provable guarantees", Theoretical Computer
+    Science 807, 2020, arXiv:1807.03571 (the maximum safe radius).
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(2, 2).double()
+    >>> x = np.array([0.3, -0.1])
+    >>> f, w = model(torch.tensor(x)).detach(), (model.weight[1] - model.weight[0]).detach()
+    >>> distance, nearest = exact_distance_2d(model, x, radius=1.0)
+    >>> bool(np.isclose(distance, abs(float(f[1] - f[0])) / float(w.norm())))
+    True
+    >>> logits = model(torch.tensor(nearest)).detach()
+    >>> bool(torch.isclose(logits[0], logits[1]))  # a point of the boundary
+    True
     """
 
     net = nets.canonical(model)
@@ -140,7 +274,27 @@ def exact_distance_2d(model: nn.Module, x, radius: float) -> tuple[float, np.nda
 
 @dataclass
 class Sandwich:
-    """The three radii around one 2-D point: certified (global and pairwise) <= exact <= DeepFool."""
+    """The three radii around one 2-D point: certified (global and pairwise) <= exact <= DeepFool.
+
+    Attributes
+    ----------
+    x : numpy.ndarray of shape (2,), float64
+        The point.
+    label : int
+        The class predicted at x.
+    certified, certified_pairwise : float
+        The global and the pairwise certified radius (:func:`certified_radius`).
+    exact : float
+        The exact distance to the decision boundary (:func:`exact_distance_2d`).
+    nearest : numpy.ndarray of shape (2,), float64
+        The boundary point at that distance.
+    deepfool : float
+        ||r||_2 of DeepFool's perturbation.
+    x_adv : numpy.ndarray of shape (2,), float64
+        DeepFool's adversarial point.
+    path : numpy.ndarray of shape (T + 1, 2), float64
+        DeepFool's iterates, from x to ``x_adv``.
+    """
 
     x: np.ndarray
     label: int
@@ -156,9 +310,46 @@ class Sandwich:
 def sandwich(model: nn.Module, x, **deepfool_kwargs) -> Sandwich:
     """Certified radius <= exact distance to the boundary <= DeepFool's ||r||_2 at one 2-D point.
 
-    DeepFool runs in float64 on the canonical network; its perturbation bounds the
-    region the exact partition has to cover. A network that is not a chain has no pairwise
-    radius of its own: ``certified_pairwise`` repeats the global one.
+    DeepFool runs in float64 on the canonical network; its perturbation bounds the region the
+    exact partition has to cover. A network that is not a chain has no pairwise radius of its
+    own: ``certified_pairwise`` repeats the global one.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU classifier with 2 inputs and at least 2 outputs.
+    x : array_like of shape (2,)
+        The point.
+    **deepfool_kwargs
+        Passed to :func:`~explorer.attacks.deepfool.deepfool` (``overshoot``, ``max_iter``, ...;
+        the norm is L2).
+
+    Returns
+    -------
+    Sandwich
+        The radii (``certified``, ``certified_pairwise``, ``exact``, ``deepfool``), the nearest
+        boundary point and DeepFool's path.
+
+    Raises
+    ------
+    ValueError
+        DeepFool did not change the label (no upper bound), or what :func:`exact_distance_2d`
+        refuses.
+
+    References
+    ----------
+    Y. Tsuzuku, I. Sato and M. Sugiyama, NeurIPS 2018 (arXiv:1802.04034); M. Wu et al.,
+    arXiv:1807.03571; S.-M. Moosavi-Dezfooli, A. Fawzi and P. Frossard, CVPR 2016
+    (arXiv:1511.04599): see :func:`certified_radius`, :func:`exact_distance_2d` and
+    :func:`~explorer.attacks.deepfool.deepfool`.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(1)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3)).double()
+    >>> s = sandwich(model, [0.3, -0.1])
+    >>> bool(s.certified <= s.certified_pairwise <= s.exact + 1e-12 <= s.deepfool + 2e-12)
+    True
     """
 
     net = nets.canonical(model)

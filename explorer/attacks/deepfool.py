@@ -42,9 +42,27 @@ from .inputs import as_batch, check_clip, check_norm, clip_to, flat_norm, per_sa
 class DeepFoolResult:
     """What :func:`deepfool` found for a batch of N inputs (arrays shaped like the input batch).
 
-    ``path`` has shape (N, T + 1, *input) with T = ``iterations.max()``: x0, x1, ...; a
-    sample that finished earlier repeats its last iterate. ``success`` is re-checked
-    by a forward pass at ``x_adv``.
+    Attributes
+    ----------
+    x : numpy.ndarray of shape (N, *input)
+        The inputs x0, in the model's dtype.
+    r : numpy.ndarray of shape (N, *input)
+        The perturbations ``x_adv - x``.
+    x_adv : numpy.ndarray of shape (N, *input)
+        The last iterates (the adversarial points where ``success``).
+    iterations : numpy.ndarray of shape (N,), int64
+        The DeepFool steps each sample took.
+    success : numpy.ndarray of shape (N,), bool
+        Whether the label at ``x_adv`` differs from ``original``, re-checked by a forward pass.
+    original : numpy.ndarray of shape (N,), int64
+        The prediction at x0 (not the true label).
+    adversarial : numpy.ndarray of shape (N,), int64
+        The prediction at ``x_adv``.
+    path : numpy.ndarray of shape (N, T + 1, *input)
+        The iterates x0, x1, ... with T = ``iterations.max()``; a sample that finished earlier
+        repeats its last iterate. Without ``keep_path``, only x0 and ``x_adv`` (T = 1).
+    norm : str
+        ``"l2"`` or ``"linf"``, the norm the steps minimised.
     """
 
     x: np.ndarray
@@ -185,32 +203,72 @@ def deepfool(model: nn.Module, x, norm: str = "l2", overshoot: float = 0.02, max
              keep_path: bool = True) -> DeepFoolResult:
     """DeepFool on a batch of inputs (Moosavi-Dezfooli et al. 2016, Algorithm 2).
 
+    The original label is the prediction at x0, not the true label (as in the paper).
+    Conventions follow Foolbox's ``L2DeepFoolAttack`` / ``LinfDeepFoolAttack`` (overshoot,
+    ``step_margin``, top-k candidates).
+
     Parameters
     ----------
-    model : nn.Module
-        A classifier in eval mode returning logits (N, K). Inputs are cast to its dtype.
-    x : array or tensor
-        A batch (N, *input) or a single input (when ``model.input_shape`` says so).
-    norm : "l2" or "linf"
+    model : torch.nn.Module
+        A classifier in eval mode returning logits (N, K), K >= 2. Inputs are cast to its dtype.
+    x : array_like or torch.Tensor of shape (N, *input)
+        A batch, or a single input (when ``model.input_shape`` says so).
+    norm : {"l2", "linf"}, default "l2"
         Which norm the steps minimise.
-    overshoot : float
-        eta: the iterate is x0 + (1 + eta) * (sum of steps).
-    max_iter : int
-        Steps per sample at most.
+    overshoot : float, default 0.02
+        eta >= 0: the iterate is x0 + (1 + eta) * (sum of steps).
+    max_iter : int, default 50
+        Steps per sample at most (>= 1).
     candidates : int, optional
         Only the top-``candidates`` classes at x0 (the prediction included) are
-        considered; all classes when None.
-    clip : (low, high), optional
-        Keep every iterate in this box (e.g. (0, 1) for images).
-    refine : bool
+        considered, from 2 to K; all classes when None.
+    clip : tuple of (float, float), optional
+        Keep every iterate in this box (e.g. (0, 1) for images); the inputs must lie in it.
+    refine : bool, default False
         SuperDeepFool: after crossing, project onto the linearised boundary and
         search back to the boundary (``norm="l2"`` only); ``refine_rounds`` projections.
-    step_margin : float
+    step_margin : float, default 1e-4
         Added to every step's distance (Foolbox's 1e-4); 0 gives the textbook step.
-    keep_path : bool
+    refine_rounds : int, default 3
+        The projections of ``refine`` at most (fewer when a round improves no sample).
+    keep_path : bool, default True
         Record every iterate in ``path``.
 
-    The original label is the prediction at x0, not the true label (as in the paper).
+    Returns
+    -------
+    DeepFoolResult
+        Per sample: the perturbation ``r``, ``x_adv``, ``iterations``, ``success``, the
+        ``original`` and ``adversarial`` labels and the ``path``; ``l2`` and ``linf`` give ||r||.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``norm``, a bad ``clip`` box or inputs outside it, ``max_iter < 1``,
+        a negative ``overshoot``, ``refine`` with ``norm="linf"``, a model with fewer than 2
+        outputs, or ``candidates`` outside 2..K.
+
+    References
+    ----------
+    S.-M. Moosavi-Dezfooli, A. Fawzi and P. Frossard, "DeepFool: a simple and accurate method to
+    fool deep neural networks", CVPR 2016, arXiv:1511.04599.
+    A. Abdollahpoorrostam, M. Abroshan and S.-M. Moosavi-Dezfooli, "Revisiting DeepFool:
+    generalization and improvement" (SuperDeepFool), arXiv:2303.12481, 2023.
+    J. Rauber, R. Zimmermann, M. Bethge and W. Brendel, "Foolbox Native: fast adversarial attacks to
+    benchmark the robustness of machine learning models in PyTorch, TensorFlow, and JAX", JOSS 2020.
+
+    Examples
+    --------
+    For an affine classifier the first step lands on the boundary: ||r||_2 is the distance
+    ``|f_1 - f_0| / ||w_1 - w_0||_2``, times 1 + overshoot.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(2, 2).double()
+    >>> x = torch.tensor([[0.3, -0.1]], dtype=torch.float64)
+    >>> res = deepfool(model, x, step_margin=0.0)
+    >>> f, w = model(x)[0].detach(), (model.weight[1] - model.weight[0]).detach()
+    >>> distance = abs(float(f[1] - f[0])) / float(w.norm())
+    >>> bool(np.isclose(res.l2[0], 1.02 * distance)), bool(res.success[0]), res.path.shape
+    (True, True, (1, 2, 2))
     """
     norm = check_norm(norm)
     clip = check_clip(clip)

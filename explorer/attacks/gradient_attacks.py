@@ -58,9 +58,47 @@ def _eps_vector(eps, n, dtype) -> torch.Tensor:
 def fgsm(model: nn.Module, x, eps, norm: str = "linf", labels=None, clip=None) -> np.ndarray:
     """Fast gradient (sign) method (Goodfellow et al. 2015): one step of size eps.
 
-    x_adv = clip(x + eps * sign(grad_x CE(f(x), y))) for Linf, or along the
-    normalised gradient for L2. ``labels`` default to the predictions; ``eps`` is
-    a number or one per sample. Returns x_adv as an array.
+    ``x_adv = clip(x + eps * sign(grad_x CE(f(x), y)))`` for L-infinity, or
+    ``clip(x + eps * g / ||g||_2)`` along the normalised gradient for L2.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits (N, K). Inputs are cast to its dtype.
+    x : array_like or torch.Tensor of shape (N, *input)
+        A batch, or a single input (when ``model.input_shape`` says so).
+    eps : float or array_like of shape (N,)
+        The budget, a non-negative number or one per sample.
+    norm : {"linf", "l2"}, default "linf"
+        The norm of the step.
+    labels : array_like of shape (N,), optional
+        The labels whose cross-entropy is raised; by default the predictions.
+    clip : tuple of (float, float), optional
+        The box the result is clipped to.
+
+    Returns
+    -------
+    numpy.ndarray of shape (N, *input)
+        x_adv, in the model's dtype.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``norm``, a bad ``clip``, a negative ``eps`` or one of the wrong length.
+
+    References
+    ----------
+    I. J. Goodfellow, J. Shlens and C. Szegedy, "Explaining and harnessing adversarial examples",
+    ICLR 2015, arXiv:1412.6572.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    >>> x = np.array([[0.3, -0.1], [0.5, 0.5]])
+    >>> x_adv = fgsm(model, x, eps=0.1)
+    >>> bool(np.allclose(np.abs(x_adv - x), 0.1))  # every coordinate moves by eps
+    True
     """
     norm, clip = check_norm(norm), check_clip(clip)
     x0 = as_batch(model, x)
@@ -75,8 +113,53 @@ def pgd(model: nn.Module, x, eps, norm: str = "linf", steps: int = 40, step_size
         labels=None, clip=None) -> np.ndarray:
     """Projected gradient ascent on the cross-entropy in the eps-ball (Madry et al. 2018).
 
-    Starts at x (no random start, so results are reproducible); the step is
-    ``step_size * eps`` with step_size = 2.5 / steps by default. Returns x_adv.
+    Starts at x (no random start, so results are reproducible); each step moves
+    ``step_size * eps`` along the sign (L-infinity) or the normalised gradient (L2), then
+    projects back onto the eps-ball around x and into the ``clip`` box.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits (N, K). Inputs are cast to its dtype.
+    x : array_like or torch.Tensor of shape (N, *input)
+        A batch, or a single input (when ``model.input_shape`` says so).
+    eps : float or array_like of shape (N,)
+        The radius of the ball, a non-negative number or one per sample.
+    norm : {"linf", "l2"}, default "linf"
+        The norm of the ball.
+    steps : int, default 40
+        The number of steps (>= 1).
+    step_size : float, optional
+        The step as a fraction of eps; ``2.5 / steps`` by default.
+    labels : array_like of shape (N,), optional
+        The labels whose cross-entropy is raised; by default the predictions.
+    clip : tuple of (float, float), optional
+        The box every iterate is kept in.
+
+    Returns
+    -------
+    numpy.ndarray of shape (N, *input)
+        x_adv, within eps of x in the norm, in the model's dtype.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``norm``, a bad ``clip``, ``steps < 1``, a negative ``eps`` or one of the
+        wrong length.
+
+    References
+    ----------
+    A. Madry, A. Makelov, L. Schmidt, D. Tsipras and A. Vladu, "Towards deep learning models
+    resistant to adversarial attacks", ICLR 2018, arXiv:1706.06083.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2)).double()
+    >>> x = np.array([[0.3, 0.1], [0.5, 0.5]])
+    >>> x_adv = pgd(model, x, eps=0.2, norm="l2", steps=10, clip=(0.0, 1.0))
+    >>> bool((np.linalg.norm(x_adv - x, axis=1) <= 0.2 + 1e-12).all()), bool(x_adv.min() >= 0.0)
+    (True, True)
     """
     norm, clip = check_norm(norm), check_clip(clip)
     if steps < 1:
@@ -96,7 +179,28 @@ def pgd(model: nn.Module, x, eps, norm: str = "linf", steps: int = 40, step_size
 
 @dataclass
 class MinimalEpsilon:
-    """The smallest budget eps (up to ``tol``) for which an attack flips each sample's label."""
+    """The smallest budget eps (up to ``tol``) for which an attack flips each sample's label.
+
+    Attributes
+    ----------
+    x : numpy.ndarray of shape (N, *input)
+        The inputs.
+    eps : numpy.ndarray of shape (N,)
+        The smallest budget found (the upper end of the final bracket); ``inf`` where even
+        ``eps_max`` does not flip the label.
+    x_adv : numpy.ndarray of shape (N, *input)
+        The attack's result at ``eps`` (at ``eps_max`` where it failed).
+    success : numpy.ndarray of shape (N,), bool
+        Whether the attack flips the label at ``eps_max``.
+    original : numpy.ndarray of shape (N,), int64
+        The prediction at x.
+    adversarial : numpy.ndarray of shape (N,), int64
+        The prediction at ``x_adv``.
+    method : str
+        ``"fgsm"`` or ``"pgd"``.
+    norm : str
+        ``"linf"`` or ``"l2"``.
+    """
 
     x: np.ndarray
     eps: np.ndarray
@@ -109,6 +213,7 @@ class MinimalEpsilon:
 
     @property
     def r(self) -> np.ndarray:
+        """The perturbations ``x_adv - x``, shape (N, *input)."""
         return self.x_adv - self.x
 
 
@@ -116,10 +221,52 @@ def minimal_epsilon(model: nn.Module, x, method: str = "fgsm", norm: str = "linf
                     eps_max: float | None = None, tol: float = 1e-3, **attack_kwargs) -> MinimalEpsilon:
     """Bisection on eps for the smallest budget with which ``fgsm`` or ``pgd`` flips the label.
 
-    Batched over the samples: every sample keeps its own bracket [lo, hi] with the
-    attack failing at lo and succeeding at hi, halved until hi - lo <= tol * eps_max.
-    ``eps_max`` defaults to the diameter of the clip box in the norm (or 10).
-    Samples that still survive at eps_max report ``success`` False and eps = inf.
+    Batched over the samples: every sample keeps its own bracket [lo, hi] with the attack
+    failing at lo and succeeding at hi, halved until hi - lo <= tol * eps_max for all of them.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits (N, K).
+    x : array_like or torch.Tensor of shape (N, *input)
+        A batch, or a single input (when ``model.input_shape`` says so).
+    method : {"fgsm", "pgd"}, default "fgsm"
+        The attack (:func:`fgsm` or :func:`pgd`).
+    norm : {"linf", "l2"}, default "linf"
+        The norm of the budget.
+    clip : tuple of (float, float), optional
+        The box the attack keeps to.
+    eps_max : float, optional
+        The largest budget tried; by default the diameter of the clip box in the norm
+        (``high - low`` for L-infinity, ``(high - low) * sqrt(D)`` for L2), or 10 without a box.
+    tol : float, default 1e-3
+        The bracket's final width, relative to ``eps_max``.
+    **attack_kwargs
+        Passed to the attack (``steps``, ``step_size`` for PGD).
+
+    Returns
+    -------
+    MinimalEpsilon
+        ``eps`` per sample (``inf`` and ``success`` False for samples that still survive at
+        ``eps_max``), with the adversarial points and labels.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method`` or ``norm``, or a bad ``clip``.
+
+    Examples
+    --------
+    For an affine classifier one FGSM step of size eps moves ``f_1 - f_0`` by
+    ``eps * ||w_1 - w_0||_1``, so the smallest budget is ``|f_1 - f_0| / ||w_1 - w_0||_1``.
+
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Linear(2, 2).double()
+    >>> x = torch.tensor([[0.3, -0.1]], dtype=torch.float64)
+    >>> res = minimal_epsilon(model, x, eps_max=1.0, tol=1e-2)
+    >>> f, w = model(x)[0].detach(), (model.weight[1] - model.weight[0]).detach()
+    >>> bool(abs(res.eps[0] - abs(float(f[1] - f[0])) / float(w.abs().sum())) <= 1e-2), bool(res.success[0])
+    (True, True)
     """
     attacks = {"fgsm": fgsm, "pgd": pgd}
     if method not in attacks:

@@ -95,11 +95,45 @@ def _assign_idx(files: dict) -> dict:
 
 def from_files(files, name: str | None = None, label="last", header="auto", delimiter: str | None = None,
                **split) -> Dataset:
-    """One dataset from ``files``: a path, a list of paths, or ``{filename: bytes}`` (an upload).
+    """One dataset from a set of files: a CSV, a ``.npz`` or up to four IDX files.
 
-    Files that are not data (see the module's text) are left out. ``label``, ``header`` and
-    ``delimiter`` go to :func:`from_csv`; ``split`` (``test_fraction``, ``seed``) to the readers
-    that make a seeded split.
+    Files that are not data (see the module's text) are left out; the rest must make one
+    dataset, and the reader is chosen by their names and headers.
+
+    Parameters
+    ----------
+    files : str, pathlib.Path, list of paths or dict of {str: bytes or path}
+        A path, a list of paths, or ``{filename: bytes}`` (an upload); a dict's values may
+        also be paths.
+    name : str, optional
+        The dataset's name; by default the file's stem (``iris.csv``: ``iris``), or for IDX
+        files the stem their names share.
+    label : str or int, default "last"
+        The label column of a CSV, passed to :func:`~explorer.data.user_data.from_csv`.
+    header : bool or "auto", default "auto"
+        Whether a CSV's first row is a header, passed to :func:`~explorer.data.user_data.from_csv`.
+    delimiter : str, optional
+        A CSV's separator (one character); told from the file by default.
+    **split
+        ``test_fraction`` and ``seed`` of the seeded split, for the readers that make one.
+
+    Returns
+    -------
+    Dataset
+        The dataset the data files hold (see :class:`~explorer.data.data_types.Dataset`).
+
+    Raises
+    ------
+    DatasetError
+        No file, no data file among them, more than ``MAX_FILES`` data files, a CSV or ``.npz``
+        given with other data files, IDX files that are not one or two (images, labels) pairs,
+        or whatever the chosen reader refuses.
+
+    Examples
+    --------
+    >>> ds = from_files({"points.csv": b"1,2,0\\n3,4,1\\n5,6,0\\n7,8,1\\n", "LICENSE": b"MIT"}, test_fraction=0.5)
+    >>> ds.name, ds.num_features, len(ds.X_train), len(ds.X_test)
+    ('points', 2, 2, 2)
     """
     if isinstance(files, (str, Path)):
         files = [files]
@@ -167,14 +201,44 @@ def _groups(folder: Path) -> tuple[list[tuple[str, str, dict]], dict[str, str]]:
 
 
 def from_folder(folder, progress=None) -> tuple[dict[str, Dataset], dict[str, str]]:
-    """Every dataset in ``folder``: each CSV / ``.npz`` file (the label in the last column, header
-    detected), the IDX files lying in the folder itself (one dataset named after the folder), and
-    each subfolder's files (one dataset named after the subfolder).
+    """Every dataset in a folder, each read on its own, with the files that were refused or skipped.
 
-    A dataset is named after its file's stem (``iris``), or its whole file name where another
-    dataset of the folder has that stem (``iris.csv`` and ``iris.npz``; a subfolder ``iris/``).
-    Returns ``(datasets by name, refusal message by name)``: one bad file never hides the others
-    (whatever goes wrong in its reader), and files that are not data are listed as skipped.
+    The datasets are each CSV / ``.npz`` file (the label in the last column, header detected),
+    the IDX files lying in the folder itself (one dataset named after the folder), and each
+    subfolder's files (one dataset named after the subfolder). A dataset is named after its
+    file's stem (``iris``), or its whole file name where another dataset of the folder has that
+    stem (``iris.csv`` and ``iris.npz``; a subfolder ``iris/``). One bad file never hides the
+    others (whatever goes wrong in its reader), and files that are not data are listed as skipped.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder to read (hidden files, whose names start with ``.``, are ignored).
+    progress : callable, optional
+        ``progress(done, total)`` is called after each would-be dataset is read.
+
+    Returns
+    -------
+    datasets : dict of {str: Dataset}
+        The datasets read, by name.
+    refused : dict of {str: str}
+        For each file or subfolder that gave no dataset, the reason (a bounded message).
+
+    Raises
+    ------
+    DatasetError
+        ``folder`` is not a folder or cannot be listed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "a.csv").write_bytes(b"1,0\\n2,1\\n3,0\\n4,1\\n")
+    ...     _ = (Path(tmp) / "notes.md").write_text("not data")
+    ...     found, refused = from_folder(tmp)
+    >>> sorted(found), refused
+    (['a'], {'notes.md': 'not a data file (a CSV, .tsv, .txt, .npz or IDX file); skipped.'})
     """
     folder = Path(folder)
     if not folder.is_dir():

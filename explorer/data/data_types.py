@@ -38,8 +38,13 @@ MAX_CLASS_NAME_CHARS = 200  # one class name
 class DatasetError(ValueError):
     """A dataset that cannot be made or read; the text names the file, row, column or field.
 
-    The text is bounded (:data:`~explorer.data.messages.MAX_MESSAGE_CHARS`; a longer one is cut and ends in '…'), so a
-    message never grows with what a file holds.
+    The text is bounded (:data:`~explorer.data.messages.MAX_MESSAGE_CHARS`; a longer one is cut and ends in '…'),
+    so a message never grows with what a file holds.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in words; cut to ``MAX_MESSAGE_CHARS`` characters.
     """
 
     def __init__(self, message: str):
@@ -48,7 +53,31 @@ class DatasetError(ValueError):
 
 @dataclass
 class Dataset:
-    """Train and test arrays (float32 inputs, int64 labels) and what they mean."""
+    """Train and test arrays (float32 inputs, int64 labels) and what they mean.
+
+    Every reader returns one (:func:`from_arrays` checks the arrays and makes the split).
+
+    Attributes
+    ----------
+    name : str
+        The dataset's name (a built-in set's, or the file's stem).
+    X_train, X_test : numpy.ndarray of shape (n_train, D) and (n_test, D), float32
+        The flat inputs, one row per sample (images flattened in ``image_shape``'s order).
+    y_train, y_test : numpy.ndarray of shape (n_train,) and (n_test,), int64
+        The class indices ``0..K-1``.
+    class_names : list of str
+        The name of each class; ``K = len(class_names)``.
+    image_shape : tuple of int or None
+        ``(H, W)`` (grey) or ``(C, H, W)`` when the flat inputs are images, else ``None``.
+    domain : tuple of (float, float)
+        The valid input range per coordinate, for clipping (``(0.0, 1.0)`` by default).
+    feature_names : list of str or None
+        Tabular data: a name per column.
+    split : str
+        Where the train / test split came from, in words.
+    targets_test : numpy.ndarray or None
+        A reconstruction set: the signal behind each test input (then the inputs are measurements).
+    """
 
     name: str
     X_train: np.ndarray
@@ -69,10 +98,12 @@ class Dataset:
 
     @property
     def num_classes(self) -> int:
+        """The number of classes, ``len(class_names)``."""
         return len(self.class_names)
 
     @property
     def num_features(self) -> int:
+        """The number of values per sample, ``D``."""
         return self.X_train.shape[1]
 
     @property
@@ -82,16 +113,62 @@ class Dataset:
 
 
 def to_unit(images: np.ndarray) -> np.ndarray:
-    """Bytes to float32 in [0, 1], flattened per sample: x / 255 in float32, in place (no float64 temporary;
-    measured 3x faster than a 256-entry table lookup)."""
+    """Bytes to float32 in [0, 1], flattened per sample.
+
+    Computes ``x / 255`` in float32, dividing the float32 copy in place (no float64 temporary; measured 3x faster
+    than a 256-entry table lookup).
+
+    Parameters
+    ----------
+    images : numpy.ndarray of shape (N, ...), uint8
+        The samples, each of any shape.
+
+    Returns
+    -------
+    numpy.ndarray of shape (N, D), float32
+        Each sample flattened, with values in [0, 1].
+
+    Examples
+    --------
+    >>> u = to_unit(np.array([[[0, 255], [51, 102]]], dtype=np.uint8))
+    >>> u.dtype, u.shape, u.round(2).tolist() == np.float32([[0.0, 1.0, 0.2, 0.4]]).tolist()
+    (dtype('float32'), (1, 4), True)
+    """
     out = images.reshape(len(images), -1).astype(np.float32)
     out /= np.float32(255.0)
     return out
 
 
 def check_size(what: str, samples: int, values_per_sample: int, file_bytes: int | None = None) -> None:
-    """Refuse, before anything is allocated, a dataset over the stated limits (:data:`MAX_SAMPLES`,
-    :data:`MAX_FEATURES`, :data:`MAX_VALUES`, :data:`MAX_FILE_BYTES`); ``what`` is the file's name."""
+    """Refuse, before anything is allocated, a dataset over the stated limits.
+
+    The limits are :data:`MAX_SAMPLES`, :data:`MAX_FEATURES` (values per sample),
+    :data:`MAX_VALUES` (values in all) and :data:`MAX_FILE_BYTES`.
+
+    Parameters
+    ----------
+    what : str
+        The file's name, quoted (bounded) in the message.
+    samples : int
+        The number of samples declared.
+    values_per_sample : int
+        The number of values each sample declares.
+    file_bytes : int, optional
+        The file's size (or its uncompressed content's) in bytes; not checked when ``None``.
+
+    Raises
+    ------
+    DatasetError
+        When any of the four limits is passed.
+
+    Examples
+    --------
+    >>> check_size("small.csv", 1000, 10)
+    >>> check_size("big.npz", 200_000, 10)
+    Traceback (most recent call last):
+        ...
+    explorer.data.data_types.DatasetError: 'big.npz' has 200,000 samples; the limit is 100,000.
+    """
     what = quoted(what)
     if file_bytes is not None and file_bytes > MAX_FILE_BYTES:
         raise DatasetError(f"{what} holds {file_bytes / 2**20:.0f} MB; the limit is "
@@ -107,7 +184,30 @@ def check_size(what: str, samples: int, values_per_sample: int, file_bytes: int 
 
 
 def seeded_split(X, y, test_fraction: float = 0.25, seed: int = 0):
-    """A fixed random split: the same arrays, fraction and seed always give the same split."""
+    """A fixed random split: the same arrays, fraction and seed always give the same split.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of shape (N, ...)
+        The inputs.
+    y : numpy.ndarray of shape (N,)
+        The labels.
+    test_fraction : float, default 0.25
+        The share of the samples in the test split (rounded to a whole number of samples).
+    seed : int, default 0
+        Seeds the permutation (``numpy.random.default_rng``).
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : numpy.ndarray
+        The rows of ``X`` and ``y`` in each split, in the permutation's order.
+
+    Examples
+    --------
+    >>> X_train, y_train, X_test, y_test = seeded_split(np.arange(8).reshape(4, 2), np.arange(4), 0.5)
+    >>> X_train.shape, X_test.shape, sorted(y_train.tolist() + y_test.tolist())
+    ((2, 2), (2, 2), [0, 1, 2, 3])
+    """
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
     n_test = int(round(test_fraction * len(X)))
@@ -116,7 +216,25 @@ def seeded_split(X, y, test_fraction: float = 0.25, seed: int = 0):
 
 
 def split_note(test_fraction: float, seed: int) -> str:
-    """How a seeded split was made, in words (the dataset card's "split")."""
+    """How a seeded split was made, in words (the dataset card's "split").
+
+    Parameters
+    ----------
+    test_fraction : float
+        The share of the samples in the test split.
+    seed : int
+        The split's seed.
+
+    Returns
+    -------
+    str
+        For example ``"seeded 75 / 25 split (seed 0)"``.
+
+    Examples
+    --------
+    >>> split_note(0.2, 3)
+    'seeded 80 / 20 split (seed 3)'
+    """
     return f"seeded {100 - round(100 * test_fraction)} / {round(100 * test_fraction)} split (seed {seed})"
 
 
@@ -132,10 +250,25 @@ def integer_classes(*labels: np.ndarray) -> tuple[list[np.ndarray], list[str] | 
     """Class indices and names of integer label arrays read together (train and test).
 
     Labels that include 0 are the class indices 0..K-1 themselves (a class absent from the
-    file still counts, as in a subset of the digits): ``(labels, None)``. Labels without 0
-    (1-based, or codes such as 3 and 7) name the classes present, in increasing order: label
-    ``c`` becomes the index of ``c`` among them, so no empty class is made.
+    file still counts, as in a subset of the digits). Labels without 0 (1-based, or codes such
+    as 3 and 7) name the classes present, in increasing order: label ``c`` becomes the index of
+    ``c`` among them, so no empty class is made.
 
+    Parameters
+    ----------
+    *labels : numpy.ndarray of shape (n_i,), integer
+        The label arrays (e.g. train and test).
+
+    Returns
+    -------
+    indices : list of numpy.ndarray
+        The class index of each label, one array per input array (the arrays themselves when
+        the labels include 0).
+    names : list of str or None
+        The class names (the labels present, as text), or ``None`` when the labels are the indices.
+
+    Examples
+    --------
     >>> indices, names = integer_classes(np.array([2, 1, 2]), np.array([1]))
     >>> [i.tolist() for i in indices], names
     ([[1, 0, 1], [0]], ['1', '2'])
@@ -149,11 +282,56 @@ def integer_classes(*labels: np.ndarray) -> tuple[list[np.ndarray], list[str] | 
 def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, image_shape=None,
                 domain=None, feature_names=None, test_fraction: float = 0.25, seed: int = 0,
                 check_finite: bool = True) -> Dataset:
-    """A :class:`Dataset` from flat inputs ``X`` (N, D) and integer labels ``y`` (N,) in ``0..K-1``.
+    """A :class:`Dataset` from flat inputs and integer labels, checked, with a seeded split when none is given.
 
-    Without a test split, a seeded split (``test_fraction``, ``seed``) is made. The domain
-    defaults to the data's value range; ``image_shape`` must multiply to ``D``. NaN and Inf
-    are refused (``check_finite=False`` skips the check for inputs that cannot hold them, such as bytes).
+    Parameters
+    ----------
+    name : str
+        The dataset's name (quoted in messages).
+    X : array_like of shape (N, D)
+        The inputs, stored as float32 (the train split, or all samples when ``X_test`` is None).
+    y : array_like of shape (N,), integer
+        The labels ``0..K-1``, stored as int64.
+    X_test : array_like of shape (M, D), optional
+        The test inputs; without them a seeded split of ``X`` is made.
+    y_test : array_like of shape (M,), optional
+        The test labels (given exactly when ``X_test`` is).
+    class_names : list, optional
+        A name per class (made text); by default ``"0"`` to ``"K-1"``. May name classes that no
+        label uses.
+    image_shape : tuple of int, optional
+        ``(H, W)`` or ``(C, H, W)`` multiplying to ``D``; ``(1, H, W)`` is stored as ``(H, W)``.
+    domain : tuple of (float, float), optional
+        The valid input range; by default the data's value range (widened by 0.5 each way when
+        all values are equal).
+    feature_names : list of str, optional
+        A name per column (``D`` of them).
+    test_fraction : float, default 0.25
+        The test share of the seeded split.
+    seed : int, default 0
+        The seed of the split.
+    check_finite : bool, default True
+        Refuse NaN and Inf; ``False`` skips the check for inputs that cannot hold them (bytes).
+
+    Returns
+    -------
+    Dataset
+        The checked dataset; its ``split`` says where the split came from.
+
+    Raises
+    ------
+    DatasetError
+        Inputs not 2-D, labels of the wrong shape, test labels without test inputs, test inputs
+        with another number of features, NaN or Inf, a negative label, more than
+        :data:`MAX_CLASSES` classes, fewer class names than classes, a class name longer than
+        :data:`MAX_CLASS_NAME_CHARS`, an ``image_shape`` that does not hold ``D`` values, or a
+        wrong number of feature names.
+
+    Examples
+    --------
+    >>> ds = from_arrays("tiny", np.zeros((4, 4)), [0, 1, 0, 2], image_shape=(1, 2, 2), test_fraction=0.5)
+    >>> ds.image_shape, ds.class_names, ds.domain, ds.split
+    ((2, 2), ['0', '1', '2'], (-0.5, 0.5), 'seeded 50 / 50 split (seed 0)')
     """
     shown = quoted(name)
     X = np.asarray(X, dtype=np.float32)
@@ -215,7 +393,27 @@ def from_arrays(name: str, X, y, X_test=None, y_test=None, class_names=None, ima
 
 
 def card(ds: Dataset) -> dict:
-    """The dataset's card as plain data: size, input shape, classes with their counts, split, value range."""
+    """The dataset's card as plain data: size, input shape, classes with their counts, split, value range.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset to describe.
+
+    Returns
+    -------
+    dict
+        ``name``, ``samples`` (train + test), ``train``, ``test``, ``features``, ``image_shape``,
+        ``feature_names``, ``classes``, ``counts`` ({class name: samples in both splits}),
+        ``split``, ``value_range`` (the data's (min, max); ``(0.0, 0.0)`` with no sample) and ``domain``.
+
+    Examples
+    --------
+    >>> ds = from_arrays("tiny", [[0.0], [1.0], [2.0], [3.0]], [0, 0, 0, 1], class_names=["a", "b"])
+    >>> c = card(ds)
+    >>> c["samples"], c["counts"], c["value_range"]
+    (4, {'a': 3, 'b': 1}, (0.0, 3.0))
+    """
     counts = np.bincount(np.concatenate([ds.y_train, ds.y_test]), minlength=ds.num_classes)
     X = [a for a in (ds.X_train, ds.X_test) if a.size]
     return {

@@ -44,11 +44,48 @@ TOY_SETS = ("moons", "circles", "spirals", "xor")
 
 
 def names() -> list[str]:
+    """The names :func:`load` knows: the 2-D toy sets, then ``"digits"``.
+
+    Returns
+    -------
+    list of str
+        ``["moons", "circles", "spirals", "xor", "digits"]``.
+
+    Examples
+    --------
+    >>> names()
+    ['moons', 'circles', 'spirals', 'xor', 'digits']
+    """
     return [*TOY_SETS, "digits"]
 
 
 def load(name: str, **kwargs) -> Dataset:
-    """Load a dataset by name: one of :func:`names`."""
+    """Load a built-in dataset by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`names`.
+    **kwargs
+        Passed to :func:`toy_2d` (``n``, ``noise``, ``seed``, ``test_fraction``, ``num_classes``)
+        or :func:`digits` (``test_fraction``, ``seed``).
+
+    Returns
+    -------
+    Dataset
+        The seeded dataset: the same name and arguments always give the same arrays.
+
+    Raises
+    ------
+    DatasetError
+        ``name`` is not one of :func:`names`.
+
+    Examples
+    --------
+    >>> ds = load("spirals", n=90, num_classes=3)
+    >>> ds.num_classes, len(ds.X_train) + len(ds.X_test), ds.class_names
+    (3, 90, ['0', '1', '2'])
+    """
     if name in TOY_SETS:
         return toy_2d(name, **kwargs)
     if name == "digits":
@@ -60,9 +97,42 @@ def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
            test_fraction: float = 0.25, num_classes: int = 3) -> Dataset:
     """A generated 2-D classification set.
 
-    ``moons`` and ``circles`` (2 classes) come from sklearn's generators;
-    ``spirals`` has ``num_classes`` interleaved arms (r = t, angle = 4t + 2 pi k / K);
+    ``moons`` and ``circles`` (2 classes) come from sklearn's generators (``make_moons``,
+    shifted by (-0.5, -0.25) to centre it, and ``make_circles`` with factor 0.5); ``spirals`` has
+    ``num_classes`` interleaved arms (r = t, angle = 4t + 2 pi k / K, t uniform in [0.05, 1]);
     ``xor`` labels uniform points of [-1, 1]^2 by the sign of x1 * x2.
+
+    Parameters
+    ----------
+    name : {"moons", "circles", "spirals", "xor"}
+        Which set.
+    n : int, default 600
+        The number of samples (``spirals``: ``n // num_classes`` per arm).
+    noise : float, optional
+        The standard deviation of the Gaussian noise added to the points; by default 0.1
+        (moons), 0.05 (circles), 0.02 (spirals) or 0 (xor).
+    seed : int, default 0
+        Seeds the points, the noise and the split.
+    test_fraction : float, default 0.25
+        The test share of the seeded split.
+    num_classes : int, default 3
+        The number of arms (``spirals`` only).
+
+    Returns
+    -------
+    Dataset
+        float32 inputs of shape (n, 2); the domain is the points' range widened by 0.5 each way.
+
+    Raises
+    ------
+    DatasetError
+        ``name`` is not one of the four sets.
+
+    Examples
+    --------
+    >>> ds = toy_2d("xor", n=100, seed=1)
+    >>> ds.X_train.shape, ds.X_train.dtype, ds.class_names
+    ((75, 2), dtype('float32'), ['different sign', 'same sign'])
     """
     from sklearn import datasets as skd
 
@@ -97,7 +167,34 @@ def toy_2d(name: str, n: int = 600, noise: float | None = None, seed: int = 0,
 
 
 def digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
-    """sklearn's bundled 8x8 digits (1,797 images), pixels scaled to [0, 1], fixed split."""
+    """sklearn's bundled 8x8 digits (1,797 images), pixels scaled to [0, 1], seeded split.
+
+    Nothing is downloaded: the images ship with scikit-learn.
+
+    Parameters
+    ----------
+    test_fraction : float, default 0.25
+        The test share of the seeded split.
+    seed : int, default 0
+        The seed of the split.
+
+    Returns
+    -------
+    Dataset
+        Inputs of shape (N, 64), float32 in [0, 1] (the 0..16 grey levels divided by 16),
+        ``image_shape`` (8, 8), classes ``"0"`` to ``"9"``.
+
+    References
+    ----------
+    E. Alpaydin and C. Kaynak, "Optical Recognition of Handwritten Digits", UCI Machine Learning
+    Repository, 1998 (the test set that ``sklearn.datasets.load_digits`` bundles).
+
+    Examples
+    --------
+    >>> ds = digits()
+    >>> len(ds.X_train) + len(ds.X_test), ds.image_shape, ds.num_classes
+    (1797, (8, 8), 10)
+    """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -35,11 +35,52 @@ TYPE_NAMES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "
 
 
 def is_gzip(head: bytes) -> bool:
+    """Whether a file's first bytes are gzip's magic number (``1f 8b``).
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes (two are enough).
+
+    Returns
+    -------
+    bool
+        True for a gzip stream.
+
+    Examples
+    --------
+    >>> is_gzip(b"\\x1f\\x8b\\x08"), is_gzip(b"\\x00\\x00\\x08\\x01")
+    (True, False)
+    """
     return head[:2] == b"\x1f\x8b"
 
 
 def name_and_stream(source, name: str | None):
-    """(display name, a binary stream of the uncompressed content), the file's size checked first."""
+    """A file's display name and a binary stream of its uncompressed content, its size checked first.
+
+    A gzipped file (told by its first two bytes) is opened as a :class:`gzip.GzipFile`, read as
+    a stream, so that a small file cannot unpack into gigabytes at once.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, bytes, bytearray or memoryview
+        A path, or the file's content.
+    name : str, optional
+        The name to show in messages; by default the path's file name, or "the file" for bytes.
+
+    Returns
+    -------
+    name : str
+        The display name.
+    stream : binary file object
+        The content, decompressed when gzipped; the caller closes it.
+
+    Raises
+    ------
+    DatasetError
+        The path is not a file or cannot be opened, or the file is over
+        :data:`~explorer.data.data_types.MAX_FILE_BYTES`.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         name = name or "the file"
         check_size(name, 0, 0, len(source))
@@ -70,7 +111,33 @@ def _read_exactly(stream, count: int, name: str, what: str) -> bytes:
 
 
 def idx_header(stream, name: str = "the file") -> tuple[int, tuple]:
-    """Read and check the magic number and the declared sizes: ``(type code, shape)``."""
+    """Read and check an IDX file's magic number and the sizes it declares.
+
+    Parameters
+    ----------
+    stream : binary file object
+        Positioned at the file's start; left after the header.
+    name : str, default "the file"
+        The file's name, for messages.
+
+    Returns
+    -------
+    code : int
+        The type code (always ``0x08``, unsigned bytes).
+    shape : tuple of int
+        The declared sizes, one per dimension.
+
+    Raises
+    ------
+    DatasetError
+        A bad magic number, a type other than unsigned bytes, or a header cut short.
+
+    Examples
+    --------
+    >>> import io, struct
+    >>> idx_header(io.BytesIO(struct.pack(">BBBBIII", 0, 0, 8, 3, 10, 28, 28)))
+    (8, (10, 28, 28))
+    """
     magic = _read_exactly(stream, 4, name, "magic number")
     if magic[0] != 0 or magic[1] != 0 or magic[3] == 0:
         raise DatasetError(f"{quoted(name)} is not an IDX file (bad magic number 0x{magic.hex()}; "
@@ -86,8 +153,36 @@ def idx_header(stream, name: str = "the file") -> tuple[int, tuple]:
 def read_idx(source, name: str | None = None, kind: str | None = None) -> np.ndarray:
     """An IDX file (path or bytes, gzipped or raw) as a uint8 array of its declared shape.
 
-    ``kind`` ("images" or "labels") also checks the number of dimensions: images are
-    (N, H, W) or (N, C, H, W), labels (N,).
+    The declared sizes are checked against the stated limits
+    (:func:`~explorer.data.data_types.check_size`) before anything is allocated, and exactly that
+    many bytes must follow the header.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, bytes, bytearray or memoryview
+        A path, or the file's content.
+    name : str, optional
+        The name to show in messages (by default the path's file name, or "the file").
+    kind : {"images", "labels"}, optional
+        Also checks the number of dimensions: images are (N, H, W) or (N, C, H, W), labels (N,).
+
+    Returns
+    -------
+    numpy.ndarray of the declared shape, uint8
+        The file's values.
+
+    Raises
+    ------
+    DatasetError
+        A file that is not IDX, not unsigned bytes, of the wrong dimensions for ``kind``, over
+        the limits, truncated, longer than declared, or with damaged gzip data.
+
+    Examples
+    --------
+    >>> import gzip
+    >>> blob = gzip.compress(struct.pack(">BBBBIII", 0, 0, 8, 3, 2, 2, 3) + bytes(range(12)))
+    >>> read_idx(blob, kind="images").shape
+    (2, 2, 3)
     """
     name, stream = name_and_stream(source, name)
     with stream:
@@ -115,9 +210,52 @@ def mnist_from_files(train_images=None, train_labels=None, test_images=None, tes
     """MNIST (or any set in the same format) from local files or their bytes; never downloads.
 
     Either IDX files (``*-images-idx3-ubyte[.gz]``, ``*-labels-idx1-ubyte[.gz]``: the train
-    pair, and the test pair or none, in which case a seeded 75 / 25 split is made) or one
-    ``.npz`` read by :func:`explorer.data.npz_files.from_npz` (arrays ``x_train, y_train``
-    and optionally ``x_test, y_test``). Pixels are scaled to [0, 1] and flattened.
+    pair, and the test pair or none, in which case a seeded split is made) or one ``.npz`` read by
+    :func:`explorer.data.npz_files.from_npz` (arrays ``x_train, y_train`` and optionally
+    ``x_test, y_test``). Pixels are scaled to [0, 1] and flattened.
+
+    Parameters
+    ----------
+    train_images, train_labels : str, pathlib.Path or bytes, optional
+        The train pair of IDX files: images (N, H, W) or (N, C, H, W), labels (N,).
+    test_images, test_labels : str, pathlib.Path or bytes, optional
+        The test pair, both or neither.
+    npz : str, pathlib.Path or bytes, optional
+        One ``.npz`` file instead of the IDX files.
+    name : str, default "mnist"
+        The dataset's name.
+    class_names : list of str, optional
+        A name per class; by default ``"0"`` to ``"K-1"``.
+    test_fraction : float, default 0.25
+        The test share of the seeded split, when no test pair is given.
+    seed : int, default 0
+        The seed of that split.
+
+    Returns
+    -------
+    Dataset
+        float32 inputs in [0, 1] of shape (N, H * W) or (N, C * H * W), with ``image_shape``
+        (H, W) or (C, H, W) and domain (0, 1).
+
+    Raises
+    ------
+    DatasetError
+        No train pair and no ``.npz``, one test file without the other, images and labels that
+        declare different sample counts, train and test images of different shapes, anything
+        :func:`read_idx` refuses, or a set over the stated limits.
+
+    References
+    ----------
+    Y. LeCun, C. Cortes and C. J. C. Burges, "The MNIST database of handwritten digits"
+    (http://yann.lecun.com/exdb/mnist/), which defines the IDX format.
+
+    Examples
+    --------
+    >>> images = struct.pack(">BBBBIII", 0, 0, 8, 3, 4, 2, 2) + bytes(range(0, 255, 16))
+    >>> labels = struct.pack(">BBBBI", 0, 0, 8, 1, 4) + bytes([0, 1, 1, 0])
+    >>> ds = mnist_from_files(images, labels, test_fraction=0.5)
+    >>> ds.image_shape, ds.X_train.shape, float(ds.X_train.max()) <= 1.0
+    ((2, 2), (2, 4), True)
     """
     if npz is not None:
         return from_npz(npz, name=name, test_fraction=test_fraction, seed=seed)

@@ -47,7 +47,25 @@ def quoted(value, limit: int = MAX_QUOTE_CHARS) -> str:
     """``repr(value)`` for a message, at most about ``limit`` characters, cut with '…'.
 
     A string is quoted as :func:`repr` quotes it (control characters escaped) and keeps its
-    closing quote; of a container only the first few items are read.
+    closing quote; of a container only the first few items are read (``reprlib``), and an
+    integer too long to write out shows its size.
+
+    Parameters
+    ----------
+    value : object
+        What a file holds: a string, a number, a container, anything.
+    limit : int, default MAX_QUOTE_CHARS
+        About the most characters shown (a string's quotes and '…' may add two).
+
+    Returns
+    -------
+    str
+        The bounded repr.
+
+    Examples
+    --------
+    >>> quoted("cat"), quoted(list(range(100)), limit=20)
+    ("'cat'", '[0, 1, 2, 3, 4, 5, …')
     """
     if isinstance(value, str):
         shown = repr(value[:limit + 1])  # a slice first: a huge text is never copied whole
@@ -57,18 +75,71 @@ def quoted(value, limit: int = MAX_QUOTE_CHARS) -> str:
 
 
 def quote_list(items, most: int = 4) -> str:
-    """The first ``most`` of ``items`` (names: each :func:`quoted` as a string), and how many more there are."""
+    """The first ``most`` of ``items``, each quoted as a string, and how many more there are.
+
+    Parameters
+    ----------
+    items : iterable
+        Names (made text with :class:`str`, then :func:`quoted`).
+    most : int, default 4
+        How many to show.
+
+    Returns
+    -------
+    str
+        ``"'a', 'b'"``, or ``"'a', 'b' and 3 more"`` past ``most``.
+
+    Examples
+    --------
+    >>> quote_list(["a.csv", "b.csv", "c.csv"], most=2)
+    "'a.csv', 'b.csv' and 1 more"
+    """
     items = list(items)
     shown = ", ".join(quoted(str(item)) for item in items[:most])
     return shown if len(items) <= most else f"{shown} and {len(items) - most:,} more"
 
 
 def shortened(text, limit: int = MAX_QUOTE_CHARS) -> str:
-    """``text`` (a name or a message from elsewhere) cut to ``limit`` characters with '…', unquoted."""
+    """``text`` (a name or a message from elsewhere) cut to ``limit`` characters with '…', unquoted.
+
+    Parameters
+    ----------
+    text : str or object
+        A string is cut as it is (only its first ``limit + 1`` characters are read); anything
+        else is :func:`quoted` first.
+    limit : int, default MAX_QUOTE_CHARS
+        The most characters returned.
+
+    Returns
+    -------
+    str
+        ``text`` itself when short enough, else its start and '…'.
+
+    Examples
+    --------
+    >>> shortened("abcdefgh", limit=5), shortened(None)
+    ('abcd…', 'None')
+    """
     text = str(text[:limit + 1]) if isinstance(text, str) else quoted(text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def bounded_message(text: str) -> str:
-    """A whole message cut to ``MAX_MESSAGE_CHARS`` characters with '…'."""
+    """A whole message cut to ``MAX_MESSAGE_CHARS`` characters with '…'.
+
+    Parameters
+    ----------
+    text : str
+        The message.
+
+    Returns
+    -------
+    str
+        ``text``, or its first ``MAX_MESSAGE_CHARS - 1`` characters and '…'.
+
+    Examples
+    --------
+    >>> len(bounded_message("x" * 10_000)) == MAX_MESSAGE_CHARS
+    True
+    """
     return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS - 1] + "…"

@@ -145,18 +145,55 @@ def _flat_images(X: np.ndarray, field: str, name: str):
 
 
 def from_npz(source, name: str | None = None, test_fraction: float = 0.25, seed: int = 0) -> Dataset:
-    """Arrays ``X`` and ``y`` (or ``x_train, y_train``), optionally ``X_test, y_test``, ``class_names``
-    and ``image_shape``, in a ``.npz`` (``np.savez``); read without pickle.
+    """A dataset from the arrays of a ``.npz`` file (``np.savez``), read without pickle.
+
+    The file holds ``X`` and ``y`` (or ``x_train, y_train``), optionally ``X_test, y_test``,
+    ``class_names`` and ``image_shape``. Every size, dtype and shape is checked from the
+    members' ``.npy`` headers before an array is loaded (``class_names`` at most
+    :data:`~explorer.data.data_types.MAX_CLASSES` names of at most
+    :data:`~explorer.data.data_types.MAX_CLASS_NAME_CHARS` characters; ``image_shape`` 2 or 3
+    integers), and arrays of Python objects are never loaded.
 
     ``X`` is (N, D) flat, or images (N, H, W), (N, C, H, W) or (N, H, W, C) (moved to channels
     first, as torch's convolutions expect). Byte images (uint8) are scaled to [0, 1]; ``X_test``
     must then be bytes too (and is not scaled when ``X`` is not): a pair of a byte array and a
     float array is refused, since the two would be read differently. ``y`` holds integers or
     names; without ``class_names``, integer labels that lack 0 name the classes present (see
-    :func:`~explorer.data.data_types.integer_classes`). Without a test split a seeded one is made. Every
-    size, dtype and shape is checked from the members' ``.npy`` headers before an array is loaded
-    (``class_names`` at most :data:`~explorer.data.data_types.MAX_CLASSES` names of at most
-    :data:`~explorer.data.data_types.MAX_CLASS_NAME_CHARS` characters; ``image_shape`` 2 or 3 integers).
+    :func:`~explorer.data.data_types.integer_classes`).
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, bytes, bytearray or memoryview
+        A path, or the file's content.
+    name : str, optional
+        The dataset's name; by default the path's file name, or "the file" for bytes.
+    test_fraction : float, default 0.25
+        The test share of the seeded split made when the file has no test arrays.
+    seed : int, default 0
+        The seed of that split.
+
+    Returns
+    -------
+    Dataset
+        float32 inputs of shape (N, D), with ``image_shape`` for images and domain (0, 1) for
+        byte images (else the data's range).
+
+    Raises
+    ------
+    DatasetError
+        Not a zip archive, a damaged or cut member, missing or duplicate arrays, arrays of
+        objects or of the wrong dtype or shape, train and test of different sample shapes or
+        dtypes, sample counts that differ between inputs and labels, labels that are not
+        integers or names (or names not in ``class_names``), or sizes over the stated limits.
+
+    Examples
+    --------
+    >>> buffer = io.BytesIO()
+    >>> images = np.zeros((6, 4, 4, 3), dtype=np.uint8)  # (N, H, W, C)
+    >>> np.savez(buffer, x_train=images, y_train=np.array(["cat", "dog"] * 3))
+    >>> ds = from_npz(buffer.getvalue(), name="pets", test_fraction=0.5)
+    >>> ds.image_shape, ds.X_train.shape, ds.class_names
+    ((3, 4, 4), (3, 48), ['cat', 'dog'])
     """
     name, data = read_bytes(source, name)
     try:

@@ -7,7 +7,7 @@ by :mod:`~explorer.data.npz_files`). The stated limits
 ``MAX_VALUES``) are checked before any cell is parsed: the file's size, its line count and
 each line's separator count (so its cells). Every failure is a
 :class:`~explorer.data.data_types.DatasetError` whose text quotes the file's own text
-bounded (:func:`~explorer.data.data_types.quote`).
+bounded (:func:`~explorer.data.messages.quoted`).
 
 >>> ds = from_csv(b"x1,x2,label\\n0,0,cat\\n1,0,dog\\n0,1,cat\\n1,1,dog\\n", test_fraction=0.5)
 >>> ds.class_names, ds.feature_names, ds.num_features, len(ds.X_test)
@@ -44,7 +44,33 @@ VISIBLE = re.compile(rb"\S")  # a byte that is not ASCII white space (what bytes
 
 
 def read_bytes(source, name: str | None = None) -> tuple[str, bytes]:
-    """(display name, content) of a path or of bytes, refusing a file over the size limit before reading it."""
+    """The display name and content of a path or of bytes, refusing a file over the size limit before reading it.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, bytes, bytearray or memoryview
+        A path, or the file's content.
+    name : str, optional
+        The name to show in messages; by default the path's file name, or "the file" for bytes.
+
+    Returns
+    -------
+    name : str
+        The display name.
+    data : bytes
+        The file's content.
+
+    Raises
+    ------
+    DatasetError
+        The path is not a file or cannot be read, or the content is over
+        :data:`~explorer.data.data_types.MAX_FILE_BYTES`.
+
+    Examples
+    --------
+    >>> read_bytes(b"1,2\\n", name="upload.csv")
+    ('upload.csv', b'1,2\\n')
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), name or "the file"
     else:
@@ -205,20 +231,55 @@ def _not_a_number(cell: str, delimiter: str) -> str:
 
 def from_csv(source, label="last", header="auto", name: str | None = None, delimiter: str | None = None,
              test_fraction: float = 0.25, seed: int = 0) -> Dataset:
-    """A table with numeric feature columns and one label column.
+    """A dataset from a table with numeric feature columns and one label column.
 
     Lines end in LF, CRLF or CR (old Mac files). The separator is ``delimiter`` or told from
     the first lines: ``,``, ``;`` or tab, whichever splits them into equally many cells (a file
     where two of them do is refused as ambiguous, unless the commas are all decimal commas). With
-    ``;`` or tab between the columns, numbers may have a decimal comma (``0,5``).
-    ``label``: the label column's name (with a header row), its index (0-based, negative
-    from the end) or "first" / "last". ``header``: True, False or "auto" (the first row is
-    a header when one of its cells is not a number where the second row has a number).
-    Labels are integers or names (class names sorted alphabetically); integer labels (``1.0``
-    is the integer 1) that include 0 are the class indices, labels without 0 (``1, 2``) name the
-    classes present (see :func:`~explorer.data.data_types.integer_classes`). The split is a
-    seeded one (``test_fraction``, ``seed``). Every bad cell is refused with its line and column.
-    The size limits are checked from the line and separator counts before any cell is parsed.
+    ``;`` or tab between the columns, numbers may have a decimal comma (``0,5``). Labels are
+    integers or names (class names sorted alphabetically); integer labels (``1.0`` is the
+    integer 1) that include 0 are the class indices, labels without 0 (``1, 2``) name the classes
+    present (see :func:`~explorer.data.data_types.integer_classes`). The size limits are checked
+    from the line and separator counts before any cell is parsed.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, bytes, bytearray or memoryview
+        A path, or the file's content (UTF-8 text, a byte-order mark allowed).
+    label : str or int, default "last"
+        The label column: its name (with a header row), its index (0-based, negative from the
+        end) or ``"first"`` / ``"last"``.
+    header : bool or "auto", default "auto"
+        Whether the first row is a header; "auto": it is when one of its cells is not a number
+        where the second row has a number.
+    name : str, optional
+        The dataset's name; by default the path's file name, or "the file" for bytes.
+    delimiter : str, optional
+        The separator, one character (not a quote or a line end); told from the file by default.
+    test_fraction : float, default 0.25
+        The test share of the seeded split.
+    seed : int, default 0
+        The seed of the split.
+
+    Returns
+    -------
+    Dataset
+        float32 inputs of shape (rows, columns - 1), with the header's names (or
+        ``"column k"``) as ``feature_names``.
+
+    Raises
+    ------
+    DatasetError
+        Every bad cell with its line and column: an empty file, fewer than two columns or two
+        data rows, ragged rows, a cell that is not a number (NaN and Inf included), a label that
+        is neither an integer nor a name, an unknown label column, a header naming a column
+        twice, an ambiguous separator, text that is not UTF-8, or sizes over the stated limits.
+
+    Examples
+    --------
+    >>> ds = from_csv(b"a;b;kind\\n0,5;1;x\\n1,5;2;y\\n2,5;3;x\\n3,5;4;y\\n", label="kind", test_fraction=0.5)
+    >>> ds.feature_names, ds.class_names, sorted(ds.X_train[:, 0].tolist() + ds.X_test[:, 0].tolist())
+    (['a', 'b'], ['x', 'y'], [0.5, 1.5, 2.5, 3.5])
     """
     name, data = read_bytes(source, name)
     if b"\r" in data:  # CRLF (Windows) and CR (old Mac) line ends read as LF

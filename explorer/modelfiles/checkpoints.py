@@ -47,6 +47,11 @@ class CheckpointError(ValueError):
     """A checkpoint file that cannot be used, with the reason in plain words.
 
     The text is at most ``MAX_MESSAGE_CHARS`` characters (a longer one is cut and ends in '…').
+
+    Parameters
+    ----------
+    message : str
+        The reason, fit to show a user.
     """
 
     def __init__(self, message: str):
@@ -99,6 +104,28 @@ def spec_of(model: nn.Module) -> list[dict]:
 
     Nested ``nn.Sequential`` blocks are flattened; ``Dropout`` and ``Identity`` (no-ops
     in eval mode) are left out, so the saved model computes the same function.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        Linear, Conv2d, ReLU, Flatten, Unflatten, AvgPool2d and BatchNorm1d / 2d layers
+        (BatchNorm with running statistics).
+
+    Returns
+    -------
+    list of dict
+        One dict per layer: ``{"type": ..., <settings>}`` (version 1 of the format).
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError
+        A model that is not an ``nn.Sequential``, or a layer of another type.
+
+    Examples
+    --------
+    >>> spec_of(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Dropout(), nn.Linear(3, 2, bias=False)))
+    [{'type': 'linear', 'in': 2, 'out': 3, 'bias': True}, {'type': 'relu'},
+     {'type': 'linear', 'in': 3, 'out': 2, 'bias': False}]
     """
     if not isinstance(model, nn.Sequential):
         raise nets.UnsupportedLayerError("Only nn.Sequential models can be saved; wrap your layers in one.")
@@ -116,7 +143,37 @@ def _saved_layers(model: nn.Sequential) -> list[nn.Module]:
 
 
 def model_from_spec(spec: list[dict], input_shape=None, class_names=None) -> nn.Sequential:
-    """Build an untrained ``nn.Sequential`` from a spec; unknown layer types are refused."""
+    """Build an untrained ``nn.Sequential`` from a layer spec; unknown layer types are refused.
+
+    Parameters
+    ----------
+    spec : list of dict
+        The layers, as :func:`spec_of` writes them (missing optional settings take their defaults:
+        bias True, stride 1, padding 0, ...).
+    input_shape : tuple of int, optional
+        Stored as ``model.input_shape``.
+    class_names : list of str, optional
+        Stored as ``model.class_names``.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        The layers with torch's initial weights (drawn from the global generator).
+
+    Raises
+    ------
+    CheckpointError
+        An empty or non-list spec, or a layer with bad settings.
+    explorer.nets.UnsupportedLayerError
+        A layer type that is not supported.
+
+    Examples
+    --------
+    >>> model = model_from_spec([{"type": "linear", "in": 2, "out": 4}, {"type": "relu"},
+    ...                          {"type": "linear", "in": 4, "out": 3}], input_shape=(2,))
+    >>> model.input_shape, model(torch.zeros(5, 2)).shape
+    ((2,), torch.Size([5, 3]))
+    """
     if not isinstance(spec, list) or not spec:
         raise CheckpointError("The architecture must be a non-empty list of layers.")
     layers = []
@@ -145,11 +202,49 @@ def _is_plain_chain(model: nn.Module) -> bool:
 
 
 def save(model: nn.Module, path, input_shape=None, class_names=None) -> Path:
-    """Write ``model`` as a checkpoint readable with weights_only=True (round-trip checked).
+    """Write ``model`` as a checkpoint readable with ``weights_only=True``, its round trip checked.
 
-    An ``nn.Sequential`` of Linear / Conv2d / ReLU / AvgPool2d / BatchNorm / Flatten layers is
-    saved as a list of layers; any other module made of the layers of :mod:`.graph_spec` is
-    traced with ``torch.fx`` and saved as a graph spec. Class names are saved as strings.
+    An ``nn.Sequential`` of Linear / Conv2d / ReLU / AvgPool2d / BatchNorm / Flatten /
+    Unflatten layers is saved as a list of layers (version 1); any other module made of the
+    layers of :mod:`.graph_spec` is traced with ``torch.fx`` and saved as a graph spec
+    (version 2). Class names are saved as strings. The file is written only after reading it
+    back computes what ``model`` computes on 8 random inputs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The network, e.g. a trained classifier.
+    path : str or pathlib.Path
+        Where to write the file.
+    input_shape : tuple of int, optional
+        The shape of one input; by default ``model.input_shape``.
+    class_names : list, optional
+        A name per output; by default ``model.class_names`` (or none).
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        No input shape given or known.
+    CheckpointError
+        The checkpoint read back would not reproduce the model.
+    explorer.nets.UnsupportedLayerError
+        A layer or operation the format cannot hold.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     loaded = load_file(save(model, Path(tmp) / "net.pt", input_shape=(2,), class_names=["a", "b"]))
+    >>> x = torch.rand(4, 2)
+    >>> torch.equal(loaded(x), model(x)), loaded.class_names, loaded.training
+    (True, ['a', 'b'], False)
     """
     input_shape = input_shape or getattr(model, "input_shape", None)
     if input_shape is None:
@@ -223,13 +318,43 @@ def _pt2_refusal(data: bytes) -> None:
 
 
 def load_file(source) -> nn.Module:
-    """Read a checkpoint written by :func:`save` from a path or bytes; eval-mode model.
+    """Read a checkpoint written by :func:`save` from a path or bytes, as an eval-mode model.
 
-    Raises :class:`CheckpointError` (or :class:`~explorer.nets.UnsupportedLayerError`)
-    with a message fit to show a user, for corrupt, hostile or mismatched files: the
-    archive and its pickle are bounded before ``torch.load`` (weights_only), and the
-    tensors, the input shape, the class names and the architecture's sizes before any
-    module is built.
+    Corrupt, hostile or mismatched files are refused with a message fit to show a user: the
+    archive and its pickle are bounded before ``torch.load`` (``weights_only=True``; a
+    ``torch.export`` archive is refused, since loading one can run code), and the tensors, the
+    input shape, the class names and the architecture's sizes are checked before any module is
+    built (:mod:`.declared_sizes`, :mod:`.declared_graph`).
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or bytes
+        A path, or the file's content (at most ``MAX_UPLOAD_BYTES``).
+
+    Returns
+    -------
+    torch.nn.Module
+        An ``nn.Sequential`` (version 1) or a :class:`~explorer.modelfiles.graph_spec.GraphModel`
+        (version 2), in eval mode, in float64 when every float tensor of the file is, with
+        ``input_shape`` and ``class_names`` (``"0"`` to ``"K-1"`` when the file names none).
+
+    Raises
+    ------
+    CheckpointError
+        A file that is too large, not a zip archive, damaged, holding Python objects, not a
+        Network Explorer checkpoint, over the stated size limits, with weights that do not fit
+        the architecture or are not finite, or a network that does not end in a vector of scores.
+    explorer.nets.UnsupportedLayerError
+        A layer or node type that is not supported.
+
+    Examples
+    --------
+    >>> try:
+    ...     load_file(b"not a checkpoint")
+    ... except CheckpointError as exc:
+    ...     print(exc)
+    Not a readable torch checkpoint: explorer.zoo.save (like torch.save) writes a zip archive,
+    and this file is not one.
     """
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
     if len(data) > MAX_UPLOAD_BYTES:

@@ -183,10 +183,49 @@ def _inputs(d: dict, known: dict, what: str) -> list[str]:
 
 
 def check_graph(graph, input_shape, weights_held: int) -> tuple:
-    """Check a graph spec's structure and every size it declares; returns the output shape.
+    """Check a graph spec's structure and every size it declares, node by node; returns the output shape.
 
-    Raises :class:`SizeLimitError` (sizes, limits), :class:`GraphSpecError` (names, inputs,
-    settings) or :class:`~explorer.nets.UnsupportedLayerError` (an unknown node type), naming the node.
+    Each node must have a new identifier as its name, a supported type, 1 to ``MAX_NODE_INPUTS``
+    inputs naming ``"input"`` or earlier nodes, and complete, in-range settings; its output
+    shape follows from its inputs' shapes (PyTorch's shape formulas), and the running totals of
+    :func:`~explorer.modelfiles.declared_sizes.check_running_totals` apply. Nothing is built.
+
+    Parameters
+    ----------
+    graph : list of dict
+        The nodes, in topological order (see :mod:`explorer.modelfiles.graph_spec`).
+    input_shape : list or tuple of int
+        The per-sample input shape the file declares.
+    weights_held : int
+        The values the file's tensors hold (:func:`~explorer.modelfiles.declared_sizes.check_tensors`).
+
+    Returns
+    -------
+    tuple of int
+        The last node's per-sample output shape.
+
+    Raises
+    ------
+    SizeLimitError
+        A size that is not a positive integer, passes a limit, does not fit the node's input,
+        or more weights declared than the file holds.
+    GraphSpecError
+        Bad names, inputs or settings, or more than ``MAX_NODES`` nodes.
+    explorer.nets.UnsupportedLayerError
+        An unknown node type.
+
+    Examples
+    --------
+    >>> spec = [{"name": "fc", "type": "linear", "in": 4, "out": 3, "bias": True, "inputs": ["input"]},
+    ...         {"name": "act", "type": "relu", "inputs": ["fc"]},
+    ...         {"name": "both", "type": "cat", "dim": 1, "inputs": ["fc", "act"]}]
+    >>> check_graph(spec, [4], weights_held=15)
+    (6,)
+    >>> check_graph(spec, [4], weights_held=10)
+    Traceback (most recent call last):
+        ...
+    explorer.modelfiles.declared_sizes.SizeLimitError: The weights do not fit the architecture: it declares 15 weights
+    and the file holds 10.
     """
     shape = checked_input_shape(input_shape)
     if not isinstance(graph, list) or not graph:

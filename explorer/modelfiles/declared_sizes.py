@@ -54,6 +54,29 @@ def check_archive(data: bytes) -> None:
     ``MAX_UNPACKED_BYTES`` unpacked, and pickles (``*.pkl``) of at most ``MAX_PICKLE_BYTES``
     and ``MAX_PICKLE_OPCODES`` opcodes (counted with :func:`pickletools.genops`, which
     stops at the limit). A file that is not a zip archive is left to the caller.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+
+    Raises
+    ------
+    SizeLimitError
+        A damaged archive or pickle, or one over a limit.
+
+    Examples
+    --------
+    >>> buffer = io.BytesIO()
+    >>> torch.save({"w": torch.zeros(3)}, buffer)
+    >>> check_archive(buffer.getvalue())  # small: nothing to refuse
+    >>> buffer = io.BytesIO()
+    >>> torch.save({"notes": "x" * 2**21}, buffer)  # 2 MB of text in the pickle
+    >>> try:
+    ...     check_archive(buffer.getvalue())
+    ... except SizeLimitError as exc:
+    ...     print(str(exc).split(";")[1])
+     the limit is 1,048,576.
     """
     if not zipfile.is_zipfile(io.BytesIO(data)):
         return
@@ -110,6 +133,31 @@ def check_tensors(state: dict) -> int:
     plain dense CPU tensors of numbers (sparse, quantized, complex, ...), views that claim more
     values than their storage holds (a stride 0, an expanded or overlapping view), and more than
     ``MAX_PARAMETERS`` values in all.
+
+    Parameters
+    ----------
+    state : dict
+        The checkpoint's state dict, as ``torch.load`` returned it.
+
+    Returns
+    -------
+    int
+        The number of values of all the tensors.
+
+    Raises
+    ------
+    SizeLimitError
+        Any of the above.
+
+    Examples
+    --------
+    >>> check_tensors({"w": torch.zeros(3, 4), "b": torch.zeros(3)})
+    15
+    >>> check_tensors({"w": torch.zeros(1).expand(10**6)})
+    Traceback (most recent call last):
+        ...
+    explorer.modelfiles.declared_sizes.SizeLimitError: The tensor 'w' declares 1,000,000 values (shape (1000000,),
+    strides (0,)) over a storage of 1; a checkpoint holds every value it declares.
     """
     if len(state) > MAX_TENSORS:
         raise SizeLimitError(f"The state dict holds {len(state):,} tensors; the limit is {MAX_TENSORS:,}.")
@@ -135,8 +183,38 @@ def check_tensors(state: dict) -> int:
 
 
 def checked_count(value, what: str, low: int = 1) -> int:
-    """A declared size: an integer from ``low`` to ``MAX_ACTIVATION_ENTRIES`` (no size of a layer
-    that passes the limits is larger); ``what`` names the layer and field in the message."""
+    """A declared size: an integer from ``low`` to ``MAX_ACTIVATION_ENTRIES``.
+
+    No size of a layer that passes the limits is larger than ``MAX_ACTIVATION_ENTRIES``.
+
+    Parameters
+    ----------
+    value : object
+        What the file says (a bool is not an integer here).
+    what : str
+        Names the layer and field in the message.
+    low : int, default 1
+        The smallest size allowed.
+
+    Returns
+    -------
+    int
+        ``value``.
+
+    Raises
+    ------
+    SizeLimitError
+        Not an integer, below ``low``, or above ``MAX_ACTIVATION_ENTRIES``.
+
+    Examples
+    --------
+    >>> checked_count(3, "Layer 0: in")
+    3
+    >>> checked_count(True, "Layer 0: in")
+    Traceback (most recent call last):
+        ...
+    explorer.modelfiles.declared_sizes.SizeLimitError: Layer 0: in must be an integer >= 1; the file says True.
+    """
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise SizeLimitError(f"{what} must be an integer >= {low}; the file says {quoted(value)}.")
     if value > MAX_ACTIVATION_ENTRIES:
@@ -204,7 +282,29 @@ def _layer(d: dict, shape: tuple, what: str) -> tuple[tuple, int]:
 
 
 def checked_input_shape(input_shape) -> tuple:
-    """The input shape a file declares, as a tuple, refused beyond 3 sizes or MAX_INPUT_ENTRIES entries."""
+    """The input shape a file declares, as a tuple, refused beyond 3 sizes or ``MAX_INPUT_ENTRIES`` entries.
+
+    Parameters
+    ----------
+    input_shape : object
+        What the file says: a list or tuple of 1 to 3 positive integers.
+
+    Returns
+    -------
+    tuple of int
+        The shape.
+
+    Raises
+    ------
+    SizeLimitError
+        Not a list or tuple of 1 to 3 positive integers, or more than ``MAX_INPUT_ENTRIES``
+        entries in all.
+
+    Examples
+    --------
+    >>> checked_input_shape([1, 28, 28])
+    (1, 28, 28)
+    """
     if not isinstance(input_shape, (list, tuple)) or not 1 <= len(input_shape) <= 3:
         count = f" ({len(input_shape):,} entries)" if isinstance(input_shape, (list, tuple)) else ""
         raise SizeLimitError(f"The input shape must list 1 to 3 sizes, e.g. [64] or [1, 28, 28]; "
@@ -217,8 +317,29 @@ def checked_input_shape(input_shape) -> tuple:
 
 
 def checked_class_names(class_names) -> list[str] | None:
-    """The class names a file declares (``None`` when it names none), refused past ``MAX_CLASSES``
-    names or ``MAX_CLASS_NAME_CHARS`` characters a name, or when one is not a string."""
+    """The class names a file declares (``None`` when it names none), checked.
+
+    Parameters
+    ----------
+    class_names : object
+        What the file says: ``None``, an empty list, or a list or tuple of strings.
+
+    Returns
+    -------
+    list of str or None
+        The names, or ``None`` for none.
+
+    Raises
+    ------
+    SizeLimitError
+        Not a list or tuple, more than ``MAX_CLASSES`` names, a name that is not a string or
+        longer than ``MAX_CLASS_NAME_CHARS`` characters.
+
+    Examples
+    --------
+    >>> checked_class_names(("cat", "dog")), checked_class_names([])
+    (['cat', 'dog'], None)
+    """
     if class_names is None or class_names == []:
         return None
     if not isinstance(class_names, (list, tuple)):
@@ -237,8 +358,30 @@ def checked_class_names(class_names) -> list[str] | None:
 def check_running_totals(what: str, shape: tuple, parameters: int, parts: str) -> None:
     """The checks every declared layer or node passes, for chains and graphs alike.
 
-    ``shape`` is the part's per-sample output shape, ``parameters`` the weights declared up
-    to and including it, ``parts`` what the spec is made of (``"layers"``, ``"nodes"``).
+    Parameters
+    ----------
+    what : str
+        Names the layer or node in the message.
+    shape : tuple of int
+        The part's per-sample output shape; at most ``MAX_ACTIVATION_ENTRIES`` values.
+    parameters : int
+        The weights declared up to and including the part; at most ``MAX_PARAMETERS``.
+    parts : str
+        What the spec is made of (``"layers"``, ``"nodes"``), for the message.
+
+    Raises
+    ------
+    SizeLimitError
+        When either limit is passed.
+
+    Examples
+    --------
+    >>> check_running_totals("Layer 0 (linear)", (10,), 110, "layers")
+    >>> check_running_totals("Layer 3 (conv2d)", (64, 512, 512), 0, "layers")
+    Traceback (most recent call last):
+        ...
+    explorer.modelfiles.declared_sizes.SizeLimitError: Layer 3 (conv2d) outputs 16,777,216 values per sample
+    (shape (64, 512, 512)); the limit is 4,194,304.
     """
     if math.prod(shape) > MAX_ACTIVATION_ENTRIES:
         raise SizeLimitError(f"{what} outputs {math.prod(shape):,} values per sample (shape {shape}); "
@@ -249,17 +392,62 @@ def check_running_totals(what: str, shape: tuple, parameters: int, parts: str) -
 
 
 def check_weights_held(parameters: int, weights_held: int) -> None:
-    """Refuse a spec that declares more weights than the file's tensors hold."""
+    """Refuse a spec that declares more weights than the file's tensors hold.
+
+    Parameters
+    ----------
+    parameters : int
+        The weights the spec declares.
+    weights_held : int
+        The values the file's tensors hold.
+
+    Raises
+    ------
+    SizeLimitError
+        When ``parameters > weights_held``.
+
+    Examples
+    --------
+    >>> check_weights_held(15, 15)
+    """
     if parameters > weights_held:
         raise SizeLimitError(f"The weights do not fit the architecture: it declares {parameters:,} weights "
                              f"and the file holds {weights_held:,}.")
 
 
 def check_spec(layers, input_shape, weights_held: int) -> tuple:
-    """Check every size the spec declares; ``weights_held`` counts the file's tensor entries.
+    """Check every size a layer spec (version 1) declares, before any layer exists.
 
-    Returns the output shape (per sample). Raises :class:`SizeLimitError` naming the layer
-    and the field, before any layer exists.
+    The shapes are propagated through the layers from the numbers alone; each layer's output
+    and the weights declared so far pass :func:`check_running_totals`.
+
+    Parameters
+    ----------
+    layers : list of dict
+        The layers, as :func:`~explorer.modelfiles.checkpoints.spec_of` writes them (at most
+        ``MAX_NODES``).
+    input_shape : list or tuple of int
+        The per-sample input shape the file declares.
+    weights_held : int
+        The values the file's tensors hold (:func:`check_tensors`).
+
+    Returns
+    -------
+    tuple of int
+        The per-sample output shape.
+
+    Raises
+    ------
+    SizeLimitError
+        Naming the layer and the field: a bad or too large size, a layer that does not fit the
+        shape it receives, too many layers, or more weights declared than the file holds.
+
+    Examples
+    --------
+    >>> layers = [{"type": "unflatten", "shape": [1, 8, 8]}, {"type": "conv2d", "in": 1, "out": 4, "kernel": 3},
+    ...           {"type": "relu"}, {"type": "flatten"}, {"type": "linear", "in": 144, "out": 10}]
+    >>> check_spec(layers, [64], weights_held=40 + 1450)
+    (10,)
     """
     shape = checked_input_shape(input_shape)
     if isinstance(layers, list) and len(layers) > MAX_NODES:

@@ -97,6 +97,23 @@ class GraphModel(nn.Module):
     ``forward`` runs the nodes in the spec's order; ``add`` is ``a + b + ...``, ``cat`` is
     ``torch.cat(inputs, dim)``, ``clamp`` is ``torch.clamp(h, min, max)``. The spec must have
     passed :func:`~explorer.modelfiles.declared_graph.check_graph` (settings complete, names known).
+
+    Parameters
+    ----------
+    graph : list of dict
+        The nodes, in topological order (copied).
+    input_shape : tuple of int, optional
+        Stored as ``input_shape``.
+    class_names : list of str, optional
+        Stored as ``class_names``.
+
+    Attributes
+    ----------
+    graph_spec : list of dict
+        A copy of ``graph``.
+    layers : torch.nn.ModuleDict
+        The module of every node that has one (not ``add``, ``cat``, ``clamp``), by node name;
+        its state dict keys are ``layers.<name>.<parameter>``.
     """
 
     def __init__(self, graph: list[dict], input_shape=None, class_names=None):
@@ -107,6 +124,18 @@ class GraphModel(nn.Module):
         self.class_names = list(class_names) if class_names is not None else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the nodes in order on a batch.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, *input_shape)
+            The batch, the value of ``"input"``.
+
+        Returns
+        -------
+        torch.Tensor
+            The last node's value, (N, *output).
+        """
         values = {"input": x}
         for node in self.graph_spec:
             args = [values[name] for name in node["inputs"]]

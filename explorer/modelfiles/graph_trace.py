@@ -212,10 +212,43 @@ class _Reader:
 
 
 def graph_spec_of(model: nn.Module, input_shape) -> tuple[list[dict], dict[str, torch.Tensor]]:
-    """The graph spec of ``model`` (traced in eval mode) and the state dict of :class:`GraphModel`.
+    """The graph spec of ``model`` (traced in eval mode) and the state dict of :class:`~explorer.modelfiles.graph_spec.GraphModel`.
 
-    Nodes that the output does not depend on are left out. Raises
-    :class:`~explorer.nets.UnsupportedLayerError` naming the first unsupported operation.
+    ``model`` is copied, traced with ``torch.fx`` and run once on a random batch of two to
+    read every node's shape. Nodes that the output does not depend on are left out.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A module made of the supported layers, functions and tensor methods (see the module's text).
+    input_shape : tuple of int
+        The shape of one input.
+
+    Returns
+    -------
+    graph : list of dict
+        The nodes (see :mod:`explorer.modelfiles.graph_spec`), in topological order.
+    state : dict of {str: torch.Tensor}
+        The weights, keyed as ``GraphModel(graph)`` names them (``layers.<node>.<parameter>``).
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError
+        Naming the first unsupported operation, or a network that returns its input unchanged.
+
+    Examples
+    --------
+    >>> class Residual(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = nn.Linear(3, 3)
+    ...     def forward(self, x):
+    ...         return x + torch.relu(self.fc(x))
+    >>> graph, state = graph_spec_of(Residual(), (3,))
+    >>> [(d["name"], d["type"], d["inputs"]) for d in graph]
+    [('fc', 'linear', ['input']), ('relu', 'relu', ['fc']), ('add', 'add', ['input', 'relu'])]
+    >>> sorted(state)
+    ['layers.fc.bias', 'layers.fc.weight']
     """
     model = copy.deepcopy(model).eval()
     gm = trace(model)  # the one fx entry point, shared with nets.read_graph

@@ -36,7 +36,37 @@ CUSTOM_RECIPES = ("cayley", "vae", "reconstruction", "p4")
 
 @dataclass
 class Recipe:
-    """How to train: the method and its settings."""
+    """How to train: the method and its settings.
+
+    Attributes
+    ----------
+    method : str, default "plain"
+        One of :data:`RECIPES` (run by :func:`train`) or :data:`CUSTOM_RECIPES` (run by the
+        trainer that lives next to the model, in its topic).
+    epochs : int, default 100
+        Passes over the training set.
+    lr : float, default 1e-2
+        Adam's learning rate (then a cosine schedule down to 0).
+    batch_size : int, default 64
+        Samples per minibatch.
+    weight_decay : float, default 0.0
+        Adam's weight decay.
+    l1 : float, default 0.0
+        The weight of the l1 penalty ``sum |W|`` (method "l1").
+    eps : float, default 0.1
+        The L-infinity radius of the PGD examples (method "adversarial").
+    pgd_steps : int, default 7
+        PGD's steps (method "adversarial").
+    seed : int, default 0
+        Seeds torch and the minibatch shuffles.
+    extra : dict
+        Settings of the custom recipes.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method``.
+    """
 
     method: str = "plain"
     epochs: int = 100
@@ -56,7 +86,47 @@ class Recipe:
 
 def pgd_linf(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
              domain: tuple[float, float], generator: torch.Generator | None = None) -> torch.Tensor:
-    """Projected gradient ascent on the cross-entropy in ``||delta||_inf <= eps``, random start."""
+    """Projected gradient ascent on the cross-entropy in ``||delta||_inf <= eps``, from a random start.
+
+    Each of the ``steps`` steps moves ``2.5 * eps / steps`` along the gradient's sign and clips
+    delta to the ball; the inputs the model sees are clipped to ``domain``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits (N, K).
+    x : torch.Tensor of shape (N, *input)
+        The inputs.
+    y : torch.Tensor of shape (N,), int64
+        The labels.
+    eps : float
+        The ball's radius.
+    steps : int
+        The number of steps.
+    domain : tuple of (float, float)
+        The valid input range.
+    generator : torch.Generator, optional
+        Draws the random start (uniform in the ball).
+
+    Returns
+    -------
+    torch.Tensor of shape (N, *input)
+        The adversarial inputs, detached, in ``domain`` and within eps of x.
+
+    References
+    ----------
+    A. Madry, A. Makelov, L. Schmidt, D. Tsipras and A. Vladu, "Towards deep learning models
+    resistant to adversarial attacks", ICLR 2018, arXiv:1706.06083.
+
+    Examples
+    --------
+    >>> _ = torch.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> x, y = torch.zeros(4, 2), torch.tensor([0, 1, 0, 1])
+    >>> x_adv = pgd_linf(model, x, y, eps=0.1, steps=3, domain=(-1.0, 1.0), generator=torch.Generator().manual_seed(0))
+    >>> bool((x_adv - x).abs().max() <= 0.1), tuple(x_adv.shape)
+    (True, (4, 2))
+    """
     step = 2.5 * eps / steps
     delta = (torch.rand(x.shape, generator=generator) * 2 - 1) * eps
     for _ in range(steps):
@@ -72,8 +142,33 @@ def minibatch_descent(params, n: int, recipe: Recipe, generator: torch.Generator
                       progress: Callable[[int, int], None] | None = None) -> None:
     """Adam with a cosine learning-rate schedule over shuffled minibatches of ``n`` samples.
 
-    ``loss_of_batch(indices)`` returns the loss of one minibatch; ``progress(epoch, epochs)``
-    is called after every epoch. The shuffles draw from ``generator``, so runs repeat.
+    Parameters
+    ----------
+    params : iterable of torch.Tensor
+        The parameters to train.
+    n : int
+        The number of training samples.
+    recipe : Recipe
+        Gives ``epochs``, ``lr``, ``batch_size`` and ``weight_decay``.
+    generator : torch.Generator
+        Draws the shuffles, so runs repeat.
+    loss_of_batch : callable
+        ``loss_of_batch(indices)`` returns the loss (a scalar tensor) of one minibatch, the
+        indices an int64 tensor.
+    progress : callable, optional
+        ``progress(epoch, epochs)`` is called after every epoch.
+
+    Examples
+    --------
+    Least squares by minibatches: 3 epochs of 4 minibatches move the weight towards the slope 3.
+
+    >>> w, x = torch.zeros(1, requires_grad=True), torch.linspace(-1, 1, 32)
+    >>> epochs_done = []
+    >>> minibatch_descent([w], 32, Recipe(epochs=3, lr=0.1, batch_size=8), torch.Generator().manual_seed(0),
+    ...                   lambda idx: ((w * x[idx] - 3 * x[idx]) ** 2).mean(),
+    ...                   progress=lambda epoch, epochs: epochs_done.append((epoch, epochs)))
+    >>> epochs_done, bool(0 < w.item() < 3)
+    ([(1, 3), (2, 3), (3, 3)], True)
     """
     opt = torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, recipe.epochs)
@@ -93,7 +188,50 @@ def train(model: nn.Module, data: Dataset, recipe: Recipe,
           progress: Callable[[int, int], None] | None = None) -> nn.Module:
     """Train ``model`` in place on ``data`` by ``recipe``; returns it in eval mode.
 
-    ``progress(epoch, epochs)`` is called after every epoch.
+    Training runs on one thread, with torch seeded by ``recipe.seed``, so the same recipe gives
+    the same weights on the same machine. The methods are ``plain`` (cross-entropy), ``l1``
+    (cross-entropy + ``l1 * sum |W|`` over the weight matrices) and ``adversarial``
+    (cross-entropy on :func:`pgd_linf` examples, clipped to ``data.domain``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier with ``data.num_features`` inputs (float32) and ``data.num_classes`` outputs.
+    data : Dataset
+        Its train split is used.
+    recipe : Recipe
+        A recipe of :data:`RECIPES`.
+    progress : callable, optional
+        ``progress(epoch, epochs)`` is called after every epoch.
+
+    Returns
+    -------
+    torch.nn.Module
+        ``model`` itself, trained, in eval mode.
+
+    Raises
+    ------
+    ValueError
+        A recipe of :data:`CUSTOM_RECIPES` (those have their own trainers).
+
+    References
+    ----------
+    S. Kumar, T. Serra and S. Ramalingam, "Equivalent and approximate transformations of deep
+    neural networks", arXiv:1905.11428, 2019 (l1 training for stable units); A. Madry et al.,
+    ICLR 2018, arXiv:1706.06083 (adversarial training).
+
+    Examples
+    --------
+    >>> from explorer.data.data_types import from_arrays
+    >>> X = np.random.default_rng(0).uniform(-1, 1, size=(64, 2))
+    >>> data = from_arrays("xor", X, (X[:, 0] * X[:, 1] > 0).astype(int))
+    >>> def fresh():
+    ...     _ = torch.manual_seed(0)
+    ...     return nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    >>> recipe = Recipe(epochs=5, batch_size=64)
+    >>> a, b = train(fresh(), data, recipe), train(fresh(), data, recipe)
+    >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters())), a.training
+    (True, False)
     """
     if recipe.method not in RECIPES:
         raise ValueError(f"train() runs the recipes {RECIPES}; '{recipe.method}' has its own trainer.")
@@ -121,7 +259,30 @@ def train(model: nn.Module, data: Dataset, recipe: Recipe,
 
 
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of samples whose arg-max logit is the label."""
+    """Fraction of samples whose arg-max logit is the label.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier returning logits (N, K); its first parameter gives the inputs' dtype.
+    X : numpy.ndarray of shape (N, *input)
+        The inputs.
+    y : numpy.ndarray of shape (N,), integer
+        The labels.
+
+    Returns
+    -------
+    float
+        The accuracy, in [0, 1].
+
+    Examples
+    --------
+    >>> model = nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.eye(2)); _ = model.bias.zero_()
+    >>> accuracy(model, np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0], [0.0, 3.0]]), np.array([0, 1, 1, 1]))
+    0.75
+    """
     with torch.no_grad():
         logits = model(torch.as_tensor(X, dtype=next(model.parameters()).dtype))
     return float((logits.argmax(1).numpy() == np.asarray(y)).mean())

@@ -52,7 +52,49 @@ MAX_WIDTH = 256
 
 @dataclass
 class Setup:
-    """A training run's recipe: everything needed to replay it step for step."""
+    """A training run's recipe: everything needed to replay it step for step.
+
+    Attributes
+    ----------
+    dataset : str, default "moons"
+        A built-in dataset (:func:`explorer.data.datasets.load`), when the :class:`Stepper` is
+        given no data.
+    hidden : tuple of int, default (16, 16)
+        The hidden widths: at most :data:`MAX_DEPTH` layers of 1 to :data:`MAX_WIDTH` units.
+    activation : str, default "relu"
+        The only one supported: the exact analyses handle ReLU only.
+    init_scale : float, default 1.0
+        Multiplies torch's default initialisation of every weight and bias (> 0).
+    optimiser : {"sgd", "momentum", "adam"}, default "adam"
+        The optimiser.
+    lr : float, default 1e-2
+        The learning rate (> 0).
+    momentum : float, default 0.9
+        The momentum of "momentum".
+    batch_size : int, default 64
+        Samples per step; 0 for the full batch.
+    weight_decay : float, default 0.0
+        The optimiser's weight decay.
+    method : {"plain", "l1", "adversarial"}, default "plain"
+        The recipe, as in :mod:`explorer.training.recipes`.
+    l1 : float, default 1e-3
+        The weight of ``sum |W|`` (method "l1").
+    eps : float, default 0.1
+        The L-infinity radius of the PGD examples (method "adversarial").
+    pgd_steps : int, default 3
+        PGD's steps (method "adversarial").
+    loss : {"cross-entropy", "mse"}, default "cross-entropy"
+        The criterion; "mse" compares the scores with one-hot targets.
+    seed : int, default 0
+        Seeds the initial weights and the minibatches.
+    snapshot_every : int, default 10
+        A :class:`Snapshot` is stored every this many steps (>= 1).
+
+    Raises
+    ------
+    ValueError
+        A setting outside the ranges above.
+    """
 
     dataset: str = "moons"
     hidden: tuple = (16, 16)
@@ -91,12 +133,37 @@ class Setup:
                 raise ValueError(text)
 
     def to_dict(self) -> dict:
+        """The setup as plain data (``hidden`` as a list), e.g. for a link or a JSON file.
+
+        Returns
+        -------
+        dict
+            Every field by name; ``Setup(**d)`` rebuilds the setup.
+
+        Examples
+        --------
+        >>> d = Setup(hidden=(4, 4)).to_dict()
+        >>> d["hidden"], Setup(**d) == Setup(hidden=(4, 4))
+        ([4, 4], True)
+        """
         return {**asdict(self), "hidden": list(self.hidden)}
 
 
 @dataclass
 class Snapshot:
-    """The weights (flat, float64) at ``step`` and how good they were there."""
+    """The weights (flat, float64) at ``step`` and how good they were there.
+
+    Attributes
+    ----------
+    step : int
+        The optimiser steps done.
+    weights : numpy.ndarray of shape (P,), float64
+        The flat weight vector (:meth:`Stepper.weights`).
+    train_loss, test_loss : float
+        The criterion on the train and test splits, without the recipe's penalty.
+    test_accuracy : float
+        The fraction of test samples classified correctly.
+    """
 
     step: int
     weights: np.ndarray
@@ -107,7 +174,19 @@ class Snapshot:
 
 @dataclass
 class StepReport:
-    """What one call of :meth:`Stepper.step` did: the step reached and the minibatch losses."""
+    """What one call of :meth:`Stepper.step` did: the step reached and the minibatch losses.
+
+    Attributes
+    ----------
+    step : int
+        The steps done in all, after the call.
+    batch_losses : numpy.ndarray of shape (n,), float64
+        The loss of each step taken in the call.
+    diverged : bool
+        Whether the call stopped because the loss was no longer finite.
+    snapshots : list of Snapshot
+        The snapshots taken during the call.
+    """
 
     step: int
     batch_losses: np.ndarray
@@ -117,8 +196,37 @@ class StepReport:
 
 def build_network(num_inputs: int, hidden, num_classes: int, init_scale: float = 1.0,
                   seed: int = 0) -> nn.Sequential:
-    """A ReLU MLP ``num_inputs - hidden... - num_classes`` with torch's initialisation times
-    ``init_scale``, drawn from ``seed`` (the global torch RNG is left as it was)."""
+    """A ReLU MLP ``num_inputs - hidden... - num_classes``, drawn from ``seed``.
+
+    The weights are torch's default initialisation times ``init_scale``; the global torch
+    random generator is left as it was.
+
+    Parameters
+    ----------
+    num_inputs : int
+        The input size.
+    hidden : sequence of int
+        The hidden widths (may be empty: an affine model).
+    num_classes : int
+        The output size.
+    init_scale : float, default 1.0
+        Multiplies every initial weight and bias.
+    seed : int, default 0
+        Seeds the initialisation.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Linear and ReLU layers, float32, with ``input_shape = (num_inputs,)``.
+
+    Examples
+    --------
+    >>> net = build_network(2, (8, 8), 3, seed=1)
+    >>> [type(m).__name__ for m in net], net.input_shape
+    (['Linear', 'ReLU', 'Linear', 'ReLU', 'Linear'], (2,))
+    >>> torch.equal(net[0].weight, build_network(2, (8, 8), 3, seed=1)[0].weight)
+    True
+    """
     sizes = [int(num_inputs), *[int(h) for h in hidden], int(num_classes)]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -136,8 +244,46 @@ def build_network(num_inputs: int, hidden, num_classes: int, init_scale: float =
 
 
 class Stepper:
-    """Train ``build_network(setup)`` on ``data`` (default ``datasets.load(setup.dataset)``)
-    a few steps at a time. ``model`` is the live network (train with :meth:`step` only)."""
+    """Train ``build_network(setup)`` on a dataset a few steps at a time.
+
+    ``model`` is the live network (train it with :meth:`step` only). The run is reproducible:
+    ``step(3)`` twice gives bit-identical weights to ``step(6)`` and to a second stepper with
+    the same setup. A first :class:`Snapshot` is taken at step 0.
+
+    Parameters
+    ----------
+    setup : Setup
+        The run's recipe.
+    data : Dataset, optional
+        The data to train on; by default ``datasets.load(setup.dataset)``.
+
+    Attributes
+    ----------
+    model : torch.nn.Sequential
+        The live network (float32), with the data's ``class_names``.
+    step_count : int
+        The optimiser steps done.
+    batch_losses : list of float
+        The loss of every step so far.
+    snapshots : list of Snapshot
+        The snapshots so far, every ``setup.snapshot_every`` steps (and at step 0).
+
+    References
+    ----------
+    A. S. Dogra and W. T. Redman, "Optimizing neural networks via Koopman operator theory",
+    NeurIPS 2020 (the trajectory of snapshots that :mod:`explorer.koopman` fits).
+
+    Examples
+    --------
+    >>> from explorer.data.data_types import from_arrays
+    >>> X = np.random.default_rng(0).uniform(-1, 1, size=(40, 2))
+    >>> data = from_arrays("xor", X, (X[:, 0] * X[:, 1] > 0).astype(int))
+    >>> setup = Setup(hidden=(8,), batch_size=10, snapshot_every=3)
+    >>> a, b = Stepper(setup, data), Stepper(setup, data)
+    >>> _ = a.step(3); _ = a.step(3); _ = b.step(6)
+    >>> np.array_equal(a.weights(), b.weights()), [s.step for s in a.snapshots]
+    (True, [0, 3, 6])
+    """
 
     def __init__(self, setup: Setup, data: Dataset | None = None):
         self.setup = setup
@@ -169,6 +315,7 @@ class Stepper:
 
     @property
     def num_parameters(self) -> int:
+        """The number of trainable values, P (the length of :meth:`weights`)."""
         return sum(p.numel() for p in self.model.parameters())
 
     # -- the loss ---------------------------------------------------------------------
@@ -203,9 +350,40 @@ class Stepper:
     # -- stepping --------------------------------------------------------------------
     def step(self, n: int = 1, callback: Callable[[int, float], None] | None = None,
              stop: Callable[[], bool] | None = None) -> StepReport:
-        """Run ``n`` optimiser steps; ``callback(step, batch_loss)`` after each. Stops early
-        when ``stop()`` turns true (checked before every step: a pause takes effect at once),
-        or (``diverged``) when the loss stops being finite."""
+        """Run ``n`` optimiser steps, on one thread, with minibatches from the stepper's own generator.
+
+        Stops early when ``stop()`` turns true (checked before every step: a pause takes effect at
+        once), or (``diverged``) when the loss stops being finite; that step is not taken.
+
+        Parameters
+        ----------
+        n : int, default 1
+            The number of steps (>= 0).
+        callback : callable, optional
+            ``callback(step, batch_loss)`` is called after each step.
+        stop : callable, optional
+            ``stop()`` returning True ends the call before the next step.
+
+        Returns
+        -------
+        StepReport
+            The step reached, the losses of the steps taken, whether the loss diverged, and the
+            snapshots taken.
+
+        Raises
+        ------
+        ValueError
+            ``n < 0``.
+
+        Examples
+        --------
+        >>> from explorer.data.data_types import from_arrays
+        >>> data = from_arrays("line", np.linspace(-1, 1, 40)[:, None], np.arange(40) % 2)
+        >>> s = Stepper(Setup(hidden=(4,), snapshot_every=2), data)
+        >>> report = s.step(5, stop=lambda: s.step_count == 3)
+        >>> report.step, len(report.batch_losses), [snap.step for snap in report.snapshots]
+        (3, 3, [2])
+        """
         if n < 0:
             raise ValueError("n must be >= 0.")
         losses, taken, diverged = [], [], False
@@ -231,16 +409,57 @@ class Stepper:
         return StepReport(self.step_count, np.array(losses), diverged, taken)
 
     def run_to(self, step: int, callback=None) -> StepReport:
-        """Train until ``step`` steps are done (a link's recipe replays this way)."""
+        """Train until ``step`` steps are done in all (a link's recipe replays this way).
+
+        Parameters
+        ----------
+        step : int
+            The step to reach; nothing is done when it is already reached.
+        callback : callable, optional
+            ``callback(step, batch_loss)`` is called after each step.
+
+        Returns
+        -------
+        StepReport
+            As :meth:`step` returns.
+
+        Examples
+        --------
+        >>> from explorer.data.data_types import from_arrays
+        >>> data = from_arrays("line", np.linspace(-1, 1, 40)[:, None], np.arange(40) % 2)
+        >>> s = Stepper(Setup(hidden=(4,)), data)
+        >>> s.run_to(6).step, s.run_to(4).step
+        (6, 6)
+        """
         return self.step(max(0, int(step) - self.step_count), callback)
 
     # -- weights and measurements ----------------------------------------------------------
     def weights(self) -> np.ndarray:
-        """The flat weight vector (all parameters in ``model.parameters()`` order), float64."""
+        """The flat weight vector: all parameters in ``model.parameters()`` order, as float64.
+
+        Returns
+        -------
+        numpy.ndarray of shape (P,), float64
+            The weights; :meth:`layout` tells which entries belong to which parameter.
+        """
         return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).double().numpy()
 
     def layout(self) -> list[tuple[str, tuple, slice]]:
-        """(parameter name, shape, slice of the flat vector) per parameter."""
+        """Where each parameter lies in the flat weight vector.
+
+        Returns
+        -------
+        list of tuple
+            ``(parameter name, shape, slice of the flat vector)`` per parameter, in
+            ``model.parameters()`` order.
+
+        Examples
+        --------
+        >>> from explorer.data.data_types import from_arrays
+        >>> data = from_arrays("line", np.linspace(-1, 1, 40)[:, None], np.arange(40) % 2)
+        >>> Stepper(Setup(hidden=(4,)), data).layout()[:2]
+        [('0.weight', (4, 1), slice(0, 4, None)), ('0.bias', (4,), slice(4, 8, None))]
+        """
         out, start = [], 0
         for name, p in self.model.named_parameters():
             out.append((name, tuple(p.shape), slice(start, start + p.numel())))
@@ -248,7 +467,35 @@ class Stepper:
         return out
 
     def model_with(self, weights: np.ndarray) -> nn.Sequential:
-        """A copy of the network carrying the flat ``weights`` (eval mode)."""
+        """A copy of the network carrying the flat ``weights`` (eval mode).
+
+        Parameters
+        ----------
+        weights : array_like of shape (P,)
+            A flat weight vector, in :meth:`weights`' order (e.g. a snapshot's).
+
+        Returns
+        -------
+        torch.nn.Sequential
+            A deep copy of ``model`` with those weights (cast to float32); the live network is
+            left alone.
+
+        Raises
+        ------
+        ValueError
+            ``weights`` does not have ``num_parameters`` entries.
+
+        Examples
+        --------
+        >>> from explorer.data.data_types import from_arrays
+        >>> data = from_arrays("line", np.linspace(-1, 1, 40)[:, None], np.arange(40) % 2)
+        >>> s = Stepper(Setup(hidden=(4,)), data)
+        >>> _ = s.step(3)
+        >>> start = s.model_with(s.snapshots[0].weights)
+        >>> np.array_equal(torch.cat([p.detach().reshape(-1) for p in start.parameters()]).double().numpy(),
+        ...                s.snapshots[0].weights), start.training
+        (True, False)
+        """
         weights = np.asarray(weights, dtype=np.float64)
         if weights.shape != (self.num_parameters,):
             raise ValueError(f"Expected {self.num_parameters} weights, got shape {weights.shape}.")
@@ -259,12 +506,38 @@ class Stepper:
         return model
 
     def trained_model(self) -> nn.Sequential:
-        """A frozen copy of the live network, ready for the other analyses."""
+        """A frozen copy of the live network, ready for the other analyses.
+
+        Returns
+        -------
+        torch.nn.Sequential
+            The network with the current weights, in eval mode; training on continues unaffected.
+        """
         return self.model_with(self.weights())
 
     def measure(self, model: nn.Module | None = None) -> tuple[float, float, float]:
-        """(train loss, test loss, test accuracy) of ``model`` (default: the live net); the
-        losses are the training criterion without the recipe's penalty."""
+        """The train loss, test loss and test accuracy of a network on the stepper's data.
+
+        The losses are the training criterion without the recipe's penalty.
+
+        Parameters
+        ----------
+        model : torch.nn.Module, optional
+            The network to measure; by default the live one.
+
+        Returns
+        -------
+        train_loss, test_loss, test_accuracy : float
+            As stored in a :class:`Snapshot`.
+
+        Examples
+        --------
+        >>> from explorer.data.data_types import from_arrays
+        >>> data = from_arrays("line", np.linspace(-1, 1, 40)[:, None], np.arange(40) % 2)
+        >>> s = Stepper(Setup(hidden=(4,)), data)
+        >>> s.measure() == (s.snapshots[0].train_loss, s.snapshots[0].test_loss, s.snapshots[0].test_accuracy)
+        True
+        """
         with single_threaded():
             return self._measure(self.model if model is None else model)
 
@@ -282,6 +555,24 @@ class Stepper:
         return snap
 
     def trajectory(self) -> tuple[np.ndarray, np.ndarray]:
-        """(steps (m,), weights (m, P)) of the snapshots so far."""
+        """The steps and weights of the snapshots so far: the trajectory ``w_t`` that Koopman analyses fit.
+
+        Returns
+        -------
+        steps : numpy.ndarray of shape (m,), int64
+            The step of each snapshot.
+        weights : numpy.ndarray of shape (m, P), float64
+            The flat weights of each snapshot, one per row.
+
+        Examples
+        --------
+        >>> from explorer.data.data_types import from_arrays
+        >>> data = from_arrays("line", np.linspace(-1, 1, 40)[:, None], np.arange(40) % 2)
+        >>> s = Stepper(Setup(hidden=(4,), snapshot_every=3), data)
+        >>> _ = s.step(7)
+        >>> steps, weights = s.trajectory()
+        >>> steps.tolist(), weights.shape == (3, s.num_parameters)
+        ([0, 3, 6], True)
+        """
         return (np.array([s.step for s in self.snapshots]),
                 np.stack([s.weights for s in self.snapshots]))

@@ -64,7 +64,36 @@ def _mlp(sizes: list[int]) -> list[dict]:
 
 @dataclass
 class ZooEntry:
-    """What a zoo model is and how it is trained. ``models.json`` adds the measured facts."""
+    """What a zoo model is and how it is trained; ``models.json`` adds the measured facts.
+
+    Attributes
+    ----------
+    name : str
+        The model's name (the checkpoint is ``data/<name>.pt``).
+    description : str
+        One or two sentences for the model card.
+    dataset : str
+        The dataset it is trained on (a name of :func:`explorer.data.datasets.names`, or one its
+        trainer makes, such as ``"sparse-dct"``).
+    layers : list of dict or None
+        The layer spec (:func:`~explorer.modelfiles.checkpoints.spec_of`'s format); ``None``: the
+        graph spec of ``architecture``.
+    input_shape : tuple of int
+        The shape of one input.
+    recipe : explorer.training.Recipe
+        How it is trained.
+    dataset_kwargs : dict
+        Passed to :func:`explorer.data.datasets.load`.
+    task : str, default "classifier"
+        "classifier" (accuracy on the card), "generator", "encoder" or "reconstruction".
+    trainer : callable or None
+        ``trainer(model, data, recipe, progress) -> (model, metrics for the card)``; ``None``:
+        :func:`explorer.training.train` trains it as a classifier. Each topic trains its own
+        models (the zoo sits on top of the topics and imports their trainers).
+    architecture : type or None
+        A module class (:mod:`explorer.zoo.architectures`) built with no arguments, saved as a
+        graph spec.
+    """
 
     name: str
     description: str
@@ -81,7 +110,24 @@ class ZooEntry:
     architecture: type[nn.Module] | None = None
 
     def new_model(self, class_names=None) -> nn.Module:
-        """An untrained model of this entry (draws its initial weights from torch's global generator)."""
+        """An untrained model of this entry (its initial weights drawn from torch's global generator).
+
+        Parameters
+        ----------
+        class_names : list of str, optional
+            Stored as ``model.class_names``.
+
+        Returns
+        -------
+        torch.nn.Module
+            Built from ``layers`` (an ``nn.Sequential``) or ``architecture()``, with ``input_shape``.
+
+        Examples
+        --------
+        >>> model = ENTRIES["moons-mlp"].new_model(["0", "1"])
+        >>> model.input_shape, model(torch.zeros(5, 2)).shape
+        ((2,), torch.Size([5, 2]))
+        """
         if self.architecture is None:
             return model_from_spec(self.layers, self.input_shape, class_names)
         model = self.architecture()
@@ -89,7 +135,20 @@ class ZooEntry:
         return model
 
     def spec(self) -> list[dict]:
-        """The layers, or for an ``architecture`` the graph spec that its checkpoint holds."""
+        """The layers, or for an ``architecture`` the graph spec that its checkpoint holds.
+
+        Returns
+        -------
+        list of dict
+            The layer spec, or the nodes of :func:`~explorer.modelfiles.graph_trace.graph_spec_of`.
+
+        Examples
+        --------
+        >>> [d["type"] for d in ENTRIES["moons-mlp"].spec()]
+        ['linear', 'relu', 'linear', 'relu', 'linear']
+        >>> "add" in [d["type"] for d in ENTRIES["digits-resnet"].spec()]  # residual additions
+        True
+        """
         if self.architecture is None:
             return self.layers
         return graph_spec_of(self.architecture(), self.input_shape)[0]
@@ -187,7 +246,18 @@ ENTRIES: dict[str, ZooEntry] = {e.name: e for e in [
 
 
 def names() -> list[str]:
-    """Names of the zoo models, in display order."""
+    """Names of the zoo models, in display order.
+
+    Returns
+    -------
+    list of str
+        The keys of :data:`ENTRIES`.
+
+    Examples
+    --------
+    >>> names()[:3]
+    ['moons-mlp', 'spirals-mlp', 'digits-mlp']
+    """
     return list(ENTRIES)
 
 
@@ -198,7 +268,32 @@ def _cards() -> dict:
 
 
 def card(name: str) -> dict:
-    """The model card: description, dataset, recipe, architecture and measured accuracy."""
+    """The model card: description, dataset, recipe, architecture and the measured facts.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`names`.
+
+    Returns
+    -------
+    dict
+        ``name``, ``description``, ``dataset``, ``input_shape``, ``recipe`` (its settings but
+        ``extra``), ``layers`` (:meth:`ZooEntry.spec`), ``task``, and what ``models.json``
+        records for the model (``file``, ``sha256``, ``parameters``, ``torch_version``, and
+        metrics such as ``train_accuracy`` and ``test_accuracy``), when it has been built.
+
+    Raises
+    ------
+    KeyError
+        An unknown name.
+
+    Examples
+    --------
+    >>> c = card("moons-mlp")
+    >>> c["dataset"], c["input_shape"], c["recipe"]["method"], c["parameters"]
+    ('moons', [2], 'plain', 354)
+    """
     entry = _entry(name)
     measured = _cards().get(name, {})
     return {
@@ -224,7 +319,33 @@ def _sha256(path: Path) -> str:
 
 
 def load(name: str) -> nn.Module:
-    """Load a zoo model (eval mode) after checking its checkpoint's sha256."""
+    """Load a zoo model (eval mode) after checking its checkpoint's sha256.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`names`.
+
+    Returns
+    -------
+    torch.nn.Module
+        The trained model, read by :func:`~explorer.modelfiles.checkpoints.load_file`, with
+        ``input_shape``, ``class_names`` and ``zoo_name``.
+
+    Raises
+    ------
+    KeyError
+        An unknown name.
+    CheckpointError
+        The model has no checkpoint yet, or its file does not match the sha256 in ``models.json``
+        (rebuild it with ``python -m explorer zoo build <name>``).
+
+    Examples
+    --------
+    >>> model = load("moons-mlp")
+    >>> model.zoo_name, model.class_names, model.training
+    ('moons-mlp', ['0', '1'], False)
+    """
     entry = _entry(name)
     info = _cards().get(name)
     path = DATA_DIR / f"{name}.pt"
@@ -242,7 +363,30 @@ def load(name: str) -> nn.Module:
 
 
 def build(names_to_build=None, progress: Callable[[str, int, int], None] | None = None) -> dict:
-    """Retrain the named zoo models (all by default), write their checkpoints and cards."""
+    """Retrain the named zoo models (all by default), write their checkpoints and cards.
+
+    Each model is trained from ``torch.manual_seed(recipe.seed)`` by its entry's trainer (or
+    :func:`explorer.training.train`), saved to ``data/<name>.pt``, and its card (file, sha256,
+    parameter count, torch version, metrics) written to ``models.json`` after each model.
+    This takes minutes: ``python -m explorer zoo build`` runs it.
+
+    Parameters
+    ----------
+    names_to_build : iterable of str, optional
+        The models to rebuild; all of :func:`names` by default.
+    progress : callable, optional
+        ``progress(name, done, total)`` is called as each model's training advances.
+
+    Returns
+    -------
+    dict
+        Every card of ``models.json`` by model name, the rebuilt ones included.
+
+    Raises
+    ------
+    KeyError
+        An unknown name.
+    """
     cards = _cards()
     for name in names_to_build or names():
         entry = _entry(name)

@@ -19,7 +19,18 @@ from torch import nn
 
 
 class ResidualBlock(nn.Module):
-    """``x + conv2(relu(conv1(x)))`` with two 3x3 convs that keep the channels and the size."""
+    """``x + conv2(relu(conv1(x)))`` with two 3x3 convs that keep the channels and the size.
+
+    Parameters
+    ----------
+    channels : int
+        The channels of the input and of both convs.
+
+    References
+    ----------
+    K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+    CVPR 2016, arXiv:1512.03385.
+    """
 
     def __init__(self, channels: int):
         super().__init__()
@@ -28,11 +39,41 @@ class ResidualBlock(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, channels, H, W)
+            The input.
+
+        Returns
+        -------
+        torch.Tensor of shape (N, channels, H, W)
+            ``x + conv2(relu(conv1(x)))``.
+        """
         return x + self.conv2(self.relu(self.conv1(x)))
 
 
 class DigitsResNet(nn.Module):
-    """8x8 digits: a 3x3 conv stem (ReLU), two residual blocks, 2x2 average pooling, a linear head."""
+    """8x8 digits: a 3x3 conv stem (ReLU), two residual blocks, 2x2 average pooling, a linear head.
+
+    Parameters
+    ----------
+    channels : int, default 8
+        The channels of the stem and the blocks.
+    classes : int, default 10
+        The outputs.
+
+    References
+    ----------
+    K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+    CVPR 2016, arXiv:1512.03385.
+
+    Examples
+    --------
+    >>> DigitsResNet(channels=4, classes=3)(torch.zeros(2, 64)).shape
+    torch.Size([2, 3])
+    """
 
     def __init__(self, channels: int = 8, classes: int = 10):
         super().__init__()
@@ -44,13 +85,41 @@ class DigitsResNet(nn.Module):
         self.head = nn.Linear(channels * 4 * 4, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The class scores of a batch of flat 8x8 images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, 64)
+            The images, flattened row by row (any shape with 64 values per sample).
+
+        Returns
+        -------
+        torch.Tensor of shape (N, classes)
+            The scores.
+        """
         h = self.relu(self.stem(x.reshape(-1, 1, 8, 8)))
         h = self.block2(self.block1(h))
         return self.head(torch.flatten(self.pool(h), 1))
 
 
 class DigitsLeNet(nn.Module):
-    """LeNet on 8x8 digits: (3x3 conv, ReLU, 2x2 max pool) twice (6 and 16 channels), then 64 -> 32 -> 10."""
+    """LeNet on 8x8 digits: (3x3 conv, ReLU, 2x2 max pool) twice (6 and 16 channels), then 64 -> 32 -> 10.
+
+    Parameters
+    ----------
+    classes : int, default 10
+        The outputs.
+
+    References
+    ----------
+    Y. LeCun, L. Bottou, Y. Bengio and P. Haffner, "Gradient-based learning applied to document
+    recognition", Proceedings of the IEEE 86(11), 1998.
+
+    Examples
+    --------
+    >>> DigitsLeNet()(torch.zeros(2, 64)).shape
+    torch.Size([2, 10])
+    """
 
     def __init__(self, classes: int = 10):
         super().__init__()
@@ -64,12 +133,46 @@ class DigitsLeNet(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The class scores of a batch of flat 8x8 images.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, 64)
+            The images, flattened row by row.
+
+        Returns
+        -------
+        torch.Tensor of shape (N, classes)
+            The scores.
+        """
         h = torch.flatten(self.features(x), 1)
         return self.fc2(self.relu(self.fc1(h)))
 
 
 class LeakyMLP(nn.Module):
-    """A 2-D MLP with LeakyReLU(0.1) units: every unit keeps slope 0.1 below zero."""
+    """An MLP with LeakyReLU units: every unit keeps slope ``negative_slope`` below zero.
+
+    Parameters
+    ----------
+    sizes : sequence of int, default (2, 16, 16, 2)
+        The widths from input to output.
+    negative_slope : float, default 0.1
+        The slope of every unit below zero.
+
+    References
+    ----------
+    A. L. Maas, A. Y. Hannun and A. Y. Ng, "Rectifier nonlinearities improve neural network
+    acoustic models", ICML 2013 Workshop on Deep Learning for Audio, Speech and Language Processing.
+
+    Examples
+    --------
+    >>> net = LeakyMLP(sizes=(2, 4, 3))
+    >>> with torch.no_grad():
+    ...     _ = net.linears[0].weight.copy_(-torch.ones(4, 2)); _ = net.linears[0].bias.zero_()
+    ...     hidden = net.act(net.linears[0](torch.ones(1, 2)))
+    >>> torch.allclose(hidden, torch.full((1, 4), -0.2))  # every pre-activation is -2: slope 0.1 gives -0.2
+    True
+    """
 
     def __init__(self, sizes=(2, 16, 16, 2), negative_slope: float = 0.1):
         super().__init__()
@@ -77,6 +180,18 @@ class LeakyMLP(nn.Module):
         self.act = nn.LeakyReLU(negative_slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (N, sizes[0])
+            The inputs.
+
+        Returns
+        -------
+        torch.Tensor of shape (N, sizes[-1])
+            The scores (no activation after the last layer).
+        """
         for linear in self.linears[:-1]:
             x = self.act(linear(x))
         return self.linears[-1](x)
