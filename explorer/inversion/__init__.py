@@ -60,5 +60,7 @@ from .sweeps import (
 )
 from .uniqueness import Uniqueness, local_family, uniqueness
 
-__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL', 'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check',
-           'Uniqueness', 'uniqueness', 'local_family', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']
+__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL',
+           'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check', 'Uniqueness', 'uniqueness', 'local_family', 'Problem',
+           'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes',
+           'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']

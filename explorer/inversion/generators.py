@@ -49,6 +49,36 @@ def random_generator(sizes, seed: int = 0) -> nn.Sequential:
     Every layer is Linear (no bias, weights i.i.d. N(0, 1/n_out)) followed by a
     ReLU, the output layer included (Lei et al.'s setting). Seeded through numpy,
     so the same sizes and seed give the same weights everywhere.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        The widths, latent first (at least two, all positive).
+    seed : int, default 0
+        Seeds the weights (:func:`random_layers`).
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Linear/ReLU pairs, float64, eval mode, with ``input_shape = (sizes[0],)`` and
+        ``class_names = None``.
+
+    Raises
+    ------
+    ValueError
+        When there are fewer than two sizes or one is below 1.
+
+    References
+    ----------
+    Lei, Jalal, Dhillon & Dimakis, "Inverting deep generative models, one layer at a time",
+    NeurIPS 2019. Aberdam, Simon & Elad, "When and how can deep generative models be inverted?",
+    arXiv 2006.15555, 2020.
+
+    Examples
+    --------
+    >>> g = random_generator([2, 5, 8], seed=0)
+    >>> [type(m).__name__ for m in g], g.input_shape, g[0].weight.dtype
+    (['Linear', 'ReLU', 'Linear', 'ReLU'], (2,), torch.float64)
     """
     layers: list[nn.Module] = []
     for layer in random_layers(sizes, seed):
@@ -65,7 +95,17 @@ def random_generator(sizes, seed: int = 0) -> nn.Sequential:
 
 @dataclass
 class DenseLayer:
-    """One layer x -> relu(W x + b) (or W x + b when ``relu`` is False), float64."""
+    """One layer x -> relu(W x + b) (or W x + b when ``relu`` is False), float64.
+
+    Attributes
+    ----------
+    W : numpy.ndarray of shape (n_out, n_in), float64
+        The weight.
+    b : numpy.ndarray of shape (n_out,), float64
+        The bias.
+    relu : bool
+        Whether a ReLU follows the affine map.
+    """
 
     W: np.ndarray
     b: np.ndarray
@@ -73,7 +113,31 @@ class DenseLayer:
 
 
 def random_layers(sizes, seed: int = 0) -> list[DenseLayer]:
-    """The weights of ``random_generator(sizes, seed)`` directly as DenseLayers (faster)."""
+    """The weights of ``random_generator(sizes, seed)`` directly as DenseLayers (faster).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        The widths, latent first (at least two, all positive).
+    seed : int, default 0
+        Seeds the weights: i.i.d. N(0, 1/n_out).
+
+    Returns
+    -------
+    list of DenseLayer
+        One per consecutive pair of sizes, zero bias, ``relu`` True.
+
+    Raises
+    ------
+    ValueError
+        When there are fewer than two sizes or one is below 1.
+
+    Examples
+    --------
+    >>> layers = random_layers([2, 5, 8], seed=0)
+    >>> [l.W.shape for l in layers], bool(np.array_equal(layers[0].W, dense_layers(random_generator([2, 5, 8]))[0].W))
+    ([(5, 2), (8, 5)], True)
+    """
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"A generator needs at least two positive layer sizes, got {sizes}.")
@@ -85,9 +149,30 @@ def random_layers(sizes, seed: int = 0) -> list[DenseLayer]:
 def dense_layers(generator) -> list[DenseLayer]:
     """The generator as a list of :class:`DenseLayer` (every affine block made dense).
 
-    Accepts an ``nn.Module`` that :func:`explorer.nets.canonical` understands, or a
-    list of DenseLayer (returned unchanged). Raises ``UnsupportedLayerError`` for
-    other layers and ``ValueError`` when the network does not start with an affine block.
+    Parameters
+    ----------
+    generator : torch.nn.Module or list of DenseLayer
+        An ``nn.Module`` that :func:`explorer.nets.canonical` understands (Linear, conv, ReLU,
+        ...), taking a flat latent code; a list of DenseLayer is returned unchanged.
+
+    Returns
+    -------
+    list of DenseLayer
+        float64, first layer first.
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError
+        For layers :func:`explorer.nets.canonical` does not read.
+    ValueError
+        When the network does not start with an affine block or takes a non-flat input.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> layers = dense_layers(nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 3)))
+    >>> [(l.W.shape, l.relu) for l in layers]
+    [((4, 2), True), ((3, 4), False)]
     """
     if isinstance(generator, list) and all(isinstance(l, DenseLayer) for l in generator):
         return generator
@@ -98,7 +183,26 @@ def dense_layers(generator) -> list[DenseLayer]:
 
 
 def forward_all(layers: list[DenseLayer], z: np.ndarray) -> list[np.ndarray]:
-    """All layer outputs [x_0 = z, x_1, ..., x_L] for one latent code (float64)."""
+    """All layer outputs [x_0 = z, x_1, ..., x_L] for one latent code (float64).
+
+    Parameters
+    ----------
+    layers : list of DenseLayer
+        The generator (:func:`dense_layers`).
+    z : array_like of shape (k,)
+        The latent code (flattened).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        L + 1 vectors, float64: z, then each layer's output.
+
+    Examples
+    --------
+    >>> layers = [DenseLayer(np.array([[1.0, -1.0], [1.0, 1.0]]), np.zeros(2), True)]
+    >>> [x.tolist() for x in forward_all(layers, [1.0, 2.0])]
+    [[1.0, 2.0], [0.0, 3.0]]
+    """
     xs = [np.asarray(z, dtype=np.float64).reshape(-1)]
     for layer in layers:
         h = layer.W @ xs[-1] + layer.b
@@ -112,9 +216,19 @@ def forward_all(layers: list[DenseLayer], z: np.ndarray) -> list[np.ndarray]:
 class Corruption:
     """A corrupted observation of x = G(z).
 
-    ``y`` holds only what is observed: ``x[mask] + e`` with missing pixels,
-    ``A x + e`` with compressed sensing, ``x + e`` otherwise. ``noise_std`` is the
-    absolute standard deviation of e (0 for clean).
+    Attributes
+    ----------
+    y : numpy.ndarray, float64
+        Only what is observed: ``x[mask] + e`` with missing pixels, ``A x + e`` with
+        compressed sensing, ``x + e`` otherwise.
+    mask : numpy.ndarray of shape (n,), bool, or None
+        The observed entries (missing pixels).
+    A : numpy.ndarray of shape (m, n), float64, or None
+        The sensing matrix (compressed sensing).
+    noise_std : float
+        The absolute standard deviation of e (0 for clean).
+    kind : list of str
+        The corruptions in words (``["clean"]`` for none).
     """
 
     y: np.ndarray
@@ -125,7 +239,35 @@ class Corruption:
 
 
 def gaussian_noise(x: np.ndarray, level: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Add N(0, sigma^2) noise with sigma = level * rms(x); returns (noisy x, sigma)."""
+    """Add N(0, sigma^2) noise with sigma = level * rms(x).
+
+    Parameters
+    ----------
+    x : numpy.ndarray, float64
+        The clean values.
+    level : float
+        The noise level relative to the rms of ``x``, >= 0.
+    rng : numpy.random.Generator
+        Draws the noise.
+
+    Returns
+    -------
+    noisy : numpy.ndarray
+        ``x`` plus the noise, same shape.
+    sigma : float
+        The absolute standard deviation used.
+
+    Raises
+    ------
+    ValueError
+        When ``level`` is negative.
+
+    Examples
+    --------
+    >>> noisy, sigma = gaussian_noise(np.full(4, 2.0), 0.1, np.random.default_rng(0))
+    >>> noisy.shape, round(sigma, 12)
+    ((4,), 0.2)
+    """
     if level < 0:
         raise ValueError(f"The noise level must be >= 0, got {level}.")
     sigma = float(level * np.sqrt(np.mean(np.square(x))))
@@ -133,7 +275,31 @@ def gaussian_noise(x: np.ndarray, level: float, rng: np.random.Generator) -> tup
 
 
 def random_mask(n: int, keep: float, seed: int = 0) -> np.ndarray:
-    """Boolean mask keeping round(keep * n) entries chosen at random."""
+    """Boolean mask keeping round(keep * n) entries (at least one) chosen at random.
+
+    Parameters
+    ----------
+    n : int
+        The mask's length.
+    keep : float
+        The kept fraction, in (0, 1].
+    seed : int, default 0
+        Seeds the choice.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,), bool
+
+    Raises
+    ------
+    ValueError
+        When ``keep`` is not in (0, 1].
+
+    Examples
+    --------
+    >>> int(random_mask(10, 0.3).sum())
+    3
+    """
     if not 0 < keep <= 1:
         raise ValueError(f"The kept fraction must be in (0, 1], got {keep}.")
     mask = np.zeros(n, dtype=bool)
@@ -142,8 +308,36 @@ def random_mask(n: int, keep: float, seed: int = 0) -> np.ndarray:
 
 
 def block_mask(shape: tuple, block: int, top_left: tuple | None = None) -> np.ndarray:
-    """Flat boolean mask of an image of ``shape`` with a ``block`` x ``block`` square
-    missing (centred unless ``top_left`` is given) -- CSGM's inpainting setting."""
+    """Flat boolean mask of an image with a ``block`` x ``block`` square missing (CSGM's inpainting).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image's (height, width).
+    block : int
+        The square's side, in 1..min(height, width).
+    top_left : tuple of int, optional
+        The square's top-left pixel (row, column); centred by default.
+
+    Returns
+    -------
+    numpy.ndarray of shape (height * width,), bool
+        False on the missing square.
+
+    Raises
+    ------
+    ValueError
+        When ``block`` is out of range.
+
+    References
+    ----------
+    Bora, Jalal, Price & Dimakis, "Compressed sensing using generative models", ICML 2017.
+
+    Examples
+    --------
+    >>> block_mask((4, 4), 2).reshape(4, 4).astype(int).tolist()
+    [[1, 1, 1, 1], [1, 0, 0, 1], [1, 0, 0, 1], [1, 1, 1, 1]]
+    """
     h, w = shape
     if not 0 < block <= min(h, w):
         raise ValueError(f"The block side must be in 1..{min(h, w)}, got {block}.")
@@ -154,7 +348,35 @@ def block_mask(shape: tuple, block: int, top_left: tuple | None = None) -> np.nd
 
 
 def sensing_matrix(m: int, n: int, seed: int = 0) -> np.ndarray:
-    """Gaussian measurement matrix with i.i.d. N(0, 1/m) entries, shape (m, n)."""
+    """Gaussian measurement matrix with i.i.d. N(0, 1/m) entries.
+
+    Parameters
+    ----------
+    m : int
+        Measurements (rows), >= 1.
+    n : int
+        Signal length (columns).
+    seed : int, default 0
+        Seeds the entries.
+
+    Returns
+    -------
+    numpy.ndarray of shape (m, n), float64
+
+    Raises
+    ------
+    ValueError
+        When ``m < 1``.
+
+    References
+    ----------
+    Bora, Jalal, Price & Dimakis, "Compressed sensing using generative models", ICML 2017.
+
+    Examples
+    --------
+    >>> sensing_matrix(3, 5).shape
+    (3, 5)
+    """
     if m < 1:
         raise ValueError(f"Need at least one measurement, got m={m}.")
     return np.random.default_rng(seed).normal(0.0, 1.0 / math.sqrt(m), (m, n))
@@ -165,11 +387,52 @@ def corrupt(x, noise: float = 0.0, missing: str | None = None, keep: float = 1.0
             seed: int = 0) -> Corruption:
     """Observe the clean signal ``x`` through one corruption pipeline.
 
-    missing: None, ``"random"`` (keep a ``keep`` fraction) or ``"block"`` (a
-    ``block``-sided square of an ``image_shape`` image is lost; without an image
-    shape, the middle run of (1 - keep) * n entries); ``measurements``:
-    m for compressed sensing y = A x (not combined with missing pixels); ``noise``:
-    Gaussian noise at ``noise`` * rms of the observed clean values.
+    Missing pixels or compressed sensing (not both), then Gaussian noise on what is observed.
+
+    Parameters
+    ----------
+    x : array_like of shape (n,)
+        The clean signal G(z) (flattened).
+    noise : float, default 0.0
+        Gaussian noise at ``noise`` * rms of the observed clean values (0: none).
+    missing : str, optional
+        None, ``"random"`` (keep a ``keep`` fraction) or ``"block"`` (a ``block``-sided
+        square of an ``image_shape`` image is lost; without an image shape, the middle run of
+        (1 - keep) * n entries).
+    keep : float, default 1.0
+        The kept fraction for ``missing``.
+    block : int, default 0
+        The missing square's side (``missing="block"`` with ``image_shape``).
+    image_shape : tuple of int, optional
+        (height, width) of the image ``x`` flattens.
+    measurements : int, optional
+        m for compressed sensing y = A x (:func:`sensing_matrix`).
+    seed : int, default 0
+        Seeds the mask, the sensing matrix and the noise.
+
+    Returns
+    -------
+    Corruption
+        The observation ``y``, its ``mask`` or ``A``, the absolute ``noise_std`` and the
+        corruptions in words.
+
+    Raises
+    ------
+    ValueError
+        For both missing pixels and measurements, an unknown ``missing``, or a ``keep`` or
+        ``block`` out of range.
+
+    References
+    ----------
+    Bora, Jalal, Price & Dimakis, "Compressed sensing using generative models", ICML 2017.
+
+    Examples
+    --------
+    >>> c = corrupt(np.arange(1.0, 7.0), missing="random", keep=0.5)
+    >>> c.y.shape, int(c.mask.sum()), c.kind
+    ((3,), 3, ['50% of entries kept'])
+    >>> corrupt(np.arange(1.0, 7.0), noise=0.1, measurements=4).kind
+    ['4 Gaussian measurements', 'noise 0.1 x rms']
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     rng = np.random.default_rng(seed)
@@ -211,7 +474,7 @@ _VAE_CACHE: dict = {}
 
 
 def train_digits_vae(data, recipe, progress: Callable[[int, int], None] | None = None):
-    """Train a VAE (Kingma & Welling 2014) on 8x8 digits; returns (encoder, decoder, metrics).
+    """Train a VAE on 8x8 digits; returns (encoder, decoder, metrics).
 
     Decoder: ``k -> 32 -> ReLU -> 64``, a plain Linear/ReLU ``nn.Sequential`` ending
     in Linear so that it stays piecewise linear (no sigmoid). Its outputs are *not*
@@ -219,8 +482,32 @@ def train_digits_vae(data, recipe, progress: Callable[[int, int], None] | None =
     them close to that range, and views clip only for drawing -- clipping inside the
     network would be one more ReLU pair that erases information the inversion needs.
     Hidden width 32 <= 64 pixels keeps the last layer injective. Encoder: ``64 -> 64
-    -> ReLU -> 2k`` (mean, log-variance). ``recipe.extra["beta"]`` weighs the KL
-    term. Runs once per process and recipe (both zoo entries share it).
+    -> ReLU -> 2k`` (mean, log-variance). Runs once per process and recipe (both zoo
+    entries share it).
+
+    Parameters
+    ----------
+    data : Dataset
+        The digits: ``X_train`` (n, 64) and ``X_test`` in [0, 1].
+    recipe : explorer.training.Recipe
+        Seed, epochs, learning rate and batch size; ``recipe.extra["beta"]`` (default 1)
+        weighs the KL term.
+    progress : callable, optional
+        Called as ``progress(done, total)`` during training.
+
+    Returns
+    -------
+    encoder : torch.nn.Sequential
+        ``64 -> 64 -> ReLU -> k``: the posterior mean only, eval mode.
+    decoder : torch.nn.Sequential
+        ``k -> 32 -> ReLU -> 64``, eval mode.
+    metrics : dict
+        ``test_reconstruction_error``, ``test_pixel_variance``, ``prior_sample_out_of_range``
+        (share of prior samples' pixels outside [-0.05, 1.05]) and ``latent_dim``.
+
+    References
+    ----------
+    Kingma & Welling, "Auto-encoding variational Bayes", ICLR 2014.
     """
     key = (recipe.seed, recipe.epochs, recipe.lr, recipe.batch_size, tuple(sorted(recipe.extra.items())))
     if key in _VAE_CACHE:
@@ -273,7 +560,26 @@ def train_digits_vae(data, recipe, progress: Callable[[int, int], None] | None =
 
 
 def vae_decoder_trainer(model, data, recipe, progress=None):
-    """Zoo trainer for ``digits-vae-decoder``: the VAE's decoder and its card metrics."""
+    """Zoo trainer for ``digits-vae-decoder``: the VAE's decoder and its card metrics.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        The untrained decoder of the zoo spec (``k -> 32 -> ReLU -> 64``).
+    data : Dataset
+        The digits (:func:`train_digits_vae`).
+    recipe : explorer.training.Recipe
+        The VAE's recipe.
+    progress : callable, optional
+        Called as ``progress(done, total)`` during training.
+
+    Returns
+    -------
+    model : torch.nn.Sequential
+        ``model`` with the decoder's weights, eval mode, ``class_names`` None.
+    metrics : dict
+        The metrics of :func:`train_digits_vae`.
+    """
     _, decoder, metrics = train_digits_vae(data, recipe, progress)
     model.load_state_dict(decoder.state_dict())
     model.class_names = None  # outputs are pixels, not classes
@@ -281,7 +587,26 @@ def vae_decoder_trainer(model, data, recipe, progress=None):
 
 
 def vae_encoder_trainer(model, data, recipe, progress=None):
-    """Zoo trainer for ``digits-vae-encoder``: the posterior mean of the same VAE."""
+    """Zoo trainer for ``digits-vae-encoder``: the posterior mean of the same VAE.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        The untrained encoder of the zoo spec (``64 -> 64 -> ReLU -> k``).
+    data : Dataset
+        The digits (:func:`train_digits_vae`).
+    recipe : explorer.training.Recipe
+        The VAE's recipe (the decoder's, so both come from one training).
+    progress : callable, optional
+        Called as ``progress(done, total)`` during training.
+
+    Returns
+    -------
+    model : torch.nn.Sequential
+        ``model`` with the mean encoder's weights, eval mode, ``class_names`` None.
+    metrics : dict
+        ``test_reconstruction_error`` and ``latent_dim``.
+    """
     encoder, _, metrics = train_digits_vae(data, recipe, progress)
     model.load_state_dict(encoder.state_dict())
     model.class_names = None  # outputs are latent coordinates

@@ -47,8 +47,35 @@ class Inversion:
       observed map around the answer);
     - "underdetermined": a least-squares step had fewer independent rows than unknowns;
     - "ambiguous": a layer of the answer has an empty support (e.g. z = 0).
-    ``losses``: gradient descent's loss per restart and step (restarts, steps);
-    ``layer_residuals``: the layer-wise methods' relative residual per layer (top first).
+
+    Attributes
+    ----------
+    method : str
+        The method used (one of :data:`METHODS`).
+    z_hat : numpy.ndarray of shape (k,), float64
+        The latent found.
+    x_hat : numpy.ndarray of shape (n_out,), float64
+        G(z_hat), all outputs.
+    residual : float
+        The relative residual ||observe(G(z_hat)) - y|| / ||y||.
+    rel_error : float or None
+        ||z_hat - z|| / ||z|| when the true z was given.
+    status : str
+        One of the statuses above.
+    message : str
+        Why, in words.
+    supports : list of numpy.ndarray, bool
+        supp(x_i) of the answer, one array per ReLU layer.
+    true_supports : list of numpy.ndarray or None
+        The same for the true z, when given.
+    losses : numpy.ndarray of shape (restarts, steps), float64
+        Gradient descent's loss per restart and step (shape (0, 0) for the other methods).
+    best_restart : int
+        The restart gradient descent kept.
+    layer_residuals : numpy.ndarray of shape (L,), float64
+        The layer-wise methods' relative residual per layer (top first; empty for ``"gd"``).
+    time_s : float
+        Wall time of the inversion and its checks, in seconds.
     """
 
     method: str
@@ -66,11 +93,33 @@ class Inversion:
     time_s: float
 
     def succeeded(self, tol: float = 1e-6) -> bool:
-        """Relative latent error below ``tol`` (needs the true z)."""
+        """Relative latent error below ``tol`` (needs the true z).
+
+        Parameters
+        ----------
+        tol : float, default 1e-6
+            The largest relative error ||z_hat - z|| / ||z|| that counts as recovered.
+
+        Returns
+        -------
+        bool
+            False also when the true z was not given.
+        """
         return self.rel_error is not None and self.rel_error < tol
 
     def support_counts(self) -> np.ndarray:
-        """Per layer (rows) the recovered support against the true one: TP, FP, FN, TN."""
+        """Per layer (rows) the recovered support against the true one: TP, FP, FN, TN.
+
+        Returns
+        -------
+        numpy.ndarray of shape (ReLU layers, 4), int
+            Counts of units on in both, only in the answer, only in the truth, in neither.
+
+        Raises
+        ------
+        ValueError
+            When the true latent was not given.
+        """
         if self.true_supports is None:
             raise ValueError("The true latent was not given, so the true supports are unknown.")
         return np.array([[(s & t).sum(), (s & ~t).sum(), (~s & t).sum(), (~s & ~t).sum()]
@@ -99,28 +148,68 @@ def _prechecks(layers, m_obs: int, y, mask, A) -> tuple[str, str]:
 
 def invert(generator, y, method: str = "layered", mask=None, A=None, noise_std: float | None = None,
            z_true=None, restarts: int = 3, steps: int = 2000, lr: float = 0.05, prior: float = 0.0,
-           seed: int = 0, polish: bool = True, tol: float = RESIDUAL_TOL, progress: Callable[[int, int], None] | None = None) -> Inversion:
+           seed: int = 0, polish: bool = True, tol: float = RESIDUAL_TOL,
+           progress: Callable[[int, int], None] | None = None) -> Inversion:
     """Recover z from y = observe(G(z)) (+ noise) with one of :data:`METHODS`.
+
+    The answer is polished (least squares in its linear region, kept when it lowers the
+    residual) and then checked: does it fit (:func:`fit_check`), and is it the only latent
+    with this observation (:func:`explorer.inversion.uniqueness.uniqueness`)?
 
     Parameters
     ----------
     generator : nn.Module or list of DenseLayer
         A Linear/ReLU generator (e.g. :func:`explorer.inversion.generators.random_generator`).
-    y : array
+    y : array_like
         Observed values: G(z) (+ noise); with ``mask`` all n outputs or only the
         observed ones; with ``A`` the m measurements A G(z).
+    method : str, default "layered"
+        ``"gd"``, ``"layered"``, ``"lp"`` or ``"ls"`` (see :mod:`explorer.inversion`).
+    mask : array_like of shape (n,), bool, optional
+        The observed outputs (missing pixels).
+    A : array_like of shape (m, n), optional
+        The sensing matrix (compressed sensing); not with ``mask``.
     noise_std : float, optional
         Absolute noise standard deviation; > 0 switches ``"layered"`` to its
         noise-aware variant and sets the support thresholds.
-    z_true : array, optional
+    z_true : array_like of shape (k,), optional
         The true latent, to report the relative error and the true supports.
-    restarts, steps, lr, prior, seed
-        Gradient descent settings (method ``"gd"``).
+    restarts, steps, lr, prior, seed : int, int, float, float, int
+        Gradient descent settings (method ``"gd"``; :func:`invert_batch_gd`).
+    polish : bool, default True
+        Finish with least squares in the answer's linear region.
     tol : float
         Largest noiseless relative residual ||observe(G(z_hat)) - y|| / ||y|| that counts
         as a fit (:func:`fit_check`); above it the status is "failed".
+    progress : callable, optional
+        Called as ``progress(step, steps)`` by gradient descent.
 
-    Example: ``invert(g, y, method="gd", restarts=5).z_hat``.
+    Returns
+    -------
+    Inversion
+        The answer ``z_hat``, G(z_hat), the residual, the status and why, supports and losses.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method, an observation that does not fit the generator, or a
+        layer-wise method on measurements A of rank below n (use ``"gd"``).
+
+    References
+    ----------
+    Bora, Jalal, Price & Dimakis, "Compressed sensing using generative models", ICML 2017 (``"gd"``).
+    Lei, Jalal, Dhillon & Dimakis, "Inverting deep generative models, one layer at a time",
+    NeurIPS 2019 (``"ls"``, ``"lp"``). Aberdam, Simon & Elad, "When and how can deep generative
+    models be inverted?", arXiv 2006.15555, 2020 (``"layered"``).
+
+    Examples
+    --------
+    >>> from explorer.inversion.generators import forward_all, random_layers
+    >>> layers = random_layers([3, 12, 30], seed=0)
+    >>> z = np.array([0.5, -1.0, 2.0])
+    >>> res = invert(layers, forward_all(layers, z)[-1], method="layered", z_true=z)
+    >>> res.status, res.succeeded(), res.support_counts()[:, 1].tolist()
+    ('ok', True, [0, 0])
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose one of {METHODS}.")
@@ -176,6 +265,24 @@ def _supports(layers, xs) -> list:
 
 
 def scatter(y, mask):
+    """The full output vector with the observed values ``y`` at ``mask`` and zeros elsewhere.
+
+    Parameters
+    ----------
+    y : numpy.ndarray of shape (mask.sum(),)
+        The observed values.
+    mask : numpy.ndarray of shape (n,), bool
+        The observed outputs.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n,), float64
+
+    Examples
+    --------
+    >>> scatter(np.array([5.0, 7.0]), np.array([False, True, False, True])).tolist()
+    [0.0, 5.0, 0.0, 7.0]
+    """
     full = np.zeros(mask.size)
     full[mask] = y
     return full
@@ -201,7 +308,31 @@ def fit_check(residual: float, y, noise_std: float = 0.0, tol: float = RESIDUAL_
     ||e|| <= sigma (sqrt(m) + t) with probability >= 1 - exp(-t^2 / 2) (the norm is
     1-Lipschitz in e; Gaussian concentration), and the best fit leaves no more, so an
     absolute residual above sigma (sqrt(m) + :data:`NOISE_MARGIN`) + tol ||y|| fails
-    (a false alarm has probability <= 3.4e-4). Returns (fits, the reason in words).
+    (a false alarm has probability <= 3.4e-4).
+
+    Parameters
+    ----------
+    residual : float
+        The relative residual of the answer.
+    y : array_like of shape (m,)
+        The observed values.
+    noise_std : float, default 0.0
+        sigma, the absolute noise standard deviation (0: noiseless).
+    tol : float, default RESIDUAL_TOL
+        The noiseless tolerance on the relative residual.
+
+    Returns
+    -------
+    fits : bool
+    reason : str
+        The residual against the allowed one, in words.
+
+    Examples
+    --------
+    >>> fit_check(1e-12, np.ones(4))
+    (True, 'Relative residual 1e-12 <= 1e-08.')
+    >>> fit_check(1e-3, np.ones(4))[0]
+    False
     """
     y = np.asarray(y, dtype=np.float64)
     norm = max(float(np.linalg.norm(y)), 1e-300)
@@ -217,7 +348,46 @@ def fit_check(residual: float, y, noise_std: float = 0.0, tol: float = RESIDUAL_
 
 
 def assess(layers, z, y, mask, A, noise: float, z_true=None, tol: float = RESIDUAL_TOL) -> tuple[str, str, float]:
-    """(status, message, residual) of an answer z found outside :func:`invert` (the sweeps' batched GD)."""
+    """(status, message, residual) of an answer z found outside :func:`invert` (the sweeps' batched GD).
+
+    The same prechecks and post-checks :func:`invert` applies to its own answers.
+
+    Parameters
+    ----------
+    layers : list of DenseLayer
+        The generator.
+    z : numpy.ndarray of shape (k,)
+        The answer.
+    y : numpy.ndarray
+        The observed values (as :func:`explorer.inversion.observation.observation_of` returns them).
+    mask : numpy.ndarray of shape (n_out,), bool, or None
+        The observed outputs.
+    A : numpy.ndarray of shape (m, n_out), or None
+        The sensing matrix.
+    noise : float
+        The absolute noise standard deviation.
+    z_true : array_like of shape (k,), optional
+        The true latent (an answer that differs but also fits is "not unique").
+    tol : float, default RESIDUAL_TOL
+        The noiseless tolerance on the relative residual.
+
+    Returns
+    -------
+    status : str
+        As in :class:`Inversion`.
+    message : str
+    residual : float
+        The relative residual.
+
+    Examples
+    --------
+    >>> from explorer.inversion.generators import forward_all, random_layers
+    >>> layers = random_layers([3, 12, 30], seed=0)
+    >>> z = np.array([0.5, -1.0, 2.0])
+    >>> y = forward_all(layers, z)[-1]
+    >>> assess(layers, z, y, None, None, 0.0)[0], assess(layers, 0.9 * z, y, None, None, 0.0)[0]
+    ('ok', 'failed')
+    """
     residual = relative_residual(layers, z, y, mask, A)
     status, message = _prechecks(layers, y.size, y, mask, A)
     if status == "ok":
@@ -260,7 +430,21 @@ def _post_check(layers, z, y, mask, A, noise: float, residual: float, z_true, to
 
 @dataclass
 class Problem:
-    """A target z, its clean signal x = G(z), the corrupted observation and the uniqueness check."""
+    """A target z, its clean signal x = G(z), the corrupted observation and the uniqueness check.
+
+    Attributes
+    ----------
+    layers : list of DenseLayer
+        The generator.
+    z : numpy.ndarray of shape (k,), float64
+        The target latent.
+    x : numpy.ndarray of shape (n_out,), float64
+        G(z).
+    corruption : Corruption
+        The observation of x.
+    check : Identifiability
+        What the observation proves about z (:func:`identifiability`).
+    """
 
     layers: list
     z: np.ndarray
@@ -272,8 +456,33 @@ class Problem:
 def make_problem(generator, z=None, seed: int = 0, **corruption) -> Problem:
     """Draw z ~ N(0, I) (``seed``) unless given, compute x = G(z) and corrupt it.
 
-    ``corruption`` goes to :func:`explorer.inversion.generators.corrupt` (noise, missing,
-    keep, block, image_shape, measurements).
+    Parameters
+    ----------
+    generator : nn.Module or list of DenseLayer
+        The generator.
+    z : array_like of shape (k,), optional
+        The target latent; drawn from N(0, I) by default.
+    seed : int, default 0
+        Seeds z and the corruption.
+    **corruption
+        Keywords of :func:`explorer.inversion.generators.corrupt` (noise, missing, keep,
+        block, image_shape, measurements).
+
+    Returns
+    -------
+    Problem
+
+    Raises
+    ------
+    ValueError
+        When the generator or the corruption is refused.
+
+    Examples
+    --------
+    >>> from explorer.inversion.generators import random_layers
+    >>> p = make_problem(random_layers([3, 12, 30], seed=0), seed=1, missing="random", keep=0.5)
+    >>> p.z.shape, p.corruption.y.shape, p.corruption.kind
+    ((3,), (15,), ['50% of entries kept'])
     """
     layers = dense_layers(generator)
     if z is None:
@@ -286,9 +495,32 @@ def make_problem(generator, z=None, seed: int = 0, **corruption) -> Problem:
 
 def compare(problem: Problem, methods=METHODS, progress: Callable[[int, int], None] | None = None,
             **options) -> dict:
-    """Run each method on ``problem``; returns {method: Inversion, or the error text when the
-    method does not apply (e.g. layer-wise methods on compressed sensing)}. ``options``
-    go to :func:`invert` (restarts, steps, lr, prior, seed)."""
+    """Run each method on ``problem``.
+
+    Parameters
+    ----------
+    problem : Problem
+        From :func:`make_problem`.
+    methods : sequence of str, default METHODS
+        The methods to run.
+    progress : callable, optional
+        Called as ``progress(done, total)`` in hundredths of a method.
+    **options
+        Keywords of :func:`invert` (restarts, steps, lr, prior, seed).
+
+    Returns
+    -------
+    dict
+        Method -> :class:`Inversion`, or the error text when the method does not apply (e.g.
+        layer-wise methods on compressed sensing).
+
+    Examples
+    --------
+    >>> from explorer.inversion.generators import random_layers
+    >>> out = compare(make_problem(random_layers([3, 12, 30], seed=0), seed=1), methods=("ls", "layered"))
+    >>> {name: r.status for name, r in out.items()}
+    {'ls': 'ok', 'layered': 'ok'}
+    """
     out: dict = {}
     c = problem.corruption
     total = 100 * len(methods)
