@@ -36,21 +36,13 @@ the residual; from any point of the true region it returns z to rounding error.
 ('ok', True)
 """
 
+from .checks import NOISE_MARGIN, RESIDUAL_TOL, fit_check
 from .gradient_descent import invert_batch_gd
 from .identifiability import Identifiability, LayerCheck, identifiability
 from .layerwise import NOISELESS_TOL
-from .methods import (
-    METHODS,
-    NOISE_MARGIN,
-    RESIDUAL_TOL,
-    Inversion,
-    Problem,
-    compare,
-    fit_check,
-    invert,
-    make_problem,
-)
+from .methods import METHODS, Inversion, invert
 from .observation import oracle, region_least_squares
+from .problems import Problem, compare, make_problem
 from .sweeps import (
     NoiseSweep,
     SuccessSweep,

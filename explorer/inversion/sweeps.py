@@ -9,9 +9,10 @@ from typing import Callable
 import numpy as np
 
 from ..nets.threads import single_threaded
+from .checks import RESIDUAL_TOL, assess
 from .generators import forward_all, random_layers
 from .gradient_descent import invert_batch_gd
-from .methods import METHODS, RESIDUAL_TOL, assess, invert, scatter
+from .methods import METHODS, invert, scatter
 from .observation import oracle, polish_latent
 
 
