@@ -29,7 +29,23 @@ __all__ = ["RotatedDeepFool", "rotated_deepfool"]
 
 @dataclass
 class RotatedDeepFool:
-    """DeepFool at ``x`` and at ``g^r x``: ``r_rotated`` vs ``g^r r_upright`` (flat arrays)."""
+    """DeepFool at ``x`` and at ``g^r x``: ``r_rotated`` vs ``g^r r_upright`` (flat arrays).
+
+    Attributes
+    ----------
+    quarter_turns : int
+        r.
+    r_upright : numpy.ndarray of shape (n,)
+        DeepFool's perturbation at x.
+    r_rotated : numpy.ndarray of shape (n,)
+        DeepFool's perturbation at g^r x.
+    rotated_r_upright : numpy.ndarray of shape (n,)
+        g^r applied to ``r_upright``: equals ``r_rotated`` for a p4-invariant net.
+    norm_upright, norm_rotated : float
+        Their l2 norms.
+    labels : tuple of int
+        (label at x, adversarial label at x, label at g x, adversarial label at g x).
+    """
 
     quarter_turns: int
     r_upright: np.ndarray
@@ -41,11 +57,46 @@ class RotatedDeepFool:
 
     @property
     def max_difference(self) -> float:
+        """The largest entry of |r_rotated - g^r r_upright| (rounding level for a p4-invariant net)."""
         return float(np.abs(self.r_rotated - self.rotated_r_upright).max())
 
 
-def rotated_deepfool(model: nn.Module, x, quarter_turns: int = 1, image_shape=(8, 8), **deepfool_kwargs) -> RotatedDeepFool:
-    """Run :func:`explorer.attacks.deepfool` on a flat image ``x`` and on its rotation."""
+def rotated_deepfool(model: nn.Module, x, quarter_turns: int = 1, image_shape=(8, 8),
+                     **deepfool_kwargs) -> RotatedDeepFool:
+    """Run :func:`explorer.attacks.deepfool` on a flat image ``x`` and on its rotation.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier of flat images (e.g. :func:`export_p4` of a p4 net), in ``x``'s dtype.
+    x : array_like or torch.Tensor of shape (n,)
+        One flat image.
+    quarter_turns : int, default 1
+        r.
+    image_shape : tuple of int, default (8, 8)
+        The image's (H, W), square.
+    **deepfool_kwargs
+        Keywords of :func:`explorer.attacks.deepfool` (defaults here: ``norm="l2"``,
+        ``overshoot=0.02``, ``max_iter=50``, ``keep_path=False``).
+
+    Returns
+    -------
+    RotatedDeepFool
+        Both perturbations, the rotated upright one, their norms and the labels.
+
+    References
+    ----------
+    Moosavi-Dezfooli, Fawzi & Frossard, "DeepFool: a simple and accurate method to fool deep neural
+    networks", CVPR 2016.
+
+    Examples
+    --------
+    >>> from explorer.equivariance import export_p4, p4cnn
+    >>> _ = torch.manual_seed(0)
+    >>> check = rotated_deepfool(export_p4(p4cnn((2, 2)).double()), torch.rand(64, dtype=torch.float64), 2)
+    >>> check.max_difference < 1e-9, abs(check.norm_upright - check.norm_rotated) < 1e-9
+    (True, True)
+    """
     x = torch.as_tensor(x).reshape(1, -1)
     kwargs = {"norm": "l2", "overshoot": 0.02, "max_iter": 50, "keep_path": False, **deepfool_kwargs}
     both = deepfool(model, torch.cat([x, rotate_flat(x, quarter_turns, image_shape)]), **kwargs)

@@ -74,9 +74,39 @@ def _head(head: InvariantHead, size: int, dtype) -> list[nn.Module]:
 def export_p4(model: nn.Sequential, input_shape=None) -> nn.Sequential:
     """The plain ``nn.Sequential`` that computes what the p4 ``model`` computes (same dtype, eval mode).
 
-    Plain layers (``Unflatten``, ``ReLU``, ``AvgPool2d``, ``Conv2d``, ...) are copied;
-    ``input_shape`` (default: the first ``Unflatten``'s image, flattened) gives the
-    map sizes the head averages over.
+    Plain layers (``Unflatten``, ``ReLU``, ``AvgPool2d``, ``Conv2d``, ...) are copied.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        p4 layers (:mod:`explorer.equivariance.layers`) and plain ones.
+    input_shape : tuple of int, optional
+        One sample's shape, which gives the map sizes the head averages over; by default the
+        first ``Unflatten``'s image, flattened.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Conv2d / AvgPool2d / Flatten / Linear layers with the tied weights written out, with
+        ``input_shape`` set.
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError
+        When ``model`` is not an ``nn.Sequential`` or holds a ``GroupPool(mode="max")``.
+    ValueError
+        When ``input_shape`` is missing and the model does not start with an ``Unflatten``.
+
+    References
+    ----------
+    Cohen & Welling, "Group equivariant convolutional networks", ICML 2016, section 7.
+
+    Examples
+    --------
+    >>> from explorer.equivariance.layers import p4cnn
+    >>> plain = export_p4(p4cnn((2, 2), head="mean"))
+    >>> [type(m).__name__ for m in plain][-3:], plain.input_shape
+    (['AvgPool2d', 'Flatten', 'Linear'], (64,))
     """
     if not isinstance(model, nn.Sequential):
         raise UnsupportedLayerError("export_p4 takes an nn.Sequential of p4 and plain layers.")

@@ -91,7 +91,28 @@ def _linear_kind(lin: nn.Linear, kind_in: str, shape) -> str:
 
 
 def input_shape_of(model: nn.Sequential) -> tuple:
-    """The input shape of one sample: ``model.input_shape``, else read from a leading ``Unflatten``."""
+    """The input shape of one sample: ``model.input_shape``, else read from a leading ``Unflatten``.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        The network.
+
+    Returns
+    -------
+    tuple of int
+        E.g. ``(64,)`` for flat 8 x 8 images.
+
+    Raises
+    ------
+    ValueError
+        When neither is there.
+
+    Examples
+    --------
+    >>> input_shape_of(nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 2, 3)))
+    (64,)
+    """
     shape = getattr(model, "input_shape", None)
     if shape is not None:
         return tuple(shape)
@@ -101,7 +122,25 @@ def input_shape_of(model: nn.Sequential) -> tuple:
 
 
 def output_shapes(model: nn.Sequential, input_shape=None) -> list[tuple]:
-    """The shape of one sample after every module of ``model`` (a forward pass of zeros)."""
+    """The shape of one sample after every module of ``model`` (a forward pass of zeros).
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        The network (with parameters: their dtype is used).
+    input_shape : tuple of int, optional
+        One sample's shape; by default :func:`input_shape_of`.
+
+    Returns
+    -------
+    list of tuple of int
+        One per module.
+
+    Examples
+    --------
+    >>> output_shapes(nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 2, 3), nn.Flatten()))
+    [(1, 8, 8), (2, 6, 6), (72,)]
+    """
     p = next(model.parameters())
     x = torch.zeros(1, *(input_shape or input_shape_of(model)), dtype=p.dtype)
     shapes = []
@@ -115,10 +154,35 @@ def output_shapes(model: nn.Sequential, input_shape=None) -> list[tuple]:
 def field_layout(model: nn.Sequential, input_kind: str = "scalar", input_shape=None) -> list[str]:
     """The field kind of every module's output in ``model`` (one of ``group.FIELD_KINDS``).
 
-    ``input_kind`` is the kind of the input image (``scalar``: an image that rotates).
-    Flat vectors before an ``Unflatten`` count as that image; ``Flatten`` keeps the kind
-    of the map it flattens (for the ``Linear`` after it) and its output is compared
-    without an action.
+    Flat vectors before an ``Unflatten`` count as the input image; ``Flatten`` keeps the kind
+    of the map it flattens (for the ``Linear`` after it) and its output is compared without an
+    action.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential
+        p4 layers or plain ones (read from their tied weights, see the module text).
+    input_kind : str, default "scalar"
+        The kind of the input image (``scalar``: an image that rotates).
+    input_shape : tuple of int, optional
+        One sample's shape; by default :func:`input_shape_of`.
+
+    Returns
+    -------
+    list of str
+        One kind per module.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not an ``nn.Sequential``.
+    ValueError
+        When the input shape is unknown.
+
+    Examples
+    --------
+    >>> field_layout(nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 2, 3, padding=1)))
+    ['scalar', 'plain']
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError("field_layout reads an nn.Sequential, layer by layer.")

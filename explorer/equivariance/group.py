@@ -34,7 +34,30 @@ FIELD_KINDS = ("regular", "scalar", "invariant", "plain")
 
 
 def rotate_images(x: torch.Tensor, r: int) -> torch.Tensor:
-    """``g^r x``: rotate the last two (square) axes by ``r`` quarter turns counter-clockwise."""
+    """``g^r x``: rotate the last two (square) axes by ``r`` quarter turns counter-clockwise.
+
+    Parameters
+    ----------
+    x : torch.Tensor of shape (..., n, n)
+        Images (any leading axes).
+    r : int
+        Quarter turns (any integer; taken mod 4).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape and dtype as ``x``.
+
+    Raises
+    ------
+    ValueError
+        When the last two axes differ in length.
+
+    Examples
+    --------
+    >>> rotate_images(torch.tensor([[1, 2], [3, 4]]), 1).tolist()
+    [[2, 4], [1, 3]]
+    """
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(f"p4 acts on square images; got spatial shape {tuple(x.shape[-2:])}.")
     return torch.rot90(x, int(r) % ORDER, dims=(-2, -1))
@@ -46,6 +69,39 @@ def act(y: torch.Tensor, r: int, kind: str = "regular") -> torch.Tensor:
     ``regular`` maps are ``(B, 4 C, H, W)`` (index ``4 c + s``): planes rotate and the
     orientation index shifts by ``r``; ``scalar`` and ``plain`` maps rotate; ``invariant``
     tensors are returned unchanged.
+
+    Parameters
+    ----------
+    y : torch.Tensor of shape (B, K, n, n)
+        Feature maps (any shape for ``invariant``).
+    r : int
+        Quarter turns.
+    kind : str, default "regular"
+        One of :data:`FIELD_KINDS`.
+
+    Returns
+    -------
+    torch.Tensor
+        g^r . y, same shape and dtype.
+
+    Raises
+    ------
+    ValueError
+        For an unknown kind, a map that is not 4-D, or a regular field whose channels are not a
+        multiple of 4.
+
+    References
+    ----------
+    Cohen & Welling, "Group equivariant convolutional networks", ICML 2016. Gerken et al.,
+    "Geometric deep learning and equivariant neural networks", Artif. Intell. Rev. 2023, section 4.
+
+    Examples
+    --------
+    One channel of a regular field: orientation s moves to s + 1, and every plane turns.
+
+    >>> y = torch.arange(4.0).reshape(1, 4, 1, 1)
+    >>> act(y, 1).flatten().tolist(), act(y, 1, "scalar").flatten().tolist()
+    ([3.0, 0.0, 1.0, 2.0], [0.0, 1.0, 2.0, 3.0])
     """
     if kind not in FIELD_KINDS:
         raise ValueError(f"Unknown field kind '{kind}'; choose one of {FIELD_KINDS}.")
@@ -63,7 +119,32 @@ def act(y: torch.Tensor, r: int, kind: str = "regular") -> torch.Tensor:
 
 
 def rotate_flat(X, r: int, image_shape=(8, 8)):
-    """Rotate flat images (rows of ``X``, numpy or torch) by ``r`` quarter turns; same type back."""
+    """Rotate flat images (rows of ``X``, numpy or torch) by ``r`` quarter turns; same type back.
+
+    Parameters
+    ----------
+    X : numpy.ndarray or torch.Tensor of shape (..., H * W)
+        Flat images.
+    r : int
+        Quarter turns counter-clockwise.
+    image_shape : tuple of int, default (8, 8)
+        (H, W), square.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        Same type, shape and dtype as ``X``.
+
+    Raises
+    ------
+    ValueError
+        When ``image_shape`` is not square.
+
+    Examples
+    --------
+    >>> rotate_flat(np.array([1, 2, 3, 4]), 1, (2, 2)).tolist()
+    [2, 4, 1, 3]
+    """
     t = torch.as_tensor(X)
     out = rotate_images(t.reshape(-1, *image_shape), r).reshape(t.shape)
     return out.numpy() if isinstance(X, np.ndarray) else out
@@ -75,6 +156,27 @@ def rotate_any_angle(X: np.ndarray, degrees: float, image_shape=(8, 8)) -> np.nd
     Multiples of 90 degrees are the exact p4 rotations (:func:`rotate_flat`); any
     other angle is *not* a group element of p4 and is interpolated (bilinear,
     ``scipy.ndimage.rotate``, zeros outside), so pixels are blurred and corners cut.
+
+    Parameters
+    ----------
+    X : numpy.ndarray of shape (..., H * W)
+        Flat images.
+    degrees : float
+        The angle, counter-clockwise.
+    image_shape : tuple of int, default (8, 8)
+        (H, W), square.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``X``.
+
+    Examples
+    --------
+    >>> rotate_any_angle(np.array([1.0, 2.0, 3.0, 4.0]), 90, (2, 2)).tolist()
+    [2.0, 4.0, 1.0, 3.0]
+    >>> rotate_any_angle(np.ones((2, 9)), 45, (3, 3)).shape
+    (2, 9)
     """
     X = np.asarray(X)
     quarter = float(degrees) / 90.0

@@ -31,9 +31,37 @@ def train_p4(model: nn.Module, data: datasets.Dataset, recipe: training.Recipe,
              progress: Callable[[int, int], None] | None = None) -> tuple[nn.Module, dict]:
     """Zoo ``trainer``: train :func:`p4cnn` by ``recipe`` and export it into ``model``.
 
-    ``recipe.extra`` may set ``channels``, ``pool_after`` and ``head`` (defaults:
-    :data:`DEFAULT_ARCHITECTURE`); ``model`` is the untrained plain ``nn.Sequential`` of the
-    zoo spec, which must match the export. Returns it with the card's metrics.
+    Training is the plain recipe (:func:`explorer.training.train` with ``method="plain"``),
+    seeded by ``recipe.seed``, single-threaded.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The untrained plain ``nn.Sequential`` of the zoo spec, which must match the export.
+    data : Dataset
+        Flat square images and labels.
+    recipe : explorer.training.Recipe
+        The recipe; ``recipe.extra`` may set ``channels``, ``pool_after`` and ``head``
+        (defaults: :data:`DEFAULT_ARCHITECTURE`).
+    progress : callable, optional
+        Called as ``progress(done, total)`` during training.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        ``model`` with the exported weights, eval mode.
+    metrics : dict
+        The card's ``train_accuracy``, ``test_accuracy`` and ``test_samples``, the p4 net's
+        ``p4_test_accuracy`` and ``p4_free_parameters`` (before the weights are tied out).
+
+    Raises
+    ------
+    ValueError
+        When the zoo spec does not match the exported p4 net.
+
+    References
+    ----------
+    Cohen & Welling, "Group equivariant convolutional networks", ICML 2016.
     """
     arch = {**DEFAULT_ARCHITECTURE, **{k: v for k, v in recipe.extra.items() if k in DEFAULT_ARCHITECTURE}}
     side = int(round(np.sqrt(data.X_train.shape[1])))

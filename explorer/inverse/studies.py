@@ -51,7 +51,27 @@ def _fits(net: nn.Module, problem: sr.SparseProblem) -> bool:
 
 @dataclass
 class Accuracy:
-    """Median errors ||x_hat - x|| over the test signals (unit norm: relative errors)."""
+    """Median errors ||x_hat - x|| over the test signals (unit norm: relative errors).
+
+    Attributes
+    ----------
+    layer_error : numpy.ndarray of shape (restarts * inner,), float64
+        FIRENET's median error after every layer.
+    restarts, inner : int
+        FIRENET's shape.
+    solver_error : float
+        The reference solver's median error.
+    solver_iterations : int
+        The iterations the solver ran.
+    net_error : dict
+        Trained net name -> median error (only the nets that fit the problem).
+    x_true : numpy.ndarray of shape (N,) or None
+        One test signal.
+    x_hat : dict
+        Method name (:data:`FIRENET`, :data:`SOLVER`, net names) -> its reconstruction of ``x_true``.
+    solver_converged : bool
+        False when the solver stopped at its iteration limit, still moving.
+    """
 
     layer_error: np.ndarray            # FIRENET, after every layer
     restarts: int
@@ -66,7 +86,51 @@ class Accuracy:
 
 def accuracy_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, restarts: int = 12,
                    inner: int = 20, count: int = 50, seed: int = 0, nets: dict | None = None) -> Accuracy:
-    """FIRENET layer by layer, the solver and the trained nets on ``count`` test signals."""
+    """FIRENET layer by layer, the solver and the trained nets on ``count`` test signals.
+
+    Parameters
+    ----------
+    problem_kwargs : dict
+        Arguments of :func:`explorer.inverse.sparse_recovery.make_problem`.
+    noise : float, default 0.0
+        The norm of each measurement's noise (also FIRENET's delta).
+    lam : float, default 0.1
+        The SR-LASSO weight for FIRENET and the solver.
+    restarts : int, default 12
+        FIRENET's restarts.
+    inner : int, default 20
+        FIRENET's layers per restart.
+    count : int, default 50
+        Test signals.
+    seed : int, default 0
+        Seeds the signals (``seed``) and the noise (``seed + 1``).
+    nets : dict, optional
+        Name -> trained ``nn.Module`` (m -> N); nets whose first and last Linear layers do not
+        fit the problem are skipped.
+
+    Returns
+    -------
+    Accuracy
+
+    Raises
+    ------
+    ValueError
+        When ``problem_kwargs`` or ``noise`` are refused (:func:`make_problem`, :func:`measure`).
+
+    References
+    ----------
+    Colbrook, Antun & Hansen, "The difficulty of computing stable and accurate neural networks",
+    PNAS 2022 (FIRENET's error falls by a factor e per restart).
+
+    Examples
+    --------
+    >>> from explorer.inverse.reconstruction import ista_weights, lista_sequential
+    >>> p = sr.make_problem(N=16, m=8, s=2)
+    >>> nets = {"ISTA x 3": lista_sequential(*ista_weights(p.A, lam=0.1, steps=3))}
+    >>> r = accuracy_study({"N": 16, "m": 8, "s": 2}, restarts=2, inner=5, count=4, nets=nets)
+    >>> r.layer_error.shape, list(r.net_error), sorted(r.x_hat)
+    ((10,), ['ISTA x 3'], ['FIRENET', 'ISTA x 3', 'SR-LASSO solver'])
+    """
     problem, X, Y = _data(problem_kwargs, count, noise, seed)
     run = firenet_iterate(problem.A, Y, lam, restarts, inner, delta=noise, x_ref=X)
     ref = solve(problem.A, Y, lam)
@@ -85,7 +149,25 @@ def accuracy_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, r
 
 @dataclass
 class Stability:
-    """Per method: median worst-case and random amplification, and one signal's perturbed output."""
+    """Per method: median worst-case and random amplification, and one signal's perturbed output.
+
+    Attributes
+    ----------
+    eta : float
+        The norm of the perturbations.
+    amplification : dict
+        Name -> median worst-case ||Phi(y + e) - Phi(y)|| / eta.
+    random : dict
+        Name -> the median for a random e of the same norm.
+    error : dict
+        Name -> median ||Phi(y) - x||.
+    x_true : numpy.ndarray of shape (N,)
+        The first signal.
+    x_clean : dict
+        Name -> Phi(y) for the first signal.
+    x_perturbed : dict
+        Name -> Phi(y + e) for the first signal.
+    """
 
     eta: float
     amplification: dict     # name -> median worst-case ||Phi(y+e) - Phi(y)|| / eta
@@ -102,9 +184,55 @@ def stability_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, 
                     progress: Callable[[int, int], None] | None = None) -> Stability:
     """The worst-case perturbation search on FIRENET and every trained net that fits the problem.
 
-    ``at="signals"``: around the measurements of ``count`` fresh test signals;
-    ``at="twins"``: around those of the first signals of the twin pairs the twins MLP was
-    fitted to (where an accurate net is forced to be unstable).
+    Parameters
+    ----------
+    problem_kwargs : dict
+        Arguments of :func:`explorer.inverse.sparse_recovery.make_problem`.
+    noise : float, default 0.0
+        The norm of each measurement's noise (also FIRENET's delta).
+    lam : float, default 0.1
+        FIRENET's SR-LASSO weight.
+    restarts : int, default 12
+        FIRENET's restarts.
+    inner : int, default 20
+        FIRENET's layers per restart.
+    eta : float, default 0.05
+        The norm of the perturbations.
+    count : int, default 10
+        Signals perturbed.
+    steps : int, default 30
+        Gradient steps of :func:`explorer.inverse.perturbation.worst_case_perturbation`.
+    seed : int, default 0
+        Seeds the signals, the noise and the search.
+    nets : dict, optional
+        Name -> trained ``nn.Module``; those that do not fit the problem are skipped.
+    at : str, default "signals"
+        ``"signals"``: around the measurements of ``count`` fresh test signals;
+        ``"twins"``: around those of the first signals of the twin pairs the twins MLP was
+        fitted to (where an accurate net is forced to be unstable).
+    progress : callable, optional
+        Called as ``progress(done, methods)`` after each method.
+
+    Returns
+    -------
+    Stability
+
+    Raises
+    ------
+    ValueError
+        When ``at`` is neither "signals" nor "twins", or the problem is refused.
+
+    References
+    ----------
+    Antun, Renna, Poon, Adcock & Hansen, "On instabilities of deep learning in image reconstruction
+    and the potential costs of AI", PNAS 2020. Colbrook, Antun & Hansen, "The difficulty of computing
+    stable and accurate neural networks", PNAS 2022.
+
+    Examples
+    --------
+    >>> r = stability_study({"N": 16, "m": 8, "s": 2}, restarts=2, inner=5, count=2, steps=3)
+    >>> list(r.amplification), bool(r.amplification[FIRENET] >= r.random[FIRENET])
+    (['FIRENET'], True)
     """
     if at not in ("signals", "twins"):
         raise ValueError(f"Perturb at 'signals' or 'twins', not {at!r}.")
@@ -128,7 +256,48 @@ def stability_study(problem_kwargs: dict, noise: float = 0.0, lam: float = 0.1, 
 
 def twins_study(problem_kwargs: dict, nets: dict, lam: float = 0.1, restarts: int = 12, inner: int = 20,
                 pairs: int = 10, samples: int = 4, twins_set: dict | None = None) -> dict[str, TwinsBound]:
-    """Each net (and FIRENET) on the first ``pairs`` twin pairs the twins MLP was fitted to."""
+    """Each net (and FIRENET) on the first ``pairs`` twin pairs the twins MLP was fitted to.
+
+    Parameters
+    ----------
+    problem_kwargs : dict
+        Arguments of :func:`explorer.inverse.sparse_recovery.make_problem` (needs m < N).
+    nets : dict
+        Name -> trained ``nn.Module``; those that do not fit the problem are skipped.
+    lam : float, default 0.1
+        FIRENET's SR-LASSO weight.
+    restarts : int, default 12
+        FIRENET's restarts.
+    inner : int, default 20
+        FIRENET's layers per restart.
+    pairs : int, default 10
+        Twin pairs measured.
+    samples : int, default 4
+        Points of each segment [y, y'] where the Jacobian norm is taken.
+    twins_set : dict, optional
+        Arguments of :func:`explorer.inverse.reconstruction.training_twins` (count, eta, seed).
+
+    Returns
+    -------
+    dict of str to TwinsBound
+        :data:`FIRENET` and each fitting net -> its :class:`~explorer.inverse.twins.TwinsBound`.
+
+    Raises
+    ------
+    ValueError
+        When the problem is refused or has no twins (m >= N).
+
+    References
+    ----------
+    Colbrook, Antun & Hansen, "The difficulty of computing stable and accurate neural networks",
+    PNAS 2022.
+
+    Examples
+    --------
+    >>> r = twins_study({"N": 16, "m": 8, "s": 2}, {}, restarts=2, inner=5, pairs=2, samples=2)
+    >>> list(r), r[FIRENET].bound.shape
+    (['FIRENET'], (2,))
+    """
     problem = sr.make_problem(**problem_kwargs)
     X, X_twin = reconstruction.training_twins(problem, **(twins_set or {}))
     X, X_twin = X[:pairs], X_twin[:pairs]

@@ -36,21 +36,13 @@ the residual; from any point of the true region it returns z to rounding error.
 ('ok', True)
 """
 
+from .checks import NOISE_MARGIN, RESIDUAL_TOL, fit_check
 from .gradient_descent import invert_batch_gd
 from .identifiability import Identifiability, LayerCheck, identifiability
 from .layerwise import NOISELESS_TOL
-from .methods import (
-    METHODS,
-    NOISE_MARGIN,
-    RESIDUAL_TOL,
-    Inversion,
-    Problem,
-    compare,
-    fit_check,
-    invert,
-    make_problem,
-)
+from .methods import METHODS, Inversion, invert
 from .observation import oracle, region_least_squares
+from .problems import Problem, compare, make_problem
 from .sweeps import (
     NoiseSweep,
     SuccessSweep,
@@ -60,5 +52,7 @@ from .sweeps import (
 )
 from .uniqueness import Uniqueness, local_family, uniqueness
 
-__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL', 'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check',
-           'Uniqueness', 'uniqueness', 'local_family', 'Problem', 'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes', 'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']
+__all__ = ['region_least_squares', 'oracle', 'invert_batch_gd', 'METHODS', 'NOISELESS_TOL', 'RESIDUAL_TOL',
+           'NOISE_MARGIN', 'Inversion', 'invert', 'fit_check', 'Uniqueness', 'uniqueness', 'local_family', 'Problem',
+           'make_problem', 'compare', 'LayerCheck', 'Identifiability', 'identifiability', 'expansion_sizes',
+           'SuccessSweep', 'success_vs_expansion', 'NoiseSweep', 'error_vs_noise']

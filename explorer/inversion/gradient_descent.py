@@ -17,10 +17,45 @@ def invert_batch_gd(layer_sets: list[list[DenseLayer]], Y: np.ndarray, masks=Non
                     seed: int = 0, progress: Callable[[int, int], None] | None = None):
     """Adam on many independent problems at once (same layer sizes, own weights each).
 
-    Problem p minimises mean((observe_p(G_p(z)) - Y[p])^2) + prior ||z||^2 from
-    ``restarts`` N(0, I) starts. ``Y``: (P, n_out) with ``masks`` (P, n_out) bool
-    (unobserved entries of Y ignored), or (P, m) with ``A`` (P, m, n_out).
-    Returns (best z (P, k), losses (P, restarts, steps), best restart index (P,)).
+    Problem p minimises mean((observe_p(G_p(z)) - Y[p])^2) + prior ||z||^2 (the mean over
+    the observed values) from ``restarts`` N(0, I) starts; float64, single-threaded.
+
+    Parameters
+    ----------
+    layer_sets : list of list of DenseLayer
+        P generators with the same layer sizes and ReLUs.
+    Y : numpy.ndarray of shape (P, n_out) or (P, m)
+        The observations: all outputs (with ``masks``, unobserved entries are ignored), or
+        m measurements with ``A``.
+    masks : numpy.ndarray of shape (P, n_out), bool, optional
+        The observed outputs of each problem.
+    A : numpy.ndarray of shape (P, m, n_out), optional
+        Each problem's sensing matrix.
+    restarts : int, default 3
+        Random starts per problem.
+    steps : int, default 2000
+        Adam steps.
+    lr : float, default 0.05
+        Adam's learning rate.
+    prior : float, default 0.0
+        The weight of ||z||^2.
+    seed : int, default 0
+        Seeds the starts.
+    progress : callable, optional
+        Called as ``progress(step, steps)`` every 100 steps.
+
+    Returns
+    -------
+    z : numpy.ndarray of shape (P, k), float64
+        The final z of each problem's restart of lowest final loss.
+    losses : numpy.ndarray of shape (P, restarts, steps), float64
+        The loss at every step.
+    best : numpy.ndarray of shape (P,), int64
+        The index of that restart.
+
+    References
+    ----------
+    Bora, Jalal, Price & Dimakis, "Compressed sensing using generative models", ICML 2017.
     """
     P = len(layer_sets)
     with single_threaded():

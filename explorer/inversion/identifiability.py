@@ -19,15 +19,33 @@ SPARK_SUBSETS = 2000  # most column subsets enumerated to check a spark exactly
 class LayerCheck:
     """The sparse-representation view of layer i at the true z (Aberdam et al.).
 
-    ``support`` s_i = |S_i| (observed rows only at the output), ``input_support``
-    s_{i-1} (n_0 for the dense latent), ``rank`` = rank W_i[S_i], ``spark_bound`` =
-    rank + 1, the spark of W_i[S_i] if its columns are in general position (every
-    ``rank`` of them independent) and an upper bound on it otherwise.
     Condition: rank = n_0 for the first layer, 2 s_{i-1} < spark otherwise.
-    ``spark_checked``: the hidden-layer condition was verified on the true spark (every
-    set of 2 s_{i-1} columns tested for independence, done when there are at most
-    :data:`SPARK_SUBSETS` sets) rather than on the general-position bound.
-    ``coherence_bound`` = (1 + 1/mu)/2 is the (very conservative) guarantee.
+
+    Attributes
+    ----------
+    layer : int
+        i, counted from 1.
+    n_in, n_out : int
+        The layer's input and output sizes.
+    support : int
+        s_i = |S_i| (observed rows only at the output).
+    input_support : int
+        s_{i-1} (n_0 for the dense latent).
+    rank : int
+        rank W_i[S_i].
+    spark_bound : int
+        rank + 1: the spark of W_i[S_i] if its columns are in general position (every
+        ``rank`` of them independent) and an upper bound on it otherwise.
+    condition : bool
+        Whether the layer's condition holds.
+    coherence : float
+        mu, the largest |cosine| between two columns of W_i[S_i].
+    coherence_bound : float
+        (1 + 1/mu) / 2, the (very conservative) guarantee.
+    spark_checked : bool
+        The hidden-layer condition was verified on the true spark (every set of 2 s_{i-1}
+        columns tested for independence, done when there are at most :data:`SPARK_SUBSETS`
+        sets) rather than on the general-position bound.
     """
 
     layer: int
@@ -61,6 +79,25 @@ class Identifiability:
     - "not guaranteed": locally injective (full Jacobian rank) and nothing more;
     - "ambiguous": a layer has an empty support (e.g. z = 0), where none of the
       layer-wise arguments applies.
+
+    Attributes
+    ----------
+    layers : list of LayerCheck
+        One per layer, first layer first.
+    cardinality_condition : bool
+        Every layer's condition holds.
+    jacobian_rank : int
+        The rank of the observed Jacobian in the linear region of z.
+    latent_dim : int
+        n_0.
+    verdict : str
+        One of the verdicts above.
+    message : str
+        Why, in words.
+    uniqueness : Uniqueness or None
+        The layer-by-layer proof or search (:func:`explorer.inversion.uniqueness.uniqueness`).
+    other_z : numpy.ndarray of shape (n_0,) or None
+        A second latent with the same observation, when one was found.
     """
 
     layers: list
@@ -109,6 +146,40 @@ def identifiability(generator, z, mask=None, A=None) -> Identifiability:
     same observation, if the spark is rank + 1 (general position, true with
     probability 1 for weights drawn from a continuous distribution; checked exactly
     when the layer is small).
+
+    Parameters
+    ----------
+    generator : torch.nn.Module or list of DenseLayer
+        The generator (:func:`explorer.inversion.generators.dense_layers` reads it).
+    z : array_like of shape (n_0,)
+        The true latent.
+    mask : array_like of shape (n_out,), bool, optional
+        The observed outputs (missing pixels).
+    A : numpy.ndarray of shape (m, n_out), optional
+        The sensing matrix (compressed sensing); not with ``mask``.
+
+    Returns
+    -------
+    Identifiability
+        The per-layer checks, the Jacobian rank and the verdict with its reason.
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError, ValueError
+        When the generator cannot be read (:func:`explorer.inversion.generators.dense_layers`).
+
+    References
+    ----------
+    Aberdam, Simon & Elad, "When and how can deep generative models be inverted?", arXiv
+    2006.15555, 2020. Donoho & Elad, "Optimally sparse representation in general (nonorthogonal)
+    dictionaries via l1 minimization", PNAS 2003.
+
+    Examples
+    --------
+    >>> from explorer.inversion.generators import random_generator
+    >>> r = identifiability(random_generator([3, 12, 30], seed=0), np.random.default_rng(1).standard_normal(3))
+    >>> r.verdict, r.jacobian_rank, [c.condition for c in r.layers]
+    ('unique', 3, [True, True])
     """
     with single_threaded():
         return _identifiability(dense_layers(generator), z, mask, A)

@@ -10,7 +10,7 @@ NOISELESS_TOL = 1e-9  # support threshold relative to the layer's largest entry
 
 
 class Underdetermined(Exception):
-    pass
+    """A least-squares step has fewer independent equations than unknowns (the text says which layer)."""
 
 
 def _lstsq_checked(M, v, what: str):
@@ -49,7 +49,56 @@ def _lp_linf(W, t, S, hidden: bool) -> np.ndarray:
 
 
 def layerwise_solve(layers, y, mask, A, method: str, noise_std: float):
-    """Invert layer by layer from the top; returns (z, per-layer residuals)."""
+    """Invert layer by layer from the top; returns (z, per-layer residuals).
+
+    For each layer from the last: the support S = entries above a threshold (relative
+    :data:`NOISELESS_TOL`, or 3 sigma with noise), then ``method``'s solve for the layer's
+    input, clipped at 0 below the top (see :mod:`explorer.inversion` for the methods).
+
+    Parameters
+    ----------
+    layers : list of DenseLayer
+        The generator.
+    y : numpy.ndarray, float64
+        The observation: the observed outputs (``mask``), m measurements (``A``), or all outputs.
+    mask : numpy.ndarray of shape (n_out,), bool, or None
+        The observed outputs.
+    A : numpy.ndarray of shape (m, n_out), or None
+        The sensing matrix; must have full column rank (G(z) = pinv(A) y).
+    method : str
+        ``"ls"``, ``"layered"`` or ``"lp"``.
+    noise_std : float
+        The absolute noise standard deviation (> 0: noise-aware thresholds and NNLS).
+
+    Returns
+    -------
+    z : numpy.ndarray of shape (n_0,), float64
+        The latent estimate.
+    residuals : numpy.ndarray of shape (L,), float64
+        Each layer's relative residual ||W[S] x + b[S] - t[S]|| / ||t[S] - b[S]||, top first.
+
+    Raises
+    ------
+    ValueError
+        When ``A`` has fewer independent measurements than outputs.
+    Underdetermined
+        When a least-squares step has fewer independent rows than unknowns.
+
+    References
+    ----------
+    Lei, Jalal, Dhillon & Dimakis, "Inverting deep generative models, one layer at a time",
+    NeurIPS 2019. Aberdam, Simon & Elad, "When and how can deep generative models be inverted?",
+    arXiv 2006.15555, 2020.
+
+    Examples
+    --------
+    >>> from explorer.inversion.generators import forward_all, random_layers
+    >>> layers = random_layers([3, 12, 30], seed=0)
+    >>> z = np.array([0.5, -1.0, 2.0])
+    >>> z_hat, res = layerwise_solve(layers, forward_all(layers, z)[-1], None, None, "layered", 0.0)
+    >>> bool(np.allclose(z_hat, z)), res.shape
+    (True, (2,))
+    """
     noisy = noise_std > 0
     if A is not None:
         rank = np.linalg.matrix_rank(A)

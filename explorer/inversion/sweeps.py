@@ -9,14 +9,35 @@ from typing import Callable
 import numpy as np
 
 from ..nets.threads import single_threaded
+from .checks import RESIDUAL_TOL, assess
 from .generators import forward_all, random_layers
 from .gradient_descent import invert_batch_gd
-from .methods import METHODS, RESIDUAL_TOL, assess, invert, scatter
+from .methods import METHODS, invert, scatter
 from .observation import oracle, polish_latent
 
 
 def expansion_sizes(ratio: float, latent: int = 20, depth: int = 2) -> tuple:
-    """Layer sizes latent, r*latent, r^2*latent, ... (``depth`` layers)."""
+    """Layer sizes latent, r*latent, r^2*latent, ... (``depth`` layers), rounded.
+
+    Parameters
+    ----------
+    ratio : float
+        r, the expansion of every layer.
+    latent : int, default 20
+        The latent size.
+    depth : int, default 2
+        The number of layers.
+
+    Returns
+    -------
+    tuple of int
+        ``depth + 1`` sizes, latent first.
+
+    Examples
+    --------
+    >>> expansion_sizes(2.5, latent=4, depth=2)
+    (4, 10, 25)
+    """
     return tuple(int(round(latent * ratio ** d)) for d in range(depth + 1))
 
 
@@ -73,10 +94,30 @@ def _counter(total: int, progress: Callable[[int, int], None] | None) -> Callabl
 class SuccessSweep:
     """Success rate (relative latent error < tol) per method (rows) and generator (columns).
 
-    ``statuses``, ``residuals`` and ``errors`` (methods x generators x trials): what :func:`invert`
-    reported for each trial (the batched GD answers assessed the same way) and the
-    relative residual ||observe(G(z_hat)) - y|| / ||y||; an "ok" always has a residual
-    <= ``residual_tol`` (:data:`RESIDUAL_TOL`).
+    Attributes
+    ----------
+    sizes : list of tuple of int
+        Each generator's layer sizes.
+    ratios : numpy.ndarray of shape (G,)
+        The first layer's expansion, sizes[1] / sizes[0].
+    methods : list of str
+        The methods (rows).
+    success : numpy.ndarray of shape (methods, G)
+        The share of trials with relative latent error < ``tol``.
+    median_error : numpy.ndarray of shape (methods, G)
+        The median relative latent error (inf where underdetermined).
+    trials : int
+        Trials per generator.
+    keep : float
+        The share of outputs observed.
+    tol : float
+        The success threshold.
+    statuses, residuals, errors : numpy.ndarray of shape (methods, G, trials)
+        What :func:`invert` reported for each trial (the batched GD answers assessed the same
+        way), the relative residual ||observe(G(z_hat)) - y|| / ||y|| and the relative latent
+        error; an "ok" always has a residual <= ``residual_tol``.
+    residual_tol : float
+        :data:`RESIDUAL_TOL`.
     """
 
     sizes: list
@@ -99,9 +140,51 @@ def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: 
                          progress: Callable[[int, int], None] | None = None) -> SuccessSweep:
     """Noiseless success rate against the expansion ratio, fresh random generator and z per trial.
 
-    Give explicit ``sizes_list`` (e.g. [(20, 40, 80), (20, 100, 500)]) or ``ratios``
-    (sizes from :func:`expansion_sizes`). ``keep`` < 1 observes a random subset of
-    the outputs. ``gd_options`` go to :func:`invert_batch_gd` (default 1 restart, 2000 steps).
+    Parameters
+    ----------
+    sizes_list : sequence of sequence of int, optional
+        Explicit generators' sizes, e.g. [(20, 40, 80), (20, 100, 500)].
+    ratios : sequence of float, optional
+        Otherwise expansion ratios (sizes from :func:`expansion_sizes`).
+    latent : int, default 20
+        The latent size with ``ratios``.
+    depth : int, default 2
+        The number of layers with ``ratios``.
+    methods : sequence of str, default ("ls", "layered", "lp", "gd")
+        Methods of :data:`METHODS`.
+    trials : int, default 20
+        Random generators and latents per size.
+    keep : float, default 1.0
+        < 1 observes a random subset of that share of the outputs.
+    tol : float, default 1e-6
+        The relative latent error below which a trial succeeds.
+    seed : int, default 0
+        Seeds the generators, latents and masks.
+    gd_options : dict, optional
+        Keywords of :func:`invert_batch_gd` (default 1 restart, 2000 steps, lr 0.05).
+    progress : callable, optional
+        Called as ``progress(done, total)`` over methods x trials.
+
+    Returns
+    -------
+    SuccessSweep
+
+    Raises
+    ------
+    ValueError
+        When neither ``sizes_list`` nor ``ratios`` is given, or a method is unknown.
+
+    References
+    ----------
+    Lei, Jalal, Dhillon & Dimakis, "Inverting deep generative models, one layer at a time",
+    NeurIPS 2019. Aberdam, Simon & Elad, "When and how can deep generative models be inverted?",
+    arXiv 2006.15555, 2020.
+
+    Examples
+    --------
+    >>> s = success_vs_expansion([(2, 6)], methods=("ls", "layered"), trials=2)
+    >>> s.ratios.tolist(), s.success.shape, s.statuses.shape
+    ([3.0], (2, 1), (2, 1, 2))
     """
     if sizes_list is None:
         if ratios is None:
@@ -142,7 +225,23 @@ def success_vs_expansion(sizes_list=None, ratios=None, latent: int = 20, depth: 
 
 @dataclass
 class NoiseSweep:
-    """Median relative latent error per method (rows) and noise level (columns), and the oracle's."""
+    """Median relative latent error per method (rows) and noise level (columns), and the oracle's.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        The generators' layer sizes.
+    levels : numpy.ndarray of shape (V,)
+        The noise levels eta (sigma = eta * rms G(z)).
+    methods : list of str
+        The methods (rows).
+    median_error : numpy.ndarray of shape (methods, V)
+        The median relative latent error.
+    oracle : numpy.ndarray of shape (V,)
+        The oracle's median error (least squares in the true linear region).
+    trials : int
+        Trials per level.
+    """
 
     sizes: tuple
     levels: np.ndarray
@@ -155,8 +254,38 @@ class NoiseSweep:
 def error_vs_noise(sizes=(20, 100, 500), levels=(1e-4, 1e-3, 1e-2, 1e-1), methods=("layered", "gd"),
                    trials: int = 20, seed: int = 0, gd_options: dict | None = None,
                    progress: Callable[[int, int], None] | None = None) -> NoiseSweep:
-    """Latent error against the noise level eta (sigma = eta * rms G(z)), with the oracle
-    (least squares inside the true linear region) as the line to beat."""
+    """Latent error against the noise level, with the oracle as the line to beat.
+
+    The noise standard deviation is sigma = eta * rms G(z); the oracle is least squares
+    inside the true linear region (:func:`explorer.inversion.observation.oracle`).
+
+    Parameters
+    ----------
+    sizes : sequence of int, default (20, 100, 500)
+        The generators' layer sizes (a fresh random generator per trial).
+    levels : sequence of float, default (1e-4, 1e-3, 1e-2, 1e-1)
+        The noise levels eta.
+    methods : sequence of str, default ("layered", "gd")
+        Methods of :data:`METHODS`.
+    trials : int, default 20
+        Trials per level.
+    seed : int, default 0
+        Seeds the generators, latents and noise.
+    gd_options : dict, optional
+        Keywords of :func:`invert_batch_gd` (default 3 restarts, 2000 steps, lr 0.05).
+    progress : callable, optional
+        Called as ``progress(done, total)``.
+
+    Returns
+    -------
+    NoiseSweep
+
+    Examples
+    --------
+    >>> s = error_vs_noise(sizes=(2, 8), levels=(1e-3,), methods=("layered",), trials=2)
+    >>> s.median_error.shape, bool(s.median_error[0, 0] < 0.01), bool(s.oracle[0] < 0.01)
+    ((1, 1), True, True)
+    """
     sizes = tuple(int(s) for s in sizes)
     gd = {"restarts": 3, "steps": 2000, "lr": 0.05, **(gd_options or {})}
     total = len(levels) * (len(methods) + 1) * trials

@@ -47,9 +47,20 @@ MAX_FREE = 64  # null-space dimension above which P_i is not tested (2 LPs per d
 
 @dataclass
 class Uniqueness:
-    """``verdict``: "unique" (every P_i is one point: proved), "not unique" (``other_z``
-    gives the same observation as z, checked by a forward pass) or "undecided".
-    ``pinned[i]``: P_(i+1) is one point (None: not tested). ``message`` says why."""
+    """Whether z is the only latent with its observation.
+
+    Attributes
+    ----------
+    verdict : str
+        "unique" (every P_i is one point: proved), "not unique" (``other_z`` gives the same
+        observation as z, checked by a forward pass) or "undecided".
+    pinned : list of bool or None
+        ``pinned[i]``: P_(i+1) is one point (None: not tested).
+    other_z : numpy.ndarray of shape (k,) or None
+        A second latent, when one was found.
+    message : str
+        Why, in words.
+    """
 
     verdict: str
     pinned: list
@@ -124,9 +135,36 @@ def _same_observation(layers, z, z2, mask, A) -> bool:
 
 
 def local_family(layers: list[DenseLayer], z, mask=None, A=None) -> np.ndarray | None:
-    """z + t v for v in the null space of the observed Jacobian, with t small enough to
-    keep the activation pattern, if it checks out (None when the rank is full or z sits
-    on a region boundary along v)."""
+    """A second latent z + t v with the same observation, v in the null space of the observed Jacobian.
+
+    t is small enough to keep the activation pattern; the candidate is checked by a forward
+    pass.
+
+    Parameters
+    ----------
+    layers : list of DenseLayer
+        The generator.
+    z : array_like of shape (k,)
+        The latent.
+    mask : array_like of shape (n_out,), bool, optional
+        The observed outputs.
+    A : numpy.ndarray of shape (m, n_out), optional
+        The sensing matrix.
+
+    Returns
+    -------
+    numpy.ndarray of shape (k,) or None
+        The second latent; None when the observed Jacobian has full rank or z sits on a region
+        boundary along v.
+
+    Examples
+    --------
+    A one-unit first layer cannot tell z from z + t (1, -1):
+
+    >>> layers = [DenseLayer(np.array([[1.0, 1.0]]), np.zeros(1), True)]
+    >>> local_family(layers, [1.0, 1.0]).tolist()
+    [0.5, 1.5]
+    """
     z = np.asarray(z, dtype=np.float64).reshape(-1)
     J, _ = region_map(layers, z)
     v = _null_space(apply_observation(J, mask, A), z.size)
@@ -157,8 +195,39 @@ def local_family(layers: list[DenseLayer], z, mask=None, A=None) -> np.ndarray |
 def uniqueness(layers: list[DenseLayer], z, mask=None, A=None) -> Uniqueness:
     """Prove that z is the only latent with its observation, or find a second one.
 
-    ``mask``: observed outputs (bool, n_out); ``A``: sensing matrix (decided only when
-    A has full column rank, which gives G(z) itself). See the module text for the maths.
+    Layer by layer from the top, tests whether the feasible set P_i is the single point
+    x_{i-1}, and searches its boundary for a second latent when it is not (see the module
+    text for the maths).
+
+    Parameters
+    ----------
+    layers : list of DenseLayer
+        The generator.
+    z : array_like of shape (k,)
+        The latent.
+    mask : array_like of shape (n_out,), bool, optional
+        The observed outputs.
+    A : numpy.ndarray of shape (m, n_out), optional
+        The sensing matrix; decided only when A has full column rank (which gives G(z) itself).
+
+    Returns
+    -------
+    Uniqueness
+        The verdict, per layer whether P_i is one point, and a second latent if found.
+
+    References
+    ----------
+    Aberdam, Simon & Elad, "When and how can deep generative models be inverted?", arXiv
+    2006.15555, 2020, section 2 (the two ReLU facts the test is built from).
+
+    Examples
+    --------
+    >>> wide = [DenseLayer(np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]]), np.zeros(3), True)]
+    >>> uniqueness(wide, [1.0, 0.5]).verdict
+    'unique'
+    >>> narrow = [DenseLayer(np.array([[1.0, 1.0]]), np.zeros(1), True)]
+    >>> uniqueness(narrow, [1.0, 1.0]).verdict
+    'not unique'
     """
     z = np.asarray(z, dtype=np.float64).reshape(-1)
     xs = forward_all(layers, z)
