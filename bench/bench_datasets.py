@@ -10,7 +10,8 @@ gzipped files; (c) the baseline, ``numpy.load`` of the ``.npy`` files of the sam
 peak memory each allocates (tracemalloc, which numpy reports to). Prints (a) / (c), then
 (a) / (d) on its last line: the Dataset's inputs are float32 in [0, 1], so the scaling that
 (c) skips (about 4x the byte load alone, measured) is work every reader of the set must do.
-Also prints the seconds from the uploaded bytes to the Overview's first render in a new session. Run: ``python -m bench datasets``.
+Also prints the seconds from the uploaded bytes to the Overview's first render in a new session.
+Run: ``python -m bench datasets``.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def main() -> None:
         print(f"(the float32 Dataset holds {(ds.X_train.nbytes + ds.X_test.nbytes) / 2**20:.0f} MB; "
               f"the byte arrays {sum(p.stat().st_size for p in files['npy']) / 2**20:.0f} MB)")
         try:
-            print(f"the Overview's first render on this set (gzipped upload) with a 784-32-10 MLP: {overview_first_render(gz):.2f} s")
+            seconds = overview_first_render(gz)
+            print(f"the Overview's first render on this set (gzipped upload) with a 784-32-10 MLP: {seconds:.2f} s")
         except datasets.DatasetError as exc:  # random pixels do not compress under the upload limit
             print(f"the Overview's first render: not measured here ({exc})")
         ours = timings["ours (raw IDX)"][0]

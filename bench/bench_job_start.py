@@ -45,7 +45,8 @@ def main() -> None:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", IMPORTS_ONLY], check=True)
     imports = time.perf_counter() - start
-    print(f"the server's main script's imports in a fresh interpreter (what each job paid before): {1e3 * imports:.0f} ms")
+    print("the server's main script's imports in a fresh interpreter (what each job paid before): "
+          f"{1e3 * imports:.0f} ms")
     print(f"trivial worker job under a heavy main script: median {1e3 * job:.1f} ms of {JOBS} (target 50 ms; "
           f"{imports / job:.0f}x under the imports each job paid before)")
 

@@ -2,8 +2,8 @@
 
 The server's sessions share one asyncio event loop and one interpreter lock. While a
 heavy computation runs (MILP stable units of ``digits-cnn-orth``, the robustness sweep of
-``digits-cnn``, an inversion sweep, an exact partition), a timer on the loop asks to run every 20 ms; its lateness is how long any
-other student's click would wait. Measured twice in this process: the job in a thread
+``digits-cnn``, an inversion sweep, an exact partition), a timer on the loop asks to run every 20 ms;
+its lateness is how long any other student's click would wait. Measured twice in this process: the job in a thread
 (as the app did before ``dashboard.serving.jobs``), and through ``dashboard.serving.jobs.run`` in a worker
 process (as the served app does now). Printed: the worst and the 99th-percentile lag.
 """
@@ -30,8 +30,8 @@ def heavy_jobs():
                                                                                      "time_limit": 0.5}),
         "robustness sweep, digits-cnn": (attacks.robustness, (cnn, digits.X_test, digits.y_test),
                                          {"clip": digits.domain}),
-        "inversion sweep (success vs expansion)": (inversion.success_vs_expansion, (),
-                                                   {"ratios": [1.5, 2, 3, 4], "trials": 6, "methods": ["layered", "lp"]}),
+        "inversion sweep (success vs expansion)": (
+            inversion.success_vs_expansion, (), {"ratios": [1.5, 2, 3, 4], "trials": 6, "methods": ["layered", "lp"]}),
         "exact regions, plane through 3 digits": (regions.partition_plane, (cnn, *regions.plane_through(
             digits.X_test[:3])), {}),
     }

@@ -87,8 +87,9 @@ class DataPicker(pn.viewable.Viewer):
         else:
             data = self.state.dataset_by_name(name)
             text = card_markdown(datasets.card(data), self.state.models_for(data))
-            self._status.param.update(object=f"Loaded **{quoted(name)}**, but {quoted(self.state.model_name)} does not fit "
-                                      f"it.\n\n{text}", alert_type="warning", visible=True)
+            self._status.param.update(
+                object=f"Loaded **{quoted(name)}**, but {quoted(self.state.model_name)} does not fit it.\n\n{text}",
+                alert_type="warning", visible=True)
 
     @param.depends("state.dataset_name", "state.model_name")
     def _card(self):

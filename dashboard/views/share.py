@@ -1,9 +1,10 @@
 """The sidebar's "Share this view with a class": the link of what the teacher sees, kept ready.
 
 A click shows the link of the current view (model, tab and the tab's settings are in its query
-string), kept up to date as the view changes, with a button that copies it; and asks every server process to keep that page built ahead for the students who open
-it (``keep_ready``: the app passes :func:`dashboard.serving.session_pool.share_page`), so that a class opening it at once gets it in
-about a second instead of waiting for 30 page builds.
+string), kept up to date as the view changes, with a button that copies it; and asks every server
+process to keep that page built ahead for the students who open it (``keep_ready``: the app passes
+:func:`dashboard.serving.session_pool.share_page`), so that a class opening it at once gets it in about a
+second instead of waiting for 30 page builds.
 """
 
 from __future__ import annotations

@@ -188,7 +188,8 @@ def read_idx(source, name: str | None = None, kind: str | None = None) -> np.nda
     with stream:
         _, shape = idx_header(stream, name)
         if kind == "labels" and len(shape) != 1:
-            raise DatasetError(f"{quoted(name)}: labels must be one-dimensional, but the header declares shape {shape}.")
+            raise DatasetError(f"{quoted(name)}: labels must be one-dimensional, "
+                               f"but the header declares shape {shape}.")
         if kind == "images" and len(shape) not in (3, 4):
             raise DatasetError(f"{quoted(name)}: images must be (N, H, W) or (N, C, H, W), but the header declares "
                                f"shape {shape}.")

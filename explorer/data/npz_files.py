@@ -214,7 +214,8 @@ def from_npz(source, name: str | None = None, test_fraction: float = 0.25, seed:
         shapes = {field: declared[k][0] for field, k in keys.items() if k is not None}
         for field, shape in shapes.items():
             if len(shape) == 0:
-                raise DatasetError(f"{quoted(name)}: {quoted(keys[field])} is a single number, not an array of samples.")
+                raise DatasetError(f"{quoted(name)}: {quoted(keys[field])} is a single number, "
+                                   "not an array of samples.")
         per_sample = math.prod(shapes["X"][1:])
         total = shapes["X"][0] + (shapes["X_test"][0] if "X_test" in shapes else 0)
         check_size(name, total, per_sample)

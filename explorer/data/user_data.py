@@ -339,7 +339,8 @@ def from_csv(source, label="last", header="auto", name: str | None = None, delim
         bad = ~np.isfinite(X[n])
         if bad.any():
             k = features[int(np.argmax(bad))]
-            raise DatasetError(f"{quoted(name)}, line {line}, column {quoted(names[k])}: {quoted(row[k])} is not allowed "
+            raise DatasetError(f"{quoted(name)}, line {line}, column {quoted(names[k])}: {quoted(row[k])} "
+                               "is not allowed "
                                "(NaN and Inf are refused; values must be finite, and within float32's range).")
         label_cells.append(row[j])
         line_numbers.append(line)

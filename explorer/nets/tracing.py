@@ -199,7 +199,8 @@ class _Reader:
                                         "the batch dimension), so it is not a per-sample affine map.")
         if result.numel() > MAX_DENSE_ENTRIES:
             raise OperatorTooLargeError(f"Reading {where} as a dense map needs {result.numel():,} entries "
-                                        f"(limit {MAX_DENSE_ENTRIES:,}); the network is too large for the exact analyses.")
+                                        f"(limit {MAX_DENSE_ENTRIES:,}); the network is too large for the exact "
+                                        "analyses.")
         return _Affine(sources, result)
 
     def _new_layer(self, name: str, x: _Affine, kind: str, params) -> _Affine:

@@ -61,4 +61,12 @@ from .sigma_max import (
 )
 from .truncation import truncate_rank
 
-__all__ = ['BOUND_METHODS', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'RESIDUAL_METHODS', 'ESDStats', 'LayerQuality', 'LayerSpectrum', 'LipschitzBound', 'MPFit', 'OperatorContrast', 'PowerLawFit', 'QualityReport', 'SymbolMap', 'auto_method', 'conv_matrix', 'conv_operator', 'conv_singular_values', 'conv_symbol', 'dense_singular_values', 'esd_statistics', 'fft_applies', 'interlacing_bound', 'largest_singular_value', 'layer_spectrum', 'lipschitz_bound', 'marchenko_pastur_fit', 'marchenko_pastur_pdf', 'model_spectra', 'operator_contrast', 'power_law_fit', 'quality_report', 'residual_singular_values', 'schur_bound', 'symbol_norm_map', 'truncate_rank', 'weightwatcher_pooled']
+__all__ = [
+    'BOUND_METHODS', 'CONV_METHODS', 'MAX_DENSE_SIZE', 'RESIDUAL_METHODS', 'ESDStats', 'LayerQuality',
+    'LayerSpectrum', 'LipschitzBound', 'MPFit', 'OperatorContrast', 'PowerLawFit', 'QualityReport',
+    'SymbolMap', 'auto_method', 'conv_matrix', 'conv_operator', 'conv_singular_values', 'conv_symbol',
+    'dense_singular_values', 'esd_statistics', 'fft_applies', 'interlacing_bound', 'largest_singular_value',
+    'layer_spectrum', 'lipschitz_bound', 'marchenko_pastur_fit', 'marchenko_pastur_pdf', 'model_spectra',
+    'operator_contrast', 'power_law_fit', 'quality_report', 'residual_singular_values', 'schur_bound',
+    'symbol_norm_map', 'truncate_rank', 'weightwatcher_pooled',
+]

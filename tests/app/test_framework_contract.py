@@ -29,7 +29,11 @@ def _exists(module_name: str, path: str) -> bool:
     return True
 
 
-@pytest.mark.parametrize("module_name, path, why", FRAMEWORK_INTERNALS, ids=[f"{m}.{p}" for m, p, _ in FRAMEWORK_INTERNALS])
+FRAMEWORKS = ("bokeh", "panel", "tornado")
+
+
+@pytest.mark.parametrize("module_name, path, why", FRAMEWORK_INTERNALS,
+                         ids=[f"{m}.{p}" for m, p, _ in FRAMEWORK_INTERNALS])
 def test_the_framework_internal_still_exists(module_name, path, why):
     assert _exists(module_name, path), f"{module_name}.{path} is gone; {why}"
 
@@ -39,14 +43,14 @@ def _private_framework_names(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     framework = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("bokeh", "panel", "tornado"):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in FRAMEWORKS:
             framework.update({alias.asname or alias.name: node.module for alias in node.names})
         elif isinstance(node, ast.Import):
             framework.update({alias.asname or alias.name: alias.name for alias in node.names
                               if alias.name.split(".")[0] in ("bokeh", "panel", "tornado")})
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("bokeh", "panel", "tornado"):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in FRAMEWORKS:
             found.update(alias.name for alias in node.names if alias.name.startswith("_"))
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
             base = node.value

@@ -28,7 +28,8 @@ def test_a_tanh_model_gets_spectra_and_attacks_and_a_clear_refusal_elsewhere(tmp
         assert torch.allclose(state.model.double()(x), model.double()(x), atol=1e-12)
 
     spectra_view = SpectraView(state=state)
-    assert len(nets.weight_layers(state.model)) == 3 and not _alerts(spectra_view, "_layer_body") and not _alerts(spectra_view, "_network_body")
+    assert len(nets.weight_layers(state.model)) == 3
+    assert not _alerts(spectra_view, "_layer_body") and not _alerts(spectra_view, "_network_body")
     spectra_view.analysis.layer = 1
     want = np.linalg.svd(model[2].weight.detach().double().numpy(), compute_uv=False)
     assert np.allclose(np.sort(spectra_view.analysis.spectrum().values)[::-1], want, atol=1e-10)

@@ -50,7 +50,10 @@ def test_sharing_shows_the_link_and_asks_the_server_to_keep_the_page_ready(locat
     assert asked == [("model=digits-cnn&tab=Spectra", {"protocol": "http", "host": "class.example.org"})]
     link, copy, note = box._shown.objects
     assert link.value == "http://class.example.org:5006/app?model=digits-cnn&tab=Spectra"
-    assert ("built ahead" in note.object and str(session_pool.POOL_SIZE) in note.object) if kept else "builds each page" in note.object
+    if kept:
+        assert "built ahead" in note.object and str(session_pool.POOL_SIZE) in note.object
+    else:
+        assert "builds each page" in note.object
     assert copy.label == "Copy link" and "link.value" in box._copy_callback.code["event:button_click"]
 
 

@@ -68,7 +68,8 @@ def test_an_address_bar_echo_of_a_negative_integer_is_not_a_refusal():
         assert "regions.layer=-1" in written and "regions.unit=-1" in written
         other = 128 if analysis.resolution != 128 else 64
         with edit_readonly(location):
-            location.search = written.replace(f"regions.resolution={analysis.resolution}", f"regions.resolution={other}")
+            location.search = written.replace(f"regions.resolution={analysis.resolution}",
+                                              f"regions.resolution={other}")
         assert refused == [] and analysis.layer == -1 and analysis.unit == -1
         with edit_readonly(location):
             location.search = location.search.replace("regions.layer=-1", "regions.layer=5000")  # over the bound

@@ -251,5 +251,6 @@ def test_training_confusion_matrix_downloads(state):
     a = view.analysis
     check_downloads(view._live, {"training-confusion.csv": a.confusion_table(), "training-history.csv": a.history()})
     table = a.confusion_table()
-    assert list(table["true"]) == list(shown["true"]) and (table.iloc[:, 1:].to_numpy() == shown.iloc[:, 1:].to_numpy()).all()
+    assert list(table["true"]) == list(shown["true"])
+    assert (table.iloc[:, 1:].to_numpy() == shown.iloc[:, 1:].to_numpy()).all()
     assert table.iloc[:, 1:].to_numpy().sum() == len(a.data.y_test)

@@ -131,7 +131,8 @@ OVERLAPS = """
       const dx = Math.min(p.right, q.right) - Math.max(p.left, q.left);
       const dy = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
       if (dx <= 4 || dy <= 4) continue;
-      const inside = (r, s) => r.left >= s.left - 1 && r.right <= s.right + 1 && r.top >= s.top - 1 && r.bottom <= s.bottom + 1;
+      const inside = (r, s) => r.left >= s.left - 1 && r.right <= s.right + 1
+                               && r.top >= s.top - 1 && r.bottom <= s.bottom + 1;
       if (inside(p, q) || inside(q, p)) continue;  // one holds the other (a label around its input)
       found.push(`"${text(a)}" overlaps "${text(b)}" by ${Math.round(dx)}x${Math.round(dy)} px`);
     }

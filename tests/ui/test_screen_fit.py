@@ -69,7 +69,8 @@ def blank_plots(page) -> list[str]:
         pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=np.int16)
         background = np.bincount(pixels.ravel()).argmax()
         if (np.abs(pixels - background) > 24).mean() < 0.005:  # axes and labels alone cover ~1-3 %
-            found.append(f"a {int(box['width'])}x{int(box['height'])} plot at ({int(box['x'])}, {int(box['y'])}) is blank")
+            size, at = f"{int(box['width'])}x{int(box['height'])}", f"({int(box['x'])}, {int(box['y'])})"
+            found.append(f"a {size} plot at {at} is blank")
     return found
 
 

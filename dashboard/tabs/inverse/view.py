@@ -116,7 +116,8 @@ class InverseView(BackgroundWork, pn.viewable.Viewer):
                  else "fresh test signals")
         return pn.Column(
             pn.pane.Markdown(f"Perturbations of norm η = {st.eta:g} around the measurements of {where}, "
-                             "found by gradient ascent on ‖Φ(y + e) − Φ(y)‖ (never below a random e's). Most amplified: "
+                             "found by gradient ascent on ‖Φ(y + e) − Φ(y)‖ (never below a random e's). "
+                             "Most amplified: "
                              f"**{worst}** (× {st.amplification[worst]:.2f}).", css_classes=["inverse-stability"]),
             _table(self.analysis.stability_table(st), "inverse-stability.csv"), pn.FlexBox(*panes))
 

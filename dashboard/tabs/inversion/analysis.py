@@ -174,7 +174,8 @@ class InversionAnalysis(param.Parameterized):
         try:
             ratios = [float(r) for r in self.sweep_ratios.replace(";", ",").split(",") if r.strip()]
         except ValueError:
-            raise ValueError(f"Expansion ratios must be numbers separated by commas, not '{self.sweep_ratios}'.") from None
+            raise ValueError("Expansion ratios must be numbers separated by commas, "
+                             f"not '{self.sweep_ratios}'.") from None
         if not ratios or min(ratios) < 1:
             raise ValueError("Give expansion ratios >= 1, e.g. 1.5, 2, 3.")
         depth = len(parse_sizes(self.sizes)) - 1 if self.generator == "random" else 2

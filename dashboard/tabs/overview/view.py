@@ -112,7 +112,8 @@ class OverviewView(pn.viewable.Viewer):
     def _reconstruction_body(self):
         errors = self.analysis.reconstruction_errors()
         header = pn.pane.Markdown(
-            f"**{quoted(self.state.model_name)}** on **{quoted(self.state.dataset_name)}** (measurements y = A x of sparse "
+            f"**{quoted(self.state.model_name)}** on **{quoted(self.state.dataset_name)}** "
+            "(measurements y = A x of sparse "
             f"signals): median relative error **{np.median(errors):.3g}** over {len(errors)} test signals. "
             "The Inverse problems tab compares it with FIRENET and the solver; Linear regions and Spectra "
             "work on it as on any network.", css_classes=["overview-summary"])

@@ -39,7 +39,8 @@ RECIPE = (("dataset", pn.widgets.Select, "Training data"), ("hidden", pn.widgets
           ("steps_per_frame", pn.widgets.IntSlider, "Steps per frame"))
 KOOPMAN = (("kind", pn.widgets.Select, "Observables"), ("window", pn.widgets.IntInput, "Window (snapshots)"),
            ("ahead", pn.widgets.IntInput, "Jump ahead (snapshots)"),
-           ("energy", pn.widgets.FloatInput, "Energy kept by the rank"), ("max_rank", pn.widgets.IntInput, "Rank at most"))
+           ("energy", pn.widgets.FloatInput, "Energy kept by the rank"),
+           ("max_rank", pn.widgets.IntInput, "Rank at most"))
 
 
 def _widgets(owner: param.Parameterized, table) -> list:
@@ -273,8 +274,8 @@ class TrainingView(pn.viewable.Viewer):
         self._status.object = figures.status_text(frame, fps, self._skipped)
         data = self.analysis.data
         if frame.gallery is not None and data.image_shape:
-            src["gallery"].data = figures.gallery_data(data.image_shape, frame.gallery, data.y_test[:len(frame.gallery)],
-                                                       self.analysis.class_names())
+            src["gallery"].data = figures.gallery_data(
+                data.image_shape, frame.gallery, data.y_test[:len(frame.gallery)], self.analysis.class_names())
         if frame.confusion is not None and self._confusion is not None:
             self._confusion.object = self.analysis.confusion_table(frame)
 
