@@ -77,6 +77,7 @@ from collections import Counter
 
 import numpy as np
 import torch
+from torch import nn
 
 from .. import nets
 from ..data.messages import bounded_message, quoted
@@ -102,6 +103,7 @@ SUPPORTED_OPS = ("Gemm", "MatMul", "Conv", "BatchNormalization", "Relu", "LeakyR
 _SMOOTH = {"Tanh": "tanh", "Sigmoid": "sigmoid", "Gelu": "gelu"}
 _ACTIVATIONS = {"Relu": "relu", **_SMOOTH}
 _NAME = re.compile(r"[^A-Za-z0-9_]")
+_MODULE_ATTRIBUTES = frozenset(dir(nn.ModuleDict()))  # names GraphModel's ModuleDict cannot hold ('half', 'eval')
 
 
 class OnnxFileError(ValueError):
@@ -255,7 +257,7 @@ class _Reader:
         name = _NAME.sub("_", base)[:90] or "node"
         name = name if re.match(r"[A-Za-z_]", name) else "n" + name
         unique, k = name, 1
-        while unique in self.names:
+        while unique in self.names or unique in _MODULE_ATTRIBUTES:
             k += 1
             unique = f"{name}_{k}"
         self.names.add(unique)
@@ -630,7 +632,7 @@ class _Reader:
         scale = ones if scale is None else scale
         shift = zeros if shift is None else shift
         channels = [self.channel_values(v, shape) for v in (scale, shift)] if len(shape) in (2, 3) else [None]
-        if None not in channels:  # one weight and bias per channel: a depthwise 1 x 1 conv
+        if all(v is not None for v in channels):  # one weight and bias per channel: a depthwise 1 x 1 conv
             c, n = shape[0], len(shape) - 1
             settings = {"type": f"conv{n}d", "in": c, "out": c, "kernel": [1] * n, "stride": [1] * n,
                         "padding": [0] * n, "dilation": [1] * n, "groups": c, "padding_mode": "zeros", "bias": True}
