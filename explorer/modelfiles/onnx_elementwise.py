@@ -5,11 +5,12 @@ applies to every sample alike (ONNX's numpy broadcasting, without the batch axis
 ``x * scale + shift``: the bias of the Linear or Conv just before it when it is that layer's
 only use and varies along its outputs or channels only (``MatMul`` + ``Add`` is one Linear),
 else a 1 x 1 convolution with one group per channel (a constant per channel) or per entry
-(the sample reshaped to ``(N, 1)`` and back). A product of two computed tensors is refused.
+(the sample reshaped to ``(N, 1)`` and back). ``x / c`` is ``x * (1 / c)`` (the same to one rounding).
+A product of two computed tensors is refused.
 A mixin of :class:`explorer.modelfiles.onnx_graph.Reader`.
 
 >>> import numpy as np
->>> ElementwiseOps.channel_values(None, np.arange(3.0).reshape(3, 1, 1), (3, 4, 4))
+>>> ElementwiseOps.channel_values(np.arange(3.0).reshape(3, 1, 1), (3, 4, 4))
 array([0., 1., 2.])
 """
 
@@ -68,7 +69,8 @@ class ElementwiseOps:
         except ValueError as exc:
             raise OnnxFileError(f"{what}: a constant of shape {value.shape} does not fit shape {shape}.") from exc
 
-    def channel_values(self, value: np.ndarray, shape: tuple) -> np.ndarray | None:
+    @staticmethod
+    def channel_values(value: np.ndarray, shape: tuple) -> np.ndarray | None:
         """The per-channel values of a constant that varies along the channel axis only, else None."""
         batched = (1, *shape)
         aligned = (1,) * (len(batched) - value.ndim) + value.shape

@@ -36,6 +36,9 @@ SUPPORTED_OPS = ("Gemm", "MatMul", "Conv", "BatchNormalization", "Relu", "LeakyR
                  "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "Concat", "Add", "Sub",
                  "Mul", "Div", "Identity", "Dropout", "Constant", "Tanh", "Sigmoid", "Gelu", "Softmax",
                  "LogSoftmax")
+# the inputs an operation needs (1 when not listed); ONNX marks an optional input left out by an empty name
+_INPUTS = {"Constant": 0, "Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "PRelu": 2, "Reshape": 2,
+           "Add": 2, "Sub": 2, "Mul": 2, "Div": 2}
 _SMOOTH = {"Tanh": "tanh", "Sigmoid": "sigmoid", "Gelu": "gelu"}
 _ACTIVATIONS = {"Relu": "relu", **_SMOOTH}
 _NAME = re.compile(r"[^A-Za-z0-9_]")
@@ -142,15 +145,22 @@ class Reader(ElementwiseOps):
 
     def node(self, node, attrs: dict, what: str, output_name: str) -> None:
         op, ins, out = node.op_type, list(node.input), node.output[0] if node.output else ""
+        need = _INPUTS.get(op, 1)
+        if not out or len(ins) < need or not all(ins[:need]):
+            raise OnnxFileError(f"{what} names no output, or fewer than its {need} input(s).")
         if op == "Constant":
             return self.constant(attrs, out, what)
         if op in ("Identity", "Dropout") and ins[0] in self.consts:
             self.consts[out] = self.consts[ins[0]]
             return
-        if op in ("Concat", "Transpose") and all(name in self.consts for name in ins):
+        if op in ("Concat", "Transpose") and ins and all(name in self.consts for name in ins):
             values = [self.consts[name] for name in ins]
-            self.consts[out] = (np.concatenate(values, attrs.get("axis", 0)) if op == "Concat"
-                                else np.transpose(values[0], attrs.get("perm")))
+            self.budget.take(sum(v.size for v in values), what)
+            try:  # shape arithmetic on constants
+                self.consts[out] = (np.concatenate(values, attrs.get("axis", 0)) if op == "Concat"
+                                    else np.transpose(values[0], attrs.get("perm")))
+            except ValueError as exc:  # numpy's AxisError is one
+                raise OnnxFileError(f"{what} cannot join or permute its constants ({type(exc).__name__}).") from exc
             return
         if op in ("Softmax", "LogSoftmax"):
             return self.final_softmax(node, attrs, what, output_name)
@@ -253,8 +263,9 @@ class Reader(ElementwiseOps):
 
     def op_BatchNormalization(self, node, ins, attrs, what):
         spec, shape = self.tensor(ins[0], what)
-        if attrs.get("training_mode", 0):
-            raise nets.UnsupportedLayerError(f"{what} normalises with the batch's statistics (training_mode=1).")
+        if attrs.get("training_mode", 0) or not attrs.get("spatial", 1):
+            raise nets.UnsupportedLayerError(f"{what}: only inference with one mean and variance per channel is "
+                                             "supported (training_mode=0, spatial=1).")
         scale, shift, mean, var = (self.const(name, what).reshape(-1) for name in ins[1:5])
         kind = "batchnorm2d" if len(shape) == 3 else "batchnorm1d"
         settings = {"type": kind, "features": int(scale.size), "eps": attrs.get("epsilon", 1e-5), "affine": True}
@@ -346,8 +357,11 @@ class Reader(ElementwiseOps):
 
     def op_Reshape(self, node, ins, attrs, what):
         _, shape = self.tensor(ins[0], what)
-        target = [int(v) for v in self.const(ins[1], what).reshape(-1)[:8]]
-        if not target or (attrs.get("allowzero", 0) and 0 in target):
+        target = self.const(ins[1], what).reshape(-1)
+        if not 1 <= target.size <= 4:
+            raise OnnxFileError(f"{what}: the shape has {target.size:,} axes; a sample has 1 to 3, after the batch.")
+        target = [int(v) for v in target]
+        if attrs.get("allowzero", 0) and 0 in target:
             raise OnnxFileError(f"{what}: the shape {quoted(target)} is empty or has a size 0.")
         if target[0] not in (0, -1, self.batch):
             raise nets.UnsupportedLayerError(f"{what}: the shape {quoted(target)} does not keep the batch axis "
@@ -369,8 +383,10 @@ class Reader(ElementwiseOps):
         _, shape = self.tensor(ins[0], what)
         perm = attrs.get("perm", list(range(len(shape), -1, -1)))
         batched = (None, *shape)
+        if not isinstance(perm, list) or sorted(perm) != list(range(len(batched))):
+            raise OnnxFileError(f"{what}: perm {quoted(perm)} is not an order of the {len(batched)} axes.")
         moved = [a for a in perm if a == 0 or batched[a] != 1]
-        if sorted(perm) != list(range(len(batched))) or perm[0] != 0 or moved != sorted(moved):
+        if perm[0] != 0 or moved != sorted(moved):
             raise nets.UnsupportedLayerError(f"{what}: a Transpose with perm {quoted(perm)} reorders the entries "
                                              f"of shape {shape}; only one that moves axes of size 1 is supported.")
         return self.reshaped(node, ins, what, tuple(batched[a] for a in perm[1:]))

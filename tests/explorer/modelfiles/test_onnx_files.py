@@ -330,3 +330,37 @@ def test_messages_are_bounded_whatever_the_file_names():
     with pytest.raises(nets.UnsupportedLayerError) as refused:  # B is not a constant: its name is quoted, cut
         zoo.load_file(gemm)
     assert len(str(refused.value)) <= MAX_MESSAGE_CHARS and "…" in str(refused.value)
+
+
+def test_a_transpose_of_axes_of_size_one_is_a_reshape():
+    w = np.random.default_rng(2).normal(size=(3, 4))
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 2, 1]), helper.make_node("Flatten", ["t"], ["f"]),
+             helper.make_node("Gemm", ["f", "w"], ["y"], transB=1)]
+    loaded = zoo.load_file(model_bytes(nodes, [value("x", ["n", 1, 4])], [value("y", ["n", 3])], [const(w, "w")]))
+    x = np.random.default_rng(3).normal(size=(5, 1, 4))
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(torch.from_numpy(x)).numpy(), x[:, 0] @ w.T, rtol=1e-12, atol=1e-12)
+
+
+def one_node(op, x_shape, inputs=("x",), initializers=(), **attrs) -> bytes:
+    return model_bytes([helper.make_node(op, list(inputs), ["y"], name="the_node", **attrs)],
+                       [value("x", ["n", *x_shape])], [value("y", None)], initializers)
+
+
+@pytest.mark.parametrize("data, words", [
+    (one_node("Transpose", (2, 3), perm=[0, 2, 1]), "Transpose with perm [0, 2, 1] reorders the entries"),
+    (one_node("Reshape", (8,), ("x", "s"), [numpy_helper.from_array(np.array([-1, 2], np.int64), "s")]),
+     "would move values between the samples"),
+    (one_node("Flatten", (2, 3), axis=0), "only Flatten with axis 1"),
+    (one_node("Mul", (3,), ("x", "x")), "multiplies two computed tensors"),
+    (one_node("Gemm", (3,), ("x", "x")), "needs 'x' to be a constant"),
+    (one_node("Conv", (1, 4, 4), ("x", "w"), [const(np.ones((1, 1, 2, 2)), "w")], pads=[0, 0, 1, 1]),
+     "pads [0, 0, 1, 1] are not the same at both ends"),
+    (one_node("MaxPool", (1, 4, 4), kernel_shape=[2, 2], ceil_mode=1), "ceil_mode=1 is not supported"),
+    (model_bytes([helper.make_node("Softmax", ["x"], ["s"], name="the_node"), helper.make_node("Relu", ["s"], ["y"])],
+                 [value("x", ["n", 3])], [value("y", ["n", 3])]), "Softmax is read only as the network's last"),
+])
+def test_operations_outside_the_supported_settings_are_refused_naming_the_node(data, words):
+    with pytest.raises(nets.UnsupportedLayerError, match=re.escape(words)) as refused:
+        zoo.load_file(data)
+    assert "'the_node'" in str(refused.value)
