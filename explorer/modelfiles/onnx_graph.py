@@ -65,6 +65,7 @@ class Reader(ElementwiseOps):
         self.uses = Counter(name for node in graph.node for name in node.input if name)
         self.uses.update(o.name for o in graph.output)
         self.names = {"input"}
+        self.taken: Counter = Counter()  # base name -> the last count appended to it
 
     # -- values --
     def const(self, name: str, what: str) -> np.ndarray:
@@ -82,12 +83,14 @@ class Reader(ElementwiseOps):
         return self.tensors[name]
 
     def spec_name(self, base: str) -> str:
-        name = _NAME.sub("_", base)[:90] or "node"
+        """A new spec-node name made of ``base`` (at most 80 characters of it, then a count if it is taken)."""
+        name = _NAME.sub("_", base[:80]) or "node"
         name = name if re.match(r"[A-Za-z_]", name) else "n" + name
-        unique, k = name, 1
+        unique, k = name, self.taken[name]
         while unique in self.names or unique in _MODULE_ATTRIBUTES:
             k += 1
             unique = f"{name}_{k}"
+        self.taken[name] = k  # the next node of this name counts on from here
         self.names.add(unique)
         return unique
 
