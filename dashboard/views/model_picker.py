@@ -1,4 +1,4 @@
-"""The sidebar: pick a zoo model or upload a checkpoint, and read its model card."""
+"""The sidebar: pick a zoo model or upload a checkpoint or an ONNX model, and read its model card."""
 
 from __future__ import annotations
 
@@ -99,8 +99,8 @@ class ModelPicker(pn.viewable.Viewer):
         return pn.Column(
             self._select,
             self._dataset_row,
-            pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`, "
-                             f"up to {limit_text(zoo.MAX_UPLOAD_BYTES)}:"),
+            pn.pane.Markdown("**Your own model** — a file written by `explorer.zoo.save(model, path)`, or an "
+                             f"ONNX model from any framework, up to {limit_text(zoo.MAX_UPLOAD_BYTES)}:"),
             self._upload,
             self._status,
             self._card,

@@ -37,6 +37,7 @@ from .declared_sizes import (
 )
 from .graph_spec import NONLINEAR_TYPES, GraphModel
 from .graph_trace import graph_spec_of
+from .onnx_files import OnnxFileError, checkpoint_bytes, is_onnx
 
 FORMAT = "network-explorer-checkpoint"
 MAX_UPLOAD_BYTES = 50 * 2**20
@@ -359,6 +360,11 @@ def load_file(source) -> nn.Module:
     data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
     if len(data) > MAX_UPLOAD_BYTES:
         raise CheckpointError(f"The file is {len(data) / 2**20:.0f} MB; the limit is {MAX_UPLOAD_BYTES // 2**20} MB.")
+    if is_onnx(data):  # a model from another framework: read as the checkpoint it translates to
+        try:
+            data = checkpoint_bytes(data)
+        except OnnxFileError as exc:
+            raise CheckpointError(str(exc)) from exc
     if not data.startswith(ZIP_MAGIC):
         raise CheckpointError("Not a readable torch checkpoint: explorer.zoo.save (like torch.save) writes a zip "
                               "archive, and this file is not one.")
