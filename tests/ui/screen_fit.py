@@ -11,7 +11,20 @@
 - :data:`OVERLAPS`: pairs of controls or text blocks (buttons, labels, inputs, paragraphs,
   headings, tables) whose boxes overlap without one holding the other: a label under a button.
 - :data:`LOADING_OVERLAYS`: the elements showing Panel's loading overlay.
+- :func:`defects`: all of the above on the page as it is (and blank plots); :func:`defects_at` at
+  each of several screen sizes.
 """
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+from PIL import Image
+
+LAPTOP, LARGE = {"width": 1366, "height": 768}, {"width": 1920, "height": 1080}
+MIN_CONTRAST = 3.0
 
 CUT_CONTENT = """
 () => {
@@ -140,3 +153,66 @@ OVERLAPS = """
   return found;
 }
 """
+
+
+def settle(page, timeout: float = 240) -> None:
+    """Wait until no loading overlay, spinner or "Building" notice is left (then a moment for layout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = page.evaluate(LOADING_OVERLAYS)
+        building = page.locator(".bk-panel-models-markup-HTML, .markdown", has_text="Building").count()
+        spinning = page.locator(".pn-loading, .bk-LoadingSpinner").count()
+        if busy == 0 and building == 0 and spinning == 0:
+            time.sleep(1.0)
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the page was still loading after {timeout} s")
+
+
+def blank_plots(page) -> list[str]:
+    """The plots on screen that drew nothing: a canvas whose pixels are (almost) all one colour."""
+    found = []
+    canvases = page.locator(".bk-Canvas")
+    for i in range(canvases.count()):
+        canvas = canvases.nth(i)
+        try:
+            box = canvas.bounding_box(timeout=5_000)
+        except Exception:  # redrawn meanwhile: the next check sees the new one
+            continue
+        if box is None or box["width"] < 60 or box["height"] < 60 or not canvas.is_visible():
+            continue
+        try:
+            shot = canvas.screenshot(timeout=10_000)
+        except Exception:
+            continue
+        pixels = np.asarray(Image.open(io.BytesIO(shot)).convert("L"), dtype=np.int16)
+        background = np.bincount(pixels.ravel()).argmax()
+        if (np.abs(pixels - background) > 24).mean() < 0.005:  # axes and labels alone cover ~1-3 %
+            size, at = f"{int(box['width'])}x{int(box['height'])}", f"({int(box['x'])}, {int(box['y'])})"
+            found.append(f"a {size} plot at {at} is blank")
+    return found
+
+
+def defects(page) -> list[str]:
+    """Every defect this module measures on the page as it is now, one line each."""
+    found = [f"blank: {line}" for line in blank_plots(page)]
+    found += [f"cut: {line}" for line in page.evaluate(CUT_CONTENT)]
+    found += [f"overlap: {line}" for line in page.evaluate(OVERLAPS)]
+    found += [f"legend: {line}" for line in page.evaluate(LEGENDS_OVER_DATA)]
+    found += [f"toggle '{label}' selected at contrast {ratio:.2f}:1"
+              for label, ratio in page.evaluate(TOGGLE_CONTRAST) if ratio < MIN_CONTRAST]
+    return found
+
+
+def defects_at(page, sizes=(LAPTOP,), where: str = "", settled: bool = True) -> list[str]:
+    """:func:`defects` at each screen size in ``sizes`` (the page's size is restored afterwards), once
+    the page has :func:`settle`\ d (unless ``settled`` is false: a page that keeps redrawing, as training)."""
+    if settled:
+        settle(page)
+    before, found = page.viewport_size, []
+    for size in sizes:
+        page.set_viewport_size(size)
+        time.sleep(0.5)
+        found += [f"{where} at {size['width']}x{size['height']}: {line}" for line in defects(page)]
+    page.set_viewport_size(before)
+    return found

@@ -27,6 +27,7 @@ from explorer import datasets, training
 from tests.app.conftest import event_loop_of_its_own  # noqa: F401  (bokeh.client's event loop, a fixture)
 from tests.app.test_graph_model_upload import saved_residual_cnn
 from tests.served import app_tabs, browser_ready, run_until
+from tests.ui import screen_fit
 
 LONG = 180_000  # ms: a tab's first build on a busy 2-core machine
 NAME = "cnn.pt"
@@ -111,10 +112,13 @@ def test_upload_the_cnn_in_chromium_and_open_every_tab(served_url, page, cnn_fil
     summary = page.locator(".overview-summary p", has_text=f"upload: {NAME}").first
     summary.wait_for(timeout=LONG)
     assert f"upload: {NAME} on digits: test accuracy {accuracy}" in summary.inner_text()
+    defects = []
     for title, text in SHOWN.items():
         page.locator(".bk-tab", has_text=title).first.click()
         page.get_by_text(text).first.wait_for(timeout=LONG)
         assert "could not be shown" not in page.locator("body").inner_text(), title
+        defects += screen_fit.defects_at(page, (screen_fit.LAPTOP,), f"{title} on an uploaded CNN")
         if title in ("Overview", "Linear regions"):
             page.locator("canvas >> visible=true").first.wait_for()
             page.screenshot(path=str(artifacts / f"graph-upload-{title.lower().replace(' ', '-')}.png"))
+    assert not defects, "\n".join(defects[:20])  # every tab on the uploaded model fits a laptop's screen

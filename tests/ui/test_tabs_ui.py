@@ -7,6 +7,7 @@ import pytest
 from dashboard.state import AppState
 from dashboard.tabs.regions.view import RegionsView
 from explorer import spectra, zoo
+from tests.ui import screen_fit
 
 pytestmark = pytest.mark.ui
 
@@ -94,6 +95,8 @@ def test_inversion_tab_inverts(page, url, artifacts):
     page.goto(url + "?tab=Inversion")
     page.get_by_role("button", name="Invert", exact=True).click()
     assert "Corruption" in _text(page, ".inversion-summary")
+    defects = screen_fit.defects_at(page, (screen_fit.LAPTOP,), "Inversion after Invert")
+    assert not defects, "\n".join(defects[:20])
     page.screenshot(path=str(artifacts / "tab-inversion.png"), full_page=True)
 
 

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from tests.ui import screen_fit
+
 pytestmark = pytest.mark.ui
 
 
@@ -21,6 +23,15 @@ def test_link_replays_then_play_pause_and_use_the_net(page, artifacts, served_ur
     page.locator(".training-status p", has_text="Step 40").first.wait_for(timeout=60_000)
     page.get_by_role("button", name="▶ Play").click()
     for _ in range(600):  # the status pane lives in a shadow root: poll its text
+        if _step(page) >= 60:
+            break
+        page.wait_for_timeout(100)
+    # while it trains: every plot and control fits a laptop's screen (blank plots aside: frames redraw them)
+    defects = [line for line in screen_fit.defects_at(page, (screen_fit.LAPTOP,), "Training while it runs",
+                                                       settled=False)
+               if "blank:" not in line]
+    assert not defects, "\n".join(defects[:20])
+    for _ in range(600):
         if _step(page) >= 100:
             break
         page.wait_for_timeout(100)

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.app.test_user_data_views import two_blobs_csv
+from tests.ui import screen_fit
 
 pytestmark = pytest.mark.ui
 
@@ -24,6 +25,8 @@ def test_upload_a_csv_and_see_its_card_and_decision_map(page, artifacts, tmp_pat
     page.locator(".overview-summary p", has_text="yours: blobs").first.wait_for()
     page.locator("canvas").first.wait_for()
     page.screenshot(path=str(artifacts / "user-csv-overview.png"))
+    defects = screen_fit.defects_at(page, (screen_fit.LAPTOP,), "Overview on an uploaded CSV")
+    assert not defects, "\n".join(defects[:20])  # the uploaded data's card and plots fit a laptop's screen
     page.locator(".data-upload .filepond--action-revert-item-processing").first.click()  # out of the box
     page.locator(".data-upload .filepond--item").first.wait_for(state="detached")
     upload.set_input_files(str(bad))
