@@ -13,6 +13,18 @@ from . import zoo
 
 
 def main(argv=None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after ``python -m explorer`` (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status, 0 (an unknown model name exits with status 2, through argparse).
+    """
     parser = argparse.ArgumentParser(prog="python -m explorer", description=__doc__.split("\n")[0])
     topics = parser.add_subparsers(dest="topic", required=True)
     zoo_parser = topics.add_parser("zoo", help="the model zoo")
