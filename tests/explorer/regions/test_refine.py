@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from explorer import regions
 from explorer.nets import canonical
-from tests.unit.builders import set_linear
+from tests.explorer.builders import set_linear
 
 BOX = (-1.0, 1.0, -1.0, 1.0)
 

@@ -12,8 +12,8 @@ import torch
 from scipy.ndimage import label
 
 from explorer import regions
-from tests.unit.builders import mlp
-from tests.unit.nd_builders import shell, two_blobs
+from tests.explorer.builders import mlp
+from tests.explorer.nd_builders import shell, two_blobs
 
 
 def _both(net):

@@ -11,7 +11,7 @@ from torch import nn
 from explorer import nets, stability, zoo
 from explorer.nets import bounds, canonical
 from explorer.stability import ACTIVE, INACTIVE, UNKNOWN, UNSTABLE, Box
-from tests.unit.builders import mlp, set_linear
+from tests.explorer.builders import mlp, set_linear
 
 
 def preacts(net, X):

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tests.unit.builders import set_linear
+from tests.explorer.builders import set_linear
 
 
 def one_layer(d, n, seed, n_out=1):

@@ -19,7 +19,7 @@ from explorer.nets import canonical
 from explorer.nets.threads import single_threaded
 from explorer.regions.polygons import polygon_areas
 from explorer.stability import ACTIVE, INACTIVE, UNSTABLE
-from tests.unit.builders import mlp, set_linear
+from tests.explorer.builders import mlp, set_linear
 
 BOX = (-1.0, 1.0, -1.0, 1.0)
 

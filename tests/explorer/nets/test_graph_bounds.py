@@ -13,7 +13,7 @@ from explorer.nets import Box, PLGraph, bounds, canonical, crown_graph, ibp_grap
 from explorer.nets.graph import Layer, Pieces
 from explorer.nets.graph_bounds import _pieces_relaxation
 from explorer.stability import ACTIVE, INACTIVE, STABLE, UNKNOWN, UNSTABLE
-from tests.unit.builders import mlp
+from tests.explorer.builders import mlp
 
 
 class Residual(nn.Module):

@@ -9,7 +9,7 @@ from torch import nn
 
 from explorer import regions
 from explorer.nets import canonical
-from tests.unit.builders import mlp, set_linear
+from tests.explorer.builders import mlp, set_linear
 
 
 def hand_net(W1, b1, W2, b2):

@@ -14,9 +14,9 @@ from torch import nn
 
 from explorer import regions
 from explorer.nets import canonical
-from tests.unit.builders import mlp
-from tests.unit.nd_builders import folded, folded_count, one_layer, shell
-from tests.unit.test_regions_graph import CatNet, PoolNet, Residual, _leaky_chain, _net
+from tests.explorer.builders import mlp
+from tests.explorer.nd_builders import folded, folded_count, one_layer, shell
+from tests.explorer.regions.test_refine import CatNet, PoolNet, Residual, _leaky_chain, _net
 
 
 class Residual3(nn.Module):
@@ -193,7 +193,7 @@ def test_regions_containing_lines_parallel_and_repeated_planes():
     """A net that ignores x3 has the regions of its 2-D arrangement, each times a line (same
     inradius, none bounded); 3 parallel planes give 4 slabs; relu(x1) and relu(-x1) share one
     plane: 2 regions, 1 shared facet."""
-    from tests.unit.nd_builders import lines
+    from tests.explorer.nd_builders import lines
 
     net = one_layer(3, 5, 1)
     with torch.no_grad():
