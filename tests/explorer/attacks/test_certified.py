@@ -1,12 +1,20 @@
-"""Every analysis on the zoo's graph networks (residual, MaxPool, LeakyReLU): known orderings."""
+"""Known answers for explorer.attacks.certified: certified radius <= exact distance <= DeepFool's distance
+on 2-D and graph models (residual, MaxPool, LeakyReLU), radii exact for affine classifiers, and the
+exact 2-D distance equal to a fine ray cast where two logits tie."""
+
+import copy
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from explorer import attacks, datasets, nets, spectra, zoo
+from explorer import attacks, datasets, nets, zoo
 from explorer.attacks import certified
+from tests.explorer.attacks.affine_models import affine, closed_form
+from tests.explorer.builders import CLASS_MAP_NETS, classes, preacts, tied_on_a_strip
 
+# -- the zoo's graph models (residual, MaxPool, LeakyReLU) ----------------------------------------
 
 @pytest.mark.parametrize("name", ["digits-resnet", "digits-lenet", "moons-leaky"])
 def test_certified_radius_never_exceeds_deepfool(name):
@@ -33,57 +41,115 @@ def test_moons_leaky_sandwich_orders_certified_exact_deepfool():
         assert abs(top[1] - top[0]) <= 1e-6 * (1 + np.abs(logits).max())
 
 
-@pytest.mark.parametrize("name", ["digits-resnet", "digits-lenet"])
-def test_every_weight_layer_of_a_graph_model_has_its_exact_spectrum(name):
+# -- exact 2-D distance where two logits tie on a whole region -----------------------------------
+
+def ray_cast_distance(net, x, reach, directions=720, steps=800):
+    """Smallest distance along rays from x to a point of another class (then bisection)."""
+    y = classes(net, x[None])[0]
+    theta = 2 * np.pi * np.arange(directions) / directions
+    dirs = np.stack([np.cos(theta), np.sin(theta)], 1)
+    t = np.linspace(0, reach, steps + 1)[1:]
+    P = x + t[None, :, None] * dirs[:, None, :]
+    other = (classes(net, P.reshape(-1, 2)) != y).reshape(directions, steps)
+    hit = other.any(1)
+    first = other.argmax(1)
+    lo = np.where(first > 0, t[np.maximum(first - 1, 0)], 0.0)[hit]
+    hi = t[first][hit]
+    dirs = dirs[hit]
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        out = classes(net, x + mid[:, None] * dirs) != y
+        hi, lo = np.where(out, mid, hi), np.where(out, lo, mid)
+    return hi.min()
+
+
+@pytest.mark.parametrize("name", ["tie-17", "tie-1", "tie-11", "tie-23", "width1-one-output"])
+def test_exact_distance_equals_ray_cast_in_tie_regions(name):
+    net = CLASS_MAP_NETS[name]()
+    g = np.linspace(-1.2, 1.2, 7) + 0.0731  # off the lines through the origin
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    in_tie = (preacts(net, grid)[-1] <= 0).all(1)
+    assert in_tie.any() and not in_tie.all()
+    for x in (grid[in_tie][len(grid[in_tie]) // 2], grid[~in_tie][len(grid[~in_tie]) // 2]):
+        ray = ray_cast_distance(net, x, 4.0)
+        exact, nearest = certified.exact_distance_2d(net, x, 1.2 * ray)
+        assert exact <= ray + 1e-9, (name, x)
+        assert ray - exact <= 1e-4 * ray, (name, x)
+        assert abs(np.linalg.norm(nearest - x) - exact) < 1e-12
+
+
+def test_exact_distance_issue_17_example():
+    assert abs(certified.exact_distance_2d(tied_on_a_strip(), [-1.0, 0.0], 1.5)[0] - 1.0) < 1e-12
+
+
+# -- certified radius and the sandwich -----------------------------------------------------------
+
+def test_certified_equals_exact_for_symmetric_linear():
+    # W = [w; -w]: margin 2|w.x|, L = sqrt(2)||w||, so margin / (sqrt(2) L) = |w.x| / ||w|| = exact
+    w = np.array([1.0, 2.0])
+    model = nn.Linear(2, 2, bias=False).double()
+    model.weight.data = torch.tensor(np.stack([w, -w]))
+    x = np.array([[1.0, 0.0], [0.3, -0.9]])
+    exact = np.abs(x @ w) / np.linalg.norm(w)
+    np.testing.assert_allclose(exact[0], 0.447214, atol=1e-6)
+    for pairwise in (False, True):
+        np.testing.assert_allclose(attacks.certified_radius(model, x, pairwise=pairwise).radius, exact, rtol=1e-12)
+
+
+def test_pairwise_radius_is_exact_for_affine_multiclass():
+    model = affine(7, 5, seed=2)
+    x = np.random.default_rng(7).normal(size=(9, 7))
+    dist, _ = closed_form(model, x)
+    np.testing.assert_allclose(certified.certified_radius(model, x, pairwise=True).radius, dist, rtol=1e-10)
+    assert (certified.certified_radius(model, x).radius <= dist + 1e-12).all()
+
+
+def test_spectral_norms_are_exact(digits):
+    model = zoo.load("digits-mlp")
+    norms, W_last = certified.lipschitz_blocks(model)
+    for n, layer in zip(norms, [model[0], model[2], model[4]]):
+        assert n == pytest.approx(torch.linalg.matrix_norm(layer.weight.double(), 2).item(), rel=1e-9)
+    np.testing.assert_allclose(W_last, model[4].weight.double().detach().numpy())
+
+
+@pytest.mark.parametrize("name", ["moons-mlp", "spirals-mlp"])
+def test_sandwich_holds_on_2d_models(name):
     model = zoo.load(name)
-    layers = nets.weight_layers(model)
-    assert layers and len(layers) == len(spectra.model_spectra(model))
-    for layer in layers[:3]:
-        got = spectra.layer_spectrum(layer, "auto")
-        dense = spectra.layer_spectrum(layer, "dense")
-        k = min(len(got.values), len(dense.values))
-        assert np.allclose(np.sort(got.values)[::-1][:k], np.sort(dense.values)[::-1][:k], atol=1e-9)
-
-
-class NeverSeen(torch.nn.Module):
-    """A residual CNN with BatchNorm, LeakyReLU and MaxPool written the usual way (not from the zoo)."""
-
-    def __init__(self):
-        super().__init__()
-        nn = torch.nn
-        self.stem, self.bn = nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4)
-        self.block = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(4, 4, 1))
-        self.pool, self.head = nn.MaxPool2d(2), nn.Linear(4 * 4 * 4, 10)
-
-    def forward(self, x):
-        h = torch.relu(self.bn(self.stem(x.view(-1, 1, 8, 8))))
-        h = self.pool(torch.relu(h + self.block(h)))
-        return self.head(torch.flatten(h, 1))
-
-
-def test_a_network_never_seen_saves_loads_and_gets_every_exact_analysis(tmp_path):
-    from explorer import regions, stability
-
-    torch.manual_seed(0)
-    model = NeverSeen().eval()
-    path = zoo.save(model, tmp_path / "mine.pt", input_shape=(64,))
-    loaded = zoo.load_file(path)
-    net = nets.canonical(loaded)
-    x = torch.rand(16, 64, dtype=torch.float64)
-    with torch.no_grad():
-        assert torch.allclose(net(x), model.double()(x), atol=1e-12)
-    digits = datasets.load("digits").X_test[:3].reshape(3, -1).astype(np.float64)
-    plane = regions.plane_through(digits)
-    part = regions.partition_plane(net, plane.origin, plane.directions, plane.polygon)
-    for poly, A, c in list(zip(part.polygons, part.output_A, part.output_c))[:200]:
+    X = datasets.load(zoo.card(name)["dataset"]).X_test[:12]
+    for x in X:
+        s = certified.sandwich(model, x)
+        assert s.certified <= s.certified_pairwise * (1 + 1e-9)
+        assert s.certified_pairwise <= s.exact + 1e-9
+        assert s.exact <= s.deepfool + 1e-9
+        # the nearest boundary point is a tie of the top two logits, at the reported distance
+        assert np.linalg.norm(s.nearest - s.x) == pytest.approx(s.exact, abs=1e-9)
         with torch.no_grad():
-            want = net(torch.from_numpy(part.to_input(poly))).numpy()
-        assert np.abs(poly @ A.T + c - want).max() <= 1e-9 * (1 + np.abs(want).max())
-    box = nets.Box.linf_ball(digits[0], 0.02, clip=(0.0, 1.0))
-    st = stability.stable_units(net, box, method="crown")
-    _, choices = net.graph().evaluate(box.lower + np.random.default_rng(0).random((20_000, 64)) * (box.upper - box.lower))
-    for k, piece in enumerate(st.piece):
-        stable = piece >= 0
-        assert (choices[k][:, stable] == piece[stable]).all()
-    small, report = stability.compress(net, box, method="crown")
-    assert report.max_abs_diff <= 1e-9 and sum(nets.canonical(small).hidden_sizes) < sum(net.hidden_sizes)
+            f = np.sort(model(torch.as_tensor(s.nearest[None], dtype=torch.float32)).numpy()[0])
+        assert f[-1] - f[-2] < 1e-4
+
+
+def test_exact_distance_matches_brute_force_rays():
+    model = zoo.load("moons-mlp")
+    x = datasets.load("moons").X_test[5].astype(np.float64)
+    s = certified.sandwich(model, x)
+    angles = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    radii = np.linspace(0, s.deepfool * 1.01, 1500)
+    pts = x + radii[None, :, None] * np.stack([np.cos(angles), np.sin(angles)], 1)[:, None, :]
+    with torch.no_grad():
+        labels = model(torch.as_tensor(pts.reshape(-1, 2), dtype=torch.float32)).argmax(1).numpy()
+    flipped = labels.reshape(len(angles), len(radii)) != s.label
+    first = np.where(flipped.any(1), radii[flipped.argmax(1)], np.inf).min()
+    step = radii[1]
+    assert s.exact <= first + 1e-9 and first - s.exact <= step + 2 * np.pi / 720 * s.deepfool
+
+
+def test_scaling_the_last_layer_keeps_all_radii():
+    model = zoo.load("moons-mlp")
+    scaled = copy.deepcopy(model)
+    with torch.no_grad():
+        scaled[-1].weight.mul_(3.7)
+        scaled[-1].bias.mul_(3.7)
+    for x in datasets.load("moons").X_test[:5]:
+        a, b = certified.sandwich(model, x), certified.sandwich(scaled, x)
+        for field in ("certified", "certified_pairwise", "exact", "deepfool"):
+            assert getattr(b, field) == pytest.approx(getattr(a, field), rel=1e-6), field

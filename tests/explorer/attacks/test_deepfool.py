@@ -1,9 +1,8 @@
-"""Known answers for explorer.attacks and explorer.attacks.certified.
+"""Known answers for DeepFool and SuperDeepFool (explorer.attacks.deepfool).
 
 Affine classifiers have closed-form minimal perturbations (DeepFool, CVPR 2016,
 Eq. 3 and 8-9); ReLU models are checked by invariants: every reported
-perturbation flips the label, batching changes nothing, and on 2-D models
-certified radius <= exact distance <= DeepFool's distance.
+perturbation flips the label, and batching changes nothing.
 """
 
 import copy
@@ -13,35 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import attacks, datasets, zoo
-from explorer.attacks import certified
+from explorer import attacks, zoo
+from tests.explorer.attacks.affine_models import affine, closed_form
 
 ETA = 0.02
-
-
-def affine(d: int, k: int, seed: int) -> nn.Linear:
-    torch.manual_seed(seed)
-    return nn.Linear(d, k).double().eval()
-
-
-def closed_form(model: nn.Linear, x: np.ndarray, dual: str = "l2"):
-    """Distance from x to the boundary of its class polyhedron: min_k |f'_k| / ||w'_k||_q."""
-    W, b = model.weight.detach().numpy(), model.bias.detach().numpy()
-    f = x @ W.T + b
-    k0 = f.argmax(axis=1)
-    rows = np.arange(len(x))
-    fp = f - f[rows, k0][:, None]
-    wp = W[None, :, :] - W[k0][:, None, :]
-    q = np.linalg.norm(wp, axis=2) if dual == "l2" else np.abs(wp).sum(axis=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = np.abs(fp) / q
-    dist[rows, k0] = np.inf
-    return dist.min(axis=1), dist.argmin(axis=1)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return datasets.load("digits")
 
 
 def test_affine_binary_is_one_projection_step():
@@ -149,45 +123,6 @@ def test_superdeepfool_on_affine_lands_on_the_boundary():
     assert (sdf.l2 >= dist).all() and (sdf.l2 <= dist * (1 + 2e-3) + 1e-4).all()
 
 
-@pytest.mark.parametrize("method", ["fgsm", "pgd"])
-@pytest.mark.parametrize("norm,dual", [("linf", "l1"), ("l2", "l2")])
-def test_minimal_epsilon_on_affine_binary_is_the_distance(method, norm, dual):
-    # for a linear binary classifier the gradient-sign (or gradient) step is the optimal
-    # direction, so the smallest flipping budget is |f'| / ||w'||_q
-    model = affine(6, 2, seed=11)
-    x = np.random.default_rng(5).normal(size=(12, 6))
-    res = attacks.minimal_epsilon(model, x, method=method, norm=norm, eps_max=20.0, tol=1e-5)
-    dist, _ = closed_form(model, x, dual)
-    assert res.success.all()
-    np.testing.assert_allclose(res.eps, dist, rtol=1e-3, atol=1e-3)
-    with torch.no_grad():
-        assert (model(torch.as_tensor(res.x_adv)).argmax(1).numpy() != res.original).all()
-
-
-def test_fgsm_and_pgd_stay_in_the_ball_and_box(digits):
-    model = zoo.load("digits-mlp")
-    x = digits.X_test[:20]
-    for adv in (attacks.fgsm(model, x, 0.1, clip=(0, 1)), attacks.pgd(model, x, 0.1, clip=(0, 1), steps=10)):
-        assert np.abs(adv - x).max() <= 0.1 + 1e-6
-        assert adv.min() >= 0 and adv.max() <= 1
-    adv = attacks.pgd(model, x, 0.5, norm="l2", steps=10)
-    assert (np.linalg.norm(adv - x, axis=1) <= 0.5 + 1e-5).all()
-
-
-def test_robustness_summary(digits):
-    model = zoo.load("digits-mlp")
-    X, y = digits.X_test[:50], digits.y_test[:50]
-    calls = []
-    rob = attacks.robustness(model, X, y, batch_size=20, clip=(0, 1), progress=lambda d, t: calls.append((d, t)))
-    res = attacks.deepfool(model, X, clip=(0, 1))
-    np.testing.assert_allclose(rob.norms_l2, res.l2, rtol=1e-6)
-    ok = res.success
-    assert rob.rho_adv == pytest.approx(np.mean(res.l2[ok] / np.linalg.norm(X[ok], axis=1)), rel=1e-6)
-    assert rob.success_rate == 1.0 and rob.hist_counts.sum() == ok.sum()
-    assert rob.accuracy == pytest.approx(np.mean(res.original == y))
-    assert calls[0] == (0, 50) and calls[-1] == (50, 50) and len(calls) == 4
-
-
 @pytest.mark.parametrize("kwargs", [dict(norm="l1"), dict(clip=(1, 0)), dict(refine=True, norm="linf"),
                                     dict(max_iter=0), dict(candidates=1)])
 def test_bad_arguments_raise(kwargs):
@@ -198,89 +133,3 @@ def test_bad_arguments_raise(kwargs):
 def test_inputs_outside_the_clip_box_raise():
     with pytest.raises(ValueError, match="outside the clip box"):
         attacks.deepfool(affine(3, 3, seed=0), np.full((1, 3), 2.0), clip=(0, 1))
-
-
-# -- certified radius and the sandwich -----------------------------------------------------------
-
-def test_certified_equals_exact_for_symmetric_linear():
-    # W = [w; -w]: margin 2|w.x|, L = sqrt(2)||w||, so margin / (sqrt(2) L) = |w.x| / ||w|| = exact
-    w = np.array([1.0, 2.0])
-    model = nn.Linear(2, 2, bias=False).double()
-    model.weight.data = torch.tensor(np.stack([w, -w]))
-    x = np.array([[1.0, 0.0], [0.3, -0.9]])
-    exact = np.abs(x @ w) / np.linalg.norm(w)
-    np.testing.assert_allclose(exact[0], 0.447214, atol=1e-6)
-    for pairwise in (False, True):
-        np.testing.assert_allclose(attacks.certified_radius(model, x, pairwise=pairwise).radius, exact, rtol=1e-12)
-
-
-def test_pairwise_radius_is_exact_for_affine_multiclass():
-    model = affine(7, 5, seed=2)
-    x = np.random.default_rng(7).normal(size=(9, 7))
-    dist, _ = closed_form(model, x)
-    np.testing.assert_allclose(certified.certified_radius(model, x, pairwise=True).radius, dist, rtol=1e-10)
-    assert (certified.certified_radius(model, x).radius <= dist + 1e-12).all()
-
-
-def test_spectral_norms_are_exact(digits):
-    model = zoo.load("digits-mlp")
-    norms, W_last = certified.lipschitz_blocks(model)
-    for n, layer in zip(norms, [model[0], model[2], model[4]]):
-        assert n == pytest.approx(torch.linalg.matrix_norm(layer.weight.double(), 2).item(), rel=1e-9)
-    np.testing.assert_allclose(W_last, model[4].weight.double().detach().numpy())
-
-
-@pytest.mark.parametrize("name", ["moons-mlp", "spirals-mlp"])
-def test_sandwich_holds_on_2d_models(name):
-    model = zoo.load(name)
-    X = datasets.load(zoo.card(name)["dataset"]).X_test[:12]
-    for x in X:
-        s = certified.sandwich(model, x)
-        assert s.certified <= s.certified_pairwise * (1 + 1e-9)
-        assert s.certified_pairwise <= s.exact + 1e-9
-        assert s.exact <= s.deepfool + 1e-9
-        # the nearest boundary point is a tie of the top two logits, at the reported distance
-        assert np.linalg.norm(s.nearest - s.x) == pytest.approx(s.exact, abs=1e-9)
-        with torch.no_grad():
-            f = np.sort(model(torch.as_tensor(s.nearest[None], dtype=torch.float32)).numpy()[0])
-        assert f[-1] - f[-2] < 1e-4
-
-
-def test_exact_distance_matches_brute_force_rays():
-    model = zoo.load("moons-mlp")
-    x = datasets.load("moons").X_test[5].astype(np.float64)
-    s = certified.sandwich(model, x)
-    angles = np.linspace(0, 2 * np.pi, 720, endpoint=False)
-    radii = np.linspace(0, s.deepfool * 1.01, 1500)
-    pts = x + radii[None, :, None] * np.stack([np.cos(angles), np.sin(angles)], 1)[:, None, :]
-    with torch.no_grad():
-        labels = model(torch.as_tensor(pts.reshape(-1, 2), dtype=torch.float32)).argmax(1).numpy()
-    flipped = labels.reshape(len(angles), len(radii)) != s.label
-    first = np.where(flipped.any(1), radii[flipped.argmax(1)], np.inf).min()
-    step = radii[1]
-    assert s.exact <= first + 1e-9 and first - s.exact <= step + 2 * np.pi / 720 * s.deepfool
-
-
-def test_scaling_the_last_layer_keeps_all_radii():
-    model = zoo.load("moons-mlp")
-    scaled = copy.deepcopy(model)
-    with torch.no_grad():
-        scaled[-1].weight.mul_(3.7)
-        scaled[-1].bias.mul_(3.7)
-    for x in datasets.load("moons").X_test[:5]:
-        a, b = certified.sandwich(model, x), certified.sandwich(scaled, x)
-        for field in ("certified", "certified_pairwise", "exact", "deepfool"):
-            assert getattr(b, field) == pytest.approx(getattr(a, field), rel=1e-6), field
-
-
-def test_adversarial_plane_puts_x_and_x_adv_on_the_first_axis(digits):
-    model = zoo.load("digits-mlp")
-    res = attacks.deepfool(model, digits.X_test[:1], clip=(0.0, 1.0))
-    part = attacks.adversarial_plane(model, res.x[0], res.r[0])
-    n = res.l2[0]
-    np.testing.assert_allclose(part.to_input([[0.0, 0.0], [n, 0.0]]), [res.x[0], res.x_adv[0]], atol=1e-6)
-    # the decision boundary crosses the segment from x to x + r: its nearest piece is within ||r||
-    # and no closer than the certified radius
-    d = certified.point_segment_distance(np.zeros(2), part.boundary_segments).min()
-    cert = certified.certified_radius(model, res.x, pairwise=True).radius[0]
-    assert cert <= d <= n * (1 + 1e-6)

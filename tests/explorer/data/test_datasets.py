@@ -1,7 +1,4 @@
-"""Datasets: fixed seeds, correct labels, the digits split, and MNIST files read from disk."""
-
-import gzip
-import struct
+"""Built-in datasets (explorer.data.datasets): fixed seeds, correct labels, the digits split."""
 
 import numpy as np
 import pytest
@@ -51,43 +48,3 @@ def test_unknown_dataset_is_named():
     with pytest.raises(datasets.DatasetError, match="Unknown dataset '<img src=x>x+…'") as info:  # quoted, bounded
         datasets.load("<img src=x>" + "x" * 10_000)
     assert len(str(info.value)) < 200
-
-
-def _write_idx(path, array, compress=False):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + array.astype(np.uint8).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(data)
-
-
-@pytest.mark.parametrize("compress", [False, True])
-def test_mnist_idx_files_are_read_exactly(tmp_path, compress):
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(7, 28, 28))
-    labels = rng.integers(0, 10, size=7)
-    ext = ".gz" if compress else ""
-    paths = [tmp_path / f"{n}{ext}" for n in ("tr-img", "tr-lab", "te-img", "te-lab")]
-    for p, a in zip(paths, [images, labels, images[:3], labels[:3]]):
-        _write_idx(p, a, compress)
-    data = datasets.mnist_from_files(*paths)
-    assert data.X_train.shape == (7, 784) and data.image_shape == (28, 28)
-    assert np.allclose(data.X_train * 255, images.reshape(7, -1))
-    assert np.array_equal(data.y_test, labels[:3])
-
-
-def test_mnist_npz_and_bad_files(tmp_path):
-    rng = np.random.default_rng(1)
-    x = rng.integers(0, 256, size=(4, 28, 28)).astype(np.uint8)
-    y = np.arange(4)
-    np.savez(tmp_path / "m.npz", x_train=x, y_train=y, x_test=x, y_test=y)
-    data = datasets.mnist_from_files(npz=tmp_path / "m.npz")
-    assert np.allclose(data.X_test[2] * 255, x[2].ravel())
-    np.savez(tmp_path / "bad.npz", x_train=x)
-    with pytest.raises(datasets.DatasetError, match="has no array .y."):
-        datasets.mnist_from_files(npz=tmp_path / "bad.npz")
-    (tmp_path / "junk").write_bytes(b"\x12\x34\x56\x78rest")
-    with pytest.raises(datasets.DatasetError, match="bad magic"):
-        datasets._read_idx(tmp_path / "junk")
-    _write_idx(tmp_path / "short", np.zeros((3, 2, 2)))
-    (tmp_path / "short").write_bytes((tmp_path / "short").read_bytes()[:-1])
-    with pytest.raises(datasets.DatasetError, match="should hold 12 bytes"):
-        datasets._read_idx(tmp_path / "short")

@@ -1,26 +1,15 @@
-"""The user's own data: CSV, .npz and IDX files the tests write, read exactly or refused with the reason."""
+"""The user's own CSV tables (explorer.data.user_data): every line ending, separator and decimal comma a
+spreadsheet writes, read exactly or refused with the line and column at fault, sizes checked before
+parsing."""
 
-import gzip
-import struct
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from explorer import datasets
-from explorer.data import data_types
-
-
-def write_idx(path, array, compress=False):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + np.asarray(array, dtype=np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if compress else data)
-    return path
-
-
-def refused(match, fn, *args, **kwargs):
-    with pytest.raises(datasets.DatasetError, match=match):
-        fn(*args, **kwargs)
-
+from explorer.data import data_types, user_data
+from tests.explorer.data.files import EXPECTED, ROWS, every_row, refused
 
 # -- CSV -----------------------------------------------------------------------------------------
 
@@ -90,128 +79,104 @@ def test_size_limits_are_checked_before_parsing(monkeypatch):
     refused(r"the limit is 15 values", datasets.from_csv, text)
 
 
-# -- .npz ----------------------------------------------------------------------------------------
+# -- line endings and separators -------------------------------------------------------------------
 
-def test_npz_images_with_test_split_and_class_names(tmp_path):
-    rng = np.random.default_rng(1)
-    X = rng.integers(0, 256, size=(10, 3, 4, 5), dtype=np.uint8)
-    Xt = rng.integers(0, 256, size=(4, 3, 4, 5), dtype=np.uint8)
-    np.savez(tmp_path / "c.npz", X=X, y=np.arange(10) % 2, X_test=Xt, y_test=np.array([1, 0, 1, 1]),
-             class_names=np.array(["cat", "dog"]))
-    ds = datasets.from_npz(tmp_path / "c.npz")
-    assert ds.image_shape == (3, 4, 5) and ds.split == "from the file" and ds.class_names == ["cat", "dog"]
-    assert np.allclose(ds.X_test * 255, Xt.reshape(4, -1), atol=1e-4) and ds.domain == (0.0, 1.0)
-    # channels last is moved to channels first
-    np.savez(tmp_path / "hwc.npz", X=X.transpose(0, 2, 3, 1), y=np.arange(10) % 2)
-    hwc = datasets.from_npz(tmp_path / "hwc.npz")
-    assert hwc.image_shape == (3, 4, 5)
-    every = np.concatenate([hwc.X_train, hwc.X_test])
-    assert np.array_equal(np.sort(every, axis=0), np.sort(ds.X_train, axis=0))
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_csv_line_endings_lf_crlf_and_cr_read_alike(end):
+    text = end.join(["a,b,label"] + [f"{a},{b},{c}" for a, b, c in ROWS]) + end
+    ds = datasets.from_csv(text.encode(), name="t.csv")
+    assert ds.feature_names == ["a", "b"] and ds.class_names == ["bird", "cat", "dog"]
+    assert every_row(ds) == EXPECTED
 
 
-def test_npz_flat_with_image_shape_and_name_labels(tmp_path):
-    X = np.random.default_rng(2).uniform(-1, 1, size=(8, 6)).astype(np.float32)
-    np.savez(tmp_path / "f.npz", X=X, y=np.array(["b", "a"] * 4), image_shape=np.array([2, 3]))
-    ds = datasets.from_npz(tmp_path / "f.npz", test_fraction=0.5)
-    assert ds.image_shape == (2, 3) and ds.class_names == ["a", "b"] and len(ds.X_test) == 4
-    assert ds.domain == (float(X.min()), float(X.max()))
-    mnist_style = tmp_path / "m.npz"
-    np.savez(mnist_style, x_train=X, y_train=np.arange(8) % 3)
-    assert datasets.mnist_from_files(npz=mnist_style).num_classes == 3
+@pytest.mark.parametrize("separator, decimal", [(";", ","), ("\t", ","), (";", "."), ("\t", "."), (",", ".")])
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_separator_and_decimal_comma_are_detected(separator, decimal, header):
+    def cell(x):
+        return str(x).replace(".", decimal)
+
+    lines = [separator.join([cell(a), cell(b), c]) for a, b, c in ROWS]
+    text = "\r\n".join(([separator.join(["a", "b", "label"])] if header else []) + lines)
+    ds = datasets.from_csv(text.encode())
+    assert ds.num_features == 2 and every_row(ds) == EXPECTED
+    assert ds.feature_names == (["a", "b"] if header else ["column 0", "column 1"])
 
 
-@pytest.mark.parametrize("arrays, match", [
-    (dict(X=np.zeros((5, 2)), y=np.zeros(4)), r"'X' has 5 samples but 'y' 4 labels"),
-    (dict(X=np.zeros((5, 2)), y=np.zeros((5, 3))), r"shape \(N,\), not \(5, 3\) \(one-hot"),
-    (dict(X=np.zeros((5, 2)), y=np.array([0, 1, 0.5, 1, 0])), r"y\[2\] = 0.5 is not an integer"),
-    (dict(X=np.array([[0, 1], [np.nan, 1], [0, 0]]), y=np.zeros(3)), r"sample 1, value 0 is nan"),
-    (dict(X=np.zeros((5, 2)), y=np.zeros(5), X_test=np.zeros((2, 3)), y_test=np.zeros(2)),
-     r"'X_test' has samples of shape \(3,\) but 'X' of shape \(2,\)"),
-    (dict(X=np.zeros((5, 2)), y=np.zeros(5), X_test=np.zeros((2, 2))), r"both X_test and y_test"),
-    (dict(y=np.zeros(5)), r"has no array 'X' \(it holds 'y'\)"),
-    (dict(X=np.zeros((4, 6)), y=np.zeros(4), image_shape=np.array([4, 4])), r"image shape \(4, 4\) does not hold 6"),
-    (dict(X=np.zeros((2, 2)), y=np.array([0, -3])), r"y\[1\] = -3 is negative"),
+def test_semicolons_with_decimal_commas_are_not_read_as_commas():
+    """``0,5;cat``: both ',' and ';' split each line in two; the commas are decimal commas, so ';' separates."""
+    ds = datasets.from_csv(b"0,5;cat\n1,5;dog\n2,5;cat\n3,25;dog\n")
+    assert ds.class_names == ["cat", "dog"] and ds.num_features == 1
+    assert every_row(ds) == {(0.5,): "cat", (1.5,): "dog", (2.5,): "cat", (3.25,): "dog"}
+
+
+def test_an_ambiguous_separator_is_refused_saying_why():
+    """',' and ';' both split every line evenly and the commas are not decimal commas: no guess."""
+    refused(r"'amb.csv': both ',' and ';' split every line into equally many cells.*ambiguous",
+            datasets.from_csv, b"1,2;a,b\n3,4;c,d\n5,6;e,f\n", name="amb.csv")
+    ds = datasets.from_csv(b"1,2;a,b\n3,4;c,d\n5,6;e,f\n7,8;g,h\n", delimiter=";")  # said: read as said
+    assert ds.class_names == ["a,b", "c,d", "e,f", "g,h"] and ds.num_features == 1
+    assert np.allclose(sorted(np.concatenate([ds.X_train, ds.X_test]).ravel()), [1.2, 3.4, 5.6, 7.8])
+
+
+def test_a_decimal_comma_is_named_not_blamed_on_the_header():
+    message = refused(r"'d', line 2, column 'x': '0,5' has a decimal comma, which is read only when ';' or a tab",
+                      datasets.from_csv, b'x,y,label\n"0,5","1,5",cat\n"2,5","3,5",dog\n', name="d")
+    assert "header" not in message and "'x' is not a number" not in message
+    ds = datasets.from_csv(b"x;y;label\n0,5;1,5;cat\n2,5;3,5;dog\n4,5;5,5;cat\n")  # the same with ';' is read
+    assert ds.feature_names == ["x", "y"] and every_row(ds)[(0.5, 1.5)] == "cat"
+
+
+# -- labels ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("labels, classes, counts", [
+    (["1.0", "2.0", "1.0", "2.0", "2.0"], ["1", "2"], {"1": 2, "2": 3}),     # whole floats, no 0
+    (["1", "2", "1", "2", "2"], ["1", "2"], {"1": 2, "2": 3}),               # the same as integers
+    (["3", "7.0", "3", "3", "7"], ["3", "7"], {"3": 3, "7": 2}),             # codes
+    (["0.0", "2.0", "0.0", "2.0", "2.0"], ["0", "1", "2"], {"0": 2, "1": 0, "2": 3}),  # 0..K-1 indices, as before
 ])
-def test_bad_npz_files_are_refused_with_the_field(tmp_path, arrays, match):
-    np.savez(tmp_path / "bad.npz", **arrays)
-    refused(match, datasets.from_npz, tmp_path / "bad.npz")
+def test_integer_labels_make_no_empty_class_unless_they_are_indices(labels, classes, counts):
+    text = "x,l\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels))
+    ds = datasets.from_csv(text.encode())
+    assert ds.class_names == classes and datasets.card(ds)["counts"] == counts
+    rows = every_row(ds)
+    assert all(rows[(float(i),)] == str(int(float(label))) for i, label in enumerate(labels))
 
 
-def test_npz_object_arrays_and_non_zip_are_refused(tmp_path):
-    np.savez(tmp_path / "o.npz", X=np.zeros((2, 2)), y=np.array([0, 1], dtype=object))
-    refused(r"'y' holds Python objects", datasets.from_npz, tmp_path / "o.npz")
-    refused(r"not a .npz file", datasets.from_npz, b"plain text")
+# -- sizes before parsing ----------------------------------------------------------------------------
+
+def test_a_csv_of_too_many_columns_is_refused_before_parsing(tmp_path):
+    """2 lines of 2 M columns (the issue's file had 12 M): refused from the separator count, holding
+    little more than the file itself (parsed, its cells would take hundreds of MB)."""
+    columns = 2 * data_types.MAX_FEATURES
+    path = tmp_path / "wide.csv"
+    path.write_bytes((b"0," * columns + b"1\n") * 2)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        refused(r"'wide.csv' has 2,097,152 values per sample; the limit is 1,048,576", datasets.from_csv, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * size, f"refusing a {size / 2**20:.0f} MB file peaked at {peak / 2**20:.0f} MB"
+    # one wide line in the middle of a narrow file is found from its separators too
+    ragged = b"1,2,0\n3,4,1\n" + b"0," * columns + b"0\n5,6,0\n"
+    refused(r"2,097,152 values per sample", datasets.from_csv, ragged)
 
 
-def test_npz_size_is_checked_from_the_declared_shapes(tmp_path, monkeypatch):
-    np.savez(tmp_path / "big.npz", X=np.zeros((50, 4)), y=np.zeros(50))
-    monkeypatch.setattr(data_types, "MAX_VALUES", 100)
-    refused(r"50 samples of 4 values \(200 in all\); the limit is 100", datasets.from_npz, tmp_path / "big.npz")
+def test_the_cell_count_is_checked_against_the_value_cap_before_parsing(monkeypatch):
+    calls = []
+    monkeypatch.setattr(data_types, "MAX_VALUES", 29)
+    monkeypatch.setattr(user_data, "_rows", lambda *a: calls.append(a))  # parsing would start here
+    text = b"a,b,c,l\n" + b"1,2,3,0\n" * 10  # 10 samples of 3 values: 30 > 29
+    refused(r"10 samples of 3 values \(30 in all\); the limit is 29 values", datasets.from_csv, text)
+    assert calls == []
 
 
-# -- IDX -----------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("compress", [False, True])
-def test_idx_train_only_gets_a_seeded_split(tmp_path, compress):
-    rng = np.random.default_rng(3)
-    images, labels = rng.integers(0, 256, size=(20, 6, 5)), rng.integers(0, 4, size=20)
-    ds = datasets.mnist_from_files(write_idx(tmp_path / "i", images, compress),
-                                   write_idx(tmp_path / "l", labels, compress))
-    assert ds.image_shape == (6, 5) and len(ds.X_test) == 5 and ds.split.startswith("seeded")
-    order = np.random.default_rng(0).permutation(20)
-    assert np.allclose(ds.X_test * 255, images[order[:5]].reshape(5, -1), atol=1e-4)
-    assert np.array_equal(ds.y_train, labels[order[5:]])
-
-
-def test_idx_files_are_told_apart_by_header_and_name(tmp_path):
-    rng = np.random.default_rng(4)
-    tr, te = rng.integers(0, 256, size=(9, 4, 4)), rng.integers(0, 256, size=(3, 4, 4))
-    files = {"train-images-idx3-ubyte.gz": gzip.compress(write_idx(tmp_path / "a", tr).read_bytes()),
-             "t10k-images-idx3-ubyte": write_idx(tmp_path / "b", te).read_bytes(),
-             "train-labels-idx1-ubyte": write_idx(tmp_path / "c", np.arange(9) % 2).read_bytes(),
-             "t10k-labels-idx1-ubyte": write_idx(tmp_path / "d", np.array([1, 1, 0])).read_bytes()}
-    ds = datasets.from_files(files)
-    assert len(ds.X_train) == 9 and np.array_equal(ds.y_test, [1, 1, 0]) and ds.split == "from the file"
-    assert np.allclose(ds.X_test * 255, te.reshape(3, -1), atol=1e-4)
-    refused(r"got 2 images and 1 labels files", datasets.from_files,
-            {k: v for k, v in files.items() if k != "t10k-labels-idx1-ubyte"})
-
-
-def test_bad_idx_files_are_refused(tmp_path, monkeypatch):
-    images = write_idx(tmp_path / "i", np.zeros((4, 3, 3)))
-    labels = write_idx(tmp_path / "l", np.zeros(5))
-    refused(r"train images declare 4 samples but the train labels 5", datasets.mnist_from_files, images, labels)
-    refused(r"bad magic number 0x12345678", datasets.read_idx, b"\x12\x34\x56\x78rest")
-    refused(r"IDX type 0x0d \(float\) is not supported", datasets.read_idx, struct.pack(">BBBBI", 0, 0, 0x0D, 1, 1))
-    refused(r"labels must be one-dimensional", datasets.mnist_from_files, images, images)
-    refused(r"more data than its header declares", datasets.read_idx, images.read_bytes() + b"\x00")
-    refused(r"gzip data is damaged", datasets.read_idx, gzip.compress(images.read_bytes())[:-12])
-    # a header declaring a huge set is refused from the header, before the data is read
-    huge = struct.pack(">BBBBIII", 0, 0, 8, 3, 10**6, 28, 28) + b"\x00" * 100
-    refused(r"1,000,000 samples; the limit is 100,000", datasets.read_idx, huge)
-    monkeypatch.setattr(data_types, "MAX_VALUES", 30)
-    refused(r"the limit is 30 values", datasets.read_idx, images)
-
-
-# -- dispatch, folder, card ------------------------------------------------------------------------
-
-def test_folder_reads_every_dataset_and_reports_the_bad_ones(tmp_path):
-    (tmp_path / "points.csv").write_text("x,y,c\n0,0,a\n1,1,b\n2,2,a\n3,3,b\n")
-    (tmp_path / "broken.csv").write_text("x,y,c\n0,0,a\n1\n")
-    np.savez(tmp_path / "arr.npz", X=np.eye(4), y=np.arange(4))
-    (tmp_path / "digits").mkdir()
-    write_idx(tmp_path / "digits" / "train-images-idx3-ubyte", np.ones((8, 2, 2)))
-    write_idx(tmp_path / "digits" / "train-labels-idx1-ubyte", np.arange(8) % 2, compress=True)
-    found, bad = datasets.from_folder(tmp_path)
-    assert sorted(found) == ["arr", "digits", "points"] and list(bad) == ["broken"]
-    assert "line 3: 1 columns where line 1 has 3" in bad["broken"]
-    assert found["digits"].image_shape == (2, 2) and found["points"].class_names == ["a", "b"]
-
-
-def test_card_counts_every_class_and_states_the_split():
-    ds = datasets.from_csv(b"x,y,l\n" + b"".join(b"%d,%d,%d\n" % (i, -i, i % 3) for i in range(12)))
-    c = datasets.card(ds)
-    assert c["samples"] == 12 and c["train"] + c["test"] == 12 and c["features"] == 2
-    assert c["counts"] == {"0": 4, "1": 4, "2": 4} and c["value_range"] == (-11.0, 11.0)
-    assert c["split"] == ds.split and c["image_shape"] is None and c["feature_names"] == ["x", "y"]
-    assert ds.input_shape == (2,)
+def test_a_repeated_name_in_a_wide_header_is_found_in_one_pass():
+    """100,000 columns whose last name repeats the one before (the issue's took 147 s: a count of each name
+    over the whole header, 10^10 comparisons before this repeat is reached)."""
+    names = [f"c{i}" for i in range(100_000)]
+    names[-1] = names[-2]
+    text = (",".join(names) + "\n" + ",".join(["1"] * 100_000) + "\n").encode()
+    message = refused(r"'wide': the header names column 'c99998' twice", datasets.from_csv, text, name="wide")
+    assert len(message) < 100

@@ -1,5 +1,5 @@
-"""The reconstruction networks as networks: which are piecewise linear, their regions and spectra,
-the measurement dataset they work on, and twins that do not depend on an SVD's basis."""
+"""The reconstruction networks (explorer.inverse.reconstruction) as networks: LISTA is the unrolled
+iteration, which are piecewise linear, their exact regions, and the measurement dataset they work on."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,7 @@ import torch
 
 from explorer import inverse, nets, regions, spectra, zoo
 from explorer.inverse import reconstruction
-
-TRAINED = ("inverse-lista", "inverse-mlp", "inverse-mlp-twins")
+from tests.explorer.inverse.trained import TRAINED
 
 
 def _jacobian(net, y):
@@ -71,47 +70,32 @@ def test_trained_reconstructors_have_exact_regions_in_measurement_space(name):
     assert part.num_linear_regions <= part.num_regions
 
 
-def test_firenet_spectra_are_those_of_a_and_its_calls_are_counted_once():
-    problem = inverse.make_problem(**inverse.ZOO_PROBLEM)
-    firenet = inverse.FIRENet(problem.A, restarts=3, inner=4)
-    layers = nets.weight_layers(firenet)
-    assert len(layers) == 2 * 12 + 1  # A^T and A in every layer, A^T once more to start
-    np.testing.assert_array_equal(layers[0].weight, problem.A.T)
-    lip = spectra.lipschitz_bound(firenet)
-    sigma = np.linalg.norm(problem.A, 2)
-    np.testing.assert_allclose(lip.exact, sigma, rtol=1e-12)  # the DCT rows: every norm is 1
-    np.testing.assert_allclose(lip.product, sigma ** len(layers), rtol=1e-10)
+def test_lista_network_is_the_unrolled_iteration():
+    p = inverse.make_problem(N=20, m=10, s=2, seed=0)
+    Ws, Ss, ts = reconstruction.ista_weights(p.A, 0.05, 4)
+    g = torch.Generator().manual_seed(0)
+    Ws = [W + 0.1 * torch.randn(W.shape, generator=g, dtype=torch.float64) for W in Ws]
+    net = inverse.lista_sequential(Ws, Ss, ts)
+    y = torch.randn(7, 10, generator=g, dtype=torch.float64)
+    assert torch.abs(net(y) - inverse.lista_forward(y, Ws, Ss, ts)).max() < 1e-12
 
 
-def test_a_shared_layer_gets_the_norms_it_would_get_alone():
-    torch.manual_seed(0)
+@pytest.mark.parametrize("name", TRAINED)
+def test_trained_nets_are_relu_networks_the_other_analyses_read(name):
+    """LISTA and the MLPs are plain Linear/ReLU networks: canonical form, exact regions, spectra."""
+    from explorer import nets, regions
 
-    class Twice(torch.nn.Module):
-        input_shape = (5,)
-
-        def __init__(self):
-            super().__init__()
-            self.shared, self.other = torch.nn.Linear(5, 5).double(), torch.nn.Linear(5, 3).double()
-
-        def forward(self, x):
-            return self.other(torch.relu(self.shared(torch.relu(self.shared(x)))))
-
-    twice = Twice()
-    lip = spectra.lipschitz_bound(twice)
-    alone = [np.linalg.norm(m.weight.detach().numpy(), 2) for m in (twice.shared, twice.shared, twice.other)]
-    np.testing.assert_allclose(lip.exact, alone, rtol=1e-12)
-    np.testing.assert_allclose(lip.product, np.prod(alone), rtol=1e-12)
-
-
-def test_twins_do_not_depend_on_the_basis_an_svd_returns():
-    """Q A (Q orthogonal) has the kernel, row space and ||A r|| of A, but another SVD basis:
-    the twins of the same seed are the same."""
-    problem = inverse.make_problem(**inverse.ZOO_PROBLEM)
-    Q, _ = np.linalg.qr(np.random.default_rng(3).standard_normal((problem.m, problem.m)))
-    rotated = inverse.SparseProblem(Q @ problem.A, problem.kind, problem.s, problem.seed)
-    X = inverse.sparse_signals(problem, 5, seed=1)
-    twins, twins_rotated = inverse.make_twins(problem, X, seed=2), inverse.make_twins(rotated, X, seed=2)
-    np.testing.assert_allclose(twins, twins_rotated, atol=1e-12)
-    D = twins - X
-    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1, rtol=1e-12)
-    np.testing.assert_allclose(np.linalg.norm(D @ problem.A.T, axis=1), 0.05, rtol=1e-10)
+    net = zoo.load(name)
+    p = inverse.make_problem(**inverse.ZOO_PROBLEM)
+    Xa, Xb = inverse.training_twins(p)
+    Y = inverse.measure(p, np.r_[Xa[:2], Xb[:1]])
+    canon = nets.canonical(net)
+    with torch.no_grad():
+        expected = net(torch.as_tensor(Y, dtype=torch.float32)).double().numpy()
+    np.testing.assert_allclose(canon.forward(torch.as_tensor(Y)).numpy(), expected, atol=1e-5)
+    A, c = canon.region_affine_map(torch.as_tensor(Y[2]))
+    np.testing.assert_allclose(A @ Y[2] + c, expected[2], atol=1e-5)
+    plane = regions.plane_through(Y)   # the triangle through two signals' and one twin's measurements
+    part = regions.partition_plane(net, plane.origin, plane.directions, plane.polygon)
+    assert part.num_regions >= 1
+    assert len(spectra.model_spectra(net)) == len(zoo.card(name)["layers"]) // 2 + 1

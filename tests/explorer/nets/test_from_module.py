@@ -1,28 +1,12 @@
-"""Known answers for the canonical piecewise-linear form."""
+"""Reading a module into the canonical form (explorer.nets.from_module): the float64 forward, BatchNorm
+folding, chains and graphs told apart, unsupported layers and shapes named, describe()."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from explorer import nets
-
-
-def _random_inputs(net, n=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, *net.input_shape, generator=g, dtype=torch.float64)
-
-
-NETWORKS = {
-    "mlp": (lambda: nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Linear(7, 6), nn.ReLU(), nn.Linear(6, 3)), (5,)),
-    "conv-zero-stride": (lambda: nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding=1, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 3)), (2, 6, 6)),
-    "conv-circular-pool": (lambda: nn.Sequential(
-        nn.Conv2d(1, 3, 3, padding=1, padding_mode="circular"), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(3, 2, 2), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 2 * 2, 4)), (1, 6, 6)),
-    "unflatten": (lambda: nn.Sequential(
-        nn.Unflatten(1, (1, 4, 4)), nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2)), (16,)),
-}
+from tests.explorer.nets.networks import NETWORKS, Everything, _random_inputs, _randomised
 
 
 @pytest.mark.parametrize("name", NETWORKS)
@@ -33,53 +17,6 @@ def test_forward_matches_module_in_float64(name):
     net = nets.canonical(model, shape)
     x = _random_inputs(net)
     assert torch.allclose(net(x), model.double()(x), atol=1e-12, rtol=0)
-
-
-@pytest.mark.parametrize("name", NETWORKS)
-def test_region_affine_map_agrees_with_forward_pass(name):
-    torch.manual_seed(1)
-    build, shape = NETWORKS[name]
-    net = nets.canonical(build(), shape)
-    for x in _random_inputs(net, n=5, seed=3):
-        A, c = net.region_affine_map(x)
-        expected = net(x.unsqueeze(0)).reshape(-1).numpy()
-        assert np.abs(A @ x.reshape(-1).numpy() + c - expected).max() < 1e-10
-        # A point a tiny step away has the same pattern, hence the same affine map.
-        y = x + 1e-9 * torch.randn_like(x)
-        same = all(torch.equal(p, q) for p, q in zip(net.activation_pattern(x), net.activation_pattern(y)))
-        if same:
-            assert np.abs(A @ y.reshape(-1).numpy() + c - net(y.unsqueeze(0)).reshape(-1).numpy()).max() < 1e-10
-
-
-def test_pattern_is_sign_of_preactivation_and_masked_forward_reproduces_output():
-    torch.manual_seed(2)
-    build, shape = NETWORKS["conv-zero-stride"]
-    net = nets.canonical(build(), shape)
-    x = _random_inputs(net, n=6)
-    pre = net.preactivations(x)
-    pattern = net.activation_pattern(x)
-    assert [p.shape[1] for p in pre] == net.hidden_sizes == [4 * 3 * 3]
-    for z, p in zip(pre, pattern):
-        assert torch.equal(p, z > 0)
-    # With each sample's own pattern, the masked network is the network.
-    for i in range(len(x)):
-        out = net.forward_with_pattern(x[i:i + 1], [p[i] for p in pattern])
-        assert torch.allclose(out, net(x[i:i + 1]), atol=1e-12)
-
-
-def test_dense_blocks_compose_to_the_network():
-    torch.manual_seed(3)
-    build, shape = NETWORKS["conv-circular-pool"]
-    net = nets.canonical(build(), shape)
-    x = _random_inputs(net).reshape(8, -1).numpy()
-    h = x
-    blocks = net.dense_blocks()
-    for k, (W, b) in enumerate(blocks):
-        h = h @ W.T + b
-        if k < len(blocks) - 1:
-            h = np.maximum(h, 0)
-    assert np.abs(h - net(torch.as_tensor(x)).numpy()).max() < 1e-12
-    assert [W.shape[0] for W, _ in blocks[:-1]] == net.hidden_sizes
 
 
 def test_batchnorm_folding_is_exact():
@@ -97,15 +34,6 @@ def test_batchnorm_folding_is_exact():
     x = torch.randn(10, 1, 4, 4, dtype=torch.float64)
     assert torch.allclose(net(x), model.double()(x), atol=1e-12, rtol=0)
     assert net.weight_layers()[1].bias is not None  # BatchNorm gave the bias-free layer a bias
-
-
-def test_weight_layers_report_kinds_and_conv_settings():
-    build, shape = NETWORKS["conv-zero-stride"]
-    layers = nets.canonical(build(), shape).weight_layers()
-    assert [layer.kind for layer in layers] == ["conv2d", "linear"]
-    assert layers[0].stride == (2, 2) and layers[0].padding == (1, 1) and layers[0].padding_mode == "zeros"
-    assert layers[0].weight.shape == (4, 2, 3, 3) and layers[0].in_shape == (2, 6, 6)
-    assert layers[0].out_shape == (4, 3, 3)
 
 
 @pytest.mark.parametrize("layer, word", [(nn.Tanh(), "Tanh"), (nn.Softmax(dim=1), "Softmax"),
@@ -172,3 +100,16 @@ def test_describe_counts_parameters_and_shapes():
     assert [r["type"] for r in rows] == ["Input", "Unflatten", "Conv2d", "ReLU", "Flatten", "Linear"]
     assert [r["parameters"] for r in rows] == [0, 0, 2 * 9 + 2, 0, 0, 8 * 2 + 2]
     assert rows[2]["output_shape"] == "(2, 2, 2)" and rows[-1]["output_shape"] == "(2,)"
+
+
+def test_describe_lists_every_layer_call_of_a_graph_with_its_shape():
+    model = _randomised(Everything())
+    rows = nets.describe(model, (1, 6, 6))
+    assert sum(r["parameters"] for r in rows) == sum(p.numel() for p in model.parameters())
+    shapes = {r["layer"]: r["output_shape"] for r in rows}
+    assert shapes["stem"] == "(4, 6, 6)" and shapes["pool"] == "(4, 4, 4)" and shapes["head"] == "(3,)"
+
+
+def test_flatten_that_eats_the_batch_is_refused():
+    with pytest.raises(nets.UnsupportedLayerError, match="batch dimension"):
+        nets.canonical(nn.Sequential(nn.Flatten(0), nn.Linear(4, 2)), (4,))

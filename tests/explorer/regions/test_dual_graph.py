@@ -13,7 +13,7 @@ import pytest
 from explorer import regions
 from tests.explorer.builders import mlp
 from tests.explorer.nd_builders import lines
-from tests.explorer.regions.test_refine import PoolNet, _net
+from tests.explorer.regions.region_builders import PoolNet, _net
 
 THREE = ([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [0.0, 0.0, -0.5])  # they meet at (0,0), (0.5,0), (0,0.5)
 

@@ -16,7 +16,7 @@ from explorer import regions
 from explorer.nets import canonical
 from tests.explorer.builders import mlp
 from tests.explorer.nd_builders import folded, folded_count, one_layer, shell
-from tests.explorer.regions.test_refine import CatNet, PoolNet, Residual, _leaky_chain, _net
+from tests.explorer.regions.region_builders import CatNet, PoolNet, Residual, _leaky_chain, _net
 
 
 class Residual3(nn.Module):

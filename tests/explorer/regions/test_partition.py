@@ -1,61 +1,17 @@
-"""Known answers for explorer.regions (see ../shared/research/linear_regions.md, section 7)."""
+"""The exact 2-D partition (explorer.regions.partition): known counts, and invariants on random chains
+and graph nets (areas, region maps, patterns, layer partitions, unit ranges), on the plane and on
+slices of larger inputs (see ../shared/research/linear_regions.md, section 7)."""
 
 import itertools
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from explorer import regions
 from explorer.nets import canonical
-from tests.explorer.builders import mlp, set_linear
-
-
-def hand_net(W1, b1, W2, b2):
-    net = nn.Sequential(nn.Linear(len(W1[0]), len(W1)), nn.ReLU(), nn.Linear(len(W1), len(W2))).double()
-    set_linear(net[0], W1, b1)
-    set_linear(net[2], W2, b2)
-    return net
-
-
-def sawtooth(L, n_in=1):
-    """t -> 2 relu(t) - 4 relu(t - 1/2), composed L times (on the first input)."""
-    layers = []
-    for k in range(L):
-        first = nn.Linear(n_in if k == 0 else 1, 2)
-        w = np.zeros((2, n_in if k == 0 else 1))
-        w[:, 0] = 1.0
-        set_linear(first, w, [0.0, -0.5])
-        layers += [first, nn.ReLU()]
-        if k < L - 1:
-            mix = nn.Linear(2, 1)
-            set_linear(mix, [[2.0, -4.0]], [0.0])
-            # fold the mixing into the next layer's Linear: keep a Linear->Linear chain out
-            layers.append(mix)
-    last = nn.Linear(2, 1)
-    set_linear(last, [[2.0, -4.0]], [0.0])
-    return _merge_linears(nn.Sequential(*layers, last).double())
-
-
-def _merge_linears(seq):
-    """Multiply consecutive Linear layers together (the canonical form needs ReLUs between them)."""
-    out = []
-    for m in seq:
-        if isinstance(m, nn.Linear) and out and isinstance(out[-1], nn.Linear):
-            prev = out.pop()
-            merged = nn.Linear(prev.in_features, m.out_features).double()
-            set_linear(merged, m.weight @ prev.weight, m.weight @ prev.bias + m.bias)
-            out.append(merged)
-        else:
-            out.append(m)
-    return nn.Sequential(*out).double()
-
-
-def forward(model, x):
-    with torch.no_grad():
-        return canonical(model)(torch.as_tensor(x, dtype=torch.float64)).numpy()
-
+from tests.explorer.builders import BOX, mlp
+from tests.explorer.regions.region_builders import NETS, _forward, _net, forward, hand_net, sawtooth
 
 # -- known counts -------------------------------------------------------------------------------
 
@@ -83,15 +39,6 @@ def test_one_hidden_layer_count_is_one_plus_lines_plus_crossings(n, seed):
     assert part.num_regions == 1 + L + I
 
 
-@pytest.mark.parametrize("L", [1, 2, 3, 5, 6])
-def test_sawtooth_has_two_to_the_L_regions(L):
-    net = sawtooth(L)
-    line = regions.partition_line(net, [0.0], [1.0])
-    assert line.num_regions == 2 ** L
-    assert line.num_linear_regions == 2 ** L
-    np.testing.assert_allclose(line.breakpoints, np.arange(2 ** L + 1) / 2 ** L, atol=1e-12)
-
-
 def test_sawtooth_on_a_plane_gives_strips():
     net = sawtooth(3, n_in=2)
     part = regions.partition_2d(net, box=(0.0, 1.0, 0.0, 1.0))
@@ -106,47 +53,7 @@ def test_relu_x1_plus_relu_x2_has_four_regions():
     np.testing.assert_allclose(part.areas, 1.0)
 
 
-def test_identity_through_two_relus_is_one_linear_region():
-    # relu(x) - relu(-x) = x: two activation regions, one linear region
-    net = hand_net([[1.0, 0.0], [-1.0, 0.0]], [0.0, 0.0], [[1.0, -1.0]], [0.0])
-    part = regions.partition_2d(net)
-    assert part.num_regions == 2
-    assert part.num_linear_regions == 1
-    line = regions.partition_line(net, [-1.0, 0.3], [1.0, 0.3])
-    assert line.num_regions == 2 and line.num_linear_regions == 1
-
-
-def test_unit_with_zero_output_weight_splits_activation_but_not_linear_regions():
-    net = hand_net([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0], [[1.0, 0.0]], [0.0])
-    part = regions.partition_2d(net)
-    assert part.num_regions == 4
-    assert part.num_linear_regions == 2
-
-
-def test_serra_upper_bound_known_values():
-    assert regions.serra_upper_bound(2, [64, 64, 64]) == 9_011_897_441
-    assert regions.serra_upper_bound(2, [64]) == 2081
-    assert regions.serra_upper_bound(1, [3, 3]) == 16
-    assert regions.serra_upper_bound(2, [3]) == 7
-
-
-def test_serra_bound_is_at_least_the_exact_count():
-    net = mlp([2, 8, 8, 8], seed=3)
-    part = regions.partition_2d(net, box=(-5, 5, -5, 5))
-    assert part.num_linear_regions <= part.num_regions <= regions.serra_upper_bound(2, [8, 8, 8])
-
-
-# -- invariants on a random deep net --------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def deep():
-    net = mlp([2, 16, 16, 16], seed=5, n_out=3)
-    x = np.random.default_rng(0).uniform([-2.0, -1.0], [2.0, 1.5], (1000, 2))
-    with torch.no_grad():  # rescale the head so that all three classes appear in the box
-        net[-1].weight.mul_(10.0)
-        net[-1].bias.sub_(torch.as_tensor(forward(net, x).mean(0)))
-    return net, regions.partition_2d(net, box=(-2.0, 2.0, -1.0, 1.5))
-
+# -- invariants on a random deep net (the fixture deep) -------------------------------------------
 
 def test_areas_sum_to_the_domain_and_patterns_are_unique(deep):
     _, part = deep
@@ -178,28 +85,6 @@ def test_polygons_are_convex_and_counter_clockwise(deep):
         assert (turn >= -1e-12).all()
 
 
-def test_grid_patterns_are_a_subset_of_the_exact_patterns(deep):
-    net, part = deep
-    grid = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=128)
-    exact = {p.tobytes() for p in np.packbits(part.patterns, axis=1)}
-    seen = {p.tobytes() for p in np.packbits(grid.patterns, axis=1)}
-    assert seen <= exact
-    assert grid.count == len(seen) <= part.num_regions
-
-
-def test_grid_estimate_in_small_chunks_sees_the_same_patterns(deep, monkeypatch):
-    """The points go through the net in chunks sized by its width: any chunking gives the same answer."""
-    net, _ = deep
-    whole = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=64, chunk=64 * 64)
-    from explorer.regions import counts
-    monkeypatch.setattr(counts, "GRID_CHUNK_BYTES", 4096)  # the default chunk: a few points
-    small = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=64)
-    odd = regions.grid_estimate(net, box=(-2.0, 2.0, -1.0, 1.5), resolution=64, chunk=7)
-    for other in (small, odd):
-        assert other.count == whole.count and other.skipped == whole.skipped
-        assert (other.patterns == whole.patterns).all()
-
-
 def test_layer_partitions_refine_each_other(deep):
     _, part = deep
     counts = [layer.num_regions for layer in part.layers]
@@ -228,56 +113,7 @@ def test_bent_hyperplane_is_where_the_unit_is_zero(deep):
     np.testing.assert_allclose(z, 0.0, atol=1e-10)
 
 
-# -- decision boundary ------------------------------------------------------------------------------
-
-def test_decision_boundary_of_a_known_line():
-    # f(x) = relu(x1) - relu(-x1) - 0.25 = x1 - 0.25: the boundary is x1 = 0.25
-    net = hand_net([[1.0, 0.0], [-1.0, 0.0]], [0.0, 0.0], [[1.0, -1.0]], [-0.25])
-    part = regions.partition_2d(net)
-    seg = part.boundary_segments
-    np.testing.assert_allclose(seg[..., 0], 0.25, atol=1e-12)
-    assert np.abs(seg[:, 1, 1] - seg[:, 0, 1]).sum() == pytest.approx(2.0)
-
-
-def test_decision_boundary_pieces_are_ties_that_change_the_class(deep):
-    net, part = deep
-    seg = part.boundary_segments
-    assert len(seg) > 0
-    mid = seg.mean(1)
-    logits = np.sort(forward(net, mid), axis=1)
-    np.testing.assert_allclose(logits[:, -1], logits[:, -2], atol=1e-9)
-    d = seg[:, 1] - seg[:, 0]
-    normal = np.stack([-d[:, 1], d[:, 0]], 1) / np.linalg.norm(d, axis=1, keepdims=True)
-    left = forward(net, mid + 1e-7 * normal).argmax(1)
-    right = forward(net, mid - 1e-7 * normal).argmax(1)
-    assert (left != right).mean() > 0.95  # not all: a piece may end at a three-class corner
-
-
-def test_every_class_change_on_a_line_crosses_a_boundary_piece(deep):
-    net, part = deep
-    seg = part.boundary_segments
-    for y in np.linspace(-0.9, 1.4, 7):
-        x = np.linspace(-2.0, 2.0, 2001)
-        cls = forward(net, np.stack([x, np.full_like(x, y)], 1)).argmax(1)
-        for i in np.nonzero(cls[1:] != cls[:-1])[0]:
-            lo, hi = x[i], x[i + 1]
-            ys = seg[..., 1]
-            t = (y - ys[:, 0]) / np.where(ys[:, 1] != ys[:, 0], ys[:, 1] - ys[:, 0], np.nan)
-            xc = seg[:, 0, 0] + t * (seg[:, 1, 0] - seg[:, 0, 0])
-            assert np.any((t >= -1e-9) & (t <= 1 + 1e-9) & (xc >= lo - 1e-9) & (xc <= hi + 1e-9))
-
-
-# -- planes for image-sized inputs -----------------------------------------------------------------
-
-def test_plane_through_three_points_puts_them_at_the_corners():
-    rng = np.random.default_rng(0)
-    pts = rng.normal(size=(3, 10))
-    plane = regions.plane_through(pts)
-    np.testing.assert_allclose(plane.directions @ plane.directions.T, np.eye(2), atol=1e-12)
-    corners = plane.to_input(plane.polygon)
-    dist = np.linalg.norm(corners[:, None] - pts[None], axis=-1)
-    np.testing.assert_allclose(dist.min(1), 0.0, atol=1e-12)
-
+# -- planes in image-sized inputs -----------------------------------------------------------------
 
 def test_partition_of_a_plane_in_a_ten_dimensional_input():
     net = mlp([10, 12, 12], seed=7, n_out=4)
@@ -292,25 +128,7 @@ def test_partition_of_a_plane_in_a_ten_dimensional_input():
     assert grid.count <= part.num_regions
 
 
-def test_grid_on_a_triangle_counts_only_patterns_inside_it():
-    net = mlp([10, 12, 12], seed=8, n_out=4)
-    rng = np.random.default_rng(1)
-    plane = regions.plane_through(rng.normal(size=(3, 10)))
-    part = regions.partition_plane(net, *plane)
-    (x0, y0), (x1, y1) = plane.polygon.min(0), plane.polygon.max(0)
-    grid = regions.grid_estimate(net, (x0, x1, y0, y1), 200, origin=plane.origin, directions=plane.directions,
-                                 polygon=plane.polygon)
-    exact = {p.tobytes() for p in np.packbits(part.patterns, axis=1)}
-    assert {p.tobytes() for p in np.packbits(grid.patterns, axis=1)} <= exact
-
-
-# -- bad input -----------------------------------------------------------------------------------------
-
-def test_max_regions_stops_with_a_clear_error():
-    net = mlp([2, 32, 32], seed=0)
-    with pytest.raises(regions.TooManyRegionsError, match="max_regions"):
-        regions.partition_2d(net, max_regions=50)
-
+# -- bad input ------------------------------------------------------------------------------------
 
 def test_bad_arguments_are_refused():
     net = mlp([2, 4], seed=0)
@@ -340,17 +158,49 @@ def test_unit_ranges_are_attained_and_contain_every_sample(deep):
                                    hi, atol=1e-10)
 
 
-@pytest.mark.parametrize("n_out", [1, 3])
-def test_class_cells_tile_the_slice_and_carry_the_forward_pass_class(n_out):
-    model = mlp([2, 12, 12], seed=5, n_out=n_out)
-    part = regions.partition_2d(model, box=(-2, 2, -2, 2))
-    polys = [cell for cell, _, _ in part.class_cells]
-    area = sum(0.5 * abs(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1)))
-               for p in polys)
-    assert area == pytest.approx(16.0, rel=1e-9)
-    centroids = np.array([p.mean(0) for p in polys])
-    with torch.no_grad():
-        out = model(torch.as_tensor(centroids))
-    forward = (out[:, 0] > 0).long().numpy() if n_out == 1 else out.argmax(1).numpy()
-    assert np.array_equal(forward, [c for _, c, _ in part.class_cells])
-    assert {r for _, _, r in part.class_cells} == set(range(part.num_regions))
+# -- graph nets (skip connections, cat, max pools, LeakyReLU) against the forward pass ------------
+
+@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_region_maps_equal_the_forward_pass_at_every_vertex(build, seed):
+    net = _net(build, seed)
+    part = regions.partition_2d(net, BOX)
+    assert part.num_regions > 1 and part.patterns.dtype == np.int8
+    V = np.concatenate(part.polygons)
+    r = np.repeat(np.arange(part.num_regions), [len(p) for p in part.polygons])
+    mapped = np.einsum("rij,rj->ri", part.output_A[r], V) + part.output_c[r]
+    y = _forward(net, V)
+    assert np.abs(mapped - y).max() <= 1e-10 * max(1.0, np.abs(y).max())
+    assert np.isclose(part.areas.sum(), 4.0, rtol=1e-12, atol=0)
+    pats = np.concatenate([p.numpy() for p in net.activation_pattern(torch.as_tensor(part.centroids))], axis=1)
+    assert (pats == part.patterns).all()
+    assert len({p.tobytes() for p in part.patterns}) == part.num_regions
+
+
+@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
+def test_graph_unit_ranges_and_grid_agree_with_brute_force(build):
+    net = _net(build, 3)
+    part = regions.partition_2d(net, BOX)
+    g = np.linspace(-1, 1, 101)
+    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    zs = [z.numpy() for z in net.preactivations(torch.as_tensor(grid))]
+    for k, z in enumerate(zs, start=1):
+        lo, hi, at_lo, at_hi = part.unit_ranges(k)
+        assert (z.min(0) >= lo - 1e-12).all() and (z.max(0) <= hi + 1e-12).all()
+        zl = net.preactivations(torch.as_tensor(at_lo))[k - 1].numpy()
+        zh = net.preactivations(torch.as_tensor(at_hi))[k - 1].numpy()
+        assert np.allclose(np.diag(zl), lo, atol=1e-10) and np.allclose(np.diag(zh), hi, atol=1e-10)
+    est = regions.grid_estimate(net, BOX, resolution=64)
+    assert {p.tobytes() for p in est.patterns} <= {p.tobytes() for p in part.patterns}
+
+
+@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
+def test_graph_partition_of_a_tilted_plane_matches_the_forward_pass(build):
+    net = _net(build, 5)
+    origin, directions = np.array([0.3, -0.2]), np.array([[1.0, 0.5], [-0.4, 1.2]])
+    tri = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    part = regions.partition_plane(net, origin, directions, tri)
+    assert np.isclose(part.areas.sum(), 2.0, rtol=1e-12)
+    for r, poly in enumerate(part.polygons):
+        y = _forward(net, part.to_input(poly))
+        assert np.abs(poly @ part.output_A[r].T + part.output_c[r] - y).max() <= 1e-10 * max(1, np.abs(y).max())

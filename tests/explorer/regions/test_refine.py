@@ -1,8 +1,8 @@
-"""The exact 2-D partition of graph networks (skip connections, cat, max pools, LeakyReLU, Hardtanh).
+"""One layer of the exact 2-D partition (explorer.regions.refine) for each layer kind: max pools, a skip
+connection, LeakyReLU, Hardtanh; and the limit on the number of regions.
 
-Known answers: closed forms (a max of two affine maps, relu(x) + x), line-arrangement
-counts ``1 + lines + intersections`` (intersections found by brute force), and on random
-graph nets the forward pass itself at every vertex, centroid and boundary piece.
+Known answers: closed forms (a max of two affine maps, relu(x) + x) and line-arrangement
+counts ``1 + lines + intersections`` (intersections found by brute force).
 """
 
 import itertools
@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from explorer import regions
 from explorer.nets import canonical
-from tests.explorer.builders import set_linear
-
-BOX = (-1.0, 1.0, -1.0, 1.0)
+from tests.explorer.builders import BOX, mlp, set_linear
+from tests.explorer.regions.region_builders import _forward
 
 
 class MaxOfTwo(nn.Module):
@@ -45,50 +43,6 @@ class Pool2x2(nn.Module):
 class ReluPlusX(nn.Module):
     def forward(self, x):
         return torch.relu(x) + x
-
-
-class Residual(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.l1, self.l2, self.l3 = nn.Linear(2, 6), nn.Linear(6, 6), nn.Linear(6, 3)
-
-    def forward(self, x):
-        h = torch.relu(self.l1(x))
-        return self.l3(h + torch.relu(self.l2(h)))
-
-
-class PoolNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.l1, self.l2 = nn.Linear(2, 8), nn.Linear(4, 3)
-        self.pool, self.act = nn.MaxPool1d(2), nn.LeakyReLU(0.1)
-
-    def forward(self, x):
-        return self.l2(self.act(self.pool(self.l1(x).view(-1, 2, 4)).flatten(1)))
-
-
-class CatNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.a, self.b, self.c, self.d = nn.Linear(2, 4), nn.Linear(2, 3), nn.Linear(9, 5), nn.Linear(5, 2)
-
-    def forward(self, x):
-        h = torch.cat([torch.relu(self.a(x)), F.hardtanh(2 * self.b(x)), x], dim=1)
-        return self.d(F.leaky_relu(self.c(h), 0.2))
-
-
-def _leaky_chain():
-    return nn.Sequential(nn.Linear(2, 6), nn.LeakyReLU(0.1), nn.Linear(6, 6), nn.LeakyReLU(0.3), nn.Linear(6, 3))
-
-
-def _net(module, seed=0):
-    torch.manual_seed(seed)
-    return canonical(module().double().eval(), (2,))
-
-
-def _forward(net, points):
-    with torch.no_grad():
-        return net(torch.as_tensor(points, dtype=torch.float64)).reshape(len(points), -1).numpy()
 
 
 def _line_pieces(W, b, breakpoints):
@@ -198,82 +152,9 @@ def test_hardtanh_units_give_two_lines_each():
         assert np.allclose(np.abs(z), 1.0) and (z > 0).any() and (z < 0).any()
 
 
-NETS = [Residual, PoolNet, CatNet, _leaky_chain]
+# -- the limit on the number of regions -----------------------------------------------------------
 
-
-@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_region_maps_equal_the_forward_pass_at_every_vertex(build, seed):
-    net = _net(build, seed)
-    part = regions.partition_2d(net, BOX)
-    assert part.num_regions > 1 and part.patterns.dtype == np.int8
-    V = np.concatenate(part.polygons)
-    r = np.repeat(np.arange(part.num_regions), [len(p) for p in part.polygons])
-    mapped = np.einsum("rij,rj->ri", part.output_A[r], V) + part.output_c[r]
-    y = _forward(net, V)
-    assert np.abs(mapped - y).max() <= 1e-10 * max(1.0, np.abs(y).max())
-    assert np.isclose(part.areas.sum(), 4.0, rtol=1e-12, atol=0)
-    pats = np.concatenate([p.numpy() for p in net.activation_pattern(torch.as_tensor(part.centroids))], axis=1)
-    assert (pats == part.patterns).all()
-    assert len({p.tobytes() for p in part.patterns}) == part.num_regions
-
-
-@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
-def test_graph_boundary_pieces_separate_two_classes(build):
-    net = _net(build, 2)
-    part = regions.partition_2d(net, (-4.0, 4.0, -4.0, 4.0))
-    assert len(part.boundary_segments) > 0
-    a, e = part.boundary_segments[:, 0], part.boundary_segments[:, 1]
-    mid, d = 0.5 * (a + e), e - a
-    normal = np.stack([-d[:, 1], d[:, 0]], 1) / np.linalg.norm(d, axis=1, keepdims=True)
-    left, right = _forward(net, mid + 1e-7 * normal).argmax(1), _forward(net, mid - 1e-7 * normal).argmax(1)
-    assert (left != right).mean() > 0.95  # a step 1e-7 off may cross another line at a few corners
-    assert 1 <= part.num_linear_regions <= part.num_regions
-    cells = sum(regions.polygons.polygon_areas(p[0][None], np.array([len(p[0])]))[0] for p in part.class_cells)
-    assert np.isclose(cells, 64.0, rtol=1e-10)
-
-
-@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
-def test_graph_unit_ranges_and_grid_agree_with_brute_force(build):
-    net = _net(build, 3)
-    part = regions.partition_2d(net, BOX)
-    g = np.linspace(-1, 1, 101)
-    grid = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
-    zs = [z.numpy() for z in net.preactivations(torch.as_tensor(grid))]
-    for k, z in enumerate(zs, start=1):
-        lo, hi, at_lo, at_hi = part.unit_ranges(k)
-        assert (z.min(0) >= lo - 1e-12).all() and (z.max(0) <= hi + 1e-12).all()
-        zl = net.preactivations(torch.as_tensor(at_lo))[k - 1].numpy()
-        zh = net.preactivations(torch.as_tensor(at_hi))[k - 1].numpy()
-        assert np.allclose(np.diag(zl), lo, atol=1e-10) and np.allclose(np.diag(zh), hi, atol=1e-10)
-    est = regions.grid_estimate(net, BOX, resolution=64)
-    assert {p.tobytes() for p in est.patterns} <= {p.tobytes() for p in part.patterns}
-
-
-@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
-def test_graph_line_partition_matches_the_forward_pass(build):
-    net = _net(build, 4)
-    a, b = np.array([-1.0, -0.7]), np.array([0.9, 1.0])
-    line = regions.partition_line(net, a, b)
-    t = line.breakpoints
-    mid = 0.5 * (t[1:] + t[:-1])
-    pts = a + np.concatenate([t, mid])[:, None] * (b - a)
-    y = _forward(net, pts)
-    r = np.concatenate([np.minimum(np.arange(len(t)), line.num_regions - 1), np.arange(line.num_regions)])
-    T = np.concatenate([t, mid])
-    assert np.abs(line.slopes[r] * T[:, None] + line.intercepts[r] - y).max() <= 1e-10 * max(1, np.abs(y).max())
-    pats = np.concatenate([p.numpy() for p in net.activation_pattern(torch.as_tensor(pts[len(t):]))], axis=1)
-    assert (pats == line.patterns).all()
-    assert (line.patterns[1:] != line.patterns[:-1]).any(1).all()  # neighbours differ: nothing to merge
-
-
-@pytest.mark.parametrize("build", NETS, ids=lambda f: f.__name__)
-def test_graph_partition_of_a_tilted_plane_matches_the_forward_pass(build):
-    net = _net(build, 5)
-    origin, directions = np.array([0.3, -0.2]), np.array([[1.0, 0.5], [-0.4, 1.2]])
-    tri = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
-    part = regions.partition_plane(net, origin, directions, tri)
-    assert np.isclose(part.areas.sum(), 2.0, rtol=1e-12)
-    for r, poly in enumerate(part.polygons):
-        y = _forward(net, part.to_input(poly))
-        assert np.abs(poly @ part.output_A[r].T + part.output_c[r] - y).max() <= 1e-10 * max(1, np.abs(y).max())
+def test_max_regions_stops_with_a_clear_error():
+    net = mlp([2, 32, 32], seed=0)
+    with pytest.raises(regions.TooManyRegionsError, match="max_regions"):
+        regions.partition_2d(net, max_regions=50)
