@@ -21,7 +21,7 @@ from explorer import stability
 from explorer.nets import PLGraph, bounds, canonical, crown_graph, ibp_graph
 from explorer.nets.threads import single_threaded
 from explorer.stability import units
-from tests.unit.builders import mlp
+from tests.explorer.builders import mlp
 
 
 class _Skips(nn.Module):

@@ -22,7 +22,7 @@ from bench.timing import best_of
 from explorer import regions
 from explorer.nets import bounds, canonical
 from explorer.nets.threads import single_threaded
-from tests.unit.builders import mlp
+from tests.explorer.builders import mlp
 
 
 def _clip(poly, a, b):

@@ -430,7 +430,7 @@ def operator_contrast(model: nn.Module, report: QualityReport, input_shape: tupl
     (:func:`~explorer.nets.weight_layers`; ``input_shape`` from ``model.input_shape`` when not
     given) through :func:`~explorer.spectra.layer_spectrum` with ``method``. A conv's slices are
     not its operator: an orthogonal conv's operator has every singular value 1 (a flat ESD,
-    no power-law tail) while its slices spread (see ``tests/unit/test_spectra_weightwatcher.py``).
+    no power-law tail) while its slices spread (see ``tests/explorer/spectra/test_esd.py``).
 
     Parameters
     ----------
