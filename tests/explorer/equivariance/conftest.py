@@ -1,10 +1,10 @@
-"""The digits data set, loaded once per test module of the symmetry tests."""
+"""The digits data set, loaded once per test process for the symmetry tests."""
 
 import pytest
 
 from explorer import datasets
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per test process: no test changes it
 def digits():
     return datasets.load("digits")

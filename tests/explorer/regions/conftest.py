@@ -9,7 +9,7 @@ from tests.explorer.builders import mlp
 from tests.explorer.regions.region_builders import forward
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per test process: no test changes it
 def deep():
     net = mlp([2, 16, 16, 16], seed=5, n_out=3)
     x = np.random.default_rng(0).uniform([-2.0, -1.0], [2.0, 1.5], (1000, 2))
