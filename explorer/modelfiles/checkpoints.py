@@ -319,7 +319,12 @@ def _pt2_refusal(data: bytes) -> None:
 
 
 def load_file(source) -> nn.Module:
-    """Read a checkpoint written by :func:`save` from a path or bytes, as an eval-mode model.
+    """Read a checkpoint written by :func:`save`, or an ONNX file, from a path or bytes, as an eval-mode model.
+
+    An ONNX model (an ``.onnx`` file of any framework's exporter) is recognised by its content
+    (:func:`~explorer.modelfiles.onnx_files.is_onnx`), not its name, and read as the version-2
+    checkpoint it translates to (:func:`~explorer.modelfiles.onnx_files.checkpoint_bytes`), with
+    every check below.
 
     Corrupt, hostile or mismatched files are refused with a message fit to show a user: the
     archive and its pickle are bounded before ``torch.load`` (``weights_only=True``; a
@@ -330,23 +335,25 @@ def load_file(source) -> nn.Module:
     Parameters
     ----------
     source : str, pathlib.Path or bytes
-        A path, or the file's content (at most ``MAX_UPLOAD_BYTES``).
+        A path, or the file's content (at most ``MAX_UPLOAD_BYTES``): a checkpoint or an ONNX model.
 
     Returns
     -------
     torch.nn.Module
         An ``nn.Sequential`` (version 1) or a :class:`~explorer.modelfiles.graph_spec.GraphModel`
-        (version 2), in eval mode, in float64 when every float tensor of the file is, with
-        ``input_shape`` and ``class_names`` (``"0"`` to ``"K-1"`` when the file names none).
+        (version 2, and every ONNX file), in eval mode, in float64 when every float tensor of the
+        file is, with ``input_shape`` and ``class_names`` (``"0"`` to ``"K-1"`` when the file names none).
 
     Raises
     ------
     CheckpointError
         A file that is too large, not a zip archive, damaged, holding Python objects, not a
         Network Explorer checkpoint, over the stated size limits, with weights that do not fit
-        the architecture or are not finite, or a network that does not end in a vector of scores.
+        the architecture or are not finite, or a network that does not end in a vector of scores;
+        for an ONNX file, also what :func:`~explorer.modelfiles.onnx_files.checkpoint_of` refuses as
+        ``OnnxFileError`` (the same message).
     explorer.nets.UnsupportedLayerError
-        A layer or node type that is not supported.
+        A layer or node type that is not supported, or an ONNX operation that is not (naming the node).
 
     Examples
     --------

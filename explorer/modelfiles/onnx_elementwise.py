@@ -26,9 +26,41 @@ from .onnx_tensors import OnnxFileError
 
 
 class ElementwiseOps:
-    """``op_Add``, ``op_Sub``, ``op_Mul``, ``op_Div`` and the constants' broadcasting, for the reader."""
+    """``op_Add``, ``op_Sub``, ``op_Mul``, ``op_Div`` and the constants' broadcasting, for the reader.
+
+    A mixin with no state of its own: its methods use the :class:`~explorer.modelfiles.onnx_graph.Reader`
+    they are part of (``consts``, ``tensors``, ``state``, ``emit``, ...), so it takes no constructor
+    parameters. Each ``op_<Name>`` translates one ONNX node and returns the spec node that now
+    stands for its output with that node's per-sample shape.
+    """
 
     def op_Add(self, node, ins, attrs, what):
+        """ONNX ``Add``: an ``add`` graph node for two computed tensors, else ``x + c`` by :meth:`affine`.
+
+        An added constant right after a Linear or Conv becomes its bias (``MatMul`` + ``Add`` is
+        one ``nn.Linear``); elsewhere a depthwise 1 x 1 ``nn.Conv1d`` / ``nn.Conv2d``.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs.
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`); none is read.
+        what : str
+            How messages name the node (``"Node 3 ('add', Add)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A constant that does not apply to every sample alike.
+        """
         if all(name in self.tensors for name in ins):
             return self.result(self.emit(node.name or node.output[0], {"type": "add"},
                                          [self.tensor(name, what)[0] for name in ins], what))
@@ -36,6 +68,32 @@ class ElementwiseOps:
         return self.affine(node, tensor, None, self.const(constant, what), what)
 
     def op_Sub(self, node, ins, attrs, what):
+        """ONNX ``Sub``: ``a - b`` as an ``add`` node of ``a`` and ``(-1) b``; ``x - c`` or ``c - x`` by :meth:`affine`.
+
+        ``(-1) b`` and ``c - x`` are depthwise 1 x 1 convolutions (weight -1); ``x - c`` is a bias
+        (of the layer before, where it can be) as in :meth:`op_Add`.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs.
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`); none is read.
+        what : str
+            How messages name the node (``"Node 3 ('add', Add)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A constant that does not apply to every sample alike.
+        """
         if all(name in self.tensors for name in ins):
             negated = self.affine(node, ins[1], np.asarray(-1.0), None, what, suffix="_neg")
             return self.result(self.emit(node.name or node.output[0], {"type": "add"},
@@ -45,6 +103,30 @@ class ElementwiseOps:
         return self.affine(node, ins[1], np.asarray(-1.0), self.const(ins[0], what), what)
 
     def op_Mul(self, node, ins, attrs, what):
+        """ONNX ``Mul`` by a constant: ``x * c`` by :meth:`affine`, a depthwise 1 x 1 convolution.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs.
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`); none is read.
+        what : str
+            How messages name the node (``"Node 3 ('add', Add)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A product of two computed tensors (not piecewise linear), or a constant that does not
+            apply to every sample alike.
+        """
         if all(name in self.tensors for name in ins):
             raise nets.UnsupportedLayerError(f"{what} multiplies two computed tensors; only a product by a "
                                              "constant is supported.")
@@ -52,13 +134,63 @@ class ElementwiseOps:
         return self.affine(node, tensor, self.const(constant, what), None, what)
 
     def op_Div(self, node, ins, attrs, what):
+        """ONNX ``Div`` by a constant: ``x * (1 / c)`` by :meth:`affine`, a depthwise 1 x 1 convolution.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs.
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`); none is read.
+        what : str
+            How messages name the node (``"Node 3 ('add', Add)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        OnnxFileError
+            A divisor with a zero entry.
+        explorer.nets.UnsupportedLayerError
+            A divisor that is computed, or that does not apply to every sample alike.
+        """
         divisor = self.const(ins[1], what)
         if not np.all(divisor != 0):
             raise OnnxFileError(f"{what} divides by zero.")
         return self.affine(node, ins[0], 1.0 / divisor, None, what)
 
     def broadcast(self, value: np.ndarray, shape: tuple, what: str) -> np.ndarray:
-        """``value`` broadcast (ONNX's numpy rules) to the batched ``(1, *shape)``, as ``shape``."""
+        """``value`` broadcast (ONNX's numpy rules) to the batched ``(1, *shape)``, as ``shape``.
+
+        The entries made are counted into the file's budget first.
+
+        Parameters
+        ----------
+        value : numpy.ndarray
+            A constant of the graph; a leading axis beyond ``shape``'s must be the batch axis, of size 1.
+        shape : tuple of int
+            The per-sample shape of the tensor it applies to.
+        what : str
+            How messages name the node.
+
+        Returns
+        -------
+        numpy.ndarray of shape ``shape``
+            A copy, of ``value``'s dtype.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A constant with more axes than a batch, or whose batch axis is not 1: it would not apply to
+            each sample alike.
+        OnnxFileError
+            A constant whose shape does not broadcast to ``shape``, or too many values made.
+        """
         if value.ndim > len(shape) + 1 or (value.ndim == len(shape) + 1 and value.shape[0] != 1):
             raise nets.UnsupportedLayerError(f"{what}: a constant of shape {value.shape} does not apply to each "
                                              f"sample of shape {shape} alike.")
@@ -71,7 +203,29 @@ class ElementwiseOps:
 
     @staticmethod
     def channel_values(value: np.ndarray, shape: tuple) -> np.ndarray | None:
-        """The per-channel values of a constant that varies along the channel axis only, else None."""
+        """The per-channel values of a constant that varies along the channel axis only, else None.
+
+        Parameters
+        ----------
+        value : numpy.ndarray
+            A constant, aligned with the batched ``(1, *shape)`` by ONNX's numpy broadcasting.
+        shape : tuple of int
+            The per-sample shape ``(C, ...)`` of the tensor it applies to; axis 0 is the channel axis.
+
+        Returns
+        -------
+        numpy.ndarray of shape (C,) or None
+            One value per channel (one value repeated when ``value`` holds one), or None when
+            ``value`` varies along another axis or has more axes than the batch.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ElementwiseOps.channel_values(np.asarray(2.0), (3, 4))
+        array([2., 2., 2.])
+        >>> ElementwiseOps.channel_values(np.ones((1, 4)), (3, 4)) is None
+        True
+        """
         batched = (1, *shape)
         aligned = (1,) * (len(batched) - value.ndim) + value.shape
         if len(aligned) != len(batched) or any(s != 1 for k, s in enumerate(aligned) if k != 1) \
@@ -80,8 +234,46 @@ class ElementwiseOps:
         return np.broadcast_to(value.reshape(-1), (shape[0],)).copy()
 
     def affine(self, node, tensor: str, scale, shift, what: str, suffix: str = ""):
-        """``x * scale + shift`` entrywise, the constants broadcast over a sample; an added constant right
-        after a Linear or Conv (its only use) becomes that layer's bias."""
+        """``x * scale + shift`` entrywise, the constants broadcast over a sample.
+
+        An added constant (``scale`` None) right after a Linear or Conv, when that layer's output has
+        no other use and the constant varies along its outputs or channels only, becomes the
+        layer's bias (added to the bias it has) and no node is made. Otherwise: constants per
+        channel of a 2-D or 3-D sample make one depthwise 1 x 1 ``conv1d`` / ``conv2d`` (weight
+        ``scale``, bias ``shift``); constants per entry make a ``reshape`` to ``(N, 1)``, a depthwise
+        ``conv1d`` of N groups and a reshape (or flatten) back.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node; the spec nodes are named after it.
+        tensor : str
+            The ONNX name of the computed input.
+        scale : numpy.ndarray or None
+            The factor, broadcast over a sample (None: 1).
+        shift : numpy.ndarray or None
+            The term added after it (None: 0).
+        what : str
+            How messages name the node.
+        suffix : str, optional
+            Appended to the spec node's name (``"_neg"`` for the negated operand of a ``Sub``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes ``x * scale + shift`` (the Linear or Conv itself when the shift
+            became its bias), and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A constant that does not apply to every sample alike, or ``tensor`` a constant.
+        OnnxFileError
+            A constant that does not broadcast to the sample's shape, ``tensor`` not computed by an
+            earlier node, or the values made past ``MAX_PARAMETERS``.
+        SizeLimitError
+            A node made whose sizes pass a limit.
+        """
         spec, shape = self.tensor(tensor, what)
         producer = self.by_name.get(spec, {}).get("node")
         if scale is None and producer is not None and self.uses[tensor] == 1 and spec not in self.aliased \

@@ -101,6 +101,14 @@ def is_onnx(data: bytes) -> bool:
     Returns
     -------
     bool
+        True when the first byte is the tag of field 1 as a varint (0x08) and the second a
+        one-byte version; the rest of the file is not read.
+
+    References
+    ----------
+    .. [1] The Linux Foundation, "Open Neural Network Exchange Intermediate Representation (ONNX IR)
+       specification", docs/IR.md of https://github.com/onnx/onnx.
+    .. [2] Google, "Protocol Buffers: encoding", https://protobuf.dev/programming-guides/encoding/.
 
     Examples
     --------
@@ -160,6 +168,11 @@ def checkpoint_of(data: bytes) -> dict:
     explorer.nets.UnsupportedLayerError
         An operation that is not supported, or supported settings it does not have, naming the node.
 
+    References
+    ----------
+    .. [1] The Linux Foundation, "ONNX Operators" (the ``ai.onnx`` operator schemas, by opset),
+       docs/Operators.md of https://github.com/onnx/onnx; https://onnx.ai/onnx/operators/.
+
     Examples
     --------
     >>> from onnx import TensorProto, helper, numpy_helper
@@ -192,7 +205,25 @@ def checkpoint_bytes(data: bytes) -> bytes:
     """The checkpoint file that the ONNX model ``data`` translates to, as ``torch.save`` writes it.
 
     :func:`~explorer.modelfiles.checkpoints.load_file` reads it with every check of an upload.
-    Raises as :func:`checkpoint_of` does.
+
+    Parameters
+    ----------
+    data : bytes
+        An ONNX file (a serialised ``ModelProto``), at most ``zoo.MAX_UPLOAD_BYTES`` long.
+
+    Returns
+    -------
+    bytes
+        The zip archive ``torch.save`` writes of :func:`checkpoint_of`'s payload: a version-2
+        checkpoint of plain data, which ``torch.load(..., weights_only=True)`` reads.
+
+    Raises
+    ------
+    OnnxFileError
+        As :func:`checkpoint_of`: a damaged or hostile file, a size past a limit, external data, a
+        custom domain or function, not one input and one output.
+    explorer.nets.UnsupportedLayerError
+        An operation or setting that is not supported, naming the node.
 
     Examples
     --------

@@ -49,7 +49,60 @@ _MODULE_ATTRIBUTES = frozenset(dir(nn.ModuleDict()))  # names GraphModel's Modul
 class Reader(ElementwiseOps):
     """Walks the ONNX graph once, in its (topological) order, writing graph-spec nodes and weights.
 
-    ``tensors`` maps an ONNX value to (spec node, per-sample shape), ``consts`` to a numpy array.
+    Each ``op_<Name>`` method translates one ONNX operation (those of ``SUPPORTED_OPS``; the
+    elementwise ones come from :class:`~explorer.modelfiles.onnx_elementwise.ElementwiseOps`).
+    Besides the errors each method lists, any node it makes may raise ``SizeLimitError`` or
+    ``GraphSpecError`` (:meth:`emit`), which :func:`~explorer.modelfiles.onnx_files.checkpoint_of`
+    reports as :class:`OnnxFileError`.
+
+    Parameters
+    ----------
+    graph : onnx.GraphProto
+        The model's graph, its size already checked (:func:`~explorer.modelfiles.onnx_files.checkpoint_of`).
+    consts : dict of str to numpy.ndarray
+        The initializers' values by name (:func:`~explorer.modelfiles.onnx_tensors.tensor_values`);
+        the constants the walk computes are added to it.
+    budget : Budget
+        The file's count of values, which the constants the walk makes join.
+    opset : int
+        The model's version of the standard operator set (it sets some defaults, e.g. Softmax's axis).
+
+    Attributes
+    ----------
+    input_shape : tuple of int
+        The per-sample shape of the network's input.
+    dtype : torch.dtype
+        ``torch.float64`` for an input of ONNX's DOUBLE, else ``torch.float32``: the weights' dtype.
+    tensors : dict of str to tuple
+        ONNX value name to (spec node, per-sample shape) for each computed value; ``"input"`` is the input.
+    nodes : list of dict
+        The spec nodes written, in order.
+    state : dict of str to torch.Tensor
+        The weights, keyed as ``GraphModel``'s state dict (``"layers.<node>.weight"``).
+    parameters : int
+        The number of parameters so far (checked against ``MAX_PARAMETERS`` at each node).
+
+    Raises
+    ------
+    OnnxFileError
+        A graph that does not take one input tensor of floats with a declared per-sample shape
+        (:func:`~explorer.modelfiles.onnx_tensors.graph_input`).
+    SizeLimitError
+        An input shape past the limits on inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onnx import TensorProto, helper
+    >>> graph = helper.make_graph(
+    ...     [helper.make_node("MatMul", ["x", "w"], ["h"], name="fc"), helper.make_node("Add", ["h", "b"], ["y"])],
+    ...     "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["n", 3])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["n", 2])])
+    >>> reader = Reader(graph, {"w": np.ones((3, 2)), "b": np.arange(2.0)}, Budget(), opset=17)
+    >>> reader.read("y")
+    [{'name': 'fc', 'type': 'linear', 'in': 3, 'out': 2, 'bias': True, 'inputs': ['input']}]
+    >>> sorted(reader.state), reader.state["layers.fc.bias"].tolist(), reader.dtype
+    (['layers.fc.bias', 'layers.fc.weight'], [0.0, 1.0], torch.float64)
     """
 
     def __init__(self, graph, consts: dict, budget: Budget, opset: int):
@@ -69,12 +122,52 @@ class Reader(ElementwiseOps):
 
     # -- values --
     def const(self, name: str, what: str) -> np.ndarray:
+        """The constant ``name`` (an initializer or a folded constant), refusing a computed value.
+
+        Parameters
+        ----------
+        name : str
+            An ONNX value name.
+        what : str
+            How messages name the node that reads it.
+
+        Returns
+        -------
+        numpy.ndarray
+            Its values.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            When ``name`` is not a constant (the network computes it, or nothing does).
+        """
         if name not in self.consts:
             raise nets.UnsupportedLayerError(f"{what} needs {quoted(name)} to be a constant (an initializer); "
                                              "it is computed by the network.")
         return self.consts[name]
 
     def tensor(self, name: str, what: str) -> tuple[str, tuple]:
+        """The spec node and per-sample shape of the computed value ``name``.
+
+        Parameters
+        ----------
+        name : str
+            An ONNX value name.
+        what : str
+            How messages name the node that reads it.
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes it (``"input"`` for the network's input), and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            When ``name`` is a constant where data is expected.
+        OnnxFileError
+            When no earlier node computes ``name``.
+        """
         if name in self.consts:
             raise nets.UnsupportedLayerError(f"{what} reads the constant {quoted(name)} where the network's data "
                                              "is expected.")
@@ -83,7 +176,22 @@ class Reader(ElementwiseOps):
         return self.tensors[name]
 
     def spec_name(self, base: str) -> str:
-        """A new spec-node name made of ``base`` (at most 80 characters of it, then a count if it is taken)."""
+        """A new spec-node name made of ``base`` (at most 80 characters of it, then a count if it is taken).
+
+        Characters other than letters, digits and ``_`` become ``_``; a name that would not start
+        with a letter or ``_`` gets an ``n`` first; names ``nn.ModuleDict`` holds as attributes
+        (``eval``, ``half``, ...) are avoided.
+
+        Parameters
+        ----------
+        base : str
+            The ONNX node's name, or its first output's name.
+
+        Returns
+        -------
+        str
+            A name no spec node of this reader has, now taken.
+        """
         name = _NAME.sub("_", base[:80]) or "node"
         name = name if re.match(r"[A-Za-z_]", name) else "n" + name
         unique, k = name, self.taken[name]
@@ -96,8 +204,38 @@ class Reader(ElementwiseOps):
 
     def emit(self, base: str, settings: dict, inputs: list[str], what: str,
              weights: dict[str, np.ndarray] | None = None) -> str:
-        """Append a spec node reading the spec nodes ``inputs``; returns its name. Its sizes are
-        checked by :func:`~explorer.modelfiles.declared_graph.check_graph`'s rules at once."""
+        """Append a spec node reading the spec nodes ``inputs``, and store its weights.
+
+        Its sizes are checked by :func:`~explorer.modelfiles.declared_graph.check_graph`'s rules
+        at once, and the running totals of parameters and nodes against their limits.
+
+        Parameters
+        ----------
+        base : str
+            What the node is named after (:meth:`spec_name`).
+        settings : dict
+            The spec node's ``"type"`` and settings (:mod:`~explorer.modelfiles.graph_spec`).
+        inputs : list of str
+            The spec nodes it reads.
+        what : str
+            How messages name the ONNX node.
+        weights : dict of str to numpy.ndarray, optional
+            Its parameters and buffers by attribute (``"weight"``, ``"bias"``, ...), stored in the
+            reader's dtype.
+
+        Returns
+        -------
+        str
+            The new spec node's name.
+
+        Raises
+        ------
+        SizeLimitError
+            Sizes that do not fit the inputs' shapes, or the output's size or the parameters so
+            far past their limits.
+        GraphSpecError
+            Settings that are not well formed for the node's type.
+        """
         name = self.spec_name(base)
         d = {"name": name, **settings, "inputs": inputs}
         shapes = [self.shape_of(i) for i in inputs]
@@ -111,17 +249,77 @@ class Reader(ElementwiseOps):
         return name
 
     def shape_of(self, spec: str) -> tuple:
+        """The per-sample output shape of the spec node ``spec``.
+
+        Parameters
+        ----------
+        spec : str
+            A spec node's name, or ``"input"``.
+
+        Returns
+        -------
+        tuple of int
+        """
         return self.input_shape if spec == "input" else self.by_name[spec]["shape"]
 
     def weight(self, value: np.ndarray) -> torch.Tensor:
+        """``value`` as a contiguous torch tensor of the reader's dtype (float32 or float64).
+
+        Parameters
+        ----------
+        value : numpy.ndarray
+            A weight read from the file or computed from it.
+
+        Returns
+        -------
+        torch.Tensor
+            Of ``value``'s shape, sharing no memory with the file's buffer after the dtype conversion.
+        """
         return torch.from_numpy(np.ascontiguousarray(value)).to(self.dtype)
 
     def made(self, count: int, what: str) -> None:
-        """Values the translation makes (a broadcast constant), counted before they are made."""
+        """Values the translation makes (a broadcast constant), counted before they are made.
+
+        Parameters
+        ----------
+        count : int
+            How many values are about to be made.
+        what : str
+            How messages name the node that makes them.
+
+        Raises
+        ------
+        OnnxFileError
+            When the file's values, these included, pass ``MAX_PARAMETERS``.
+        """
         self.budget.take(count, what)
 
     # -- the walk --
     def read(self, output_name: str) -> list[dict]:
+        """Translate every node of the graph, and keep the spec nodes that ``output_name`` depends on.
+
+        Parameters
+        ----------
+        output_name : str
+            The ONNX name of the graph's output.
+
+        Returns
+        -------
+        list of dict
+            The graph spec: the spec nodes the output depends on, in order, the last one giving the
+            output. :attr:`state` is trimmed to their weights.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A node of another domain, an operation that is not supported, or settings of a
+            supported one that are not, naming the node.
+        OnnxFileError
+            A malformed node, the file's values past ``MAX_PARAMETERS``, or an output not computed
+            from the input.
+        SizeLimitError, GraphSpecError
+            A node whose sizes do not fit or pass a limit (:meth:`emit`).
+        """
         for i, node in enumerate(self.graph.node):
             what = f"Node {i} ({quoted(node.name or node.op_type)}, {node.op_type})"
             if node.domain not in STANDARD_DOMAINS:
@@ -147,6 +345,35 @@ class Reader(ElementwiseOps):
         return kept
 
     def node(self, node, attrs: dict, what: str, output_name: str) -> None:
+        """Translate one ONNX node: fold it if its inputs are constants, else call its ``op_<Name>``.
+
+        ``Constant`` nodes, and ``Identity``, ``Dropout``, ``Concat`` and ``Transpose`` of constants,
+        are computed here into :attr:`consts`; a final ``Softmax`` / ``LogSoftmax`` is left out
+        (:meth:`final_softmax`). The node's first output then names what its translation returns.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node, of a supported operation.
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+        output_name : str
+            The ONNX name of the graph's output.
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        OnnxFileError
+            A node with no output or fewer inputs than its operation needs, constants that cannot
+            be joined or permuted, or a size past a limit.
+        explorer.nets.UnsupportedLayerError
+            Settings of the operation that are not supported.
+        """
         op, ins, out = node.op_type, list(node.input), node.output[0] if node.output else ""
         need = _INPUTS.get(op, 1)
         if not out or len(ins) < need or not all(ins[:need]):
@@ -173,9 +400,39 @@ class Reader(ElementwiseOps):
         self.tensors[out] = spec, shape
 
     def result(self, name: str) -> tuple[str, tuple]:
+        """The spec node ``name`` with its per-sample output shape, as the ``op_<Name>`` methods return.
+
+        Parameters
+        ----------
+        name : str
+            A spec node's name.
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+        """
         return name, self.by_name[name]["shape"]
 
     def constant(self, attrs: dict, out: str, what: str) -> None:
+        """ONNX ``Constant``: its value (a tensor, a number or a list of numbers) stored in :attr:`consts`.
+
+        Parameters
+        ----------
+        attrs : dict
+            The node's attributes (``value``, ``value_float``, ``value_int``, ``value_floats`` or
+            ``value_ints``).
+        out : str
+            The ONNX name of its output.
+        what : str
+            How messages name the node.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            Another kind of constant (sparse, strings).
+        OnnxFileError
+            A tensor that fails :func:`~explorer.modelfiles.onnx_tensors.tensor_values`' checks, or too many values.
+        """
         if "value" in attrs:
             self.consts[out] = tensor_values(attrs["value"], f"{what}: value", self.budget)
         elif "value_float" in attrs or "value_int" in attrs:
@@ -188,6 +445,26 @@ class Reader(ElementwiseOps):
             raise nets.UnsupportedLayerError(f"{what}: only tensor and number constants are supported.")
 
     def final_softmax(self, node, attrs, what: str, output_name: str) -> None:
+        """ONNX ``Softmax`` / ``LogSoftmax`` that gives the graph's output: left out, its input standing for it.
+
+        The class scores are its input, and the predicted class is the same.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        attrs : dict
+            Its attributes (``axis``; by default -1 from opset 13, 1 before).
+        what : str
+            How messages name the node.
+        output_name : str
+            The ONNX name of the graph's output.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A softmax anywhere but last, or over anything but the vector of class scores.
+        """
         spec, shape = self.tensor(node.input[0], what)
         axis = attrs.get("axis", -1 if self.opset >= 13 else 1)
         if node.output[0] != output_name or len(shape) != 1 or axis not in (-1, 1):
@@ -196,12 +473,60 @@ class Reader(ElementwiseOps):
         self.tensors[node.output[0]] = (spec, shape)
 
     def op_Identity(self, node, ins, attrs, what):
+        """ONNX ``Identity`` and ``Dropout`` (inference: the identity): no node, the input stands for the output.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        OnnxFileError
+            An input that no earlier node computes.
+        """
         return self.tensor(ins[0], what)
 
     op_Dropout = op_Identity
 
     # -- affine layers --
     def op_Gemm(self, node, ins, attrs, what):
+        """ONNX ``Gemm``: an ``nn.Linear`` (``linear`` node), alpha, beta and ``transB`` folded into the weights.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            ``transA=1``, an input that is not a batch of vectors, or B or C computed.
+        OnnxFileError
+            A weight B that is not a matrix, or a bias C that does not broadcast to its outputs.
+        """
         spec, shape = self.tensor(ins[0], what)
         if attrs.get("transA", 0) or len(shape) != 1:
             raise nets.UnsupportedLayerError(f"{what}: a Gemm must multiply a batch of vectors (transA=0); its "
@@ -216,6 +541,31 @@ class Reader(ElementwiseOps):
         return self.linear(node, spec, weight, bias, what)
 
     def op_MatMul(self, node, ins, attrs, what):
+        """ONNX ``MatMul`` by a constant matrix: an ``nn.Linear`` without bias (``linear`` node).
+
+        A following ``Add`` of a constant gives it its bias (:meth:`affine`).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A product by a computed tensor or by a constant that is not a matrix.
+        """
         spec, shape = self.tensor(ins[0], what)
         w = self.const(ins[1], what)
         if w.ndim != 2:
@@ -224,12 +574,65 @@ class Reader(ElementwiseOps):
         return self.linear(node, spec, w.T, None, what)
 
     def linear(self, node, spec: str, weight: np.ndarray, bias, what: str):
+        """A ``linear`` spec node (``nn.Linear``) applying ``weight`` and ``bias`` to ``spec``.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node it is named after.
+        spec : str
+            The spec node it reads.
+        weight : numpy.ndarray of shape (out, in)
+            The weight, in ``nn.Linear``'s layout.
+        bias : numpy.ndarray of shape (out,) or None
+            The bias, or None for none.
+        what : str
+            How messages name the node.
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The new spec node and its per-sample shape ``(out,)``.
+
+        Raises
+        ------
+        SizeLimitError
+            Sizes that do not fit the input, or past a limit.
+        """
         settings = {"type": "linear", "in": int(weight.shape[1]), "out": int(weight.shape[0]),
                     "bias": bias is not None}
         weights = {"weight": weight, **({"bias": bias} if bias is not None else {})}
         return self.result(self.emit(node.name or node.output[0], settings, [spec], what, weights))
 
     def op_Conv(self, node, ins, attrs, what):
+        """ONNX ``Conv`` (1-D or 2-D): an ``nn.Conv1d`` / ``nn.Conv2d`` (``conv1d`` / ``conv2d`` node).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A weight that is computed or not 1-D or 2-D, ``auto_pad`` SAME_*, or pads that differ at
+            the two ends of an axis.
+        OnnxFileError
+            A ``kernel_shape`` that does not list one size per axis.
+        SizeLimitError
+            Sizes that do not fit the input.
+        """
         spec, shape = self.tensor(ins[0], what)
         w = self.const(ins[1], what)
         n = w.ndim - 2
@@ -245,7 +648,36 @@ class Reader(ElementwiseOps):
         return self.result(self.emit(node.name or node.output[0], settings, [spec], what, weights))
 
     def window(self, attrs: dict, n: int, what: str, kernel=None, dilated: bool = True) -> dict:
-        """kernel, stride, padding (and dilation) of a conv or pooling node, ONNX defaults filled in."""
+        """kernel, stride, padding (and dilation) of a conv or pooling node, ONNX defaults filled in.
+
+        Parameters
+        ----------
+        attrs : dict
+            The node's attributes (``kernel_shape``, ``strides``, ``pads``, ``dilations``, ``auto_pad``).
+        n : int
+            The number of spatial axes (1 or 2).
+        what : str
+            How messages name the node.
+        kernel : list of int, optional
+            The kernel size when ``kernel_shape`` is not given (a Conv's weight's trailing sizes).
+        dilated : bool, optional
+            Whether the layer takes a dilation (conv and max pooling); without one, dilations
+            other than 1 are refused.
+
+        Returns
+        -------
+        dict
+            ``{"kernel", "stride", "padding"}`` as lists of ``n`` ints (the padding of one end), and
+            ``"dilation"`` when ``dilated``.
+
+        Raises
+        ------
+        OnnxFileError
+            A kernel size that is missing or not ``n`` sizes.
+        explorer.nets.UnsupportedLayerError
+            ``auto_pad`` SAME_UPPER or SAME_LOWER, pads that differ at the two ends of an axis, or a
+            dilation where the layer takes none.
+        """
         kernel = attrs.get("kernel_shape", kernel)
         if not isinstance(kernel, list) or len(kernel) != n:
             raise OnnxFileError(f"{what}: kernel_shape must list {n} sizes; the file says {quoted(kernel)}.")
@@ -265,6 +697,29 @@ class Reader(ElementwiseOps):
         return out
 
     def op_BatchNormalization(self, node, ins, attrs, what):
+        """ONNX ``BatchNormalization`` (inference): an ``nn.BatchNorm1d`` / ``nn.BatchNorm2d`` in eval mode.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            ``training_mode=1``, ``spatial=0``, or computed statistics.
+        """
         spec, shape = self.tensor(ins[0], what)
         if attrs.get("training_mode", 0) or not attrs.get("spatial", 1):
             raise nets.UnsupportedLayerError(f"{what}: only inference with one mean and variance per channel is "
@@ -279,23 +734,128 @@ class Reader(ElementwiseOps):
 
     # -- activations and pooling --
     def activation(self, node, ins, what, settings, weights=None):
+        """A spec node of ``settings`` reading the node's first input (activations, pooling).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node it is named after.
+        ins : list of str
+            The node's inputs; the first is read.
+        what : str
+            How messages name the node.
+        settings : dict
+            The spec node's ``"type"`` and settings.
+        weights : dict of str to numpy.ndarray, optional
+            Its parameters (a PReLU's slopes).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The new spec node and its per-sample shape.
+        """
         spec, _ = self.tensor(ins[0], what)
         return self.result(self.emit(node.name or node.output[0], settings, [spec], what, weights))
 
     def op_Relu(self, node, ins, attrs, what):
+        """ONNX ``Relu``, ``Tanh`` and ``Sigmoid``: an ``nn.ReLU``, ``nn.Tanh`` or ``nn.Sigmoid`` node.
+
+        Tanh and Sigmoid are smooth: the exact analyses raise
+        :class:`~explorer.nets.NotPiecewiseLinearError` for them, naming the node.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+        """
         return self.activation(node, ins, what, {"type": _ACTIVATIONS[node.op_type]})
 
     op_Tanh = op_Sigmoid = op_Relu
 
     def op_Gelu(self, node, ins, attrs, what):
+        """ONNX ``Gelu`` (exact form, opset 20): an ``nn.GELU`` (``gelu`` node).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            ``approximate='tanh'``.
+        """
         if attrs.get("approximate", "none") != "none":
             raise nets.UnsupportedLayerError(f"{what}: only the exact GELU (approximate='none') is supported.")
         return self.activation(node, ins, what, {"type": "gelu"})
 
     def op_LeakyRelu(self, node, ins, attrs, what):
+        """ONNX ``LeakyRelu``: an ``nn.LeakyReLU`` of slope ``alpha`` (0.01 by default).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+        """
         return self.activation(node, ins, what, {"type": "leakyrelu", "negative_slope": attrs.get("alpha", 0.01)})
 
     def op_PRelu(self, node, ins, attrs, what):
+        """ONNX ``PRelu``: an ``nn.PReLU`` with one slope, or one per channel.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            Slopes that are computed, or that vary along another axis than the channels.
+        """
         _, shape = self.tensor(ins[0], what)
         slope = self.const(ins[1], what)
         per_channel = slope.reshape(-1) if slope.size == 1 else self.channel_values(slope, shape)
@@ -306,6 +866,33 @@ class Reader(ElementwiseOps):
                                {"weight": per_channel})
 
     def op_Clip(self, node, ins, attrs, what):
+        """ONNX ``Clip``: a ``clamp`` node (``torch.clamp``; ReLU6 and Hardtanh export as this), none without bounds.
+
+        The bounds are the ``min`` / ``max`` attributes (opset < 11) or the constant inputs 2 and 3.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            Computed bounds.
+        OnnxFileError
+            A bound that is not one number.
+        """
         bounds = [attrs.get("min"), attrs.get("max")]
         for k, name in enumerate(ins[1:3]):
             if name:
@@ -318,6 +905,32 @@ class Reader(ElementwiseOps):
         return self.activation(node, ins, what, {"type": "clamp", "min": bounds[0], "max": bounds[1]})
 
     def pool(self, node, ins, attrs, what, kind):
+        """A ``maxpool1d`` / ``maxpool2d`` or ``avgpool1d`` / ``avgpool2d`` node (``nn.MaxPool2d``, ...).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX ``MaxPool`` or ``AveragePool`` node.
+        ins : list of str
+            Its inputs; the first is pooled.
+        attrs : dict
+            Its attributes (the window's, ``ceil_mode``, ``count_include_pad``).
+        what : str
+            How messages name the node.
+        kind : {"max", "avg"}
+            The pooling.
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The new spec node and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            ``ceil_mode=1``, the indices output of MaxPool, SAME padding, unequal pads, or a
+            dilation of an average pool.
+        """
         _, shape = self.tensor(ins[0], what)
         if attrs.get("ceil_mode", 0):
             raise nets.UnsupportedLayerError(f"{what}: ceil_mode=1 is not supported.")
@@ -330,12 +943,81 @@ class Reader(ElementwiseOps):
         return self.activation(node, ins, what, settings)
 
     def op_MaxPool(self, node, ins, attrs, what):
+        """ONNX ``MaxPool``: an ``nn.MaxPool1d`` / ``nn.MaxPool2d`` (:meth:`pool`).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            ``ceil_mode=1``, the indices output, SAME padding or unequal pads.
+        """
         return self.pool(node, ins, attrs, what, "max")
 
     def op_AveragePool(self, node, ins, attrs, what):
+        """ONNX ``AveragePool``: an ``nn.AvgPool1d`` / ``nn.AvgPool2d`` (:meth:`pool`).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            ``ceil_mode=1``, SAME padding, unequal pads or dilations.
+        """
         return self.pool(node, ins, attrs, what, "avg")
 
     def op_GlobalAveragePool(self, node, ins, attrs, what):
+        """ONNX ``GlobalAveragePool``: an ``nn.AdaptiveAvgPool1d`` / ``nn.AdaptiveAvgPool2d`` to size 1.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        OnnxFileError
+            An input that is not a 1-D or 2-D map (channels first).
+        """
         _, shape = self.tensor(ins[0], what)
         n = len(shape) - 1
         if n not in (1, 2):
@@ -344,6 +1026,26 @@ class Reader(ElementwiseOps):
 
     # -- shapes --
     def reshaped(self, node, ins, what, target: tuple):
+        """The node's first input reshaped to the per-sample shape ``target``: ``flatten`` or ``reshape``.
+
+        No node is made when ``target`` is the input's shape.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node it is named after.
+        ins : list of str
+            Its inputs; the first is reshaped.
+        what : str
+            How messages name the node.
+        target : tuple of int
+            The per-sample shape wanted, of as many entries as the input's.
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that gives the output (the input's own when unchanged), and ``target``.
+        """
         spec, shape = self.tensor(ins[0], what)
         if target == shape:
             return spec, shape
@@ -351,6 +1053,29 @@ class Reader(ElementwiseOps):
         return self.result(self.emit(node.name or node.output[0], settings, [spec], what))
 
     def op_Flatten(self, node, ins, attrs, what):
+        """ONNX ``Flatten`` (axis 1): an ``nn.Flatten`` (``flatten`` node), none for a vector.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            An axis other than 1: the batch axis would not stay first.
+        """
         _, shape = self.tensor(ins[0], what)
         axis = attrs.get("axis", 1)
         if (axis + len(shape) + 1 if axis < 0 else axis) != 1:
@@ -359,6 +1084,35 @@ class Reader(ElementwiseOps):
         return self.reshaped(node, ins, what, (math.prod(shape),))
 
     def op_Reshape(self, node, ins, attrs, what):
+        """ONNX ``Reshape`` by a constant shape that keeps the batch axis first: a ``reshape`` or ``flatten`` node.
+
+        Its 0 entries copy the input's size (``allowzero=0``) and one -1 is inferred.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A computed shape, or one whose first size is not 0, -1 or the batch size, or that moves
+            values between samples.
+        OnnxFileError
+            A shape of more than 4 axes, with several -1, a negative or (``allowzero``) zero size,
+            or whose sizes do not multiply to the input's.
+        """
         _, shape = self.tensor(ins[0], what)
         target = self.const(ins[1], what).reshape(-1)
         if not 1 <= target.size <= 4:
@@ -383,6 +1137,31 @@ class Reader(ElementwiseOps):
         return self.reshaped(node, ins, what, tuple(sizes))
 
     def op_Transpose(self, node, ins, attrs, what):
+        """ONNX ``Transpose`` that moves axes of size 1 only (the entries' order kept): a ``reshape`` node.
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        OnnxFileError
+            A ``perm`` that is not an order of the axes.
+        explorer.nets.UnsupportedLayerError
+            A ``perm`` that moves the batch axis or reorders the entries.
+        """
         _, shape = self.tensor(ins[0], what)
         perm = attrs.get("perm", list(range(len(shape), -1, -1)))
         batched = (None, *shape)
@@ -395,6 +1174,31 @@ class Reader(ElementwiseOps):
         return self.reshaped(node, ins, what, tuple(batched[a] for a in perm[1:]))
 
     def op_Concat(self, node, ins, attrs, what):
+        """ONNX ``Concat`` of computed tensors along a sample axis: a ``cat`` node (``torch.cat``).
+
+        Parameters
+        ----------
+        node : onnx.NodeProto
+            The ONNX node.
+        ins : list of str
+            The names of its inputs (an optional input left out is ``""``).
+        attrs : dict
+            Its attributes (:func:`~explorer.modelfiles.onnx_tensors.attributes`).
+        what : str
+            How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+        Returns
+        -------
+        tuple of (str, tuple of int)
+            The spec node that computes the output, and its per-sample shape.
+
+        Raises
+        ------
+        explorer.nets.UnsupportedLayerError
+            A join along the batch axis, or a constant among the inputs.
+        SizeLimitError
+            Shapes that do not join along the axis.
+        """
         inputs = [self.tensor(name, what) for name in ins]
         axis = attrs.get("axis", 1)
         axis = axis + len(inputs[0][1]) + 1 if axis < 0 else axis

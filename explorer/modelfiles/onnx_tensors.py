@@ -22,11 +22,26 @@ from .declared_sizes import MAX_ACTIVATION_ENTRIES, MAX_PARAMETERS, checked_coun
 
 
 class OnnxFileError(ValueError):
-    """An ONNX file that cannot be read: damaged, hostile, past a limit, or not a network of one input."""
+    """An ONNX file that cannot be read: damaged, hostile, past a limit, or not a network of one input.
+
+    A ``ValueError``; :func:`~explorer.modelfiles.checkpoints.load_file` turns it into a
+    ``CheckpointError`` with the same plain-text message.
+    """
 
 
 def onnx_package():
-    """The ``onnx`` package, imported on first use: importing it takes seconds (ml_dtypes)."""
+    """The ``onnx`` package, imported on first use: importing it takes seconds (ml_dtypes).
+
+    Returns
+    -------
+    module
+        The ``onnx`` module (only its protobuf classes are used).
+
+    Raises
+    ------
+    ImportError
+        Where the ``onnx`` package is not installed.
+    """
     import onnx
 
     return onnx
@@ -37,12 +52,41 @@ _DTYPES = {1: ("float32", "float_data"), 11: ("float64", "double_data"), 10: ("f
 
 
 class Budget:
-    """The values read from the file and made from it, against ``MAX_PARAMETERS``."""
+    """The values read from the file and made from it, against ``MAX_PARAMETERS``.
+
+    One budget serves a whole file: every initializer, every ``Constant`` and every constant
+    the translation broadcasts takes its count from it before its values exist.
+
+    Attributes
+    ----------
+    values : int
+        The values counted so far (0 when made).
+
+    Examples
+    --------
+    >>> budget = Budget()
+    >>> budget.take(10, "w"); budget.take(5, "b"); budget.values
+    15
+    """
 
     def __init__(self):
         self.values = 0
 
     def take(self, count: int, what: str) -> None:
+        """Count ``count`` more values, refusing them past ``MAX_PARAMETERS``.
+
+        Parameters
+        ----------
+        count : int
+            How many values the tensor about to be read or made holds.
+        what : str
+            How the message names that tensor (``"Initializer 3 ('fc.weight')"``).
+
+        Raises
+        ------
+        OnnxFileError
+            When the values counted so far, these included, are more than ``MAX_PARAMETERS``.
+        """
         self.values += count
         if self.values > MAX_PARAMETERS:
             raise OnnxFileError(f"The file's tensors up to {what} hold {self.values:,} values; the limit is "
@@ -50,7 +94,50 @@ class Budget:
 
 
 def tensor_values(tensor, what: str, budget: Budget) -> np.ndarray:
-    """The values of a ``TensorProto``, after its dims, type, location and length are checked."""
+    """The values of a ``TensorProto``, after its dims, type, location and length are checked.
+
+    Nothing is allocated before the checks: the dims (at most 8, each at most
+    ``MAX_ACTIVATION_ENTRIES``) are counted into ``budget``, and the bytes or values held must
+    be exactly those declared. ``raw_data`` is read little-endian, as ONNX stores it.
+
+    Parameters
+    ----------
+    tensor : onnx.TensorProto
+        An initializer, or the ``value`` of a ``Constant`` node.
+    what : str
+        How messages name the tensor (``"Initializer 3 ('fc.weight')"``).
+    budget : Budget
+        The file's count of values, which this tensor's values join.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values in the tensor's shape (``dims``), as float32, float64, float16, int64 or
+        int32 (ONNX's FLOAT, DOUBLE, FLOAT16, INT64, INT32), a copy independent of the file.
+
+    Raises
+    ------
+    OnnxFileError
+        Values kept outside the file (external data) or in segments, more than 8 axes, the file's
+        values past ``MAX_PARAMETERS``, an unsupported element type, or bytes or values that do
+        not match the dims.
+    SizeLimitError
+        A dimension that is negative or larger than ``MAX_ACTIVATION_ENTRIES``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from onnx import numpy_helper
+    >>> tensor_values(numpy_helper.from_array(np.arange(6.0).reshape(2, 3), "w"), "w", Budget())
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
+    >>> from onnx import TensorProto
+    >>> try:
+    ...     tensor_values(TensorProto(data_type=TensorProto.FLOAT, dims=[3], float_data=[1.0]), "'b'", Budget())
+    ... except OnnxFileError as exc:
+    ...     print(exc)
+    'b' declares 3 values and holds 1.
+    """
     onnx = onnx_package()
     if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
         raise OnnxFileError(f"{what} keeps its values in another file (external data); a model must hold "
@@ -82,7 +169,35 @@ def tensor_values(tensor, what: str, budget: Budget) -> np.ndarray:
 
 
 def attributes(node, what: str) -> dict:
-    """The node's attributes as Python values (numbers, lists, strings, tensors); graphs refused."""
+    """The node's attributes as Python values (numbers, lists, strings, tensors); graphs refused.
+
+    Parameters
+    ----------
+    node : onnx.NodeProto
+        The node whose attributes are read.
+    what : str
+        How messages name the node (``"Node 3 ('fc1', Gemm)"``).
+
+    Returns
+    -------
+    dict
+        Attribute name to value: ``float`` (the shortest decimal of the float32 stored), ``int``,
+        ``str`` (UTF-8, undecodable bytes replaced), lists of floats or ints (at most
+        ``MAX_ACTIVATION_ENTRIES`` entries kept), an ``onnx.TensorProto`` (not read yet; see
+        :func:`tensor_values`), or ``None`` for a type no supported operation takes.
+
+    Raises
+    ------
+    explorer.nets.UnsupportedLayerError
+        An attribute that holds a graph (``If``, ``Loop``, ``Scan``: control flow).
+
+    Examples
+    --------
+    >>> from onnx import helper
+    >>> node = helper.make_node("LeakyRelu", ["x"], ["y"], alpha=1e-5)
+    >>> attributes(node, "Node 0")
+    {'alpha': 1e-05}
+    """
     onnx = onnx_package()
     kinds = onnx.AttributeProto
     out = {}
@@ -108,7 +223,44 @@ def attributes(node, what: str) -> dict:
 
 
 def graph_input(graph, initialized: set) -> tuple[str, tuple, int | None, int]:
-    """The graph's one data input: its name, per-sample shape, static batch size (or None), element type."""
+    """The graph's one data input: its name, per-sample shape, static batch size (or None), element type.
+
+    Parameters
+    ----------
+    graph : onnx.GraphProto
+        The model's graph.
+    initialized : set of str
+        The names of the initializers; older exporters list them among the graph's inputs too,
+        and those are not data inputs.
+
+    Returns
+    -------
+    name : str
+        The input's ONNX name.
+    shape : tuple of int
+        Its per-sample shape (the sizes after the batch axis: 1 to 3 of them), checked by
+        :func:`~explorer.modelfiles.declared_sizes.checked_input_shape`.
+    batch : int or None
+        The batch size when the file fixes it, else None (a symbolic or missing size).
+    elem_type : int
+        ONNX's element type: 1 (FLOAT), 10 (FLOAT16) or 11 (DOUBLE).
+
+    Raises
+    ------
+    OnnxFileError
+        Not exactly one data input, an input that is not a tensor of floats, fewer than 2 or
+        more than 4 axes, or a size after the batch axis that is not declared.
+    SizeLimitError
+        A per-sample shape past the limits on inputs.
+
+    Examples
+    --------
+    >>> from onnx import TensorProto, helper
+    >>> graph = helper.make_graph([], "g", [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["n", 1, 28, 28])],
+    ...                           [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["n", 10])])
+    >>> graph_input(graph, set())
+    ('x', (1, 28, 28), None, 11)
+    """
     inputs = [v for v in graph.input if v.name not in initialized]
     if len(inputs) != 1:
         raise OnnxFileError(f"The network must take one input tensor; this graph takes {len(inputs):,}.")
