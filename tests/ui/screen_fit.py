@@ -1,8 +1,9 @@
 """What the screen-fit browser test measures in a page, as scripts Chromium runs (shadow roots included).
 
 - :data:`CUT_CONTENT`: every visible element that hides part of its content without a scrollbar
-  (``overflow`` hidden or clip, and its content larger than its box): cut text, a table whose
-  last column is missing, a button whose label is clipped. Content that spills out of a box with
+  (``overflow`` hidden or clip, its content larger than its box, and a text or an element of at
+  least 3x3 px lying outside the box): cut text, a table whose last column is missing, a button
+  whose label is clipped. Content that spills out of a box with
   ``overflow: visible`` reaches an ancestor: the one that cuts it is reported, or the page scrolls.
 - :data:`LEGENDS_OVER_DATA`: every non-empty legend a Bokeh plot draws inside its data area (in
   ``plot.center``) rather than beside it.
@@ -35,6 +36,44 @@ CUT_CONTENT = """
     const text = (el.innerText || el.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 60);
     return `${el.tagName.toLowerCase()}${cls ? "." + cls : ""} "${text}"`;
   };
+  // something a user would see lies (partly) outside the element's box: a text or an element at
+  // least 3x3 px that no box in between clips already (that one is checked on its own; so a screen
+  // reader's visually hidden 1 px label is not cut content)
+  const clips = (node) => {
+    const style = getComputedStyle(node);
+    return ["hidden", "clip"].includes(style.overflowX) || ["hidden", "clip"].includes(style.overflowY);
+  };
+  const clippedBetween = (node, el) => {
+    for (let up = node.parentElement; up && up !== el; up = up.parentElement) if (clips(up)) return true;
+    return false;
+  };
+  const spillsOut = (el, cutX, cutY) => {
+    const frame = el.getBoundingClientRect();
+    const box = {left: frame.left + el.clientLeft, top: frame.top + el.clientTop};
+    box.right = box.left + el.clientWidth;
+    box.bottom = box.top + el.clientHeight;
+    const outside = (r) => r.width > 2 && r.height > 2 &&
+      ((cutX && (r.right > box.right + 2 || r.left < box.left - 2)) ||
+       (cutY && (r.bottom > box.bottom + 2 || r.top < box.top - 2)));
+    const roots = [el, ...(el.shadowRoot ? [el.shadowRoot] : [])];
+    for (const root of roots) {
+      const texts = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+      for (let node = texts.nextNode(); node; node = texts.nextNode()) {
+        if (!node.textContent.trim() || clippedBetween(node, el)) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        if ([...range.getClientRects()].some(outside)) return true;
+      }
+      for (const child of root.querySelectorAll("*")) {
+        const style = getComputedStyle(child);
+        if (style.visibility !== "hidden" && style.display !== "none" && !clippedBetween(child, el) &&
+            outside(child.getBoundingClientRect())) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
   const walk = (root) => {
     for (const el of root.querySelectorAll("*")) {
       if (el.shadowRoot) walk(el.shadowRoot);
@@ -47,7 +86,7 @@ CUT_CONTENT = """
       if (style.visibility === "hidden" || style.display === "none") continue;
       const cutX = ["hidden", "clip"].includes(style.overflowX) && el.scrollWidth - el.clientWidth > 2;
       const cutY = ["hidden", "clip"].includes(style.overflowY) && el.scrollHeight - el.clientHeight > 2;
-      if (cutX || cutY) {
+      if ((cutX || cutY) && spillsOut(el, cutX, cutY)) {
         found.push(`${describe(el)}: content ${el.scrollWidth}x${el.scrollHeight} in a box ` +
                    `${el.clientWidth}x${el.clientHeight}, overflow ${style.overflowX}/${style.overflowY}`);
       }
