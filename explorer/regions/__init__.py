@@ -61,6 +61,7 @@ from .partition import (
 )
 from .planes import Plane, box_polygon, plane_from_directions, plane_through
 from .polygons import SLIVER_TOL, ZERO_TOL
+from .surfaces import Faces, cell_faces, decision_surface
 from .topology import Topology, decision_topology
 
 __all__ = ['MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'DualGraph', 'GridEstimate', 'LayerPartition', 'LinePartition',
