@@ -30,8 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .polytopes import merge_points
-
 __all__ = ["Faces", "cell_faces", "decision_surface"]
 
 PLANE_TOL = 1e-9
@@ -60,21 +58,30 @@ class Faces:
         return np.array([0.5 * np.linalg.norm(np.cross(P, np.roll(P, -1, 0)).sum(0)) for P in self.polygons])
 
 
+def _cross(a, b) -> np.ndarray:
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def _ordered(P: np.ndarray, normal: np.ndarray, tol: float) -> np.ndarray | None:
-    """The distinct points of P (on one plane) in order around their mean; None below 3 or no area."""
+    """The distinct points of P (on the plane with unit ``normal``) in order around their mean; None
+    below 3 points or no area."""
     if len(P) < 3:
         return None
-    labels = merge_points(P, tol)
-    P = P[np.unique(labels, return_index=True)[1]]
-    if len(P) < 3:
-        return None
-    e1 = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(normal, e1)
+    e1 = _cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.sqrt(e1 @ e1)
+    e2 = _cross(normal, e1)
     Q = P - P.mean(0)
-    P = P[np.argsort(np.arctan2(Q @ e2, Q @ e1))]
-    area = 0.5 * np.linalg.norm(np.cross(P, np.roll(P, -1, 0)).sum(0))
-    return P if area > AREA_TOL * (tol / PLANE_TOL) ** 2 else None
+    x, y = Q @ e1, Q @ e2
+    order = np.argsort(np.arctan2(y, x))
+    P, x, y = P[order], x[order], y[order]
+    before = np.arange(len(P)) - 1  # the point before each, around the polygon
+    keep = np.hypot(x - x[before], y - y[before]) > tol
+    if not keep.any():
+        return None
+    P, x, y = P[keep], x[keep], y[keep]
+    after = (np.arange(len(P)) + 1) % len(P)
+    area = 0.5 * abs(x @ y[after] - y @ x[after])
+    return P if len(P) >= 3 and area > AREA_TOL * (tol / PLANE_TOL) ** 2 else None
 
 
 def _clip_polygon(P: np.ndarray, s: np.ndarray, tol: float) -> np.ndarray:
@@ -90,40 +97,36 @@ def _clip_polygon(P: np.ndarray, s: np.ndarray, tol: float) -> np.ndarray:
 
 
 def _clip(polys: list, a: np.ndarray, beta: float, tag, tol: float) -> list:
-    """A convex polytope given by its faces ``[(tag, polygon)]`` clipped to ``a u <= beta`` (a unit),
+    """A convex polytope given by its faces ``[(tag, polygon, unit normal)]`` clipped to ``a u <= beta`` (a unit),
     the cut's polygon added with ``tag``; [] when nothing with volume is left."""
-    s_all = [P @ a - beta for _, P in polys]
+    s_all = [P @ a - beta for _, P, _ in polys]
     if all((s <= tol).all() for s in s_all):
         return polys  # the half-space holds the whole polytope
     if all((s >= -tol).all() for s in s_all):
         return []
     out, cut = [], []
-    for (t, P), s in zip(polys, s_all):
+    for (t, P, n), s in zip(polys, s_all):
         Q = _clip_polygon(P, s, tol)
         cut.extend(Q[np.abs(Q @ a - beta) <= tol])
-        Q = _ordered(Q, _normal(P), tol) if len(Q) >= 3 else None
+        Q = _ordered(Q, n, tol)
         if Q is not None:
-            out.append((t, Q))
-    cap = _ordered(np.array(cut), a, tol) if len(cut) >= 3 else None
+            out.append((t, Q, n))
+    cap = _ordered(np.array(cut), a, tol)
     if cap is not None:
-        out.append((tag, cap))
+        out.append((tag, cap, a))
     return out if len(out) >= 4 else []
 
 
-def _normal(P: np.ndarray) -> np.ndarray:
-    n = np.cross(P, np.roll(P, -1, 0)).sum(0)
-    return n / np.linalg.norm(n)
-
-
 def _region_faces(part, r: int, tol: float) -> list:
-    """Region r's facets as ``[(("facet", row), polygon)]``."""
+    """Region r's facets as ``[(("facet", row), polygon, unit normal)]``."""
     V = part.region_vertices(r)
     A, b = part.cell(r)
+    on = np.abs(V @ A.T - b) <= tol
     faces = []
     for j in range(len(b)):
-        P = _ordered(V[np.abs(V @ A[j] - b[j]) <= tol], A[j], tol)
+        P = _ordered(V[on[:, j]], A[j], tol)
         if P is not None:
-            faces.append((("facet", j), P))
+            faces.append((("facet", j), P, A[j]))
     return faces
 
 
@@ -163,13 +166,13 @@ def _diameter_tol(part) -> float:
 def _collect(items) -> Faces:
     polygons, region, cell, classes, centres = [], [], [], [], []
     for r, k, cls, polys in items:
-        for _, P in polys:
+        for _, P, _ in polys:
             polygons.append(P)
             region.append(r)
             cell.append(k)
             classes.append(cls)
         if k >= 0:
-            centres.append(np.concatenate([P for _, P in polys]).mean(0))
+            centres.append(np.concatenate([P for _, P, _ in polys]).mean(0))
     return Faces(polygons, np.array(region, dtype=np.int64), np.array(cell, dtype=np.int64),
                  np.array(classes, dtype=np.int64).reshape(-1, 2), np.array(centres).reshape(-1, 3))
 
@@ -257,7 +260,7 @@ def decision_surface(partition) -> Faces:
     items = []
     for r in range(partition.num_regions):
         for c, polys in _class_cells(partition, r, _region_faces(partition, r, tol), tol):
-            for tag, P in polys:
+            for tag, P, n in polys:
                 if tag[0] == "class" and c < tag[1]:
-                    items.append((r, -1, (c, tag[1]), [(tag, P)]))
+                    items.append((r, -1, (c, tag[1]), [(tag, P, n)]))
     return _collect(items)
