@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Faces", "cell_faces", "decision_surface"]
+__all__ = ["Faces", "cell_faces", "decision_surface", "domain_edges"]
 
 PLANE_TOL = 1e-9
 AREA_TOL = 1e-12
@@ -264,3 +264,45 @@ def decision_surface(partition) -> Faces:
                 if tag[0] == "class" and c < tag[1]:
                     items.append((r, -1, (c, tag[1]), [(tag, P, n)]))
     return _collect(items)
+
+
+def domain_edges(partition) -> np.ndarray:
+    """The edges of a 3-D partition's domain polytope, as segments (M, 2, 3).
+
+    Its corners are the partition's vertices on three or more of the domain's planes; two corners
+    span an edge when they share two planes.
+
+    Parameters
+    ----------
+    partition : PartitionND
+        A 3-D partition of a bounded domain (as for :func:`cell_faces`).
+
+    Returns
+    -------
+    numpy.ndarray
+        (M, 2, 3) float64 segments, each once.
+
+    Raises
+    ------
+    ValueError
+        For a partition that is not 3-D or has no bounded domain.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from explorer import regions
+    >>> net = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)).double()
+    >>> edges = domain_edges(regions.partition_nd(net, [[-1, 1]] * 3))
+    >>> len(edges), round(float(np.linalg.norm(edges[:, 1] - edges[:, 0], axis=1).sum()), 9)    # a cube's
+    (12, 24.0)
+    """
+    tol = _diameter_tol(partition)
+    A, b = partition.domain
+    V = partition.vertices
+    on = np.abs(V @ A.T - b) <= tol
+    corners, first = np.unique(on[on.sum(1) >= 3], axis=0, return_index=True)
+    points = V[on.sum(1) >= 3][first]
+    pairs = [(i, j) for i in range(len(points)) for j in range(i + 1, len(points))
+             if (corners[i] & corners[j]).sum() >= 2]
+    return np.array([[points[i], points[j]] for i, j in pairs]).reshape(-1, 2, 3)

@@ -105,3 +105,15 @@ def test_only_3d_bounded_partitions():
         regions.cell_faces(regions.partition_nd(net, [[-1, 1]] * 2))
     with pytest.raises(ValueError, match="unbounded"):
         regions.decision_surface(regions.partition_nd(mlp([3, 4], seed=0)))
+
+
+def test_the_domain_edges_are_the_cubes_and_the_tetrahedrons():
+    cube = regions.domain_edges(regions.partition_nd(mlp([3, 5], seed=2), CUBE))
+    assert len(cube) == 12
+    np.testing.assert_allclose(np.linalg.norm(cube[:, 1] - cube[:, 0], axis=1), 2.0, rtol=1e-12)
+    X = np.random.default_rng(1).normal(size=(4, 6))
+    space = regions.space_through(*X)
+    tet = regions.domain_edges(regions.partition_slice(mlp([6, 8], seed=2), space))
+    corners = (X - space.origin) @ space.directions.T
+    want = sorted(np.linalg.norm(corners[i] - corners[j]) for i in range(4) for j in range(i + 1, 4))
+    np.testing.assert_allclose(sorted(np.linalg.norm(tet[:, 1] - tet[:, 0], axis=1)), want, rtol=1e-9)
