@@ -1,22 +1,28 @@
 """The Linear regions tab's view: widgets from :class:`RegionsAnalysis`'s parameters, its figures laid out.
 
-The partition of the slice with its counts; stable units and lossless compression; the training
-recipes compared. Every number is the analysis's, every picture :mod:`.figures`'. The plot is put
-in place by :func:`show_built`: a new model, dataset or slice says "Building…" until it is drawn,
-and no loading overlay is ever left over it.
+The partition of a 2-D slice with its counts, its dual graph and the topology of the decision, or
+of a 3-D slice drawn in 3-D; stable units and lossless compression; the training recipes compared.
+Every number is the analysis's, every picture :mod:`.figures`'. The 2-D plot is put in place by
+:func:`show_built`: a new model, dataset or slice says "Building…" until it is drawn, and no loading
+overlay is ever left over it. What takes seconds (the topology, the 3-D slice) is computed off the
+event loop when served (:meth:`RegionsView._fill`), so the page stays live meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
+
 import panel as pn
 import param
+from bokeh.document import without_document_lock
 
 from explorer import inverse
 from explorer.nets import NotPiecewiseLinearError
 
 from ...safe_text import message
 from ...state import AppState
-from ...views.common import BackgroundWork, csv_download, error_alert, show_built
+from ...views.common import BackgroundWork, building, csv_download, error_alert, show_built
 from . import figures
 from .analysis import RegionsAnalysis
 
@@ -32,8 +38,12 @@ FIRENET_NOTE = (
     "exact partition does not apply. Its stability is measured directly instead: worst-case "
     "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
     "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
+TWO_INPUTS_NOTE = (
+    "**A 3-D slice needs a model of at least 3 inputs.** This model takes 2: the 2-D slice is its whole input "
+    "plane. Pick an image model (its 3-D slice goes through four test samples) or a model of 3 inputs.")
 SLICE_SETTINGS = ["plane_kind", "samples", "extent", "resolution", "box"]  # a new slice: a new partition
-DRAWING_SETTINGS = ["layer", "color_by", "unit"]  # the same partition, drawn again
+DRAWING_SETTINGS = ["layer", "color_by", "unit", "dual"]  # the same partition, drawn again
+SPACE_SETTINGS = ["view", "samples_3d", "margin", "draw_3d"]  # the 3-D slice (and the switch to it)
 
 
 class RegionsView(BackgroundWork, pn.viewable.Viewer):
@@ -45,6 +55,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
     def __init__(self, state: AppState, **settings):
         super().__init__(state=state)
         self.analysis = a = RegionsAnalysis(model=state.model, dataset=state.dataset, **settings)
+        self._doc = pn.state.curdoc
         w = pn.widgets
         self._slice_widgets = pn.Column(
             w.Select.from_param(a.param.plane_kind, name="Slice"),
@@ -57,11 +68,19 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._box_widgets = pn.Column(zoom, reset)
         self._layer_slider = w.IntSlider.from_param(a.param.layer, name="After hidden layer (-1 = all)", start=-1,
                                                     end=max(a.depth(), 1))
-        self._widgets = pn.Column(
+        self._widgets_2d = pn.Column(
             self._slice_widgets, self._box_widgets, self._layer_slider,
-            w.RadioButtonGroup.from_param(a.param.color_by, name="Colour by"),
             w.IntInput.from_param(a.param.unit, name="Highlight unit (-1 = none)"),
             w.IntInput.from_param(a.param.resolution, name="Grid estimate resolution"),
+            w.Checkbox.from_param(a.param.dual, name="Draw the dual graph (neighbouring regions joined)"))
+        self._widgets_3d = pn.Column(
+            w.TextInput.from_param(a.param.samples_3d, name="Four test samples (models of more than 3 inputs)"),
+            w.FloatInput.from_param(a.param.margin, name="Margin around their tetrahedron (fraction)"),
+            w.RadioButtonGroup.from_param(a.param.draw_3d, name="Draw"))
+        self._widgets = pn.Column(
+            w.RadioButtonGroup.from_param(a.param.view, name="Slice"),
+            self._widgets_2d, self._widgets_3d,
+            w.RadioButtonGroup.from_param(a.param.color_by, name="Colour by"),
             width=300)
         self._stab_widgets = pn.FlexBox(
             w.FloatInput.from_param(a.param.eps, name="L∞ radius ε (image models)", width=180),
@@ -77,7 +96,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._fig = None
         self._following = False
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
-        a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS)
+        a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS + SPACE_SETTINGS)
         a.param.watch(lambda *events: self._draw(announce=False), DRAWING_SETTINGS)
         self._draw(announce=False)
 
@@ -94,8 +113,50 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._draw()
 
     def _draw(self, announce: bool = True):
-        if not self._following:
+        if self._following:
+            return
+        three_d = self.analysis.view == "3-D slice"
+        self._widgets_2d.visible, self._widgets_3d.visible = not three_d, three_d
+        if three_d and self.analysis.dataset.num_features < 3:
+            show_built(self._out, lambda: pn.pane.Alert(TWO_INPUTS_NOTE, alert_type="warning"), "", False)
+        elif three_d:
+            self._fill(self._out, self._compute_3d, self._body_3d, "the 3-D slice")
+        else:
             show_built(self._out, self._body, "the partition", announce)
+
+    def _fill(self, target: pn.Column, compute, draw, what: str) -> None:
+        """Put ``draw(compute())`` (or the error) in ``target``. Served: "Building <what>…" first, while
+        ``compute`` runs in a thread (its jobs in worker processes) without the document's lock, so
+        the page stays live; in a notebook or a test, at once. As with :func:`show_built`, of several
+        calls (either kind) only the last one's result is shown."""
+        turn = getattr(target, "_built_turn", 0) + 1
+        target._built_turn = turn
+        doc = self._doc if self._doc is not None and self._doc.session_context is not None else None
+        title = what[0].upper() + what[1:]
+        if doc is None:
+            try:
+                target.objects = [draw(compute())]
+            except Exception as exc:
+                target.objects = [error_alert(exc, title)]
+            return
+        target.objects = [building(what)]
+
+        def show(build):
+            if target._built_turn == turn:
+                try:
+                    target.objects = [build()]
+                except Exception as exc:
+                    target.objects = [error_alert(exc, title)]
+
+        @without_document_lock
+        async def later():
+            try:
+                build = partial(draw, await asyncio.to_thread(compute))
+            except Exception as exc:
+                build = partial(error_alert, exc, title)
+            doc.add_next_tick_callback(partial(show, build))
+
+        doc.add_next_tick_callback(later)
 
     # -- composition ----------------------------------------------------------------------------
     def figure(self, picture=None):
@@ -121,13 +182,58 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                 "ReLU-family activations): a max pool's argmax switches are region boundaries too."),
             css_classes=["regions-counts"])
 
+    def _topology(self):
+        """The dual graph's size, and the topology table or why there is none."""
+        a = self.analysis
+        try:
+            table = a.topology_table()
+        except ValueError as exc:
+            table = exc
+        return a.graph_summary(), table
+
+    def _topology_pane(self, result):
+        summary, table = result
+        a = self.analysis
+        where = "3-D slice" if a.view == "3-D slice" else "slice"
+        text = (f"**Dual graph**: {summary['regions']:,} regions, **{summary['adjacent pairs']:,}** adjacent pairs "
+                f"(regions sharing a {'face' if where == '3-D slice' else 'side'}), mean degree "
+                f"**{summary['mean degree']:.2f}**.")
+        if isinstance(table, Exception):
+            return pn.pane.Markdown(f"{text}  \n{message(table)}", css_classes=["regions-topology"])
+        return pn.Column(
+            pn.pane.Markdown(f"{text}  \n**Topology of the decision** on the {where} (exact, from the cells): for "
+                             "each class, the connected components (b0) and holes (b1) of the region it wins"
+                             + (", and the voids it encloses (b2)" if where == "3-D slice" else "") + ".",
+                             css_classes=["regions-topology"]),
+            pn.pane.DataFrame(table, index=False, max_width=640, sizing_mode="stretch_width",
+                              css_classes=["regions-topology-table"]),
+            csv_download(table, "decision-topology-3d.csv" if where == "3-D slice" else "decision-topology.csv"))
+
+    def _compute_3d(self):
+        a = self.analysis
+        return a.picture_3d(), a.counts_3d(), self._topology()
+
+    def _body_3d(self, result):
+        picture, counts, topology = result
+        panes = [pn.pane.Bokeh(figures.slice_3d(picture)),
+                 pn.pane.Markdown(f"**Exact** (float64): **{counts['regions']:,}** activation regions in the 3-D slice "
+                                  f"(**{counts['bounded cells']:,}** bounded cells), found in {counts['seconds']:.1f} s. "
+                                  "Cells are drawn shrunk about their centres; turn the picture with the sliders or "
+                                  "by dragging it.", css_classes=["regions-counts-3d"]),
+                 self._topology_pane(topology)]
+        if picture.note:
+            panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
+        return pn.Column(*panes)
+
     def _body(self):
         a = self.analysis
         try:
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
             picture = a.picture()
-            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane()]
+            topology = pn.Column(sizing_mode="stretch_width")
+            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(), topology]
+            self._fill(topology, self._topology, self._topology_pane, "the topology of the decision")
             if picture.note:
                 panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
             if a.dataset.is_reconstruction:
