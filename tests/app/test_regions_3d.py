@@ -14,7 +14,7 @@ from bokeh.models import GlyphRenderer, MultiLine, Patches, Slider
 from panel.util import parse_query
 
 from dashboard.state import settings_from
-from dashboard.tabs.regions import analysis as analysis_module
+from dashboard.tabs.regions import analysis_3d as analysis_module
 from dashboard.tabs.regions import figures
 from dashboard.tabs.regions.analysis import RegionsAnalysis
 from dashboard.tabs.regions.view import RegionsView

@@ -21,7 +21,8 @@ from bokeh.models import ColumnDataSource, CustomJS, HoverTool, LegendItem, Slid
 from bokeh.plotting import figure
 
 from ...views.common import CLASS_COLORS, legend_outside
-from .analysis import SEVERAL, Picture, Picture3D
+from .analysis import SEVERAL, Picture
+from .analysis_3d import Picture3D
 
 PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
                   "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]
@@ -183,10 +184,10 @@ def slice_3d(pic: Picture3D, size: int = 480):
     seen = _project(pic.points, centre, AZIMUTH, ELEVATION)[0]
     points = ColumnDataSource(dict(x=seen[:, 0], y=seen[:, 1], label=pic.point_labels,
                                    color=[CLASS_COLORS[c % len(CLASS_COLORS)] for c in pic.point_classes]))
-    what = "decision boundary" if pic.draw == "decision boundary" else "activation regions"
+    what = "its decision boundary" if pic.draw == "decision boundary" else "its cells"
     fig = figure(frame_width=size, frame_height=size, x_range=(-reach, reach), y_range=(-reach, reach),
-                 tools="save", toolbar_location="above", title=f"{pic.num_regions} activation regions: the {what} "
-                 f"in 3-D ({', '.join(pic.axes)}); drag to turn")
+                 tools="save", toolbar_location="above",
+                 title=f"A 3-D slice of {pic.num_regions} activation regions: {what}")
     fig.axis.visible = False
     fig.grid.visible = False
     glyph = fig.patches("xs", "ys", source=drawn, fill_color="color", fill_alpha=0.9, line_color="#444444",

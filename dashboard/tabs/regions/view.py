@@ -4,25 +4,21 @@ The partition of a 2-D slice with its counts, its dual graph and the topology of
 of a 3-D slice drawn in 3-D; stable units and lossless compression; the training recipes compared.
 Every number is the analysis's, every picture :mod:`.figures`'. The 2-D plot is put in place by
 :func:`show_built`: a new model, dataset or slice says "Building…" until it is drawn, and no loading
-overlay is ever left over it. What takes seconds (the topology, the 3-D slice) is computed off the
-event loop when served (:meth:`RegionsView._fill`), so the page stays live meanwhile.
+overlay is ever left over it; so is the 3-D slice. The topology of a 2-D slice of many regions
+(seconds) waits for a button and runs as a background job.
 """
 
 from __future__ import annotations
 
-import asyncio
-from functools import partial
-
 import panel as pn
 import param
-from bokeh.document import without_document_lock
 
 from explorer import inverse
 from explorer.nets import NotPiecewiseLinearError
 
 from ...safe_text import message
 from ...state import AppState
-from ...views.common import BackgroundWork, building, csv_download, error_alert, show_built
+from ...views.common import BackgroundWork, csv_download, error_alert, show_built
 from . import figures
 from .analysis import RegionsAnalysis
 
@@ -38,6 +34,7 @@ FIRENET_NOTE = (
     "exact partition does not apply. Its stability is measured directly instead: worst-case "
     "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
     "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
+TOPOLOGY_AT_ONCE = 3_000  # 2-D regions up to which the dual graph and the topology come with the plot (< 1 s)
 TWO_INPUTS_NOTE = (
     "**A 3-D slice needs a model of at least 3 inputs.** This model takes 2: the 2-D slice is its whole input "
     "plane. Pick an image model (its 3-D slice goes through four test samples) or a model of 3 inputs.")
@@ -55,7 +52,6 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
     def __init__(self, state: AppState, **settings):
         super().__init__(state=state)
         self.analysis = a = RegionsAnalysis(model=state.model, dataset=state.dataset, **settings)
-        self._doc = pn.state.curdoc
         w = pn.widgets
         self._slice_widgets = pn.Column(
             w.Select.from_param(a.param.plane_kind, name="Slice"),
@@ -90,6 +86,9 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._recipe_button = w.Button(label="Compare training recipes (digits MLPs)")
         self._recipe_button.on_click(self._on_recipes)
         self._progress = pn.indicators.Progress(value=0, max=100, width=400, visible=False)
+        self._topology_out = pn.Column(sizing_mode="stretch_width")
+        self._topology_button = w.Button(label="Count the dual graph and the topology of the decision")
+        self._topology_button.on_click(self._on_topology)
         self._stab_out = pn.Column()
         self._recipe_out = pn.Column()
         self._out = pn.Column(sizing_mode="stretch_width")
@@ -120,43 +119,9 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         if three_d and self.analysis.dataset.num_features < 3:
             show_built(self._out, lambda: pn.pane.Alert(TWO_INPUTS_NOTE, alert_type="warning"), "", False)
         elif three_d:
-            self._fill(self._out, self._compute_3d, self._body_3d, "the 3-D slice")
+            show_built(self._out, self._body_3d, "the 3-D slice", announce)
         else:
             show_built(self._out, self._body, "the partition", announce)
-
-    def _fill(self, target: pn.Column, compute, draw, what: str) -> None:
-        """Put ``draw(compute())`` (or the error) in ``target``. Served: "Building <what>…" first, while
-        ``compute`` runs in a thread (its jobs in worker processes) without the document's lock, so
-        the page stays live; in a notebook or a test, at once. As with :func:`show_built`, of several
-        calls (either kind) only the last one's result is shown."""
-        turn = getattr(target, "_built_turn", 0) + 1
-        target._built_turn = turn
-        doc = self._doc if self._doc is not None and self._doc.session_context is not None else None
-        title = what[0].upper() + what[1:]
-        if doc is None:
-            try:
-                target.objects = [draw(compute())]
-            except Exception as exc:
-                target.objects = [error_alert(exc, title)]
-            return
-        target.objects = [building(what)]
-
-        def show(build):
-            if target._built_turn == turn:
-                try:
-                    target.objects = [build()]
-                except Exception as exc:
-                    target.objects = [error_alert(exc, title)]
-
-        @without_document_lock
-        async def later():
-            try:
-                build = partial(draw, await asyncio.to_thread(compute))
-            except Exception as exc:
-                build = partial(error_alert, exc, title)
-            doc.add_next_tick_callback(partial(show, build))
-
-        doc.add_next_tick_callback(later)
 
     # -- composition ----------------------------------------------------------------------------
     def figure(self, picture=None):
@@ -209,12 +174,12 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                               css_classes=["regions-topology-table"]),
             csv_download(table, "decision-topology-3d.csv" if where == "3-D slice" else "decision-topology.csv"))
 
-    def _compute_3d(self):
+    def _body_3d(self):
         a = self.analysis
-        return a.picture_3d(), a.counts_3d(), self._topology()
-
-    def _body_3d(self, result):
-        picture, counts, topology = result
+        try:
+            picture, counts, topology = a.picture_3d(), a.counts_3d(), self._topology()
+        except Exception as exc:
+            return error_alert(exc, "The 3-D slice")
         panes = [pn.pane.Bokeh(figures.slice_3d(picture)),
                  pn.pane.Markdown(f"**Exact** (float64): **{counts['regions']:,}** activation regions in the 3-D slice "
                                   f"(**{counts['bounded cells']:,}** bounded cells), found in {counts['seconds']:.1f} s. "
@@ -231,9 +196,11 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
             picture = a.picture()
-            topology = pn.Column(sizing_mode="stretch_width")
-            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(), topology]
-            self._fill(topology, self._topology, self._topology_pane, "the topology of the decision")
+            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(), self._topology_out]
+            if a.partition().num_regions <= TOPOLOGY_AT_ONCE:
+                self._topology_out.objects = [self._topology_pane(self._topology())]
+            else:
+                self._topology_out.objects = [self._topology_button]
             if picture.note:
                 panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
             if a.dataset.is_reconstruction:
@@ -274,6 +241,10 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         a = self.analysis
         await self._in_background(lambda: (a.stability_table(self._set_progress), a.compression()),
                                   self._stab_out, self._draw_stability)
+
+    async def _on_topology(self, event=None):
+        await self._in_background(self._topology, self._topology_out, self._topology_pane,
+                                  "The topology of the decision")
 
     async def _on_recipes(self, event=None):
         await self._in_background(lambda: self.analysis.recipe_table(self._set_progress), self._recipe_out,
