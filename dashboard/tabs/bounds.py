@@ -13,6 +13,7 @@ SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample
 SEED = (0, 2**31 - 1)
 LAYER_INDEX = 1023  # the largest layer or module index a setting may name
 UNIT_INDEX = 2**20  # the largest unit or channel index
+SLICE_MARGIN = (0.0, 2.0)  # how much a 3-D slice's tetrahedron is enlarged about its centroid (a fraction)
 TYPED_LIST = r"^[\w ,;.-]{0,80}$"  # a list typed by hand (numbers, words, separators): no markup, bounded
 
 

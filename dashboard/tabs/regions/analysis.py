@@ -1,12 +1,15 @@
-"""The Linear regions tab's numbers: the exact partition of a 2-D slice, its counts, stable units,
-lossless compression and a comparison of training recipes.
+"""The Linear regions tab's numbers: the exact partition of a 2-D or 3-D slice, its counts, its dual
+graph and the topology of the decision, stable units, lossless compression and a comparison of
+training recipes.
 
 2-D models: the slice is the data's box in the input plane (or a box of the user's). Image models:
 the plane through three test samples (the triangle they span), or through one sample and two
 random directions, or through one sample along its DeepFool step. The partition is computed once
 per model and slice (:func:`dashboard.memo.memoize`): the layer, the colouring and the highlighted
-unit only change what :meth:`RegionsAnalysis.picture` returns. Every number comes from
-:mod:`explorer.regions` and :mod:`explorer.stability`.
+unit only change what :meth:`RegionsAnalysis.picture` returns. The 3-D slice is the tetrahedron
+through four test samples (enlarged by ``margin``), or a 3-input model's whole input box
+(:mod:`.analysis_3d`, at most 2,000 regions). Every number comes from :mod:`explorer.regions` and
+:mod:`explorer.stability`.
 
 No Panel here: a notebook or a test drives :class:`RegionsAnalysis` directly.
 
@@ -37,9 +40,11 @@ from ... import services
 from ...memo import memoize
 from ...serving import jobs
 from ..bounds import LAYER_INDEX, TYPED_LIST, UNIT_INDEX
+from .analysis_3d import Space3D, dual
 
 # the bounds dashboard.state gives a link's settings (that module imports Panel, this one must not)
 MAX_REGIONS = 60_000
+VIEWS = ("2-D slice", "3-D slice")
 RECIPE_MODELS = ("digits-mlp", "digits-mlp-l1", "digits-mlp-adv")
 PLANE_KINDS = ("three samples", "sample + random directions", "sample + adversarial direction")
 SEVERAL = -1  # the class of a region the decision boundary crosses (class colouring before the output)
@@ -152,9 +157,10 @@ class Picture:
     point_labels: list  # text beside each point ([] for 2-D data)
     adversarial: np.ndarray | None  # (1, 2) the perturbed point of an adversarial slice
     note: str  # why the colouring differs from the one asked for ('' when it does not)
+    dual: np.ndarray | None = None  # (E, 2, 2) the dual graph's edges, centroid to centroid
 
 
-class RegionsAnalysis(param.Parameterized):
+class RegionsAnalysis(Space3D):
     """The exact partition of a slice, counts, stable units per method, compression, recipes.
 
     Parameters
@@ -163,11 +169,13 @@ class RegionsAnalysis(param.Parameterized):
         A network of affine layers and piecewise-linear activations.
     dataset : explorer.datasets.Dataset
         The data it is shown on: 2-D data gives the input plane, other data slices through test samples.
-    layer, color_by, unit, plane_kind, samples, extent, box, resolution, eps, time_limit
+    layer, color_by, unit, plane_kind, samples, extent, box, resolution, eps, time_limit, view, dual,
+    samples_3d, margin, draw_3d
         The tab's settings (see each parameter's doc).
     """
 
-    URL_SETTINGS = ("layer", "color_by", "unit", "plane_kind", "samples", "resolution", "eps")
+    URL_SETTINGS = ("layer", "color_by", "unit", "plane_kind", "samples", "resolution", "eps", "view", "dual",
+                    "samples_3d", "margin", "draw_3d")
 
     model = param.ClassSelector(class_=nn.Module, doc="The network whose regions are shown")
     dataset = param.ClassSelector(class_=datasets.Dataset, doc="The data the slice is taken from")
@@ -183,6 +191,8 @@ class RegionsAnalysis(param.Parameterized):
     resolution = param.Integer(default=256, bounds=(16, 2048), doc="Grid side of the lower-bound estimate")
     eps = param.Number(default=0.05, bounds=(0.0, 1.0), step=0.01, doc="L-infinity radius of the stability domain")
     time_limit = param.Number(default=0.5, bounds=(0.05, 10.0), doc="Seconds per MILP solve")
+    view = param.Selector(default=VIEWS[0], objects=list(VIEWS), doc="A 2-D slice, or a 3-D slice of the input space")
+    dual = param.Boolean(default=False, doc="Draw the dual graph (adjacent regions' centroids joined) on the 2-D slice")
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -356,11 +366,18 @@ class RegionsAnalysis(param.Parameterized):
         if self.unit >= 0 and k >= 1:
             bent = part.bent_hyperplane(k, min(self.unit, part.layer_sizes[k - 1] - 1))
         points, point_classes, labels, adversarial = self._points()
+        edges = None
+        if self.dual:
+            if full:
+                edges = part.centroids[dual(self.model, self.dataset, self.slice_key()).edges]
+            else:
+                note = (note + " " if note else "") + "The dual graph joins the final regions: it is drawn after all layers."
         return Picture(polygons=polygons, region=ids, units_on=[summary[r] for r in ids], classes=classes,
                        patterns=layer.patterns[ids], areas=layer.areas[ids], color_by=color_by, layer=k,
                        depth=len(part.layers) - 1, num_regions=layer.num_regions, domain=part.domain,
                        boundary=part.boundary_segments, bent=bent, unit=self.unit, points=points,
-                       point_classes=point_classes, point_labels=labels, adversarial=adversarial, note=note)
+                       point_classes=point_classes, point_labels=labels, adversarial=adversarial, note=note,
+                       dual=edges)
 
     def _points(self):
         """The test data (2-D) or the chosen samples in plane coordinates, their classes, their labels,

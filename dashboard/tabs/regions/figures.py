@@ -1,8 +1,14 @@
 """The Linear regions tab's pictures: plain functions from the analysis's results to bokeh or HoloViews.
 
 The partition is one bokeh ``patches`` glyph (thousands of polygons stay responsive) on equal
-scales, with the decision boundary, a unit's bent hyperplane and the data on top; its key (classes,
-lines, points) sits to the right of the data, never over it.
+scales, with the decision boundary, a unit's bent hyperplane, the dual graph and the data on top;
+its key (classes, lines, points) sits to the right of the data, never over it.
+
+The 3-D slice is drawn by bokeh too: its polygons projected on the screen, farthest first (the
+painter's order), turned in the browser by two sliders or by dragging (:data:`ROTATE_JS`, no round
+trip to the server). Plotly would draw it with WebGL, but Panel 1.9 serves plotly.js (4.6 MB) from
+the server only when ``pn.extension("plotly")`` puts it in every page; loaded later, with the
+sub-view, the plot stays blank (measured). Bokeh's own files are already in every page.
 """
 
 from __future__ import annotations
@@ -10,11 +16,13 @@ from __future__ import annotations
 import holoviews as hv
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, HoverTool, LegendItem
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, CustomJS, HoverTool, LegendItem, Slider
 from bokeh.plotting import figure
 
 from ...views.common import CLASS_COLORS, legend_outside
 from .analysis import SEVERAL, Picture
+from .analysis_3d import Picture3D
 
 PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
                   "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]
@@ -62,6 +70,9 @@ def partition(pic: Picture, class_names, is_2d: bool, reconstruction: bool, size
     if pic.bent is not None and len(pic.bent):
         fig.multi_line(list(pic.bent[:, :, 0]), list(pic.bent[:, :, 1]), line_color="#d62728", line_width=2.5,
                        line_dash="dashed", legend_label=f"unit {pic.unit} of layer {pic.layer}")
+    if pic.dual is not None and len(pic.dual):
+        fig.multi_line(list(pic.dual[:, :, 0]), list(pic.dual[:, :, 1]), line_color="#252525", line_width=0.8,
+                       line_alpha=0.7, legend_label="dual graph: neighbours joined")
     _points(fig, pic, name, is_2d, reconstruction, keyed=not by_class)
     if by_class:  # the class key: one entry per class drawn, from the regions themselves
         first = {c: i for i, c in reversed(list(enumerate(pic.classes)))}
@@ -96,3 +107,110 @@ def stability_bars(table: pd.DataFrame):
     return hv.Bars(rows, ["layer", methods], "stable units").opts(
         width=560, height=300, tools=["hover", "save"], multi_level=True, color="method",
         cmap=METHOD_COLORS, title="Proven stable units per layer and method", show_legend=False)
+
+
+# The projection both sides use: turn by the azimuth about the third axis, then look from the elevation
+# above the first two (screen right: x1; screen up: sin(el) y1 + cos(el) z; towards the viewer:
+# -cos(el) y1 + sin(el) z). The polygons go to the drawn source nearest last.
+ROTATE_JS = """
+const az = azimuth.value * Math.PI / 180, el = elevation.value * Math.PI / 180;
+const ca = Math.cos(az), sa = Math.sin(az), ce = Math.cos(el), se = Math.sin(el);
+const project = (X, Y, Z) => {
+  const n = X.length, px = new Array(n), py = new Array(n);
+  let depth = 0;
+  for (let j = 0; j < n; j++) {
+    const x = X[j] - centre[0], y = Y[j] - centre[1], z = Z[j] - centre[2];
+    const x1 = ca * x - sa * y, y1 = sa * x + ca * y;
+    px[j] = x1; py[j] = se * y1 + ce * z; depth += -ce * y1 + se * z;
+  }
+  return [px, py, depth / Math.max(n, 1)];
+};
+const f = faces.data, n = f.x3.length, xs = [], ys = [], depth = [];
+for (let i = 0; i < n; i++) {
+  const [px, py, d] = project(f.x3[i], f.y3[i], f.z3[i]);
+  xs.push(px); ys.push(py); depth.push(d);
+}
+const order = Array.from({length: n}, (_, i) => i).sort((a, b) => depth[a] - depth[b]);
+const pick = (col) => order.map((i) => col[i]);
+drawn.data = {xs: pick(xs), ys: pick(ys), color: pick(f.color), region: pick(f.region), label: pick(f.label)};
+const e = edges3.data, ex = [], ey = [];
+for (let i = 0; i < e.x3.length; i++) {
+  const [px, py] = project(e.x3[i], e.y3[i], e.z3[i]);
+  ex.push(px); ey.push(py);
+}
+edges.data = {xs: ex, ys: ey};
+const p = points3.data, [qx, qy] = project(p.x3, p.y3, p.z3);
+points.data = {...points.data, x: qx, y: qy};
+"""
+# Dragging the picture turns it (half a degree a pixel); the last pointer position is kept on the slider
+DRAG_JS = """
+if (cb_obj.event_name === "panstart") { azimuth._last = [cb_obj.sx, cb_obj.sy]; return; }
+const last = azimuth._last || [cb_obj.sx, cb_obj.sy];
+azimuth.value = (((azimuth.value - 0.5 * (cb_obj.sx - last[0])) % 360) + 360) % 360;
+elevation.value = Math.max(-90, Math.min(90, elevation.value + 0.5 * (cb_obj.sy - last[1])));
+azimuth._last = [cb_obj.sx, cb_obj.sy];
+"""
+AZIMUTH, ELEVATION = 30.0, 25.0
+
+
+def _project(points: np.ndarray, centre: np.ndarray, azimuth: float, elevation: float):
+    """Screen coordinates (n, 2) and depth towards the viewer (n,) of 3-D points, as :data:`ROTATE_JS`."""
+    az, el = np.radians(azimuth), np.radians(elevation)
+    x, y, z = (points - centre).T
+    x1, y1 = np.cos(az) * x - np.sin(az) * y, np.sin(az) * x + np.cos(az) * y
+    return np.stack([x1, np.sin(el) * y1 + np.cos(el) * z], axis=1), -np.cos(el) * y1 + np.sin(el) * z
+
+
+def slice_3d(pic: Picture3D, size: int = 480):
+    """The 3-D slice's cells or decision boundary, turned by sliders or by dragging, with the domain's
+    edges and the samples; a bokeh layout (the figure above its two sliders)."""
+    by_class = bool(pic.key)
+    colors = [class_color(c) for c in pic.colour] if by_class else \
+        pattern_colors(np.asarray(pic.colour, dtype=np.int64).reshape(-1, 1))
+    corners = pic.edges.reshape(-1, 3) if len(pic.edges) else np.concatenate(pic.polygons or [np.zeros((1, 3))])
+    centre = 0.5 * (corners.min(0) + corners.max(0))
+    reach = 1.05 * float(np.linalg.norm(corners - centre, axis=1).max(initial=1e-9))
+    faces = ColumnDataSource(dict(x3=[P[:, 0] for P in pic.polygons], y3=[P[:, 1] for P in pic.polygons],
+                                  z3=[P[:, 2] for P in pic.polygons], color=colors, region=pic.region, label=pic.label))
+    screen = [_project(P, centre, AZIMUTH, ELEVATION) for P in pic.polygons]
+    order = np.argsort([d.mean() for _, d in screen], kind="stable")
+    drawn = ColumnDataSource(dict(xs=[screen[i][0][:, 0] for i in order], ys=[screen[i][0][:, 1] for i in order],
+                                  color=[colors[i] for i in order], region=[pic.region[i] for i in order],
+                                  label=[pic.label[i] for i in order]))
+    edges3 = ColumnDataSource(dict(x3=list(pic.edges[:, :, 0]), y3=list(pic.edges[:, :, 1]), z3=list(pic.edges[:, :, 2])))
+    flat = [_project(E, centre, AZIMUTH, ELEVATION)[0] for E in pic.edges]
+    edges = ColumnDataSource(dict(xs=[E[:, 0] for E in flat], ys=[E[:, 1] for E in flat]))
+    points3 = ColumnDataSource(dict(x3=pic.points[:, 0], y3=pic.points[:, 1], z3=pic.points[:, 2]))
+    seen = _project(pic.points, centre, AZIMUTH, ELEVATION)[0]
+    points = ColumnDataSource(dict(x=seen[:, 0], y=seen[:, 1], label=pic.point_labels,
+                                   color=[CLASS_COLORS[c % len(CLASS_COLORS)] for c in pic.point_classes]))
+    what = "its decision boundary" if pic.draw == "decision boundary" else "its cells"
+    fig = figure(frame_width=size, frame_height=size, x_range=(-reach, reach), y_range=(-reach, reach),
+                 tools="save", toolbar_location="above",
+                 title=f"A 3-D slice of {pic.num_regions} activation regions: {what}")
+    fig.axis.visible = False
+    fig.grid.visible = False
+    glyph = fig.patches("xs", "ys", source=drawn, fill_color="color", fill_alpha=0.9, line_color="#444444",
+                        line_width=0.4)
+    fig.add_tools(HoverTool(renderers=[glyph], tooltips=[("region", "@region"), (
+        "classes" if pic.draw == "decision boundary" else "class", "@label")]))
+    fig.multi_line("xs", "ys", source=edges, line_color="#555555", line_width=1.2, line_dash="dashed",
+                   legend_label="the slice's edges")
+    if len(pic.points):
+        fig.scatter("x", "y", source=points, size=11, fill_color="color", line_color="black", legend_label="samples")
+        fig.text("x", "y", text="label", source=points, x_offset=8, y_offset=-4, text_font_size="10pt")
+    if by_class:  # the key's swatches stand alone: the drawn rows change order as the picture turns
+        for c, text in pic.key.items():
+            fig.scatter([], [], marker="square", size=12, fill_color=class_color(c), line_color="#444444",
+                        legend_label=text)
+    legend_outside(fig, "right")
+    azimuth = Slider(start=0, end=360, step=5, value=AZIMUTH, title="Turn (degrees)", width=220)
+    elevation = Slider(start=-90, end=90, step=5, value=ELEVATION, title="Tilt (degrees)", width=220)
+    turn = CustomJS(args=dict(azimuth=azimuth, elevation=elevation, centre=list(centre), faces=faces, drawn=drawn,
+                              edges3=edges3, edges=edges, points3=points3, points=points), code=ROTATE_JS)
+    azimuth.js_on_change("value", turn)
+    elevation.js_on_change("value", turn)
+    drag = CustomJS(args=dict(azimuth=azimuth, elevation=elevation), code=DRAG_JS)
+    fig.js_on_event("panstart", drag)
+    fig.js_on_event("pan", drag)
+    return column(fig, row(azimuth, elevation))

@@ -1,9 +1,11 @@
 """The Linear regions tab's view: widgets from :class:`RegionsAnalysis`'s parameters, its figures laid out.
 
-The partition of the slice with its counts; stable units and lossless compression; the training
-recipes compared. Every number is the analysis's, every picture :mod:`.figures`'. The plot is put
-in place by :func:`show_built`: a new model, dataset or slice says "Building…" until it is drawn,
-and no loading overlay is ever left over it.
+The partition of a 2-D slice with its counts, its dual graph and the topology of the decision, or
+of a 3-D slice drawn in 3-D; stable units and lossless compression; the training recipes compared.
+Every number is the analysis's, every picture :mod:`.figures`'. The 2-D plot is put in place by
+:func:`show_built`: a new model, dataset or slice says "Building…" until it is drawn, and no loading
+overlay is ever left over it; so is the 3-D slice. The topology of a 2-D slice of many regions
+(seconds) waits for a button and runs as a background job.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ FIRENET_NOTE = (
     "exact partition does not apply. Its stability is measured directly instead: worst-case "
     "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
     "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
+TOPOLOGY_AT_ONCE = 3_000  # 2-D regions up to which the dual graph and the topology come with the plot (< 1 s)
+TWO_INPUTS_NOTE = (
+    "**A 3-D slice needs a model of at least 3 inputs.** This model takes 2: the 2-D slice is its whole input "
+    "plane. Pick an image model (its 3-D slice goes through four test samples) or a model of 3 inputs.")
 SLICE_SETTINGS = ["plane_kind", "samples", "extent", "resolution", "box"]  # a new slice: a new partition
-DRAWING_SETTINGS = ["layer", "color_by", "unit"]  # the same partition, drawn again
+DRAWING_SETTINGS = ["layer", "color_by", "unit", "dual"]  # the same partition, drawn again
+SPACE_SETTINGS = ["view", "samples_3d", "margin", "draw_3d"]  # the 3-D slice (and the switch to it)
 
 
 class RegionsView(BackgroundWork, pn.viewable.Viewer):
@@ -57,11 +64,19 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._box_widgets = pn.Column(zoom, reset)
         self._layer_slider = w.IntSlider.from_param(a.param.layer, name="After hidden layer (-1 = all)", start=-1,
                                                     end=max(a.depth(), 1))
-        self._widgets = pn.Column(
+        self._widgets_2d = pn.Column(
             self._slice_widgets, self._box_widgets, self._layer_slider,
-            w.RadioButtonGroup.from_param(a.param.color_by, name="Colour by"),
             w.IntInput.from_param(a.param.unit, name="Highlight unit (-1 = none)"),
             w.IntInput.from_param(a.param.resolution, name="Grid estimate resolution"),
+            w.Checkbox.from_param(a.param.dual, name="Draw the dual graph (neighbouring regions joined)"))
+        self._widgets_3d = pn.Column(
+            w.TextInput.from_param(a.param.samples_3d, name="Four test samples (models of more than 3 inputs)"),
+            w.FloatInput.from_param(a.param.margin, name="Margin around their tetrahedron (fraction)"),
+            w.RadioButtonGroup.from_param(a.param.draw_3d, name="Draw"))
+        self._widgets = pn.Column(
+            w.RadioButtonGroup.from_param(a.param.view, name="Slice"),
+            self._widgets_2d, self._widgets_3d,
+            w.RadioButtonGroup.from_param(a.param.color_by, name="Colour by"),
             width=300)
         self._stab_widgets = pn.FlexBox(
             w.FloatInput.from_param(a.param.eps, name="L∞ radius ε (image models)", width=180),
@@ -71,13 +86,16 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._recipe_button = w.Button(label="Compare training recipes (digits MLPs)")
         self._recipe_button.on_click(self._on_recipes)
         self._progress = pn.indicators.Progress(value=0, max=100, width=400, visible=False)
+        self._topology_out = pn.Column(sizing_mode="stretch_width")
+        self._topology_button = w.Button(label="Count the dual graph and the topology of the decision")
+        self._topology_button.on_click(self._on_topology)
         self._stab_out = pn.Column()
         self._recipe_out = pn.Column()
         self._out = pn.Column(sizing_mode="stretch_width")
         self._fig = None
         self._following = False
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
-        a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS)
+        a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS + SPACE_SETTINGS)
         a.param.watch(lambda *events: self._draw(announce=False), DRAWING_SETTINGS)
         self._draw(announce=False)
 
@@ -94,7 +112,15 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._draw()
 
     def _draw(self, announce: bool = True):
-        if not self._following:
+        if self._following:
+            return
+        three_d = self.analysis.view == "3-D slice"
+        self._widgets_2d.visible, self._widgets_3d.visible = not three_d, three_d
+        if three_d and self.analysis.dataset.num_features < 3:
+            show_built(self._out, lambda: pn.pane.Alert(TWO_INPUTS_NOTE, alert_type="warning"), "", False)
+        elif three_d:
+            show_built(self._out, self._body_3d, "the 3-D slice", announce)
+        else:
             show_built(self._out, self._body, "the partition", announce)
 
     # -- composition ----------------------------------------------------------------------------
@@ -121,13 +147,60 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
                 "ReLU-family activations): a max pool's argmax switches are region boundaries too."),
             css_classes=["regions-counts"])
 
+    def _topology(self):
+        """The dual graph's size, and the topology table or why there is none."""
+        a = self.analysis
+        try:
+            table = a.topology_table()
+        except ValueError as exc:
+            table = exc
+        return a.graph_summary(), table
+
+    def _topology_pane(self, result):
+        summary, table = result
+        a = self.analysis
+        where = "3-D slice" if a.view == "3-D slice" else "slice"
+        text = (f"**Dual graph**: {summary['regions']:,} regions, **{summary['adjacent pairs']:,}** adjacent pairs "
+                f"(regions sharing a {'face' if where == '3-D slice' else 'side'}), mean degree "
+                f"**{summary['mean degree']:.2f}**.")
+        if isinstance(table, Exception):
+            return pn.pane.Markdown(f"{text}  \n{message(table)}", css_classes=["regions-topology"])
+        return pn.Column(
+            pn.pane.Markdown(f"{text}  \n**Topology of the decision** on the {where} (exact, from the cells): for "
+                             "each class, the connected components (b0) and holes (b1) of the region it wins"
+                             + (", and the voids it encloses (b2)" if where == "3-D slice" else "") + ".",
+                             css_classes=["regions-topology"]),
+            pn.pane.DataFrame(table, index=False, max_width=640, sizing_mode="stretch_width",
+                              css_classes=["regions-topology-table"]),
+            csv_download(table, "decision-topology-3d.csv" if where == "3-D slice" else "decision-topology.csv"))
+
+    def _body_3d(self):
+        a = self.analysis
+        try:
+            picture, counts, topology = a.picture_3d(), a.counts_3d(), self._topology()
+        except Exception as exc:
+            return error_alert(exc, "The 3-D slice")
+        panes = [pn.pane.Bokeh(figures.slice_3d(picture)),
+                 pn.pane.Markdown(f"**Exact** (float64): **{counts['regions']:,}** activation regions in the 3-D slice "
+                                  f"(**{counts['bounded cells']:,}** bounded cells), found in {counts['seconds']:.1f} s. "
+                                  "Cells are drawn shrunk about their centres; turn the picture with the sliders or "
+                                  "by dragging it.", css_classes=["regions-counts-3d"]),
+                 self._topology_pane(topology)]
+        if picture.note:
+            panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
+        return pn.Column(*panes)
+
     def _body(self):
         a = self.analysis
         try:
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
             picture = a.picture()
-            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane()]
+            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(), self._topology_out]
+            if a.partition().num_regions <= TOPOLOGY_AT_ONCE:
+                self._topology_out.objects = [self._topology_pane(self._topology())]
+            else:
+                self._topology_out.objects = [self._topology_button]
             if picture.note:
                 panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
             if a.dataset.is_reconstruction:
@@ -168,6 +241,10 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         a = self.analysis
         await self._in_background(lambda: (a.stability_table(self._set_progress), a.compression()),
                                   self._stab_out, self._draw_stability)
+
+    async def _on_topology(self, event=None):
+        await self._in_background(self._topology, self._topology_out, self._topology_pane,
+                                  "The topology of the decision")
 
     async def _on_recipes(self, event=None):
         await self._in_background(lambda: self.analysis.recipe_table(self._set_progress), self._recipe_out,
