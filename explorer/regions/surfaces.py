@@ -54,7 +54,13 @@ class Faces:
     centres: np.ndarray
 
     def areas(self) -> np.ndarray:
-        """The area of every polygon (half the norm of its vector area)."""
+        """The area of every polygon (half the norm of its vector area).
+
+        Returns
+        -------
+        numpy.ndarray of shape (len(polygons),), float64
+            The polygons' areas, in the slice's coordinates.
+        """
         return np.array([0.5 * np.linalg.norm(np.cross(P, np.roll(P, -1, 0)).sum(0)) for P in self.polygons])
 
 

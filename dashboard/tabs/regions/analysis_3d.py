@@ -22,8 +22,9 @@ from torch import nn
 
 from explorer import datasets, regions
 
-from ... import jobs, services
+from ... import services
 from ...memo import memoize
+from ...serving import jobs
 from ..bounds import SLICE_MARGIN, TYPED_LIST
 
 MAX_REGIONS_3D = 2_000  # a 3-D slice's regions drawn (each about ten faces) and searched (about 1 ms each)
