@@ -8,6 +8,7 @@ import copy
 import torch
 from torch import nn
 
+from .fx_trace import symbolic_trace
 from .graph_net import GraphNet
 from .ops import CanonicalNet, Op, UnsupportedLayerError
 from .tracing import NotPiecewiseLinearError, read_graph
@@ -43,7 +44,7 @@ def _leaf_modules(model: nn.Module, prefix: str = "") -> list[tuple[str, object]
 
 def _traced_chain(model: nn.Module, prefix: str) -> list[tuple[str, object]]:
     try:
-        graph = torch.fx.symbolic_trace(model).graph
+        graph = symbolic_trace(model).graph
     except Exception as exc:  # tracing failures come in many types
         raise UnsupportedLayerError(
             f"Cannot read the layers of {type(model).__name__}: it is not an nn.Sequential "

@@ -23,6 +23,7 @@ import torch
 from torch import fx, nn
 from torch.nn import functional as F
 
+from .fx_trace import symbolic_trace
 from .graph import Layer, Pieces, PLGraph
 from .ops import MAX_DENSE_ENTRIES, OperatorTooLargeError, UnsupportedLayerError
 
@@ -405,7 +406,7 @@ def trace(model: nn.Module) -> fx.GraphModule:
     if isinstance(model, fx.GraphModule):
         return model
     try:
-        return fx.symbolic_trace(model)
+        return symbolic_trace(model)
     except Exception as exc:  # tracing failures come in many types
         raise UnsupportedLayerError(
             f"Cannot read the layers of {type(model).__name__}: torch.fx could not trace its forward "
