@@ -53,7 +53,8 @@ def _problems(node: ast.AST) -> list[str]:
     if any(getattr(d, "id", getattr(d, "attr", "")) in ("property", "cached_property") for d in node.decorator_list):
         return []
     problems = []
-    args = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs if a.arg not in ("self", "cls")]
+    args = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            if a.arg not in ("self", "cls")]
     args += [a.arg for a in (node.args.vararg, node.args.kwarg) if a is not None]
     missing = set(args) - _documented_names(_section(doc, "Parameters"))
     if missing:

@@ -159,7 +159,8 @@ class _Reader:
             return  # shape arithmetic: view / reshape below read their result from the traced shapes
         if target in (operator.add, torch.add, "add") and not kwargs:
             if not all(isinstance(a, fx.Node) and _shape(a) is not None for a in args):
-                raise nets.UnsupportedLayerError(f"{_describe(node)} adds a constant; only tensor + tensor is supported.")
+                raise nets.UnsupportedLayerError(
+                    f"{_describe(node)} adds a constant; only tensor + tensor is supported.")
             return self.emit(node, {"type": "add"}, args)
         if target is torch.cat:
             tensors, dim = args[0], (args[1] if len(args) > 1 else kwargs.get("dim", 0))
@@ -212,7 +213,8 @@ class _Reader:
 
 
 def graph_spec_of(model: nn.Module, input_shape) -> tuple[list[dict], dict[str, torch.Tensor]]:
-    """The graph spec of ``model`` (traced in eval mode) and the state dict of :class:`~explorer.modelfiles.graph_spec.GraphModel`.
+    """The graph spec of ``model`` (traced in eval mode) and the state dict of
+    :class:`~explorer.modelfiles.graph_spec.GraphModel`.
 
     ``model`` is copied, traced with ``torch.fx`` and run once on a random batch of two to
     read every node's shape. Nodes that the output does not depend on are left out.

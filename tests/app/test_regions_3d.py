@@ -1,7 +1,7 @@
 """The Linear regions tab's dual graph, topology of the decision and 3-D slice, against the library.
 
 Known answers: the hollow L1 shell 0.3 < |x|_1 < 0.7 in a 3-input box is (b0, b1, b2) = (1, 0, 1)
-and its complement (2, 0, 1) (tests/unit/test_topology.py); every other number is the library's
+and its complement (2, 0, 1) (tests/explorer/regions/test_topology.py); every other number is the library's
 own on the same slice (regions.partition_slice / space_through, decision_topology, dual_graph).
 """
 
@@ -20,7 +20,7 @@ from dashboard.tabs.regions.analysis import RegionsAnalysis
 from dashboard.tabs.regions.view import RegionsView
 from explorer import datasets, regions, zoo
 from explorer.training import evaluation
-from tests.unit.nd_builders import shell
+from tests.explorer.nd_builders import shell
 
 SAMPLES = [4, 5, 6, 7]
 

@@ -59,7 +59,8 @@ def deepfool_step(model: nn.Module, data: datasets.Dataset, i: int) -> np.ndarra
     x = data.X_test[i % len(data.X_test)]
     if data.is_reconstruction:
         return inverse.worst_case_perturbation(model, x[None].astype(np.float64), eta=0.05, steps=30).e[0]
-    return attacks.deepfool(model, x[None].astype(np.float32), clip=data.domain, keep_path=False).r[0].astype(np.float64)
+    result = attacks.deepfool(model, x[None].astype(np.float32), clip=data.domain, keep_path=False)
+    return result.r[0].astype(np.float64)
 
 
 def slice_plane(data: datasets.Dataset, key: tuple, model: nn.Module | None = None) -> regions.Plane:
@@ -182,7 +183,8 @@ class RegionsAnalysis(Space3D):
     layer = param.Integer(default=-1, bounds=(-1, LAYER_INDEX),
                           doc="Show the partition after this many hidden layers (-1: all)")
     color_by = param.Selector(default="pattern", objects=["pattern", "class"], doc="Colour of the regions")
-    unit = param.Integer(default=-1, bounds=(-1, UNIT_INDEX), doc="Unit of the shown layer whose bent hyperplane is drawn")
+    unit = param.Integer(default=-1, bounds=(-1, UNIT_INDEX),
+                         doc="Unit of the shown layer whose bent hyperplane is drawn")
     plane_kind = param.Selector(default=PLANE_KINDS[0], objects=list(PLANE_KINDS), doc="Slice through image space")
     samples = param.String(default="0, 1, 2", regex=TYPED_LIST, doc="Test samples the slice goes through")
     extent = param.Number(default=1.0, bounds=(0.01, 10.0), doc="Half-side of the random-direction square")
@@ -371,7 +373,8 @@ class RegionsAnalysis(Space3D):
             if full:
                 edges = part.centroids[dual(self.model, self.dataset, self.slice_key()).edges]
             else:
-                note = (note + " " if note else "") + "The dual graph joins the final regions: it is drawn after all layers."
+                note = ((note + " " if note else "")
+                        + "The dual graph joins the final regions: it is drawn after all layers.")
         return Picture(polygons=polygons, region=ids, units_on=[summary[r] for r in ids], classes=classes,
                        patterns=layer.patterns[ids], areas=layer.areas[ids], color_by=color_by, layer=k,
                        depth=len(part.layers) - 1, num_regions=layer.num_regions, domain=part.domain,

@@ -114,7 +114,8 @@ class Space3D(param.Parameterized):
     """The 3-D slice's settings and numbers, and the dual graph and topology of the decision on the
     slice shown (2-D: the host's ``partition`` and ``slice_key``; see the module docstring)."""
 
-    samples_3d = param.String(default="0, 1, 2, 3", regex=TYPED_LIST, doc="The four test samples the 3-D slice goes through")
+    samples_3d = param.String(default="0, 1, 2, 3", regex=TYPED_LIST,
+                              doc="The four test samples the 3-D slice goes through")
     margin = param.Number(default=0.25, bounds=SLICE_MARGIN, step=0.05,
                           doc="How much the 3-D slice's tetrahedron is enlarged about its centroid (a fraction)")
     draw_3d = param.Selector(default=DRAW_3D[0], objects=list(DRAW_3D), doc="What the 3-D picture draws")
@@ -170,10 +171,12 @@ class Space3D(param.Parameterized):
             polygons = faces.polygons
             label = [f"{name(c)} | {name(m)}" for c, m in faces.classes]
             pairs = sorted(set(label), key=label.index)
-            colour, legend = [pairs.index(text) for text in label], {i: f"between {text}" for i, text in enumerate(pairs)}
+            colour = [pairs.index(text) for text in label]
+            legend = {i: f"between {text}" for i, text in enumerate(pairs)}
         else:
             faces = faces_3d(self.model, self.dataset, key, "class cells" if color_by == "class" else "regions")
-            polygons = [faces.centres[k] + SHRINK_3D * (P - faces.centres[k]) for P, k in zip(faces.polygons, faces.cell)]
+            polygons = [faces.centres[k] + SHRINK_3D * (P - faces.centres[k])
+                        for P, k in zip(faces.polygons, faces.cell)]
             colour = [int(c) for c in (faces.classes[:, 0] if color_by == "class" else faces.region)]
             label = [name(int(part.predicted[r])) if classifier else "-" for r in faces.region] if color_by != "class" \
                 else [name(c) for c in colour]

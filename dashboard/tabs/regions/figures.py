@@ -92,7 +92,8 @@ def _points(fig, pic: Picture, name, is_2d: bool, reconstruction: bool, keyed: b
     what = "test data" if is_2d else "chosen measurements" if reconstruction else "chosen samples"
     source = ColumnDataSource(dict(x=pic.points[:, 0], y=pic.points[:, 1],
                                    color=[CLASS_COLORS[c % len(CLASS_COLORS)] for c in pic.point_classes],
-                                   key=[what if reconstruction else f"{what}: {name(int(c))}" for c in pic.point_classes]))
+                                   key=[what if reconstruction else f"{what}: {name(int(c))}"
+                                        for c in pic.point_classes]))
     kwargs = {"legend_field": "key"} if keyed and not reconstruction else {"legend_label": what}
     fig.scatter("x", "y", source=source, size=6 if is_2d else 12, fill_color="color", line_color="white", **kwargs)
     if pic.point_labels:
@@ -177,7 +178,8 @@ def slice_3d(pic: Picture3D, size: int = 480):
     drawn = ColumnDataSource(dict(xs=[screen[i][0][:, 0] for i in order], ys=[screen[i][0][:, 1] for i in order],
                                   color=[colors[i] for i in order], region=[pic.region[i] for i in order],
                                   label=[pic.label[i] for i in order]))
-    edges3 = ColumnDataSource(dict(x3=list(pic.edges[:, :, 0]), y3=list(pic.edges[:, :, 1]), z3=list(pic.edges[:, :, 2])))
+    edges3 = ColumnDataSource(dict(x3=list(pic.edges[:, :, 0]), y3=list(pic.edges[:, :, 1]),
+                                   z3=list(pic.edges[:, :, 2])))
     flat = [_project(E, centre, AZIMUTH, ELEVATION)[0] for E in pic.edges]
     edges = ColumnDataSource(dict(xs=[E[:, 0] for E in flat], ys=[E[:, 1] for E in flat]))
     points3 = ColumnDataSource(dict(x3=pic.points[:, 0], y3=pic.points[:, 1], z3=pic.points[:, 2]))

@@ -182,7 +182,8 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             return error_alert(exc, "The 3-D slice")
         panes = [pn.pane.Bokeh(figures.slice_3d(picture)),
                  pn.pane.Markdown(f"**Exact** (float64): **{counts['regions']:,}** activation regions in the 3-D slice "
-                                  f"(**{counts['bounded cells']:,}** bounded cells), found in {counts['seconds']:.1f} s. "
+                                  f"(**{counts['bounded cells']:,}** bounded cells), "
+                                  f"found in {counts['seconds']:.1f} s. "
                                   "Cells are drawn shrunk about their centres; turn the picture with the sliders or "
                                   "by dragging it.", css_classes=["regions-counts-3d"]),
                  self._topology_pane(topology)]

@@ -47,7 +47,8 @@ def test_a_network_never_seen_saves_loads_and_gets_every_exact_analysis(tmp_path
         assert np.abs(poly @ A.T + c - want).max() <= 1e-9 * (1 + np.abs(want).max())
     box = nets.Box.linf_ball(digits[0], 0.02, clip=(0.0, 1.0))
     st = stability.stable_units(net, box, method="crown")
-    _, choices = net.graph().evaluate(box.lower + np.random.default_rng(0).random((20_000, 64)) * (box.upper - box.lower))
+    points = box.lower + np.random.default_rng(0).random((20_000, 64)) * (box.upper - box.lower)
+    _, choices = net.graph().evaluate(points)
     for k, piece in enumerate(st.piece):
         stable = piece >= 0
         assert (choices[k][:, stable] == piece[stable]).all()

@@ -95,7 +95,8 @@ def same_partition(got, want):
 
 
 def same_spectra(loaded, model, input_shape):
-    got, want = spectra.model_spectra(loaded, input_shape=input_shape), spectra.model_spectra(model, input_shape=input_shape)
+    got = spectra.model_spectra(loaded, input_shape=input_shape)
+    want = spectra.model_spectra(model, input_shape=input_shape)
     assert len(got) == len(want) == sum(isinstance(m, (nn.Linear, nn.Conv2d)) for m in model.modules())
     for a, b in zip(got, want):
         np.testing.assert_allclose(np.sort(a.values), np.sort(b.values), rtol=1e-10, atol=1e-12)
@@ -202,7 +203,8 @@ def test_every_supported_operation_computes_its_definition():
     data = model_bytes(nodes, [value("x", ["n", 2, 4, 4])], [value("prob", ["n", 5])], inits)
     loaded = zoo.load_file(data)
     types = [d["type"] for d in loaded.graph_spec]
-    assert types.count("linear") == 1 and loaded.state_dict()[f"layers.{loaded.graph_spec[types.index('linear')]['name']}.bias"].shape == (5,)
+    linear = loaded.graph_spec[types.index("linear")]["name"]
+    assert types.count("linear") == 1 and loaded.state_dict()[f"layers.{linear}.bias"].shape == (5,)
 
     x = rng.normal(size=(3, 2, 4, 4))
     padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))

@@ -152,10 +152,10 @@ def test_unit_ranges_are_attained_and_contain_every_sample(deep):
         z = canonical(net).preactivations(torch.as_tensor(x))[layer - 1].numpy()
         assert (z >= lo - 1e-10).all() and (z <= hi + 1e-10).all()
         units = np.arange(len(lo))
-        np.testing.assert_allclose(canonical(net).preactivations(torch.as_tensor(at_min))[layer - 1].numpy()[units, units],
-                                   lo, atol=1e-10)
-        np.testing.assert_allclose(canonical(net).preactivations(torch.as_tensor(at_max))[layer - 1].numpy()[units, units],
-                                   hi, atol=1e-10)
+        at = canonical(net).preactivations(torch.as_tensor(at_min))[layer - 1].numpy()
+        np.testing.assert_allclose(at[units, units], lo, atol=1e-10)
+        at = canonical(net).preactivations(torch.as_tensor(at_max))[layer - 1].numpy()
+        np.testing.assert_allclose(at[units, units], hi, atol=1e-10)
 
 
 # -- graph nets (skip connections, cat, max pools, LeakyReLU) against the forward pass ------------
