@@ -2,8 +2,9 @@
 
 import panel as pn
 
-from dashboard import data_store, jobs
+from dashboard import data_store
 from dashboard.app import create_app
+from dashboard.serving import jobs
 from explorer.nets.threads import one_thread_per_process
 
 data_store.remember_data_dir()  # `panel serve app.py --args --data DIR`: the folder of datasets

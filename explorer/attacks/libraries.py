@@ -192,7 +192,17 @@ def _method(method: str) -> Method:
 
 
 def is_available(method: str) -> bool:
-    """Whether the library ``method`` runs through is installed (DeepFool always is)."""
+    """Whether the library ``method`` runs through is installed (DeepFool always is).
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`METHODS`.
+
+    Returns
+    -------
+    bool
+    """
     library = _method(method).library
     return library == "explorer" or importlib.util.find_spec(LIBRARIES[library][0]) is not None
 
