@@ -11,6 +11,8 @@ from explorer import datasets, zoo
 
 SAMPLE_INDEX = (0, datasets.MAX_SAMPLES - 1)  # a test sample
 SEED = (0, 2**31 - 1)
+ATTACK_EPSILON = (0.0, 100.0)  # an attack's budget ||r||: inputs are scaled to about [0, 1] or a few units
+COMPARED_SAMPLES = (1, 100)  # test samples an attack comparison runs on (minutes of C&W past that)
 LAYER_INDEX = 1023  # the largest layer or module index a setting may name
 UNIT_INDEX = 2**20  # the largest unit or channel index
 SLICE_MARGIN = (0.0, 2.0)  # how much a 3-D slice's tetrahedron is enlarged about its centroid (a fraction)

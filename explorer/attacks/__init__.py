@@ -28,6 +28,8 @@ from .certified import (
 from .deepfool import DeepFoolResult, deepfool
 from .gradient_attacks import MinimalEpsilon, fgsm, minimal_epsilon, pgd
 from .inputs import NORMS, predict
+from .libraries import METHODS, AttackResult, MissingLibrary, compare_attacks, perturbation_norms, run_attack
 from .measures import RobustnessResult, adversarial_plane, robustness
 
 __all__ = ['NORMS', 'predict', 'DeepFoolResult', 'deepfool', 'fgsm', 'pgd', 'MinimalEpsilon', 'minimal_epsilon', 'RobustnessResult', 'robustness', 'adversarial_plane', 'CertifiedRadius', 'lipschitz_blocks', 'certified_radius', 'point_segment_distance', 'exact_distance_2d', 'Sandwich', 'sandwich']
+__all__ += ['METHODS', 'AttackResult', 'MissingLibrary', 'run_attack', 'compare_attacks', 'perturbation_norms']

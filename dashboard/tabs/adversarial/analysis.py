@@ -1,5 +1,6 @@
-"""The Adversarial tab's numbers: DeepFool on one test sample, a comparison of attack methods,
-robustness over the test split, and the neighbourhood of the sample (the certified <= exact <=
+"""The Adversarial tab's numbers: DeepFool or a library's attack (:func:`explorer.attacks.run_attack`)
+on one test sample, comparisons of attack methods (on the sample; the libraries' attacks on the first
+test samples), robustness over the test split, and the neighbourhood of the sample (the certified <= exact <=
 DeepFool radii of a 2-D sample; the exact regions of the plane through an image along r).
 
 No Panel here: a notebook or a test drives :class:`AdversarialAnalysis` directly, and the tab's
@@ -32,9 +33,19 @@ from explorer.training import evaluation
 from ... import services
 from ...memo import memoize
 from ...serving import jobs
-from ..bounds import SAMPLE_INDEX, zoo_classifiers
+from ..bounds import ATTACK_EPSILON, COMPARED_SAMPLES, SAMPLE_INDEX, SEED, zoo_classifiers
 
 NEIGHBOURHOOD_RESOLUTION = 200  # decision-map pixels per side around a 2-D sample
+LIBRARY_NAMES = {"explorer": "", "foolbox": "Foolbox", "art": "ART"}
+
+
+def _method_label(m: attacks.libraries.Method) -> str:
+    """E.g. "Square (ART, black-box)": the name in papers, where it comes from, what it sees."""
+    notes = [note for note in (LIBRARY_NAMES[m.library], "black-box" if m.black_box else "") if note]
+    return m.title + (f" ({', '.join(notes)})" if notes else "")
+
+
+METHOD_LABELS = {name: _method_label(m) for name, m in attacks.METHODS.items()}
 
 
 # -- library calls, once per process (models are keyed by their explorer_key) ---------------------
@@ -43,6 +54,19 @@ NEIGHBOURHOOD_RESOLUTION = 200  # decision-map pixels per side around a 2-D samp
 def deepfool(model: nn.Module, x: np.ndarray, norm: str, overshoot: float, max_iter: int, clip, refine: bool):
     return attacks.deepfool(model, np.asarray(x, dtype=np.float32)[None], norm=norm, overshoot=overshoot,
                             max_iter=max_iter, clip=clip, refine=refine)
+
+
+@memoize(max_items=64)
+def library_attack(model: nn.Module, x: np.ndarray, method: str, norm: str, epsilon, clip, seed: int, image_shape):
+    return jobs.run(attacks.run_attack, model, np.asarray(x, dtype=np.float32)[None], method=method, norm=norm,
+                    epsilon=epsilon, clip=clip, seed=seed, image_shape=image_shape)
+
+
+@memoize(max_items=16)
+def attack_comparison(model: nn.Module, X: np.ndarray, methods: list, norm: str, epsilon: float, clip, seed: int,
+                      image_shape, progress=None):
+    return jobs.run(attacks.compare_attacks, model, np.asarray(X, dtype=np.float32), methods=methods, norm=norm,
+                    epsilon=epsilon, clip=clip, seed=seed, image_shape=image_shape, progress=progress)
 
 
 @memoize(max_items=64)
@@ -86,22 +110,30 @@ class AdversarialAnalysis(param.Parameterized):
         piecewise-linear one).
     dataset : explorer.datasets.Dataset
         The data: the sample is its test split's ``sample``-th; its domain clips images.
-    sample, norm, overshoot, max_iter, clip, refine
+    sample, method, norm, epsilon, seed, overshoot, max_iter, clip, refine, compared
         The tab's settings (see each parameter's doc).
     resolve : callable, optional
         ``name -> nn.Module`` for the zoo models compared on the test split (default: the zoo).
     """
 
-    URL_SETTINGS = ("sample", "norm", "overshoot", "max_iter", "clip", "refine")
+    URL_SETTINGS = ("sample", "method", "norm", "epsilon", "seed", "overshoot", "max_iter", "clip", "refine",
+                    "compared")
 
     model = param.ClassSelector(class_=nn.Module, doc="The classifier attacked")
     dataset = param.ClassSelector(class_=datasets.Dataset, doc="The data whose test samples are attacked")
     sample = param.Integer(default=0, bounds=SAMPLE_INDEX, doc="Test sample to attack")
-    norm = param.Selector(default="l2", objects=["l2", "linf"], doc="Norm DeepFool minimises")
+    method = param.Selector(default="deepfool", objects=list(METHOD_LABELS), doc="The attack on the sample")
+    norm = param.Selector(default="l2", objects=list(attacks.libraries.LIBRARY_NORMS),
+                          doc="Norm the attack minimises (or bounds, for APGD and Square)")
+    epsilon = param.Number(default=0.5, bounds=ATTACK_EPSILON, step=0.01,
+                           doc="Budget ||r|| of the fixed-budget attacks (APGD, Square), and of the comparison's "
+                               "'success at eps'")
+    seed = param.Integer(default=0, bounds=SEED, doc="Seed of the attacks' random starts and searches")
     overshoot = param.Number(default=0.02, bounds=(0.0, 0.5), step=0.01, doc="DeepFool's eta")
     max_iter = param.Integer(default=50, bounds=(1, 200), doc="Iterations at most")
     clip = param.Boolean(default=True, doc="Keep the adversarial input in the data's valid range")
     refine = param.Boolean(default=False, doc="SuperDeepFool refinement (L2 only)")
+    compared = param.Integer(default=10, bounds=COMPARED_SAMPLES, doc="Test samples the attack comparison runs on")
     resolve = param.Callable(default=services.zoo_model, doc="Model name -> nn.Module, for the zoo comparison")
 
     # -- what the data is ------------------------------------------------------------------------
@@ -124,11 +156,21 @@ class AdversarialAnalysis(param.Parameterized):
         return X[min(self.sample, len(X) - 1)]
 
     # -- the numbers ------------------------------------------------------------------------------
-    def attack(self) -> attacks.DeepFoolResult:
-        """DeepFool on the chosen sample with the chosen settings."""
-        refine = self.refine and self.norm == "l2"
-        return deepfool(self.model, self.x(), self.norm, float(self.overshoot), int(self.max_iter), self.clip_box(),
-                        refine)
+    def attack(self) -> attacks.DeepFoolResult | attacks.AttackResult:
+        """The chosen method on the chosen sample with the chosen settings (DeepFool's own result for
+        DeepFool; a library's attack in a worker process when served)."""
+        spec = attacks.METHODS[self.method]
+        if self.norm not in spec.norms:
+            raise ValueError(f"{spec.title} works in the norms {', '.join(spec.norms)}; choose one of them.")
+        if self.method == "deepfool":
+            refine = self.refine and self.norm == "l2"
+            return deepfool(self.model, self.x(), self.norm, float(self.overshoot), int(self.max_iter),
+                            self.clip_box(), refine)
+        if self.method == "square" and not self.dataset.image_shape:
+            raise ValueError("Square searches square windows of a picture: it attacks image data only.")
+        return library_attack(self.model, self.x(), self.method, self.norm,
+                              None if spec.minimal else float(self.epsilon), self.clip_box(), int(self.seed),
+                              self.dataset.image_shape)
 
     def probabilities(self, res: attacks.DeepFoolResult) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities at x and at x_adv."""
@@ -177,6 +219,21 @@ class AdversarialAnalysis(param.Parameterized):
                 rows.append((method.upper(), norm, me.success[0], np.linalg.norm(r), np.abs(r).max()))
         return pd.DataFrame(rows, columns=["method", "norm", "flips", "||r||_2", "||r||_inf"])
 
+    def compared_methods(self) -> list[str]:
+        """The library attacks that work in the chosen norm (Square on pictures only), for :meth:`compare_attacks`."""
+        return [name for name, m in attacks.METHODS.items() if name != "deepfool" and self.norm in m.norms
+                and (name != "square" or self.dataset.image_shape)]
+
+    def compare_attacks(self, progress=None) -> pd.DataFrame:
+        """DeepFool and the library attacks on the first ``compared`` test samples, in the chosen norm: success
+        rates, success within ``epsilon``, median and mean ||r|| of the flipped samples, seconds."""
+        X = self.dataset.X_test[:self.compared]
+        table = attack_comparison(self.model, X, self.compared_methods(), self.norm, float(self.epsilon),
+                                  self.clip_box(), int(self.seed), self.dataset.image_shape, progress=progress)
+        if progress:
+            progress(1, 1)
+        return table
+
     def _split_clip(self) -> tuple | None:
         return self.dataset.domain if self.dataset.image_shape else None
 
@@ -199,8 +256,8 @@ class AdversarialAnalysis(param.Parameterized):
         return pd.DataFrame(rows, columns=["model", "accuracy", "success", "median ||r||_2", "rho_adv"])
 
     def plane(self):
-        """Exact regions on the plane through x spanned by DeepFool's r and a random direction."""
+        """Exact regions on the plane through x spanned by the attack's r and a random direction."""
         res = self.attack()
         if not res.success[0]:
-            raise ValueError("DeepFool did not flip this sample, so there is no direction to show.")
+            raise ValueError("The attack did not flip this sample, so there is no direction to show.")
         return adversarial_plane(self.model, res.x[0], res.r[0]), res

@@ -32,8 +32,13 @@ IMAGE_SIZE = 180  # pixels: the width of the original, perturbation and adversar
 WHEN_COLORS = {"before": "#1f77b4", "after": "#d62728"}
 
 
-def summary(res: attacks.DeepFoolResult, names) -> str:
-    """One line: did DeepFool flip the label, from which class to which, and the sizes of r."""
+NORM_SUBSCRIPTS = {"l2": "₂", "linf": "∞", "l1": "₁", "l0": "₀"}
+
+
+def summary(res: attacks.DeepFoolResult | attacks.AttackResult, names) -> str:
+    """One line: did the attack flip the label, from which class to which, and the sizes of r."""
+    if isinstance(res, attacks.AttackResult):
+        return attack_summary(res, names)
     verdict = "flips the label" if res.success[0] else "did **not** flip the label"
     return (f"DeepFool ({res.norm}) {verdict}: **{quoted(names[res.original[0]])} → "
             f"{quoted(names[res.adversarial[0]])}** in **{res.iterations[0]}** iterations. "
@@ -41,7 +46,18 @@ def summary(res: attacks.DeepFoolResult, names) -> str:
             f"||r||₂/||x||₂ = {res.l2[0] / np.linalg.norm(res.x[0]):.3f}.")
 
 
-def images(res: attacks.DeepFoolResult, data: datasets.Dataset, amplify: float) -> list:
+def attack_summary(res: attacks.AttackResult, names) -> str:
+    """A library attack's line: the verdict (within the budget, for APGD and Square), the classes, ||r||
+    in the attack's norm and in L2 and L-infinity, and its seconds."""
+    verdict = "flips the label" if res.success[0] else "did **not** flip the label"
+    budget = "" if res.epsilon is None else f" within ε = {res.epsilon:g}"
+    values = {res.norm: float(res.norms[0]), "l2": float(res.l2[0]), "linf": float(res.linf[0])}  # its norm first
+    text = ", ".join(f"||r||{NORM_SUBSCRIPTS[n]} = **{v:.{0 if n == 'l0' else 4}f}**" for n, v in values.items())
+    return (f"{res.title} ({res.norm}) {verdict}{budget}: **{quoted(names[res.original[0]])} → "
+            f"{quoted(names[res.adversarial[0]])}** in {res.seconds:.2f} s. {text}.")
+
+
+def images(res: attacks.DeepFoolResult | attacks.AttackResult, data: datasets.Dataset, amplify: float) -> list:
     """Original, signed perturbation (diverging colours over (pixel range) / ``amplify``, with its
     scale) and adversarial image, each :data:`IMAGE_SIZE` pixels wide."""
     h, w = data.image_shape[-2:]
@@ -89,7 +105,7 @@ def gallery(data: datasets.Dataset):
         toolbar=None, shared_axes=False, title="Test samples (choose one by its number)"))
 
 
-def features(res: attacks.DeepFoolResult, data: datasets.Dataset):
+def features(res: attacks.DeepFoolResult | attacks.AttackResult, data: datasets.Dataset):
     """Tabular data: the sample's features before and after the perturbation; the key right of the plot."""
     names = data.feature_names or [f"feature {k}" for k in range(data.num_features)]
     rows = [(str(n), "x", float(a)) for n, a in zip(names, res.x[0])] + \
@@ -100,8 +116,9 @@ def features(res: attacks.DeepFoolResult, data: datasets.Dataset):
         legend_position="right", title="The sample's features, before and after")
 
 
-def neighbourhood(res: attacks.DeepFoolResult, near: Neighbourhood, names):
-    """The 2-D sample's square: predicted class (keyed), exact regions, DeepFool's iterates, the three
+def neighbourhood(res: attacks.DeepFoolResult | attacks.AttackResult, near: Neighbourhood, names):
+    """The 2-D sample's square: predicted class (keyed), exact regions, DeepFool's iterates (a library
+    attack's x -> x + r), the three
     radii as circles (equal aspect) and the nearest boundary point; one plain bokeh figure (the same
     through HoloViews cost 0.5 s a session, measured)."""
     s, box, colors = near.sandwich, near.box, class_colors(names)
@@ -119,7 +136,8 @@ def neighbourhood(res: attacks.DeepFoolResult, near: Neighbourhood, names):
     fig.multi_line([q[:, 0] for q in closed], [q[:, 1] for q in closed], color="#555555", line_width=0.5,
                    alpha=0.6, legend_label="linear regions")
     path = res.path[0]
-    fig.line(path[:, 0], path[:, 1], color="black", line_width=2, legend_label="DeepFool's iterates")
+    steps_label = "DeepFool's iterates" if isinstance(res, attacks.DeepFoolResult) else f"{res.title}: x → x + r"
+    fig.line(path[:, 0], path[:, 1], color="black", line_width=2, legend_label=steps_label)
     steps = fig.scatter(path[:, 0], path[:, 1], color="black", size=6)
     fig.add_tools(HoverTool(renderers=[steps], tooltips=[("x1", "@x{0.0000}"), ("x2", "@y{0.0000}")]))
     for name, r in (("certified", s.certified_pairwise), ("exact", s.exact), ("DeepFool", s.deepfool)):
@@ -136,7 +154,7 @@ SANDWICH_TEXT = ("**The sandwich**: certified ≤ exact ≤ DeepFool. Grey lines
                  "✕: the nearest point of the decision boundary.")
 
 
-def plane(part, res: attacks.DeepFoolResult, names):
+def plane(part, res: attacks.DeepFoolResult | attacks.AttackResult, names):
     """An image's plane through x along r and a random direction: exact regions shaded by predicted
     class (keyed right of the plot), the decision boundary in black, x and x + r."""
     kdims = ["along r", "random direction"]
@@ -156,7 +174,7 @@ def plane(part, res: attacks.DeepFoolResult, names):
         title=f"{part.num_regions} linear regions; x at (0, 0), x + r on the axis"))
 
 
-PLANE_TEXT = ("The plane through x spanned by DeepFool's r and a random direction, cut into its exact linear "
+PLANE_TEXT = ("The plane through x spanned by the attack's r and a random direction, cut into its exact linear "
               "regions (shaded by predicted class): the decision boundary (black) is close along r and far along "
               "a random direction.")
 

@@ -1,10 +1,10 @@
 """The Adversarial tab's view: widgets from :class:`AdversarialAnalysis`'s parameters, its figures laid out.
 
-Image models: the original, the signed perturbation and the adversarial image with the class
-probabilities before and after, and on demand the exact regions of the plane through the sample
+DeepFool or a library's attack (Foolbox, ART) on one test sample. Image models: the original, the
+signed perturbation and the adversarial image with the class probabilities before and after, and on demand the exact regions of the plane through the sample
 along r. 2-D models: DeepFool's iterates over the linear regions and the decision map, and the
-three radii (certified <= exact <= DeepFool) as circles. Methods and robustness over the test
-split run off the event loop with a progress bar. Every number is the analysis's; every picture
+three radii (certified <= exact <= DeepFool) as circles. Methods, the library attacks compared on
+the first test samples and robustness over the test split run off the event loop with a progress bar. Every number is the analysis's; every picture
 is :mod:`.figures`'.
 """
 
@@ -19,14 +19,17 @@ from ...safe_text import message
 from ...state import AppState
 from ...views.common import BackgroundWork, csv_download, error_alert
 from . import figures
-from .analysis import AdversarialAnalysis
+from .analysis import METHOD_LABELS, AdversarialAnalysis
 
 RECONSTRUCTION_NOTE = (
     "**{name} reconstructs a signal; it has no classes to flip.** DeepFool looks for the smallest change "
     "of the input that changes a class. For a reconstruction network the question is the other way "
     "round: how far can a perturbation of fixed size ‖e‖ move the output? That worst-case search, the "
     "amplification per method and the twins bound are in the **Inverse problems** tab.")
-SAMPLE_SETTINGS = ["sample", "norm", "overshoot", "max_iter", "clip", "refine"]
+SAMPLE_SETTINGS = ["sample", "method", "norm", "epsilon", "seed", "overshoot", "max_iter", "clip", "refine"]
+COMPARE_TEXT = ("DeepFool and every library attack that works in the chosen norm, on the first test samples: "
+                "the minimal attacks' success and the median and mean ||r|| of the flipped samples; the "
+                "fixed-budget ones (APGD, Square) at the budget ε, which 'success at eps' applies to all.")
 
 
 def _table(frame, css: str, filename: str) -> pn.Column:
@@ -50,7 +53,10 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         a, w = self.analysis.param, pn.widgets
         self._widgets = pn.Column(
             w.IntInput.from_param(a.sample, name="Test sample #"),
+            w.Select.from_param(a.method, name="Method", options={v: k for k, v in METHOD_LABELS.items()}),
             w.RadioButtonGroup.from_param(a.norm, name="Norm"),
+            w.FloatInput.from_param(a.epsilon, name="Budget ε (APGD, Square)"),
+            w.IntInput.from_param(a.seed, name="Seed"),
             w.FloatSlider.from_param(a.overshoot, name="Overshoot"),
             w.IntSlider.from_param(a.max_iter, name="Max iterations"),
             w.Checkbox.from_param(a.clip, name="Clip to the valid range"),
@@ -60,6 +66,11 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         self._compare_button = pn.widgets.Button(label="Compare methods", color="primary")
         self._compare_button.on_click(self._on_compare)
         self._compare_out = pn.Column()
+        self._attacks_button = pn.widgets.Button(label="Compare attacks", color="primary")
+        self._attacks_button.on_click(self._on_attacks)
+        self._attacks_samples = pn.widgets.IntInput.from_param(self.analysis.param.compared, name="Test samples",
+                                                               width=120)
+        self._attacks_out = pn.Column()
         self._measure_button = pn.widgets.Button(label="Measure robustness on the test split", color="primary")
         self._measure_button.on_click(self._on_measure)
         self._zoo_button = pn.widgets.Button(label="Compare zoo models", color="default")
@@ -71,15 +82,19 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         self._measure_out = pn.Column()
         # results of the buttons belong to one sample / model: cleared when that changes
         self.analysis.param.watch(self._clear_sample_results, SAMPLE_SETTINGS)
+        self.analysis.param.watch(self._clear_attack_comparison, ["norm", "epsilon", "seed", "clip", "compared"])
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
 
     def _follow_state(self, *events):
         self.analysis.param.update(model=self.state.model, dataset=self.state.dataset)
         self._clear_sample_results()
-        self._measure_out.objects = []
+        self._measure_out.objects, self._attacks_out.objects = [], []
 
     def _clear_sample_results(self, *events):
         self._plane_out.objects, self._compare_out.objects = [], []
+
+    def _clear_attack_comparison(self, *events):
+        self._attacks_out.objects = []
 
     # -- background work -----------------------------------------------------------------------
     async def _on_measure(self, event=None):
@@ -92,6 +107,10 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
 
     async def _on_plane(self, event=None):
         await self._in_background(self.analysis.plane, self._plane_out, self._draw_plane)
+
+    async def _on_attacks(self, event=None):
+        await self._in_background(lambda: self.analysis.compare_attacks(self._set_progress), self._attacks_out,
+                                  lambda t: _table(t, "attacks-table", "attack-comparison.csv"))
 
     async def _on_compare(self, event=None):
         await self._in_background(self.analysis.compare_methods, self._compare_out,
@@ -132,8 +151,7 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         return pn.Column(pn.pane.Markdown("### Decision regions around the sample"), self._plane_button,
                          self._plane_out)
 
-    @param.depends("analysis.model", "analysis.dataset", "analysis.sample", "analysis.norm",
-                   "analysis.overshoot", "analysis.max_iter", "analysis.clip", "analysis.refine", "amplify")
+    @param.depends("analysis.model", "analysis.dataset", *(f"analysis.{name}" for name in SAMPLE_SETTINGS), "amplify")
     def _body(self):
         a = self.analysis
         if a.is_reconstruction:
@@ -164,6 +182,8 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
             return pn.Column()
         return pn.Column(
             pn.pane.Markdown("### Methods on this sample"), self._compare_button, self._compare_out,
+            pn.pane.Markdown("### Attack libraries on the first test samples"), pn.pane.Markdown(COMPARE_TEXT),
+            pn.Row(self._attacks_samples, self._attacks_button), self._attacks_out,
             pn.pane.Markdown("### Robustness over the test split"),
             pn.FlexBox(self._measure_button, self._zoo_button), self._progress, self._measure_out,
             sizing_mode="stretch_width")
