@@ -31,5 +31,9 @@ from .inputs import NORMS, predict
 from .libraries import METHODS, AttackResult, MissingLibrary, compare_attacks, perturbation_norms, run_attack
 from .measures import RobustnessResult, adversarial_plane, robustness
 
-__all__ = ['NORMS', 'predict', 'DeepFoolResult', 'deepfool', 'fgsm', 'pgd', 'MinimalEpsilon', 'minimal_epsilon', 'RobustnessResult', 'robustness', 'adversarial_plane', 'CertifiedRadius', 'lipschitz_blocks', 'certified_radius', 'point_segment_distance', 'exact_distance_2d', 'Sandwich', 'sandwich']
-__all__ += ['METHODS', 'AttackResult', 'MissingLibrary', 'run_attack', 'compare_attacks', 'perturbation_norms']
+__all__ = [
+    'NORMS', 'predict', 'DeepFoolResult', 'deepfool', 'fgsm', 'pgd', 'MinimalEpsilon', 'minimal_epsilon',
+    'RobustnessResult', 'robustness', 'adversarial_plane', 'CertifiedRadius', 'lipschitz_blocks',
+    'certified_radius', 'point_segment_distance', 'exact_distance_2d', 'Sandwich', 'sandwich', 'METHODS',
+    'AttackResult', 'MissingLibrary', 'run_attack', 'compare_attacks', 'perturbation_norms',
+]

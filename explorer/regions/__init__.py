@@ -64,9 +64,11 @@ from .polygons import SLIVER_TOL, ZERO_TOL
 from .surfaces import Faces, cell_faces, decision_surface, domain_edges
 from .topology import Topology, decision_topology
 
-__all__ = ['MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'DualGraph', 'GridEstimate', 'LayerPartition', 'LinePartition',
-           'Partition', 'PartitionND', 'Plane', 'Space', 'Topology', 'TooManyRegionsError', 'box_polygon',
-           'decision_topology', 'dual_graph', 'grid_estimate', 'partition_2d', 'partition_line', 'partition_nd',
-           'partition_plane', 'partition_slice', 'plane_from_directions', 'plane_through', 'serra_upper_bound',
-           'space_through']
+__all__ = [
+    'MAP_TOL', 'SLIVER_TOL', 'ZERO_TOL', 'DualGraph', 'GridEstimate', 'LayerPartition', 'LinePartition',
+    'Partition', 'PartitionND', 'Plane', 'Space', 'Topology', 'TooManyRegionsError', 'box_polygon',
+    'decision_topology', 'dual_graph', 'grid_estimate', 'partition_2d', 'partition_line', 'partition_nd',
+    'partition_plane', 'partition_slice', 'plane_from_directions', 'plane_through', 'serra_upper_bound',
+    'space_through',
+]
 __all__ += ['Faces', 'cell_faces', 'decision_surface', 'domain_edges']  # drawing a 3-D partition (.surfaces)
