@@ -248,7 +248,8 @@ def _foolbox_attack(method: str, norm: str, options: dict):
     fb = _library(method)
     a = fb.attacks
     if method == "fmn":
-        return {"l2": _fixed_l2_fmn(), "linf": a.LInfFMNAttack, "l1": a.L1FMNAttack, "l0": a.L0FMNAttack}[norm](**options)
+        by_norm = {"l2": _fixed_l2_fmn(), "linf": a.LInfFMNAttack, "l1": a.L1FMNAttack, "l0": a.L0FMNAttack}
+        return by_norm[norm](**options)
     return {"cw": a.L2CarliniWagnerAttack, "ddn": a.DDNAttack, "ead": a.EADAttack}[method](**options)
 
 

@@ -1,11 +1,12 @@
 """The Adversarial tab's view: widgets from :class:`AdversarialAnalysis`'s parameters, its figures laid out.
 
 DeepFool or a library's attack (Foolbox, ART) on one test sample. Image models: the original, the
-signed perturbation and the adversarial image with the class probabilities before and after, and on demand the exact regions of the plane through the sample
-along r. 2-D models: DeepFool's iterates over the linear regions and the decision map, and the
-three radii (certified <= exact <= DeepFool) as circles. Methods, the library attacks compared on
-the first test samples and robustness over the test split run off the event loop with a progress bar. Every number is the analysis's; every picture
-is :mod:`.figures`'.
+signed perturbation and the adversarial image with the class probabilities before and after, and
+on demand the exact regions of the plane through the sample along r. 2-D models: DeepFool's
+iterates over the linear regions and the decision map, and the three radii (certified <= exact <=
+DeepFool) as circles. Methods, the library attacks compared on the first test samples and
+robustness over the test split run off the event loop with a progress bar. Every number is the
+analysis's; every picture is :mod:`.figures`'.
 """
 
 from __future__ import annotations
