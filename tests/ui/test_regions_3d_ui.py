@@ -12,7 +12,10 @@ from PIL import Image
 
 from dashboard.tabs.regions.analysis import RegionsAnalysis
 from explorer import datasets, regions, zoo
-from tests.ui.test_screen_fit import LAPTOP, SETTLE_S, _defects, _settled
+from tests.ui import screen_fit
+from tests.ui.screen_fit import LAPTOP
+
+SETTLE_S = 240  # a busy 2-core machine computing the 3-D slice
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -46,7 +49,7 @@ def test_the_3d_slice_is_drawn_turns_and_shows_the_librarys_topology_offline(bro
         page.locator(".regions-counts-3d").first.wait_for()
         table = page.locator(".regions-topology-table table").first
         table.wait_for()
-        _settled(page)
+        screen_fit.settle(page, SETTLE_S)
         header = [h.strip() for h in table.locator("thead th").all_inner_texts()]
         rows = [[c.strip() for c in row.locator("td").all_inner_texts()] for row in table.locator("tbody tr").all()]
         columns = [header.index(f"b{k} ({what})") for k, what in enumerate(["components", "holes", "voids"])]
@@ -66,7 +69,7 @@ def test_the_3d_slice_is_drawn_turns_and_shows_the_librarys_topology_offline(bro
         page.wait_for_timeout(500)
         assert (np.abs(_pixels(plot) - before) > 24).mean() > 0.01  # dragging turned the picture
         page.screenshot(path=str(artifacts / "regions-3d.png"), full_page=True)
-        assert _defects(page) == []
+        assert screen_fit.defects(page) == []
         page.wait_for_load_state("networkidle")
     finally:
         context.close()
