@@ -13,6 +13,7 @@ while it runs (test_training_ui) and Inversion after Invert (test_tabs_ui).
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -77,9 +78,11 @@ def test_no_loading_overlay_stays_after_a_model_switch_with_a_highlighted_unit_o
         page.goto(f"{url}?model=moons-mlp&tab=Linear%20regions&regions.unit=3")
         screen_fit.settle(page, SETTLE_S)
         page.locator(".bk-input-group select").first.select_option("moons-leaky")  # the sidebar's model
+        page.wait_for_url(re.compile("model=moons-leaky"))  # the server took the switch (a busy one takes a while)
         screen_fit.settle(page, SETTLE_S)
         assert page.evaluate(screen_fit.LOADING_OVERLAYS) == 0
         page.locator(".bk-input-group select").first.select_option("digits-mlp")  # its own dataset: a switch too
+        page.wait_for_url(re.compile("model=digits-mlp"))
         screen_fit.settle(page, SETTLE_S)
         assert page.evaluate(screen_fit.LOADING_OVERLAYS) == 0
         assert page.locator(".regions-counts").count() >= 1
