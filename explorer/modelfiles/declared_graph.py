@@ -107,8 +107,31 @@ def _pool(d, shape, n, what, kind):
     return (shape[0], *out), 0
 
 
-def _node(d: dict, shapes: list[tuple], what: str) -> tuple[tuple, int]:
-    """The output shape and weight count of one node, given its inputs' shapes."""
+def node_shape(d: dict, shapes: list[tuple], what: str) -> tuple[tuple, int]:
+    """The output shape and weight count of one node, given its inputs' shapes.
+
+    The one rule for a node's shape, shared by :func:`check_graph` and the ONNX reader
+    (:mod:`explorer.modelfiles.onnx_graph`), which checks each node as it makes it.
+
+    Parameters
+    ----------
+    d : dict
+        The node as a graph spec writes it (``{"type": "linear", ...}``).
+    shapes : list of tuple of int
+        The per-sample shapes of its inputs, in order.
+    what : str
+        How messages name the node.
+
+    Returns
+    -------
+    tuple of (tuple of int, int)
+        The node's per-sample output shape and the number of weights it declares.
+
+    Raises
+    ------
+    SizeLimitError, GraphSpecError
+        When the node's numbers do not fit its inputs or exceed the limits.
+    """
     kind, shape = d["type"], shapes[0]
     if kind == "add":
         if len(shapes) < 2 or any(s != shape for s in shapes):
@@ -243,7 +266,7 @@ def check_graph(graph, input_shape, weights_held: int) -> tuple:
         if kind not in NODE_TYPES:
             raise nets.UnsupportedLayerError(f"{what}: type {quoted(kind)} is not supported; supported types: "
                                              f"{', '.join(NODE_TYPES)}.")
-        out, weights = _node(d, [known[s] for s in _inputs(d, known, what)], what)
+        out, weights = node_shape(d, [known[s] for s in _inputs(d, known, what)], what)
         parameters += weights
         check_running_totals(what, out, parameters, "nodes")
         known[name] = out

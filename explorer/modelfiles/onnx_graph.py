@@ -26,7 +26,7 @@ from torch import nn
 
 from .. import nets
 from ..data.messages import quoted
-from .declared_graph import _node as declared_node
+from .declared_graph import node_shape
 from .declared_sizes import check_running_totals
 from .onnx_elementwise import ElementwiseOps
 from .onnx_tensors import Budget, OnnxFileError, attributes, graph_input, tensor_values
@@ -239,7 +239,7 @@ class Reader(ElementwiseOps):
         name = self.spec_name(base)
         d = {"name": name, **settings, "inputs": inputs}
         shapes = [self.shape_of(i) for i in inputs]
-        out, count = declared_node(d, shapes, what)
+        out, count = node_shape(d, shapes, what)
         self.parameters += count
         check_running_totals(what, out, self.parameters, "nodes")
         self.nodes.append(d)
