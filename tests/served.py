@@ -56,10 +56,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# pages each server process keeps built ahead (dashboard/serving/session_pool.py): run.sh serves 20, which
+# costs 20-50 s of CPU per process at start and after every test that takes pages, CPU the other test
+# worker needs; 2 still serve each test's first pages from the pool (tests/app/test_session_pool.py
+# tests the pool itself, in process)
+TEST_POOL_SIZE = "2"
+
+
 @contextlib.contextmanager
 def served_app(timeout: float = 90.0, num_procs: int | None = None):
     """Yield the app's URL while a `panel serve app.py` subprocess runs (with ``num_procs`` server
-    processes instead of SERVE_FLAGS' number, if given); stop it afterwards."""
+    processes instead of SERVE_FLAGS' number, if given, and TEST_POOL_SIZE ready pages); stop it afterwards."""
     flags = list(SERVE_FLAGS)
     if num_procs is not None:
         flags[flags.index("--num-procs") + 1] = str(num_procs)
@@ -69,7 +76,8 @@ def served_app(timeout: float = 90.0, num_procs: int | None = None):
     proc = subprocess.Popen(
         [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
          "--allow-websocket-origin", f"127.0.0.1:{port}", *flags],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "EXPLORER_POOL_SIZE": os.environ.get("EXPLORER_POOL_SIZE", TEST_POOL_SIZE)})
     url = f"http://127.0.0.1:{port}/app"
     try:
         deadline = time.monotonic() + timeout

@@ -17,24 +17,10 @@ from dashboard.tabs.adversarial.view import AdversarialView
 from dashboard.tabs.bounds import ATTACK_EPSILON, COMPARED_SAMPLES
 from explorer import attacks, datasets, zoo
 from explorer.attacks import libraries
-from tests.app.panel_free import run_without_ui
 from tests.app.test_table_downloads import check_downloads
 
 pytestmark = pytest.mark.skipif(not (libraries.is_available("fmn") and libraries.is_available("apgd")),
                                 reason="foolbox and ART are not installed (pip install -e '.[attacks]')")
-
-
-def test_the_analysis_runs_a_library_attack_without_panel_and_gives_the_librarys_numbers():
-    printed = run_without_ui(
-        "from dashboard.tabs.adversarial.analysis import AdversarialAnalysis\n"
-        "from explorer import attacks, datasets, zoo\n"
-        "model, data = zoo.load('digits-mlp'), datasets.load('digits')\n"
-        "a = AdversarialAnalysis(model=model, dataset=data, sample=3, method='fmn', norm='linf')\n"
-        "shown = a.attack()\n"
-        "direct = attacks.run_attack(model, data.X_test[3:4], method='fmn', norm='linf', clip=(0.0, 1.0))\n"
-        "print(repr(float(shown.norms[0])), repr(float(direct.norms[0])), bool(shown.success[0]))\n")
-    shown, direct, success = printed.split()
-    assert float(shown) == float(direct) > 0 and success == "True"
 
 
 def test_square_in_the_tab_is_the_library_call_with_the_same_seed(state):

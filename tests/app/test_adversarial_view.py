@@ -1,10 +1,6 @@
 """The Adversarial tab, driven through its parameters (no browser)."""
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import panel as pn
@@ -129,22 +125,3 @@ def test_plane_section_only_for_image_models(state):
     assert len(view._plane_section()) == 3
 
 
-def test_the_analysis_runs_without_panel_and_gives_the_librarys_numbers():
-    """A notebook's way: the analysis in a fresh interpreter, no Panel, bokeh or HoloViews imported."""
-    code = (
-        "import json, sys\n"
-        "from dashboard.tabs.adversarial.analysis import AdversarialAnalysis\n"
-        "from explorer import attacks, datasets, zoo\n"
-        "from explorer.attacks import certified\n"
-        "data, model = datasets.load('moons'), zoo.load('moons-mlp')\n"
-        "analysis = AdversarialAnalysis(model=model, dataset=data, sample=4)\n"
-        "print(json.dumps({'exact': analysis.sandwich().exact,\n"
-        "                  'library': certified.sandwich(model, data.X_test[4]).exact,\n"
-        "                  'l2': float(analysis.attack().l2[0]),\n"
-        "                  'library_l2': float(attacks.deepfool(model, data.X_test[4:5]).l2[0]),\n"
-        "                  'ui': sorted(m for m in sys.modules if m.split('.')[0] in UI)}))\n"
-    ).replace("UI", repr(("panel", "bokeh", "holoviews", "hvplot")))
-    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout)
-    assert out["ui"] == []
-    assert out["exact"] == pytest.approx(out["library"]) and out["l2"] == pytest.approx(out["library_l2"], rel=1e-6)

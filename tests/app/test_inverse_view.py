@@ -63,19 +63,6 @@ def test_another_problem_drops_the_trained_nets_and_bad_settings_get_a_message(s
     assert isinstance(alert, pn.pane.Alert) and "at most N = 40" in alert.object
 
 
-def test_the_analysis_runs_without_panel_and_gives_the_librarys_errors():
-    from tests.app.panel_free import run_without_ui
-
-    printed = run_without_ui(
-        "from dashboard.tabs.inverse.analysis import InverseAnalysis\n"
-        "from explorer import inverse\n"
-        "a = InverseAnalysis(N=40, m=20, kind='gaussian', s=3, restarts=3, inner=10, count=4)\n"
-        "direct = inverse.accuracy_study(a.problem_kwargs(), restarts=3, inner=10, count=4)\n"
-        "print(repr(float(a.accuracy().layer_error[-1])), repr(float(direct.layer_error[-1])))\n")
-    shown, library = printed.split()
-    assert shown == library
-
-
 def test_a_solver_that_stops_at_its_limit_is_said_not_to_converge(state):
     view = InverseView(state=state, N=40, m=20, kind="gaussian", s=3, noise=0.05, lam=0.1, restarts=2, inner=5,
                        count=4)

@@ -1,10 +1,6 @@
 """The Inversion tab, driven through its parameters (no browser)."""
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import panel as pn
@@ -102,24 +98,3 @@ def test_sweep_runs_in_the_background_with_progress(state):
     assert isinstance(view._sweep_out[0][0], pn.pane.HoloViews)  # the plot, then its CSV button
 
 
-def test_the_analysis_runs_without_panel_and_gives_the_librarys_numbers():
-    """A notebook's way: the analysis in a fresh interpreter, no Panel, bokeh or HoloViews imported."""
-    code = (
-        "import json, sys\n"
-        "import numpy as np\n"
-        "from dashboard.tabs.inversion.analysis import InversionAnalysis\n"
-        "from explorer import inversion\n"
-        "from explorer.inversion import generators\n"
-        "analysis = InversionAnalysis(sizes='20-100-500', generator_seed=3, seed=5, methods=['layered'])\n"
-        "problem, results = analysis.run()\n"
-        "layers = generators.dense_layers(generators.random_generator((20, 100, 500), seed=3))\n"
-        "z = np.random.default_rng(5).standard_normal(20)\n"
-        "direct = inversion.invert(layers, generators.forward_all(layers, z)[-1], 'layered', z_true=z)\n"
-        "print(json.dumps({'gap': float(np.abs(results['layered'].z_hat - direct.z_hat).max()),\n"
-        "                  'status': analysis.summary_table(results)['status'].tolist(),\n"
-        "                  'ui': sorted(m for m in sys.modules if m.split('.')[0] in UI)}))\n"
-    ).replace("UI", repr(("panel", "bokeh", "holoviews", "hvplot")))
-    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout)
-    assert out["ui"] == []
-    assert out["gap"] <= 1e-12 and out["status"] == ["ok"]

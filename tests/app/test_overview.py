@@ -186,19 +186,6 @@ def test_a_tab_that_cannot_be_built_says_so_and_opening_it_again_tries_again(mon
     assert len(attempts) == 2 and "Flaky" in app.views and page[0].object == "built"
 
 
-def test_the_analysis_runs_without_panel_and_gives_the_models_accuracy():
-    from tests.app.panel_free import run_without_ui
-
-    printed = run_without_ui(
-        "from dashboard.tabs.overview.analysis import OverviewAnalysis\n"
-        "from explorer import datasets, training, zoo\n"
-        "model, data = zoo.load('digits-mlp'), datasets.load('digits')\n"
-        "print(repr(OverviewAnalysis(model=model, dataset=data).summary()['accuracy']), "
-        "repr(training.accuracy(model, data.X_test, data.y_test)))\n")
-    shown, library = map(float, printed.split())
-    assert shown == pytest.approx(library, abs=1e-12) and shown > 0.9
-
-
 def test_the_decision_map_has_equal_scales_and_a_class_key_beside_it(state):
     from bokeh.models import Legend
 

@@ -25,33 +25,6 @@ from tests.explorer.nd_builders import shell
 SAMPLES = [4, 5, 6, 7]
 
 
-def test_the_analysis_runs_without_panel_and_its_numbers_are_the_librarys():
-    from tests.app.panel_free import run_without_ui
-
-    printed = run_without_ui(
-        "import numpy as np\n"
-        "from dashboard.tabs.regions.analysis import RegionsAnalysis\n"
-        "from explorer import datasets, regions, zoo\n"
-        "from explorer.training import evaluation\n"
-        "data, model = datasets.load('digits'), zoo.load('digits-mlp-l1')\n"
-        f"a = RegionsAnalysis(model=model, dataset=data, view='3-D slice', samples_3d='{SAMPLES}'[1:-1], margin=0.1)\n"
-        f"part = regions.partition_slice(model, regions.space_through(*data.X_test[{SAMPLES}], margin=0.1))\n"
-        "top, graph = regions.decision_topology(part), regions.dual_graph(part)\n"
-        "table, counts, summary = a.topology_table(), a.counts_3d(), a.graph_summary()\n"
-        "print(counts['regions'] == part.num_regions, counts['bounded cells'] == part.bounded.sum())\n"
-        "print((table[['b0 (components)', 'b1 (holes)', 'b2 (voids)']].to_numpy() == top.betti).all(),\n"
-        "      (table['cells'].to_numpy() == top.cells_per_class).all(), list(table['class']) == data.class_names)\n"
-        "print(summary['adjacent pairs'] == len(graph.edges), summary['regions'] == graph.num_nodes)\n"
-        "moons, net = datasets.load('moons'), zoo.load('moons-mlp')\n"
-        "flat = RegionsAnalysis(model=net, dataset=moons)\n"
-        "box = evaluation.data_box(np.concatenate([moons.X_train, moons.X_test]))\n"
-        "top2 = regions.decision_topology(regions.partition_2d(net, box=box))\n"
-        "t2 = flat.topology_table()\n"
-        "print((t2[['b0 (components)', 'b1 (holes)']].to_numpy() == top2.betti).all(), 'b2 (voids)' not in t2,\n"
-        "      (t2['Euler characteristic'].to_numpy() == top2.euler).all())\n")
-    assert printed.split() == ["True"] * 10
-
-
 def _shell_data(n=400):
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, size=(n, 3)).astype(np.float32)

@@ -183,19 +183,6 @@ def test_slice_along_the_adversarial_direction_contains_the_adversarial_point(st
     assert not isinstance(view._body(), pn.pane.Alert)
 
 
-def test_the_analysis_runs_without_panel_and_counts_the_librarys_regions():
-    from tests.app.panel_free import run_without_ui
-
-    printed = run_without_ui(
-        "from dashboard.tabs.regions.analysis import RegionsAnalysis\n"
-        "from explorer import datasets, regions, zoo\n"
-        "model = zoo.load('moons-mlp')\n"
-        "a = RegionsAnalysis(model=model, dataset=datasets.load('moons'), box=(-1.0, 1.0, -1.0, 1.0), resolution=32)\n"
-        "print(a.counts()['activation regions'], regions.partition_2d(model, box=(-1, 1, -1, 1)).num_regions)\n")
-    shown, library = printed.split()
-    assert shown == library and int(shown) > 1
-
-
 def test_class_colouring_works_before_the_output_layer(state):
     """A region of an earlier layer takes the one class predicted all over it, or 'several classes'
     where the decision boundary crosses it; the view says why, and the key names the classes."""

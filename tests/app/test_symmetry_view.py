@@ -4,11 +4,7 @@ import asyncio
 import base64
 import html
 import io
-import json
-import os
 import re
-import subprocess
-import sys
 
 import numpy as np
 import panel as pn
@@ -144,28 +140,6 @@ def test_regions_on_the_symmetric_plane_are_symmetric_for_p4_only(state):
     results = view.analysis.symmetric_regions()
     assert results["digits-p4cnn"][2] < 1e-12 and results["digits-cnn"][2] > 1e-4
     assert len(results["digits-p4cnn"][1].polygons) > 4
-
-
-def test_the_analysis_runs_without_panel_and_gives_the_librarys_numbers():
-    """A notebook's way: the analysis in a fresh interpreter, no Panel, bokeh or HoloViews imported."""
-    code = (
-        "import json, sys\n"
-        "import numpy as np\n"
-        "from dashboard.tabs.symmetry.analysis import SymmetryAnalysis\n"
-        "from explorer import datasets, zoo\n"
-        "from explorer import equivariance as eq\n"
-        "analysis = SymmetryAnalysis(sample=5, angle=30)\n"
-        "mine = analysis.predictions('digits-p4cnn').probabilities\n"
-        "direct = eq.rotation_predictions(zoo.load('digits-p4cnn'), datasets.load('digits').X_test[5],\n"
-        "                                 [0, 90, 180, 270, 30]).probabilities\n"
-        "print(json.dumps({'gap': float(np.abs(mine - direct).max()),\n"
-        "                  'p4_error': float(analysis.errors('digits-p4cnn').per_layer.max()),\n"
-        "                  'ui': sorted(m for m in sys.modules if m.split('.')[0] in UI)}))\n"
-    ).replace("UI", repr(("panel", "bokeh", "holoviews", "hvplot")))
-    out = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                    env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout)
-    assert out["ui"] == []
-    assert out["gap"] <= 1e-6 and out["p4_error"] <= 1e-12
 
 
 def test_compare_models_offers_the_sessions_own_models_it_can_use(state, tmp_path):

@@ -1,8 +1,6 @@
 """The Training tab: its analysis driven in plain Python, its view through its methods (no browser)."""
 
 import asyncio
-import subprocess
-import sys
 
 import numpy as np
 import panel as pn
@@ -22,30 +20,6 @@ from explorer.training.stepper import Setup, Stepper
 
 def test_tab_is_registered():
     assert ("Training", TrainingView) in TABS
-
-
-def test_the_analysis_runs_without_panel_and_its_loss_is_the_librarys():
-    """In a fresh interpreter: train a few steps, the loss is explorer's evaluation of the same
-    weights, and no UI library was imported."""
-    code = (
-        "import sys\n"
-        "from dashboard.tabs.training.analysis import TrainingAnalysis\n"
-        "from explorer.training.stepper import Setup, Stepper\n"
-        "a = TrainingAnalysis(dataset='moons', hidden='8,8', seed=3)\n"
-        "frame = a.advance(30)\n"
-        "ref = Stepper(Setup(hidden=(8, 8), seed=3))\n"
-        "ref.step(30)\n"
-        "assert frame.step == a.step == 30\n"
-        "assert (frame.train_loss, frame.test_loss, frame.test_accuracy) == ref.measure()\n"
-        "assert a.history()['test loss'].iloc[-1] == ref.measure()[1]\n"
-        "fit, fc = a.koopman_fit()\n"
-        "assert fit.step_stop == 30 and fc.step == 30 + a.koopman.ahead * a.snapshot_every\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('panel', 'bokeh', 'holoviews', 'hvplot'))\n"
-        "print(','.join(bad))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "", f"the analysis imported UI modules: {out.stdout.strip()}"
 
 
 def test_frames_draw_the_exact_regions_of_the_frames_weights(state):
