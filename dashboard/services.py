@@ -92,9 +92,20 @@ def dataset(name: str) -> datasets.Dataset:
 
 
 @memoize(max_items=64)
+def _canonical_or_refusal(model: nn.Module) -> nets.CanonicalNet | nets.UnsupportedLayerError:
+    try:
+        return nets.canonical(model)
+    except nets.UnsupportedLayerError as refusal:
+        return refusal
+
+
 def canonical_form(model: nn.Module) -> nets.CanonicalNet:
-    """The canonical form, read once per model and process (a graph takes ~0.1 s to read)."""
-    return nets.canonical(model)
+    """The canonical form, read once per model and process (a graph takes ~0.1 s to read); a model
+    it refuses is refused from the same reading every time (tracing FIRENET's 240 calls takes 3-6 s)."""
+    form = _canonical_or_refusal(model)
+    if isinstance(form, nets.UnsupportedLayerError):
+        raise form.with_traceback(None)
+    return form
 
 
 @memoize(max_items=256)
