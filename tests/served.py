@@ -61,12 +61,17 @@ def free_port() -> int:
 # worker needs; 2 still serve each test's first pages from the pool (tests/app/test_session_pool.py
 # tests the pool itself, in process)
 TEST_POOL_SIZE = "2"
+# a closed page's session is discarded (its jobs stopped, its memory freed) 8-10 s after its websocket
+# closes, where Bokeh's defaults take 15-32 s: a test's closed pages stop costing the next test CPU
+# sooner; 8 s still leaves a busy machine's browser time to connect a page it has just been served
+TEST_SESSION_FLAGS = ["--unused-session-lifetime", "8000", "--check-unused-sessions", "2000"]
 
 
 @contextlib.contextmanager
 def served_app(timeout: float = 90.0, num_procs: int | None = None):
     """Yield the app's URL while a `panel serve app.py` subprocess runs (with ``num_procs`` server
-    processes instead of SERVE_FLAGS' number, if given, and TEST_POOL_SIZE ready pages); stop it afterwards."""
+    processes instead of SERVE_FLAGS' number, if given; TEST_POOL_SIZE ready pages and TEST_SESSION_FLAGS);
+    stop it afterwards."""
     flags = list(SERVE_FLAGS)
     if num_procs is not None:
         flags[flags.index("--num-procs") + 1] = str(num_procs)
@@ -75,7 +80,7 @@ def served_app(timeout: float = 90.0, num_procs: int | None = None):
     log = tempfile.NamedTemporaryFile("w+", prefix="served-app-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
-         "--allow-websocket-origin", f"127.0.0.1:{port}", *flags],
+         "--allow-websocket-origin", f"127.0.0.1:{port}", *flags, *TEST_SESSION_FLAGS],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env={**os.environ, "EXPLORER_POOL_SIZE": os.environ.get("EXPLORER_POOL_SIZE", TEST_POOL_SIZE)})
     url = f"http://127.0.0.1:{port}/app"

@@ -134,7 +134,8 @@ def _wait_until(condition, timeout: float, step: float = 0.25) -> float:
 def test_closing_a_session_stops_its_running_job(served_url):
     """A student starts the MILP stable-unit search on digits-cnn-orth at eps 0.3 (about 300 s of
     solver time, measured) and closes the tab: the job's process is gone once the server discards
-    the session (Bokeh's defaults: 15-32 s), long before the job would end."""
+    the session (8-10 s with the test server's TEST_SESSION_FLAGS, tests/served.py), long before the
+    job would end."""
     url = served_url
     _wait_until(lambda: not job_processes(url), timeout=120)  # jobs of the earlier tests' closed sessions
     session = pull_session(url=url, arguments={"model": "digits-cnn-orth", "tab": "Linear regions",
