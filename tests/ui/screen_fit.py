@@ -245,7 +245,7 @@ def defects(page) -> list[str]:
 
 def defects_at(page, sizes=(LAPTOP,), where: str = "", settled: bool = True) -> list[str]:
     """:func:`defects` at each screen size in ``sizes`` (the page's size is restored afterwards), once
-    the page has :func:`settle`\ d (unless ``settled`` is false: a page that keeps redrawing, as training)."""
+    the page has settled (:func:`settle`; unless ``settled`` is false: a page that keeps redrawing, as training)."""
     if settled:
         settle(page)
     before, found = page.viewport_size, []

@@ -54,7 +54,8 @@ class InversionView(BackgroundWork, pn.viewable.Viewer):
         self._widgets = pn.Column(
             pn.pane.Markdown("**Generator**"),
             w.RadioButtonGroup.from_param(a.generator, name="Generator"),
-            w.TextInput.from_param(a.sizes, name=f"Sizes (e.g. {', '.join(PRESETS[:3])})"),
+            w.TextInput.from_param(a.sizes, name=f"Sizes (e.g. {PRESETS[0]})",
+                                   description=f"Layer sizes of the random generator, e.g. {', '.join(PRESETS[:3])}"),
             w.IntInput.from_param(a.generator_seed, name="Generator seed"),
             pn.pane.Markdown("**Target**"),
             w.Select.from_param(a.target, name="Target"),

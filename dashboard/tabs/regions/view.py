@@ -79,7 +79,8 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             w.RadioButtonGroup.from_param(a.param.color_by, name="Colour by"),
             width=300)
         self._stab_widgets = pn.FlexBox(
-            w.FloatInput.from_param(a.param.eps, name="L∞ radius ε (image models)", width=180),
+            w.FloatInput.from_param(a.param.eps, name="L∞ radius ε", width=180,
+                                    description="The box around the sample the units are checked on (image models)"),
             w.FloatInput.from_param(a.param.time_limit, name="MILP seconds per unit", width=180))
         self._stab_button = w.Button(label="Find stable units and compress", color="primary")
         self._stab_button.on_click(self._on_stability)
