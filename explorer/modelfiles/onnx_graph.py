@@ -29,16 +29,17 @@ from ..data.messages import quoted
 from .declared_graph import node_shape
 from .declared_sizes import check_running_totals
 from .onnx_elementwise import ElementwiseOps
+from .onnx_shapes import BATCH, SHAPE_OPS, ShapeOps
 from .onnx_tensors import Budget, OnnxFileError, attributes, graph_input, tensor_values
 
 STANDARD_DOMAINS = ("", "ai.onnx")
 SUPPORTED_OPS = ("Gemm", "MatMul", "Conv", "BatchNormalization", "Relu", "LeakyRelu", "PRelu", "Clip", "MaxPool",
                  "AveragePool", "GlobalAveragePool", "Flatten", "Reshape", "Transpose", "Concat", "Add", "Sub",
                  "Mul", "Div", "Identity", "Dropout", "Constant", "Tanh", "Sigmoid", "Gelu", "Softmax",
-                 "LogSoftmax")
+                 "LogSoftmax", *SHAPE_OPS)
 # the inputs an operation needs (1 when not listed); ONNX marks an optional input left out by an empty name
-_INPUTS = {"Constant": 0, "Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "PRelu": 2, "Reshape": 2,
-           "Add": 2, "Sub": 2, "Mul": 2, "Div": 2}
+_INPUTS = {"Constant": 0, "Gather": 2, "Gemm": 2, "MatMul": 2, "Conv": 2, "BatchNormalization": 5, "PRelu": 2,
+           "Reshape": 2, "Add": 2, "Sub": 2, "Mul": 2, "Div": 2}
 _SMOOTH = {"Tanh": "tanh", "Sigmoid": "sigmoid", "Gelu": "gelu"}
 _ACTIVATIONS = {"Relu": "relu", **_SMOOTH}
 _NAME = re.compile(r"[^A-Za-z0-9_]")
@@ -46,7 +47,7 @@ _MODULE_ATTRIBUTES = frozenset(dir(nn.ModuleDict()))  # names GraphModel's Modul
 
 
 
-class Reader(ElementwiseOps):
+class Reader(ElementwiseOps, ShapeOps):
     """Walks the ONNX graph once, in its (topological) order, writing graph-spec nodes and weights.
 
     Each ``op_<Name>`` method translates one ONNX operation (those of ``SUPPORTED_OPS``; the
@@ -347,9 +348,10 @@ class Reader(ElementwiseOps):
     def node(self, node, attrs: dict, what: str, output_name: str) -> None:
         """Translate one ONNX node: fold it if its inputs are constants, else call its ``op_<Name>``.
 
-        ``Constant`` nodes, and ``Identity``, ``Dropout``, ``Concat`` and ``Transpose`` of constants,
-        are computed here into :attr:`consts`; a final ``Softmax`` / ``LogSoftmax`` is left out
-        (:meth:`final_softmax`). The node's first output then names what its translation returns.
+        ``Constant`` nodes, ``Identity``, ``Dropout``, ``Concat`` and ``Transpose`` of constants, and
+        shape arithmetic (:class:`~explorer.modelfiles.onnx_shapes.ShapeOps`) are computed here into
+        :attr:`consts`; a final ``Softmax`` / ``LogSoftmax`` is left out (:meth:`final_softmax`). The
+        node's first output then names what its translation returns.
 
         Parameters
         ----------
@@ -392,6 +394,8 @@ class Reader(ElementwiseOps):
             except ValueError as exc:  # numpy's AxisError is one
                 raise OnnxFileError(f"{what} cannot join or permute its constants ({type(exc).__name__}).") from exc
             return
+        if op in SHAPE_OPS:
+            return self.fold_shape_op(node, ins, attrs, what)
         if op in ("Softmax", "LogSoftmax"):
             return self.final_softmax(node, attrs, what, output_name)
         spec, shape = getattr(self, "op_" + op)(node, ins, attrs, what)
@@ -1118,6 +1122,10 @@ class Reader(ElementwiseOps):
         if not 1 <= target.size <= 4:
             raise OnnxFileError(f"{what}: the shape has {target.size:,} axes; a sample has 1 to 3, after the batch.")
         target = [int(v) for v in target]
+        if BATCH in target[1:]:
+            raise nets.UnsupportedLayerError(f"{what}: the shape puts the batch size after the first axis; only a "
+                                             "reshape that keeps the batch axis first is supported.")
+        target[0] = 0 if target[0] == BATCH else target[0]  # a batch of any size (onnx_shapes): kept first
         if attrs.get("allowzero", 0) and 0 in target:
             raise OnnxFileError(f"{what}: the shape {quoted(target)} is empty or has a size 0.")
         if target[0] not in (0, -1, self.batch):

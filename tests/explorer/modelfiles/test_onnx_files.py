@@ -141,6 +141,48 @@ def test_an_exported_residual_cnn_is_the_same_network_for_every_analysis(exporte
     same_deepfool(loaded, model, rng.normal(size=(4, 1, 6, 6)))
 
 
+class ViewFlattenCNN(nn.Module):
+    """Flattens as much PyTorch code does, by sizes read off the tensor: ``x.view(x.size(0), -1)`` (the
+    TorchScript exporter writes Shape, Gather, Unsqueeze, Concat and Reshape for it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(1, 2, 3), nn.Linear(2 * 4 * 4, 3)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        h = h.reshape(h.size(0), h.size(1), -1)  # (batch, channels, 16): a Gather of a size after the batch
+        return self.head(h.view(h.size(0), -1))
+
+
+@pytest.mark.parametrize("exporter", EXPORTERS)
+def test_a_flatten_by_the_tensors_own_sizes_is_read_as_a_flatten(exporter):
+    model = seeded(ViewFlattenCNN())
+    data = exported(model, (1, 6, 6), exporter)
+    loaded = zoo.load_file(data)
+    types = [d["type"] for d in loaded.graph_spec]  # the dynamo exporter joins the two reshapes into one
+    assert types[:2] == ["conv2d", "relu"] and types[-2:] == ["flatten", "linear"] and set(types[2:-2]) <= {"reshape"}
+    same_outputs(loaded, model, (1, 6, 6))
+    same_deepfool(loaded, model, np.random.default_rng(0).normal(size=(4, 1, 6, 6)))
+
+
+def test_shape_arithmetic_on_the_networks_data_or_moving_the_batch_axis_is_refused_naming_the_node():
+    on_data = model_bytes([helper.make_node("Gather", ["x", "i"], ["y"], name="the_node", axis=1)],
+                          [value("x", ["n", 3])], [value("y", None)], [numpy_helper.from_array(np.array(0), "i")])
+    with pytest.raises(nets.UnsupportedLayerError, match="'the_node'.*works on the network's data"):
+        zoo.load_file(on_data)
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["b"]), helper.make_node("Unsqueeze", ["b", "axes"], ["b1"]),
+             helper.make_node("Concat", ["minus", "b1"], ["t"], axis=0),
+             helper.make_node("Reshape", ["x", "t"], ["y"], name="the_node")]
+    batch_second = model_bytes(nodes, [value("x", ["n", 4])], [value("y", None)],
+                               [numpy_helper.from_array(np.array(0, np.int64), "zero"),
+                                numpy_helper.from_array(np.array([0], np.int64), "axes"),
+                                numpy_helper.from_array(np.array([-1], np.int64), "minus")])
+    with pytest.raises(nets.UnsupportedLayerError, match="'the_node'.*batch size after the first axis"):
+        zoo.load_file(batch_second)
+
+
 def test_a_tanh_network_gets_spectra_and_deepfool_and_the_exact_analyses_name_its_node():
     torch.manual_seed(0)
     model = seeded(nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 3)))
