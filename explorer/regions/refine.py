@@ -74,9 +74,9 @@ def preact(sources: dict, bias: np.ndarray, maps: dict, R: int) -> np.ndarray:
         M = maps[j]
         P = M if W is None else (M.reshape(-1, M.shape[2]) @ W.T).reshape(len(M), 3, -1)
         Z = P if Z is None else Z + P
-    if Z is None:
-        Z = np.zeros((1, 3, len(bias)))
-    Z = Z + np.concatenate([np.zeros((2, len(bias))), bias[None]])
+    if Z is None or Z is maps.get(next(iter(sources), None)):  # no product: add the bias to a copy
+        Z = np.zeros((1, 3, len(bias))) if Z is None else Z.copy()
+    Z[:, 2] += bias
     return Z if len(Z) == R else np.repeat(Z, R, 0)
 
 
@@ -134,7 +134,7 @@ def activate(layer, Gp: np.ndarray, choice: np.ndarray, chain: bool) -> np.ndarr
 def _vertex_values(V, n, G):
     """Every affine function of every region at its vertices (padding repeats vertex 0): (R, K, units)."""
     Vt = np.where((np.arange(V.shape[1]) < n[:, None])[..., None], V, V[:, :1])
-    return Vt[..., :1] * G[:, None, 0] + Vt[..., 1:] * G[:, None, 1] + G[:, None, 2]
+    return np.matmul(np.concatenate([Vt, np.ones(Vt.shape[:2] + (1,))], axis=2), G)
 
 
 def _scale(G, diam):
