@@ -139,8 +139,8 @@ def test_codec_round_trips(levels):
 def test_memory_budget_stops_with_a_clear_error():
     net = mlp([2, 16, 16], seed=1)
     part = regions.partition_2d(net)
-    with pytest.raises(regions.TooManyRegionsError, match="memory budget of 20,000 bytes"):
-        regions.partition_2d(net, max_regions=20_000)
+    with pytest.raises(regions.TooManyRegionsError, match="memory budget of 5,000 bytes"):
+        regions.partition_2d(net, max_regions=5_000)
     assert regions.partition_2d(net, max_regions=50 * 2 ** 20).num_regions == part.num_regions
 
 
