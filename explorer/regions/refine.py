@@ -307,7 +307,8 @@ def cut_max(V, n, G, windows, diam, min_area, tick=None):
         The winning window position in every cell and window.
     """
     windows = np.asarray(windows)
-    first = np.array([[list(w).index(x) for x in w] for w in windows]) == np.arange(windows.shape[1])
+    w = windows.shape[1]  # first[u, i]: entry i of window u is not an earlier entry repeated (padding)
+    first = ~((windows[:, :, None] == windows[:, None, :]) & np.tri(w, k=-1, dtype=bool)).any(2)
     scale = _scale(G, diam)
     Z = _vertex_values(V, n, G)
     fixed = np.zeros((len(n), len(windows)), dtype=bool)
