@@ -20,7 +20,8 @@ Every case runs in a fresh subprocess (one thread, float64) and reports:
 Cases: spirals-mlp (zoo) on its data's box; random-weight MLPs 2-128-128-128-1, 2-256-256-256-1,
 2-512-512-1 on [-1, 1]^2 (``torch.manual_seed(0)``, PyTorch's default init); digits-resnet (zoo) on the
 plane through test digits 0, 1, 2; LeNet-5 for 28 x 28 inputs (random weights) on the plane through
-3 synthetic images; 2-512-512-512-1 on a box large enough for a million regions.
+3 synthetic digit-like images (Gaussian strokes on a zero background); 2-512-512-512-1 on [-4, 4]^2
+(a million regions or more).
 ``REGIONS_FLOOR_CASES=mlp128,spirals`` picks cases by name (the names below);
 ``REGIONS_FLOOR_TIMEOUT`` (seconds, default 900) stops a case; ``REGIONS_FLOOR_MEM_GB`` (default 20)
 caps each case's address space, so a case that would need more fails instead of swapping.
@@ -44,7 +45,7 @@ CASES = ["spirals", "mlp128", "mlp256", "mlp512x2", "resnet", "lenet28", "mlp512
 MLP_CASES = {"spirals", "mlp128", "mlp256", "mlp512x2", "mlp512x3"}
 TITLES = {"spirals": "spirals-mlp (3x64)", "mlp128": "MLP 2-128-128-128-1", "mlp256": "MLP 2-256-256-256-1",
           "mlp512x2": "MLP 2-512-512-1", "resnet": "digits-resnet, 3 digits", "lenet28": "LeNet-5 28x28, 3 images",
-          "mlp512x3": "MLP 2-512-512-512-1, box 6"}
+          "mlp512x3": "MLP 2-512-512-512-1, box 8"}
 BUDGET = 2 ** 34  # max_regions: 16 GiB as a memory budget, or no limit as a count (the engine before issue 30)
 FLOOR_ROWS_BYTES = 32 * 2 ** 20  # each timed batch holds at most this much input
 
@@ -71,6 +72,19 @@ def _lenet28(seed=0):
         nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10)).double().eval()
 
 
+def _strokes(count, seed=0):
+    """Digit-like 28 x 28 images: four Gaussian blobs (2-pixel spread) in the middle, peak 1, zero around."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:28, :28]
+    images = []
+    for _ in range(count):
+        im = sum(np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 4.5) for cy, cx in rng.uniform(6, 22, (4, 2)))
+        images.append((im / im.max()).ravel())
+    return np.stack(images)
+
+
 def build(case: str):
     """The case's model and plane ``(origin, directions, polygon)``."""
     import numpy as np
@@ -86,13 +100,12 @@ def build(case: str):
     if case.startswith("mlp"):
         widths = {"mlp128": [2, 128, 128, 128], "mlp256": [2, 256, 256, 256], "mlp512x2": [2, 512, 512],
                   "mlp512x3": [2, 512, 512, 512]}[case]
-        side = 3.0 if case == "mlp512x3" else 1.0
+        side = 4.0 if case == "mlp512x3" else 1.0
         return _mlp(widths), (*square, regions.box_polygon(-side, side, -side, side))
     if case == "resnet":
         return zoo.load("digits-resnet").double(), tuple(regions.plane_through(datasets.load("digits").X_test[:3]))
     if case == "lenet28":
-        images = np.random.default_rng(0).uniform(0, 1, (3, 784))
-        return _lenet28(), tuple(regions.plane_through(images))
+        return _lenet28(), tuple(regions.plane_through(_strokes(3)))
     raise ValueError(f"Unknown case {case!r}; cases: {CASES}")
 
 
