@@ -140,7 +140,7 @@ def robustness(model: nn.Module, X, y=None, norm: str = "l2", batch_size: int = 
 
 
 def adversarial_plane(model: nn.Module, x, r, extent: float | None = None, seed: int = 0,
-                      max_regions: int = 200_000) -> regions.Partition:
+                      max_regions: int = 2 ** 32) -> regions.Partition:
     """Exact linear regions and decision boundary on the plane through x spanned by r and a random direction.
 
     The first plane axis is r / ||r|| and the second a random direction (seeded) made
@@ -159,8 +159,8 @@ def adversarial_plane(model: nn.Module, x, r, extent: float | None = None, seed:
         The half-side of the square around x; 1.5 ||r|| by default.
     seed : int, default 0
         Seeds the second direction.
-    max_regions : int, default 200000
-        Passed to :func:`explorer.regions.partition_plane`.
+    max_regions : int, default 2 ** 32
+        The partition's memory budget in bytes, passed to :func:`explorer.regions.partition_plane`.
 
     Returns
     -------

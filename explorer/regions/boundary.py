@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .polygons import ZERO_TOL, dot2, next_index, polygon_areas, snap, split_polygons
+from .polygons import ZERO_TOL, dot2, next_index, pad_polygons, polygon_areas, snap, split_polygons
 from .sides import edges_of, inside_slice, one_sided, winner_of
 
 
@@ -71,7 +71,8 @@ def class_cells(V, n, out_A, out_c, diam):
         diff = f[..., [cls]] - f[..., others]  # (R, K, n_out - 1)
         tol = ZERO_TOL * (scale[:, None, [cls]] + scale[:, None, others])
         rows = np.nonzero(((diff >= -tol) & valid[..., None]).any(1).all(1))[0]
-        Vc, nc, r_of = V[rows], n[rows], rows
+        whole = ((diff[rows] > tol[rows]) | ~valid[rows][..., None]).all(1).all(1)  # cls wins all of it
+        Vc, nc, r_of = V[rows[~whole]], n[rows[~whole]], rows[~whole]
         for m in others:
             if not len(r_of):
                 break
@@ -86,7 +87,11 @@ def class_cells(V, n, out_A, out_c, diam):
             r_of = r_of[keep]
             big = (nc >= 3) & (polygon_areas(Vc, nc) > 0)
             Vc, nc, r_of = Vc[big], nc[big], r_of[big]
-        out.append((Vc, nc, r_of))
+        K = max(Vc.shape[1], V.shape[1])
+        Vc = np.concatenate([pad_polygons(V[rows[whole]], K), pad_polygons(Vc, K)])
+        nc, r_of = np.concatenate([n[rows[whole]], nc]), np.concatenate([rows[whole], r_of])
+        order = np.argsort(r_of, kind="stable")
+        out.append((Vc[order], nc[order], r_of[order]))
     return out
 
 

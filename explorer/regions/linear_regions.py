@@ -32,9 +32,29 @@ def pattern_words(P: np.ndarray) -> np.ndarray:
     >>> pattern_words(np.array([[True, False], [True, False]])).shape
     (2, 1)
     """
-    packed = np.packbits(P, axis=1) if P.dtype == bool else P.astype(np.int8).view(np.uint8)
+    return byte_words(np.packbits(P, axis=1) if P.dtype == bool else P.astype(np.int8).view(np.uint8))
+
+
+def byte_words(packed: np.ndarray) -> np.ndarray:
+    """Rows of bytes as 64-bit words (zero-padded to whole words), for hashing and exact comparison.
+
+    Parameters
+    ----------
+    packed : numpy.ndarray of shape (R, B), uint8
+        One row per pattern.
+
+    Returns
+    -------
+    numpy.ndarray of shape (R, ceil(B / 8)), uint64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> byte_words(np.ones((2, 9), np.uint8)).shape
+    (2, 2)
+    """
     pad = (-packed.shape[1]) % 8
-    packed = np.concatenate([packed, np.zeros((len(P), pad), np.uint8)], axis=1)
+    packed = np.concatenate([packed, np.zeros((len(packed), pad), np.uint8)], axis=1)
     return np.ascontiguousarray(packed).view(np.uint64)
 
 
@@ -55,7 +75,7 @@ def hash_words(words: np.ndarray) -> np.ndarray:
     return (words * keys).sum(1, dtype=np.uint64) if words.shape[1] else np.zeros(len(words), np.uint64)
 
 
-def merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c):
+def merge_linear_regions(graph, origin, directions, poly, V, n, packed, encode, out_A, out_c):
     """Label activation regions by linear region (connected, equal output map).
 
     Only regions whose output map equals another region's map can merge (a random
@@ -80,8 +100,10 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A,
         Padded CCW vertices of the activation regions.
     n : numpy.ndarray of shape (R,), int
         Number of vertices of each region.
-    patterns : numpy.ndarray of shape (R, units), bool or int8
-        Activation pattern of each region.
+    packed : numpy.ndarray of shape (R, nbytes), uint8
+        Activation pattern of each region, packed (equal rows iff equal patterns).
+    encode : callable
+        Packs full patterns (m, units) (bool or int8) the same way.
     out_A : numpy.ndarray of shape (R, n_out, 2), float64
         Slopes of the output on each region.
     out_c : numpy.ndarray of shape (R, n_out), float64
@@ -108,8 +130,8 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A,
     rr, _, _, _, mid, normal = edges_of(V, n, cand)
     inner = inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
-    bits = one_sided(graph, origin, directions, poly, mid, normal)[0].astype(patterns.dtype)
-    words, nwords = pattern_words(patterns), pattern_words(bits)
+    bits = encode(one_sided(graph, origin, directions, poly, mid, normal)[0])
+    words, nwords = byte_words(packed), byte_words(bits)
     hp, hn = hash_words(words), hash_words(nwords)
     order = np.argsort(hp)
     pos = np.clip(np.searchsorted(hp[order], hn), 0, R - 1)

@@ -1,9 +1,17 @@
 """The exact partition of a 2-D slice, one layer of the network's graph at a time
 (:mod:`.refine`: cuts along each unit's breakpoints, argmax cells of each max window).
+
+The regions are refined depth first, a bounded chunk at a time: a chunk of regions is cut by
+one layer, and its pieces go on through the next layers before the next chunk is cut, so the
+working memory stays near :data:`.store.CHUNK_BYTES` whatever the number of regions. What is kept
+per region is lean (:mod:`.store`): vertices, areas, the choices as bits, the output map; deeper
+pre-activation maps are recomputed on demand (:meth:`Partition.unit_ranges`,
+:meth:`Partition.bent_hyperplane`, :attr:`LayerPartition.preact_A`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -14,18 +22,17 @@ from ..nets import PLGraph, canonical
 from ..nets.threads import single_threaded
 from .boundary import decision_boundary
 from .linear_regions import merge_linear_regions
+from .patterns import encode_full
 from .planes import box_polygon
-from .polygons import (
-    SLIVER_TOL,
-    check_polygon,
-    clip_line,
-    diameter,
-    polygon_areas,
-    vertex_means,
-)
-from .refine import Refiner, TooManyRegionsError, preact_of
+from .polygons import SLIVER_TOL, check_polygon, clip_line, diameter, polygon_areas, vertex_means
+from .refine import TooManyRegionsError, activate, choose, cut_lines, cut_max, preact
+from .store import RegionStore
 
 __all__ = ["LayerPartition", "Partition", "TooManyRegionsError", "partition_2d", "partition_plane"]
+
+DEFAULT_BUDGET = 2 ** 32  # bytes (4 GiB): the default max_regions
+PROGRESS_STEPS = 1_000_000  # progress units per layer
+TICK_SECONDS = 0.2  # the least time between two progress calls within a chunk
 
 
 @dataclass
@@ -34,7 +41,8 @@ class LayerPartition:
 
     Region r has the CCW vertices ``vertices[r, :counts[r]]`` (plane coordinates; the rest
     is padding), also given one array per region by ``polygons``. On region r the next
-    layer's pre-activations (the output, after the last layer) are ``preact_A[r] @ u + preact_c[r]``.
+    layer's pre-activations (the output, after the last layer) are ``preact_A[r] @ u + preact_c[r]``;
+    those are recomputed on every access (they are not kept: ``R x units x 24`` bytes).
 
     Attributes
     ----------
@@ -44,35 +52,51 @@ class LayerPartition:
         Padded CCW vertices of every region.
     counts : numpy.ndarray of shape (R,), int
         Number of vertices of every region.
-    patterns : numpy.ndarray of shape (R, units of layers 1..layer)
-        Bool (ReLU chain) or int8 choices.
     areas : numpy.ndarray of shape (R,), float64
         Area of every region.
-    preact_A : numpy.ndarray of shape (R, units, 2), float64, or None
-        Slopes of the next layer's pre-activations (of the output after the last layer).
-    preact_c : numpy.ndarray of shape (R, units), float64, or None
-        Their offsets.
+    store : explorer.regions.store.RegionStore
+        The partition's regions of every layer (patterns as bits, the maps to recompute).
     """
 
     layer: int
     vertices: np.ndarray  # (R, K, 2) padded
     counts: np.ndarray  # (R,)
-    patterns: np.ndarray  # (R, units of layers 1..layer): bool (ReLU chain) or int8 choices
     areas: np.ndarray  # (R,)
-    preact_A: np.ndarray | None = None  # (R, units, 2)
-    preact_c: np.ndarray | None = None  # (R, units)
+    store: RegionStore = field(repr=False)
 
     @property
     def num_regions(self) -> int:
         """Number of regions of this partition."""
         return len(self.counts)
 
+    @property
+    def patterns(self) -> np.ndarray:
+        """numpy.ndarray of shape (R, units of layers 1..layer): bool (ReLU chain) or int8 choices, unpacked
+        from the bits on every access."""
+        return self.store.patterns(self.layer)
+
+    @property
+    def preact_A(self) -> np.ndarray | None:
+        """numpy.ndarray of shape (R, units, 2), float64, or None: slopes of the next layer's
+        pre-activations (of the output after the last layer; None after ``upto_layer``)."""
+        M = self._maps()
+        return None if M is None else M[:, :2].transpose(0, 2, 1)
+
+    @property
+    def preact_c(self) -> np.ndarray | None:
+        """numpy.ndarray of shape (R, units), float64, or None: their offsets."""
+        M = self._maps()
+        return None if M is None else M[:, 2]
+
+    def _maps(self):
+        if self.layer == self.store.n_layers:
+            return self.store.output
+        return self.store.preact(self.layer)
+
     @cached_property
     def polygons(self) -> list:
         """One (k, 2) float64 array of CCW vertices per region."""
         return [self.vertices[r, : self.counts[r]].copy() for r in range(len(self.counts))]
-
-
 @dataclass
 class Partition:
     """Exact partition of a 2-D slice into activation regions.
@@ -98,9 +122,6 @@ class Partition:
         The plane's directions: ``x = origin + directions.T @ u``.
     domain : numpy.ndarray of shape (k, 2), float64
         The slice polygon (convex, CCW).
-    patterns : numpy.ndarray of shape (R, units)
-        Activation pattern of each region (all hidden units, layer after layer): bool for a
-        ReLU chain, else int8 choices.
     layer_sizes : list of int
         Units per layer.
     areas, centroids : numpy.ndarray of shape (R,) and (R, 2), float64
@@ -131,7 +152,6 @@ class Partition:
     origin: np.ndarray
     directions: np.ndarray
     domain: np.ndarray
-    patterns: np.ndarray
     layer_sizes: list
     areas: np.ndarray
     centroids: np.ndarray
@@ -157,6 +177,19 @@ class Partition:
         """One (k, 2) float64 array of CCW vertices (plane coordinates) per region."""
         return self.layers[-1].polygons
 
+    @property
+    def patterns(self) -> np.ndarray:
+        """numpy.ndarray of shape (R, units): the activation pattern of each region (all hidden units,
+        layer after layer), bool for a ReLU chain, else int8 choices; unpacked from the kept bits on
+        every access (:attr:`pattern_bytes` is the packed form)."""
+        return self.layers[-1].patterns
+
+    @property
+    def pattern_bytes(self) -> np.ndarray:
+        """numpy.ndarray of shape (R, nbytes), uint8: the patterns as kept, every layer's choices packed
+        into bit planes (:mod:`explorer.regions.patterns`); equal rows iff equal patterns."""
+        return self.layers[-1].store.pattern_bytes(len(self.layers) - 1)
+
     def to_input(self, u) -> np.ndarray:
         """Input points of plane points.
 
@@ -172,11 +205,15 @@ class Partition:
         """
         return self.origin + np.asarray(u, dtype=np.float64) @ self.directions
 
+    def _check_layer(self, layer: int):
+        if not 1 <= layer <= len(self.layers) - 1:
+            raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
+
     def unit_ranges(self, layer: int):
         """Exact min and max over the slice of every pre-activation of one layer.
 
         Each pre-activation is affine on every region of the previous layer's partition, so its
-        extremes sit at region vertices.
+        extremes sit at region vertices. The maps are recomputed a chunk of regions at a time.
 
         Parameters
         ----------
@@ -206,23 +243,33 @@ class Partition:
         >>> lo.tolist(), hi.tolist(), at_hi.tolist()
         ([-2.5], [3.5], [[1.0, 1.0]])
         """
-        if not 1 <= layer <= len(self.layers) - 1:
-            raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
+        self._check_layer(layer)
         prev = self.layers[layer - 1]
-        V, n = prev.vertices, prev.counts
-        valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
-        Z = V[..., :1] * prev.preact_A[:, None, :, 0] + V[..., 1:] * prev.preact_A[:, None, :, 1] \
-            + prev.preact_c[:, None]
-        zmin = np.where(valid, Z, np.inf).reshape(-1, Z.shape[2])
-        zmax = np.where(valid, Z, -np.inf).reshape(-1, Z.shape[2])
-        flat = V.reshape(-1, 2)
-        return zmin.min(0), zmax.max(0), flat[zmin.argmin(0)], flat[zmax.argmax(0)]
+        lo = hi = at_lo = at_hi = None
+        for rows, M in prev.store.preact_chunks(layer - 1):
+            V, n = prev.vertices[rows], prev.counts[rows]
+            valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
+            Z = V[..., :1] * M[:, None, 0] + V[..., 1:] * M[:, None, 1] + M[:, None, 2]
+            zmin = np.where(valid, Z, np.inf).reshape(-1, Z.shape[2])
+            zmax = np.where(valid, Z, -np.inf).reshape(-1, Z.shape[2])
+            flat = V.reshape(-1, 2)
+            imin, imax = zmin.argmin(0), zmax.argmax(0)
+            cols = np.arange(Z.shape[2])
+            cmin, cmax, pmin, pmax = zmin[imin, cols], zmax[imax, cols], flat[imin], flat[imax]
+            if lo is None:
+                lo, hi, at_lo, at_hi = cmin, cmax, pmin, pmax
+                continue
+            better, worse = cmin < lo, cmax > hi  # strict: the first region reaching it, as one array would
+            lo, at_lo = np.where(better, cmin, lo), np.where(better[:, None], pmin, at_lo)
+            hi, at_hi = np.where(worse, cmax, hi), np.where(worse[:, None], pmax, at_hi)
+        return lo, hi, at_lo, at_hi
 
     def bent_hyperplane(self, layer: int, unit: int) -> np.ndarray:
         """Where one unit's pre-activation sits at a breakpoint: its bent hyperplane across the slice.
 
         The zero line of a ReLU's pre-activation (every breakpoint's line for other elementwise
-        pieces), clipped to every region of the previous layer's partition.
+        pieces), clipped to every region of the previous layer's partition (the unit's map on
+        them recomputed a chunk at a time).
 
         Parameters
         ----------
@@ -242,22 +289,21 @@ class Partition:
             When ``layer`` or ``unit`` is out of range, or for a max layer (its outputs switch
             where two window entries tie, not on one bent hyperplane per unit).
         """
-        if not 1 <= layer <= len(self.layers) - 1:
-            raise ValueError(f"layer must be between 1 and {len(self.layers) - 1}.")
+        self._check_layer(layer)
         spec = self.graph.layers[layer - 1]
         if spec.kind == "max":
             raise ValueError(f"Layer {layer} ({spec.name}) is a max layer: its outputs switch where two "
                              "entries of a window tie, not on one bent hyperplane per unit.")
+        if not 0 <= unit < spec.size:
+            raise ValueError(f"Layer {layer} has {spec.size} units.")
         prev = self.layers[layer - 1]
-        if not 0 <= unit < prev.preact_A.shape[1]:
-            raise ValueError(f"Layer {layer} has {prev.preact_A.shape[1]} units.")
-        V, n = prev.vertices, prev.counts
-        a = prev.preact_A[:, unit]
-        segs = []
-        for t in spec.pieces.breakpoints:
-            b = prev.preact_c[:, unit] - t
-            segs.append(clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * diameter(self.domain) + np.abs(b))[0])
-        return np.concatenate(segs)
+        segs = {t: [] for t in spec.pieces.breakpoints}
+        for rows, M in prev.store.preact_chunks(layer - 1, units=[unit]):
+            V, n, a = prev.vertices[rows], prev.counts[rows], M[:, :2, 0]
+            for t in spec.pieces.breakpoints:
+                b = M[:, 2, 0] - t
+                segs[t].append(clip_line(V, n, a, b, np.linalg.norm(a, axis=1) * diameter(self.domain) + np.abs(b))[0])
+        return np.concatenate([s for t in spec.pieces.breakpoints for s in segs[t]])
 
 
 def graph_of(model) -> PLGraph:
@@ -281,7 +327,7 @@ def graph_of(model) -> PLGraph:
     return model if isinstance(model, PLGraph) else canonical(model).graph()
 
 
-def partition_plane(model, origin, directions, polygon, max_regions: int = 200_000,
+def partition_plane(model, origin, directions, polygon, max_regions: int = DEFAULT_BUDGET,
                     upto_layer: int | None = None,
                     progress: Callable[[int, int], None] | None = None, classes: bool = True) -> Partition:
     """Exact partition of the slice ``x = origin + directions.T @ u``, ``u`` in ``polygon``.
@@ -302,13 +348,17 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
     polygon : array_like of shape (k, 2)
         Convex, counter-clockwise, in plane coordinates.
     max_regions : int
-        Stop with :class:`TooManyRegionsError` beyond this many regions.
+        The memory budget, in bytes, of what the partition keeps (vertices, areas, patterns as
+        bits, output maps: a few hundred bytes per region for an MLP); past it the partition stops
+        with :class:`TooManyRegionsError`. Default 4 GiB. The working memory besides is bounded by
+        chunks (:data:`explorer.regions.store.CHUNK_BYTES`).
     upto_layer : int, optional
         Partition by the first ``upto_layer`` layers only (then the output maps, classes and
         decision boundary are not computed: they are ``None`` / empty).
     progress : callable, optional
-        Called as ``progress(cuts_done, cuts_total)`` (one cut per unit and breakpoint, one per
-        max window).
+        Called as ``progress(done, total)``: ``done / total`` is the share of the slice's area
+        carried through the layers so far (``total`` is 1,000,000 per layer). Called often (at
+        least every 0.2 s of cutting), so raising an exception in it cancels the partition.
     classes : bool
         The outputs are class scores: find the argmax cells and the decision boundary.
         ``False`` for a network whose outputs are not classes (a reconstruction network): then
@@ -327,7 +377,7 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
         When ``origin`` or ``directions`` do not fit the model's input, for a polygon that is not
         convex and CCW, or an ``upto_layer`` out of range.
     TooManyRegionsError
-        Past ``max_regions``.
+        Past the memory budget ``max_regions``.
 
     References
     ----------
@@ -369,74 +419,118 @@ def partition_plane(model, origin, directions, polygon, max_regions: int = 200_0
         return _partition(graph, n_layers, origin, directions, poly, max_regions, progress, classes)
 
 
-def _still_read(graph, n_layers: int, full: bool) -> list:
-    """``last[j]``: the last layer (L + 1: the output) among those computed that reads h_j."""
-    stop = len(graph.layers) + 1 if full else n_layers
-    return [max([k for k in ks if k <= stop], default=0) for ks in graph.consumers()]
+class _Progress:
+    """Turns the area carried through each layer into ``progress(done, total)`` calls."""
+
+    def __init__(self, progress, n_layers, area):
+        self.progress, self.area, self.total = progress, area, max(n_layers, 1) * PROGRESS_STEPS
+        self.carried, self.last = 0.0, time.monotonic()
+
+    def advance(self, area):
+        self.carried += area
+        self.tick(force=True)
+
+    def tick(self, force=False):
+        if self.progress is None or not (force or time.monotonic() - self.last >= TICK_SECONDS):
+            return
+        self.last = time.monotonic()
+        self.progress(min(int(PROGRESS_STEPS * self.carried / self.area), self.total), self.total)
 
 
-def _partition(graph, n_layers, origin, directions, poly, max_regions, progress, classes=True):
-    full = n_layers == len(graph.layers)
-    chain = graph.is_chain
-    diam = diameter(poly)
-    min_area = SLIVER_TOL * polygon_areas(poly[None], np.array([len(poly)]))[0]
-    V = poly[None].copy()
-    n = np.array([len(poly)])
-    maps = {0: (directions.T[None], origin[None])}  # h_j = A_j[r] @ u + c_j[r]; the input's is shared
-    last = _still_read(graph, n_layers, full)
-    patterns = np.zeros((1, 0), dtype=bool if chain else np.int8)
-    ancestors = [np.zeros(1, dtype=np.int64)]  # ancestors[k][r]: layer-k region of region r
-    layers = []
-    todo = graph.layers[:n_layers]
-    total = sum(layer.units if layer.kind == "max" else layer.size * len(layer.pieces.breakpoints)
-                for layer in todo)
-    done = 0
-    for k, layer in enumerate(todo, start=1):
-        G, g = preact_of(layer.sources, layer.bias, maps, len(n))  # pre-activations on parent region p
-        layers.append(LayerPartition(len(layers), V.copy(), n.copy(), patterns, polygon_areas(V, n), G, g))
-        cut = Refiner(V, n, diam, min_area, max_regions, progress, done, total)
+class _Walk:
+    """The depth-first refinement: a chunk of regions through one layer, then its pieces through the next."""
+
+    def __init__(self, store, diam, min_area, progress):
+        self.store, self.diam, self.min_area, self.progress = store, diam, min_area, progress
+
+    def descend(self, k, V, n, ids, maps):
+        """Partition layer-k regions (indices ``ids``; ``maps``: their sources' maps) by layers k+1.."""
+        store = self.store
+        if k == store.n_layers:
+            if store.full:
+                store.add_output(preact(store.output_sources, store.graph.output_bias, maps, len(n)))
+            return
+        step = store.chunk_rows(k)
+        if len(n) > step:
+            for s in range(0, len(n), step):
+                sl = slice(s, s + step)
+                self.descend(k, V[sl], n[sl], ids[sl], {j: m if len(m) == 1 else m[sl] for j, m in maps.items()})
+            return
+        layer = store.layers[k]
+        G = preact(store.sources[k], layer.bias, maps, len(n))
+        tick = self.progress.tick
         if layer.kind == "max":
-            choice = cut.cut_max(G, g, layer.windows)
+            V2, n2, par, choice = cut_max(V, n, G, layer.windows, self.diam, self.min_area, tick)
         else:
+            V2, n2, par = V, n, np.arange(len(n))
             for t in layer.pieces.breakpoints:
-                cut.cut_lines(G, g - t if t else g)
-        V, n, parent, done = cut.V, cut.n, cut.parent, cut.done
-        Gp, gp = G[parent], g[parent]
-        if layer.kind == "max":
-            idx = layer.windows[np.arange(layer.units), choice]
-            A, c = np.take_along_axis(Gp, idx[..., None], 1), np.take_along_axis(gp, idx, 1)
-        else:
-            cen = vertex_means(V, n)
-            z = cen[:, :1] * Gp[..., 0] + cen[:, 1:] * Gp[..., 1] + gp
-            if chain:
-                choice = z > 0
-                A, c = choice[..., None] * Gp, choice * gp
-            else:
-                choice = layer.pieces.piece(z)
-                slope, offset = layer.pieces.apply(z, choice)
-                A, c = slope[..., None] * Gp, slope * gp + offset
-        maps = {j: (m if j == 0 else (m[0][parent], m[1][parent])) for j, m in maps.items() if last[j] > k}
-        if last[k] > k:
-            maps[k] = (A, c)
-        patterns = np.concatenate([patterns[parent], choice], axis=1)
-        ancestors = [a[parent] for a in ancestors] + [np.arange(len(n))]
-    if full:
-        out_A, out_c = preact_of(graph.output_sources, graph.output_bias, maps, len(n))
-    else:
-        out_A = out_c = None
-    layers.append(LayerPartition(len(layers), V, n, patterns, polygon_areas(V, n), out_A, out_c))
+                Gt = G[par] if len(par) != len(n) else G
+                if t:
+                    Gt = Gt.copy()
+                    Gt[:, 2] -= t
+                V2, n2, p = cut_lines(V2, n2, Gt, self.diam, self.min_area, tick)
+                par = par[p]
+        self.progress.advance(float(polygon_areas(V, n).sum()))
+        step = store.chunk_rows(k + 1)
+        for s in range(0, len(n2), step):
+            sl = slice(s, s + step)
+            pp, Vs, ns = par[sl], V2[sl], n2[sl]
+            Gp = G[pp]
+            ch = choice[sl] if layer.kind == "max" else choose(layer, Gp, vertex_means(Vs, ns), store.chain)
+            M = activate(layer, Gp, ch, store.chain)
+            sub = {j: (m if len(m) == 1 else m[pp]) for j, m in maps.items() if store.last[j] > k + 1}
+            if store.last[k + 1] > k + 1:
+                sub[k + 1] = M
+            new = store.add(k + 1, Vs, ns, ids[pp], store.codecs[k].encode(ch), polygon_areas(Vs, ns))
+            self.descend(k + 1, Vs, ns, new, sub)
+
+
+def _partition(graph, n_layers, origin, directions, poly, budget, progress, classes=True):
+    store = RegionStore(graph, n_layers, origin, directions, budget)
+    diam = diameter(poly)
+    area = polygon_areas(poly[None], np.array([len(poly)]))[0]
+    V, n = poly[None].copy(), np.array([len(poly)])
+    ids = store.add(0, V, n, np.zeros(1), np.zeros((1, 0), np.uint8), np.array([area]))
+    ticker = _Progress(progress, n_layers, area)
+    _Walk(store, diam, SLIVER_TOL * area, ticker).descend(0, V, n, ids, {0: store.input_map})
+    store.finish()
+    ticker.carried = ticker.area * max(n_layers, 1)
+    ticker.tick(force=True)
+    layers = [LayerPartition(k, store.vertices[k], store.counts[k], store.areas[k], store)
+              for k in range(n_layers + 1)]
+    V, n = store.vertices[-1], store.counts[-1]
+    ancestors = [store.ancestor(n_layers, k) for k in range(n_layers + 1)]
+    out_A = out_c = None
+    if store.full:
+        out_A, out_c = store.output[:, :2].transpose(0, 2, 1), store.output[:, 2]
     cen = vertex_means(V, n)
     predicted, segs, seg_r, cells = None, np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64), []
     labels = np.arange(len(n))
-    if full:
+    if store.full:
         if classes:
             logits = cen[:, :1] * out_A[..., 0] + cen[:, 1:] * out_A[..., 1] + out_c
             predicted = (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(1)
-            segs, seg_r, cells = decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
-        labels = merge_linear_regions(graph, origin, directions, poly, V, n, patterns, out_A, out_c)
-    return Partition(origin, directions, poly, patterns, [layer.units for layer in todo], layers[-1].areas,
+            segs, seg_r, cells = _boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly, store)
+        labels = merge_linear_regions(graph, origin, directions, poly, V, n, store.pattern_bytes(n_layers),
+                                      lambda P: encode_full(store.codecs, P), out_A, out_c)
+    return Partition(origin, directions, poly, [layer.units for layer in store.layers], layers[-1].areas,
                      cen, out_A, out_c, predicted, segs, seg_r, cells, int(labels.max(initial=-1) + 1), labels,
                      layers, ancestors, graph)
+
+
+def _boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly, store):
+    """:func:`.boundary.decision_boundary` a chunk of regions at a time (one call for a small partition)."""
+    step = store.chunk_rows(store.n_layers) * 16
+    if len(n) <= step:
+        return decision_boundary(V, n, out_A, out_c, diam, graph, origin, directions, poly)
+    segs, owners, cells = [], [], []
+    for s in range(0, len(n), step):
+        sl = slice(s, s + step)
+        sg, ow, ce = decision_boundary(V[sl], n[sl], out_A[sl], out_c[sl], diam, graph, origin, directions, poly)
+        segs.append(sg)
+        owners.append(ow + s)
+        cells += [(c, cls, r + s) for c, cls, r in ce]
+    return np.concatenate(segs), np.concatenate(owners), cells
 
 
 def partition_2d(model, box=(-1.0, 1.0, -1.0, 1.0), **kwargs) -> Partition:
@@ -463,7 +557,7 @@ def partition_2d(model, box=(-1.0, 1.0, -1.0, 1.0), **kwargs) -> Partition:
     ValueError
         When the model does not take 2 inputs, or the box is empty.
     TooManyRegionsError
-        Past ``max_regions``.
+        Past the memory budget ``max_regions`` (bytes).
 
     Examples
     --------

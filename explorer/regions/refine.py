@@ -3,7 +3,9 @@
 On a region R of the partition by layers ``1..k-1`` every layer output is affine in the
 plane coordinates u, ``h_j = A_j u + c_j``, so layer k's pre-activations are affine too:
 ``z_k = G u + g`` with ``G = sum_j W_kj A_j`` and ``g = sum_j W_kj c_j + b_k`` over its
-sources (:class:`~explorer.nets.graph.PLGraph`). Layer k then refines R:
+sources (:class:`~explorer.nets.graph.PLGraph`). An affine map is stored as one array ``M`` of
+shape (R, 3, units): rows ``A[:, 0]``, ``A[:, 1]`` and ``c``, so a layer's products on every
+region are one matrix product ``M.reshape(3 R, h) @ W.T``. Layer k then refines R:
 
 - an elementwise piecewise-linear layer (ReLU, LeakyReLU, clamp, ...) cuts R along
   ``z_i = t`` for every unit i and breakpoint t (Serra, Tjandraatmadja & Ramalingam 2018,
@@ -12,8 +14,14 @@ sources (:class:`~explorer.nets.graph.PLGraph`). Layer k then refines R:
   ``{z_i >= z_j for all j in the window}`` (convex polygons, ties to the lowest position,
   as in :func:`.boundary.class_cells`).
 
-Everything is vectorised over regions; cuts leaving a piece below the sliver area are
-refused and argmax cells below it are dropped (tolerances in :mod:`explorer.regions`).
+The cuts run in array operations over all regions at once (no per-region Python): every
+region keeps the list of its lines that cross it, and in round t every piece is cut by the t-th
+line of its list (the lines of a region in unit order, so each region is cut exactly as one unit
+after another would cut it). When the pieces have doubled since the lists were made, each piece
+gets its own list of the remaining lines that cross it, so a region cut by thousands of lines
+(the first layer) costs about what its pieces and their own lines cost. Cuts leaving a piece
+below the sliver area are refused and argmax cells below it are dropped (tolerances in
+:mod:`explorer.regions`).
 """
 
 from __future__ import annotations
@@ -21,212 +29,329 @@ from __future__ import annotations
 import numpy as np
 
 from .boundary import class_cells
-from .polygons import (
-    ZERO_TOL,
-    dot2,
-    left_mul,
-    pad_polygons,
-    polygon_areas,
-    snap,
-    split_polygons,
-)
+from .polygons import ZERO_TOL, pad_polygons, polygon_areas, snap, split_polygons
+
+PAIR_CHUNK = 1 << 20  # (piece, line) pairs tested at a time when the line lists are renewed
 
 
 class TooManyRegionsError(RuntimeError):
-    """The partition would exceed ``max_regions``; it is stopped instead of freezing.
+    """The partition would exceed its memory budget (``max_regions``); it is stopped instead of freezing.
 
-    A ``RuntimeError``; its message says how far the partition got.
+    A ``RuntimeError``; its message names the budget and says how far the partition got.
     """
 
 
-def preact_of(sources: dict, bias: np.ndarray, maps: dict, R: int):
+def preact(sources: dict, bias: np.ndarray, maps: dict, R: int) -> np.ndarray:
     """A layer's pre-activations ``sum_j W_j (A_j u + c_j) + bias`` on every region, as affine maps.
 
     Parameters
     ----------
     sources : dict
-        Maps a source index j (0: the input) to the layer's weight ``W_j`` of shape (size, size_j).
+        Maps a source index j (0: the input) to the layer's weight ``W_j`` of shape (size, size_j),
+        or to None for the identity (a max pool reading a layer as it is).
     bias : numpy.ndarray of shape (size,), float64
         The layer's bias.
     maps : dict
-        ``maps[j] = (A_j, c_j)``: the output of source j on each region, ``A_j`` (R, size_j, 2) and
-        ``c_j`` (R, size_j), or one row shared by all regions (the input).
+        ``maps[j]``: the output of source j on each region, shape (R, 3, size_j) (rows: the slopes
+        along u_1 and u_2, the offset), or (1, 3, size_j) shared by all regions (the input).
     R : int
         Number of regions.
 
     Returns
     -------
-    G : numpy.ndarray of shape (R, size, 2), float64
-        Slopes of the pre-activations in plane coordinates.
-    g : numpy.ndarray of shape (R, size), float64
-        Their offsets.
+    numpy.ndarray of shape (R, 3, size), float64
+        Slopes (rows 0 and 1) and offsets (row 2) of the pre-activations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])          # the input u itself
+    >>> preact({0: np.array([[2.0, -1.0]])}, np.array([0.5]), {0: M}, 1)[0].tolist()
+    [[2.0], [-1.0], [0.5]]
     """
-    G = g = None
+    Z = None
     for j, W in sources.items():
-        A, c = maps[j]
-        Gj, gj = left_mul(W, A), c @ W.T
-        G = Gj if G is None else G + Gj
-        g = gj if g is None else g + gj
-    if G is None:
-        G, g = np.zeros((1, len(bias), 2)), np.zeros((1, len(bias)))
-    g = g + bias
-    if G.shape[0] != R:
-        G, g = np.repeat(G, R, 0), np.repeat(g, R, 0)
-    return G, g
+        M = maps[j]
+        P = M if W is None else (M.reshape(-1, M.shape[2]) @ W.T).reshape(len(M), 3, -1)
+        Z = P if Z is None else Z + P
+    if Z is None or Z is maps.get(next(iter(sources), None)):  # no product: add the bias to a copy
+        Z = np.zeros((1, 3, len(bias))) if Z is None else Z.copy()
+    Z[:, 2] += bias
+    return Z if len(Z) == R else np.repeat(Z, R, 0)
 
 
-class Refiner:
-    """The regions being refined within one layer, with the parent region of each.
+def choose(layer, Gp: np.ndarray, points: np.ndarray, chain: bool) -> np.ndarray:
+    """The piece of every unit of an elementwise layer at one interior point per region.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        An elementwise layer.
+    Gp : numpy.ndarray of shape (R, 3, units), float64
+        Its pre-activations on every region.
+    points : numpy.ndarray of shape (R, 2), float64
+        A point inside each region.
+    chain : bool
+        ReLU chain: the choice is a bool (unit on), else the int8 piece.
+
+    Returns
+    -------
+    numpy.ndarray of shape (R, units), bool or int8
+    """
+    z = points[:, :1] * Gp[:, 0] + points[:, 1:] * Gp[:, 1] + Gp[:, 2]
+    return z > 0 if chain else layer.pieces.piece(z)
+
+
+def activate(layer, Gp: np.ndarray, choice: np.ndarray, chain: bool) -> np.ndarray:
+    """The layer's output on every region as an affine map, its pieces (or winners) held fixed.
+
+    Parameters
+    ----------
+    layer : explorer.nets.graph.Layer
+        The layer.
+    Gp : numpy.ndarray of shape (R, 3, size), float64
+        Its pre-activations on every region.
+    choice : numpy.ndarray of shape (R, units), bool or integer
+        The piece of every unit (the winning position of every window).
+    chain : bool
+        ReLU chain (``choice`` is a bool: unit on).
+
+    Returns
+    -------
+    numpy.ndarray of shape (R, 3, units), float64
+    """
+    if layer.kind == "max":
+        idx = layer.windows[np.arange(layer.units), choice.astype(np.int64)]
+        return np.take_along_axis(Gp, idx[:, None, :], 2)
+    if chain:
+        return Gp * choice[:, None, :]
+    slope, offset = layer.pieces.apply(Gp[:, 2], choice)
+    M = Gp * slope[:, None, :]
+    M[:, 2] += offset
+    return M
+
+
+def _vertex_values(V, n, G):
+    """Every affine function of every region at its vertices (padding repeats vertex 0): (R, K, units)."""
+    Vt = np.where((np.arange(V.shape[1]) < n[:, None])[..., None], V, V[:, :1])
+    return np.matmul(np.concatenate([Vt, np.ones(Vt.shape[:2] + (1,))], axis=2), G)
+
+
+def _scale(G, diam):
+    return np.sqrt(G[:, 0] * G[:, 0] + G[:, 1] * G[:, 1]) * diam + np.abs(G[:, 2])
+
+
+def _crossing(Z, tol):
+    """Whether each function takes values beyond the tolerance on both sides on each region."""
+    return (Z.max(1) > tol) & (Z.min(1) < -tol)
+
+
+def cut_lines(V, n, G, diam, min_area, tick=None):
+    """Cut every region r along ``G[r, 0, j] u_1 + G[r, 1, j] u_2 + G[r, 2, j] = 0`` for each unit j.
+
+    Each region is cut by its units in increasing order (a cut leaving a piece below ``min_area``
+    is refused), all regions at once.
 
     Parameters
     ----------
     V : numpy.ndarray of shape (R, K, 2), float64
-        Padded CCW vertices of the regions at the layer's start.
+        Padded CCW vertices of the regions.
     n : numpy.ndarray of shape (R,), int
         Their numbers of vertices.
+    G : numpy.ndarray of shape (R, 3, units), float64
+        The affine functions whose zero lines cut (slopes, offsets).
     diam : float
         Diameter of the slice (scales the zero tolerance).
     min_area : float
-        Cuts leaving a piece below this area are refused (the sliver tolerance).
-    max_regions : int
-        Raise :class:`TooManyRegionsError` beyond this many regions.
-    progress : callable or None
-        Called as ``progress(done, total)`` after each cut.
-    done, total : int
-        Cuts done before this layer, and in all.
+        The sliver area.
+    tick : callable, optional
+        Called without arguments after every round (to report progress or cancel).
 
-    Attributes
-    ----------
-    V, n : numpy.ndarray
-        The regions so far.
-    parent : numpy.ndarray of shape (R',), int
-        The region at the layer's start each one was cut from.
-    done : int
-        Cuts done so far.
+    Returns
+    -------
+    V : numpy.ndarray of shape (R', K', 2), float64
+        The pieces.
+    n : numpy.ndarray of shape (R',), int
+        Their numbers of vertices.
+    parent : numpy.ndarray of shape (R',), int64
+        The region each piece was cut from.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> V, n = np.array([[[0, 0], [2, 0], [2, 2], [0, 2]]], dtype=float), np.array([4])
+    >>> G = np.array([[[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]]])        # the lines x = 1 and y = 1
+    >>> V2, n2, parent = cut_lines(V, n, G, diam=3.0, min_area=1e-14)
+    >>> sorted(polygon_areas(V2, n2).tolist()), parent.tolist()
+    ([1.0, 1.0, 1.0, 1.0], [0, 0, 0, 0])
     """
+    scale = _scale(G, diam)
+    cross = _crossing(_vertex_values(V, n, G), ZERO_TOL * scale)
+    rows, lines = np.nonzero(cross)  # every region's lines, in unit order
+    counts = np.bincount(rows, minlength=len(n))
+    out = [(V[counts == 0], n[counts == 0], np.nonzero(counts == 0)[0])]
+    act = np.nonzero(counts)[0]
+    pieces = _Pieces(V[act], n[act].copy(), act, np.arange(len(act)), np.cumsum(counts[act]) - counts[act],
+                     counts[act], lines)
+    last = max(len(act), 16)
+    t = 0
+    while len(pieces.n):
+        pieces.cut(t, G, scale, min_area)
+        t += 1
+        done = pieces.count[pieces.node] <= t
+        if done.any():
+            out.append(pieces.take(done))
+        if tick is not None:
+            tick()
+        if len(pieces.n) >= 2 * last:  # each piece gets its own lines: those that still cross it
+            pieces.renew(t, G, scale)
+            last, t = len(pieces.n), 0
+            done = pieces.count[pieces.node] == 0
+            if done.any():
+                out.append(pieces.take(done))
+    K = max(v.shape[1] for v, _, _ in out)
+    return (np.concatenate([pad_polygons(v, K) for v, _, _ in out]), np.concatenate([c for _, c, _ in out]),
+            np.concatenate([p for _, _, p in out]).astype(np.int64))
 
-    def __init__(self, V, n, diam, min_area, max_regions, progress, done, total):
-        self.V, self.n, self.parent = V, n, np.arange(len(n))
-        self.diam, self.min_area, self.max_regions = diam, min_area, max_regions
-        self.progress, self.done, self.total = progress, done, total
 
-    def _tick(self):
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
+class _Pieces:
+    """The pieces being cut: vertices, parent region, and the node whose line list each follows."""
 
-    def _check(self):
-        if len(self.n) > self.max_regions:
-            raise TooManyRegionsError(
-                f"The slice has more than {self.max_regions:,} regions (stopped after {self.done} of "
-                f"{self.total} cuts). Shrink the slice or raise max_regions.")
+    def __init__(self, V, n, parent, node, start, count, lines):
+        self.V, self.n, self.parent, self.node = V, n, parent, node
+        self.start, self.count, self.lines = start, count, lines
 
-    def cut_lines(self, G, g):
-        """Cut every region along ``G[p, j] . u + g[p, j] = 0`` for each unit j (p its parent).
+    def cut(self, t, G, scale, min_area):
+        """Cut every piece by the t-th line of its node's list."""
+        V, n, p = self.V, self.n, self.parent
+        j = self.lines[self.start[self.node] + t]
+        z = snap(V[..., 0] * G[p, 0, j][:, None] + V[..., 1] * G[p, 1, j][:, None] + G[p, 2, j][:, None],
+                 scale[p, j])
+        valid = np.arange(V.shape[1]) < n[:, None]
+        ci = np.nonzero((valid & (z > 0)).any(1) & (valid & (z < 0)).any(1))[0]
+        if not len(ci):
+            return
+        (Vp, np_), (Vm, nm) = split_polygons(V[ci], n[ci], z[ci])
+        ok = (polygon_areas(Vp, np_) >= min_area) & (polygon_areas(Vm, nm) >= min_area)
+        if not ok.any():
+            return
+        ci = ci[ok]
+        K = max(V.shape[1], Vp.shape[1], Vm.shape[1])
+        V = pad_polygons(V, K)
+        V[ci] = pad_polygons(Vp[ok], K)
+        n[ci] = np_[ok]
+        self.V = np.concatenate([V, pad_polygons(Vm[ok], K)])
+        self.n = np.concatenate([n, nm[ok]])
+        self.parent = np.concatenate([p, p[ci]])
+        self.node = np.concatenate([self.node, self.node[ci]])
 
-        Updates ``V``, ``n`` and ``parent`` in place.
+    def take(self, mask):
+        """Remove the pieces under ``mask``; returns them as (V, n, parent)."""
+        got = (self.V[mask], self.n[mask], self.parent[mask])
+        keep = ~mask
+        self.V, self.n, self.parent, self.node = self.V[keep], self.n[keep], self.parent[keep], self.node[keep]
+        return got
 
-        Parameters
-        ----------
-        G : numpy.ndarray of shape (R0, units, 2), float64
-            Slopes of the pre-activations (minus a breakpoint) on each parent region.
-        g : numpy.ndarray of shape (R0, units), float64
-            Their offsets.
+    def renew(self, t, G, scale):
+        """Every piece becomes a node of its own, with the lines from position t on that cross it."""
+        rem = self.count[self.node] - t
+        first = self.start[self.node] + t
+        owner = np.repeat(np.arange(len(rem)), rem)
+        pos = np.arange(len(owner)) - np.repeat(np.cumsum(rem) - rem, rem) + first[owner]
+        line = self.lines[pos]
+        keep = np.zeros(len(owner), dtype=bool)
+        Vt = np.where((np.arange(self.V.shape[1]) < self.n[:, None])[..., None], self.V, self.V[:, :1])
+        step = max(1, PAIR_CHUNK // self.V.shape[1])
+        for s in range(0, len(owner), step):
+            o, j = owner[s:s + step], line[s:s + step]
+            p = self.parent[o]
+            z = Vt[o, :, 0] * G[p, 0, j][:, None] + Vt[o, :, 1] * G[p, 1, j][:, None] + G[p, 2, j][:, None]
+            tol = ZERO_TOL * scale[p, j]
+            keep[s:s + step] = (z.max(1) > tol) & (z.min(1) < -tol)
+        self.count = np.bincount(owner[keep], minlength=len(rem))
+        self.start = np.cumsum(self.count) - self.count
+        self.lines = line[keep]
+        self.node = np.arange(len(rem))
 
-        Raises
-        ------
-        TooManyRegionsError
-            Past ``max_regions``.
-        """
-        V, n, parent = self.V, self.n, self.parent
-        if len(n) != len(G):  # already cut in this layer: index the maps by the regions now
-            G, g = G[parent], g[parent]
-        start = np.arange(len(n))  # the region each one was split from, among those at the start
-        scale = np.linalg.norm(G, axis=2) * self.diam + np.abs(g)  # (R0, units)
-        Zp = V[..., :1] * G[:, None, :, 0] + V[..., 1:] * G[:, None, :, 1] + g[:, None]
-        valid = (np.arange(V.shape[1]) < n[:, None])[..., None]
-        tol = ZERO_TOL * scale[:, None]
-        cut_start = ((valid & (Zp > tol)).any(1) & (valid & (Zp < -tol)).any(1))  # (R0, units)
-        for j in range(G.shape[1]):
-            self._tick()
-            cand = np.nonzero(cut_start[start, j])[0]
-            if not cand.size:
-                continue
-            p = start[cand]
-            Vc, nc = V[cand], n[cand]
-            z = snap(dot2(Vc, G[p, j]) + g[p, j][:, None], scale[p, j])
-            valid_c = np.arange(Vc.shape[1]) < nc[:, None]
-            cut = (valid_c & (z > 0)).any(1) & (valid_c & (z < 0)).any(1)
-            if not cut.any():
-                continue
-            cand, p, Vc, nc, z = cand[cut], p[cut], Vc[cut], nc[cut], z[cut]
-            (Vp, np_), (Vm, nm) = split_polygons(Vc, nc, z)
-            ok = (polygon_areas(Vp, np_) >= self.min_area) & (polygon_areas(Vm, nm) >= self.min_area)
-            if not ok.any():
-                continue
-            cand, p = cand[ok], p[ok]
-            Vp, np_, Vm, nm = Vp[ok], np_[ok], Vm[ok], nm[ok]
-            K = max(V.shape[1], Vp.shape[1], Vm.shape[1])
-            V = pad_polygons(V, K)
-            V[cand] = pad_polygons(Vp, K)
-            n[cand] = np_
-            V = np.concatenate([V, pad_polygons(Vm, K)])
-            n = np.concatenate([n, nm])
-            start = np.concatenate([start, p])
-            parent = np.concatenate([parent, parent[cand]])
-            self.V, self.n, self.parent = V, n, parent
-            self._check()
-        self.V, self.n, self.parent = V, n, parent
 
-    def cut_max(self, G, g, windows: np.ndarray) -> np.ndarray:
-        """Split every region into the argmax cells of each max window.
+def cut_max(V, n, G, windows, diam, min_area, tick=None):
+    """Split every region into the argmax cells of each max window.
 
-        Updates ``V``, ``n`` and ``parent`` in place; a region keeps its largest cell in any case,
-        and the other cells below the sliver area are dropped.
+    A region keeps its largest cell in any case, and the other cells below ``min_area`` are
+    dropped. A window whose winner is the same on the whole region (one entry above every other
+    at every vertex, beyond the zero tolerance) does not cut it; the others are cut by
+    :func:`.boundary.class_cells`, one window after another.
 
-        Parameters
-        ----------
-        G : numpy.ndarray of shape (R0, size, 2), float64
-            Slopes of the window entries' pre-activations on each parent region.
-        g : numpy.ndarray of shape (R0, size), float64
-            Their offsets.
-        windows : numpy.ndarray of shape (units, w), int
-            The pre-activation indices of each window.
+    Parameters
+    ----------
+    V : numpy.ndarray of shape (R, K, 2), float64
+        Padded CCW vertices of the regions.
+    n : numpy.ndarray of shape (R,), int
+        Their numbers of vertices.
+    G : numpy.ndarray of shape (R, 3, size), float64
+        The window entries' pre-activations on each region.
+    windows : numpy.ndarray of shape (units, w), int
+        The pre-activation indices of each window.
+    diam : float
+        Diameter of the slice.
+    min_area : float
+        The sliver area.
+    tick : callable, optional
+        Called without arguments after every window that cuts.
 
-        Returns
-        -------
-        numpy.ndarray of shape (R, units), int8
-            The winning window position in every (new) region and window.
-
-        Raises
-        ------
-        TooManyRegionsError
-            Past ``max_regions``.
-        """
-        choice = np.zeros((len(self.n), len(windows)), dtype=np.int8)
-        for u, window in enumerate(windows):
-            self._tick()
-            entries, first = np.unique(window, return_index=True)
-            order = np.argsort(first)
-            entries, first = entries[order], first[order]  # distinct entries, in window order
-            if len(entries) == 1:
-                continue
-            p = self.parent
-            cells = class_cells(self.V, self.n, G[p][:, entries], g[p][:, entries], self.diam)
-            K = max(c[0].shape[1] for c in cells)
-            V = np.concatenate([pad_polygons(Vc, K) for Vc, _, _ in cells])
-            n = np.concatenate([nc for _, nc, _ in cells])
-            r_of = np.concatenate([r for _, _, r in cells])
-            won = np.concatenate([np.full(len(r), first[i], np.int8) for i, (_, _, r) in enumerate(cells)])
-            area = polygon_areas(V, n)
-            largest = np.zeros(len(n), dtype=bool)  # a region keeps its largest cell in any case
-            by_region = np.lexsort((-area, r_of))
-            head = np.r_[True, r_of[by_region][1:] != r_of[by_region][:-1]]
-            largest[by_region[head]] = True
-            keep = (area >= self.min_area) | largest
-            V, n, r_of, won = V[keep], n[keep], r_of[keep], won[keep]
-            choice = choice[r_of]
-            choice[:, u] = won
-            self.V, self.n, self.parent = V, n, p[r_of]
-            self._check()
-        return choice
+    Returns
+    -------
+    V, n, parent : numpy.ndarray
+        The cells (as :func:`cut_lines` gives them) and the region each was cut from.
+    choice : numpy.ndarray of shape (R', units), int8
+        The winning window position in every cell and window.
+    """
+    windows = np.asarray(windows)
+    w = windows.shape[1]  # first[u, i]: entry i of window u is not an earlier entry repeated (padding)
+    first = ~((windows[:, :, None] == windows[:, None, :]) & np.tri(w, k=-1, dtype=bool)).any(2)
+    scale = _scale(G, diam)
+    Z = _vertex_values(V, n, G)
+    fixed = np.zeros((len(n), len(windows)), dtype=bool)
+    choice = np.zeros((len(n), len(windows)), dtype=np.int8)
+    for i in range(windows.shape[1]):
+        above = first[:, i][None].copy()
+        for m in range(windows.shape[1]):
+            if m != i:
+                d = (Z[:, :, windows[:, i]] - Z[:, :, windows[:, m]]).min(1)
+                tol = ZERO_TOL * (scale[:, windows[:, i]] + scale[:, windows[:, m]])
+                above = above & ((d > tol) | ~first[:, m][None] | (windows[:, m] == windows[:, i])[None])
+        choice[above & ~fixed] = i
+        fixed |= above
+    del Z
+    parent = np.arange(len(n))
+    for u in np.nonzero(~fixed.all(0))[0]:
+        cand = np.nonzero(~fixed[parent, u])[0]
+        entries = windows[u][first[u]]
+        if len(entries) == 1 or not len(cand):
+            continue
+        Gc = G[parent[cand][:, None], :, entries[None, :]]  # (C, entries, 3)
+        cells = class_cells(V[cand], n[cand], Gc[..., :2], Gc[..., 2], diam)
+        Vc = [c[0] for c in cells]
+        nc = np.concatenate([c[1] for c in cells])
+        r_of = np.concatenate([c[2] for c in cells])
+        won = np.concatenate([np.full(len(c[2]), np.nonzero(first[u])[0][i], np.int8) for i, c in enumerate(cells)])
+        K = max(V.shape[1], *(v.shape[1] for v in Vc))
+        Vc = np.concatenate([pad_polygons(v, K) for v in Vc])
+        area = polygon_areas(Vc, nc)
+        largest = np.zeros(len(nc), dtype=bool)  # a region keeps its largest cell in any case
+        by_region = np.lexsort((-area, r_of))
+        head = np.r_[True, r_of[by_region][1:] != r_of[by_region][:-1]]
+        largest[by_region[head]] = True
+        keep = (area >= min_area) | largest
+        Vc, nc, r_of, won = Vc[keep], nc[keep], cand[r_of[keep]], won[keep]
+        rest = np.ones(len(n), dtype=bool)
+        rest[cand] = False
+        new_choice = choice[r_of]
+        new_choice[:, u] = won
+        V = np.concatenate([pad_polygons(V[rest], K), Vc])
+        n = np.concatenate([n[rest], nc])
+        choice = np.concatenate([choice[rest], new_choice])
+        parent = np.concatenate([parent[rest], parent[r_of]])
+        if tick is not None:
+            tick()
+    return V, n, parent, choice

@@ -237,7 +237,7 @@ def _slice_vertices(net, box: Box, rng) -> np.ndarray:
         if extent <= 0:
             return np.zeros((0, box.dim))
         plane = regions.Plane(plane.origin, plane.directions, plane.polygon * extent)
-    part = regions.partition_plane(net, *plane, max_regions=50_000)
+    part = regions.partition_plane(net, *plane, max_regions=64 * 2 ** 20)
     return part.to_input(np.concatenate(part.polygons))
 
 

@@ -43,7 +43,7 @@ from ..bounds import LAYER_INDEX, TYPED_LIST, UNIT_INDEX
 from .analysis_3d import Space3D, dual
 
 # the bounds dashboard.state gives a link's settings (that module imports Panel, this one must not)
-MAX_REGIONS = 60_000
+MAX_REGIONS = 64 * 2 ** 20  # the partition's memory budget in bytes (about 100,000 regions of a small MLP)
 VIEWS = ("2-D slice", "3-D slice")
 RECIPE_MODELS = ("digits-mlp", "digits-mlp-l1", "digits-mlp-adv")
 PLANE_KINDS = ("three samples", "sample + random directions", "sample + adversarial direction")

@@ -45,7 +45,8 @@ from .analysis_koopman import KoopmanAnalysis
 
 MAX_STEPS = 20_000  # per session
 MAX_SECONDS = 600.0  # of training compute per session
-MAX_REGIONS = 20_000  # more regions than this: the frame shows the decision map on a grid
+MAX_REGIONS = 10 * 2 ** 20  # the live partition's memory budget (bytes; ~20,000 regions of a small MLP): past it
+# the frame shows the decision map on a grid
 GRID_RESOLUTION = 120
 RETRY_REGIONS = 20  # frames drawn on a grid before the exact partition is tried again
 GALLERY = 12  # test images whose predictions the digits view shows

@@ -169,8 +169,8 @@ def status_text(f: Frame, fps: float | None, skipped: int) -> str:
     """The line under the player: step, losses (4 significant digits), accuracy, regions, frame timings."""
     regions_text = f" · **{f.partition.num_regions:,}** activation regions" if f.partition else ""
     if f.grid is not None:
-        regions_text = (f" · more than {MAX_REGIONS:,} regions: too many to draw live, the decision map "
-                        "is shown on a grid")
+        regions_text = (f" · more regions than {MAX_REGIONS / 2 ** 20:.0f} MB hold: too many to draw live, the "
+                        "decision map is shown on a grid")
     rate = f"{fps:.1f}" if fps is not None else "–"
     return (f"Step **{f.step:,}** · train loss {loss_text(f.train_loss)} · test loss {loss_text(f.test_loss)} · "
             f"test accuracy **{100 * f.test_accuracy:.1f}%**{regions_text}  \n"
