@@ -137,11 +137,15 @@ def node_shape(d: dict, shapes: list[tuple], what: str) -> tuple[tuple, int]:
         if len(shapes) < 2 or any(s != shape for s in shapes):
             raise SizeLimitError(f"{what} adds two or more inputs of one shape; it receives {quoted(shapes)}.")
         return shape, 0
-    if kind == "cat":
+    if kind in ("cat", "softmax", "logsoftmax"):
         dim = d.get("dim")
         if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= len(shape):
             raise GraphSpecError(f"{what}: dim must be an axis 1..{len(shape)} after the batch; the file says "
                                  f"{quoted(dim)}.")
+        if kind != "cat":
+            if len(shapes) != 1:
+                raise GraphSpecError(f"{what} takes one input; the file names {len(shapes)}.")
+            return shape, 0
         rest = [s[:dim - 1] + s[dim:] for s in shapes]
         if any(len(s) != len(shape) for s in shapes) or any(r != rest[0] for r in rest):
             raise SizeLimitError(f"{what} joins inputs of shapes {quoted(shapes)} along axis {dim}.")

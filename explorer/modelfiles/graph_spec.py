@@ -15,8 +15,9 @@ order, so ``torch.fx.symbolic_trace(GraphModel(spec))`` is a graph of standard m
   features, eps, affine (eval mode: running statistics)
 - ``relu``, ``relu6``, ``leakyrelu`` (negative_slope), ``prelu`` (parameters: 1 or one per
   channel), ``hardtanh`` (min, max), ``clamp`` (min, max; either may be None)
-- ``tanh``, ``sigmoid``, ``gelu``, ``silu``: smooth activations, so that a model with them can be
-  uploaded for the analyses that do not need piecewise linearity (spectra, attacks, Overview)
+- ``tanh``, ``sigmoid``, ``gelu``, ``silu``, ``softmax`` / ``logsoftmax`` (dim: the axis of the batched
+  tensor, >= 1): smooth functions, so that a model with them can be uploaded for the analyses that do
+  not need piecewise linearity (spectra, attacks, Overview)
 - ``flatten`` (all axes after the batch), ``reshape`` (shape: the per-sample shape)
 - ``add`` (two or more inputs of one shape), ``cat`` (dim: the axis of the batched tensor, >= 1)
 
@@ -44,7 +45,7 @@ from torch import nn
 MODULE_TYPES = ("linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d",
                 "adaptiveavgpool1d", "adaptiveavgpool2d", "batchnorm1d", "batchnorm2d", "relu", "relu6",
                 "leakyrelu", "prelu", "hardtanh", "flatten", "reshape")
-SMOOTH_TYPES = ("tanh", "sigmoid", "gelu", "silu")
+SMOOTH_TYPES = ("tanh", "sigmoid", "gelu", "silu", "softmax", "logsoftmax")
 FUNCTION_TYPES = ("add", "cat", "clamp")
 NODE_TYPES = MODULE_TYPES + SMOOTH_TYPES + FUNCTION_TYPES
 # elementwise activations and max pooling: a classifier's output node must not be one of these
@@ -82,6 +83,8 @@ _BUILDERS: dict[str, Callable[[dict], nn.Module]] = {
     "sigmoid": lambda d: nn.Sigmoid(),
     "gelu": lambda d: nn.GELU(),
     "silu": lambda d: nn.SiLU(),
+    "softmax": lambda d: nn.Softmax(d["dim"]),
+    "logsoftmax": lambda d: nn.LogSoftmax(d["dim"]),
     "relu6": lambda d: nn.ReLU6(),
     "leakyrelu": lambda d: nn.LeakyReLU(d["negative_slope"]),
     "prelu": lambda d: nn.PReLU(d["parameters"]),

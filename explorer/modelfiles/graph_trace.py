@@ -88,6 +88,11 @@ def _settings(m: nn.Module, out_shape: tuple) -> dict | None:
         return {"type": "relu"}
     if type(m) in _SMOOTH:
         return {"type": _SMOOTH[type(m)]}
+    if type(m) in (nn.Softmax, nn.LogSoftmax):
+        dim = m.dim if m.dim is None or m.dim >= 0 else m.dim + len(out_shape) + 1
+        if dim is None or not 1 <= dim <= len(out_shape):
+            raise nets.UnsupportedLayerError(f"{type(m).__name__}(dim={m.dim}) must name an axis after the batch.")
+        return {"type": type(m).__name__.lower(), "dim": dim}
     if type(m) in (nn.Flatten, nn.Unflatten):
         return _reshape(out_shape)
     raise nets.UnsupportedLayerError(f"Layer of type {type(m).__name__} cannot be saved in a checkpoint; "

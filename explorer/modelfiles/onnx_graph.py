@@ -350,7 +350,7 @@ class Reader(ElementwiseOps, ShapeOps):
 
         ``Constant`` nodes, ``Identity``, ``Dropout``, ``Concat`` and ``Transpose`` of constants, and
         shape arithmetic (:class:`~explorer.modelfiles.onnx_shapes.ShapeOps`) are computed here into
-        :attr:`consts`; a final ``Softmax`` / ``LogSoftmax`` is left out (:meth:`final_softmax`). The
+        :attr:`consts`; a final ``Softmax`` / ``LogSoftmax`` is left out (:meth:`softmax`). The
         node's first output then names what its translation returns.
 
         Parameters
@@ -397,7 +397,7 @@ class Reader(ElementwiseOps, ShapeOps):
         if op in SHAPE_OPS:
             return self.fold_shape_op(node, ins, attrs, what)
         if op in ("Softmax", "LogSoftmax"):
-            return self.final_softmax(node, attrs, what, output_name)
+            return self.softmax(node, attrs, what, output_name)
         spec, shape = getattr(self, "op_" + op)(node, ins, attrs, what)
         if spec in self.by_name and self.by_name[spec]["node"] is not self.nodes[-1]:
             self.aliased.add(spec)  # a no-op: the output stands for an earlier node's
@@ -448,10 +448,10 @@ class Reader(ElementwiseOps, ShapeOps):
         else:
             raise nets.UnsupportedLayerError(f"{what}: only tensor and number constants are supported.")
 
-    def final_softmax(self, node, attrs, what: str, output_name: str) -> None:
-        """ONNX ``Softmax`` / ``LogSoftmax`` that gives the graph's output: left out, its input standing for it.
-
-        The class scores are its input, and the predicted class is the same.
+    def softmax(self, node, attrs, what: str, output_name: str) -> None:
+        """ONNX ``Softmax`` / ``LogSoftmax``: left out when it gives the graph's output from the class scores
+        (its input stands for it: the predicted class is the same), else a ``softmax`` / ``logsoftmax``
+        node (smooth: spectra and attacks read the model, the exact analyses name the node).
 
         Parameters
         ----------
@@ -467,14 +467,21 @@ class Reader(ElementwiseOps, ShapeOps):
         Raises
         ------
         explorer.nets.UnsupportedLayerError
-            A softmax anywhere but last, or over anything but the vector of class scores.
+            A softmax over the batch axis, or over several axes at once (before opset 13).
         """
         spec, shape = self.tensor(node.input[0], what)
         axis = attrs.get("axis", -1 if self.opset >= 13 else 1)
-        if node.output[0] != output_name or len(shape) != 1 or axis not in (-1, 1):
-            raise nets.UnsupportedLayerError(f"{what}: a {node.op_type} is read only as the network's last "
-                                             "operation, over its vector of class scores (it is left out).")
-        self.tensors[node.output[0]] = (spec, shape)
+        if node.output[0] == output_name and len(shape) == 1 and axis in (-1, 1):
+            self.tensors[node.output[0]] = (spec, shape)
+            return
+        if self.opset < 13 and len(shape) > 1:  # before opset 13: over all the axes from `axis` on, flattened
+            raise nets.UnsupportedLayerError(f"{what}: a {node.op_type} over several axes (opset {self.opset}) is "
+                                             "not supported; export with opset 13 or later.")
+        dim = axis + len(shape) + 1 if axis < 0 else axis
+        if dim < 1:
+            raise nets.UnsupportedLayerError(f"{what}: a {node.op_type} over the batch axis mixes the samples.")
+        self.tensors[node.output[0]] = self.activation(node, [node.input[0]], what,
+                                                       {"type": node.op_type.lower(), "dim": dim})
 
     def op_Identity(self, node, ins, attrs, what):
         """ONNX ``Identity`` and ``Dropout`` (inference: the identity): no node, the input stands for the output.

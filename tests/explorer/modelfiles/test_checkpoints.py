@@ -127,7 +127,10 @@ def test_nan_weights_are_refused():
 
 
 def test_saving_an_unsupported_model_is_refused(tmp_path):
-    with pytest.raises(nets.UnsupportedLayerError, match="Softmax"):
+    with pytest.raises(nets.UnsupportedLayerError, match="Mish"):
+        zoo.save(nn.Sequential(nn.Linear(2, 2), nn.Mish(), nn.Linear(2, 2)), tmp_path / "x.pt", input_shape=(2,))
+    assert not (tmp_path / "x.pt").exists()
+    with pytest.raises(zoo.CheckpointError, match="ends in a softmax; a classifier must end in an affine layer"):
         zoo.save(nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=1)), tmp_path / "x.pt", input_shape=(2,))
     assert not (tmp_path / "x.pt").exists()
 

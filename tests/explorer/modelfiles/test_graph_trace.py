@@ -62,7 +62,7 @@ class Softmax(nn.Module):
 
 
 @pytest.mark.parametrize("model, message", [
-    (nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=1)), "Softmax"),
+    (nn.Sequential(nn.Linear(2, 2), nn.Softmax(dim=0)), "Softmax\\(dim=0\\) must name an axis after the batch"),
     (nn.Sequential(nn.Linear(2, 2), Softmax()), "softmax"),
     (nn.Sequential(nn.Linear(2, 2), nn.MaxPool1d(2, ceil_mode=True)), "ceil_mode"),
 ])

@@ -386,6 +386,22 @@ def test_a_transpose_of_axes_of_size_one_is_a_reshape():
         np.testing.assert_allclose(loaded(torch.from_numpy(x)).numpy(), x[:, 0] @ w.T, rtol=1e-12, atol=1e-12)
 
 
+def test_a_softmax_inside_the_network_is_a_smooth_node_and_the_exact_analyses_name_it():
+    """Attention-like: a softmax over the channels of a (2, 3) sample, then a linear head (no final softmax)."""
+    w = np.random.default_rng(4).normal(size=(6, 2))
+    nodes = [helper.make_node("Softmax", ["x"], ["s"], name="attend", axis=1),
+             helper.make_node("Flatten", ["s"], ["f"]), helper.make_node("MatMul", ["f", "w"], ["y"])]
+    loaded = zoo.load_file(model_bytes(nodes, [value("x", ["n", 2, 3])], [value("y", ["n", 2])], [const(w, "w")]))
+    assert [d["type"] for d in loaded.graph_spec] == ["softmax", "flatten", "linear"]
+    x = np.random.default_rng(5).normal(size=(7, 2, 3))
+    expected = (np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)).reshape(7, 6) @ w
+    with torch.no_grad():
+        np.testing.assert_allclose(loaded(torch.from_numpy(x)).numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert len(spectra.model_spectra(loaded)) == 1
+    with pytest.raises(nets.UnsupportedLayerError, match="attend.*not piecewise linear"):
+        nets.canonical(loaded)
+
+
 def one_node(op, x_shape, inputs=("x",), initializers=(), **attrs) -> bytes:
     return model_bytes([helper.make_node(op, list(inputs), ["y"], name="the_node", **attrs)],
                        [value("x", ["n", *x_shape])], [value("y", None)], initializers)
@@ -401,8 +417,9 @@ def one_node(op, x_shape, inputs=("x",), initializers=(), **attrs) -> bytes:
     (one_node("Conv", (1, 4, 4), ("x", "w"), [const(np.ones((1, 1, 2, 2)), "w")], pads=[0, 0, 1, 1]),
      "pads [0, 0, 1, 1] are not the same at both ends"),
     (one_node("MaxPool", (1, 4, 4), kernel_shape=[2, 2], ceil_mode=1), "ceil_mode=1 is not supported"),
-    (model_bytes([helper.make_node("Softmax", ["x"], ["s"], name="the_node"), helper.make_node("Relu", ["s"], ["y"])],
-                 [value("x", ["n", 3])], [value("y", ["n", 3])]), "Softmax is read only as the network's last"),
+    (model_bytes([helper.make_node("Softmax", ["x"], ["s"], name="the_node", axis=0),
+                  helper.make_node("Relu", ["s"], ["y"])], [value("x", ["n", 3])], [value("y", ["n", 3])]),
+     "Softmax over the batch axis mixes the samples"),
 ])
 def test_operations_outside_the_supported_settings_are_refused_naming_the_node(data, words):
     with pytest.raises(nets.UnsupportedLayerError, match=re.escape(words)) as refused:
