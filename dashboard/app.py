@@ -9,9 +9,12 @@ so a link opens the same view; a tab's analysis lists the settings it shares in 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gc
 
 import panel as pn
+from panel.io.state import set_curdoc
 
 from . import state as state_links
 from .serving import jobs, offline, session_pool
@@ -65,18 +68,21 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     pages = [pn.Column(sizing_mode="stretch_width") for _ in TABS]
     tabs = pn.Tabs(*zip(titles, pages), dynamic=True, sizing_mode="stretch_width")
 
-    def open_tab(index: int):
+    def make_view(index: int):
+        """The tab's Viewer, built with the link's settings for it (None, and the error shown, if it fails)."""
         title, view_class = TABS[index]
-        if title in views:
-            return
         try:
             dropped = []
             view = view_class(state=state, **settings_from(query, title, view_class, dropped))
-            if dropped:
-                refuse(dropped)
         except Exception as exc:  # the tab says so; opening it again tries again
             pages[index].objects = [error_alert(exc, f"The {title} tab")]
-            return
+            return None
+        if dropped:
+            refuse(dropped)
+        return view
+
+    def show_view(index: int, view) -> None:
+        title = TABS[index][0]
         views[title] = view
         owner = getattr(view, "analysis", view)
         settings = getattr(owner, "URL_SETTINGS", ())
@@ -86,6 +92,31 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
             state_links.sync_to_link(location, owner, keys, refuse)
         pages[index].objects = [view]
 
+    def open_tab(index: int):
+        if TABS[index][0] not in views and (view := make_view(index)) is not None:
+            show_view(index, view)
+
+    async def open_tab_off_the_loop(index: int, doc) -> None:
+        """Served: the tab's Viewer is built in a thread (its drawing jobs wait there, so the other
+        sessions of this process keep answering), then shown from the event loop."""
+        title = TABS[index][0]
+        if title in views or title in being_built:
+            return
+        being_built.add(title)
+
+        def build():
+            with set_curdoc(doc):
+                return make_view(index)
+
+        try:
+            view = await asyncio.to_thread(build)
+        finally:
+            being_built.discard(title)
+        if view is not None and title not in views:
+            show_view(index, view)
+
+    being_built: set[str] = set()
+
     def tab_to_state(event):
         index, title = event.new, titles[event.new]
         state.tab = title
@@ -93,10 +124,12 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         if title in views or doc is None or doc.session_context is None:
             open_tab(index)
             return
-        # served: the tab shows that it is being built at once, and is built on the next tick
+        if title in being_built:
+            return
+        # served: the tab shows that it is being built at once, and is built off the event loop
         pages[index].objects = [pn.Row(pn.indicators.LoadingSpinner(value=True, size=28),
                                        pn.pane.Markdown(f"Building the {title} tab…"))]
-        doc.add_next_tick_callback(lambda: open_tab(index))
+        doc.add_next_tick_callback(functools.partial(open_tab_off_the_loop, index, doc))
 
     def state_to_tab(event):
         if event.new in titles:
