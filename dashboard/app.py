@@ -56,17 +56,23 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     query = dict(location.query_params) if location is not None else {}
     refused: list[str] = []
     state = state or state_from(query, refused)
-    notice = pn.pane.Alert(alert_type="warning", visible=False, css_classes=["link-notice"])
+    main = pn.Column(sizing_mode="stretch_width")
+    notice = pn.pane.Alert(alert_type="warning", css_classes=["link-notice"])
 
     def refuse(keys) -> None:
+        """Say which settings of the link were refused: the notice goes above the tabs the first
+        time (a page without one holds no hidden notice: fewer models for every student's browser)."""
         refused.extend(keys)
-        notice.param.update(object=link_notice(refused), visible=True)
+        notice.object = link_notice(refused)
+        if notice not in main.objects:
+            main.insert(0, notice)
     picker = ModelPicker(state=state)
     titles = [title for title, _ in TABS]
     state.param.tab.objects = titles  # the state's tab is one of this app's tabs
     views: dict[str, pn.viewable.Viewer] = {}
     pages = [pn.Column(sizing_mode="stretch_width") for _ in TABS]
     tabs = pn.Tabs(*zip(titles, pages), dynamic=True, sizing_mode="stretch_width")
+    main.append(tabs)
 
     def make_view(index: int):
         """The tab's Viewer, built with the link's settings for it (None, and the error shown, if it fails)."""
@@ -149,7 +155,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         title=TITLE,
         sidebar=[ShareBox(link_query=link_query, keep_ready=session_pool.share_page,
                           ready_count=session_pool.POOL_SIZE), picker],
-        main=[pn.Column(notice, tabs, sizing_mode="stretch_width")],
+        main=[main],
         sidebar_width=360,
         accent="#3b6ea5",
         design=offline.Fast,
