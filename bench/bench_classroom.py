@@ -118,6 +118,13 @@ class Server:
         self.ps = psutil.Process(self.proc.pid)
 
     def __enter__(self) -> "Server":
+        try:
+            return self._wait_up()
+        except BaseException:
+            self.__exit__()  # a server that never came up is stopped too
+            raise
+
+    def _wait_up(self) -> "Server":
         deadline = time.monotonic() + 120
         while True:
             if self.proc.poll() is not None:
