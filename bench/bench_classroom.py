@@ -35,7 +35,10 @@ Knobs (environment): ``CLASSROOM_SIZES=1,10,30``, ``CLASSROOM_TIMEOUT=180``,
 ``CLASSROOM_TAB=Spectra`` (the tab opened from the landing page; a comma-separated list: the
 first opened by all at once, each opened alone by later students; empty to skip),
 ``CLASSROOM_PAGES=baseline,landing,spectra`` (the pages measured),
-``CLASSROOM_SERVE_FLAGS`` (the server's flags instead of run.sh's SERVE_FLAGS), ``CLASSROOM_DEFER=1``.
+``CLASSROOM_SERVE_FLAGS`` (the server's flags instead of run.sh's SERVE_FLAGS), ``CLASSROOM_DEFER=1``,
+``CLASSROOM_BEFORE=DIR`` (another checkout, e.g. a ``git worktree`` of an older commit with the same
+``.venv``: its landing page and Spectra link are measured too, each right before this checkout's,
+and the last line compares the two).
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ from urllib.request import urlopen
 import numpy as np
 import psutil
 
-from dashboard.serving import session_pool
+from dashboard.serving import WARMED_UP, session_pool
 from dashboard.views.share import SHARE_LABEL
 from tests.served import (
     ROOT,
@@ -83,6 +86,8 @@ FLAGS = os.environ.get("CLASSROOM_SERVE_FLAGS", " ".join(SERVE_FLAGS)).split()
 # 1: each client reads the server's reply only once every session's reply is in, so that the
 # server has the cores to itself, as in a class where the browsers run on the students' machines
 DEFER = os.environ.get("CLASSROOM_DEFER", "1") == "1"
+# another checkout to compare with in the same run (its app served from its own folder)
+BEFORE = Path(os.environ["CLASSROOM_BEFORE"]).resolve() if os.environ.get("CLASSROOM_BEFORE") else None
 
 BASELINE_APP = '''\
 import holoviews as hv
@@ -103,6 +108,7 @@ class Server:
 
     def __init__(self, app: Path, cwd: Path):
         self.port = free_port()
+        self.cwd = cwd
         self.url = f"http://127.0.0.1:{self.port}/{app.stem}"
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
@@ -112,6 +118,13 @@ class Server:
         self.ps = psutil.Process(self.proc.pid)
 
     def __enter__(self) -> "Server":
+        try:
+            return self._wait_up()
+        except BaseException:
+            self.__exit__()  # a server that never came up is stopped too
+            raise
+
+    def _wait_up(self) -> "Server":
         deadline = time.monotonic() + 120
         while True:
             if self.proc.poll() is not None:
@@ -119,12 +132,29 @@ class Server:
                 raise RuntimeError(f"panel serve exited early:\n{self.log.read()[-3000:]}")
             try:  # up once it answers and every process is done warming up (they listen before)
                 urlopen(self.url, timeout=60).close()
+                self.wait_warmed_up(deadline + 240)
                 self.wait_idle(quiet=2.0)
                 return self
             except OSError:
                 if time.monotonic() > deadline:
                     raise TimeoutError("panel serve did not answer within 120 s") from None
                 time.sleep(0.2)
+
+    def wait_warmed_up(self, deadline: float) -> None:
+        """This checkout's app: wait until every server process has said it warmed up (it does so
+        after its first page, in the background). Another checkout's may never say it: not waited for."""
+        if self.cwd != ROOT or "--setup" not in FLAGS:
+            return
+        processes = int(FLAGS[FLAGS.index("--num-procs") + 1]) if "--num-procs" in FLAGS else 1
+        while self._log_text().count(WARMED_UP) < processes:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"panel serve did not warm up:\n{self._log_text()[-3000:]}")
+            time.sleep(0.2)
+
+    def _log_text(self) -> str:
+        # opened anew: the server writes through the same file offset as self.log
+        with open(f"/proc/self/fd/{self.log.fileno()}") as log:
+            return log.read()
 
     def __exit__(self, *exc) -> None:
         stop(self.proc)  # the whole process group: --num-procs workers and job processes too
@@ -475,21 +505,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         baseline_app = Path(tmp) / "baseline.py"
         baseline_app.write_text(BASELINE_APP)
+        link = {"model": "digits-cnn", "tab": "Spectra"}
         runs = {
             "baseline": lambda: run_page(baseline_app, Path(tmp), "baseline", {}),
+            "landing@before": lambda: run_page(BEFORE / "app.py", BEFORE, "landing@before", {}, TAB or None),
             "landing": lambda: run_page(ROOT / "app.py", ROOT, "landing", {}, TAB or None),
-            "spectra": lambda: run_page(ROOT / "app.py", ROOT, "spectra", {"model": "digits-cnn", "tab": "Spectra"}),
+            "spectra@before": lambda: run_page(BEFORE / "app.py", BEFORE, "spectra@before", link),
+            "spectra": lambda: run_page(ROOT / "app.py", ROOT, "spectra", link),
         }
-        pages = {page: runs[page]() if page in PAGES else [] for page in runs}
+        wanted = set(PAGES) | ({f"{page}@before" for page in PAGES} if BEFORE is not None else set())
+        pages = {page: runs[page]() if page in wanted else [] for page in runs}
 
     labels = {"baseline": "baseline (FastListTemplate + 1 plot)", "landing": "landing /app",
-              "spectra": "/app?model=digits-cnn&tab=Spectra"}
+              "spectra": "/app?model=digits-cnn&tab=Spectra", "landing@before": "landing /app (before)",
+              "spectra@before": "/app?model=digits-cnn&tab=Spectra (before)"}
     print()
-    print(f"{'page':36s} {'N':>3s} {'ok':>3s} {'median':>7s} {'p95':>7s} {'max':>7s} {'reply p95':>9s} "
+    print(f"{'page':44s} {'N':>3s} {'ok':>3s} {'median':>7s} {'p95':>7s} {'max':>7s} {'reply p95':>9s} "
           f"{'CPU/sess':>8s} {'cores':>5s} {'RSS MB':>7s} {'+MB/sess':>8s} {'client CPU':>10s}")
     for page, batches in pages.items():
         for b in batches:
-            print(f"{labels[page]:36s} {b.n:3d} {b.ok:3d} {q(b.first_renders, 50):6.2f}s "
+            print(f"{labels[page]:44s} {b.n:3d} {b.ok:3d} {q(b.first_renders, 50):6.2f}s "
                   f"{q(b.first_renders, 95):6.2f}s "
                   f"{max(b.first_renders, default=float('nan')):6.2f}s {q(b.replies, 95):8.2f}s "
                   f"{b.cpu_per_session:7.2f}s {b.server_cpu / b.wall:5.2f} {b.rss_after:7.0f} "
@@ -524,17 +559,34 @@ def main() -> None:
     land, spec = headline.get("landing"), headline.get("spectra")
     held = {page: max((b.n for b in pages[page] if b.ok == b.n and q(b.first_renders, 95) <= 5.0), default=0)
             for page in ("landing", "spectra")}
+    if BEFORE is not None:
+        print_against_before(pages)
+        return
     if land and spec:
         print(f"classroom N={land[0]}: p95 first render landing {land[2]:.1f} s, Spectra link {spec[2]:.1f} s; "
               f"server CPU/session x{land[1]:.1f} (landing), x{spec[1]:.1f} (Spectra) of a minimal Panel app; "
               f"the most students at once within 5 s p95 (of the sizes measured): landing {held['landing']}, "
               f"Spectra link {held['spectra']}")
-    elif set(PAGES) >= set(runs):
+    elif set(PAGES) >= {"baseline", "landing", "spectra"}:
         print("classroom: incomplete (see the errors above)")
     else:
         last = {page: batches[-1] for page, batches in pages.items() if batches}
         print("classroom (only " + ", ".join(PAGES) + "): " + "; ".join(
             f"{page} N={b.n} p95 first render {q(b.first_renders, 95):.1f} s" for page, b in last.items()))
+
+
+def print_against_before(pages: dict) -> None:
+    """This checkout against CLASSROOM_BEFORE's, page by page at the largest size both measured:
+    p95 first render and the server's resident memory, before -> now."""
+    parts = []
+    for page in ("landing", "spectra"):
+        now = {b.n: b for b in pages[page] if b.ok == b.n}
+        then = {b.n: b for b in pages[f"{page}@before"] if b.ok == b.n}
+        if common := sorted(set(now) & set(then)):
+            a, b = then[common[-1]], now[common[-1]]
+            parts.append(f"{page} N={b.n} p95 {q(a.first_renders, 95):.2f} -> {q(b.first_renders, 95):.2f} s, "
+                         f"RSS {a.rss_after / 1024:.2f} -> {b.rss_after / 1024:.2f} GB")
+    print(f"classroom, before ({BEFORE}) -> this checkout: " + ("; ".join(parts) or "incomplete"))
 
 
 if __name__ == "__main__":

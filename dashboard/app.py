@@ -9,9 +9,12 @@ so a link opens the same view; a tab's analysis lists the settings it shares in 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import gc
 
 import panel as pn
+from panel.io.state import set_curdoc
 
 from . import state as state_links
 from .serving import jobs, offline, session_pool
@@ -53,30 +56,39 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
     query = dict(location.query_params) if location is not None else {}
     refused: list[str] = []
     state = state or state_from(query, refused)
-    notice = pn.pane.Alert(alert_type="warning", visible=False, css_classes=["link-notice"])
+    main = pn.Column(sizing_mode="stretch_width")
+    notice = pn.pane.Alert(alert_type="warning", css_classes=["link-notice"])
 
     def refuse(keys) -> None:
+        """Say which settings of the link were refused: the notice goes above the tabs the first
+        time (a page without one holds no hidden notice: fewer models for every student's browser)."""
         refused.extend(keys)
-        notice.param.update(object=link_notice(refused), visible=True)
+        notice.object = link_notice(refused)
+        if notice not in main.objects:
+            main.insert(0, notice)
     picker = ModelPicker(state=state)
     titles = [title for title, _ in TABS]
     state.param.tab.objects = titles  # the state's tab is one of this app's tabs
     views: dict[str, pn.viewable.Viewer] = {}
     pages = [pn.Column(sizing_mode="stretch_width") for _ in TABS]
     tabs = pn.Tabs(*zip(titles, pages), dynamic=True, sizing_mode="stretch_width")
+    main.append(tabs)
 
-    def open_tab(index: int):
+    def make_view(index: int):
+        """The tab's Viewer, built with the link's settings for it (None, and the error shown, if it fails)."""
         title, view_class = TABS[index]
-        if title in views:
-            return
         try:
             dropped = []
             view = view_class(state=state, **settings_from(query, title, view_class, dropped))
-            if dropped:
-                refuse(dropped)
         except Exception as exc:  # the tab says so; opening it again tries again
             pages[index].objects = [error_alert(exc, f"The {title} tab")]
-            return
+            return None
+        if dropped:
+            refuse(dropped)
+        return view
+
+    def show_view(index: int, view) -> None:
+        title = TABS[index][0]
         views[title] = view
         owner = getattr(view, "analysis", view)
         settings = getattr(owner, "URL_SETTINGS", ())
@@ -86,6 +98,31 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
             state_links.sync_to_link(location, owner, keys, refuse)
         pages[index].objects = [view]
 
+    def open_tab(index: int):
+        if TABS[index][0] not in views and (view := make_view(index)) is not None:
+            show_view(index, view)
+
+    async def open_tab_off_the_loop(index: int, doc) -> None:
+        """Served: the tab's Viewer is built in a thread (its drawing jobs wait there, so the other
+        sessions of this process keep answering), then shown from the event loop."""
+        title = TABS[index][0]
+        if title in views or title in being_built:
+            return
+        being_built.add(title)
+
+        def build():
+            with set_curdoc(doc):
+                return make_view(index)
+
+        try:
+            view = await asyncio.to_thread(build)
+        finally:
+            being_built.discard(title)
+        if view is not None and title not in views:
+            show_view(index, view)
+
+    being_built: set[str] = set()
+
     def tab_to_state(event):
         index, title = event.new, titles[event.new]
         state.tab = title
@@ -93,10 +130,12 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         if title in views or doc is None or doc.session_context is None:
             open_tab(index)
             return
-        # served: the tab shows that it is being built at once, and is built on the next tick
+        if title in being_built:
+            return
+        # served: the tab shows that it is being built at once, and is built off the event loop
         pages[index].objects = [pn.Row(pn.indicators.LoadingSpinner(value=True, size=28),
                                        pn.pane.Markdown(f"Building the {title} tab…"))]
-        doc.add_next_tick_callback(lambda: open_tab(index))
+        doc.add_next_tick_callback(functools.partial(open_tab_off_the_loop, index, doc))
 
     def state_to_tab(event):
         if event.new in titles:
@@ -116,7 +155,7 @@ def create_app(state: AppState | None = None) -> pn.template.FastListTemplate:
         title=TITLE,
         sidebar=[ShareBox(link_query=link_query, keep_ready=session_pool.share_page,
                           ready_count=session_pool.POOL_SIZE), picker],
-        main=[pn.Column(notice, tabs, sizing_mode="stretch_width")],
+        main=[main],
         sidebar_width=360,
         accent="#3b6ea5",
         design=offline.Fast,

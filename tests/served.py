@@ -38,6 +38,8 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
+from dashboard.serving import WARMED_UP
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -96,6 +98,12 @@ def served_app(timeout: float = 90.0, num_procs: int | None = None):
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"panel serve did not answer within {timeout} s")
+            time.sleep(0.3)
+        # each process fills its caches once its first page is served: wait for all (as before a class)
+        processes = int(flags[flags.index("--num-procs") + 1]) if "--num-procs" in flags else 1
+        while Path(log.name).read_text().count(WARMED_UP) < processes:
+            if proc.poll() is not None or time.monotonic() > deadline + 2 * timeout:
+                raise TimeoutError(f"panel serve did not warm up:\n{Path(log.name).read_text()[-3000:]}")
             time.sleep(0.3)
         yield url
     finally:

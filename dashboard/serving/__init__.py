@@ -21,6 +21,9 @@ removes one fails by its name rather than by a session that hangs.
 
 from __future__ import annotations
 
+# what :mod:`.warm_up` prints once a server process has filled its caches (tests and benches wait for it)
+WARMED_UP = "Network Explorer: this server process has warmed up"
+
 # (module, attribute path, who relies on it and why); an attribute set in ``__init__`` is
 # written ``Class.self.name`` and checked in the class's source
 FRAMEWORK_INTERNALS = (

@@ -75,11 +75,11 @@ def use_processes(on: bool = True) -> None:
 def _context():
     ctx = multiprocessing.get_context("forkserver")
     # torch._dynamo too: torch imports it when the first optimiser is built, 4-13 s a job otherwise
-    # (measured; every job is a fresh process, e.g. the Training tab's Koopman check replays a run);
-    # and the attack libraries of explorer.attacks.run_attack (Foolbox: 0.7 s and 5 MB, ART: 1.5 s and
-    # 40 MB, measured), which the forkserver skips when they are not installed
-    ctx.set_forkserver_preload(["explorer", "torch._dynamo", "foolbox", "art.attacks.evasion",
-                                "art.estimators.classification"])
+    # (measured; every job is a fresh process, e.g. the Training tab's Koopman check replays a run).
+    # Not the attack libraries (Foolbox 0.7 s and 5 MB, ART 1.5 s and 40 MB, measured): each server
+    # process has a forkserver, which every job's memory counts from, for the sake of a button that
+    # compares libraries (its job imports them, a second of its seconds)
+    ctx.set_forkserver_preload(["explorer", "torch._dynamo"])
     return ctx
 
 

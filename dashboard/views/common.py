@@ -26,6 +26,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 from holoviews.plotting.util import process_cmap
+from panel.io.state import set_curdoc
 
 from ..safe_text import message
 from ..serving import jobs
@@ -178,22 +179,40 @@ def served_document():
 
 def show_built(target: pn.Column, build, what: str, announce: bool = True) -> None:
     """Put ``build()`` (a Panel object) in ``target``. Served and ``announce``: first "Building
-    <what>…", and the result on the next tick, so the page says what it waits for. The layout's
-    objects are replaced (no loading overlay is set, so none can be left behind), and of several
-    calls made before a tick only the last one builds."""
+    <what>…", then ``build()`` runs in a thread (its drawing jobs wait there, not on the event loop
+    that every session of the process shares) and the result replaces the message on the loop. The
+    layout's objects are replaced (no loading overlay is set, so none can be left behind); of several
+    calls made before a build starts only the last one builds, and one build of a target runs at a
+    time (a newer call waits for it, and the older result is dropped)."""
     doc = served_document()
     turn = getattr(target, "_built_turn", 0) + 1
     target._built_turn = turn
-    if not announce or doc is None:  # a notebook or a test: at once
+    if not announce or doc is None:  # a notebook, a test, a quick redraw: at once
         target.objects = [build()]
         return
     target.objects = [building(what)]
+    doc.add_next_tick_callback(functools.partial(_build_off_the_loop, target, build, turn, doc, what))
 
-    def finish():
-        if target._built_turn == turn:
-            target.objects = [build()]
 
-    doc.add_next_tick_callback(finish)
+async def _build_off_the_loop(target: pn.Column, build, turn: int, doc, what: str) -> None:
+    """:func:`show_built`'s served half, on the event loop: ``build()`` in a thread (with the
+    session's document as Panel's current one there), then shown if no newer call came since."""
+    if not hasattr(target, "_built_lock"):
+        target._built_lock = asyncio.Lock()
+    async with target._built_lock:
+        if target._built_turn != turn:
+            return
+
+        def build_for_the_session():
+            with set_curdoc(doc):
+                return build()
+
+        try:
+            built = await asyncio.to_thread(build_for_the_session)
+        except Exception as exc:  # shown to the user, the server keeps going
+            built = error_alert(exc, f"Building {what}")
+    if target._built_turn == turn:
+        target.objects = [built]
 
 
 def picture(x, image_shape, domain=None):

@@ -56,16 +56,18 @@ import importlib
 import importlib.util
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from ..nets.threads import single_threaded
 from .deepfool import deepfool
 from .inputs import as_batch, check_clip
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIBRARY_NORMS = ("l2", "linf", "l1", "l0")
 EPSILON_RTOL = 1e-5  # a perturbation within epsilon up to the libraries' float32 rounding counts as within
@@ -518,6 +520,7 @@ def compare_attacks(model: nn.Module, X, y=None, methods=None, norm: str = "l2",
     >>> table[["method", "norm", "kind", "success"]].values.tolist()
     [['DeepFool', 'linf', 'minimal', 1.0]]
     """
+    import pandas as pd  # here, not at the top: explorer's import (and every job process) skips pandas
     entries = _compared(methods, _check_norm(norm))
     rows = []
     for done, (method, attack_norm) in enumerate(entries, start=1):

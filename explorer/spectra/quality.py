@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
-from scipy import linalg, stats
+from scipy import linalg
 from torch import nn
 
 from ..nets.threads import single_threaded
@@ -281,6 +281,8 @@ def _analyse(layer: LayerQuality, mats: list[np.ndarray], mp_fit: bool, randomiz
         rand = _randomized(mats, 5 if n_comp < 100 else 1, rng)  # WeightWatcher's replicas for small layers
         layer.max_rand_eval = float(np.max(rand))
         once = _randomized(mats, 1, rng)
+        from scipy import stats  # here: scipy.stats costs a job process 50 MB and a second to import
+
         divergence = (stats.entropy(evals, (evals + once) / 2) + stats.entropy(once, (evals + once) / 2)) / 2
         layer.rand_distance = float(np.sqrt(max(divergence, 0.0)))  # WeightWatcher: NaN when rounding makes it < 0
         layer.ww_softrank = float(np.max(once) / np.max(evals))

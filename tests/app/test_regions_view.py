@@ -223,6 +223,8 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
     from dashboard.views import common
 
     class ServedDocument:  # what show_built uses of a served session's document
+        session_context = None  # what Panel reads of the current document in the build's thread
+
         def __init__(self):
             self.callbacks = []
 
@@ -236,7 +238,7 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
     (shown,) = view._out.objects
     assert "building" in shown.css_classes and "Building the partition" in shown[1].object
     assert len(doc.callbacks) == 1
-    doc.callbacks[0]()
+    asyncio.run(doc.callbacks[0]())  # the build runs in a thread, off the event loop
     (body,) = view._out.objects
     assert not isinstance(body, pn.pane.Alert) and "regions-counts" in body[1].css_classes
 
