@@ -31,7 +31,7 @@ def served_url():
     when a test should start a server of its own instead)."""
     from tests.served import served_app
 
-    with served_app(timeout=300) as url:  # a first start on a 2-core machine other suites share
+    with served_app() as url:
         yield url
 
 

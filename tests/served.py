@@ -70,7 +70,7 @@ TEST_SESSION_FLAGS = ["--unused-session-lifetime", "8000", "--check-unused-sessi
 
 
 @contextlib.contextmanager
-def served_app(timeout: float = 90.0, num_procs: int | None = None):
+def served_app(timeout: float = 300.0, num_procs: int | None = None):
     """Yield the app's URL while a `panel serve app.py` subprocess runs (with ``num_procs`` server
     processes instead of SERVE_FLAGS' number, if given; TEST_POOL_SIZE ready pages and TEST_SESSION_FLAGS);
     stop it afterwards."""
