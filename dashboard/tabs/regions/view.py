@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import panel as pn
 import param
+from bokeh.events import RangesUpdate
 
 from explorer import inverse
 from explorer.nets import NotPiecewiseLinearError
@@ -35,6 +36,7 @@ FIRENET_NOTE = (
     "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
     "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
 TOPOLOGY_AT_ONCE = 3_000  # 2-D regions up to which the dual graph and the topology come with the plot (< 1 s)
+PIXELS = 480  # the partition plot's side, in pixels: one raster pixel per screen pixel
 TWO_INPUTS_NOTE = (
     "**A 3-D slice needs a model of at least 3 inputs.** This model takes 2: the 2-D slice is its whole input "
     "plane. Pick an image model (its 3-D slice goes through four test samples) or a model of 3 inputs.")
@@ -126,11 +128,22 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
 
     # -- composition ----------------------------------------------------------------------------
     def figure(self, picture=None):
-        """The bokeh figure of the partition after the chosen layer (kept for the zoom button)."""
+        """The bokeh figure of the partition after the chosen layer (kept for the zoom button): its
+        pixels are drawn again for the box shown after each pan or zoom."""
         a = self.analysis
-        self._fig = figures.partition(picture or a.picture(), a.dataset.class_names, a.is_2d,
-                                      a.dataset.is_reconstruction)
+        self._picture = picture = picture or a.picture()
+        box = figures.view_box(picture)
+        self._fig = figures.partition(picture, a.pixels(picture, box, (PIXELS, PIXELS)), box, a.is_2d,
+                                      a.dataset.is_reconstruction, size=PIXELS)
+        self._fig.on_event(RangesUpdate, self._on_ranges)
         return self._fig
+
+    def _on_ranges(self, event):
+        """Pan or zoom ended: the pixels of the box now shown (level of detail)."""
+        box = (event.x0, event.x1, event.y0, event.y1)
+        if self._fig is None or None in box or not (box[0] < box[1] and box[2] < box[3]):
+            return
+        figures.redraw(self._fig, self._picture, self.analysis.pixels(self._picture, box, (PIXELS, PIXELS)), box)
 
     def _counts_pane(self):
         c = self.analysis.counts()
