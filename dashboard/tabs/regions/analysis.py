@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -235,9 +236,11 @@ class RegionsAnalysis(Space3D, Slice2D):
     def counts(self) -> dict:
         """Activation and linear regions, the grid's lower bound, regions per layer and (ReLU chains)
         Serra et al.'s upper bound."""
-        self.partition()
-        part, seconds = timed_partition(self.model, self.dataset, self.slice_key())
-        estimate = grid(self.model, self.dataset, self.slice_key(), int(self.resolution))
+        services.canonical_form(self.model)  # a layer that is not piecewise linear is named here, at once
+        with ThreadPoolExecutor(1) as pool:  # the grid's job beside the partition's, on the other core
+            estimate = pool.submit(grid, self.model, self.dataset, self.slice_key(), int(self.resolution))
+            part, seconds = timed_partition(self.model, self.dataset, self.slice_key())
+            estimate = estimate.result()
         net = services.canonical_form(self.model)
         out = {"activation regions": part.num_regions, "linear regions": part.num_linear_regions,
                "grid estimate (lower bound)": estimate.count, "grid resolution": estimate.resolution,

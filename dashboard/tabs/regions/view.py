@@ -145,8 +145,8 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             return
         figures.redraw(self._fig, self._picture, self.analysis.pixels(self._picture, box, (PIXELS, PIXELS)), box)
 
-    def _counts_pane(self):
-        c = self.analysis.counts()
+    def _counts_pane(self, counts=None):
+        c = counts or self.analysis.counts()
         per_layer = " → ".join(str(n) for n in c["per layer"])
         return pn.pane.Markdown(
             f"**Exact** (float64): **{c['activation regions']:,}** activation regions, "
@@ -210,8 +210,9 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         try:
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
+            counts = a.counts()  # the partition and the grid estimate, side by side
             picture = a.picture()
-            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(), self._topology_out]
+            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(counts), self._topology_out]
             if a.partition().num_regions <= TOPOLOGY_AT_ONCE:
                 self._topology_out.objects = [self._topology_pane(self._topology())]
             else:
