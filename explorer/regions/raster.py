@@ -8,15 +8,112 @@ the pixels whose centres fall in it are that polygon's. Half-open rules (an edge
 line when one end is below and the other at or above; a pixel belongs to ``[xl, xr)``) give
 each pixel centre of a tiling to exactly one of its polygons, as in the top-left fill rule of
 graphics hardware. Vectorised over all (polygon, row) pairs, in chunks of bounded memory.
+
+Before the partition exists, :func:`sample_pixels` gives the first picture: the pattern and the
+class at every pixel centre by a forward pass, exact per pixel centre and cheap.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from dataclasses import dataclass
 
-__all__ = ["pad_polygons", "pixel_centres", "rasterize"]
+import numpy as np
+import torch
+
+from ..nets.threads import single_threaded
+
+__all__ = ["PixelSample", "pad_polygons", "pixel_centres", "rasterize", "sample_pixels"]
 
 CHUNK_PAIRS = 1 << 18  # (polygon, row) pairs handled at a time
+CHUNK_POINTS = 1 << 14  # pixel centres sent through the network at a time
+
+
+@dataclass
+class PixelSample:
+    """The network at every pixel centre of a box: what a forward pass gives, before any partition.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray of shape (rows, columns), int64
+        Row of ``patterns`` / ``classes`` at each pixel centre (-1 outside the polygon); row 0 is the bottom.
+    patterns : numpy.ndarray of shape (U, units)
+        The distinct (activation pattern, class) pairs seen: bool (ReLU chain) or int8 choices.
+    classes : numpy.ndarray of shape (U,), int64
+        Their class (argmax of the outputs, lowest index on ties; 1 iff positive for one output).
+    """
+
+    labels: np.ndarray
+    patterns: np.ndarray
+    classes: np.ndarray
+
+
+def sample_pixels(model, box, shape, origin=None, directions=None, polygon=None) -> PixelSample:
+    """The activation pattern and the class at every pixel centre of ``box``, by a forward pass.
+
+    Exact at each pixel centre (float64, as the network computes it), and cheap: one forward pass
+    per pixel, in chunks. A first picture of a slice while its exact partition is computed.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A piecewise-linear network (anything :func:`explorer.nets.canonical` accepts).
+    box : tuple of 4 floats
+        ``(x0, x1, y0, y1)`` in plane coordinates.
+    shape : tuple of 2 ints
+        ``(rows, columns)``.
+    origin : array_like of shape (n_in,), optional
+        The plane's origin (default: the input plane of a 2-input model).
+    directions : array_like of shape (2, n_in), optional
+        The plane's directions: ``x = origin + directions.T @ u``.
+    polygon : array_like of shape (k, 2), optional
+        Convex CCW polygon (plane coordinates): pixel centres outside it get -1.
+
+    Returns
+    -------
+    PixelSample
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1)).double()
+    >>> with torch.no_grad():
+    ...     _ = net[0].weight.copy_(torch.eye(2)); _ = net[0].bias.zero_()
+    >>> sample = sample_pixels(net, (-1, 1, -1, 1), (2, 2))      # one pixel per quadrant
+    >>> sample.labels.shape, len(sample.patterns)
+    ((2, 2), 4)
+    """
+    from ..nets import canonical
+
+    net = canonical(model)
+    n_in = math.prod(net.input_shape)
+    origin = np.zeros(n_in) if origin is None else np.asarray(origin, dtype=np.float64).ravel()
+    directions = np.eye(2) if directions is None else np.asarray(directions, dtype=np.float64).reshape(2, n_in)
+    xs, ys = pixel_centres(box, shape)
+    U = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    inside = np.ones(len(U), dtype=bool)
+    if polygon is not None:
+        poly = np.asarray(polygon, dtype=np.float64)
+        for p, d in zip(poly, np.roll(poly, -1, 0) - poly):
+            inside &= d[0] * (U[:, 1] - p[1]) - d[1] * (U[:, 0] - p[0]) >= 0
+    keys, classes = [], []
+    with single_threaded(), torch.no_grad():
+        for start in range(0, len(U), CHUNK_POINTS):
+            X = torch.from_numpy(origin + U[start:start + CHUNK_POINTS] @ directions)
+            pattern = np.concatenate([np.asarray(p) for p in net.activation_pattern(X)] or
+                                     [np.zeros((len(X), 0), dtype=bool)], axis=1)
+            out = net(X).reshape(len(X), -1).numpy()
+            classes.append((out[:, 0] > 0).astype(np.int64) if out.shape[1] == 1 else out.argmax(1))
+            keys.append(pattern)
+    pattern, cls = np.concatenate(keys)[inside], np.concatenate(classes)[inside]
+    packed = np.packbits(pattern, axis=1) if pattern.dtype == bool else pattern.view(np.uint8)
+    rows = np.ascontiguousarray(np.concatenate([packed, cls.astype("<i4")[:, None].view(np.uint8)], axis=1))
+    _, first, index = np.unique(rows.view(np.dtype((np.void, rows.shape[1])))[:, 0], return_index=True,
+                                return_inverse=True)
+    labels = np.full(len(U), -1, dtype=np.int64)
+    labels[inside] = index.ravel()
+    return PixelSample(labels.reshape(shape), pattern[first], cls[first])
 
 
 def pad_polygons(polygons) -> tuple[np.ndarray, np.ndarray]:

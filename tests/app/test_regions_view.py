@@ -323,3 +323,28 @@ def test_a_zoom_draws_the_pixels_of_the_box_shown_and_the_hover_table_is_the_lib
     np.testing.assert_array_equal(table["area"], part.areas[r])
     np.testing.assert_array_equal(table["cls"], part.predicted[r])
     np.testing.assert_array_equal(table["on1"], part.patterns[r, 16:32].sum(1))
+
+
+def test_the_first_picture_is_the_forward_pass_at_each_pixel_centre(state):
+    """Before the exact partition (served, a slow slice): each pixel shows the pattern (or class) the
+    network computes at its centre; once the partition is in, the same pixels show the same colours."""
+    view = RegionsView(state=state, box=(-1.0, 1.0, -1.0, 1.0))
+    box = (-1.2, 1.1, -0.9, 1.3)
+    for color_by in ("pattern", "class"):
+        view.analysis.color_by = color_by
+        first, labels = view.analysis.first_picture(box, (60, 70))
+        xs, ys = regions.pixel_centres(box, labels.shape)
+        X = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+        inside = (np.abs(X) < 1).all(1)
+        np.testing.assert_array_equal(labels.ravel() >= 0, inside)
+        pattern, _ = clear_patterns(zoo.load("moons-mlp"), X, 2)
+        np.testing.assert_array_equal(first.patterns[labels.ravel()[inside]], pattern[inside])
+        logits = nets.canonical(zoo.load("moons-mlp"))(torch.from_numpy(X)).detach().numpy()
+        np.testing.assert_array_equal(first.classes[labels.ravel()[inside]], logits.argmax(1)[inside])
+        exact = view.analysis.picture()
+        shown, later = figures.polygon_colors(first)[labels], figures.polygon_colors(exact)[
+            view.analysis.pixels(exact, box, labels.shape)]
+        pattern, clear = clear_patterns(zoo.load("moons-mlp"), X, 2)
+        keep = inside & clear
+        np.testing.assert_array_equal(shown.reshape(-1, 3)[keep], later.reshape(-1, 3)[keep])
+        assert not first.exact and first.num_regions <= view.analysis.partition().num_regions

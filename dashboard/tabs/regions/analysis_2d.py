@@ -15,6 +15,8 @@ import numpy as np
 
 from explorer import regions
 
+from ... import services
+from ...serving import jobs
 from .analysis_3d import dual
 
 SEVERAL = -1  # the class of a region the decision boundary crosses (class colouring before the output)
@@ -52,6 +54,7 @@ class Picture:
     note: str  # why the colouring differs from the one asked for ('' when it does not)
     dual: np.ndarray | None = None  # (E, 2, 2) the dual graph's edges, centroid to centroid
     class_names: tuple = ()
+    exact: bool = True  # False: a first picture, the network at each pixel centre (no polygons yet)
 
     def class_name(self, c: int) -> str:
         """What the key and the hover call class c ('-': a polygon coloured by pattern with no class)."""
@@ -128,6 +131,31 @@ class Slice2D:
                        boundary=part.boundary_segments, bent=bent, unit=self.unit, points=points,
                        point_classes=point_classes, point_labels=labels, adversarial=adversarial, note=note,
                        dual=dual_edges, class_names=tuple(self.dataset.class_names))
+
+    def first_picture(self, box, shape) -> tuple[Picture, np.ndarray]:
+        """Before the exact partition: the network at each pixel centre of ``box`` (a forward pass,
+        :func:`explorer.regions.sample_pixels`), after all layers; the picture's entries are the
+        distinct (pattern, class) pairs seen, and the second value is each pixel's entry."""
+        plane = self.plane()
+        sample = jobs.run(regions.sample_pixels, self.model, box, shape, plane.origin, plane.directions,
+                          plane.polygon)
+        sizes = list(services.canonical_form(self.model).hidden_sizes)
+        edges = np.cumsum([0] + sizes)
+        on = np.stack([sample.patterns[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:])], axis=1) \
+            if sizes else np.zeros((len(sample.classes), 0), dtype=np.int64)
+        classifier = not self.dataset.is_reconstruction
+        color_by = self.color_by if classifier else "pattern"
+        points, point_classes, labels, adversarial = self._points()
+        U = len(sample.classes)
+        picture = Picture(vertices=np.zeros((0, 1, 2)), counts=np.zeros(U, dtype=np.int64),
+                          region=np.full(U, -1), units_on=on, layer_sizes=sizes,
+                          classes=sample.classes if classifier else np.full(U, -1), patterns=sample.patterns,
+                          areas=np.full(U, np.nan), color_by=color_by, layer=len(sizes), depth=len(sizes),
+                          num_regions=len(np.unique(sample.patterns, axis=0)), domain=plane.polygon,
+                          boundary=np.zeros((0, 2, 2)), bent=None, unit=-1, points=points,
+                          point_classes=point_classes, point_labels=labels, adversarial=adversarial, note="",
+                          class_names=tuple(self.dataset.class_names), exact=False)
+        return picture, sample.labels
 
     @staticmethod
     def pixels(picture: Picture, box, shape=(480, 480)) -> np.ndarray:

@@ -85,7 +85,7 @@ def raster_data(pic: Picture, labels: np.ndarray, box) -> tuple[dict, dict, dict
     and the hover table of the polygons in view (when at most :data:`HOVER_BUDGET`)."""
     x0, x1, y0, y1 = map(float, box)
     shown = np.unique(labels[labels >= 0])
-    vector_edges = len(shown) <= EDGE_BUDGET
+    vector_edges = len(pic.vertices) > 0 and len(shown) <= EDGE_BUDGET
     image = {"image": [raster_image(pic, labels, not vector_edges)], "x": [x0], "y": [y0], "dw": [x1 - x0],
              "dh": [y1 - y0]}
     if len(shown) <= HOVER_BUDGET:
@@ -119,9 +119,9 @@ return String(d[format][row]);
 """
 
 
-def view_box(pic: Picture) -> tuple:
-    """The box first shown: a square (equal scales) around the slice with a small margin."""
-    lo, hi = pic.domain.min(0), pic.domain.max(0)
+def view_box(domain: np.ndarray) -> tuple:
+    """The box first shown: a square (equal scales) around the slice (a polygon) with a small margin."""
+    lo, hi = domain.min(0), domain.max(0)
     half = 0.52 * (hi - lo).max()
     cx, cy = 0.5 * (lo + hi)
     return (cx - half, cx + half, cy - half, cy + half)
@@ -148,7 +148,8 @@ def partition(pic: Picture, labels: np.ndarray, box, is_2d: bool, reconstruction
     fig = figure(frame_width=size, frame_height=size, x_range=(x0, x1), y_range=(y0, y1),
                  match_aspect=True, tools="pan,wheel_zoom,box_zoom,reset,save", x_axis_label=xlabel,
                  y_axis_label=ylabel,
-                 title=f"{pic.num_regions} activation regions after {pic.layer} of {pic.depth} hidden layers")
+                 title=f"{pic.num_regions} activation regions after {pic.layer} of {pic.depth} hidden layers"
+                 if pic.exact else f"{pic.num_regions} activation regions seen at the pixels (exact regions: coming)")
     table_source = ColumnDataSource(table, name="regions-table")
     glyph = fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=ColumnDataSource(
         image, name="regions-image"))
