@@ -188,7 +188,9 @@ def test_no_loading_overlay_stays_after_a_model_switch_with_a_highlighted_unit_o
         assert (np.abs(pixels - 255).sum(2) > 60).mean() > 0.3
         box = plot.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        assert re.search(r"units on per layer\s*\d+/16 / \d+/16", page.locator(".bk-Tooltip").first.inner_text())
+        tooltip = page.locator(".bk-Tooltip", has_text="units on per layer").first
+        tooltip.wait_for(timeout=20_000)
+        page.get_by_text(re.compile(r"^\s*\d+/16 / \d+/16\s*$")).first.wait_for(timeout=5_000)  # its value
         page.mouse.move(0, 0)
         page.locator(".bk-input-group select").first.select_option("moons-leaky")  # the sidebar's model
         page.wait_for_url(re.compile("model=moons-leaky"))  # the server took the switch (a busy one takes a while)
