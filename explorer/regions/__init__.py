@@ -61,6 +61,7 @@ from .partition import (
 )
 from .planes import Plane, box_polygon, plane_from_directions, plane_through
 from .polygons import SLIVER_TOL, ZERO_TOL
+from .raster import PixelSample, pad_polygons, pixel_centres, rasterize, sample_pixels
 from .surfaces import Faces, cell_faces, decision_surface, domain_edges
 from .topology import Topology, decision_topology
 
@@ -72,3 +73,4 @@ __all__ = [
     'space_through',
 ]
 __all__ += ['Faces', 'cell_faces', 'decision_surface', 'domain_edges']  # drawing a 3-D partition (.surfaces)
+__all__ += ['PixelSample', 'pad_polygons', 'pixel_centres', 'rasterize', 'sample_pixels']  # on pixels (.raster)

@@ -5,18 +5,47 @@ import asyncio
 import numpy as np
 import panel as pn
 import pytest
-from bokeh.models import GlyphRenderer, MultiLine, Patches
+import torch
+from bokeh.models import GlyphRenderer, ImageRGBA, MultiLine
 
 from dashboard.app import TABS
 from dashboard.tabs.regions import analysis as analysis_module
+from dashboard.tabs.regions import figures
 from dashboard.tabs.regions.view import RegionsView
 from dashboard.views.common import CLASS_COLORS
-from explorer import datasets, regions, stability, zoo
+from explorer import datasets, nets, regions, stability, zoo
 from explorer.training import evaluation
 
 
 def renderers(fig, glyph_type):
     return [r for r in fig.renderers if isinstance(r, GlyphRenderer) and isinstance(r.glyph, glyph_type)]
+
+
+def shown_pixels(fig):
+    """The plot's image as the browser gets it: RGB per pixel (rows from the bottom), the region under
+    each pixel (-1: none, or no hover table) and the input points at the pixel centres."""
+    (image,) = renderers(fig, ImageRGBA)
+    data, table = image.data_source.data, fig.select_one({"name": "regions-table"}).data
+    rgba = np.asarray(data["image"][0]).view(np.uint8).reshape(*data["image"][0].shape, 4)
+    row = np.asarray(data["row"][0])
+    region = np.where(row >= 0, np.asarray(table["region"])[np.maximum(row, 0)], -1)
+    box = (data["x"][0], data["x"][0] + data["dw"][0], data["y"][0], data["y"][0] + data["dh"][0])
+    xs, ys = regions.pixel_centres(box, row.shape)
+    return rgba, region, np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+
+
+def rgb(color: str) -> list:
+    return [int(color[i:i + 2], 16) for i in (1, 3, 5)]
+
+
+def clear_patterns(model, X, upto: int):
+    """The forward pass's pattern (first ``upto`` hidden layers) at each point, and whether every
+    pre-activation clears zero by 1e-9 (the point is not on a bent hyperplane)."""
+    z = [p.numpy() for p in nets.canonical(model).preactivations(X)][:upto]
+    if not z:
+        return np.zeros((len(X), 0), dtype=bool), np.ones(len(X), dtype=bool)
+    z = np.concatenate(z, axis=1)
+    return z > 0, (np.abs(z) > 1e-9).all(1)
 
 
 def test_tab_is_registered():
@@ -56,11 +85,18 @@ def test_layer_slider_and_colouring_redraw_without_recomputing(state, monkeypatc
             view.analysis.param.update(layer=layer, color_by=color_by, unit=3)
             assert not isinstance(view._body(), pn.pane.Alert)
             fig = view.figure()
-            (patches,) = renderers(fig, Patches)
-            shown = part.layers[layer if layer >= 0 else 2]
-            full_class_map = color_by == "class" and layer in (2, -1)
-            expected = len(part.class_cells) if full_class_map else shown.num_regions
-            assert len(patches.data_source.data["xs"]) == expected
+            k = layer if layer >= 0 else 2
+            full_class_map = color_by == "class" and k == 2
+            expected = len(part.class_cells) if full_class_map else part.layers[k].num_regions
+            assert len(view._picture.counts) == expected
+            # every pixel centre shows the region of the layer-k partition holding it (the forward pass's pattern)
+            _, region, X = shown_pixels(fig)
+            pattern, clear = clear_patterns(zoo.load("moons-mlp"), X, k)
+            inside = region.ravel() >= 0
+            assert inside.mean() > 0.5
+            keep = inside & clear
+            units = sum(part.layer_sizes[:k])
+            np.testing.assert_array_equal(part.layers[k].patterns[region.ravel()[keep], :units], pattern[keep])
     assert len(calls) == 1
 
 
@@ -68,10 +104,16 @@ def test_class_colours_and_decision_boundary_are_drawn(state):
     view = RegionsView(state=state, color_by="class")
     part = view.analysis.partition()
     fig = view.figure()
-    (patches,) = renderers(fig, Patches)
-    # class colouring draws the regions split along the decision boundary (exact class cells)
-    assert patches.data_source.data["color"] == [CLASS_COLORS[c] for _, c, _ in part.class_cells]
-    assert patches.data_source.data["region"] == [r for _, _, r in part.class_cells]
+    # class colouring draws the regions split along the decision boundary (exact class cells): every
+    # pixel centre has the colour of the class the network gives it
+    rgba, region, X = shown_pixels(fig)
+    logits = nets.canonical(zoo.load("moons-mlp"))(torch.from_numpy(X)).detach().numpy()
+    top = np.sort(logits, axis=1)
+    clear = top[:, -1] - top[:, -2] > 1e-9
+    inside = (region.ravel() >= 0) & clear
+    assert inside.mean() > 0.5
+    expected = np.array([rgb(CLASS_COLORS[c]) for c in logits.argmax(1)])
+    np.testing.assert_array_equal(rgba.reshape(-1, 4)[inside, :3], expected[inside])
     lines = renderers(fig, MultiLine)
     assert len(lines) == 1 and len(lines[0].data_source.data["xs"]) == len(part.boundary_segments)
 
@@ -259,3 +301,52 @@ def test_the_analyses_take_their_setting_bounds_from_one_home():
         source = inspect.getsource(module)
         assert not any(f"\n{name} = " in source for name in ("LAYER_INDEX", "UNIT_INDEX", "TYPED_LIST",
                                                             "SAMPLE_INDEX", "SEED"))
+
+
+def test_a_zoom_draws_the_pixels_of_the_box_shown_and_the_hover_table_is_the_librarys(state):
+    """Pan and zoom re-rasterise the visible box (level of detail): the new pixels show the regions
+    holding their centres; the hover's table holds each shown region's units on, class and area."""
+    from bokeh.events import RangesUpdate
+
+    view = RegionsView(state=state, box=(-1.0, 1.0, -1.0, 1.0))
+    part = view.analysis.partition()
+    fig = view.figure()
+    view._on_ranges(RangesUpdate(fig, x0=-0.1, x1=0.05, y0=0.2, y1=0.35))
+    rgba, region, X = shown_pixels(fig)
+    assert X[:, 0].min() > -0.1 and X[:, 0].max() < 0.05 and X[:, 1].min() > 0.2 and X[:, 1].max() < 0.35
+    pattern, clear = clear_patterns(zoo.load("moons-mlp"), X, 2)
+    keep = (region.ravel() >= 0) & clear
+    assert keep.mean() > 0.9
+    np.testing.assert_array_equal(part.patterns[region.ravel()[keep]], pattern[keep])
+    colours = np.array([rgb(c) for c in figures.pattern_colors(part.patterns)])
+    np.testing.assert_array_equal(rgba.reshape(-1, 4)[keep, :3], colours[region.ravel()[keep]])
+    table = fig.select_one({"name": "regions-table"}).data
+    r = np.asarray(table["region"])
+    np.testing.assert_array_equal(table["area"], part.areas[r])
+    np.testing.assert_array_equal(table["cls"], part.predicted[r])
+    np.testing.assert_array_equal(table["on1"], part.patterns[r, 16:32].sum(1))
+
+
+def test_the_first_picture_is_the_forward_pass_at_each_pixel_centre(state):
+    """Before the exact partition (served, a slow slice): each pixel shows the pattern (or class) the
+    network computes at its centre; once the partition is in, the same pixels show the same colours."""
+    view = RegionsView(state=state, box=(-1.0, 1.0, -1.0, 1.0))
+    box = (-1.2, 1.1, -0.9, 1.3)
+    for color_by in ("pattern", "class"):
+        view.analysis.color_by = color_by
+        first, labels = view.analysis.first_picture(box, (60, 70))
+        xs, ys = regions.pixel_centres(box, labels.shape)
+        X = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+        inside = (np.abs(X) < 1).all(1)
+        np.testing.assert_array_equal(labels.ravel() >= 0, inside)
+        pattern, _ = clear_patterns(zoo.load("moons-mlp"), X, 2)
+        np.testing.assert_array_equal(first.patterns[labels.ravel()[inside]], pattern[inside])
+        logits = nets.canonical(zoo.load("moons-mlp"))(torch.from_numpy(X)).detach().numpy()
+        np.testing.assert_array_equal(first.classes[labels.ravel()[inside]], logits.argmax(1)[inside])
+        exact = view.analysis.picture()
+        shown, later = figures.polygon_colors(first)[labels], figures.polygon_colors(exact)[
+            view.analysis.pixels(exact, box, labels.shape)]
+        pattern, clear = clear_patterns(zoo.load("moons-mlp"), X, 2)
+        keep = inside & clear
+        np.testing.assert_array_equal(shown.reshape(-1, 3)[keep], later.reshape(-1, 3)[keep])
+        assert not first.exact and first.num_regions <= view.analysis.partition().num_regions

@@ -17,12 +17,15 @@ while it runs (test_training_ui).
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from dashboard.state import TAB_TITLES, AppState
 from dashboard.tabs.regions.view import RegionsView
@@ -179,6 +182,16 @@ def test_no_loading_overlay_stays_after_a_model_switch_with_a_highlighted_unit_o
     try:
         page.goto(f"{served_url}?model=moons-mlp&tab=Linear%20regions&regions.unit=3")
         screen_fit.settle(page, SETTLE_S)
+        # the regions arrive as one image: the browser paints it, and the hover names the region under the pointer
+        plot = page.locator(".bk-Canvas").first
+        pixels = np.asarray(Image.open(io.BytesIO(plot.screenshot())).convert("RGB"), dtype=np.int16)
+        assert (np.abs(pixels - 255).sum(2) > 60).mean() > 0.3
+        box = plot.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        tooltip = page.locator(".bk-Tooltip", has_text="units on per layer").first
+        tooltip.wait_for(timeout=20_000)
+        page.get_by_text(re.compile(r"^\s*\d+/16 / \d+/16\s*$")).first.wait_for(timeout=5_000)  # its value
+        page.mouse.move(0, 0)
         page.locator(".bk-input-group select").first.select_option("moons-leaky")  # the sidebar's model
         page.wait_for_url(re.compile("model=moons-leaky"))  # the server took the switch (a busy one takes a while)
         screen_fit.settle(page, SETTLE_S)

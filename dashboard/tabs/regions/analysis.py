@@ -25,7 +25,7 @@ True
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -40,14 +40,14 @@ from ... import services
 from ...memo import memoize
 from ...serving import jobs
 from ..bounds import LAYER_INDEX, TYPED_LIST, UNIT_INDEX
-from .analysis_3d import Space3D, dual
+from .analysis_2d import SEVERAL, Picture, Slice2D  # noqa: F401  (Picture and SEVERAL: the tab's names)
+from .analysis_3d import Space3D
 
 # the bounds dashboard.state gives a link's settings (that module imports Panel, this one must not)
 MAX_REGIONS = 64 * 2 ** 20  # the partition's memory budget in bytes (about 100,000 regions of a small MLP)
 VIEWS = ("2-D slice", "3-D slice")
 RECIPE_MODELS = ("digits-mlp", "digits-mlp-l1", "digits-mlp-adv")
 PLANE_KINDS = ("three samples", "sample + random directions", "sample + adversarial direction")
-SEVERAL = -1  # the class of a region the decision boundary crosses (class colouring before the output)
 
 
 # -- library calls, once per process (models keyed by their explorer_key, datasets by name) ---------
@@ -131,37 +131,7 @@ def depth_of(model: nn.Module) -> int:
         return 0
 
 
-@dataclass
-class Picture:
-    """What the partition plot shows, in plane coordinates: one entry per polygon in ``polygons``.
-
-    ``classes[p]`` is the class drawn for polygon p when coloured by class (:data:`SEVERAL`: the
-    decision boundary crosses the region), else the network's class at the region's centroid
-    (-1: not a classifier). ``patterns`` are the shown layer's activation patterns per polygon."""
-
-    polygons: list
-    region: list
-    units_on: list  # "3/16 / 9/16": units on per layer, per polygon
-    classes: list
-    patterns: np.ndarray
-    areas: np.ndarray
-    color_by: str
-    layer: int  # the layer shown (after this many hidden layers)
-    depth: int
-    num_regions: int
-    domain: np.ndarray
-    boundary: np.ndarray  # (M, 2, 2) decision-boundary segments
-    bent: np.ndarray | None  # the highlighted unit's bent hyperplane
-    unit: int
-    points: np.ndarray  # (n, 2) the data or the chosen samples
-    point_classes: np.ndarray
-    point_labels: list  # text beside each point ([] for 2-D data)
-    adversarial: np.ndarray | None  # (1, 2) the perturbed point of an adversarial slice
-    note: str  # why the colouring differs from the one asked for ('' when it does not)
-    dual: np.ndarray | None = None  # (E, 2, 2) the dual graph's edges, centroid to centroid
-
-
-class RegionsAnalysis(Space3D):
+class RegionsAnalysis(Space3D, Slice2D):
     """The exact partition of a slice, counts, stable units per method, compression, recipes.
 
     Parameters
@@ -266,9 +236,11 @@ class RegionsAnalysis(Space3D):
     def counts(self) -> dict:
         """Activation and linear regions, the grid's lower bound, regions per layer and (ReLU chains)
         Serra et al.'s upper bound."""
-        self.partition()
-        part, seconds = timed_partition(self.model, self.dataset, self.slice_key())
-        estimate = grid(self.model, self.dataset, self.slice_key(), int(self.resolution))
+        services.canonical_form(self.model)  # a layer that is not piecewise linear is named here, at once
+        with ThreadPoolExecutor(1) as pool:  # the grid's job beside the partition's, on the other core
+            estimate = pool.submit(grid, self.model, self.dataset, self.slice_key(), int(self.resolution))
+            part, seconds = timed_partition(self.model, self.dataset, self.slice_key())
+            estimate = estimate.result()
         net = services.canonical_form(self.model)
         out = {"activation regions": part.num_regions, "linear regions": part.num_linear_regions,
                "grid estimate (lower bound)": estimate.count, "grid resolution": estimate.resolution,
@@ -324,64 +296,7 @@ class RegionsAnalysis(Space3D):
                 progress(i + 1, len(names))
         return pd.DataFrame(rows)
 
-    # -- what the plot shows -------------------------------------------------------------------------
-    def shown_layer(self, part: regions.Partition) -> int:
-        depth = len(part.layers) - 1
-        return depth if self.layer < 0 or self.layer > depth else self.layer
-
-    def region_classes(self, part: regions.Partition, k: int) -> np.ndarray:
-        """Per region of the layer-``k`` partition: the class the network predicts all over it, or
-        :data:`SEVERAL` where its class cells hold more than one class (the decision boundary crosses it)."""
-        out = np.full(part.layers[k].num_regions, -2)
-        for _, c, r in part.class_cells:
-            owner = part.ancestors[k][r] if k < len(part.layers) - 1 else r
-            out[owner] = c if out[owner] in (-2, c) else SEVERAL
-        return out
-
-    def picture(self) -> Picture:
-        """The partition after the chosen layer, coloured as asked, with the boundary, the highlighted
-        unit's bent hyperplane and the data (or the chosen samples) in plane coordinates."""
-        part = self.partition()
-        k = self.shown_layer(part)
-        layer = part.layers[k]
-        full = k == len(part.layers) - 1
-        sizes = part.layer_sizes[:k]
-        edges = np.cumsum([0] + sizes)
-        on = [layer.patterns[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:])]
-        summary = [" / ".join(f"{int(o[r])}/{s}" for o, s in zip(on, sizes)) or "-" for r in range(layer.num_regions)]
-        polygons, ids = layer.polygons, list(range(layer.num_regions))
-        classifier = part.predicted is not None  # None: a reconstruction net's outputs are a signal
-        color_by, note = self.color_by, ""
-        if color_by == "class" and not classifier:
-            color_by, note = "pattern", "A reconstruction network has no classes: the regions are coloured by pattern."
-        if color_by == "class" and full:  # the class cells split regions along the boundary: an exact class map
-            polygons = [cell for cell, _, _ in part.class_cells]
-            ids = [r for _, _, r in part.class_cells]
-            classes = [int(c) for _, c, _ in part.class_cells]
-        elif color_by == "class":
-            classes = [int(c) for c in self.region_classes(part, k)]
-            note = ("Before the output layer a region may hold several classes: such regions are grey, "
-                    "the others take the one class the network predicts all over them.")
-        else:
-            classes = [int(c) for c in part.predicted] if full and classifier else [-1] * len(polygons)
-        bent = None
-        if self.unit >= 0 and k >= 1:
-            bent = part.bent_hyperplane(k, min(self.unit, part.layer_sizes[k - 1] - 1))
-        points, point_classes, labels, adversarial = self._points()
-        edges = None
-        if self.dual:
-            if full:
-                edges = part.centroids[dual(self.model, self.dataset, self.slice_key()).edges]
-            else:
-                note = ((note + " " if note else "")
-                        + "The dual graph joins the final regions: it is drawn after all layers.")
-        return Picture(polygons=polygons, region=ids, units_on=[summary[r] for r in ids], classes=classes,
-                       patterns=layer.patterns[ids], areas=layer.areas[ids], color_by=color_by, layer=k,
-                       depth=len(part.layers) - 1, num_regions=layer.num_regions, domain=part.domain,
-                       boundary=part.boundary_segments, bent=bent, unit=self.unit, points=points,
-                       point_classes=point_classes, point_labels=labels, adversarial=adversarial, note=note,
-                       dual=edges)
-
+    # -- what the plot shows: the picture (.analysis_2d), the points -----------------------------------
     def _points(self):
         """The test data (2-D) or the chosen samples in plane coordinates, their classes, their labels,
         and the adversarial point of an adversarial slice."""

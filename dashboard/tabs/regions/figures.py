@@ -17,7 +17,7 @@ import holoviews as hv
 import numpy as np
 import pandas as pd
 from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, CustomJS, HoverTool, LegendItem, Slider
+from bokeh.models import ColumnDataSource, CustomJS, CustomJSHover, HoverTool, Slider
 from bokeh.plotting import figure
 
 from ...views.common import CLASS_COLORS, legend_outside
@@ -27,43 +27,138 @@ from .analysis_3d import Picture3D
 PATTERN_COLORS = ["#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5",
                   "#d9d9d9", "#bc80bd", "#ccebc5", "#ffed6f"]
 SEVERAL_COLOR = "#bdbdbd"
+FILL_ALPHA = 0.8
+EDGE_BUDGET = 20_000  # polygons in view up to which their edges are one line; beyond, drawn on the pixels
+HOVER_BUDGET = 50_000  # polygons in view up to which the hover names each one's region, units and class
 METHOD_COLORS = {"ibp": "#9ecae1", "crown": "#4292c6", "milp": "#08519c", "exact": "#000000"}
 
 
-def pattern_colors(patterns: np.ndarray) -> list[str]:
-    """A colour per pattern from a fixed palette (by a hash of the pattern), so neighbours mostly differ."""
+def pattern_color_index(patterns: np.ndarray) -> np.ndarray:
+    """Each pattern's colour in :data:`PATTERN_COLORS` (by a hash of the pattern), so neighbours mostly differ."""
     if patterns.shape[1] == 0:
-        return [PATTERN_COLORS[0]] * len(patterns)
+        return np.zeros(len(patterns), dtype=np.int64)
     weights = np.random.default_rng(0).integers(1, 2**31, size=patterns.shape[1])
-    return [PATTERN_COLORS[int(h) % len(PATTERN_COLORS)] for h in (patterns.astype(np.int64) @ weights)]
+    return (patterns.astype(np.int64) @ weights) % len(PATTERN_COLORS)
+
+
+def pattern_colors(patterns: np.ndarray) -> list[str]:
+    """A colour per pattern from a fixed palette (:func:`pattern_color_index`)."""
+    return [PATTERN_COLORS[i] for i in pattern_color_index(patterns)]
 
 
 def class_color(c: int) -> str:
     return SEVERAL_COLOR if c == SEVERAL else CLASS_COLORS[c % len(CLASS_COLORS)]
 
 
-def partition(pic: Picture, class_names, is_2d: bool, reconstruction: bool, size: int = 480):
-    """The regions after ``pic.layer`` hidden layers, coloured by pattern or by class, with a key."""
-    def name(c):
-        return "several classes" if c == SEVERAL else str(class_names[c]) if 0 <= c < len(class_names) else str(c)
+def _rgb(colors: list[str]) -> np.ndarray:
+    return np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colors], dtype=np.uint8).reshape(-1, 3)
 
-    by_class = pic.color_by == "class"
-    colors = [class_color(c) for c in pic.classes] if by_class else pattern_colors(pic.patterns)
-    source = ColumnDataSource(dict(
-        xs=[p[:, 0] for p in pic.polygons], ys=[p[:, 1] for p in pic.polygons], color=colors, region=pic.region,
-        on=pic.units_on, cls=[name(c) if c != -1 or by_class else "-" for c in pic.classes], area=pic.areas))
-    lo, hi = pic.domain.min(0), pic.domain.max(0)
-    half = 0.52 * (hi - lo).max()  # equal scales on both axes, a small margin around the slice
+
+def polygon_colors(pic: Picture) -> np.ndarray:
+    """The (P, 3) uint8 RGB colour of every polygon drawn: its class's or its pattern's."""
+    if pic.color_by == "class":
+        palette = _rgb(CLASS_COLORS)
+        return np.where((pic.classes == SEVERAL)[:, None], _rgb([SEVERAL_COLOR]),
+                        palette[np.asarray(pic.classes) % len(CLASS_COLORS)])
+    return _rgb(PATTERN_COLORS)[pattern_color_index(pic.patterns)]
+
+
+def raster_image(pic: Picture, labels: np.ndarray, edges_on_pixels: bool) -> np.ndarray:
+    """The (rows, columns) uint32 RGBA image of ``labels`` (the polygon at each pixel centre, -1: none),
+    with the edges between polygons darkened on the pixels when ``edges_on_pixels``."""
+    rgba = np.zeros(labels.shape + (4,), dtype=np.uint8)
+    inside = labels >= 0
+    rgba[inside, :3] = polygon_colors(pic)[labels[inside]]
+    rgba[inside, 3] = round(255 * FILL_ALPHA)
+    if edges_on_pixels:
+        edge = np.zeros(labels.shape, dtype=bool)
+        edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+        edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+        edge &= inside
+        rgba[edge, :3] = (rgba[edge, :3] * 0.55).astype(np.uint8)
+    return rgba.view(np.uint32)[..., 0]
+
+
+def raster_data(pic: Picture, labels: np.ndarray, box) -> tuple[dict, dict, dict]:
+    """What the browser gets for one box: the image (colours, and each pixel's row of the hover table),
+    the edges of the polygons in view as one NaN-separated line (when at most :data:`EDGE_BUDGET`),
+    and the hover table of the polygons in view (when at most :data:`HOVER_BUDGET`)."""
+    x0, x1, y0, y1 = map(float, box)
+    shown = np.unique(labels[labels >= 0])
+    vector_edges = len(pic.vertices) > 0 and len(shown) <= EDGE_BUDGET
+    image = {"image": [raster_image(pic, labels, not vector_edges)], "x": [x0], "y": [y0], "dw": [x1 - x0],
+             "dh": [y1 - y0]}
+    if len(shown) <= HOVER_BUDGET:
+        row = np.full(len(pic.counts), -1, dtype=np.int32)
+        row[shown] = np.arange(len(shown), dtype=np.int32)
+        image["row"] = [np.where(labels >= 0, row[np.maximum(labels, 0)], -1).astype(np.int32)]
+    else:
+        image["row"] = [np.full(labels.shape, -1, dtype=np.int32)]
+        shown = shown[:0]
+    if vector_edges:
+        V = pic.vertices[np.unique(labels[labels >= 0])]
+        line = np.concatenate([V, V[:, :1], np.full((len(V), 1, 2), np.nan)], axis=1).reshape(-1, 2)
+    else:
+        line = np.zeros((0, 2))
+    edges = {"x": line[:, 0].astype(np.float32), "y": line[:, 1].astype(np.float32)}
+    table = {"region": pic.region[shown].astype(np.int32), "cls": pic.classes[shown].astype(np.int32),
+             "area": pic.areas[shown], **{f"on{j}": pic.units_on[shown, j].astype(np.int32)
+                                          for j in range(len(pic.layer_sizes))}}
+    return image, edges, table
+
+
+# the hover's text for the polygon under the pointer: its row of the table (-1: outside, or too many in view)
+HOVER_JS = """
+const row = value;
+if (row == null || row < 0) return "-";
+const d = table.data;
+if (format == "on") return sizes.length ? sizes.map((s, j) => d["on" + j][row] + "/" + s).join(" / ") : "-";
+if (format == "cls") { const c = d.cls[row]; return c == -1 ? none : c < names.length ? names[c] : String(c); }
+if (format == "area") return d.area[row].toExponential(3);
+return String(d[format][row]);
+"""
+
+
+def view_box(domain: np.ndarray) -> tuple:
+    """The box first shown: a square (equal scales) around the slice (a polygon) with a small margin."""
+    lo, hi = domain.min(0), domain.max(0)
+    half = 0.52 * (hi - lo).max()
     cx, cy = 0.5 * (lo + hi)
+    return (cx - half, cx + half, cy - half, cy + half)
+
+
+def redraw(fig, pic: Picture, labels: np.ndarray, box) -> None:
+    """Put the pixels of another box (after a pan or a zoom) in a figure made by :func:`partition`."""
+    image, edges, table = raster_data(pic, labels, box)
+    fig.select_one({"name": "regions-table"}).data = table
+    fig.select_one({"name": "regions-image"}).data = image
+    fig.select_one({"name": "regions-edges"}).data = edges
+
+
+def partition(pic: Picture, labels: np.ndarray, box, is_2d: bool, reconstruction: bool, size: int = 480):
+    """The regions after ``pic.layer`` hidden layers, coloured by pattern or by class, with a key.
+
+    The regions are one image (``labels``: the polygon at each pixel centre of ``box``, from
+    :meth:`~.analysis_2d.Slice2D.pixels`), their edges one line; :func:`redraw` puts another box's in."""
+    by_class = pic.color_by == "class"
+    name = pic.class_name
+    image, edges, table = raster_data(pic, labels, box)
+    x0, x1, y0, y1 = box
     xlabel, ylabel = ("x1", "x2") if is_2d else ("u1 (plane)", "u2 (plane)")
-    fig = figure(frame_width=size, frame_height=size, x_range=(cx - half, cx + half), y_range=(cy - half, cy + half),
+    fig = figure(frame_width=size, frame_height=size, x_range=(x0, x1), y_range=(y0, y1),
                  match_aspect=True, tools="pan,wheel_zoom,box_zoom,reset,save", x_axis_label=xlabel,
                  y_axis_label=ylabel,
-                 title=f"{pic.num_regions} activation regions after {pic.layer} of {pic.depth} hidden layers")
-    glyph = fig.patches("xs", "ys", source=source, fill_color="color", fill_alpha=0.8, line_color="#555555",
-                        line_width=0.3)
-    fig.add_tools(HoverTool(renderers=[glyph], tooltips=[("region", "@region"), ("units on per layer", "@on"),
-                                                         ("class", "@cls"), ("area", "@area{0.000e}")]))
+                 title=f"{pic.num_regions} activation regions after {pic.layer} of {pic.depth} hidden layers"
+                 if pic.exact else f"{pic.num_regions} activation regions seen at the pixels (exact regions: coming)")
+    table_source = ColumnDataSource(table, name="regions-table")
+    glyph = fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=ColumnDataSource(
+        image, name="regions-image"))
+    fig.line("x", "y", source=ColumnDataSource(edges, name="regions-edges"), line_color="#555555", line_width=0.3)
+    fields = {"region": "region", "units on per layer": "on", "class": "cls", "area": "area"}
+    fig.add_tools(HoverTool(renderers=[glyph], tooltips=[(k, "@row{" + v + "}") for k, v in fields.items()],
+                            formatters={"@row": CustomJSHover(code=HOVER_JS, args={
+                                "table": table_source, "sizes": list(pic.layer_sizes), "none": pic.class_name(-1),
+                                "names": [pic.class_name(c) for c in range(len(pic.class_names))]})}))
     if len(pic.boundary):
         fig.multi_line(list(pic.boundary[:, :, 0]), list(pic.boundary[:, :, 1]), line_color="black", line_width=2.5,
                        legend_label="decision boundary")
@@ -74,10 +169,12 @@ def partition(pic: Picture, class_names, is_2d: bool, reconstruction: bool, size
         fig.multi_line(list(pic.dual[:, :, 0]), list(pic.dual[:, :, 1]), line_color="#252525", line_width=0.8,
                        line_alpha=0.7, legend_label="dual graph: neighbours joined")
     _points(fig, pic, name, is_2d, reconstruction, keyed=not by_class)
-    if by_class:  # the class key: one entry per class drawn, from the regions themselves
-        first = {c: i for i, c in reversed(list(enumerate(pic.classes)))}
-        items = [LegendItem(label=f"region: {name(c)}", renderers=[glyph], index=first[c]) for c in sorted(first)]
-        fig.legend[0].items = items + list(fig.legend[0].items)
+    if by_class:  # the class key: one swatch per class drawn, before the lines' and points' entries
+        before = list(fig.legend[0].items)
+        for c in sorted(set(pic.classes.tolist())):
+            fig.scatter([], [], marker="square", size=12, fill_color=class_color(c), fill_alpha=FILL_ALPHA,
+                        line_color="#555555", legend_label=f"region: {name(c)}")
+        fig.legend[0].items = fig.legend[0].items[len(before):] + before
     legend_outside(fig, "right")
     return fig
 

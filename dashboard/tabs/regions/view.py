@@ -10,15 +10,20 @@ overlay is ever left over it; so is the 3-D slice. The topology of a 2-D slice o
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
 import panel as pn
 import param
+from bokeh.events import RangesUpdate
 
 from explorer import inverse
 from explorer.nets import NotPiecewiseLinearError
 
 from ...safe_text import message
 from ...state import AppState
-from ...views.common import BackgroundWork, csv_download, error_alert, show_built
+from ...views.common import BackgroundWork, csv_download, error_alert, served_document, show_built
 from . import figures
 from .analysis import RegionsAnalysis
 
@@ -35,6 +40,10 @@ FIRENET_NOTE = (
     "perturbations and the twins bound in the Inverse problems tab, and the Spectra tab shows A and "
     "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
 TOPOLOGY_AT_ONCE = 3_000  # 2-D regions up to which the dual graph and the topology come with the plot (< 1 s)
+PIXELS = 480  # the partition plot's side, in pixels: one raster pixel per screen pixel
+FIRST_WAIT_S = 0.4  # served: how long the exact partition may take before a first picture is shown
+FIRST_MULTIPLY_ADDS = 1e9  # the first picture's forward pass: at most about this much work (fewer pixels)
+_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="regions")  # they wait for worker processes
 TWO_INPUTS_NOTE = (
     "**A 3-D slice needs a model of at least 3 inputs.** This model takes 2: the 2-D slice is its whole input "
     "plane. Pick an image model (its 3-D slice goes through four test samples) or a model of 3 inputs.")
@@ -93,7 +102,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._stab_out = pn.Column()
         self._recipe_out = pn.Column()
         self._out = pn.Column(sizing_mode="stretch_width")
-        self._fig = None
+        self._fig = self._picture = None
         self._following = False
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
         a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS + SPACE_SETTINGS)
@@ -126,14 +135,25 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
 
     # -- composition ----------------------------------------------------------------------------
     def figure(self, picture=None):
-        """The bokeh figure of the partition after the chosen layer (kept for the zoom button)."""
+        """The bokeh figure of the partition after the chosen layer (kept for the zoom button): its
+        pixels are drawn again for the box shown after each pan or zoom."""
         a = self.analysis
-        self._fig = figures.partition(picture or a.picture(), a.dataset.class_names, a.is_2d,
-                                      a.dataset.is_reconstruction)
+        self._picture = picture = picture or a.picture()
+        box = figures.view_box(picture.domain)
+        self._fig = figures.partition(picture, a.pixels(picture, box, (PIXELS, PIXELS)), box, a.is_2d,
+                                      a.dataset.is_reconstruction, size=PIXELS)
+        self._fig.on_event(RangesUpdate, self._on_ranges)
         return self._fig
 
-    def _counts_pane(self):
-        c = self.analysis.counts()
+    def _on_ranges(self, event):
+        """Pan or zoom ended: the pixels of the box now shown (level of detail)."""
+        box = (event.x0, event.x1, event.y0, event.y1)
+        if self._picture is None or None in box or not (box[0] < box[1] and box[2] < box[3]):
+            return
+        figures.redraw(self._fig, self._picture, self.analysis.pixels(self._picture, box, (PIXELS, PIXELS)), box)
+
+    def _counts_pane(self, counts=None):
+        c = counts or self.analysis.counts()
         per_layer = " → ".join(str(n) for n in c["per layer"])
         return pn.pane.Markdown(
             f"**Exact** (float64): **{c['activation regions']:,}** activation regions, "
@@ -193,28 +213,71 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         return pn.Column(*panes)
 
     def _body(self):
+        """The partition's plot, counts and topology. Served, a slice whose exact partition takes longer
+        than :data:`FIRST_WAIT_S` shows first the network at each pixel centre (a forward pass), and
+        the exact partition replaces it when it arrives (unless the slice has changed meanwhile)."""
         a = self.analysis
         try:
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
-            picture = a.picture()
-            panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(), self._topology_out]
-            if a.partition().num_regions <= TOPOLOGY_AT_ONCE:
-                self._topology_out.objects = [self._topology_pane(self._topology())]
-            else:
-                self._topology_out.objects = [self._topology_button]
-            if picture.note:
-                panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
-            if a.dataset.is_reconstruction:
-                panes.append(pn.pane.Markdown(RECONSTRUCTION_NOTE, css_classes=["regions-reconstruction"]))
-            return pn.Column(*panes)
-        except NotPiecewiseLinearError as exc:
+            doc = served_document()
+            if doc is None:
+                return self._exact_body(a.counts())
+            future = _THREADS.submit(a.counts)  # the partition and the grid estimate, side by side
+            try:
+                return self._exact_body(future.result(timeout=FIRST_WAIT_S))
+            except FutureTimeout:
+                pass
+            turn = getattr(self._out, "_built_turn", 0)
+
+            async def finish():
+                try:
+                    body = self._exact_body(await asyncio.wrap_future(future))
+                except Exception as exc:
+                    body = self._failed(exc)
+                if getattr(self._out, "_built_turn", 0) == turn:
+                    self._out.objects = [body]
+
+            doc.add_next_tick_callback(finish)
+            return self._first_body()
+        except Exception as exc:
+            return self._failed(exc)
+
+    def _first_body(self):
+        """The first picture (the network at each pixel centre) and a note that the exact partition follows."""
+        a = self.analysis
+        box = figures.view_box(a.plane().polygon)
+        weights = sum(p.numel() for p in a.model.parameters())  # about the multiply-adds per pixel
+        side = int(min(PIXELS, max(64, (FIRST_MULTIPLY_ADDS / max(weights, 1)) ** 0.5)))
+        picture, labels = a.first_picture(box, (side, side))
+        self._picture, self._fig = None, figures.partition(picture, labels, box, a.is_2d, a.dataset.is_reconstruction,
+                                                           size=PIXELS)
+        return pn.Column(pn.pane.Bokeh(self._fig), pn.pane.Markdown(
+            f"**First picture**: the network's activation pattern at each of {side}×{side} pixel centres "
+            f"(**≥ {picture.num_regions:,}** regions seen); computing the exact partition…",
+            css_classes=["regions-first-picture"]))
+
+    def _exact_body(self, counts):
+        a = self.analysis
+        picture = a.picture()
+        panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(counts), self._topology_out]
+        if a.partition().num_regions <= TOPOLOGY_AT_ONCE:
+            self._topology_out.objects = [self._topology_pane(self._topology())]
+        else:
+            self._topology_out.objects = [self._topology_button]
+        if picture.note:
+            panes.insert(0, pn.pane.Markdown(picture.note, css_classes=["regions-colour-note"]))
+        if a.dataset.is_reconstruction:
+            panes.append(pn.pane.Markdown(RECONSTRUCTION_NOTE, css_classes=["regions-reconstruction"]))
+        return pn.Column(*panes)
+
+    def _failed(self, exc: Exception):
+        if isinstance(exc, NotPiecewiseLinearError):
             notes = [pn.pane.Alert(f"**No linear regions.** {message(exc)}", alert_type="warning")]
-            if isinstance(a.model, inverse.FIRENet):
+            if isinstance(self.analysis.model, inverse.FIRENet):
                 notes.append(pn.pane.Markdown(FIRENET_NOTE, css_classes=["regions-firenet"]))
             return pn.Column(*notes)
-        except Exception as exc:
-            return error_alert(exc, "The partition")
+        return error_alert(exc, "The partition")
 
     def _draw_stability(self, result):
         table, report = result
