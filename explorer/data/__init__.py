@@ -7,6 +7,8 @@
 - :mod:`~explorer.data.npz_files`    ``from_npz``: arrays checked from their headers
 - :mod:`~explorer.data.idx_files`    MNIST-format IDX files, ``mnist_from_files``
 - :mod:`~explorer.data.data_folder`  ``from_files``, ``from_folder``: which reader a set of files needs
+- :mod:`~explorer.data.playground`   TensorFlow Playground's ``gaussian`` and regression sets (``plane``,
+  ``multi-gaussian``), with its noise
 - :mod:`~explorer.data.messages`     ``quoted``: what a message quotes of a user's file (data or model), bounded
 
 Imports no other part of ``explorer``.
@@ -19,7 +21,8 @@ from . import (
     idx_files,
     messages,
     npz_files,
+    playground,
     user_data,
 )
 
-__all__ = ["datasets", "data_types", "user_data", "npz_files", "idx_files", "data_folder", "messages"]
+__all__ = ["datasets", "data_types", "user_data", "npz_files", "idx_files", "data_folder", "messages", "playground"]

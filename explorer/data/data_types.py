@@ -97,6 +97,11 @@ class Dataset:
         return self.targets_test is not None
 
     @property
+    def is_regression(self) -> bool:
+        """The targets are real values (:class:`explorer.data.playground.Regression`), not classes."""
+        return False
+
+    @property
     def num_classes(self) -> int:
         """The number of classes, ``len(class_names)``."""
         return len(self.class_names)

@@ -174,8 +174,9 @@ class _Reader:
         if name not in _AFFINE_NAMES:
             raise UnsupportedLayerError(f"Operation {where} is not supported (not affine or piecewise linear).")
         if name in _PRODUCT_NAMES and not _one_factor(name, args):
-            raise UnsupportedLayerError(f"Operation {where} multiplies input-dependent values (or divides "
-                                        "by one): that is not piecewise linear.")
+            raise NotPiecewiseLinearError(f"Operation {where} multiplies input-dependent values (or divides "
+                                          "by one): that is not piecewise linear, so the exact analyses do not "
+                                          "apply to this model; spectra and attacks still do.")
         if name in ("float", "double", "to", "_to_copy", "type_as", "detach"):
             return args[0]
         return self._affine_call(function, args, kwargs, where)

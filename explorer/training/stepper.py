@@ -1,13 +1,15 @@
-"""A training stepper: train a small ReLU network a few steps at a time.
+"""A training stepper: train a small network a few steps at a time.
 
 The live view of training (and the Koopman analysis of its trajectory) needs to
 train in small increments, look at the weights between increments and replay the
 same run from its recipe. :class:`Stepper` does that:
 
-- the network is built from a :class:`Setup` (data set, hidden widths, init scale,
-  optimiser SGD / momentum / Adam, learning rate, batch size, weight decay, the
-  ``plain`` / ``l1`` / ``adversarial`` recipes of :mod:`explorer.training`,
-  cross-entropy or MSE on one-hot targets, seed);
+- the network is built from a :class:`Setup` (data set, feature inputs, hidden widths,
+  activation, init scale, optimiser SGD / momentum / Adam, learning rate, batch size, weight
+  decay, L1 or L2 regularisation and its rate, the ``plain`` / ``l1`` / ``adversarial`` recipes of
+  :mod:`explorer.training`, cross-entropy or MSE on one-hot targets, seed); a regression set
+  (:class:`explorer.data.playground.Regression`) gets one output and the mean squared error;
+- the learning rate may change between steps (:meth:`Stepper.set_lr`) without a new network;
 - ``step(n, callback)`` runs ``n`` optimiser steps on one thread, in float32, drawing
   minibatches from its own seeded generator, so ``step(10)`` twice gives bit-identical
   weights to ``step(20)`` and to a second stepper with the same setup;
@@ -16,8 +18,9 @@ same run from its recipe. :class:`Stepper` does that:
   :mod:`explorer.koopman` fits (Dogra & Redman, NeurIPS 2020, treat the optimiser as
   a map on weight space and fit its Koopman operator from such snapshots).
 
-The activation is ReLU: it is what :func:`explorer.nets.canonical` (and so the exact
-regions and every other analysis) supports.
+ReLU (the default) and "linear" keep the network piecewise linear, which the exact analyses
+(:func:`explorer.nets.canonical`) need; tanh, sigmoid and the non-linear feature inputs of
+:mod:`explorer.training.playground` train as well, and the exact analyses name what stops them.
 
 >>> s = Stepper(Setup(dataset="xor", hidden=(8,), snapshot_every=5, seed=1))
 >>> s.step(10).step, len(s.snapshots)
@@ -37,6 +40,7 @@ from torch import nn
 from ..data import datasets
 from ..data.datasets import Dataset
 from ..nets.threads import single_threaded
+from .playground import ACTIVATIONS, PlaneFeatures, activation_module, check_features
 from .recipes import pgd_linf
 
 __all__ = ["Setup", "Stepper", "StepReport", "Snapshot", "build_network", "OPTIMISERS", "LOSSES",
@@ -45,7 +49,7 @@ __all__ = ["Setup", "Stepper", "StepReport", "Snapshot", "build_network", "OPTIM
 OPTIMISERS = ("sgd", "momentum", "adam")
 LOSSES = ("cross-entropy", "mse")
 METHODS = ("plain", "l1", "adversarial")
-ACTIVATIONS = ("relu",)  # the canonical form (explorer.nets) supports ReLU only
+REGULARIZATIONS = ("none", "l1", "l2")
 MAX_DEPTH = 6
 MAX_WIDTH = 256
 
@@ -61,8 +65,11 @@ class Setup:
         given no data.
     hidden : tuple of int, default (16, 16)
         The hidden widths: at most :data:`MAX_DEPTH` layers of 1 to :data:`MAX_WIDTH` units.
-    activation : str, default "relu"
-        The only one supported: the exact analyses handle ReLU only.
+    activation : {"relu", "tanh", "sigmoid", "linear"}, default "relu"
+        The activation after every hidden layer (:data:`explorer.training.playground.ACTIVATIONS`).
+    features : tuple of str, default ()
+        For 2-D data, the inputs the first layer sees (some of
+        :data:`explorer.training.playground.FEATURES`); empty: the data's own values.
     init_scale : float, default 1.0
         Multiplies torch's default initialisation of every weight and bias (> 0).
     optimiser : {"sgd", "momentum", "adam"}, default "adam"
@@ -75,6 +82,11 @@ class Setup:
         Samples per step; 0 for the full batch.
     weight_decay : float, default 0.0
         The optimiser's weight decay.
+    regularization : {"none", "l1", "l2"}, default "none"
+        A penalty on the weight matrices added to the loss: ``reg_rate * sum |W|`` (l1) or
+        ``reg_rate * sum W^2`` (l2).
+    reg_rate : float, default 0.0
+        Its rate (>= 0).
     method : {"plain", "l1", "adversarial"}, default "plain"
         The recipe, as in :mod:`explorer.training.recipes`.
     l1 : float, default 1e-3
@@ -99,12 +111,15 @@ class Setup:
     dataset: str = "moons"
     hidden: tuple = (16, 16)
     activation: str = "relu"
+    features: tuple = ()
     init_scale: float = 1.0  # multiplies torch's default initialisation of every weight and bias
     optimiser: str = "adam"
     lr: float = 1e-2
     momentum: float = 0.9  # for "momentum"
     batch_size: int = 64  # 0: full batch
     weight_decay: float = 0.0
+    regularization: str = "none"
+    reg_rate: float = 0.0
     method: str = "plain"
     l1: float = 1e-3  # weight of sum |W| (method "l1")
     eps: float = 0.1  # L-infinity radius (method "adversarial")
@@ -115,12 +130,15 @@ class Setup:
 
     def __post_init__(self):
         self.hidden = tuple(int(h) for h in self.hidden)
+        self.features = check_features(self.features) if self.features else ()
         checks = [
             (self.optimiser in OPTIMISERS, f"optimiser must be one of {OPTIMISERS}, not '{self.optimiser}'."),
             (self.method in METHODS, f"method must be one of {METHODS}, not '{self.method}'."),
             (self.loss in LOSSES, f"loss must be one of {LOSSES}, not '{self.loss}'."),
-            (self.activation in ACTIVATIONS,
-             f"activation '{self.activation}' is not supported: the exact analyses handle ReLU only."),
+            (self.activation in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, not '{self.activation}'."),
+            (self.regularization in REGULARIZATIONS,
+             f"regularization must be one of {REGULARIZATIONS}, not '{self.regularization}'."),
+            (self.reg_rate >= 0 and np.isfinite(self.reg_rate), "the regularization rate must be >= 0."),
             (len(self.hidden) <= MAX_DEPTH, f"at most {MAX_DEPTH} hidden layers, not {len(self.hidden)}."),
             (all(1 <= h <= MAX_WIDTH for h in self.hidden), f"hidden widths must be between 1 and {MAX_WIDTH}."),
             (self.lr > 0 and np.isfinite(self.lr), "the learning rate must be a positive number."),
@@ -146,7 +164,7 @@ class Setup:
         >>> d["hidden"], Setup(**d) == Setup(hidden=(4, 4))
         ([4, 4], True)
         """
-        return {**asdict(self), "hidden": list(self.hidden)}
+        return {**asdict(self), "hidden": list(self.hidden), "features": list(self.features)}
 
 
 @dataclass
@@ -162,7 +180,7 @@ class Snapshot:
     train_loss, test_loss : float
         The criterion on the train and test splits, without the recipe's penalty.
     test_accuracy : float
-        The fraction of test samples classified correctly.
+        The fraction of test samples classified correctly (NaN for a regression set).
     """
 
     step: int
@@ -195,11 +213,14 @@ class StepReport:
 
 
 def build_network(num_inputs: int, hidden, num_classes: int, init_scale: float = 1.0,
-                  seed: int = 0) -> nn.Sequential:
-    """A ReLU MLP ``num_inputs - hidden... - num_classes``, drawn from ``seed``.
+                  seed: int = 0, activation: str = "relu", features=()) -> nn.Sequential:
+    """An MLP ``num_inputs - hidden... - num_classes``, drawn from ``seed``.
 
     The weights are torch's default initialisation times ``init_scale``; the global torch
-    random generator is left as it was.
+    random generator is left as it was. With ``features``, a
+    :class:`~explorer.training.playground.PlaneFeatures` layer comes first and the first Linear
+    layer takes the features (the same seed then draws the same first-layer shape only when the
+    features are two).
 
     Parameters
     ----------
@@ -213,11 +234,20 @@ def build_network(num_inputs: int, hidden, num_classes: int, init_scale: float =
         Multiplies every initial weight and bias.
     seed : int, default 0
         Seeds the initialisation.
+    activation : {"relu", "tanh", "sigmoid", "linear"}, default "relu"
+        The layer between two Linear layers ("linear": ``nn.Identity``).
+    features : sequence of str, default ()
+        Feature inputs of 2-D points (:data:`~explorer.training.playground.FEATURES`); empty: none.
 
     Returns
     -------
     torch.nn.Sequential
-        Linear and ReLU layers, float32, with ``input_shape = (num_inputs,)``.
+        Linear and activation layers, float32, with ``input_shape = (num_inputs,)``.
+
+    Raises
+    ------
+    ValueError
+        Features asked of inputs that are not 2-D, or an unknown activation or feature.
 
     Examples
     --------
@@ -227,14 +257,17 @@ def build_network(num_inputs: int, hidden, num_classes: int, init_scale: float =
     >>> torch.equal(net[0].weight, build_network(2, (8, 8), 3, seed=1)[0].weight)
     True
     """
-    sizes = [int(num_inputs), *[int(h) for h in hidden], int(num_classes)]
+    features = check_features(features) if len(features) else ()
+    if features and int(num_inputs) != 2:
+        raise ValueError(f"Feature inputs are of points of the plane (2 inputs), not of {num_inputs} inputs.")
+    sizes = [len(features) or int(num_inputs), *[int(h) for h in hidden], int(num_classes)]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        layers = []
+        layers = [PlaneFeatures(features)] if features else []
         for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
-                layers.append(nn.ReLU())
+                layers.append(activation_module(activation))
     model = nn.Sequential(*layers)
     with torch.no_grad():
         for p in model.parameters():
@@ -256,6 +289,11 @@ class Stepper:
         The run's recipe.
     data : Dataset, optional
         The data to train on; by default ``datasets.load(setup.dataset)``.
+
+    Raises
+    ------
+    ValueError
+        Adversarial training asked on a regression set, or feature inputs on data that is not 2-D.
 
     Attributes
     ----------
@@ -288,12 +326,17 @@ class Stepper:
     def __init__(self, setup: Setup, data: Dataset | None = None):
         self.setup = setup
         self.data = data if data is not None else datasets.load(setup.dataset)
+        self.regression = self.data.is_regression
+        if self.regression and setup.method == "adversarial":
+            raise ValueError("Adversarial training needs classes; a regression set trains plain or l1.")
+        target = torch.float32 if self.regression else torch.int64
         self.X = torch.as_tensor(self.data.X_train, dtype=torch.float32)
-        self.y = torch.as_tensor(self.data.y_train, dtype=torch.int64)
+        self.y = torch.as_tensor(self.data.y_train, dtype=target)
         self.X_test = torch.as_tensor(self.data.X_test, dtype=torch.float32)
-        self.y_test = torch.as_tensor(self.data.y_test, dtype=torch.int64)
-        self.model = build_network(self.data.num_features, setup.hidden, self.data.num_classes,
-                                   setup.init_scale, setup.seed)
+        self.y_test = torch.as_tensor(self.data.y_test, dtype=target)
+        outputs = 1 if self.regression else self.data.num_classes
+        self.model = build_network(self.data.num_features, setup.hidden, outputs, setup.init_scale, setup.seed,
+                                   setup.activation, setup.features)
         self.model.class_names = list(self.data.class_names)
         self.generator = torch.Generator().manual_seed(setup.seed)
         self.optimiser = self._optimiser()
@@ -313,6 +356,46 @@ class Stepper:
         momentum = s.momentum if s.optimiser == "momentum" else 0.0
         return torch.optim.SGD(params, lr=s.lr, momentum=momentum, weight_decay=s.weight_decay)
 
+    def set_lr(self, lr: float) -> None:
+        """Train on with another learning rate: the weights and the optimiser's state (momentum,
+        Adam's moments) stay; ``setup.lr`` keeps the run's first rate.
+
+        Parameters
+        ----------
+        lr : float
+            The new learning rate (> 0).
+
+        Raises
+        ------
+        ValueError
+            A rate that is not a positive number.
+
+        Examples
+        --------
+        >>> s = Stepper(Setup(dataset="xor", hidden=(4,)))
+        >>> _ = s.step(2); before = s.weights(); s.set_lr(0.5)
+        >>> np.array_equal(s.weights(), before), s.lr, s.setup.lr
+        (True, 0.5, 0.01)
+        """
+        if not (lr > 0 and np.isfinite(lr)):
+            raise ValueError("the learning rate must be a positive number.")
+        for group in self.optimiser.param_groups:
+            group["lr"] = float(lr)
+
+    @property
+    def lr(self) -> float:
+        """The learning rate the next step uses."""
+        return float(self.optimiser.param_groups[0]["lr"])
+
+    @property
+    def epoch(self) -> int:
+        """Complete passes over the training set: a minibatch epoch is ``n // batch_size`` steps (the
+        short tail is dropped), a full-batch step is one."""
+        n = len(self.X)
+        size = self.setup.batch_size
+        per_epoch = 1 if size in (0, None) or size >= n else n // size
+        return self.step_count // per_epoch
+
     @property
     def num_parameters(self) -> int:
         """The number of trainable values, P (the length of :meth:`weights`)."""
@@ -320,6 +403,8 @@ class Stepper:
 
     # -- the loss ---------------------------------------------------------------------
     def _criterion(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.regression:
+            return nn.functional.mse_loss(logits[:, 0], y)
         if self.setup.loss == "mse":
             target = nn.functional.one_hot(y, logits.shape[1]).to(logits.dtype)
             return nn.functional.mse_loss(logits, target)
@@ -333,6 +418,10 @@ class Stepper:
         loss = self._criterion(self.model(xb), yb)
         if s.method == "l1":
             loss = loss + s.l1 * sum(w.abs().sum() for w in self._weights)
+        if s.regularization == "l1":
+            loss = loss + s.reg_rate * sum(w.abs().sum() for w in self._weights)
+        elif s.regularization == "l2":
+            loss = loss + s.reg_rate * sum(w.square().sum() for w in self._weights)
         return loss
 
     def _next_batch(self) -> torch.Tensor | None:
@@ -546,7 +635,7 @@ class Stepper:
             train = float(self._criterion(model(self.X), self.y))
             logits = model(self.X_test)
             test = float(self._criterion(logits, self.y_test))
-            acc = float((logits.argmax(1) == self.y_test).double().mean())
+            acc = np.nan if self.regression else float((logits.argmax(1) == self.y_test).double().mean())
         return train, test, acc
 
     def _snapshot(self) -> Snapshot:  # inside step()'s single_threaded (and once in __init__)
