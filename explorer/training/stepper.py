@@ -30,7 +30,7 @@ ReLU (the default) and "linear" keep the network piecewise linear, which the exa
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -75,7 +75,10 @@ class Setup:
     optimiser : {"sgd", "momentum", "adam"}, default "adam"
         The optimiser.
     lr : float, default 1e-2
-        The learning rate (> 0).
+        The learning rate (> 0) of the first step.
+    lr_schedule : tuple of (int, float), default ()
+        Changes of the learning rate: ``(step, rate)`` makes the steps from ``step`` on use
+        ``rate`` (what :meth:`Stepper.set_lr` records, so the run replays).
     momentum : float, default 0.9
         The momentum of "momentum".
     batch_size : int, default 64
@@ -115,6 +118,7 @@ class Setup:
     init_scale: float = 1.0  # multiplies torch's default initialisation of every weight and bias
     optimiser: str = "adam"
     lr: float = 1e-2
+    lr_schedule: tuple = ()
     momentum: float = 0.9  # for "momentum"
     batch_size: int = 64  # 0: full batch
     weight_decay: float = 0.0
@@ -131,6 +135,7 @@ class Setup:
     def __post_init__(self):
         self.hidden = tuple(int(h) for h in self.hidden)
         self.features = check_features(self.features) if self.features else ()
+        self.lr_schedule = tuple(sorted((int(k), float(r)) for k, r in self.lr_schedule))
         checks = [
             (self.optimiser in OPTIMISERS, f"optimiser must be one of {OPTIMISERS}, not '{self.optimiser}'."),
             (self.method in METHODS, f"method must be one of {METHODS}, not '{self.method}'."),
@@ -141,7 +146,9 @@ class Setup:
             (self.reg_rate >= 0 and np.isfinite(self.reg_rate), "the regularization rate must be >= 0."),
             (len(self.hidden) <= MAX_DEPTH, f"at most {MAX_DEPTH} hidden layers, not {len(self.hidden)}."),
             (all(1 <= h <= MAX_WIDTH for h in self.hidden), f"hidden widths must be between 1 and {MAX_WIDTH}."),
-            (self.lr > 0 and np.isfinite(self.lr), "the learning rate must be a positive number."),
+            (all(r > 0 and np.isfinite(r) for r in (self.lr, *(r for _, r in self.lr_schedule))),
+             "the learning rate must be a positive number."),
+            (all(k >= 0 for k, _ in self.lr_schedule), "a learning rate change's step must be >= 0."),
             (self.batch_size >= 0, "batch_size must be >= 0 (0 means the full batch)."),
             (self.snapshot_every >= 1, "snapshot_every must be at least 1."),
             (self.init_scale > 0, "init_scale must be positive."),
@@ -164,7 +171,8 @@ class Setup:
         >>> d["hidden"], Setup(**d) == Setup(hidden=(4, 4))
         ([4, 4], True)
         """
-        return {**asdict(self), "hidden": list(self.hidden), "features": list(self.features)}
+        return {**asdict(self), "hidden": list(self.hidden), "features": list(self.features),
+                "lr_schedule": [list(change) for change in self.lr_schedule]}
 
 
 @dataclass
@@ -340,6 +348,7 @@ class Stepper:
         self.model.class_names = list(self.data.class_names)
         self.generator = torch.Generator().manual_seed(setup.seed)
         self.optimiser = self._optimiser()
+        self._rates = dict(setup.lr_schedule)
         self._weights = [m.weight for m in self.model if isinstance(m, nn.Linear)]
         self._order = torch.zeros(0, dtype=torch.int64)
         self._position = 0
@@ -358,7 +367,8 @@ class Stepper:
 
     def set_lr(self, lr: float) -> None:
         """Train on with another learning rate: the weights and the optimiser's state (momentum,
-        Adam's moments) stay; ``setup.lr`` keeps the run's first rate.
+        Adam's moments) stay; ``setup.lr`` keeps the run's first rate and ``setup.lr_schedule``
+        records the change, so ``Stepper(setup)`` replays the run.
 
         Parameters
         ----------
@@ -374,13 +384,19 @@ class Stepper:
         --------
         >>> s = Stepper(Setup(dataset="xor", hidden=(4,)))
         >>> _ = s.step(2); before = s.weights(); s.set_lr(0.5)
-        >>> np.array_equal(s.weights(), before), s.lr, s.setup.lr
-        (True, 0.5, 0.01)
+        >>> np.array_equal(s.weights(), before), s.lr, s.setup.lr, s.setup.lr_schedule
+        (True, 0.5, 0.01, ((2, 0.5),))
         """
         if not (lr > 0 and np.isfinite(lr)):
             raise ValueError("the learning rate must be a positive number.")
+        kept = tuple((k, r) for k, r in self.setup.lr_schedule if k < self.step_count)
+        self.setup = replace(self.setup, lr_schedule=(*kept, (self.step_count, float(lr))))
+        self._rates = dict(self.setup.lr_schedule)
+        self._use_rate(float(lr))
+
+    def _use_rate(self, lr: float) -> None:
         for group in self.optimiser.param_groups:
-            group["lr"] = float(lr)
+            group["lr"] = lr
 
     @property
     def lr(self) -> float:
@@ -480,6 +496,8 @@ class Stepper:
             for _ in range(int(n)):
                 if stop is not None and stop():
                     break
+                if self.step_count in self._rates:
+                    self._use_rate(self._rates[self.step_count])
                 loss = self._batch_loss(self._next_batch())
                 value = float(loss.detach())
                 if not np.isfinite(value):

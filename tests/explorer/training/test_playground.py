@@ -103,6 +103,10 @@ def test_a_new_learning_rate_keeps_the_weights_and_is_used():
     grad_step.step(1)  # plain SGD: the next step depends only on the weights and the rate
     np.testing.assert_array_equal(a.weights(), grad_step.weights())
     del b
+    a.step(10)
+    replay = Stepper(a.setup)  # the recorded change replays the run
+    replay.run_to(a.step_count)
+    assert a.setup.lr_schedule == ((5, 0.02),) and np.array_equal(replay.weights(), a.weights())
 
 
 def test_epochs_count_passes_over_the_training_set():
