@@ -44,6 +44,18 @@ def test_settings_reach_the_attack(state):
     assert view.analysis.attack().l2[0] <= l2.l2[0] * (1 + 1e-6)
 
 
+def test_deepfool_only_controls_show_with_deepfool_only(state):
+    view = AdversarialView(state=state)
+    names = {w.name: w for w in view._widgets}
+    deepfool_only = ("Overshoot", "Max iterations", "SuperDeepFool refinement")
+    assert all(names[n].visible for n in deepfool_only) and not names["Budget ε (APGD, Square)"].visible
+    budgeted = next(m for m, spec in attacks.METHODS.items() if not spec.minimal)
+    view.analysis.method = budgeted
+    assert not any(names[n].visible for n in deepfool_only) and names["Budget ε (APGD, Square)"].visible
+    view.analysis.method = "deepfool"
+    assert all(names[n].visible for n in deepfool_only)
+
+
 def test_two_d_view_shows_the_sandwich(state):
     view = AdversarialView(state=state, sample=4)
     s = view.analysis.sandwich()

@@ -172,6 +172,11 @@ class AdversarialAnalysis(param.Parameterized):
                               None if spec.minimal else float(self.epsilon), self.clip_box(), int(self.seed),
                               self.dataset.image_shape)
 
+    def uses_budget(self) -> bool:
+        """Whether the chosen method attacks within the budget epsilon (it does not look for the smallest
+        perturbation itself)."""
+        return not attacks.METHODS[self.method].minimal
+
     def probabilities(self, res: attacks.DeepFoolResult) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities at x and at x_adv."""
         p = evaluation.predict_proba(self.model, np.concatenate([res.x, res.x_adv]))

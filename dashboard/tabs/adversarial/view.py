@@ -52,18 +52,20 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
         self.analysis = AdversarialAnalysis(model=state.model, dataset=state.dataset, resolve=state.model_by_name,
                                             **settings)
         a, w = self.analysis.param, pn.widgets
+        self._budget = w.FloatInput.from_param(a.epsilon, name="Budget ε (APGD, Square)")
+        self._deepfool_only = [w.FloatSlider.from_param(a.overshoot, name="Overshoot"),
+                               w.IntSlider.from_param(a.max_iter, name="Max iterations"),
+                               w.Checkbox.from_param(a.refine, name="SuperDeepFool refinement")]
         self._widgets = pn.Column(
             w.IntInput.from_param(a.sample, name="Test sample #"),
             w.Select.from_param(a.method, name="Method", options={v: k for k, v in METHOD_LABELS.items()}),
-            w.RadioButtonGroup.from_param(a.norm, name="Norm"),
-            w.FloatInput.from_param(a.epsilon, name="Budget ε (APGD, Square)"),
-            w.IntInput.from_param(a.seed, name="Seed"),
-            w.FloatSlider.from_param(a.overshoot, name="Overshoot"),
-            w.IntSlider.from_param(a.max_iter, name="Max iterations"),
-            w.Checkbox.from_param(a.clip, name="Clip to the valid range"),
-            w.Checkbox.from_param(a.refine, name="SuperDeepFool refinement"),
+            w.RadioButtonGroup.from_param(a.norm, name="Norm"), self._budget,
+            w.IntInput.from_param(a.seed, name="Seed"), *self._deepfool_only[:2],
+            w.Checkbox.from_param(a.clip, name="Clip to the valid range"), self._deepfool_only[2],
             w.FloatSlider.from_param(self.param.amplify, name="Perturbation colour gain"),
             width=280)
+        self._show_method_controls()
+        self.analysis.param.watch(lambda e: self._show_method_controls(), "method")
         self._compare_button = pn.widgets.Button(label="Compare methods", color="primary")
         self._compare_button.on_click(self._on_compare)
         self._compare_out = pn.Column()
@@ -188,6 +190,12 @@ class AdversarialView(BackgroundWork, pn.viewable.Viewer):
             pn.pane.Markdown("### Robustness over the test split"),
             pn.FlexBox(self._measure_button, self._zoo_button), self._progress, self._measure_out,
             sizing_mode="stretch_width")
+
+    def _show_method_controls(self) -> None:
+        """DeepFool's own settings only while DeepFool is chosen; the budget only for a method that takes one."""
+        for widget in self._deepfool_only:
+            widget.visible = self.analysis.method == "deepfool"
+        self._budget.visible = self.analysis.uses_budget()
 
     def __panel__(self):
         return pn.Row(
