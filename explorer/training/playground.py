@@ -25,6 +25,7 @@ and ``src/playground.ts``: the feature list and the per-neuron heatmaps), read f
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,7 @@ from torch import nn
 from ..nets.threads import single_threaded
 
 __all__ = ["FEATURES", "LINEAR_FEATURES", "ACTIVATIONS", "PlaneFeatures", "feature_values", "check_features",
-           "activation_module", "UnitMaps", "unit_maps", "layer_weights"]
+           "activation_module", "UnitMaps", "unit_maps", "value_map", "layer_weights"]
 
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin x1", "sin x2")
 LINEAR_FEATURES = ("x1", "x2")
@@ -209,7 +210,52 @@ class UnitMaps:
     layers: list
 
 
-def unit_maps(model: nn.Sequential, box: tuple, resolution: int = 40) -> UnitMaps:
+def _grid(box: tuple, resolution: int, most: int):
+    if not 2 <= resolution <= most:
+        raise ValueError(f"resolution must be between 2 and {most}, not {resolution}.")
+    x0, x1, y0, y1 = box
+    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], axis=1))
+
+
+def value_map(model: nn.Module, box: tuple, resolution: int = 120) -> np.ndarray:
+    """A one-output network's value on a grid over a box (a regression's output map).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network with 2 inputs and 1 output.
+    box : tuple of float
+        ``(x0, x1, y0, y1)``.
+    resolution : int, default 120
+        Grid points per axis (2 to 2000).
+
+    Returns
+    -------
+    numpy.ndarray of shape (R, R), float64
+        ``values[i, j]`` is the output at ``(xs[j], ys[i])``, computed in float64.
+
+    Raises
+    ------
+    ValueError
+        A resolution outside 2..2000.
+
+    Examples
+    --------
+    >>> net = nn.Linear(2, 1)
+    >>> with torch.no_grad():
+    ...     _ = net.weight.copy_(torch.tensor([[1.0, 10.0]])); _ = net.bias.zero_()
+    >>> value_map(net, (0, 1, 0, 1), resolution=2).tolist()
+    [[0.0, 1.0], [10.0, 11.0]]
+    """
+    xs, ys, points = _grid(box, resolution, 2000)
+    with torch.no_grad(), single_threaded():
+        out = copy.deepcopy(model).double()(points)[:, 0]
+    return out.numpy().reshape(resolution, resolution)
+
+
+def unit_maps(model: nn.Sequential, box: tuple, resolution: int = 40, max_units: int | None = None) -> UnitMaps:
     """The value of every feature, hidden unit and output of a Playground network over a box.
 
     Parameters
@@ -221,6 +267,8 @@ def unit_maps(model: nn.Sequential, box: tuple, resolution: int = 40) -> UnitMap
         ``(x0, x1, y0, y1)``.
     resolution : int, default 40
         Grid points per axis (2 to 400).
+    max_units : int, optional
+        Keep the maps of the first ``max_units`` units of each layer only (all by default).
 
     Returns
     -------
@@ -239,12 +287,7 @@ def unit_maps(model: nn.Sequential, box: tuple, resolution: int = 40) -> UnitMap
     >>> [m.shape for m in maps.layers], maps.layers[0][0, 0].tolist()
     ([(2, 5, 5), (3, 5, 5), (1, 5, 5)], [-1.0, -0.5, 0.0, 0.5, 1.0])
     """
-    if not 2 <= resolution <= 400:
-        raise ValueError(f"resolution must be between 2 and 400, not {resolution}.")
-    x0, x1, y0, y1 = box
-    xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)
-    gx, gy = np.meshgrid(xs, ys)
-    h = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], axis=1))
+    xs, ys, h = _grid(box, resolution, 400)
     layers = []
     modules = list(model)
     with torch.no_grad(), single_threaded():
@@ -255,7 +298,7 @@ def unit_maps(model: nn.Sequential, box: tuple, resolution: int = 40) -> UnitMap
             h = nn.functional.linear(h, m.weight.double(), m.bias.double()) if isinstance(m, nn.Linear) else m(h)
             if not isinstance(m, nn.Linear) or i == len(modules) - 1:
                 layers.append(h)
-    return UnitMaps(xs, ys, [t.numpy().T.reshape(-1, resolution, resolution) for t in layers])
+    return UnitMaps(xs, ys, [t[:, :max_units].numpy().T.reshape(-1, resolution, resolution) for t in layers])
 
 
 def layer_weights(model: nn.Sequential) -> list[np.ndarray]:
