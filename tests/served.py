@@ -60,7 +60,7 @@ def free_port() -> int:
 
 # pages each server process keeps built ahead (dashboard/serving/session_pool.py): run.sh serves 20, which
 # costs 20-50 s of CPU per process at start and after every test that takes pages, CPU the other test
-# worker needs; 2 still serve each test's first pages from the pool (tests/app/test_session_pool.py
+# worker needs; 2 still serve each test's first pages from the pool (tests/dashboard/serving/test_session_pool.py
 # tests the pool itself, in process)
 TEST_POOL_SIZE = "2"
 # a closed page's session is discarded (its jobs stopped, its memory freed) 8-10 s after its websocket

@@ -15,7 +15,7 @@ The views get what they need from here as callables handed to them by :mod:`dash
 (the share box's ``keep_ready``), or as the upload widget; never a pool or a framework object.
 
 :data:`FRAMEWORK_INTERNALS` names every private name of a framework this package relies on;
-``tests/app/test_framework_contract.py`` checks that each still exists, so an upgrade that
+``tests/dashboard/serving/test_framework_contract.py`` checks that each still exists, so an upgrade that
 removes one fails by its name rather than by a session that hangs.
 """
 

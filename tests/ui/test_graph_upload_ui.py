@@ -24,8 +24,8 @@ from dashboard import services
 from dashboard.app import TABS
 from dashboard.views.common import percent
 from explorer import datasets, training
-from tests.app.conftest import event_loop_of_its_own  # noqa: F401  (bokeh.client's event loop, a fixture)
-from tests.app.test_graph_model_upload import saved_residual_cnn
+from tests.dashboard.conftest import event_loop_of_its_own  # noqa: F401  (bokeh.client's event loop, a fixture)
+from tests.dashboard.test_graph_model_upload import saved_residual_cnn
 from tests.served import app_tabs, browser_ready, run_until
 from tests.ui import screen_fit
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.app.test_user_data_views import two_blobs_csv
+from tests.dashboard.test_user_data_views import two_blobs_csv
 from tests.ui import screen_fit
 
 pytestmark = pytest.mark.ui

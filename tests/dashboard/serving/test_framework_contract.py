@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.serving import FRAMEWORK_INTERNALS
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _exists(module_name: str, path: str) -> bool:

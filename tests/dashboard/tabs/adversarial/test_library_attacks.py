@@ -17,7 +17,7 @@ from dashboard.tabs.adversarial.view import AdversarialView
 from dashboard.tabs.bounds import ATTACK_EPSILON, COMPARED_SAMPLES
 from explorer import attacks, datasets, zoo
 from explorer.attacks import libraries
-from tests.app.test_table_downloads import check_downloads
+from tests.dashboard.views.test_table_downloads import check_downloads
 
 pytestmark = pytest.mark.skipif(not (libraries.is_available("fmn") and libraries.is_available("apgd")),
                                 reason="foolbox and ART are not installed (pip install -e '.[attacks]')")

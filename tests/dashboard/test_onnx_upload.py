@@ -19,7 +19,7 @@ from onnx import TensorProto, helper
 from dashboard import services
 from dashboard.views.model_picker import ModelPicker
 from explorer import datasets
-from tests.app.test_graph_model_upload import ResidualMaxPoolCNN, saved_residual_cnn
+from tests.dashboard.test_graph_model_upload import ResidualMaxPoolCNN, saved_residual_cnn
 
 
 def exported_residual_cnn() -> bytes:

@@ -15,7 +15,7 @@ import pytest
 from dashboard.serving import jobs
 from explorer import regions, stability, zoo
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)

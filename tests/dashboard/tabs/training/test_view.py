@@ -136,7 +136,7 @@ def test_too_many_regions_fall_back_to_a_grid_and_say_so(state, monkeypatch):
 
 
 def test_an_uploaded_dataset_is_offered_and_trains(state):
-    from tests.app.test_user_data_views import two_blobs_csv
+    from tests.dashboard.test_user_data_views import two_blobs_csv
 
     view = TrainingView(state=state)
     name = state.add_dataset({"blobs.csv": two_blobs_csv()})

@@ -31,7 +31,7 @@ from dashboard.serving.session_pool import (
 )
 from tests.served import free_port, run_until
 
-pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/app/conftest.py)
+pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/dashboard/conftest.py)
 
 
 class StampedApp:

@@ -1,9 +1,9 @@
 """Every tab's analysis, the way a notebook runs it: in a plain interpreter, no UI library imported.
 
-Run as ``python -m tests.app.analyses_without_ui``: imports every ``dashboard/tabs/*/analysis*.py``,
+Run as ``python -m tests.dashboard.tabs.analyses_without_ui``: imports every ``dashboard/tabs/*/analysis*.py``,
 runs each tab's analysis beside the library call that gives the same numbers, and prints one JSON
 object: ``{"tabs": {tab: what it measured, or {"error": traceback}}, "ui": [UI modules imported]}``.
-One interpreter serves every tab (tests/app/test_analyses_without_ui.py reads it), where one per tab
+One interpreter serves every tab (tests/dashboard/tabs/test_analyses_without_ui.py reads it), where one per tab
 paid its imports ten times.
 """
 
@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 UI_LIBRARIES = ("panel", "bokeh", "holoviews", "hvplot")
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REGIONS_3D_SAMPLES = [4, 5, 6, 7]  # the 3-D slice through four test digits
 
 

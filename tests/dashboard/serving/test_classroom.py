@@ -42,7 +42,7 @@ CASES = [
 ]
 
 
-pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/app/conftest.py)
+pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/dashboard/conftest.py)
 
 
 def _texts(model) -> str:

@@ -1,7 +1,7 @@
 """Each tab's analysis runs in a plain Python process with no UI library imported, and gives the
 library's numbers (issue 26): the way a notebook or a script uses it.
 
-One fresh interpreter runs every tab (tests/app/analyses_without_ui.py); each test reads its tab's part.
+One fresh interpreter runs every tab (tests/dashboard/tabs/analyses_without_ui.py); each test reads its tab's part.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import sys
 
 import pytest
 
-from tests.app.analyses_without_ui import ROOT, UI_LIBRARIES
+from tests.dashboard.tabs.analyses_without_ui import ROOT, UI_LIBRARIES
 
 
 @pytest.fixture(scope="module")
 def measured() -> dict:
-    out = subprocess.run([sys.executable, "-m", "tests.app.analyses_without_ui"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run([sys.executable, "-m", "tests.dashboard.tabs.analyses_without_ui"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 

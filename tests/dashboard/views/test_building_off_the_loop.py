@@ -22,7 +22,7 @@ from panel.io.server import get_server
 from dashboard.views.common import show_built
 from tests.served import browser_ready, click, free_port, run_until
 
-pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/app/conftest.py)
+pytestmark = pytest.mark.usefixtures("event_loop_of_its_own")  # bokeh.client (tests/dashboard/conftest.py)
 
 
 class HeldBuildApp:
