@@ -10,10 +10,6 @@ overlay is ever left over it; so is the 3-D slice. The topology of a 2-D slice o
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-
 import panel as pn
 import param
 from bokeh.events import RangesUpdate
@@ -23,7 +19,7 @@ from explorer.nets import NotPiecewiseLinearError
 
 from ...safe_text import message
 from ...state import AppState
-from ...views.common import BackgroundWork, csv_download, error_alert, served_document, show_built
+from ...views.common import BackgroundWork, csv_download, error_alert, show_built
 from . import figures
 from .analysis import RegionsAnalysis
 
@@ -41,9 +37,6 @@ FIRENET_NOTE = (
     "Aᵀ, its only weights. The trained LISTA and MLPs are ReLU networks: pick one to see its regions.")
 TOPOLOGY_AT_ONCE = 3_000  # 2-D regions up to which the dual graph and the topology come with the plot (< 1 s)
 PIXELS = 480  # the partition plot's side, in pixels: one raster pixel per screen pixel
-FIRST_WAIT_S = 0.4  # served: how long the exact partition may take before a first picture is shown
-FIRST_MULTIPLY_ADDS = 1e9  # the first picture's forward pass: at most about this much work (fewer pixels)
-_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="regions")  # they wait for worker processes
 TWO_INPUTS_NOTE = (
     "**A 3-D slice needs a model of at least 3 inputs.** This model takes 2: the 2-D slice is its whole input "
     "plane. Pick an image model (its 3-D slice goes through four test samples) or a model of 3 inputs.")
@@ -213,49 +206,14 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         return pn.Column(*panes)
 
     def _body(self):
-        """The partition's plot, counts and topology. Served, a slice whose exact partition takes longer
-        than :data:`FIRST_WAIT_S` shows first the network at each pixel centre (a forward pass), and
-        the exact partition replaces it when it arrives (unless the slice has changed meanwhile)."""
+        """The partition's plot, counts and topology (served, :func:`show_built` builds it off the event loop)."""
         a = self.analysis
         try:
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
-            doc = served_document()
-            if doc is None:
-                return self._exact_body(a.counts())
-            future = _THREADS.submit(a.counts)  # the partition and the grid estimate, side by side
-            try:
-                return self._exact_body(future.result(timeout=FIRST_WAIT_S))
-            except FutureTimeout:
-                pass
-            turn = getattr(self._out, "_built_turn", 0)
-
-            async def finish():
-                try:
-                    body = self._exact_body(await asyncio.wrap_future(future))
-                except Exception as exc:
-                    body = self._failed(exc)
-                if getattr(self._out, "_built_turn", 0) == turn:
-                    self._out.objects = [body]
-
-            doc.add_next_tick_callback(finish)
-            return self._first_body()
+            return self._exact_body(a.counts())
         except Exception as exc:
             return self._failed(exc)
-
-    def _first_body(self):
-        """The first picture (the network at each pixel centre) and a note that the exact partition follows."""
-        a = self.analysis
-        box = figures.view_box(a.plane().polygon)
-        weights = sum(p.numel() for p in a.model.parameters())  # about the multiply-adds per pixel
-        side = int(min(PIXELS, max(64, (FIRST_MULTIPLY_ADDS / max(weights, 1)) ** 0.5)))
-        picture, labels = a.first_picture(box, (side, side))
-        self._picture, self._fig = None, figures.partition(picture, labels, box, a.is_2d, a.dataset.is_reconstruction,
-                                                           size=PIXELS)
-        return pn.Column(pn.pane.Bokeh(self._fig), pn.pane.Markdown(
-            f"**First picture**: the network's activation pattern at each of {side}×{side} pixel centres "
-            f"(**≥ {picture.num_regions:,}** regions seen); computing the exact partition…",
-            css_classes=["regions-first-picture"]))
 
     def _exact_body(self, counts):
         a = self.analysis
