@@ -55,6 +55,9 @@ def test_trained_reconstructors_have_exact_regions_in_measurement_space(name):
     model = zoo.load(name)
     data = reconstruction.measurement_dataset()
     plane = regions.plane_through(data.X_test[[0, 1, 2]].astype(np.float64))
+    # the middle of the triangle, a ninth of its area (LISTA has 9,409 regions on the whole triangle: 80 s in the suite)
+    centre = plane.polygon.mean(axis=0)
+    plane = plane._replace(polygon=centre + (plane.polygon - centre) / 3)
     part = regions.partition_plane(model, *plane, classes=False)
     with_classes = regions.partition_plane(model, *plane)
     assert part.num_regions == with_classes.num_regions and part.num_linear_regions == with_classes.num_linear_regions
