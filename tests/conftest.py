@@ -25,13 +25,13 @@ def _panel_state_cleanup():
 
 
 @pytest.fixture(scope="session")
-def served_url():
-    """The URL of one `panel serve app.py` (run.sh's flags) that every test of this test process
-    asking for it shares; started on first use, stopped when the session ends (tests/served.py says
-    when a test should start a server of its own instead)."""
-    from tests.served import served_app
+def served_url(tmp_path_factory):
+    """The URL of one `panel serve app.py` (run.sh's flags, one process, a teacher's data folder) that
+    every test of this test process asking for it shares; started on first use, stopped when the
+    session ends (tests/served.py says when a test should start a server of its own instead)."""
+    from tests.served import SHARED_NUM_PROCS, served_app, teachers_folder
 
-    with served_app() as url:
+    with served_app(num_procs=SHARED_NUM_PROCS, data_dir=teachers_folder(tmp_path_factory.mktemp("data"))) as url:
         yield url
 
 

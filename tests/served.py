@@ -4,7 +4,8 @@ A server takes 30-60 s of both cores to start (two processes, each warming up), 
 share one where they can. In a new served test file:
 
 * Ask for the ``served_url`` fixture (tests/conftest.py): the URL of the app served with run.sh's
-  flags, started once per test process and shared by every test that asks for it::
+  flags (but SHARED_NUM_PROCS processes) and a teacher's data folder (:func:`teachers_folder`),
+  started once per test process and shared by every test that asks for it::
 
       def test_something(page, served_url):
           page.goto(served_url + "?tab=Spectra")
@@ -17,8 +18,8 @@ share one where they can. In a new served test file:
   ``job_processes(url)`` to be empty if that matters), and it must leave the server serving (no
   stopping its processes).
 * Start one of its own with ``with served_app(...) as url:`` (or a module-scoped fixture around it)
-  only when the test needs a server unlike the shared one: other flags or ``num_procs``, other
-  environment (a ``--data`` folder), or one whose state the test ruins.
+  only when the test needs a server unlike the shared one: other flags or ``num_procs``, another
+  data folder, or one whose state the test ruins.
 """
 
 from __future__ import annotations
@@ -69,11 +70,43 @@ TEST_POOL_SIZE = "2"
 TEST_SESSION_FLAGS = ["--unused-session-lifetime", "8000", "--check-unused-sessions", "2000"]
 
 
+# the shared server (``served_url``) runs one process: a second one cost every run its imports, warm-up and
+# ready pages again (20-40 s of a core) and no served test needs two (the classroom's spread over processes
+# is measured by `python -m bench classroom`)
+SHARED_NUM_PROCS = 1
+
+# the shared server offers a teacher's data folder (``--data``) as a class might have it: a file whose name is
+# markup that would run a script if a page rendered it as HTML, and a broken file (tests/ui/test_hostile_ui.py)
+HOSTILE_MARKER = "window.__hostile_ran"
+HOSTILE = f"<img src=x onerror={HOSTILE_MARKER}=1>"
+
+
+def blobs_csv(header=("u", "v", "kind"), classes=("red", "blue"), n=60, seed=0) -> bytes:
+    """A 2-D CSV with two Gaussian blobs labelled ``classes``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    X = rng.normal(scale=0.4, size=(n, 2)) + np.where(y[:, None] == 1, 0.8, -0.8)
+    lines = [",".join(header)] + [f"{a:.4f},{b:.4f},{classes[k]}" for (a, b), k in zip(X, y)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def teachers_folder(folder: Path) -> Path:
+    """Fill ``folder`` with the shared server's data folder: a hostile file name (50 samples, a hostile
+    column and class name) and a broken archive."""
+    (folder / f"{HOSTILE}.csv").write_bytes(blobs_csv(header=("u", HOSTILE, "kind"), classes=(HOSTILE, "b"), n=50))
+    (folder / "broken.npz").write_bytes(b"PK\x03\x04 a truncated archive")
+    return folder
+
+
 @contextlib.contextmanager
-def served_app(timeout: float = 300.0, num_procs: int | None = None):
+def served_app(timeout: float = 300.0, num_procs: int | None = None, data_dir: Path | None = None):
     """Yield the app's URL while a `panel serve app.py` subprocess runs (with ``num_procs`` server
-    processes instead of SERVE_FLAGS' number, if given; TEST_POOL_SIZE ready pages and TEST_SESSION_FLAGS);
-    stop it afterwards."""
+    processes instead of SERVE_FLAGS' number, if given; the datasets in ``data_dir`` offered to every
+    session, if given; TEST_POOL_SIZE ready pages and TEST_SESSION_FLAGS); stop it afterwards."""
+    from dashboard.data_store import DATA_ENV
+
     flags = list(SERVE_FLAGS)
     if num_procs is not None:
         flags[flags.index("--num-procs") + 1] = str(num_procs)
@@ -84,7 +117,8 @@ def served_app(timeout: float = 300.0, num_procs: int | None = None):
         [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
          "--allow-websocket-origin", f"127.0.0.1:{port}", *flags, *TEST_SESSION_FLAGS],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "EXPLORER_POOL_SIZE": os.environ.get("EXPLORER_POOL_SIZE", TEST_POOL_SIZE)})
+        env={**os.environ, "EXPLORER_POOL_SIZE": os.environ.get("EXPLORER_POOL_SIZE", TEST_POOL_SIZE),
+             **({DATA_ENV: str(data_dir)} if data_dir is not None else {})})
     url = f"http://127.0.0.1:{port}/app"
     try:
         deadline = time.monotonic() + timeout

@@ -1,11 +1,11 @@
 """Hostile strings stay text in a real browser (issue 31): a link, a file name, a file's content and a
 teacher's data folder each carry ``<img src=x onerror=...>``, whose script would set a marker on the page.
 
-One server (its ``--data`` folder holding a file with a hostile name and a broken file) and one
-browser serve every case: every URL key of every tab in one link (each tab clicked open), a hostile
-model and tab, a model upload with a hostile name, CSV and npz uploads with hostile column, class
-and file names, a CSV whose bad cell is quoted in the error, the data folder's dataset, and two
-sessions that upload different files under one name.
+The served app all served tests share (its ``--data`` folder holds a file with a hostile name and a
+broken file, tests/served.py) and one browser serve every case: every URL key of every tab in one
+link (each tab clicked open), a hostile model and tab, a model upload with a hostile name, CSV and
+npz uploads with hostile column, class and file names, a CSV whose bad cell is quoted in the error,
+the data folder's dataset, and two sessions that upload different files under one name.
 """
 
 from __future__ import annotations
@@ -17,23 +17,12 @@ import numpy as np
 import pytest
 
 from dashboard.app import TABS
-from dashboard.data_store import DATA_ENV
 from dashboard.state import settings_class, url_key
-from tests.served import served_app
+from tests.served import HOSTILE, HOSTILE_MARKER, blobs_csv
 
 pytestmark = pytest.mark.ui
 
-MARKER = "window.__hostile_ran"
-HOSTILE = f"<img src=x onerror={MARKER}=1>"
-
-
-def blobs_csv(header=("u", "v", "kind"), classes=("red", "blue"), n=60, seed=0) -> bytes:
-    """A 2-D CSV with two Gaussian blobs labelled ``classes``."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, size=n)
-    X = rng.normal(scale=0.4, size=(n, 2)) + np.where(y[:, None] == 1, 0.8, -0.8)
-    lines = [",".join(header)] + [f"{a:.4f},{b:.4f},{classes[k]}" for (a, b), k in zip(X, y)]
-    return ("\n".join(lines) + "\n").encode()
+MARKER = HOSTILE_MARKER
 
 
 def npz_with_class_names(names) -> bytes:
@@ -43,17 +32,11 @@ def npz_with_class_names(names) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    """The app, served with a data folder that holds a hostile file name and a broken file."""
-    folder = tmp_path_factory.mktemp("data")
-    (folder / f"{HOSTILE}.csv").write_bytes(blobs_csv(header=("u", HOSTILE, "kind"), classes=(HOSTILE, "b"),
-                                                                n=50))
-    (folder / "broken.npz").write_bytes(b"PK\x03\x04 a truncated archive")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(DATA_ENV, str(folder))
-        with served_app(num_procs=1) as served:
-            yield served
+@pytest.fixture
+def url(served_url):
+    """The shared served app, whose data folder holds a hostile file name and a broken file
+    (tests/served.py, :func:`teachers_folder`)."""
+    return served_url
 
 
 def no_script_ran(page) -> None:

@@ -89,8 +89,8 @@ def test_one_students_clicks_send_nothing_to_another_students_page(served_url):
     """Student A opens a tab (which says it is being built, then is) and changes the model; student
     B's page gets no message meanwhile (Panel's busy spinner follows one flag per process, and would
     patch every page at every click)."""
-    # both sessions in the same server process: of three sessions on the shared server's two
-    # processes, two share one
+    # both sessions in the same server process: of three sessions, two share one whatever the number
+    # of the shared server's processes (one, tests/served.py; two with run.sh's flags)
     url = served_url
     sessions = [pull_session(url=url) for _ in range(3)]
     try:
