@@ -194,17 +194,34 @@ OVERLAPS = """
 """
 
 
+NEXT_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
+def laid_out(page) -> None:
+    """Wait until the page is laid out and painted at its present size: two animation frames (Bokeh
+    lays a resized page out before the next one) and a short pause for a plot's redraw. A fixed 0.5-1 s
+    sleep in its place cost the screen-fit walk about a minute of waiting."""
+    page.evaluate(NEXT_FRAMES)
+    time.sleep(0.15)
+
+
+def _busy(page) -> bool:
+    building = page.locator(".bk-panel-models-markup-HTML, .markdown", has_text="Building").count()
+    spinning = page.locator(".pn-loading, .bk-LoadingSpinner").count()
+    return bool(page.evaluate(LOADING_OVERLAYS) or building or spinning)
+
+
 def settle(page, timeout: float = 240) -> None:
-    """Wait until no loading overlay, spinner or "Building" notice is left (then a moment for layout)."""
+    """Wait until no loading overlay, spinner or "Building" notice is left, and none comes back within
+    0.3 s (a view's next step may start as the last ends); then until the page is laid out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = page.evaluate(LOADING_OVERLAYS)
-        building = page.locator(".bk-panel-models-markup-HTML, .markdown", has_text="Building").count()
-        spinning = page.locator(".pn-loading, .bk-LoadingSpinner").count()
-        if busy == 0 and building == 0 and spinning == 0:
-            time.sleep(1.0)
-            return
-        time.sleep(0.5)
+        if not _busy(page):
+            time.sleep(0.3)
+            if not _busy(page):
+                laid_out(page)
+                return
+        time.sleep(0.3)
     raise AssertionError(f"the page was still loading after {timeout} s")
 
 
@@ -251,7 +268,7 @@ def defects_at(page, sizes=(LAPTOP,), where: str = "", settled: bool = True) -> 
     before, found = page.viewport_size, []
     for size in sizes:
         page.set_viewport_size(size)
-        time.sleep(0.5)
+        laid_out(page)
         found += [f"{where} at {size['width']}x{size['height']}: {line}" for line in defects(page)]
     page.set_viewport_size(before)
     return found

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -162,7 +161,7 @@ def test_every_sub_view_fits_the_screen_after_the_tabs_action(browser, served_ur
                 screen_fit.settle(page, SETTLE_S)
             for size in (LAPTOP, LARGE):
                 page.set_viewport_size(size)
-                time.sleep(0.5)
+                screen_fit.laid_out(page)
                 where = f"{case.tab} / {view or 'main'} on {case.model} at {size['width']}x{size['height']}"
                 defects += [f"{where}: {line}" for line in screen_fit.defects(page)]
             page.set_viewport_size(LAPTOP)
