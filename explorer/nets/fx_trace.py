@@ -5,7 +5,9 @@ for the whole process, and any module called meanwhile, in any thread, is sent t
 the served app's other sessions then fail with ``NameError: module is not installed as a
 submodule`` (seen when one session's uploaded model was traced while another session evaluated
 its own). :class:`ThreadSafeTracer` hands the calls of every thread but its own back to the
-module unchanged.
+module unchanged, and traces one at a time: two traces at once in two threads undo each other's
+patches (``AssertionError: CURRENT_PATCHER is None``, seen when a notebook's Linear regions counts
+traced a LeNet for the partition and for the grid estimate in two threads).
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from torch import fx, nn
 
 __all__ = ["ThreadSafeTracer", "symbolic_trace"]
 
+# one trace at a time in the process: torch.fx's patches are global (re-entrant: a trace may read a submodule's)
+_ONE_TRACE_AT_A_TIME = threading.RLock()
+
 
 class ThreadSafeTracer(fx.Tracer):
     """An ``fx.Tracer`` that records only its own thread's module calls and attribute reads.
 
     Calls from other threads during a trace (the patched ``Module.__call__`` reaches every
-    thread) run the module as if no trace were under way.
+    thread) run the module as if no trace were under way. A trace started while another thread
+    traces waits for it to end.
 
     References
     ----------
@@ -51,8 +57,9 @@ class ThreadSafeTracer(fx.Tracer):
         torch.fx.Graph
             The graph of ``root``'s forward pass.
         """
-        self._tracing_thread = threading.get_ident()
-        return super().trace(root, concrete_args)
+        with _ONE_TRACE_AT_A_TIME:
+            self._tracing_thread = threading.get_ident()
+            return super().trace(root, concrete_args)
 
     def call_module(self, m, forward, args, kwargs):
         """Record the call of ``m`` when it comes from the tracing thread; else run it.
