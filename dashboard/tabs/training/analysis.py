@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,10 @@ import param
 from torch import nn
 
 from explorer import datasets, regions, zoo
+from explorer.data import playground as playground_data
 from explorer.training import evaluation
-from explorer.training.stepper import LOSSES, METHODS, OPTIMISERS, Setup, Stepper
+from explorer.training import playground as pg
+from explorer.training.stepper import LOSSES, METHODS, OPTIMISERS, REGULARIZATIONS, Setup, Stepper
 
 from ... import services
 from ..bounds import SEED, TYPED_LIST
@@ -50,8 +53,18 @@ MAX_REGIONS = 10 * 2 ** 20  # the live partition's memory budget (bytes; ~20,000
 GRID_RESOLUTION = 120
 RETRY_REGIONS = 20  # frames drawn on a grid before the exact partition is tried again
 GALLERY = 12  # test images whose predictions the digits view shows
-BUILD = ("dataset", "hidden", "init_scale", "optimiser", "lr", "batch_size", "weight_decay", "method",
-         "loss", "seed", "snapshot_every")
+UNIT_RESOLUTION = 24  # grid points per axis of each unit's small heatmap
+MAX_UNITS = 8  # units of a layer the network diagram shows
+MAX_LR_CHANGES = 100  # learning-rate changes a run (and its link) keeps
+# the recipe: changing one starts a fresh network (the learning rate is not among them: it changes as
+# the run goes on, and the change is kept in ``lr_schedule`` so that a link replays it)
+BUILD = ("dataset", "noise", "train_percent", "features", "hidden", "activation", "init_scale", "optimiser",
+         "batch_size", "weight_decay", "regularization", "reg_rate", "method", "loss", "seed", "snapshot_every")
+FEATURES_TEXT = r"^[\w ,^*]{0,80}$"  # feature names typed in a link: no markup, bounded
+SCHEDULE_TEXT = r"^[\d.:,eE+-]{0,2000}$"  # "step:rate,step:rate"
+PLAYGROUND_SETS = playground_data.NAMES
+NEEDS_PIECEWISE_LINEAR = ("The exact linear regions need a piecewise-linear network (ReLU or linear activation, "
+                          "inputs x1 and x2 only): this one is drawn on a grid.")
 
 
 def parse_hidden(text: str) -> tuple:
@@ -68,18 +81,53 @@ def trainable(data: datasets.Dataset) -> bool:
 
 
 def dataset_names(own: dict[str, datasets.Dataset] | None = None) -> list[str]:
-    """The datasets to offer: the built-in ones, the server's data folder's and ``own`` (a session's
-    uploads, by name) that :func:`trainable` accepts."""
+    """The datasets to offer: the built-in ones, TensorFlow Playground's (gaussian, and the regression
+    sets plane and multi-gaussian), the server's data folder's and ``own`` (a session's uploads, by
+    name) that :func:`trainable` accepts."""
     extra = {**services.data_store.folder_datasets()[0], **(own or {})}
-    return [*datasets.names(), *(name for name, data in extra.items() if trainable(data))]
+    return [*datasets.names(), *PLAYGROUND_SETS, *(name for name, data in extra.items() if trainable(data))]
+
+
+def parse_features(text: str) -> tuple:
+    """'x1, x1^2' -> ('x1', 'x1^2'); '' -> () (the data's own values, x1 and x2)."""
+    names = tuple(t.strip() for t in str(text).split(",") if t.strip())
+    return pg.check_features(names) if names else ()
+
+
+def features_text(names) -> str:
+    """The setting's text of checked feature inputs: '' when they are x1 and x2 (the plain inputs)."""
+    names = pg.check_features(names)
+    return "" if names == pg.LINEAR_FEATURES else ",".join(names)
+
+
+def parse_schedule(text: str) -> tuple:
+    """'0:0.01,40:0.1' -> ((0, 0.01), (40, 0.1)): the learning-rate changes of a run."""
+    changes = []
+    for part in (t for t in str(text).split(",") if t.strip()):
+        try:
+            step, rate = part.split(":")
+            changes.append((int(step), float(rate)))
+        except ValueError:
+            raise ValueError(f"A learning-rate change is written step:rate, like 40:0.1 (not '{part[:40]}').")
+    if len(changes) > MAX_LR_CHANGES:
+        raise ValueError(f"A run keeps at most {MAX_LR_CHANGES} learning-rate changes.")
+    return tuple(changes)
+
+
+def schedule_text(setup: Setup) -> str:
+    """The ``lr_schedule`` setting of a run's setup: its first rate at step 0, then its changes."""
+    changes = dict([(0, setup.lr), *setup.lr_schedule])
+    return ",".join(f"{k}:{r:.10g}" for k, r in sorted(changes.items()))
 
 
 @dataclass
 class Frame:
     """What one frame of training shows: the step reached, the minibatch losses of its steps, the
     losses and accuracy there, and the exact regions (2-D, ``partition``), a decision map on a grid
-    when they are too many (``grid``), or the confusion matrix and the first test images'
-    predictions (``confusion``, ``gallery``); the seconds spent training and measuring."""
+    when they are too many or the net is not piecewise linear (``grid``), or the confusion matrix and
+    the first test images' predictions (``confusion``, ``gallery``); the seconds spent training and
+    measuring; the epochs done; for 2-D data the output on a grid (``output``: a decision map, or a
+    regression's values), every unit's small heatmap (``units``) and the weight matrices (``weights``)."""
 
     step: int
     batch_losses: np.ndarray
@@ -93,6 +141,10 @@ class Frame:
     step_seconds: float
     region_seconds: float
     diverged: bool
+    epoch: int = 0
+    output: evaluation.DecisionMap | np.ndarray | None = None
+    units: pg.UnitMaps | None = None
+    weights: list | None = None
 
 
 class TrainingAnalysis(param.Parameterized):
@@ -118,19 +170,34 @@ class TrainingAnalysis(param.Parameterized):
         The Koopman fit's settings and its last result.
     """
 
-    URL_SETTINGS = (*BUILD, "step")
+    URL_SETTINGS = (*BUILD, "lr", "lr_schedule", "discretize", "show_train", "show_test", "step")
 
-    dataset = param.Selector(default="moons", objects=datasets.names(), doc="Name of the training data")
+    dataset = param.Selector(default="moons", objects=[*datasets.names(), *PLAYGROUND_SETS],
+                             doc="Name of the training data")
+    noise = param.Number(default=None, allow_None=True, bounds=(0.0, 0.5),
+                         doc="Noise of a built-in 2-D set (None: the set's own default)")
+    train_percent = param.Integer(default=75, bounds=(10, 90), doc="Share of the data trained on (%)")
+    features = param.String(default="", regex=FEATURES_TEXT,
+                            doc="Feature inputs of 2-D points, e.g. x1,x2,x1^2 ('': x1 and x2)")
     hidden = param.String(default="16,16", regex=TYPED_LIST, doc="Hidden widths, e.g. 16,16 (at most 6 layers)")
+    activation = param.Selector(default="relu", objects=list(pg.ACTIVATIONS), doc="Activation of the hidden layers")
     init_scale = param.Number(default=1.0, bounds=(1e-4, 10.0), doc="Factor on torch's initial weights")
     optimiser = param.Selector(default="adam", objects=list(OPTIMISERS), doc="The optimiser")
-    lr = param.Number(default=0.01, bounds=(1e-5, 10.0), doc="Learning rate")
+    lr = param.Number(default=0.01, bounds=(1e-5, 10.0), doc="Learning rate (changes without a reset)")
+    lr_schedule = param.String(default="", regex=SCHEDULE_TEXT,
+                               doc="The run's learning rates, step:rate,... (kept so that a link replays it)")
     batch_size = param.Integer(default=64, bounds=(0, 10_000), doc="Minibatch size (0: the full batch)")
     weight_decay = param.Number(default=0.0, bounds=(0.0, 1.0), doc="L2 weight decay")
+    regularization = param.Selector(default="none", objects=list(REGULARIZATIONS),
+                                    doc="Penalty on the weights: none, L1 or L2")
+    reg_rate = param.Number(default=0.0, bounds=(0.0, 10.0), doc="Regularization rate")
     method = param.Selector(default="plain", objects=list(METHODS), doc="Recipe: plain, l1 or adversarial")
     loss = param.Selector(default="cross-entropy", objects=list(LOSSES), doc="Training criterion")
     seed = param.Integer(default=0, bounds=SEED, doc="Seed of the initial weights and the minibatches")
     snapshot_every = param.Integer(default=10, bounds=(1, 1000), doc="Steps between weight snapshots")
+    discretize = param.Boolean(default=True, doc="Fill by predicted class (off: the output's value)")
+    show_train = param.Boolean(default=False, doc="Show the training points")
+    show_test = param.Boolean(default=True, doc="Show the test points")
     steps_per_frame = param.Integer(default=10, bounds=(1, 500), doc="Steps per frame while playing")
     step = param.Integer(default=0, bounds=(0, MAX_STEPS), doc="Steps trained (a link replays to here)")
     resolve = param.Callable(default=services.dataset, doc="Dataset name -> Dataset")
@@ -139,30 +206,83 @@ class TrainingAnalysis(param.Parameterized):
         super().__init__(**params)
         self.target = self.step  # the step a link asks for (0: none)
         self.koopman = KoopmanAnalysis()
-        self.reset()
+        self._lr_lock, self._stepping, self._pending_lr = threading.Lock(), False, None
+        self._build()
 
     # -- the run ------------------------------------------------------------------------------------
     def setup(self) -> Setup:
         """The :class:`~explorer.training.stepper.Setup` of the recipe (raises ValueError for a bad one)."""
-        return Setup(dataset=self.dataset, hidden=parse_hidden(self.hidden), init_scale=self.init_scale,
-                     optimiser=self.optimiser, lr=self.lr, batch_size=self.batch_size,
-                     weight_decay=self.weight_decay, method=self.method, loss=self.loss, seed=self.seed,
-                     snapshot_every=self.snapshot_every)
+        return Setup(dataset=self.dataset, hidden=parse_hidden(self.hidden), activation=self.activation,
+                     features=parse_features(self.features), init_scale=self.init_scale,
+                     optimiser=self.optimiser, lr=self.lr, lr_schedule=parse_schedule(self.lr_schedule),
+                     batch_size=self.batch_size, weight_decay=self.weight_decay,
+                     regularization=self.regularization, reg_rate=self.reg_rate, method=self.method,
+                     loss=self.loss, seed=self.seed, snapshot_every=self.snapshot_every)
+
+    def load_data(self) -> datasets.Dataset:
+        """The recipe's data: a built-in 2-D set with its noise and split, digits with its split, or
+        the set ``resolve`` names (an upload, the data folder's; noise and split do not apply)."""
+        test_fraction = 1 - self.train_percent / 100
+        name = self.dataset
+        if name in PLAYGROUND_SETS:
+            return playground_data.load(name, noise=self.noise or 0.0, test_fraction=test_fraction)
+        if self.noise is None and self.train_percent == 75:
+            return self.resolve(name)  # as the other tabs have it
+        if name in datasets.TOY_SETS:
+            return datasets.toy_2d(name, noise=self.noise, test_fraction=test_fraction)
+        if name == "digits":
+            return datasets.digits(test_fraction=test_fraction)
+        return self.resolve(name)
 
     @param.depends(*BUILD, watch=True)
     def reset(self) -> None:
-        """A fresh network from the recipe, at step 0; a recipe refused leaves no run and says why."""
+        """A fresh network from the recipe (at the learning rate now set), at step 0; a recipe
+        refused leaves no run and says why."""
+        self.lr_schedule = ""
+        self._build()
+
+    def _build(self) -> None:
         self.used_seconds, self.frames, self.last_frame = 0.0, [], None
         self._grid_frames, self.box = 0, None
         self.koopman.last = None
         try:
-            self.stepper, self.problem = Stepper(self.setup(), self.resolve(self.dataset)), ""
-        except ValueError as exc:
+            self.stepper, self.problem = Stepper(self.setup(), self.load_data()), ""
+        except (ValueError, datasets.DatasetError) as exc:
             self.stepper, self.problem = None, str(exc)
             return
         if self.is_2d:
             self.box = evaluation.data_box(np.concatenate([self.data.X_train, self.data.X_test]))
         self.step = 0
+
+    @param.depends("lr", watch=True)
+    def _change_lr(self) -> None:
+        """A new learning rate from the next step on: the net, its optimiser's state and the step stay."""
+        with self._lr_lock:  # while a frame trains, its own thread takes the change before its next step
+            self._pending_lr = float(self.lr)
+            if not self._stepping:
+                self._apply_lr()
+        self._sync_schedule()
+
+    def _apply_lr(self) -> None:
+        """Hand a pending learning rate to the run (holding ``_lr_lock``, between two steps)."""
+        if self._pending_lr is not None and self.stepper is not None and self._pending_lr != self.stepper.lr:
+            self.stepper.set_lr(self._pending_lr)
+        self._pending_lr = None
+
+    def _sync_schedule(self) -> None:
+        s = self.stepper
+        if s is not None:
+            self.lr_schedule = schedule_text(s.setup) if s.setup.lr_schedule else ""
+
+    @property
+    def is_regression(self) -> bool:
+        return self.stepper is not None and self.stepper.regression
+
+    @property
+    def piecewise_linear(self) -> bool:
+        """Whether the net is piecewise linear in its inputs (what the exact regions need)."""
+        s = self.stepper.setup
+        return s.activation in ("relu", "linear") and set(s.features) <= set(pg.LINEAR_FEATURES)
 
     @property
     def data(self) -> datasets.Dataset:
@@ -187,21 +307,40 @@ class TrainingAnalysis(param.Parameterized):
         if n and (room <= 0 or self.used_seconds >= MAX_SECONDS):
             raise RuntimeError(f"This session's training budget is used up ({MAX_STEPS} steps, "
                                f"{MAX_SECONDS:.0f} s); reset to start again.")
+
+        def stop_or_new_rate() -> bool:  # before every step: a learning rate changed meanwhile applies now
+            with self._lr_lock:
+                if s is self.stepper:
+                    self._apply_lr()
+            return stop is not None and stop()
+
         t0 = time.perf_counter()
-        report = s.step(room, stop=stop) if n else None
+        with self._lr_lock:
+            self._stepping = True
+        try:
+            report = s.step(room, stop=stop_or_new_rate) if n else None
+        finally:
+            with self._lr_lock:
+                self._stepping = False
+                if s is self.stepper:
+                    self._apply_lr()
         t1 = time.perf_counter()
         self.used_seconds += t1 - t0
-        part = confusion = gallery = grid = None
+        part = confusion = gallery = grid = output = units = weights = None
         model = s.trained_model()
-        if is_2d and self._grid_frames > 0:  # too many regions lately: the grid only, retry later
-            self._grid_frames -= 1
-            grid = evaluation.decision_map(model, box, resolution=GRID_RESOLUTION)
+        if is_2d:
+            output = (pg.value_map(model, box, resolution=GRID_RESOLUTION) if s.regression
+                      else evaluation.decision_map(model, box, resolution=GRID_RESOLUTION))
+            units, weights = pg.unit_maps(model, box, UNIT_RESOLUTION, MAX_UNITS), pg.layer_weights(model)
+        if is_2d and (self._grid_frames > 0 or not self.piecewise_linear):
+            self._grid_frames = max(0, self._grid_frames - 1)  # too many regions lately: the grid, retry later
+            grid = output
         elif is_2d:
             try:
                 part = regions.partition_2d(model, box=box, max_regions=MAX_REGIONS)
             except regions.TooManyRegionsError:
                 self._grid_frames = RETRY_REGIONS
-                grid = evaluation.decision_map(model, box, resolution=GRID_RESOLUTION)
+                grid = output
         else:
             pred = evaluation.predict_proba(model, s.data.X_test).argmax(1)
             confusion = evaluation.confusion_matrix(s.data.y_test, pred, s.data.num_classes)
@@ -209,13 +348,14 @@ class TrainingAnalysis(param.Parameterized):
         train, test, acc = s.measure()
         losses = report.batch_losses if report is not None else np.zeros(0)
         return Frame(s.step_count, losses, train, test, acc, part, confusion, gallery, grid, t1 - t0,
-                     time.perf_counter() - t1, bool(report and report.diverged))
+                     time.perf_counter() - t1, bool(report and report.diverged), s.epoch, output, units, weights)
 
     def record(self, frame: Frame) -> Frame:
         """Keep ``frame`` (a frame of the current run) as the latest; :attr:`step` (the link) follows."""
         self.frames.append(frame)
         self.last_frame = frame
         self.step = frame.step
+        self._sync_schedule()
         return frame
 
     def run_to(self, target: int, stop: Callable[[], bool] | None = None) -> Frame:

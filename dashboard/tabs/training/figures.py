@@ -18,10 +18,12 @@ from explorer.training import evaluation
 
 from ...safe_text import MAX_QUOTE, bounded
 from ...views.common import CLASS_COLORS, legend_outside
-from .analysis import GALLERY, MAX_REGIONS, Frame
+from .analysis import GALLERY, MAX_REGIONS, MAX_UNITS, Frame
 from .analysis_koopman import loss_text
 
 NO_GRID = np.zeros((1, 1), dtype=np.uint32)  # the grid image when the exact regions are drawn
+NEGATIVE, POSITIVE = "#f59322", "#0877bd"  # the Playground's colours of values below and above 0
+CLEAR = "rgba(0, 0, 0, 0)"  # a region drawn by its outline only
 
 
 def class_color(c: int) -> str:
@@ -36,6 +38,10 @@ def sources() -> dict[str, ColumnDataSource]:
             "patches": ColumnDataSource(dict(xs=[], ys=[], color=[])),
             "boundary": ColumnDataSource(dict(xs=[], ys=[])),
             "points": ColumnDataSource(dict(x=[], y=[], color=[])),
+            "train_points": ColumnDataSource(dict(x=[], y=[], color=[])),
+            "units": ColumnDataSource(dict(image=[], x=[], y=[])),
+            "edges": ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], weight=[])),
+            "unit_names": ColumnDataSource(dict(x=[], y=[], text=[])),
             "gallery": ColumnDataSource(dict(x=[], y=[], text=[], color=[])),
             "grid": ColumnDataSource(dict(image=[NO_GRID])),
             "eigenvalues": ColumnDataSource(dict(re=[], im=[], residual=[], group=[], modulus=[])),
@@ -60,8 +66,78 @@ def grid_image(grid: evaluation.DecisionMap) -> np.ndarray:
     return rgba.view(np.uint32)
 
 
-def point_data(X: np.ndarray, y: np.ndarray) -> dict:
-    return dict(x=X[:, 0], y=X[:, 1], color=[class_color(c) for c in y])
+def point_data(X: np.ndarray, y: np.ndarray, regression: bool = False) -> dict:
+    """Points coloured by class, or (a regression) by their target's sign and size."""
+    colors = [_hex(c) for c in _diverging(y)] if regression else [class_color(c) for c in y]
+    return dict(x=X[:, 0], y=X[:, 1], color=colors)
+
+
+def _diverging(values: np.ndarray) -> np.ndarray:
+    """RGB (0-255, shape (..., 3)) of values in [-1, 1]: white at 0, the Playground's orange below, blue above."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), -1.0, 1.0)[..., None]
+    neg, pos = (np.array([int(c[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float64) for c in (NEGATIVE, POSITIVE))
+    white = np.full(3, 255.0)
+    return np.where(v < 0, white + (neg - white) * -v, white + (pos - white) * v).round().astype(np.uint32)
+
+
+def _hex(rgb) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb))
+
+
+def _rgba(rgb: np.ndarray, alpha) -> np.ndarray:
+    """Bokeh's uint32 RGBA image of RGB values (..., 3) and alphas (0-255)."""
+    a = np.broadcast_to(np.asarray(alpha, dtype=np.uint32), rgb.shape[:-1])
+    return ((rgb[..., 0] << 24 | rgb[..., 1] << 16 | rgb[..., 2] << 8 | a).byteswap()).view(np.uint32)
+
+
+def output_image(output, discretize: bool, num_classes: int) -> np.ndarray:
+    """The output on the grid as a bokeh RGBA image: a classifier's predicted class (discretized) or
+    the class with its probability as opacity; a regression's value (white 0, orange below, blue
+    above) or its sign (discretized)."""
+    if isinstance(output, evaluation.DecisionMap):
+        if discretize:
+            return grid_image(output)
+        colors = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in CLASS_COLORS], dtype=np.uint32)
+        chance = 1.0 / max(num_classes, 2)
+        sure = np.clip((output.confidence - chance) / (1 - chance), 0, 1)
+        return _rgba(colors[output.labels % len(CLASS_COLORS)], (40 + 170 * sure).round())
+    values = np.sign(output) if discretize else np.asarray(output)
+    return _rgba(_diverging(values), 0xA0)
+
+
+def network_data(units, weights: list, feature_names: list[str]) -> tuple[dict, dict, dict]:
+    """(units, edges, names) columns of the network diagram: each shown unit's heatmap as a tile at
+    (layer, row), an edge per weight between shown units (colour: sign; width: size, the largest 6 px),
+    the input features' names."""
+    images, xs, ys = [], [], []
+    for layer, maps in enumerate(units.layers):
+        n = len(maps)
+        for row, m in enumerate(maps):
+            images.append(_rgba(_diverging(m), 255))
+            xs.append(layer * 3.0)
+            ys.append(_row_y(row, n))
+    edges = dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], weight=[])
+    biggest = max([float(np.abs(w).max()) for w in weights if w.size] + [1e-12])
+    for layer, w in enumerate(weights):
+        n_in, n_out = len(units.layers[layer]), len(units.layers[layer + 1])
+        for j in range(n_out):
+            for i in range(n_in):
+                edges["x0"].append(layer * 3.0 + 1)
+                edges["y0"].append(_row_y(i, n_in) + 0.5)
+                edges["x1"].append(layer * 3.0 + 3)
+                edges["y1"].append(_row_y(j, n_out) + 0.5)
+                edges["color"].append(POSITIVE if w[j, i] >= 0 else NEGATIVE)
+                edges["width"].append(0.5 + 5.5 * abs(float(w[j, i])) / biggest)
+                edges["weight"].append(float(w[j, i]))
+    n = len(units.layers[0])
+    names = dict(x=[-0.15] * n, y=[_row_y(i, n) + 0.5 for i in range(n)],
+                 text=[bounded(t, MAX_QUOTE) for t in feature_names[:n]])
+    return dict(image=images, x=xs, y=ys), edges, names
+
+
+def _row_y(row: int, n: int) -> float:
+    """The bottom of a unit's tile: rows from the top, each layer centred on 0."""
+    return (n - 1) / 2 * 1.5 - row * 1.5 - 0.5
 
 
 def gallery_layout(image_shape: tuple) -> tuple[int, int]:
@@ -125,11 +201,31 @@ def region_figure(src: dict, box: tuple, class_names: list[str]):
                 line_color="#555555", line_width=0.4)
     fig.multi_line("xs", "ys", source=src["boundary"], line_color="black", line_width=2,
                    legend_label="decision boundary")
-    fig.scatter("x", "y", source=src["points"], color="color", size=4, line_color="white")
+    fig.scatter("x", "y", source=src["train_points"], color="color", size=5, line_color="white",
+                legend_label="training data")
+    fig.scatter("x", "y", source=src["points"], color="color", size=5, line_color="black", legend_label="test data")
     for c, name in enumerate(class_names):  # the key: a square per class (one point at NaN: BokehJS keys
         fig.scatter([np.nan], [np.nan], marker="square", size=10, color=class_color(c),  # only glyphs with data)
                     legend_label=bounded(name, MAX_QUOTE))
     legend_outside(fig, "right")
+    return fig
+
+
+def network_figure(src: dict, num_layers: int):
+    """The Playground's network diagram: every shown unit as the small heatmap of its output over
+    the plane (white 0, orange below, blue above), the edges by weight (colour: sign, width: size)."""
+    half = (MAX_UNITS - 1) / 2 * 1.5 + 0.8
+    fig = figure(frame_width=max(220, 70 * num_layers), frame_height=300, x_range=(-1.6, 3.0 * num_layers - 1.6),
+                 y_range=(-half, half), title="Network: each unit's output; edges by weight",
+                 tools="save", toolbar_location="right")
+    edges = fig.segment("x0", "y0", "x1", "y1", source=src["edges"], line_color="color", line_width="width",
+                        line_alpha=0.7)
+    fig.image_rgba(image="image", x="x", y="y", dw=1.0, dh=1.0, source=src["units"])
+    fig.text("x", "y", text="text", source=src["unit_names"], text_align="right", text_baseline="middle",
+             text_font_size="9pt")
+    fig.add_tools(HoverTool(renderers=[edges], tooltips=[("weight", "@weight{0.000}")]))
+    fig.axis.visible = False
+    fig.grid.visible = False
     return fig
 
 
@@ -165,15 +261,17 @@ def eigenvalue_figure(src: dict):
     return fig
 
 
-def status_text(f: Frame, fps: float | None, skipped: int) -> str:
-    """The line under the player: step, losses (4 significant digits), accuracy, regions, frame timings."""
+def status_text(f: Frame, fps: float | None, skipped: int, grid_note: str = "") -> str:
+    """The line under the player: epoch, step, losses (4 significant digits), accuracy, regions, frame
+    timings; ``grid_note`` says why a grid is drawn when it is not for too many regions."""
     regions_text = f" · **{f.partition.num_regions:,}** activation regions" if f.partition else ""
     if f.grid is not None:
-        regions_text = (f" · more regions than {MAX_REGIONS / 2 ** 20:.0f} MB hold: too many to draw live, the "
-                        "decision map is shown on a grid")
+        regions_text = " · " + (grid_note or f"more regions than {MAX_REGIONS / 2 ** 20:.0f} MB hold: too many to "
+                                             "draw live, the decision map is shown on a grid")
     rate = f"{fps:.1f}" if fps is not None else "–"
-    return (f"Step **{f.step:,}** · train loss {loss_text(f.train_loss)} · test loss {loss_text(f.test_loss)} · "
-            f"test accuracy **{100 * f.test_accuracy:.1f}%**{regions_text}  \n"
+    accuracy = f" · test accuracy **{100 * f.test_accuracy:.1f}%**" if np.isfinite(f.test_accuracy) else ""
+    return (f"Epoch **{f.epoch:,}** · Step **{f.step:,}** · train loss {loss_text(f.train_loss)} · "
+            f"test loss {loss_text(f.test_loss)}{accuracy}{regions_text}  \n"
             f"{rate} frames/s · last frame: {1000 * f.step_seconds:.0f} ms training + "
             f"{1000 * f.region_seconds:.0f} ms {'regions' if f.partition else 'evaluation'} · "
             f"{skipped} frames skipped (a frame was still running)")

@@ -22,7 +22,8 @@ from ...serving import jobs
 from ...state import AppState
 from ...views.common import csv_download, error_alert
 from . import figures
-from .analysis import BUILD, MAX_STEPS, TrainingAnalysis, dataset_names
+from . import view_playground as playground
+from .analysis import BUILD, MAX_STEPS, NEEDS_PIECEWISE_LINEAR, TrainingAnalysis, dataset_names
 from .analysis_koopman import STATIONARY_NOTE
 
 REPLAY_CHUNK = 200  # steps per frame while a link's run is replayed
@@ -30,13 +31,17 @@ FRAME_MS = 100  # the player asks for a frame this often; a frame still running 
 CONTROLS_WIDTH = 300
 
 # (setting, widget, label) of the recipe and of the Koopman fit, in the order shown
-RECIPE = (("dataset", pn.widgets.Select, "Training data"), ("hidden", pn.widgets.TextInput, "Hidden widths"),
+RECIPE = (("hidden", pn.widgets.TextInput, "Hidden widths"), ("activation", pn.widgets.Select, "Activation"),
           ("init_scale", pn.widgets.FloatInput, "Init scale"), ("optimiser", pn.widgets.Select, "Optimiser"),
-          ("lr", pn.widgets.FloatInput, "Learning rate"), ("batch_size", pn.widgets.IntInput, "Batch size"),
-          ("weight_decay", pn.widgets.FloatInput, "Weight decay"), ("method", pn.widgets.Select, "Recipe"),
+          ("lr", pn.widgets.FloatInput, "Learning rate (changes as it plays)"),
+          ("batch_size", pn.widgets.IntInput, "Batch size"), ("weight_decay", pn.widgets.FloatInput, "Weight decay"),
+          ("regularization", pn.widgets.Select, "Regularization"),
+          ("reg_rate", pn.widgets.FloatInput, "Regularization rate"), ("method", pn.widgets.Select, "Recipe"),
           ("loss", pn.widgets.Select, "Loss"), ("seed", pn.widgets.IntInput, "Seed"),
           ("snapshot_every", pn.widgets.IntInput, "Snapshot every (steps)"),
           ("steps_per_frame", pn.widgets.IntSlider, "Steps per frame"))
+SHOW = (("discretize", pn.widgets.Checkbox, "Discretize output"),
+        ("show_train", pn.widgets.Checkbox, "Show training data"), ("show_test", pn.widgets.Checkbox, "Show test data"))
 KOOPMAN = (("kind", pn.widgets.Select, "Observables"), ("window", pn.widgets.IntInput, "Window (snapshots)"),
            ("ahead", pn.widgets.IntInput, "Jump ahead (snapshots)"),
            ("energy", pn.widgets.FloatInput, "Energy kept by the rank"),
@@ -75,6 +80,7 @@ class TrainingView(pn.viewable.Viewer):
             self._koopman_section(), sizing_mode="stretch_width")
         self._redraw()
         self.analysis.param.watch(lambda e: self.on_document(self._redraw), list(BUILD))
+        self.analysis.param.watch(lambda e: self.on_document(self._show_options), [name for name, *_ in SHOW])
         state.param.watch(lambda e: self._offer_datasets(), "dataset_name", what="objects")
         state.param.watch(lambda e: self._offer_datasets(), "dataset_name")
         if self.analysis.target:
@@ -226,7 +232,8 @@ class TrainingView(pn.viewable.Viewer):
         """Everything of a fresh run (after a reset or a new recipe): training stops."""
         self.pause()
         a = self.analysis
-        for name in ("loss", "eval", "regions", "patches", "boundary", "eigenvalues", "spurious"):
+        for name in ("loss", "eval", "regions", "patches", "boundary", "eigenvalues", "spurious", "units", "edges",
+                     "unit_names", "points", "train_points"):
             self.src[name].data = {k: [] for k in self.src[name].data}
         self._koopman_result.objects = [pn.pane.Markdown("Train a while, then fit a window of snapshots.")]
         if a.stepper is None:
@@ -238,7 +245,7 @@ class TrainingView(pn.viewable.Viewer):
         self._confusion = None
         data = a.data
         if a.is_2d:
-            self.src["points"].data = figures.point_data(data.X_test, data.y_test)
+            playground.draw_points(self.src, a)
         elif data.image_shape:
             self.src["gallery"].data = figures.gallery_data(data.image_shape, None, None, a.class_names())
         self._draw(a.advance(0))
@@ -246,7 +253,7 @@ class TrainingView(pn.viewable.Viewer):
         curves = pn.Column(*figures.curve_figures(self.src, a.is_2d), history)
         if a.is_2d:
             regions_plot = pn.pane.Bokeh(figures.region_figure(self.src, a.box, a.class_names()))
-            self._live.objects = [pn.FlexBox(regions_plot, curves)]
+            self._live.objects = [pn.FlexBox(regions_plot, playground.network_section(self.src, a), curves)]
             return
         gallery = ([pn.pane.Bokeh(figures.gallery_figure(self.src, data.X_test, data.image_shape))]
                    if data.image_shape else [])
@@ -263,15 +270,14 @@ class TrainingView(pn.viewable.Viewer):
             src["loss"].stream(dict(step=steps, loss=frame.batch_losses.tolist()), rollover=MAX_STEPS)
         src["eval"].stream(dict(step=[frame.step], train_loss=[frame.train_loss], test_loss=[frame.test_loss],
                                 accuracy=[frame.test_accuracy]))
-        if frame.grid is not None:
-            src["grid"].data = dict(image=[figures.grid_image(frame.grid)])
-            src["patches"].data, src["boundary"].data = dict(xs=[], ys=[], color=[]), dict(xs=[], ys=[])
         if frame.partition is not None:
-            src["grid"].data = dict(image=[figures.NO_GRID])
             src["regions"].stream(dict(step=[frame.step], regions=[frame.partition.num_regions]))
-            src["patches"].data, src["boundary"].data = figures.partition_data(frame.partition)
+        if self.analysis.is_2d:
+            playground.draw_output(src, self.analysis, frame)
+            playground.draw_network(src, self.analysis, frame)
         fps = len(self._frames) / sum(self._frames) if self._frames else None
-        self._status.object = figures.status_text(frame, fps, self._skipped)
+        note = NEEDS_PIECEWISE_LINEAR if self.analysis.is_2d and not self.analysis.piecewise_linear else ""
+        self._status.object = figures.status_text(frame, fps, self._skipped, note)
         data = self.analysis.data
         if frame.gallery is not None and data.image_shape:
             src["gallery"].data = figures.gallery_data(
@@ -295,10 +301,18 @@ class TrainingView(pn.viewable.Viewer):
         use.on_click(lambda e: self.on_document(self.use_model))
         download = w.FileDownload(callback=self.checkpoint_bytes, filename="trained.pt", label="Download checkpoint",
                                   color="light", sizing_mode="stretch_width")
+        a = self.analysis
+        data = pn.widgets.Select.from_param(a.param.dataset, name="Training data", sizing_mode="stretch_width")
         return pn.Column(
-            pn.pane.Markdown("**Network** (activation: ReLU, the one the exact analyses support)"),
-            *_widgets(self.analysis, RECIPE), pn.FlexBox(self._play, self._pause, step, reset), use, download,
-            width=CONTROLS_WIDTH)
+            "**Data**", data, *playground.data_controls(a), *_widgets(a, SHOW), "**Network**", *_widgets(a, RECIPE),
+            pn.FlexBox(self._play, self._pause, step, reset), use, download, width=CONTROLS_WIDTH)
+
+    def _show_options(self) -> None:
+        """Discretize output, show training / test data: the last frame drawn again."""
+        a = self.analysis
+        if a.is_2d and a.last_frame is not None:
+            playground.draw_points(self.src, a)
+            playground.draw_output(self.src, a, a.last_frame)
 
     def _reset(self) -> None:
         self.analysis.reset()
