@@ -1,4 +1,5 @@
-"""The Training tab in Chromium: a link replays its run, play trains live, pause stops at once."""
+"""The Training tab in Chromium: a link replays its run, the Playground's controls are all there, play
+trains live, the learning rate changes while it plays (no reset), pause stops at once."""
 
 import re
 
@@ -17,15 +18,52 @@ def _step(page) -> int:
     return int(re.search(r"Step ([\d,]+)", _status(page)).group(1).replace(",", ""))
 
 
+def _options(page) -> set[str]:
+    return {text for i in range(page.locator("select").count())
+            for text in page.locator("select").nth(i).locator("option").all_inner_texts()}
+
+
+def playground_checklist(page) -> dict[str, bool]:
+    """TensorFlow Playground's controls (issue 27), each present or not on the Training tab."""
+    options = _options(page)
+
+    def shown(text):
+        return page.get_by_text(text).count() > 0
+    return {
+        "datasets gaussian, plane, multi-gaussian": {"gaussian", "plane", "multi-gaussian"} <= options,
+        "noise": shown("Noise"), "train/test ratio": shown("Training data (%)"),
+        "feature inputs": all(page.get_by_role("checkbox", name=f, exact=True).count() == 1
+                              for f in ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin x1", "sin x2")),
+        "activations tanh / sigmoid / linear": {"relu", "tanh", "sigmoid", "linear"} <= options,
+        "L1 / L2 and a rate": {"l1", "l2"} <= options and shown("Regularization rate"),
+        "per-neuron heatmaps and the network diagram":
+            page.locator(".training-network", has_text="per-neuron heatmaps").count() == 1
+            and page.locator(".training-network", has_text="edges by weight").count() == 1,
+        "discretize output": shown("Discretize output"),
+        "show training / test data": shown("Show training data") and shown("Show test data"),
+        "epochs": "Epoch" in _status(page),
+        "learning rate": page.locator(".bk-input-group", has_text="Learning rate").locator("input").count() == 1}
+
+
 def test_link_replays_then_play_pause_and_use_the_net(page, artifacts, served_url):
     url = served_url
     page.goto(url + "?tab=Training&training.hidden=8,8&training.seed=3&training.step=40")
     page.locator(".training-status p", has_text="Step 40").first.wait_for(timeout=60_000)
+    checklist = playground_checklist(page)
+    assert all(checklist.values()), f"missing: {[item for item, ok in checklist.items() if not ok]}"
     page.get_by_role("button", name="▶ Play").click()
     for _ in range(600):  # the status pane lives in a shadow root: poll its text
         if _step(page) >= 60:
             break
         page.wait_for_timeout(100)
+    # a new learning rate while it plays (the input sends it when it loses focus): the run goes on
+    lr = page.locator(".bk-input-group", has_text="Learning rate").locator("input")
+    lr.fill("0.03")
+    before = _step(page)
+    lr.press("Tab")
+    page.wait_for_url(re.compile(r"training\.lr_schedule=0%3A0\.01%2C(\d+)%3A0\.03"))
+    changed_at = int(re.search(r"lr_schedule=0%3A0\.01%2C(\d+)%3A0\.03", page.url).group(1))
+    assert changed_at >= before >= 60 and _step(page) >= changed_at  # the step counter kept counting
     # while it trains: every plot and control fits a laptop's screen (blank plots aside: frames redraw them)
     defects = [line for line in screen_fit.defects_at(page, (screen_fit.LAPTOP,), "Training while it runs",
                                                        settled=False)
