@@ -2,6 +2,7 @@
 
 import numpy as np
 import panel as pn
+import param
 import pytest
 from panel.util import parse_query
 
@@ -135,3 +136,20 @@ def test_the_views_toggles_and_the_network_diagram(state):
     boxes[0].value = ["x1", "x2", "x1^2"]
     assert a.features == "x1,x2,x1^2" and a.stepper.model[0].names == ("x1", "x2", "x1^2")
     assert src["unit_names"].data["text"] == ["x1", "x2", "x1^2"]
+
+
+def test_a_regression_view_draws_its_values_and_the_data_sliders_set_the_data(state):
+    view = TrainingView(state=state, dataset="plane", hidden="4", activation="sigmoid", discretize=False)
+    a, src = view.analysis, view.src
+    view.replay_to(5)
+    values = pg.value_map(a.stepper.trained_model(), a.box, resolution=120)
+    np.testing.assert_array_equal(src["grid"].data["image"][0], figures.output_image(values, False, 0))
+    a.discretize = True  # the sign of the output: two colours at most
+    assert len(np.unique(src["grid"].data["image"][0])) <= 2
+    assert NEEDS_PIECEWISE_LINEAR in view._status.object and "accuracy" not in view._status.object
+    noise, ratio = view.__panel__().select(pn.widgets.FloatSlider)[0], view.__panel__().select(pn.widgets.IntSlider)[0]
+    with param.edit_constant(noise), param.edit_constant(ratio):  # as when the user lets go of the slider
+        noise.value_throttled, ratio.value_throttled = 0.25, 40
+    ref = playground_data.load("plane", noise=0.25, test_fraction=0.6)
+    assert a.noise == 0.25 and a.train_percent == 40 and a.stepper.step_count == 0
+    np.testing.assert_array_equal(a.data.y_train, ref.y_train)
