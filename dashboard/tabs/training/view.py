@@ -186,6 +186,9 @@ class TrainingView(pn.viewable.Viewer):
     def use_model(self, event=None) -> str:
         """Make the trained net the session's model (every tab then works on it)."""
         a = self.analysis
+        if a.is_regression:  # the other tabs read a classifier's classes
+            self._say("A regression net is shown in this tab only: the other tabs explain classifiers.")
+            return ""
         name = self.state.add_model(a.model_name(), a.trained_model(), a.dataset)
         self._say(f"**{quoted(name)}** is now the session's model: the other tabs show it.", "success")
         return name

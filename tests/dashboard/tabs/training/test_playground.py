@@ -153,3 +153,4 @@ def test_a_regression_view_draws_its_values_and_the_data_sliders_set_the_data(st
     ref = playground_data.load("plane", noise=0.25, test_fraction=0.6)
     assert a.noise == 0.25 and a.train_percent == 40 and a.stepper.step_count == 0
     np.testing.assert_array_equal(a.data.y_train, ref.y_train)
+    assert view.use_model() == "" and view._message.visible and not state.is_upload  # not handed to other tabs
