@@ -127,7 +127,8 @@ class Frame:
     when they are too many or the net is not piecewise linear (``grid``), or the confusion matrix and
     the first test images' predictions (``confusion``, ``gallery``); the seconds spent training and
     measuring; the epochs done; for 2-D data the output on a grid (``output``: a decision map, or a
-    regression's values), every unit's small heatmap (``units``) and the weight matrices (``weights``)."""
+    regression's values; None where the exact regions filled by class show it), every unit's small
+    heatmap (``units``) and the weight matrices (``weights``)."""
 
     step: int
     batch_losses: np.ndarray
@@ -329,18 +330,18 @@ class TrainingAnalysis(param.Parameterized):
         part = confusion = gallery = grid = output = units = weights = None
         model = s.trained_model()
         if is_2d:
-            output = (pg.value_map(model, box, resolution=GRID_RESOLUTION) if s.regression
-                      else evaluation.decision_map(model, box, resolution=GRID_RESOLUTION))
             units, weights = pg.unit_maps(model, box, UNIT_RESOLUTION, MAX_UNITS), pg.layer_weights(model)
         if is_2d and (self._grid_frames > 0 or not self.piecewise_linear):
             self._grid_frames = max(0, self._grid_frames - 1)  # too many regions lately: the grid, retry later
-            grid = output
+            grid = output = self.output_map(model, box)
         elif is_2d:
             try:
                 part = regions.partition_2d(model, box=box, max_regions=MAX_REGIONS)
             except regions.TooManyRegionsError:
                 self._grid_frames = RETRY_REGIONS
-                grid = output
+                grid = output = self.output_map(model, box)
+            if output is None and (s.regression or not self.discretize):  # the regions filled by class need none
+                output = self.output_map(model, box)
         else:
             pred = evaluation.predict_proba(model, s.data.X_test).argmax(1)
             confusion = evaluation.confusion_matrix(s.data.y_test, pred, s.data.num_classes)
@@ -349,6 +350,14 @@ class TrainingAnalysis(param.Parameterized):
         losses = report.batch_losses if report is not None else np.zeros(0)
         return Frame(s.step_count, losses, train, test, acc, part, confusion, gallery, grid, t1 - t0,
                      time.perf_counter() - t1, bool(report and report.diverged), s.epoch, output, units, weights)
+
+    def output_map(self, model: nn.Module | None = None, box: tuple | None = None):
+        """The output of the net (default: the run's now) on the grid over the data's box: a decision
+        map, or a regression's values."""
+        model = model if model is not None else self.stepper.trained_model()
+        box = box if box is not None else self.box
+        return (pg.value_map(model, box, resolution=GRID_RESOLUTION) if self.stepper.regression
+                else evaluation.decision_map(model, box, resolution=GRID_RESOLUTION))
 
     def record(self, frame: Frame) -> Frame:
         """Keep ``frame`` (a frame of the current run) as the latest; :attr:`step` (the link) follows."""

@@ -314,6 +314,8 @@ class TrainingView(pn.viewable.Viewer):
         """Discretize output, show training / test data: the last frame drawn again."""
         a = self.analysis
         if a.is_2d and a.last_frame is not None:
+            if a.last_frame.output is None and a.last_frame.step == a.stepper.step_count:
+                a.last_frame.output = a.output_map()  # the frame filled its regions by class: none was made
             playground.draw_points(self.src, a)
             playground.draw_output(self.src, a, a.last_frame)
 

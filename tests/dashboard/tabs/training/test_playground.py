@@ -27,7 +27,7 @@ from explorer.training.stepper import Setup, Stepper
 
 @pytest.mark.parametrize("name", ["gaussian", "plane", "multi-gaussian"])
 def test_playground_sets_with_noise_and_ratio_are_the_librarys(name):
-    a = TrainingAnalysis(dataset=name, noise=0.3, train_percent=60, hidden="4", seed=2)
+    a = TrainingAnalysis(dataset=name, noise=0.3, train_percent=60, hidden="4", seed=2, discretize=False)
     ref = playground_data.load(name, noise=0.3, test_fraction=0.4)
     np.testing.assert_array_equal(a.data.X_train, ref.X_train)
     np.testing.assert_array_equal(a.data.y_test, ref.y_test)
@@ -78,6 +78,7 @@ def test_piecewise_linear_nets_keep_their_exact_regions(activation):
     a = TrainingAnalysis(dataset="gaussian", hidden="5", activation=activation, features="x1,x2")
     frame = a.advance(3)
     assert a.piecewise_linear and frame.partition is not None and frame.grid is None
+    assert frame.output is None  # the exact regions filled by class show the output: no grid is made
 
 
 def test_a_learning_rate_change_keeps_the_run_and_its_link_replays_it(state):
