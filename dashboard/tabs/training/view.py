@@ -29,6 +29,7 @@ from .analysis_koopman import STATIONARY_NOTE
 REPLAY_CHUNK = 200  # steps per frame while a link's run is replayed
 FRAME_MS = 100  # the player asks for a frame this often; a frame still running makes it skip one (counted)
 CONTROLS_WIDTH = 300
+NETWORK_SECONDS = 0.5  # while it plays, the network diagram's heatmaps are redrawn at most this often
 
 # (setting, widget, label) of the recipe and of the Koopman fit, in the order shown
 RECIPE = (("hidden", pn.widgets.TextInput, "Hidden widths"), ("activation", pn.widgets.Select, "Activation"),
@@ -68,6 +69,7 @@ class TrainingView(pn.viewable.Viewer):
         self._target = None  # the step a link asks for, while the player replays to it
         self._stop_requested = True
         self._skipped, self._frames = 0, []
+        self._network_at = 0.0  # when the network diagram was last drawn (perf_counter)
         self.src = figures.sources()
         self._message = pn.pane.Alert("", alert_type="warning", visible=False)
         self._status = pn.pane.Markdown("", css_classes=["training-status"])
@@ -151,6 +153,8 @@ class TrainingView(pn.viewable.Viewer):
             self._callback.stop()
             self._callback = None
         self._play.disabled, self._pause.disabled = False, True
+        if self.analysis.is_2d and self.analysis.last_frame is not None:  # the diagram of the last frame drawn
+            playground.draw_network(self.src, self.analysis, self.analysis.last_frame)
 
     async def single_step(self, event=None) -> None:
         if self._fitting:
@@ -277,7 +281,9 @@ class TrainingView(pn.viewable.Viewer):
             src["regions"].stream(dict(step=[frame.step], regions=[frame.partition.num_regions]))
         if self.analysis.is_2d:
             playground.draw_output(src, self.analysis, frame)
-            playground.draw_network(src, self.analysis, frame)
+            if not self._running or time.perf_counter() - self._network_at >= NETWORK_SECONDS:
+                playground.draw_network(src, self.analysis, frame)  # each frame's would be ~50 kB more to send
+                self._network_at = time.perf_counter()
         fps = len(self._frames) / sum(self._frames) if self._frames else None
         note = NEEDS_PIECEWISE_LINEAR if self.analysis.is_2d and not self.analysis.piecewise_linear else ""
         self._status.object = figures.status_text(frame, fps, self._skipped, note)
