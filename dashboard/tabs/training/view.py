@@ -153,7 +153,10 @@ class TrainingView(pn.viewable.Viewer):
             self._callback.stop()
             self._callback = None
         self._play.disabled, self._pause.disabled = False, True
-        if self.analysis.is_2d and self.analysis.last_frame is not None:  # the diagram of the last frame drawn
+        self.on_document(self._draw_network)  # the diagram of the last frame (pause runs unlocked from _on_fit)
+
+    def _draw_network(self) -> None:
+        if self.analysis.is_2d and self.analysis.last_frame is not None:
             playground.draw_network(self.src, self.analysis, self.analysis.last_frame)
 
     async def single_step(self, event=None) -> None:
