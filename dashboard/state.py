@@ -221,6 +221,16 @@ def _keys_read(tab_title: str, setting: str) -> list[str]:
     return [f"{prefix}.{setting}" for prefix in (tab.prefix, *tab.old_prefixes)]
 
 
+def _as_parameter_value(parameter: param.Parameter, value):
+    """A value Panel's query parser read as the parameter expects it: it reads a negative integer
+    ('-1') as a float, and a text that looks like a number ('8', Training's one hidden width) as that number."""
+    if isinstance(parameter, param.Integer) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(parameter, param.String) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def settings_from(query: dict, title: str, view_class, refused: list | None = None) -> dict:
     """The tab's URL_SETTINGS found in the query (under today's key or an older one), as parameter
     values. A value its parameter does not accept (type, bounds, options, pattern) is dropped, and
@@ -232,9 +242,7 @@ def settings_from(query: dict, title: str, view_class, refused: list | None = No
         if key is None:
             continue
         try:
-            value = owner.param[name].deserialize(query[key])
-            if isinstance(owner.param[name], param.Integer) and isinstance(value, float) and value.is_integer():
-                value = int(value)  # Panel's query parser reads a negative integer ('-1') as a float
+            value = _as_parameter_value(owner.param[name], owner.param[name].deserialize(query[key]))
             owner.param[name]._validate(value)
             settings[name] = value
         except Exception:  # a bad value in a link: the default, and a notice
@@ -280,14 +288,17 @@ def sync_to_link(location, owner: param.Parameterized, keys: dict[str, str], ref
     refusal (before, every Linear regions link showed a notice for ``regions.layer`` and
     ``regions.unit``)."""
     def refused_keys(mapped: dict) -> None:
-        refused = []
+        refused, readable = [], {}
         for name, value in mapped.items():
-            if isinstance(owner.param[name], param.Integer) and isinstance(value, float) and value.is_integer():
-                value = int(value)
+            value = _as_parameter_value(owner.param[name], value)
             try:
                 owner.param[name]._validate(value)
+                if value != getattr(owner, name):
+                    readable[name] = value  # e.g. training.hidden=8 typed in the address bar
             except Exception:
                 refused.append(keys[name])
+        if readable:
+            owner.param.update(readable)
         if refused:
             refuse(refused)
 

@@ -74,3 +74,31 @@ def test_an_address_bar_echo_of_a_negative_integer_is_not_a_refusal():
         with edit_readonly(location):
             location.search = location.search.replace("regions.layer=-1", "regions.layer=5000")  # over the bound
         assert refused == ["regions.layer"] and analysis.layer == -1
+
+
+def test_a_text_setting_that_reads_as_a_number_is_taken_as_its_text():
+    """Training's one hidden width, ``training.hidden=8``: Panel's query parser reads it as the number 8,
+    which the text setting refused (the link showed the default net and a notice)."""
+    from bokeh.document import Document
+    from panel.io.location import Location
+    from panel.io.state import set_curdoc
+    from panel.util import edit_readonly, parse_query
+
+    from dashboard.state import AppState, sync_to_link
+    from dashboard.tabs.training.view import TrainingView
+
+    refused = []
+    settings = settings_from(parse_query("?tab=Training&training.hidden=8&training.seed=3"), "Training",
+                             TrainingView, refused)
+    assert refused == [] and settings["hidden"] == "8" and settings["seed"] == 3
+    analysis = TrainingView(state=AppState(), **settings).analysis
+    doc = Document()
+    with set_curdoc(doc):
+        location = Location()
+        with edit_readonly(location):
+            location.param.update(protocol="http:", hostname="x", port="5006", pathname="/app", search="?tab=Training")
+        keys = {name: url_key("Training", name) for name in analysis.URL_SETTINGS}
+        sync_to_link(location, analysis, keys, refused.extend)
+        with edit_readonly(location):  # typed in the address bar
+            location.search = location.search + "&training.hidden=12"
+        assert refused == [] and analysis.hidden == "12"
