@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import psutil
 import requests
 
-from dashboard.serving import WARMED_UP
+from dashboard.serving import WARMED_UP, jobs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,11 +168,20 @@ def server_processes(url: str) -> list[psutil.Process]:
 
 
 def job_processes(url: str) -> list[psutil.Process]:
-    """The worker processes running jobs for the server at ``url``: children of its forkservers."""
+    """The worker processes running jobs for the server at ``url``: children of its forkservers that have
+    their job (named ``jobs.JOB_NAME``; the spare workers waiting for one are not counted,
+    dashboard/serving/jobs.py)."""
     servers = server_processes(url)
     forkservers = [child for server in servers for child in server.children()
                    if "forkserver" in " ".join(child.cmdline())]
-    return [job for forkserver in forkservers for job in forkserver.children()]
+    return [job for forkserver in forkservers for job in forkserver.children() if _name(job) == jobs.JOB_NAME]
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:  # ended meanwhile
+        return ""
 
 
 # -- a bokeh.client session standing in for a browser (the classroom test and benches) -----------

@@ -5,6 +5,11 @@ or a robustness sweep run in a thread would hold both for seconds. :func:`run` c
 an :mod:`explorer` function in a fresh process forked from a *forkserver* that has
 already imported ``explorer`` and ``torch._dynamo`` (a job starts in milliseconds, not the
 seconds of a torch import), waits for it without holding the lock, and returns its result.
+Every job gets a process of its own, but the process is started ahead: ``SPARES`` workers wait
+for a job each (named ``SPARE_NAME``, then ``JOB_NAME`` once they have one), so a job is a pipe
+write away (about 1 ms) and the next spare starts while the job runs; a job that finds none
+starts its worker itself (50-100 ms on a loaded machine). A job that has answered is not waited
+for: its process ends by itself, and the forkserver, its parent, reaps it.
 
 Two kinds of job:
 
@@ -43,6 +48,12 @@ MAX_JOBS_PER_SESSION = 2
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 POLL_SECONDS = 0.1
 NICE = 10  # background jobs' niceness: the server and the drawing jobs get the cores first
+# workers started ahead, waiting for their job: a job is then a pipe write away (about 1 ms, measured), where
+# starting its process (a fork of the forkserver, then multiprocessing's start-up in the child) takes 50-100 ms
+# on a loaded machine. Two: a tab that opens runs two drawing jobs at once (a partition and its grid estimate)
+SPARES = 2
+SPARE_NAME = "explorer-spare"  # a waiting worker's process name (psutil's name(), ps -o comm)
+JOB_NAME = "explorer-job"  # a worker's name once it has its job
 
 # The session (its AppState) whose background job this is; set by the views before they go to
 # a thread. Unset: a drawing job.
@@ -70,6 +81,8 @@ def use_processes(on: bool = True) -> None:
     _settings["processes"] = bool(on)
     if on:
         _context()
+    else:
+        discard_spares()
 
 
 def _context():
@@ -84,24 +97,41 @@ def _context():
 
 
 def warm_up() -> None:
-    """Start the forkserver now (it imports explorer once), so the first job starts fast."""
+    """Start the forkserver now (it imports explorer once) and a spare worker, so the first job starts fast."""
     if _settings["processes"]:
         run(os.getpid)
 
 
-def _child(conn, job: bytes, wants_progress: bool, niceness: int) -> None:
-    """The worker: lower its priority by ``niceness``, unpickle ``(fn, args, kwargs)``, run it,
-    send back progress and the outcome.
+def _name_process(name: str) -> None:
+    """Set this process's name as ``ps`` and psutil show it (Linux; elsewhere nothing)."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(name)
+    except OSError:
+        pass
+
+
+def _worker(jobs_in, results_out) -> None:
+    """A spare worker: wait for one job (the pickle of ``(fn, args, kwargs, wants_progress,
+    niceness)``), lower its priority by ``niceness``, run it, send back progress and the outcome,
+    and end. Its server process going away ends the wait (the pipe's end-of-file).
 
     Messages are plain pickles (``send_bytes``): multiprocessing's own pickler would pass
     tensors as shared-memory handles that die with this process.
     """
     def send(*message):
-        conn.send_bytes(pickle.dumps(message))
+        results_out.send_bytes(pickle.dumps(message))
 
+    _name_process(SPARE_NAME)
     try:
+        job = jobs_in.recv_bytes()
+    except (EOFError, OSError):
+        return
+    _name_process(JOB_NAME)
+    jobs_in.close()
+    try:
+        fn, args, kwargs, wants_progress, niceness = pickle.loads(job)
         os.nice(niceness)
-        fn, args, kwargs = pickle.loads(job)
         if wants_progress:
             kwargs["progress"] = lambda done, total: send("progress", done, total)
         send("done", fn(*args, **kwargs))
@@ -112,7 +142,97 @@ def _child(conn, job: bytes, wants_progress: bool, niceness: int) -> None:
             exc = RuntimeError(f"{type(exc).__name__}: {exc}")
         send("error", exc)
     finally:
-        conn.close()
+        results_out.close()
+
+
+class _Worker:
+    """A started worker process waiting for its job: the process, the pipe its job goes down and
+    the pipe its messages come back on."""
+
+    def __init__(self):
+        ctx = _context()
+        self.jobs_in, jobs_out = ctx.Pipe(duplex=False)
+        self.results_in, results_out = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_worker, args=(self.jobs_in, results_out), daemon=True)
+        with _main_script_hidden():
+            self.proc.start()
+        self.jobs_in.close()
+        results_out.close()
+        self.jobs_out = jobs_out
+
+    def give(self, job: bytes) -> bool:
+        """Send the worker its job; False if it cannot take it (it died while waiting)."""
+        try:
+            self.jobs_out.send_bytes(job)
+        except OSError:
+            return False
+        finally:
+            self.jobs_out.close()
+        return True
+
+    def discard(self) -> None:
+        self.jobs_out.close()
+        self.results_in.close()
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+
+
+_spares: list = []  # started workers waiting for a job (at most SPARES)
+_spare_lock = threading.Lock()
+_refilling = threading.Event()
+
+
+def _refill() -> None:
+    """Start spare workers until there are SPARES (in a thread of its own: no job waits for it)."""
+    try:
+        while _settings["processes"]:
+            with _spare_lock:
+                if len(_spares) >= SPARES:
+                    return
+            worker = _Worker()
+            with _spare_lock:
+                keep = _settings["processes"]
+                if keep:
+                    _spares.append(worker)
+            if not keep:
+                worker.discard()
+    except Exception:  # the next job starts its own worker, as without spares
+        pass
+    finally:
+        _refilling.clear()
+
+
+def _refill_soon() -> None:
+    with _spare_lock:
+        if SPARES <= 0 or not _settings["processes"] or _refilling.is_set():
+            return
+        _refilling.set()
+    threading.Thread(target=_refill, name="job-spares", daemon=True).start()
+
+
+def _take_worker(job: bytes) -> _Worker:
+    """A worker that has its job: a spare if one waits (and another is started for the next job),
+    else one started now."""
+    while True:
+        with _spare_lock:
+            worker = _spares.pop(0) if _spares else None
+        _refill_soon()
+        if worker is None:
+            worker = _Worker()
+        if worker.give(job):
+            return worker
+        worker.discard()
+
+
+def discard_spares() -> int:
+    """Stop the spare workers (they hold no job); returns how many were stopped."""
+    with _spare_lock:
+        spares = list(_spares)
+        _spares.clear()
+    for worker in spares:
+        worker.discard()
+    return len(spares)
 
 
 def _resident_bytes(pid: int) -> int:
@@ -209,15 +329,11 @@ def _main_script_hidden():
 
 
 def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_id, niceness):
-    ctx = _context()
-    receive, send = ctx.Pipe(duplex=False)
-    job = pickle.dumps((fn, args, kwargs))
-    proc = ctx.Process(target=_child, args=(send, job, progress is not None, niceness), daemon=True)
-    with _main_script_hidden():
-        proc.start()
-    send.close()
+    worker = _take_worker(pickle.dumps((fn, args, kwargs, progress is not None, niceness)))
+    proc, receive = worker.proc, worker.results_in
     _track(owner_id, proc, running=True)
     deadline = time.monotonic() + max_seconds
+    done = False
     try:
         while True:
             if receive.poll(POLL_SECONDS):
@@ -230,8 +346,10 @@ def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_i
                     raise JobError(f"The computation's process stopped unexpectedly (exit code "
                                    f"{proc.exitcode}).") from None
                 if message[0] == "done":
+                    done = True
                     return message[1]
                 if message[0] == "error":
+                    done = True
                     raise message[1]
                 progress(message[1], message[2])
             elif proc.exitcode is not None and not receive.poll(0):
@@ -246,8 +364,10 @@ def _run_in_process(fn, args, kwargs, progress, max_seconds, max_memory, owner_i
                 raise JobError(f"The computation used more than {max_memory / 2**30:.1f} GB of memory, the "
                                "limit for one job, and was stopped. Try smaller settings.")
     finally:
-        if proc.is_alive():
+        ended = proc.exitcode is not None
+        if not ended and not done:
             proc.kill()
-        proc.join()
+            proc.join()
+        # a job that answered ends by itself: its forkserver, not this process, waits for its exit
         receive.close()
         _track(owner_id, proc, running=False)

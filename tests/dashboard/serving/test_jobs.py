@@ -208,3 +208,61 @@ def test_a_job_does_not_run_the_servers_main_script_again(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "True"]  # two jobs, each in a process of its own
     assert marks.read_text().split() == ["__main__"]  # the script ran once: never as a job's __mp_main__
+
+
+def _spare_pids() -> set:
+    with jobs._spare_lock:
+        return {worker.proc.pid for worker in jobs._spares}
+
+
+def _wait_for_spares(count: int, timeout: float = 60.0) -> set:
+    deadline = time.monotonic() + timeout
+    while len(pids := _spare_pids()) < count:
+        assert time.monotonic() < deadline, "the spare workers were not started"
+        time.sleep(0.02)
+    return pids
+
+
+def process_name() -> str:
+    """The job's own process name, as ps shows it (a worker unpickles it by name)."""
+    with open("/proc/self/comm") as comm:
+        return comm.read().strip()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/comm"), reason="process names are Linux's")
+def test_a_job_runs_in_a_spare_started_before_it_and_the_spare_is_replaced():
+    jobs.run(os.getpid)  # starts the spares
+    spares = _wait_for_spares(jobs.SPARES)
+    deadline = time.monotonic() + 30
+    while not all(open(f"/proc/{pid}/comm").read().strip() == jobs.SPARE_NAME for pid in spares):
+        assert time.monotonic() < deadline, "the spares did not name themselves"  # once their start-up is done
+        time.sleep(0.02)
+    pid = jobs.run(os.getpid)
+    assert pid in spares and pid != os.getpid()  # a process that was waiting before the job was asked for
+    assert jobs.run(process_name) == jobs.JOB_NAME  # renamed once it has its job: tests/served.py counts it
+    replaced = _wait_for_spares(jobs.SPARES)
+    assert pid not in replaced and len(replaced) == jobs.SPARES
+    assert jobs.run(os.getpid) not in {os.getpid(), pid}  # one job per process, ever
+
+
+def test_a_spare_that_died_is_passed_over():
+    jobs.run(os.getpid)
+    spares = _wait_for_spares(jobs.SPARES)
+    with jobs._spare_lock:
+        for worker in jobs._spares:
+            worker.proc.kill()
+            worker.proc.join()
+    pid = jobs.run(os.getpid)  # the dead spares cannot take the job: a new worker does
+    assert pid not in spares and pid != os.getpid()
+
+
+def test_turning_processes_off_stops_the_spares():
+    jobs.run(os.getpid)
+    _wait_for_spares(jobs.SPARES)
+    with jobs._spare_lock:
+        procs = [worker.proc for worker in jobs._spares]
+    jobs.use_processes(False)
+    assert not jobs._spares
+    for proc in procs:
+        proc.join(10)
+        assert proc.exitcode is not None
