@@ -167,6 +167,24 @@ class Partition:
     ancestors: list = field(repr=False)
     graph: object = field(default=None, repr=False)  # the PLGraph partitioned
 
+    def __getstate__(self) -> dict:
+        """The state pickled (a worker process sends a partition back): ``class_cells`` as three flat
+        arrays, since a list of many small arrays pickles 100x slower than the rest together (measured:
+        0.2-1 s of 0.2-1 s for 12,863 regions)."""
+        state = dict(self.__dict__)
+        cells = state.pop("class_cells")
+        counts = np.array([len(cell) for cell, _, _ in cells], dtype=np.int64)
+        state["_class_cells_packed"] = (
+            np.concatenate([cell for cell, _, _ in cells]).reshape(-1, 2) if cells else np.zeros((0, 2)), counts,
+            np.array([c for _, c, _ in cells], dtype=np.int64), np.array([r for _, _, r in cells], dtype=np.int64))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        vertices, counts, classes, owners = state.pop("_class_cells_packed")
+        polygons = np.split(vertices, np.cumsum(counts)[:-1]) if len(counts) else []
+        state["class_cells"] = [(cell, int(c), int(r)) for cell, c, r in zip(polygons, classes, owners)]
+        self.__dict__.update(state)
+
     @property
     def num_regions(self) -> int:
         """Number of activation regions (distinct patterns) in the slice."""

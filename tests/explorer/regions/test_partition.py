@@ -71,6 +71,21 @@ def test_region_maps_match_the_forward_pass_at_every_vertex(deep):
     np.testing.assert_allclose(mapped, forward(net, verts), atol=1e-10)
 
 
+def test_a_pickled_partition_comes_back_with_the_same_class_cells_and_regions(deep):
+    """A worker process sends a partition back pickled; its class cells travel as flat arrays."""
+    import pickle
+
+    _, part = deep
+    back = pickle.loads(pickle.dumps(part))
+    assert len(back.class_cells) == len(part.class_cells) > part.num_regions  # the boundary splits some regions
+    for (cell, c, r), (cell2, c2, r2) in zip(part.class_cells, back.class_cells):
+        assert (c, r) == (c2, r2) and type(c2) is int and type(r2) is int
+        np.testing.assert_array_equal(cell, cell2)
+    assert back.num_regions == part.num_regions
+    np.testing.assert_array_equal(back.patterns, part.patterns)
+    np.testing.assert_array_equal(back.boundary_segments, part.boundary_segments)
+
+
 def test_patterns_match_the_network_at_interior_points(deep):
     net, part = deep
     pats = torch.cat(canonical(net).activation_pattern(torch.as_tensor(part.centroids)), 1).numpy()
