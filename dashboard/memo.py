@@ -56,8 +56,9 @@ def memoize(max_items: int) -> Callable:
     Returns
     -------
     callable
-        A decorator. The decorated function has ``cache_clear()`` and ``cache_size()``. A
-        ``progress`` keyword argument, if given, reaches ``fn`` but is not part of the key.
+        A decorator. The decorated function has ``cache_clear()``, ``cache_size()`` and
+        ``is_cached(*args, **kwargs)`` (whether a call with those arguments would return a kept
+        result at once). A ``progress`` keyword argument, if given, reaches ``fn`` but is not part of the key.
 
     Examples
     --------
@@ -66,8 +67,8 @@ def memoize(max_items: int) -> Callable:
     ... def square(x):
     ...     calls.append(x)
     ...     return x * x
-    >>> square(3), square(3), len(calls)
-    (9, 9, 1)
+    >>> square(3), square(3), len(calls), square.is_cached(3), square.is_cached(4)
+    (9, 9, 1, True, False)
     """
     if max_items < 1:
         raise ValueError(f"A cache keeps at least one result, not {max_items}.")
@@ -108,7 +109,13 @@ def memoize(max_items: int) -> Callable:
             with lock:
                 results.clear()
 
+        def is_cached(*args, **kwargs) -> bool:
+            key = (key_of(args), key_of(kwargs))
+            with lock:
+                return key in results
+
         cached.cache_clear = cache_clear
+        cached.is_cached = is_cached
         cached.cache_size = lambda: len(results)
         return cached
 

@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -233,21 +234,61 @@ class RegionsAnalysis(Space3D, Slice2D):
         services.canonical_form(self.model)  # a layer that is not piecewise linear is named here, at once
         return timed_partition(self.model, self.dataset, self.slice_key())[0]
 
-    def counts(self) -> dict:
-        """Activation and linear regions, the grid's lower bound, regions per layer and (ReLU chains)
-        Serra et al.'s upper bound."""
+    def counts(self, estimate: bool = True) -> dict:
+        """Activation and linear regions, the grid's lower bound (unless ``estimate`` is False), regions
+        per layer and (ReLU chains) Serra et al.'s upper bound."""
         services.canonical_form(self.model)  # a layer that is not piecewise linear is named here, at once
-        with ThreadPoolExecutor(1) as pool:  # the grid's job beside the partition's, on the other core
-            estimate = pool.submit(grid, self.model, self.dataset, self.slice_key(), int(self.resolution))
+        if estimate:
+            with ThreadPoolExecutor(1) as pool:  # the grid's job beside the partition's, on the other core
+                grid_job = pool.submit(grid, self.model, self.dataset, self.slice_key(), int(self.resolution))
+                part, seconds = timed_partition(self.model, self.dataset, self.slice_key())
+                estimated = grid_job.result()
+        else:
             part, seconds = timed_partition(self.model, self.dataset, self.slice_key())
-            estimate = estimate.result()
         net = services.canonical_form(self.model)
         out = {"activation regions": part.num_regions, "linear regions": part.num_linear_regions,
-               "grid estimate (lower bound)": estimate.count, "grid resolution": estimate.resolution,
-               "seconds": seconds, "per layer": [layer.num_regions for layer in part.layers]}
+               "grid resolution": int(self.resolution), "seconds": seconds,
+               "per layer": [layer.num_regions for layer in part.layers]}
+        if estimate:
+            out.update({"grid estimate (lower bound)": estimated.count, "grid resolution": estimated.resolution})
         if net.graph().is_chain:  # Serra et al.'s bound is for ReLU chains only
             out["Serra et al. upper bound"] = regions.serra_upper_bound(2, net.hidden_sizes) if net.hidden_sizes else 1
         return out
+
+    def estimate_ready(self) -> bool:
+        """Whether the grid estimate of the slice is computed (so :meth:`counts` would not wait for it)."""
+        try:
+            return grid.is_cached(self.model, self.dataset, self.slice_key(), int(self.resolution))
+        except ValueError:
+            return True
+
+    def partition_ready(self) -> bool:
+        """Whether drawing the slice waits for no job: its 2-D partition is computed, or cannot be (the
+        settings name no slice, the network is not piecewise linear). False for a 3-D view."""
+        try:
+            services.canonical_form(self.model)
+            return self.view == VIEWS[0] and timed_partition.is_cached(self.model, self.dataset, self.slice_key())
+        except Exception:
+            return True
+
+    def prefetch(self) -> threading.Thread | None:
+        """Start computing the 2-D slice's partition, then its grid estimate, in a thread (a served tab:
+        the worker computes while the page is built); None if they are computed or cannot be. What a
+        computation raises is raised again where the tab asks for it."""
+        if self.view != VIEWS[0] or self.partition_ready():
+            return None
+        model, data, key, resolution = self.model, self.dataset, self.slice_key(), int(self.resolution)
+
+        def compute() -> None:
+            try:
+                timed_partition(model, data, key)
+                grid(model, data, key, resolution)
+            except Exception:
+                pass
+
+        thread = threading.Thread(target=compute, name="regions-prefetch", daemon=True)
+        thread.start()
+        return thread
 
     def stability_table(self, progress=None) -> pd.DataFrame:
         """Stable units per hidden layer for each method on the domain (one row per layer and method)."""

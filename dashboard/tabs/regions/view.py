@@ -10,6 +10,9 @@ overlay is ever left over it; so is the 3-D slice. The topology of a 2-D slice o
 
 from __future__ import annotations
 
+import asyncio
+import functools
+
 import panel as pn
 import param
 from bokeh.events import RangesUpdate
@@ -19,9 +22,10 @@ from explorer.nets import NotPiecewiseLinearError
 
 from ...safe_text import message
 from ...state import AppState
+from ...views import common
 from ...views.common import BackgroundWork, csv_download, error_alert, show_built
 from . import figures
-from .analysis import RegionsAnalysis
+from .analysis import RegionsAnalysis, grid
 
 RECONSTRUCTION_NOTE = (
     "A reconstruction network: the plane is in **measurement space** (through measurements y of test "
@@ -54,6 +58,8 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
     def __init__(self, state: AppState, **settings):
         super().__init__(state=state)
         self.analysis = a = RegionsAnalysis(model=state.model, dataset=state.dataset, **settings)
+        # served: the partition's job runs while the rest of the page is built (None: nothing to compute)
+        self._prefetch = a.prefetch() if common.served_document() is not None else None
         w = pn.widgets
         self._slice_widgets = pn.Column(
             w.Select.from_param(a.param.plane_kind, name="Slice"),
@@ -95,12 +101,13 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         self._stab_out = pn.Column()
         self._recipe_out = pn.Column()
         self._out = pn.Column(sizing_mode="stretch_width")
-        self._fig = self._picture = None
+        self._fig = self._picture = self._counts = None
         self._following = False
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
         a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS + SPACE_SETTINGS)
         a.param.watch(lambda *events: self._draw(announce=False), DRAWING_SETTINGS)
-        self._draw(announce=False)
+        # served, a slice still being computed is built in show_built's thread: the page does not wait for it
+        self._draw(announce=not a.partition_ready())
 
     def _follow_state(self, event=None):
         a = self.analysis
@@ -146,20 +153,33 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         figures.redraw(self._fig, self._picture, self.analysis.pixels(self._picture, box, (PIXELS, PIXELS)), box)
 
     def _counts_pane(self, counts=None):
-        c = counts or self.analysis.counts()
+        return pn.pane.Markdown(self._counts_text(counts or self.analysis.counts()), css_classes=["regions-counts"])
+
+    @staticmethod
+    def _counts_text(c: dict) -> str:
         per_layer = " → ".join(str(n) for n in c["per layer"])
-        return pn.pane.Markdown(
+        estimate = (f"**≥ {c['grid estimate (lower bound)']:,}**" if "grid estimate (lower bound)" in c
+                    else "computing…")
+        return (
             f"**Exact** (float64): **{c['activation regions']:,}** activation regions, "
             f"**{c['linear regions']:,}** linear regions (neighbours with equal maps merged), "
             f"found in {c['seconds'] * 1e3:.0f} ms.  \n"
             f"Regions after each layer: {per_layer}.  \n"
-            f"Grid estimate ({c['grid resolution']}²): **≥ {c['grid estimate (lower bound)']:,}** "
+            f"Grid estimate ({c['grid resolution']}²): {estimate} "
             f"(a lower bound: regions smaller than a cell are missed).  \n" + (
                 f"Serra et al. upper bound for these widths on a 2-D input (so for any slice): "
                 f"**{c['Serra et al. upper bound']:,}**." if "Serra et al. upper bound" in c else
                 "Layers are piecewise-linear steps of a graph (skip connections, max pools or other "
-                "ReLU-family activations): a max pool's argmax switches are region boundaries too."),
-            css_classes=["regions-counts"])
+                "ReLU-family activations): a max pool's argmax switches are region boundaries too."))
+
+    async def _add_estimate(self, counts: dict, pane: pn.pane.Markdown, slice_args: tuple) -> None:
+        """Served: the grid estimate's job after the partition is shown, then its line in the counts."""
+        try:
+            estimate = await asyncio.to_thread(grid, *slice_args)
+        except Exception:  # the count stays "computing…"; the next drawing of the slice tries again
+            return
+        pane.object = self._counts_text({**counts, "grid estimate (lower bound)": estimate.count,
+                                         "grid resolution": estimate.resolution})
 
     def _topology(self):
         """The dual graph's size, and the topology table or why there is none."""
@@ -211,14 +231,23 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         try:
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
-            return self._exact_body(a.counts())
+            doc = common.served_document()
+            # served, the exact partition is shown without waiting for the grid estimate's job, which follows
+            estimate = doc is None or a.estimate_ready()
+            counts = a.counts(estimate=estimate)
+            body = self._exact_body(counts)
         except Exception as exc:
             return self._failed(exc)
+        if not estimate:
+            doc.add_next_tick_callback(functools.partial(
+                self._add_estimate, counts, self._counts, (a.model, a.dataset, a.slice_key(), int(a.resolution))))
+        return body
 
     def _exact_body(self, counts):
         a = self.analysis
         picture = a.picture()
-        panes = [pn.pane.Bokeh(self.figure(picture)), self._counts_pane(counts), self._topology_out]
+        self._counts = self._counts_pane(counts)
+        panes = [pn.pane.Bokeh(self.figure(picture)), self._counts, self._topology_out]
         if a.partition().num_regions <= TOPOLOGY_AT_ONCE:
             self._topology_out.objects = [self._topology_pane(self._topology())]
         else:

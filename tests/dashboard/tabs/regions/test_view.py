@@ -285,6 +285,43 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
     assert not isinstance(body, pn.pane.Alert) and "regions-counts" in body[1].css_classes
 
 
+def test_served_the_partition_is_computed_while_the_page_is_built_and_the_estimate_follows(state, monkeypatch):
+    """Served, a slice not yet computed: its partition starts computing when the tab is made (the page
+    is not held for it), the tab says "Building the partition…", then shows the exact counts without
+    waiting for the grid estimate, whose line follows on a later tick with the library's count."""
+    from dashboard.views import common
+
+    class ServedDocument:  # what show_built uses of a served session's document
+        session_context = None
+
+        def __init__(self):
+            self.callbacks = []
+
+        def add_next_tick_callback(self, callback):
+            self.callbacks.append(callback)
+
+    doc = ServedDocument()
+    monkeypatch.setattr(common, "served_document", lambda: doc)
+    box = (-1.3, 1.2, -0.9, 1.1)  # a slice no other test computes: not in the process's caches
+    view = RegionsView(state=state, box=box, resolution=48)
+    (shown,) = view._out.objects
+    assert "building" in shown.css_classes and len(doc.callbacks) == 1
+    view._prefetch.join(60)  # computed before the build ran: while the page was being built
+    key = view.analysis.slice_key()
+    assert analysis_module.timed_partition.is_cached(view.analysis.model, view.analysis.dataset, key)
+    analysis_module.grid.cache_clear()  # as if the estimate's job were still running when the build reads it
+    asyncio.run(doc.callbacks[0]())
+    (body,) = view._out.objects
+    counts = body[1].object
+    library = regions.partition_2d(zoo.load("moons-mlp"), box=box)
+    assert f"**{library.num_regions:,}** activation regions" in counts and "computing…" in counts
+    assert len(doc.callbacks) == 2  # the estimate's turn
+    asyncio.run(doc.callbacks[1]())
+    estimate = regions.grid_estimate(zoo.load("moons-mlp"), box, 48).count
+    assert estimate > 1 and f"**≥ {estimate:,}**" in body[1].object and "computing" not in body[1].object
+    assert f"**{library.num_regions:,}** activation regions" in body[1].object
+
+
 def test_the_analyses_take_their_setting_bounds_from_one_home():
     """The bounds a link or a client may send live in dashboard/tabs/bounds.py only: the analyses
     import them (no copy to drift apart)."""
