@@ -23,7 +23,7 @@ from explorer.nets import NotPiecewiseLinearError
 from ...safe_text import message
 from ...state import AppState
 from ...views import common
-from ...views.common import BackgroundWork, csv_download, error_alert, show_built
+from ...views.common import BackgroundWork, building, csv_download, error_alert, show_built
 from . import figures
 from .analysis import RegionsAnalysis, grid
 
@@ -106,8 +106,14 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
         a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS + SPACE_SETTINGS)
         a.param.watch(lambda *events: self._draw(announce=False), DRAWING_SETTINGS)
-        # served, a slice still being computed is built in show_built's thread: the page does not wait for it
-        self._draw(announce=not a.partition_ready())
+        if self._prefetch is not None:
+            # served, a slice still being computed: the page does not wait for it. Once the page is loaded, it
+            # is built in show_built's thread (a build started while the session is being created would
+            # change a document that no connection has pulled yet: its result never reached the browser)
+            self._out.objects = [building("the partition")]
+            pn.state.onload(self._draw)
+        else:
+            self._draw(announce=False)
 
     def _follow_state(self, event=None):
         a = self.analysis

@@ -302,8 +302,13 @@ def test_served_the_partition_is_computed_while_the_page_is_built_and_the_estima
 
     doc = ServedDocument()
     monkeypatch.setattr(common, "served_document", lambda: doc)
+    loaded = []  # what waits for the page to be loaded in the browser
+    monkeypatch.setattr(pn.state, "onload", lambda callback, threaded=False: loaded.append(callback))
     box = (-1.3, 1.2, -0.9, 1.1)  # a slice no other test computes: not in the process's caches
     view = RegionsView(state=state, box=box, resolution=48)
+    (shown,) = view._out.objects
+    assert "building" in shown.css_classes and not doc.callbacks and len(loaded) == 1
+    loaded[0]()  # the page is loaded: the build is scheduled
     (shown,) = view._out.objects
     assert "building" in shown.css_classes and len(doc.callbacks) == 1
     view._prefetch.join(60)  # computed before the build ran: while the page was being built
