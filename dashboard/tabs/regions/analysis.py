@@ -272,17 +272,17 @@ class RegionsAnalysis(Space3D, Slice2D):
             return True
 
     def prefetch(self) -> threading.Thread | None:
-        """Start computing the 2-D slice's partition, then its grid estimate, in a thread (a served tab:
-        the worker computes while the page is built); None if they are computed or cannot be. What a
-        computation raises is raised again where the tab asks for it."""
+        """Start computing the 2-D slice's partition in a thread (a served tab: the worker computes while
+        the page is built); None if it is computed or cannot be. What the computation raises is raised
+        again where the tab asks for it. (Not the grid estimate: its job would take a core from the
+        partition's picture; the tab asks for it once the partition is shown.)"""
         if self.view != VIEWS[0] or self.partition_ready():
             return None
-        model, data, key, resolution = self.model, self.dataset, self.slice_key(), int(self.resolution)
+        model, data, key = self.model, self.dataset, self.slice_key()
 
         def compute() -> None:
             try:
                 timed_partition(model, data, key)
-                grid(model, data, key, resolution)
             except Exception:
                 pass
 
