@@ -23,7 +23,7 @@ from explorer.nets import NotPiecewiseLinearError
 from ...safe_text import message
 from ...state import AppState
 from ...views import common
-from ...views.common import BackgroundWork, building, csv_download, error_alert, show_built
+from ...views.common import BackgroundWork, csv_download, error_alert, show_built
 from . import figures
 from .analysis import RegionsAnalysis, grid
 
@@ -47,6 +47,12 @@ TWO_INPUTS_NOTE = (
 SLICE_SETTINGS = ["plane_kind", "samples", "extent", "resolution", "box"]  # a new slice: a new partition
 DRAWING_SETTINGS = ["layer", "color_by", "unit", "dual"]  # the same partition, drawn again
 SPACE_SETTINGS = ["view", "samples_3d", "margin", "draw_3d"]  # the 3-D slice (and the switch to it)
+
+
+def session_exists(doc) -> bool:
+    """Whether ``doc`` is a served session's document whose session exists (it is not being created)."""
+    context = getattr(doc, "session_context", None)
+    return getattr(context, "session", None) is not None
 
 
 class RegionsView(BackgroundWork, pn.viewable.Viewer):
@@ -106,14 +112,9 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
         state.param.watch(self._follow_state, ["model_name", "dataset_name"])
         a.param.watch(lambda *events: self._draw(), SLICE_SETTINGS + SPACE_SETTINGS)
         a.param.watch(lambda *events: self._draw(announce=False), DRAWING_SETTINGS)
-        if self._prefetch is not None:
-            # served, a slice still being computed: the page does not wait for it. Once the page is loaded, it
-            # is built in show_built's thread (a build started while the session is being created would
-            # change a document that no connection has pulled yet: its result never reached the browser)
-            self._out.objects = [building("the partition")]
-            pn.state.onload(self._draw)
-        else:
-            self._draw(announce=False)
+        # at once, also served: a build in show_built's thread started while the session is being created
+        # changed a document no connection had pulled yet, and its result never reached the browser
+        self._draw(announce=False)
 
     def _follow_state(self, event=None):
         a = self.analysis
@@ -238,8 +239,9 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
             self._slice_widgets.visible = not a.is_2d
             self._box_widgets.visible = a.is_2d
             doc = common.served_document()
-            # served, the exact partition is shown without waiting for the grid estimate's job, which follows
-            estimate = doc is None or a.estimate_ready()
+            # a served session's page (not one being created: see __init__) shows the exact partition without
+            # waiting for the grid estimate's job, which follows
+            estimate = not session_exists(doc) or a.estimate_ready()
             counts = a.counts(estimate=estimate)
             body = self._exact_body(counts)
         except Exception as exc:

@@ -286,9 +286,10 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
 
 
 def test_served_the_partition_is_computed_while_the_page_is_built_and_the_estimate_follows(state, monkeypatch):
-    """Served, a slice not yet computed: its partition starts computing when the tab is made (the page
-    is not held for it), the tab says "Building the partition…", then shows the exact counts without
+    """Served, a slice not yet computed: its partition starts computing as soon as the tab is made (before
+    the rest of its page); in a session that exists (a new model, say), the exact counts are shown without
     waiting for the grid estimate, whose line follows on a later tick with the library's count."""
+    from dashboard.tabs.regions import view as view_module
     from dashboard.views import common
 
     class ServedDocument:  # what show_built uses of a served session's document
@@ -302,19 +303,19 @@ def test_served_the_partition_is_computed_while_the_page_is_built_and_the_estima
 
     doc = ServedDocument()
     monkeypatch.setattr(common, "served_document", lambda: doc)
-    loaded = []  # what waits for the page to be loaded in the browser
-    monkeypatch.setattr(pn.state, "onload", lambda callback, threaded=False: loaded.append(callback))
+    started = []
+    prefetch = analysis_module.RegionsAnalysis.prefetch
+    monkeypatch.setattr(analysis_module.RegionsAnalysis, "prefetch",
+                        lambda self: started.append(self.box) or prefetch(self))
     box = (-1.3, 1.2, -0.9, 1.1)  # a slice no other test computes: not in the process's caches
-    view = RegionsView(state=state, box=box, resolution=48)
-    (shown,) = view._out.objects
-    assert "building" in shown.css_classes and not doc.callbacks and len(loaded) == 1
-    loaded[0]()  # the page is loaded: the build is scheduled
+    view = RegionsView(state=state, box=box, resolution=48)  # a session being created: drawn at once
+    assert len(started) == 1 and view._prefetch is not None  # the job was started before the drawing
+    assert "computing" not in view._out.objects[0][1].object
+    monkeypatch.setattr(view_module, "session_exists", lambda doc: True)
+    box = (-1.25, 1.2, -0.9, 1.1)
+    view.analysis.box = box  # a new slice in a session that exists: built in a thread, the estimate after
     (shown,) = view._out.objects
     assert "building" in shown.css_classes and len(doc.callbacks) == 1
-    view._prefetch.join(60)  # computed before the build ran: while the page was being built
-    key = view.analysis.slice_key()
-    assert analysis_module.timed_partition.is_cached(view.analysis.model, view.analysis.dataset, key)
-    assert not analysis_module.grid.is_cached(view.analysis.model, view.analysis.dataset, key, 48)
     asyncio.run(doc.callbacks[0]())
     (body,) = view._out.objects
     counts = body[1].object
