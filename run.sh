@@ -65,7 +65,10 @@ case "${1:-}" in
                    *) args+=("$1"); shift ;;
                esac
            done
-           exec "$VENV/bin/panel" serve app.py --port "${PORT:-5006}" $SERVE_FLAGS ${args[@]+"${args[@]}"} ;;
+           # the app's modules (torch, Panel, the tabs) imported once, before --num-procs forks the server
+           # processes, which then share them: two processes importing at once took twice the CPU (issue 30)
+           exec "$PY" -c "import dashboard.app; from panel.command import main; main()" \
+               serve app.py --port "${PORT:-5006}" $SERVE_FLAGS ${args[@]+"${args[@]}"} ;;
     test) setup "test,ww"; browser; shift
           "$PY" -m ruff check explorer dashboard tests bench app.py
           # one BLAS/OpenMP thread per process: two test workers (and the servers, kernels and jobs they
