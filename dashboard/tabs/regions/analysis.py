@@ -273,7 +273,7 @@ class RegionsAnalysis(Space3D, Slice2D):
 
     def prefetch(self) -> threading.Thread | None:
         """Start computing the 2-D slice's partition in a thread (a served tab: the worker computes while
-        the page is built); None if it is computed or cannot be. What the computation raises is raised
+        the tab's widgets are built); None if it is computed or cannot be. What the computation raises is raised
         again where the tab asks for it. (Not the grid estimate: its job would take a core from the
         partition's picture; the tab asks for it once the partition is shown.)"""
         if self.view != VIEWS[0] or self.partition_ready():

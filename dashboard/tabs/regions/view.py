@@ -64,7 +64,7 @@ class RegionsView(BackgroundWork, pn.viewable.Viewer):
     def __init__(self, state: AppState, **settings):
         super().__init__(state=state)
         self.analysis = a = RegionsAnalysis(model=state.model, dataset=state.dataset, **settings)
-        # served: the partition's job runs while the rest of the page is built (None: nothing to compute)
+        # served: the partition's job runs while the tab's widgets are built (None: nothing to compute)
         self._prefetch = a.prefetch() if common.served_document() is not None else None
         w = pn.widgets
         self._slice_widgets = pn.Column(

@@ -287,7 +287,7 @@ def test_a_dataset_switch_says_building_then_draws(state, monkeypatch):
 
 def test_served_the_partition_is_computed_while_the_page_is_built_and_the_estimate_follows(state, monkeypatch):
     """Served, a slice not yet computed: its partition starts computing as soon as the tab is made (before
-    the rest of its page); in a session that exists (a new model, say), the exact counts are shown without
+    its widgets); in a session that exists (a new model, say), the exact counts are shown without
     waiting for the grid estimate, whose line follows on a later tick with the library's count."""
     from dashboard.tabs.regions import view as view_module
     from dashboard.views import common
