@@ -43,6 +43,7 @@ from explorer.training.stepper import LOSSES, METHODS, OPTIMISERS, REGULARIZATIO
 from ... import services
 from ..bounds import SEED, TYPED_LIST
 from .analysis_koopman import KoopmanAnalysis
+from .recipe_text import FEATURES_TEXT, SCHEDULE_TEXT, parse_features, parse_hidden, parse_schedule, schedule_text
 
 # as dashboard.state's (which imports Panel): a list typed by hand, no markup, bounded; a seed
 
@@ -55,24 +56,13 @@ RETRY_REGIONS = 20  # frames drawn on a grid before the exact partition is tried
 GALLERY = 12  # test images whose predictions the digits view shows
 UNIT_RESOLUTION = 24  # grid points per axis of each unit's small heatmap
 MAX_UNITS = 8  # units of a layer the network diagram shows
-MAX_LR_CHANGES = 100  # learning-rate changes a run (and its link) keeps
 # the recipe: changing one starts a fresh network (the learning rate is not among them: it changes as
 # the run goes on, and the change is kept in ``lr_schedule`` so that a link replays it)
 BUILD = ("dataset", "noise", "train_percent", "features", "hidden", "activation", "init_scale", "optimiser",
          "batch_size", "weight_decay", "regularization", "reg_rate", "method", "loss", "seed", "snapshot_every")
-FEATURES_TEXT = r"^[\w ,^*]{0,80}$"  # feature names typed in a link: no markup, bounded
-SCHEDULE_TEXT = r"^[\d.:,eE+-]{0,2000}$"  # "step:rate,step:rate"
 PLAYGROUND_SETS = playground_data.NAMES
 NEEDS_PIECEWISE_LINEAR = ("The exact linear regions need a piecewise-linear network (ReLU or linear activation, "
                           "inputs x1 and x2 only): this one is drawn on a grid.")
-
-
-def parse_hidden(text: str) -> tuple:
-    """'16, 16' -> (16, 16); '' -> () (a linear model)."""
-    try:
-        return tuple(int(t) for t in str(text).replace("x", ",").split(",") if t.strip())
-    except ValueError:
-        raise ValueError(f"Hidden widths are whole numbers separated by commas, like 16,16 (not '{text}').")
 
 
 def trainable(data: datasets.Dataset) -> bool:
@@ -86,38 +76,6 @@ def dataset_names(own: dict[str, datasets.Dataset] | None = None) -> list[str]:
     name) that :func:`trainable` accepts."""
     extra = {**services.data_store.folder_datasets()[0], **(own or {})}
     return [*datasets.names(), *PLAYGROUND_SETS, *(name for name, data in extra.items() if trainable(data))]
-
-
-def parse_features(text: str) -> tuple:
-    """'x1, x1^2' -> ('x1', 'x1^2'); '' -> () (the data's own values, x1 and x2)."""
-    names = tuple(t.strip() for t in str(text).split(",") if t.strip())
-    return pg.check_features(names) if names else ()
-
-
-def features_text(names) -> str:
-    """The setting's text of checked feature inputs: '' when they are x1 and x2 (the plain inputs)."""
-    names = pg.check_features(names)
-    return "" if names == pg.LINEAR_FEATURES else ",".join(names)
-
-
-def parse_schedule(text: str) -> tuple:
-    """'0:0.01,40:0.1' -> ((0, 0.01), (40, 0.1)): the learning-rate changes of a run."""
-    changes = []
-    for part in (t for t in str(text).split(",") if t.strip()):
-        try:
-            step, rate = part.split(":")
-            changes.append((int(step), float(rate)))
-        except ValueError:
-            raise ValueError(f"A learning-rate change is written step:rate, like 40:0.1 (not '{part[:40]}').")
-    if len(changes) > MAX_LR_CHANGES:
-        raise ValueError(f"A run keeps at most {MAX_LR_CHANGES} learning-rate changes.")
-    return tuple(changes)
-
-
-def schedule_text(setup: Setup) -> str:
-    """The ``lr_schedule`` setting of a run's setup: its first rate at step 0, then its changes."""
-    changes = dict([(0, setup.lr), *setup.lr_schedule])
-    return ",".join(f"{k}:{r:.10g}" for k, r in sorted(changes.items()))
 
 
 @dataclass

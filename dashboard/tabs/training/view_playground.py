@@ -15,7 +15,8 @@ from explorer import datasets
 from explorer.training import playground as pg
 
 from . import figures
-from .analysis import PLAYGROUND_SETS, Frame, TrainingAnalysis, features_text, parse_features
+from .analysis import PLAYGROUND_SETS, Frame, TrainingAnalysis
+from .recipe_text import features_text, parse_features
 
 # the noise each built-in 2-D set has by default (explorer.data: toy_2d's and the Playground's)
 DEFAULT_NOISE = {"moons": 0.1, "circles": 0.05, "spirals": 0.02, "xor": 0.0,

@@ -13,10 +13,8 @@ from dashboard.tabs.training.analysis import (
     NEEDS_PIECEWISE_LINEAR,
     UNIT_RESOLUTION,
     TrainingAnalysis,
-    features_text,
-    parse_features,
-    parse_schedule,
 )
+from dashboard.tabs.training.recipe_text import features_text, parse_features, parse_schedule
 from dashboard.tabs.training.view import TrainingView
 from explorer import datasets
 from explorer.data import playground as playground_data

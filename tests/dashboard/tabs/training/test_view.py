@@ -11,8 +11,9 @@ from panel.util import parse_query
 from dashboard.app import TABS
 from dashboard.state import settings_from
 from dashboard.tabs.training import analysis as analysis_module
-from dashboard.tabs.training.analysis import TrainingAnalysis, parse_hidden
+from dashboard.tabs.training.analysis import TrainingAnalysis
 from dashboard.tabs.training.analysis_koopman import loss_text
+from dashboard.tabs.training.recipe_text import parse_hidden
 from dashboard.tabs.training.view import TrainingView
 from explorer import koopman, regions, zoo
 from explorer.training.stepper import Setup, Stepper
