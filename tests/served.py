@@ -53,6 +53,16 @@ def serve_flags() -> list[str]:
 SERVE_FLAGS = serve_flags()
 
 
+def serve_command() -> list[str]:
+    """How `bash run.sh serve` starts panel serve: ``python -c "<imports the app>; panel's main()"`` (the app's
+    modules imported once before the server processes fork), read from run.sh so the tests launch the same."""
+    text = (ROOT / "run.sh").read_text()
+    return [sys.executable, "-c", re.search(r'^\s*exec "\$PY" -c "([^"]*)"', text, re.M).group(1)]
+
+
+SERVE_COMMAND = serve_command()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,7 +124,7 @@ def served_app(timeout: float = 300.0, num_procs: int | None = None, data_dir: P
     # the server's output goes to a file: an unread pipe would stall the server once full
     log = tempfile.NamedTemporaryFile("w+", prefix="served-app-", suffix=".log", delete=False)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "panel", "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
+        [*SERVE_COMMAND, "serve", "app.py", "--port", str(port), "--address", "127.0.0.1",
          "--allow-websocket-origin", f"127.0.0.1:{port}", *flags, *TEST_SESSION_FLAGS],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env={**os.environ, "EXPLORER_POOL_SIZE": os.environ.get("EXPLORER_POOL_SIZE", TEST_POOL_SIZE),
