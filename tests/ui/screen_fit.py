@@ -249,9 +249,9 @@ def blank_plots(page) -> list[str]:
     return found
 
 
-def defects(page) -> list[str]:
-    """Every defect this module measures on the page as it is now, one line each."""
-    found = [f"blank: {line}" for line in blank_plots(page)]
+def defects(page, blank: bool = True) -> list[str]:
+    """Every defect this module measures on the page as it is now, one line each (blank plots only if ``blank``)."""
+    found = [f"blank: {line}" for line in blank_plots(page)] if blank else []
     found += [f"cut: {line}" for line in page.evaluate(CUT_CONTENT)]
     found += [f"overlap: {line}" for line in page.evaluate(OVERLAPS)]
     found += [f"legend: {line}" for line in page.evaluate(LEGENDS_OVER_DATA)]
@@ -262,13 +262,14 @@ def defects(page) -> list[str]:
 
 def defects_at(page, sizes=(LAPTOP,), where: str = "", settled: bool = True) -> list[str]:
     """:func:`defects` at each screen size in ``sizes`` (the page's size is restored afterwards), once
-    the page has settled (:func:`settle`; unless ``settled`` is false: a page that keeps redrawing, as training)."""
+    the page has settled (:func:`settle`; unless ``settled`` is false: a page that keeps redrawing, as
+    training, whose plots are not checked for being blank: a frame may be redrawing them)."""
     if settled:
         settle(page)
     before, found = page.viewport_size, []
     for size in sizes:
         page.set_viewport_size(size)
         laid_out(page)
-        found += [f"{where} at {size['width']}x{size['height']}: {line}" for line in defects(page)]
+        found += [f"{where} at {size['width']}x{size['height']}: {line}" for line in defects(page, blank=settled)]
     page.set_viewport_size(before)
     return found

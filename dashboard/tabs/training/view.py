@@ -98,6 +98,8 @@ class TrainingView(pn.viewable.Viewer):
         return self._stop_requested
 
     async def _tick(self) -> None:
+        if self._stop_requested:  # paused: the callback stops on the document's next turn
+            return
         if self._busy:
             self._skipped += 1
             return
@@ -114,12 +116,14 @@ class TrainingView(pn.viewable.Viewer):
         stepper = self.analysis.stepper
         if stepper is None or self._busy:
             return
-        self._busy = True
+        self._busy, before = True, stepper.step_count
         start = time.perf_counter()
         try:
             frame = await asyncio.to_thread(self.analysis.train, n, lambda: self._stop_requested)
             if stepper is not self.analysis.stepper:
                 return  # reset while the frame ran: it belongs to the old network
+            if stepper.step_count == before:
+                return  # paused before its first step: nothing new to draw (redraws queued behind Pause delayed it)
             self._frames = (self._frames + [time.perf_counter() - start])[-20:]
             self.on_document(lambda: self._show(frame, stepper))
             if frame.diverged:
