@@ -372,8 +372,10 @@ def _fixed_winners(V, n, G, scale, windows, first, pairs):
     w = windows.shape[1]
     if pairs is None:
         Z = _vertex_values(V, n, G)  # (R, K, size)
-        Zw = lambda i: Z[:, :, windows[:, i]]  # noqa: E731
-        Sw = lambda i: scale[:, windows[:, i]]  # noqa: E731
+        Zs = [Z[:, :, windows[:, i]] for i in range(w)]  # each position's entries, gathered once
+        del Z
+        Ss = [scale[:, windows[:, i]] for i in range(w)]
+        Zw, Sw = Zs.__getitem__, Ss.__getitem__
         fw, ww = first[None], windows[None]
     else:
         parent, u = pairs
@@ -385,20 +387,21 @@ def _fixed_winners(V, n, G, scale, windows, first, pairs):
         Se = scale[parent[:, None], ent]
         Sw = lambda i: Se[:, i]  # noqa: E731
         fw, ww = first[u], ent
-    shape = Z.shape[:1] + ww.shape[1:-1]
+    shape = (len(V),) + ww.shape[1:-1]
     fixed = np.zeros(shape, dtype=bool)
     choice = np.zeros(shape, dtype=np.int8)
+    above = [np.broadcast_to(fw[..., i], shape).copy() for i in range(w)]
     for i in range(w):
-        above = np.broadcast_to(fw[..., i], shape).copy()
-        for m in range(w):
-            if m != i:
-                diff = Zw(i) - Zw(m)
-                beats = diff.min(1) > ZERO_TOL * (Sw(i) + Sw(m))
-                if m > i:  # the same map on the whole polygon (e.g. both read only zero pixels): the lower wins
-                    beats |= ~diff.any(1)
-                above &= beats | ~fw[..., m] | (ww[..., m] == ww[..., i])
-        choice[above & ~fixed] = i
-        fixed |= above
+        for m in range(i + 1, w):  # each pair once: i above m, m above i
+            diff = Zw(i) - Zw(m)
+            tol = ZERO_TOL * (Sw(i) + Sw(m))
+            same = ww[..., m] == ww[..., i]
+            # the same map on the whole polygon (e.g. both read only zero pixels): the lower position wins
+            above[i] &= (diff.min(1) > tol) | ~diff.any(1) | ~fw[..., m] | same
+            above[m] &= (diff.max(1) < -tol) | ~fw[..., i] | same
+    for i, a in enumerate(above):
+        choice[a & ~fixed] = i
+        fixed |= a
     return fixed, choice
 
 

@@ -154,11 +154,13 @@ def one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarr
                  for s in range(0, len(mid), step)]
         return tuple(np.concatenate(p) for p in zip(*parts))
     last = [max(ks, default=0) for ks in graph.consumers()]
-    h, dh = [origin + mid @ directions], [normal @ directions]
-    mag = [np.abs(h[0]) + diameter(poly) * np.abs(directions).sum(0)]
+    N = len(mid)
+    hd = [np.concatenate([origin + mid @ directions, normal @ directions])]  # values, then derivatives
+    mag = [np.abs(hd[0][:N]) + diameter(poly) * np.abs(directions).sum(0)]
     choices = []
     for k, layer in enumerate(graph.layers, 1):
-        z, dz = affine_of(layer.sources, layer.bias, h), affine_of(layer.sources, None, dh)
+        zd = affine_of(layer.sources, None, hd)  # values and derivatives in one product
+        z, dz = zd[:N] + layer.bias, zd[N:]
         zmag = affine_of(layer.sources, layer.bias, mag, absolute=True)
         if layer.kind == "max":
             zw, dw, mw = z[:, layer.windows], dz[:, layer.windows], zmag[:, layer.windows]
@@ -167,24 +169,23 @@ def one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarr
             best &= d >= d.max(-1, keepdims=True) - SIDE_TOL * np.abs(np.where(best, dw, 0)).max(-1, keepdims=True)
             choice = best.argmax(-1)
             pick = [np.take_along_axis(a, choice[..., None], -1)[..., 0] for a in (zw, dw, mw)]
-            h.append(pick[0])
-            dh.append(pick[1])
+            hd.append(np.concatenate(pick[:2]))
             mag.append(pick[2])
         else:
             t = layer.pieces.breakpoints
             gap, ttol = z[..., None] - t, SIDE_TOL * (zmag[..., None] + np.abs(t))
             choice = ((gap > ttol) | ((np.abs(gap) <= ttol) & (dz[..., None] > 0))).sum(-1)
             slope, offset = layer.pieces.apply(z, choice)
-            h.append(slope * z + offset)
-            dh.append(slope * dz)
+            hd.append(np.concatenate([slope * z + offset, slope * dz]))
             mag.append(np.abs(slope) * zmag + np.abs(offset))
         choices.append(choice.astype(np.int8))
         for j in range(k):  # drop the values no later layer (nor the output) reads
-            if h[j] is not None and last[j] <= k:
-                h[j] = dh[j] = mag[j] = None
+            if hd[j] is not None and last[j] <= k:
+                hd[j] = mag[j] = None
     pattern = np.concatenate(choices, axis=1) if choices else np.zeros((len(mid), 0), dtype=np.int8)
     src, bias = graph.output_sources, graph.output_bias
-    return pattern, affine_of(src, bias, h), affine_of(src, None, dh), affine_of(src, bias, mag, absolute=True)
+    fd = affine_of(src, None, hd)
+    return pattern, fd[:N] + bias, fd[N:], affine_of(src, bias, mag, absolute=True)
 
 
 def winner_of(f: np.ndarray, df: np.ndarray, fmag: np.ndarray) -> np.ndarray:
