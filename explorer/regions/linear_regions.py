@@ -127,8 +127,11 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, packed, encode, 
     cand[order[1:][gap]] = cand[order[:-1][gap]] = True
     if not cand.any():
         return np.arange(R, dtype=np.int64)
+    chain = np.empty(R, dtype=np.int64)  # equal maps lie in one chain of close projections
+    chain[order] = np.r_[0, np.cumsum(~gap)]
     rr, _, _, _, mid, normal = edges_of(V, n, cand)
     inner = inside_slice(mid, poly)  # skip edges on the slice's boundary
+    inner[inner] = _touches_same_chain(V, n, cand, chain, rr[inner], mid[inner], poly)
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
     bits = encode(one_sided(graph, origin, directions, poly, mid, normal)[0])
     words, nwords = byte_words(packed), byte_words(bits)
@@ -141,3 +144,39 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, packed, encode, 
     same = np.abs(maps[r1] - maps[r2]).max(1, initial=0.0) <= tol
     graph = coo_matrix((np.ones(same.sum()), (r1[same], r2[same])), shape=(R, R))
     return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _touches_same_chain(V, n, cand, chain, rr, mid, poly):
+    """Which edge midpoints lie in the bounding box of another candidate region of their region's chain.
+
+    The region across an edge contains its midpoint, and it can merge only with a region of the same
+    chain (equal maps have close projections): the other edges need no forward pass. Bounding boxes
+    (widened by ``1e-9`` of the slice's diameter) are bucketed on a grid of about one region a cell.
+    """
+    rows = np.nonzero(cand)[0]
+    valid = (np.arange(V.shape[1]) < n[rows, None])[..., None]
+    eps = 1e-9 * np.ptp(poly, axis=0).max()
+    lo = np.where(valid, V[rows], np.inf).min(1) - eps
+    hi = np.where(valid, V[rows], -np.inf).max(1) + eps
+    origin, extent = poly.min(0), np.maximum(np.ptp(poly, axis=0), 1e-300)
+    side = int(np.clip(np.sqrt(len(rows)), 1, 1024))
+    cell = lambda p: np.clip(((p - origin) / extent * side).astype(np.int64), 0, side - 1)  # noqa: E731
+    c0, c1 = cell(lo), cell(hi)
+    span = (c1 - c0 + 1).prod(1)
+    if span.sum() > 64 * len(rows) + 2 ** 20:  # a few huge boxes: no filter
+        return np.ones(len(rr), dtype=bool)
+    owner = np.repeat(np.arange(len(rows)), span)
+    k = np.arange(len(owner)) - np.repeat(np.cumsum(span) - span, span)
+    width = (c1 - c0 + 1)[owner, 0]
+    cx, cy = c0[owner, 0] + k % width, c0[owner, 1] + k // width
+    key = (chain[rows[owner]] * side + cy) * side + cx
+    by = np.argsort(key, kind="stable")
+    key, owner = key[by], owner[by]
+    mc = cell(mid)
+    q = (chain[rr] * side + mc[:, 1]) * side + mc[:, 0]
+    first, last = np.searchsorted(key, q, "left"), np.searchsorted(key, q, "right")
+    hits = last - first
+    e = np.repeat(np.arange(len(rr)), hits)
+    o = owner[np.arange(len(e)) - np.repeat(np.cumsum(hits) - hits, hits) + first[e]]
+    inside = (rows[o] != rr[e]) & (mid[e] >= lo[o]).all(1) & (mid[e] <= hi[o]).all(1)
+    return np.bincount(e[inside], minlength=len(rr)) > 0

@@ -8,7 +8,7 @@ from torch import nn
 
 from explorer import regions
 from explorer.nets import canonical
-from explorer.regions import operators
+from explorer.regions import linear_regions, operators
 from explorer.regions.operators import LinearOp, linear_op
 
 
@@ -82,3 +82,18 @@ def test_conv_blocks_give_the_dense_partition_region_for_region(make, monkeypatc
     np.testing.assert_array_equal(fast.predicted, dense.predicted[match])
     assert fast.num_linear_regions == dense.num_linear_regions
     assert len(fast.boundary_segments) == len(dense.boundary_segments)
+
+
+@pytest.mark.parametrize("make", [_chain_cnn, _ResidualCNN], ids=["chain", "residual"])
+def test_merge_filter_keeps_the_linear_regions(make, monkeypatch):
+    """Edges with no other region of their map's chain around their midpoint skip the forward pass:
+    the linear regions are those of every candidate edge stepped across."""
+    graph, plane = _build(make, seed=4)
+    fast = _partition(graph, plane)
+    calls = []
+    keep_all = lambda V, n, cand, chain, rr, mid, poly: calls.append(len(rr)) or np.ones(len(rr), bool)  # noqa: E731
+    monkeypatch.setattr(linear_regions, "_touches_same_chain", keep_all)
+    slow = _partition(graph, plane)
+    assert calls and fast.num_regions == slow.num_regions
+    assert fast.num_linear_regions == slow.num_linear_regions < fast.num_regions
+    np.testing.assert_array_equal(fast.linear_region_of, slow.linear_region_of)
