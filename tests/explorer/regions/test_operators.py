@@ -86,14 +86,23 @@ def test_conv_blocks_give_the_dense_partition_region_for_region(make, monkeypatc
 
 @pytest.mark.parametrize("make", [_chain_cnn, _ResidualCNN], ids=["chain", "residual"])
 def test_merge_filter_keeps_the_linear_regions(make, monkeypatch):
-    """Edges with no other region of their map's chain around their midpoint skip the forward pass:
-    the linear regions are those of every candidate edge stepped across."""
+    """Edges whose neighbour the plane tells (or that no region of their map's chain touches) skip the
+    forward pass: the linear regions are those of every candidate edge stepped across."""
     graph, plane = _build(make, seed=4)
+    found = []
+    real = linear_regions._touches_same_chain
+
+    def spy(*args):
+        status, across = real(*args)
+        found.append(np.bincount(status, minlength=3))
+        return status, across
+
+    monkeypatch.setattr(linear_regions, "_touches_same_chain", spy)
     fast = _partition(graph, plane)
-    calls = []
-    keep_all = lambda V, n, cand, chain, rr, mid, poly: calls.append(len(rr)) or np.ones(len(rr), bool)  # noqa: E731
-    monkeypatch.setattr(linear_regions, "_touches_same_chain", keep_all)
+    assert found[0][1] > 0  # some neighbours found on the plane
+    forward_all = lambda V, n, cand, chain, rr, mid, poly: (np.full(len(rr), 2, np.int8), np.full(len(rr), -1))  # noqa: E731
+    monkeypatch.setattr(linear_regions, "_touches_same_chain", forward_all)
     slow = _partition(graph, plane)
-    assert calls and fast.num_regions == slow.num_regions
+    assert fast.num_regions == slow.num_regions
     assert fast.num_linear_regions == slow.num_linear_regions < fast.num_regions
     np.testing.assert_array_equal(fast.linear_region_of, slow.linear_region_of)
