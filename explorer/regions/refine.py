@@ -365,17 +365,15 @@ def _fixed_winners(V, n, G, scale, windows, first, pairs):
 
     An entry wins throughout when it is above every other one beyond the zero tolerance at every
     vertex, or equal to a later one at every vertex (the same map: ties go to the lowest position).
+    Such an entry is the argmax at the first vertex (lowest position among equals), so only that
+    candidate is tested against the others.
 
     ``pairs`` None: every polygon (region r: ``G[r]``) and every window, shapes (R, units).
     ``pairs = (parent, u)``: polygon p with ``G[parent[p]]`` and its one window ``u[p]``, shapes (P,).
     """
-    w = windows.shape[1]
     if pairs is None:
-        Z = _vertex_values(V, n, G)  # (R, K, size)
-        Zs = [Z[:, :, windows[:, i]] for i in range(w)]  # each position's entries, gathered once
-        del Z
-        Ss = [scale[:, windows[:, i]] for i in range(w)]
-        Zw, Sw = Zs.__getitem__, Ss.__getitem__
+        Z = _vertex_values(V, n, G)[:, :, windows]  # (R, K, units, w)
+        S = scale[:, windows]  # (R, units, w)
         fw, ww = first[None], windows[None]
     else:
         parent, u = pairs
@@ -383,26 +381,16 @@ def _fixed_winners(V, n, G, scale, windows, first, pairs):
         Ge = G[parent[:, None], :, ent]  # (P, w, 3)
         Vt = np.where((np.arange(V.shape[1]) < n[:, None])[..., None], V, V[:, :1])
         Z = Vt[..., :1] * Ge[:, None, :, 0] + Vt[..., 1:] * Ge[:, None, :, 1] + Ge[:, None, :, 2]  # (P, K, w)
-        Zw = lambda i: Z[:, :, i]  # noqa: E731
-        Se = scale[parent[:, None], ent]
-        Sw = lambda i: Se[:, i]  # noqa: E731
+        S = scale[parent[:, None], ent]
         fw, ww = first[u], ent
-    shape = (len(V),) + ww.shape[1:-1]
-    fixed = np.zeros(shape, dtype=bool)
-    choice = np.zeros(shape, dtype=np.int8)
-    above = [np.broadcast_to(fw[..., i], shape).copy() for i in range(w)]
-    for i in range(w):
-        for m in range(i + 1, w):  # each pair once: i above m, m above i
-            diff = Zw(i) - Zw(m)
-            tol = ZERO_TOL * (Sw(i) + Sw(m))
-            same = ww[..., m] == ww[..., i]
-            # the same map on the whole polygon (e.g. both read only zero pixels): the lower position wins
-            above[i] &= (diff.min(1) > tol) | ~diff.any(1) | ~fw[..., m] | same
-            above[m] &= (diff.max(1) < -tol) | ~fw[..., i] | same
-    for i, a in enumerate(above):
-        choice[a & ~fixed] = i
-        fixed |= a
-    return fixed, choice
+    top = Z[:, 0].argmax(-1)[..., None]  # the candidate: the first vertex's argmax (lowest position of equals)
+    diff = np.take_along_axis(Z, top[:, None], -1) - Z  # (N, K, ..., w)
+    tol = ZERO_TOL * (np.take_along_axis(S, top, -1) + S)
+    later = np.arange(windows.shape[1]) > top
+    same = np.take_along_axis(np.broadcast_to(ww, S.shape), top, -1) == ww
+    beats = (diff.min(1) > tol) | (later & ~diff.any(1)) | ~fw | same
+    fixed = beats.all(-1)
+    return fixed, np.where(fixed, top[..., 0], 0).astype(np.int8)
 
 
 def _cut_window(V, n, parent, choice, u, G, windows, position, e, diam, min_area):
