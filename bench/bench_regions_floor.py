@@ -150,15 +150,16 @@ def floor_seconds(model, plane, entering: list) -> float:
 
 
 def kept_bytes(obj) -> int:
-    """Bytes of the arrays and containers reachable from ``obj`` (each array's memory once; no networks)."""
+    """Bytes of the arrays and containers reachable from ``obj`` (each array's memory once; no networks: neither
+    the graph nor its layers, whose dense matrices the store's layer list reaches)."""
     import numpy as np
 
-    from explorer.nets import PLGraph
+    from explorer.nets import Layer, PLGraph
 
     seen, bases, total, stack = set(), set(), 0, [obj]
     while stack:
         o = stack.pop()
-        if id(o) in seen or isinstance(o, (PLGraph, type)) or callable(o):
+        if id(o) in seen or isinstance(o, (PLGraph, Layer, type)) or callable(o):  # the network's layers too
             continue
         seen.add(id(o))
         if isinstance(o, np.ndarray):
