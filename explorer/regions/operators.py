@@ -38,6 +38,9 @@ class LinearOp:
     ----------
     W : numpy.ndarray of shape (size, n), float64
         The weight.
+    keep : bool
+        Hold the weight (default); False: only a weak reference (:func:`linear_op` caches operators
+        while their matrices live, so they must not keep them alive).
 
     Attributes
     ----------
@@ -57,11 +60,11 @@ class LinearOp:
     'identity'
     """
 
-    def __init__(self, W: np.ndarray):
+    def __init__(self, W: np.ndarray, keep: bool = True):
         W = np.asarray(W, dtype=np.float64)
         self.shape = W.shape
-        try:  # not kept alive by its operator (the cache holds operators while their matrices live)
-            self._weight = weakref.ref(W)
+        try:  # not kept alive by a cached operator (the cache holds operators while their matrices live)
+            self._weight = (lambda W=W: W) if keep else weakref.ref(W)
         except TypeError:
             self._weight = lambda W=W: W
         self._abs = None
@@ -106,6 +109,9 @@ class LinearOp:
             which = which.ravel()
             self.shared = [(np.nonzero(which == c)[0], np.ascontiguousarray(idx[which == c].T),
                             kinds[c].reshape(r, s), np.abs(kinds[c].reshape(r, s))) for c in range(len(kinds))]
+
+    def __reduce__(self):  # pickled as its weight (shared with the graph's in one pickle), rebuilt holding it
+        return (LinearOp, (self._weight(),))
 
     def apply(self, X: np.ndarray, absolute: bool = False) -> np.ndarray:
         """``X @ W.T`` (``X @ |W|.T`` with ``absolute``).
@@ -175,7 +181,7 @@ def linear_op(W: np.ndarray) -> LinearOp:
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is W:
         return hit[1]
-    op = LinearOp(W)
+    op = LinearOp(W, keep=False)
     try:
         ref = weakref.ref(W, lambda _, key=key: _CACHE.pop(key, None))
     except TypeError:  # not weak-referenceable: not cached

@@ -1,6 +1,8 @@
 """Convolutions applied as gathered blocks (explorer.regions.operators): the same products as the dense
 matrices, and the same partition region for region on small CNNs (a chain and a residual graph)."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -50,6 +52,10 @@ def test_blocks_are_the_dense_product(shape):
     np.testing.assert_allclose(op.apply(X), X @ W.T, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(op.apply(np.abs(X), absolute=True), np.abs(X) @ np.abs(W).T, rtol=1e-12, atol=1e-12)
     assert LinearOp(np.eye(7)).kind == "identity" and LinearOp(np.ones((4, 5))).kind == "dense"
+    back = pickle.loads(pickle.dumps(op))  # a partition travels pickled from a worker process
+    assert back.kind == "blocks" and np.array_equal(back.apply(X), op.apply(X))
+    dense = pickle.loads(pickle.dumps(LinearOp(np.ones((4, 5)))))
+    assert np.array_equal(dense.apply(np.ones((2, 5))), np.full((2, 4), 5.0))
 
 
 def _partition(graph, plane):
