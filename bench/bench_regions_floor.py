@@ -20,7 +20,8 @@ Every case runs in a fresh subprocess (one thread, float64) and reports:
 Cases: spirals-mlp (zoo) on its data's box; random-weight MLPs 2-128-128-128-1, 2-256-256-256-1,
 2-512-512-1 on [-1, 1]^2 (``torch.manual_seed(0)``, PyTorch's default init); digits-resnet (zoo) on the
 plane through test digits 0, 1, 2; LeNet-5 for 28 x 28 inputs (random weights) on the plane through
-3 synthetic digit-like images (Gaussian strokes on a zero background); 2-512-512-512-1 on [-8, 8]^2
+3 synthetic digit-like images (Gaussian strokes on a zero background), and on that triangle shrunk 10
+times about its centroid (lenet28sub, the same net: a case that finishes); 2-512-512-512-1 on [-8, 8]^2
 (a million regions or more).
 ``REGIONS_FLOOR_CASES=mlp128,spirals`` picks cases by name (the names below);
 ``REGIONS_FLOOR_TIMEOUT`` (seconds, default 900) stops a case; ``REGIONS_FLOOR_MEM_GB`` (default 20)
@@ -41,13 +42,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ["spirals", "mlp128", "mlp256", "mlp512x2", "resnet", "lenet28", "mlp512x3"]
+CASES = ["spirals", "mlp128", "mlp256", "mlp512x2", "resnet", "lenet28sub", "lenet28", "mlp512x3"]
 MLP_CASES = {"spirals", "mlp128", "mlp256", "mlp512x2", "mlp512x3"}
 TITLES = {"spirals": "spirals-mlp (3x64)", "mlp128": "MLP 2-128-128-128-1", "mlp256": "MLP 2-256-256-256-1",
           "mlp512x2": "MLP 2-512-512-1", "resnet": "digits-resnet, 3 digits", "lenet28": "LeNet-5 28x28, 3 images",
+          "lenet28sub": "LeNet-5 28x28, sub-triangle 0.1",
           "mlp512x3": "MLP 2-512-512-512-1, box 16"}
 BUDGET = 2 ** 34  # max_regions: 16 GiB as a memory budget, or no limit as a count (the engine before issue 30)
 FLOOR_ROWS_BYTES = 32 * 2 ** 20  # each timed batch holds at most this much input
+SUB_SCALE = 0.1  # lenet28sub: the LeNet plane's triangle shrunk this much (a case that finishes in seconds)
 
 
 def _mlp(widths, seed=0):
@@ -104,8 +107,11 @@ def build(case: str):
         return _mlp(widths), (*square, regions.box_polygon(-side, side, -side, side))
     if case == "resnet":
         return zoo.load("digits-resnet").double(), tuple(regions.plane_through(datasets.load("digits").X_test[:3]))
-    if case == "lenet28":
-        return _lenet28(), tuple(regions.plane_through(_strokes(3)))
+    if case in ("lenet28", "lenet28sub"):
+        origin, directions, polygon = regions.plane_through(_strokes(3))
+        if case == "lenet28sub":  # the triangle shrunk 10 times about its centroid
+            polygon = polygon.mean(0) + SUB_SCALE * (polygon - polygon.mean(0))
+        return _lenet28(), (origin, directions, polygon)
     raise ValueError(f"Unknown case {case!r}; cases: {CASES}")
 
 
@@ -144,15 +150,16 @@ def floor_seconds(model, plane, entering: list) -> float:
 
 
 def kept_bytes(obj) -> int:
-    """Bytes of the arrays and containers reachable from ``obj`` (each array's memory once; no networks)."""
+    """Bytes of the arrays and containers reachable from ``obj`` (each array's memory once; no networks: neither
+    the graph nor its layers, whose dense matrices the store's layer list reaches)."""
     import numpy as np
 
-    from explorer.nets import PLGraph
+    from explorer.nets import Layer, PLGraph
 
     seen, bases, total, stack = set(), set(), 0, [obj]
     while stack:
         o = stack.pop()
-        if id(o) in seen or isinstance(o, (PLGraph, type)) or callable(o):
+        if id(o) in seen or isinstance(o, (PLGraph, Layer, type)) or callable(o):  # the network's layers too
             continue
         seen.add(id(o))
         if isinstance(o, np.ndarray):

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .polygons import next_index
 from .sides import edges_of, inside_slice, one_sided
 
 MAP_TOL = 1e-9
+EDGE_EPS = 1e-9  # a midpoint this close (times the slice's diameter) to a region's edge lies on it
 
 
 def pattern_words(P: np.ndarray) -> np.ndarray:
@@ -127,9 +129,15 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, packed, encode, 
     cand[order[1:][gap]] = cand[order[:-1][gap]] = True
     if not cand.any():
         return np.arange(R, dtype=np.int64)
+    chain = np.empty(R, dtype=np.int64)  # equal maps lie in one chain of close projections
+    chain[order] = np.r_[0, np.cumsum(~gap)]
     rr, _, _, _, mid, normal = edges_of(V, n, cand)
     inner = inside_slice(mid, poly)  # skip edges on the slice's boundary
     rr, mid, normal = rr[inner], mid[inner], normal[inner]
+    status, across = _touches_same_chain(V, n, cand, chain, rr, mid, poly)
+    geo_r, geo_s = rr[status == 1], across[status == 1]  # the region across, found on the plane
+    unknown = status == 2
+    rr, mid, normal = rr[unknown], mid[unknown], normal[unknown]
     bits = encode(one_sided(graph, origin, directions, poly, mid, normal)[0])
     words, nwords = byte_words(packed), byte_words(bits)
     hp, hn = hash_words(words), hash_words(nwords)
@@ -137,7 +145,66 @@ def merge_linear_regions(graph, origin, directions, poly, V, n, packed, encode, 
     pos = np.clip(np.searchsorted(hp[order], hn), 0, R - 1)
     other = order[pos]
     found = (words[other] == nwords).all(1)
-    r1, r2 = rr[found], other[found]
+    r1, r2 = np.concatenate([rr[found], geo_r]), np.concatenate([other[found], geo_s])
     same = np.abs(maps[r1] - maps[r2]).max(1, initial=0.0) <= tol
     graph = coo_matrix((np.ones(same.sum()), (r1[same], r2[same])), shape=(R, R))
     return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
+def _touches_same_chain(V, n, cand, chain, rr, mid, poly):
+    """The region across each edge, where the plane alone tells it, among the candidates of its chain.
+
+    The region across an edge contains its midpoint, and it can merge only with a region of the same
+    chain (equal maps have close projections). Bounding boxes (widened by ``EDGE_EPS`` of the slice's
+    diameter) are bucketed on a grid of about one region a cell; a midpoint in the relative interior
+    of an edge of another region (farther than ``1e3 * EDGE_EPS`` from its ends) has that region
+    across. Status 0: no same-chain region holds the midpoint (no merge across); 1: ``across`` is
+    the region across; 2: unknown (the midpoint at another region's vertex): forward mode decides.
+    """
+    status, across = np.zeros(len(rr), dtype=np.int8), np.full(len(rr), -1, dtype=np.int64)
+    rows = np.nonzero(cand)[0]
+    valid = (np.arange(V.shape[1]) < n[rows, None])[..., None]
+    eps = EDGE_EPS * np.ptp(poly, axis=0).max()
+    lo = np.where(valid, V[rows], np.inf).min(1) - eps
+    hi = np.where(valid, V[rows], -np.inf).max(1) + eps
+    origin, extent = poly.min(0), np.maximum(np.ptp(poly, axis=0), 1e-300)
+    side = int(np.clip(np.sqrt(len(rows)), 1, 1024))
+    cell = lambda p: np.clip(((p - origin) / extent * side).astype(np.int64), 0, side - 1)  # noqa: E731
+    c0, c1 = cell(lo), cell(hi)
+    span = (c1 - c0 + 1).prod(1)
+    if span.sum() > 64 * len(rows) + 2 ** 20:  # a few huge boxes: forward mode for every edge
+        return np.full(len(rr), 2, dtype=np.int8), across
+    owner = np.repeat(np.arange(len(rows)), span)
+    k = np.arange(len(owner)) - np.repeat(np.cumsum(span) - span, span)
+    width = (c1 - c0 + 1)[owner, 0]
+    cx, cy = c0[owner, 0] + k % width, c0[owner, 1] + k // width
+    key = (chain[rows[owner]] * side + cy) * side + cx
+    by = np.argsort(key, kind="stable")
+    key, owner = key[by], owner[by]
+    mc = cell(mid)
+    q = (chain[rr] * side + mc[:, 1]) * side + mc[:, 0]
+    first, last = np.searchsorted(key, q, "left"), np.searchsorted(key, q, "right")
+    hits = last - first
+    e = np.repeat(np.arange(len(rr)), hits)
+    o = owner[np.arange(len(e)) - np.repeat(np.cumsum(hits) - hits, hits) + first[e]]
+    box = (rows[o] != rr[e]) & (mid[e] >= lo[o]).all(1) & (mid[e] <= hi[o]).all(1)
+    e, o = e[box], o[box]
+    # the midpoint against every edge of the other region: inside (to eps), and on which edge
+    P = V[rows[o]]
+    a, b = P, np.take_along_axis(P, next_index(n[rows[o]], P.shape[1])[..., None], 1)
+    d = b - a
+    length = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-300)
+    w = mid[e][:, None] - a
+    off = (d[..., 0] * w[..., 1] - d[..., 1] * w[..., 0]) / length  # > 0 inside (CCW)
+    along = (d[..., 0] * w[..., 0] + d[..., 1] * w[..., 1]) / length
+    real = np.arange(P.shape[1]) < n[rows[o]][:, None]
+    holds = ((off >= -eps) | ~real).all(1)
+    on_edge = (real & (np.abs(off) <= eps) & (along > 1e3 * eps) & (along < length - 1e3 * eps)).any(1)
+    known = holds & on_edge
+    status[e[holds]] = 2
+    status[e[known]] = 1
+    across[e[known]] = rows[o[known]]
+    unsure = np.zeros(len(rr), dtype=bool)  # a midpoint held by another region without an edge through it
+    unsure[e[holds & ~on_edge]] = True
+    status[unsure] = 2
+    return status, across

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .boundary import class_cells
+from .operators import LinearOp
 from .polygons import ZERO_TOL, pad_polygons, polygon_areas, snap, split_polygons
 
 PAIR_CHUNK = 1 << 20  # (piece, line) pairs tested at a time when the line lists are renewed
@@ -47,7 +48,8 @@ def preact(sources: dict, bias: np.ndarray, maps: dict, R: int) -> np.ndarray:
     Parameters
     ----------
     sources : dict
-        Maps a source index j (0: the input) to the layer's weight ``W_j`` of shape (size, size_j),
+        Maps a source index j (0: the input) to the layer's weight ``W_j`` of shape (size, size_j)
+        (an array, or its :class:`~.operators.LinearOp`: a convolution applied as gathered blocks),
         or to None for the identity (a max pool reading a layer as it is).
     bias : numpy.ndarray of shape (size,), float64
         The layer's bias.
@@ -72,7 +74,12 @@ def preact(sources: dict, bias: np.ndarray, maps: dict, R: int) -> np.ndarray:
     Z = None
     for j, W in sources.items():
         M = maps[j]
-        P = M if W is None else (M.reshape(-1, M.shape[2]) @ W.T).reshape(len(M), 3, -1)
+        if W is None:
+            P = M
+        elif isinstance(W, LinearOp):
+            P = W.apply(M.reshape(-1, M.shape[2])).reshape(len(M), 3, -1)
+        else:
+            P = (M.reshape(-1, M.shape[2]) @ W.T).reshape(len(M), 3, -1)
         Z = P if Z is None else Z + P
     if Z is None or Z is maps.get(next(iter(sources), None)):  # no product: add the bias to a copy
         Z = np.zeros((1, 3, len(bias))) if Z is None else Z.copy()
@@ -280,7 +287,11 @@ def cut_max(V, n, G, windows, diam, min_area, tick=None):
     A region keeps its largest cell in any case, and the other cells below ``min_area`` are
     dropped. A window whose winner is the same on the whole region (one entry above every other
     at every vertex, beyond the zero tolerance) does not cut it; the others are cut by
-    :func:`.boundary.class_cells`, one window after another.
+    :func:`.boundary.class_cells`, one window after another, each piece by its windows in
+    increasing order. The cuts run in rounds over all pieces at once: every region lists the
+    windows that cut it, and in round t every piece is cut by the t-th window of its region's list
+    (a piece on which that window's winner is the same throughout takes it without a cut). Only
+    the window's own entries are gathered (no copy of the pre-activations per window).
 
     Parameters
     ----------
@@ -310,48 +321,97 @@ def cut_max(V, n, G, windows, diam, min_area, tick=None):
     w = windows.shape[1]  # first[u, i]: entry i of window u is not an earlier entry repeated (padding)
     first = ~((windows[:, :, None] == windows[:, None, :]) & np.tri(w, k=-1, dtype=bool)).any(2)
     scale = _scale(G, diam)
-    Z = _vertex_values(V, n, G)
-    fixed = np.zeros((len(n), len(windows)), dtype=bool)
-    choice = np.zeros((len(n), len(windows)), dtype=np.int8)
-    for i in range(windows.shape[1]):
-        above = first[:, i][None].copy()
-        for m in range(windows.shape[1]):
-            if m != i:
-                d = (Z[:, :, windows[:, i]] - Z[:, :, windows[:, m]]).min(1)
-                tol = ZERO_TOL * (scale[:, windows[:, i]] + scale[:, windows[:, m]])
-                above = above & ((d > tol) | ~first[:, m][None] | (windows[:, m] == windows[:, i])[None])
-        choice[above & ~fixed] = i
-        fixed |= above
-    del Z
-    parent = np.arange(len(n))
-    for u in np.nonzero(~fixed.all(0))[0]:
-        cand = np.nonzero(~fixed[parent, u])[0]
-        entries = windows[u][first[u]]
-        if len(entries) == 1 or not len(cand):
-            continue
-        Gc = G[parent[cand][:, None], :, entries[None, :]]  # (C, entries, 3)
-        cells = class_cells(V[cand], n[cand], Gc[..., :2], Gc[..., 2], diam)
-        Vc = [c[0] for c in cells]
-        nc = np.concatenate([c[1] for c in cells])
-        r_of = np.concatenate([c[2] for c in cells])
-        won = np.concatenate([np.full(len(c[2]), np.nonzero(first[u])[0][i], np.int8) for i, c in enumerate(cells)])
-        K = max(V.shape[1], *(v.shape[1] for v in Vc))
-        Vc = np.concatenate([pad_polygons(v, K) for v in Vc])
-        area = polygon_areas(Vc, nc)
-        largest = np.zeros(len(nc), dtype=bool)  # a region keeps its largest cell in any case
-        by_region = np.lexsort((-area, r_of))
-        head = np.r_[True, r_of[by_region][1:] != r_of[by_region][:-1]]
-        largest[by_region[head]] = True
-        keep = (area >= min_area) | largest
-        Vc, nc, r_of, won = Vc[keep], nc[keep], cand[r_of[keep]], won[keep]
-        rest = np.ones(len(n), dtype=bool)
-        rest[cand] = False
-        new_choice = choice[r_of]
-        new_choice[:, u] = won
-        V = np.concatenate([pad_polygons(V[rest], K), Vc])
-        n = np.concatenate([n[rest], nc])
-        choice = np.concatenate([choice[rest], new_choice])
-        parent = np.concatenate([parent[rest], parent[r_of]])
-        if tick is not None:
-            tick()
-    return V, n, parent, choice
+    fixed, choice = _fixed_winners(V, n, G, scale, windows, first, None)
+    rows, lists = np.nonzero(~fixed)  # every region's cutting windows, in increasing order
+    count = np.bincount(rows, minlength=len(n))
+    start = np.cumsum(count) - count
+    idle = count == 0
+    out = [(V[idle], n[idle], np.nonzero(idle)[0], choice[idle])]
+    act = np.nonzero(~idle)[0]
+    V, n, parent, choice = V[act], n[act], act, choice[act]
+    width = first.sum(1)
+    position = np.argsort(~first, axis=1, kind="stable")  # position[u, i]: the i-th distinct entry of u
+    t = 0
+    while len(n):
+        u = lists[start[parent] + t]
+        one, won = _fixed_winners(V, n, G, scale, windows, first, (parent, u))
+        choice[one, u[one]] = won[one]
+        cut = np.nonzero(~one)[0]
+        if len(cut):
+            keep = np.ones(len(n), dtype=bool)
+            keep[cut] = False
+            parts = [(V[keep], n[keep], parent[keep], choice[keep])]
+            for e in np.unique(width[u[cut]]):
+                c = cut[width[u[cut]] == e]
+                parts.append(_cut_window(V[c], n[c], parent[c], choice[c], u[c], G, windows, position, int(e),
+                                         diam, min_area))
+            K = max(p[0].shape[1] for p in parts)
+            V = np.concatenate([pad_polygons(p[0], K) for p in parts])
+            n, parent, choice = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
+            if tick is not None:
+                tick()
+        t += 1
+        done = count[parent] <= t
+        if done.any():
+            out.append((V[done], n[done], parent[done], choice[done]))
+            V, n, parent, choice = V[~done], n[~done], parent[~done], choice[~done]
+    K = max(o[0].shape[1] for o in out)
+    return (np.concatenate([pad_polygons(o[0], K) for o in out]), np.concatenate([o[1] for o in out]),
+            np.concatenate([o[2] for o in out]).astype(np.int64), np.concatenate([o[3] for o in out]))
+
+
+def _fixed_winners(V, n, G, scale, windows, first, pairs):
+    """Which windows have one winner on the whole of each polygon, and that winner's position.
+
+    An entry wins throughout when it is above every other one beyond the zero tolerance at every
+    vertex, or equal to a later one at every vertex (the same map: ties go to the lowest position).
+    Such an entry is the argmax at the first vertex (lowest position among equals), so only that
+    candidate is tested against the others.
+
+    ``pairs`` None: every polygon (region r: ``G[r]``) and every window, shapes (R, units).
+    ``pairs = (parent, u)``: polygon p with ``G[parent[p]]`` and its one window ``u[p]``, shapes (P,).
+    """
+    if pairs is None:
+        Z = _vertex_values(V, n, G)[:, :, windows]  # (R, K, units, w)
+        S = scale[:, windows]  # (R, units, w)
+        fw, ww = first[None], windows[None]
+    else:
+        parent, u = pairs
+        ent = windows[u]  # (P, w)
+        Ge = G[parent[:, None], :, ent]  # (P, w, 3)
+        Vt = np.where((np.arange(V.shape[1]) < n[:, None])[..., None], V, V[:, :1])
+        Z = Vt[..., :1] * Ge[:, None, :, 0] + Vt[..., 1:] * Ge[:, None, :, 1] + Ge[:, None, :, 2]  # (P, K, w)
+        S = scale[parent[:, None], ent]
+        fw, ww = first[u], ent
+    top = Z[:, 0].argmax(-1)[..., None]  # the candidate: the first vertex's argmax (lowest position of equals)
+    diff = np.take_along_axis(Z, top[:, None], -1) - Z  # (N, K, ..., w)
+    tol = ZERO_TOL * (np.take_along_axis(S, top, -1) + S)
+    later = np.arange(windows.shape[1]) > top
+    same = np.take_along_axis(np.broadcast_to(ww, S.shape), top, -1) == ww
+    beats = (diff.min(1) > tol) | (later & ~diff.any(1)) | ~fw | same
+    fixed = beats.all(-1)
+    return fixed, np.where(fixed, top[..., 0], 0).astype(np.int8)
+
+
+def _cut_window(V, n, parent, choice, u, G, windows, position, e, diam, min_area):
+    """Cut polygons into the argmax cells of one window each (``e`` distinct entries); the cells, as pieces."""
+    pos = position[u, :e]  # (C, e) window positions of the distinct entries
+    ent = np.take_along_axis(windows[u], pos, 1)
+    Gc = G[parent[:, None], :, ent]  # (C, e, 3)
+    cells = class_cells(V, n, Gc[..., :2], Gc[..., 2], diam)
+    Vc = [c[0] for c in cells]
+    nc = np.concatenate([c[1] for c in cells])
+    r_of = np.concatenate([c[2] for c in cells])
+    won = np.concatenate([pos[c[2], i] for i, c in enumerate(cells)]).astype(np.int8)
+    K = max(V.shape[1], *(v.shape[1] for v in Vc))
+    Vc = np.concatenate([pad_polygons(v, K) for v in Vc])
+    area = polygon_areas(Vc, nc)
+    largest = np.zeros(len(nc), dtype=bool)  # a polygon keeps its largest cell in any case
+    by_piece = np.lexsort((-area, r_of))
+    head = np.r_[True, r_of[by_piece][1:] != r_of[by_piece][:-1]]
+    largest[by_piece[head]] = True
+    keep = (area >= min_area) | largest
+    Vc, nc, r_of, won = Vc[keep], nc[keep], r_of[keep], won[keep]
+    new_choice = choice[r_of]
+    new_choice[np.arange(len(r_of)), u[r_of]] = won
+    return Vc, nc, parent[r_of], new_choice

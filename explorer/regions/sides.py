@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .operators import linear_op
 from .polygons import diameter, next_index
 
 # |z| below this times the magnitude of its terms counts as z = 0 on the edge
 SIDE_TOL = 1e-10
+SIDE_CHUNK_BYTES = 32 * 2 ** 20  # the points go through the network in batches of about this much
 
 
 def edges_of(V: np.ndarray, n: np.ndarray, rows: np.ndarray | None = None):
@@ -81,6 +83,9 @@ def inside_slice(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
 def affine_of(sources: dict, bias, values: list, absolute: bool = False):
     """``sum_j W_j values[j] (+ bias)`` over a layer's sources, for a batch of points.
 
+    Each weight is applied by its :func:`.operators.linear_op` (identities skipped, convolutions as
+    gathered blocks).
+
     Parameters
     ----------
     sources : dict
@@ -98,7 +103,7 @@ def affine_of(sources: dict, bias, values: list, absolute: bool = False):
     """
     out = None
     for j, W in sources.items():
-        term = values[j] @ (np.abs(W) if absolute else W).T
+        term = linear_op(W).apply(values[j], absolute)
         out = term if out is None else out + term
     if out is None:
         out = np.zeros((len(values[0]), len(bias)))
@@ -142,11 +147,20 @@ def one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarr
     magnitudes : numpy.ndarray of shape (M, n_out), float64
         The magnitudes of the logits (for tie tolerances).
     """
-    h, dh = [origin + mid @ directions], [normal @ directions]
-    mag = [np.abs(h[0]) + diameter(poly) * np.abs(directions).sum(0)]
+    width = graph.input_size + sum(layer.size + layer.units for layer in graph.layers)
+    step = max(16, SIDE_CHUNK_BYTES // (48 * width))
+    if len(mid) > step:
+        parts = [one_sided(graph, origin, directions, poly, mid[s:s + step], normal[s:s + step])
+                 for s in range(0, len(mid), step)]
+        return tuple(np.concatenate(p) for p in zip(*parts))
+    last = [max(ks, default=0) for ks in graph.consumers()]
+    N = len(mid)
+    hd = [np.concatenate([origin + mid @ directions, normal @ directions])]  # values, then derivatives
+    mag = [np.abs(hd[0][:N]) + diameter(poly) * np.abs(directions).sum(0)]
     choices = []
-    for layer in graph.layers:
-        z, dz = affine_of(layer.sources, layer.bias, h), affine_of(layer.sources, None, dh)
+    for k, layer in enumerate(graph.layers, 1):
+        zd = affine_of(layer.sources, None, hd)  # values and derivatives in one product
+        z, dz = zd[:N] + layer.bias, zd[N:]
         zmag = affine_of(layer.sources, layer.bias, mag, absolute=True)
         if layer.kind == "max":
             zw, dw, mw = z[:, layer.windows], dz[:, layer.windows], zmag[:, layer.windows]
@@ -155,21 +169,23 @@ def one_sided(graph, origin, directions, poly, mid: np.ndarray, normal: np.ndarr
             best &= d >= d.max(-1, keepdims=True) - SIDE_TOL * np.abs(np.where(best, dw, 0)).max(-1, keepdims=True)
             choice = best.argmax(-1)
             pick = [np.take_along_axis(a, choice[..., None], -1)[..., 0] for a in (zw, dw, mw)]
-            h.append(pick[0])
-            dh.append(pick[1])
+            hd.append(np.concatenate(pick[:2]))
             mag.append(pick[2])
         else:
             t = layer.pieces.breakpoints
             gap, ttol = z[..., None] - t, SIDE_TOL * (zmag[..., None] + np.abs(t))
             choice = ((gap > ttol) | ((np.abs(gap) <= ttol) & (dz[..., None] > 0))).sum(-1)
             slope, offset = layer.pieces.apply(z, choice)
-            h.append(slope * z + offset)
-            dh.append(slope * dz)
+            hd.append(np.concatenate([slope * z + offset, slope * dz]))
             mag.append(np.abs(slope) * zmag + np.abs(offset))
         choices.append(choice.astype(np.int8))
+        for j in range(k):  # drop the values no later layer (nor the output) reads
+            if hd[j] is not None and last[j] <= k:
+                hd[j] = mag[j] = None
     pattern = np.concatenate(choices, axis=1) if choices else np.zeros((len(mid), 0), dtype=np.int8)
     src, bias = graph.output_sources, graph.output_bias
-    return pattern, affine_of(src, bias, h), affine_of(src, None, dh), affine_of(src, bias, mag, absolute=True)
+    fd = affine_of(src, None, hd)
+    return pattern, fd[:N] + bias, fd[N:], affine_of(src, bias, mag, absolute=True)
 
 
 def winner_of(f: np.ndarray, df: np.ndarray, fmag: np.ndarray) -> np.ndarray:

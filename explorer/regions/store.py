@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .operators import linear_op
 from .patterns import codecs_of
 from .polygons import pad_polygons
 from .refine import TooManyRegionsError, activate, preact
@@ -21,7 +22,8 @@ VERTEX_SLOTS = 12  # vertex slots per region assumed when sizing a chunk
 
 
 def prepared(sources: dict) -> dict:
-    """A layer's sources with identity weights (a max pool reading a layer as it is) replaced by None.
+    """A layer's sources as the operators that apply them: None for an identity (a max pool reading a
+    layer as it is), gathered blocks for a convolution (:func:`.operators.linear_op`).
 
     Parameters
     ----------
@@ -30,14 +32,11 @@ def prepared(sources: dict) -> dict:
 
     Returns
     -------
-    dict of int to numpy.ndarray or None
-        The same, None for an identity (no product needed).
+    dict of int to explorer.regions.operators.LinearOp or None
+        The same sources, None for an identity (no product needed).
     """
-    return {j: None if W.shape[0] == W.shape[1] and _is_identity(W) else W for j, W in sources.items()}
-
-
-def _is_identity(W) -> bool:
-    return bool((np.diagonal(W) == 1).all() and np.count_nonzero(W) == len(W))
+    ops = {j: linear_op(W) for j, W in sources.items()}
+    return {j: None if op.kind == "identity" else op for j, op in ops.items()}
 
 
 class RegionStore:
@@ -254,12 +253,13 @@ class RegionStore:
         """
         if k < len(self.layers):
             sources, bias = self.sources[k], self.layers[k].bias
+            raw = self.layers[k].sources
         else:
             sources, bias = self.output_sources, self.graph.output_bias
+            raw = self.graph.output_sources
         if units is not None:
             units = np.asarray(units)
-            size = len(bias)
-            sources = {j: (np.eye(size)[units] if W is None else W[units]) for j, W in sources.items()}
+            sources = {j: W[units] for j, W in raw.items()}
             bias = bias[units]
         R = len(self.counts[k])
         step = self.chunk_rows(min(k, self.n_layers))
