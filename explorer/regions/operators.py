@@ -61,7 +61,9 @@ class LinearOp:
     """
 
     def __init__(self, W: np.ndarray, keep: bool = True):
-        W = np.asarray(W, dtype=np.float64)
+        given, W = W, np.asarray(W, dtype=np.float64)
+        # a converted copy (numpy may copy even a float64 array, e.g. one read back from a pickle) lives only here
+        keep = keep or W is not given
         self.shape = W.shape
         try:  # not kept alive by a cached operator (the cache holds operators while their matrices live)
             self._weight = (lambda W=W: W) if keep else weakref.ref(W)

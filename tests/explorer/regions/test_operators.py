@@ -112,3 +112,20 @@ def test_merge_filter_keeps_the_linear_regions(make, monkeypatch):
     assert fast.num_regions == slow.num_regions
     assert fast.num_linear_regions == slow.num_linear_regions < fast.num_regions
     np.testing.assert_array_equal(fast.linear_region_of, slow.linear_region_of)
+
+
+def test_a_partition_read_back_from_a_pickle_is_walked_again():
+    # a job's worker gets the partition pickled; its weights may come back as arrays numpy copies on conversion,
+    # and an operator that held such a copy only weakly lost it (the LeNet page's dual graph failed in the app)
+    from explorer import zoo
+    from explorer.data import datasets
+
+    model, data = zoo.load("digits-lenet"), datasets.load("digits")
+    plane = regions.plane_through(data.X_test[[0, 1, 2]].astype(np.float64))
+    centre = plane.polygon.mean(axis=0)
+    plane = plane._replace(polygon=centre + (plane.polygon - centre) / 4)
+    part = regions.partition_plane(model, *plane)
+    again = pickle.loads(pickle.dumps(part))
+    graph, graph_again = regions.dual_graph(part), regions.dual_graph(again)
+    assert graph_again.num_nodes == graph.num_nodes == part.num_regions
+    assert sorted(map(tuple, graph_again.edges)) == sorted(map(tuple, graph.edges))
