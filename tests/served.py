@@ -149,6 +149,8 @@ def served_app(timeout: float = 300.0, num_procs: int | None = None, data_dir: P
             if proc.poll() is not None or time.monotonic() > deadline + 2 * timeout:
                 raise TimeoutError(f"panel serve did not warm up:\n{Path(log.name).read_text()[-3000:]}")
             time.sleep(0.3)
+        # every process keeps ready pages, as `bash run.sh serve`'s do (a one-process server once had none)
+        assert "no ready sessions" not in Path(log.name).read_text(), Path(log.name).read_text()[-3000:]
         yield url
     finally:
         stop(proc)

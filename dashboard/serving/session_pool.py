@@ -51,7 +51,7 @@ from bokeh.server import contexts
 from bokeh.server.contexts import ApplicationContext, BokehSessionContext, _RequestProxy
 from bokeh.util.token import generate_session_id, get_token_payload
 from tornado import process
-from tornado.ioloop import PeriodicCallback
+from tornado.ioloop import IOLoop, PeriodicCallback
 
 POOL_SIZE = int(os.environ.get("EXPLORER_POOL_SIZE", "20"))  # per page and server process; 0: no pool
 MAX_LINKS = 2
@@ -335,19 +335,40 @@ def share_page(query: str, url: str = "/app", protocol: str = "http", host: str 
     return True
 
 
+APP_WAIT_TRIES = 20  # turns of 0.5 s a one-process server's setup script waits for the server's application
+
+
 def start(url: str = "/app", size: int = POOL_SIZE) -> SessionPool | None:
     """Keep ready documents of the app served at ``url`` in this server process (call it from
     ``panel serve --setup``, which runs on the server's event loop). None if ``size`` is 0 or
-    the app is not served here."""
+    the app is not served here yet: a server of one process runs its setup script before it has
+    its applications (one of ``--num-procs N`` runs it after), so the pool then starts on one of
+    the event loop's next turns."""
     if size <= 0:
-        return None
-    # Panel does not expose the server's application contexts to a setup script; find ours
-    found = [obj for obj in gc.get_objects() if type(obj) is ApplicationContext and obj.url == url]
-    if not found:
-        log.warning("no Bokeh application at %s in this process: no ready sessions", url)
         return None
     if not hasattr(contexts, "Document"):  # a Bokeh whose session creation this pool does not know
         log.warning("this Bokeh builds sessions differently: no ready sessions")
         return None
-    _pools[url] = SessionPool(found[0], size=size, shared_file=_shared_file()).install()
+    context = _application_context(url)
+    if context is None:
+        IOLoop.current().add_callback(_start_when_served, url, size, APP_WAIT_TRIES)
+        return None
+    _pools[url] = SessionPool(context, size=size, shared_file=_shared_file()).install()
     return _pools[url]
+
+
+def _application_context(url: str) -> ApplicationContext | None:
+    # Panel does not expose the server's application contexts to a setup script; find ours
+    found = [obj for obj in gc.get_objects() if type(obj) is ApplicationContext and obj.url == url]
+    return found[0] if found else None
+
+
+def _start_when_served(url: str, size: int, tries: int) -> None:
+    if url in _pools:
+        return
+    if _application_context(url) is not None:
+        start(url, size)
+    elif tries > 1:
+        IOLoop.current().call_later(0.5, _start_when_served, url, size, tries - 1)
+    else:
+        log.warning("no Bokeh application at %s in this process: no ready sessions", url)
