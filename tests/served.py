@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import psutil
 import requests
 
@@ -93,8 +94,6 @@ HOSTILE = f"<img src=x onerror={HOSTILE_MARKER}=1>"
 
 def blobs_csv(header=("u", "v", "kind"), classes=("red", "blue"), n=60, seed=0) -> bytes:
     """A 2-D CSV with two Gaussian blobs labelled ``classes``."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, size=n)
     X = rng.normal(scale=0.4, size=(n, 2)) + np.where(y[:, None] == 1, 0.8, -0.8)

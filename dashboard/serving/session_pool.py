@@ -353,6 +353,10 @@ def start(url: str = "/app", size: int = POOL_SIZE) -> SessionPool | None:
     if context is None:
         IOLoop.current().add_callback(_start_when_served, url, size, APP_WAIT_TRIES)
         return None
+    return _install(url, context, size)
+
+
+def _install(url: str, context: ApplicationContext, size: int) -> SessionPool:
     _pools[url] = SessionPool(context, size=size, shared_file=_shared_file()).install()
     return _pools[url]
 
@@ -366,8 +370,9 @@ def _application_context(url: str) -> ApplicationContext | None:
 def _start_when_served(url: str, size: int, tries: int) -> None:
     if url in _pools:
         return
-    if _application_context(url) is not None:
-        start(url, size)
+    context = _application_context(url)
+    if context is not None:
+        _install(url, context, size)
     elif tries > 1:
         IOLoop.current().call_later(0.5, _start_when_served, url, size, tries - 1)
     else:

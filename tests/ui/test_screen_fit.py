@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 
 from dashboard.state import TAB_TITLES, AppState
-from dashboard.tabs.regions.view import RegionsView
+from dashboard.tabs.regions.analysis import RegionsAnalysis
 from explorer import spectra, zoo
 from tests.ui import screen_fit
 
@@ -49,8 +49,10 @@ def _regions_shown(page) -> int:
 
 
 def _library_regions(name: str) -> int:
-    """The count the tab shows ("activation regions" of its analysis's counts), without the grid estimate."""
-    return RegionsView(state=AppState(model_name=name)).analysis.partition().num_regions
+    """The count the tab shows ("activation regions" of its analysis's counts): the tab's analysis with
+    its default settings, without building the view (which would draw it and compute the grid estimate)."""
+    state = AppState(model_name=name)
+    return RegionsAnalysis(model=state.model, dataset=state.dataset).partition().num_regions
 
 
 # -- each tab's main action, taken before the fit is checked ----------------------------------------
